@@ -1,0 +1,45 @@
+"""The base every API type stands on: camelCase on the wire, unknown fields refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "modelship.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# A DNS-1123 label, as Kubernetes names of Services, Deployments and containers need.
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Go-style durations as Kubernetes users write them: 30s, 5m, 1h30m.
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# Five-field cron, or a macro such as @daily. The CRD checks the shape; the
+# CronJob controller has the last word.
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    r"|(\S+\s+){4}\S+)$"
+)
+SHA256_PATTERN = r"^[a-f0-9]{64}$"
+
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
+Cron = Annotated[str, Field(pattern=CRON_PATTERN)]
+# A Kubernetes resource quantity ("500m", "2Gi", 4).
+Quantity = int | Annotated[str, Field(pattern=r"^[+-]?[0-9.]+([eE][+-]?[0-9]+|[numkMGTPE]i?)?$")]
+
+
+class ApiModel(BaseModel):
+    """Base of all API types: camelCase field names, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object as it appears in YAML: camelCase, unset optional fields omitted."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,1 @@
+"""Data-plane programs that run inside pods: packaging, fetch, serving, scoring."""
