@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "render": "modelship.cli.render:render",
     "package": "modelship.cli.package:package",
     "fetch": "modelship.cli.fetch:fetch",
+    "configure": "modelship.cli.configure:configure",
     "serve": "modelship.cli.serve:serve",
     "score": "modelship.cli.score:score",
     "operator": "modelship.cli.operator:run_operator",
