@@ -1,0 +1,43 @@
+"""The errors the data-plane programs raise.
+
+Every message says what went wrong and what to do about it; the CLI prints the
+message alone (no traceback) and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class ModelshipServingError(Exception):
+    """Base of every error a user can fix by changing their input or environment."""
+
+
+class PackagingError(ModelshipServingError):
+    """The model, the sample or the output of `modelship package` is not usable."""
+
+
+class UnsupportedModelError(PackagingError):
+    """The model is of a kind that cannot be converted to ONNX."""
+
+
+class SampleError(PackagingError):
+    """The sample data does not fit the model (missing columns, wrong types, unreadable)."""
+
+
+class ParityError(PackagingError):
+    """The converted model does not give the same answers as the original."""
+
+
+class OutputExistsError(PackagingError):
+    """The output model repository already holds this model; nothing is overwritten."""
+
+
+class FetchError(ModelshipServingError):
+    """A model repository could not be fetched from its uri."""
+
+
+class ChecksumError(FetchError):
+    """The fetched repository's sha256 differs from the expected one."""
+
+
+class ServeError(ModelshipServingError):
+    """Triton could not be found, prepared or started."""

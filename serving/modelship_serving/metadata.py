@@ -1,0 +1,154 @@
+"""The metadata file `modelship package` writes beside a model: `<repo>/<name>/modelship.json`.
+
+It records what is needed to trust and to use the model later without the
+original training code: the model file's sha256, the library versions that
+produced it, the lineage given on the command line, the input schema (what the
+batch scorer checks its input against) and a reference profile of the sample
+(what drift is measured against). Triton ignores the file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelship_serving.profile import ReferenceProfile
+
+METADATA_FILENAME = "modelship.json"
+METADATA_SCHEMA_VERSION = 1
+
+ColumnKind = Literal["numeric", "categorical"]
+"""numeric: sent to the model as a number; categorical: sent as a string."""
+
+TritonDatatype = Literal[
+    "BOOL", "UINT8", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputColumn(_Model):
+    """One column of the table the model takes, and the model input that carries it."""
+
+    name: str = Field(description="Column name in the training data (and in batch input files).")
+    kind: ColumnKind = Field(description="How the column is treated: numeric or categorical.")
+    source_dtype: str = Field(description="The pandas dtype the column had in the sample.")
+    tensor_name: str = Field(
+        description="Name of the model input that carries this column (one input per column);"
+        " equals the column name unless that name is not a valid tensor name."
+    )
+    datatype: TritonDatatype = Field(description="Triton datatype of that input.")
+
+
+class TensorSpec(_Model):
+    """One model output as Triton exposes it."""
+
+    name: str = Field(description="Output tensor name.")
+    datatype: TritonDatatype = Field(description="Triton datatype.")
+    dims: list[int] = Field(description="Shape per row, without the batch dimension.")
+    role: Literal["label", "scores", "prediction", "other"] = Field(
+        description="label: predicted class; scores: class probabilities or decision scores;"
+        " prediction: a regressor's value."
+    )
+
+
+class InputSchema(_Model):
+    """The table the model takes: one input tensor per column, each of shape [batch, 1]."""
+
+    columns: list[InputColumn] = Field(description="The columns, in the model's input order.")
+
+    def column_names(self) -> list[str]:
+        """The column names, in order."""
+        return [column.name for column in self.columns]
+
+
+class Lineage(_Model):
+    """Where the model came from, as given on the command line."""
+
+    data_version: str | None = Field(default=None, description="Version of the training data.")
+    data_uri: str | None = Field(default=None, description="Where the training data lives.")
+    code_ref: str | None = Field(
+        default=None, description="Reference of the training code (e.g. a git commit)."
+    )
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="Training parameters, as key=value strings."
+    )
+
+
+class ParityReport(_Model):
+    """How the converted model was checked against the original."""
+
+    rows_checked: int = Field(description="Number of sample rows both models were run on.")
+    labels_compared: bool = Field(
+        description="Whether predicted labels were compared (and all agreed)."
+    )
+    scores_compared: bool = Field(description="Whether scores/predictions were compared.")
+    absolute_tolerance: float = Field(
+        description="atol of |onnx - original| <= atol + rtol*|original|."
+    )
+    relative_tolerance: float = Field(description="rtol of the same comparison.")
+    max_absolute_difference: float = Field(
+        description="Largest |onnx - original| seen over all scores."
+    )
+
+
+class ModelMetadata(_Model):
+    """Everything recorded about one packaged model version."""
+
+    schema_version: int = Field(
+        default=METADATA_SCHEMA_VERSION, description="Version of this file's layout."
+    )
+    name: str = Field(description="Model name (the Triton model directory).")
+    version: str = Field(description="Model version (the Triton version directory, an integer).")
+    created_at: datetime = Field(description="When the package was written (UTC).")
+    source_format: Literal["sklearn", "onnx"] = Field(description="What was packaged.")
+    estimator: str | None = Field(
+        default=None, description="Class of the scikit-learn estimator (with its module), if any."
+    )
+    task: Literal["classification", "regression", "unknown"] = Field(
+        description="What the model predicts."
+    )
+    classes: list[str] | list[int] | None = Field(
+        default=None, description="Class labels, in the order of the scores' columns."
+    )
+    model_file: str = Field(description="Path of the ONNX file relative to the model directory.")
+    model_sha256: str = Field(description="sha256 of the ONNX model file's bytes.")
+    backend: Literal["onnxruntime", "python"] = Field(
+        description="Triton backend the config names: onnxruntime, or python running onnxruntime."
+    )
+    libraries: dict[str, str] = Field(
+        description="Versions of the libraries used to convert and check the model."
+    )
+    lineage: Lineage = Field(description="Data version, code reference and parameters.")
+    input_schema: InputSchema = Field(description="The columns the model takes.")
+    outputs: list[TensorSpec] = Field(description="The model's outputs, label first.")
+    parity: ParityReport | None = Field(
+        default=None, description="Result of the check against the original (sklearn only)."
+    )
+    reference_profile: ReferenceProfile = Field(
+        description="Statistics of the sample, the reference for drift checks."
+    )
+
+    def write(self, path: Path) -> None:
+        """Write as indented JSON."""
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> ModelMetadata:
+        """Read a metadata file written by `write`."""
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def read_model_metadata(model_dir: Path) -> ModelMetadata:
+    """The metadata of the model in ``model_dir`` (``<repo>/<name>``)."""
+    return ModelMetadata.read(model_dir / METADATA_FILENAME)
+
+
+def metadata_json_schema() -> dict[str, Any]:
+    """JSON schema of the metadata file, for tools outside Python."""
+    return ModelMetadata.model_json_schema()

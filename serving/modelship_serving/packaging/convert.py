@@ -1,0 +1,102 @@
+"""scikit-learn -> ONNX with skl2onnx: the whole pipeline, preprocessing included, becomes one graph.
+
+The graph takes one [batch, 1] input per column (named as in the input schema)
+and gives the predicted label (or a regressor's prediction) as its first output,
+then the class probabilities (or decision scores) as a plain [batch, classes]
+tensor: no ZipMap, so Triton and clients see ordinary tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnx
+
+from modelship_serving.errors import UnsupportedModelError
+from modelship_serving.metadata import InputSchema
+
+TARGET_OPSET = 17
+LABEL_OUTPUT = "label"
+SCORES_OUTPUT = "probabilities"
+PREDICTION_OUTPUT = "prediction"
+
+
+def final_estimator(model: Any) -> Any:
+    """The last step of a Pipeline (recursively), or the model itself."""
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(model, Pipeline):
+        model = model.steps[-1][1]
+    return model
+
+
+def model_task(model: Any) -> str:
+    """classification, regression or unknown."""
+    from sklearn.base import is_classifier, is_regressor
+
+    if is_classifier(model):
+        return "classification"
+    if is_regressor(model):
+        return "regression"
+    return "unknown"
+
+
+def rename_values(model: onnx.ModelProto, renames: dict[str, str]) -> None:
+    """Rename graph inputs/outputs (and every reference to them) in place."""
+    if not renames:
+        return
+    graph = model.graph
+    for value_info in [*graph.input, *graph.output, *graph.value_info]:
+        if value_info.name in renames:
+            value_info.name = renames[value_info.name]
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name in renames:
+                node.input[index] = renames[name]
+        for index, name in enumerate(node.output):
+            if name in renames:
+                node.output[index] = renames[name]
+
+
+def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
+    """Convert a fitted estimator or Pipeline; raises UnsupportedModelError when skl2onnx cannot."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    initial_types = [
+        (
+            column.name,
+            FloatTensorType([None, 1]) if column.kind == "numeric" else StringTensorType([None, 1]),
+        )
+        for column in schema.columns
+    ]
+    task = model_task(model)
+    options: dict[int, dict[str, Any]] = {}
+    if task == "classification":
+        options[id(final_estimator(model))] = {"zipmap": False}
+    try:
+        converted = convert_sklearn(
+            model, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
+        )
+    except Exception as error:
+        raise UnsupportedModelError(
+            f"skl2onnx cannot convert {type(model).__name__}"
+            f" (final step {type(final_estimator(model)).__name__}): {error}. Supported are"
+            " scikit-learn's usual transformers (ColumnTransformer, scalers, encoders, imputers)"
+            " and classifiers/regressors listed by skl2onnx.supported_converters()"
+        ) from error
+    # skl2onnx keeps the order of initial_types but may rewrite names it dislikes.
+    graph_inputs = list(converted.graph.input)
+    renames = {
+        graph_input.name: column.tensor_name
+        for graph_input, column in zip(graph_inputs, schema.columns, strict=True)
+        if graph_input.name != column.tensor_name
+    }
+    outputs = [output.name for output in converted.graph.output]
+    if task == "classification" and len(outputs) >= 2:
+        renames.update({outputs[0]: LABEL_OUTPUT, outputs[1]: SCORES_OUTPUT})
+    elif task == "regression" and len(outputs) == 1:
+        renames[outputs[0]] = PREDICTION_OUTPUT
+    rename_values(converted, renames)
+    onnx.checker.check_model(converted)
+    return converted

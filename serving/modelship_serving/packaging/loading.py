@@ -1,0 +1,87 @@
+"""Reading the user's model file and sample data, with clear messages when they are unusable.
+
+Loading a pickle or joblib file runs code from that file: only load files you trust.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+import pandas as pd
+
+from modelship_serving.errors import PackagingError, SampleError, UnsupportedModelError
+
+ONNX_SUFFIXES = frozenset({".onnx"})
+CSV_SUFFIXES = frozenset({".csv", ".tsv"})
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """Either a fitted scikit-learn estimator or an ONNX graph, never both."""
+
+    sklearn_model: Any | None
+    onnx_model: onnx.ModelProto | None
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load a pickled/joblib scikit-learn estimator (this runs code from the file) or an ONNX file."""
+    if not path.is_file():
+        raise PackagingError(f"model file {path} does not exist or is not a file")
+    if path.suffix.lower() in ONNX_SUFFIXES:
+        try:
+            model = onnx.load(str(path))
+            onnx.checker.check_model(model)
+        except Exception as error:
+            raise PackagingError(f"{path} is not a valid ONNX model: {error}") from error
+        return LoadedModel(sklearn_model=None, onnx_model=model)
+    try:
+        import joblib
+
+        estimator = joblib.load(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError) as error:
+        raise PackagingError(
+            f"cannot read {path} as a pickle or joblib file ({type(error).__name__}: {error});"
+            " give a file written by joblib.dump or pickle.dump, or an .onnx file"
+        ) from error
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise PackagingError(
+            f"cannot unpickle {path}: {error}; install the libraries (and the versions) the"
+            " model was trained with"
+        ) from error
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(estimator, BaseEstimator):
+        raise UnsupportedModelError(
+            f"{path} holds a {type(estimator).__module__}.{type(estimator).__name__}, not a"
+            " scikit-learn estimator or Pipeline; export it to ONNX yourself and package the"
+            " .onnx file"
+        )
+    return LoadedModel(sklearn_model=estimator, onnx_model=None)
+
+
+def load_sample(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet sample of the training input."""
+    if not path.is_file():
+        raise SampleError(f"sample file {path} does not exist or is not a file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in CSV_SUFFIXES:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        elif suffix in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path)
+        else:
+            raise SampleError(
+                f"sample {path} has suffix {suffix!r}; give a .csv, .tsv or .parquet file"
+            )
+    except SampleError:
+        raise
+    except Exception as error:
+        raise SampleError(f"cannot read sample {path}: {error}") from error
+    if frame.empty:
+        raise SampleError(f"sample {path} has no rows; give a few hundred rows of training input")
+    return frame

@@ -1,0 +1,219 @@
+"""Write a Triton model repository for one model version, all or nothing.
+
+Layout written under the output directory ``DIR``::
+
+    DIR/NAME/config.pbtxt
+    DIR/NAME/modelship.json          metadata (see modelship_serving.metadata)
+    DIR/NAME/VERSION/model.onnx
+    DIR/NAME/VERSION/model.py        only with the python backend
+
+Everything is built in a temporary directory beside the target and renamed
+into place only after the converted model passed the parity check, so a
+failure never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import onnx
+
+from modelship_serving.digest import file_sha256, repository_sha256
+from modelship_serving.errors import OutputExistsError, PackagingError
+from modelship_serving.metadata import METADATA_FILENAME, Lineage, ModelMetadata
+from modelship_serving.packaging.convert import convert_sklearn_model, model_task
+from modelship_serving.packaging.loading import load_model, load_sample
+from modelship_serving.packaging.parity import (
+    DEFAULT_ABSOLUTE_TOLERANCE,
+    DEFAULT_RELATIVE_TOLERANCE,
+    check_parity,
+    onnx_session,
+    run_onnx,
+)
+from modelship_serving.packaging.schema import (
+    schema_from_onnx,
+    schema_from_sample,
+    sklearn_input_columns,
+)
+from modelship_serving.profile import profile_frame
+from modelship_serving.triton.config import ModelConfigOptions, output_specs, render_model_config
+
+MODEL_FILENAME = "model.onnx"
+PYTHON_MODEL_FILENAME = "model.py"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LIBRARIES = (
+    "modelship",
+    "scikit-learn",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+    "pandas",
+    "pyarrow",
+)
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    """What was written."""
+
+    model_dir: Path
+    repository_sha256: str
+    """Digest of a repository holding only this model (what `spec.model.sha256` wants)."""
+    output_repository_sha256: str
+    """Digest of the whole output directory (differs when it holds other models too)."""
+    metadata: ModelMetadata
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape the converted model."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def python_model_source() -> Path:
+    """The python-backend runner that becomes model.py."""
+    return Path(__file__).resolve().parent.parent / "triton" / "onnx_python_model.py"
+
+
+def validate_name_and_version(name: str, version: str) -> None:
+    """Triton's rules: a plain directory name and a positive integer version."""
+    if not _NAME_PATTERN.match(name):
+        raise PackagingError(
+            f"model name {name!r} must start with a letter or digit and hold only letters,"
+            " digits, '_', '.' and '-'"
+        )
+    if not version.isdigit() or int(version) < 1:
+        raise PackagingError(f"model version {version!r} must be a positive integer, e.g. 1")
+
+
+def package_model(
+    model_path: Path,
+    sample_path: Path,
+    name: str,
+    version: str,
+    output_dir: Path,
+    lineage: Lineage | None = None,
+    config_options: ModelConfigOptions | None = None,
+    absolute_tolerance: float = DEFAULT_ABSOLUTE_TOLERANCE,
+    relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
+) -> PackageResult:
+    """Convert, check and write one model version; see the module docstring."""
+    validate_name_and_version(name, version)
+    options = config_options or ModelConfigOptions()
+    target = output_dir / name
+    if target.exists():
+        raise OutputExistsError(
+            f"{target} already exists; choose another --output or --name, or remove it"
+        )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise PackagingError(f"output {output_dir} exists and is not a directory")
+
+    loaded = load_model(model_path)
+    sample = load_sample(sample_path)
+    parity = None
+    estimator = None
+    if loaded.sklearn_model is not None:
+        model = loaded.sklearn_model
+        estimator = f"{type(model).__module__}.{type(model).__qualname__}"
+        schema = schema_from_sample(sample, sklearn_input_columns(model, sample))
+        task = model_task(model)
+        converted = convert_sklearn_model(model, schema)
+        session = onnx_session(converted)
+        parity = check_parity(
+            model, session, sample, schema, task, absolute_tolerance, relative_tolerance
+        )
+        classes_attr = getattr(model, "classes_", None)
+        classes = (
+            None
+            if classes_attr is None
+            else [c.item() if hasattr(c, "item") else c for c in classes_attr]
+        )
+        source_format = "sklearn"
+    else:
+        assert loaded.onnx_model is not None
+        converted = loaded.onnx_model
+        schema = schema_from_onnx(converted, sample)
+        run_onnx(onnx_session(converted), sample, schema)  # it must at least run on the sample
+        task = _onnx_task(converted)
+        classes = None
+        source_format = "onnx"
+    outputs = output_specs(converted, task)
+    profile = profile_frame(
+        sample,
+        [column.name for column in schema.columns if column.kind == "numeric"],
+        [column.name for column in schema.columns if column.kind == "categorical"],
+    )
+    config_text = render_model_config(name, converted, options)
+    model_bytes = converted.SerializeToString()
+
+    staging_parent = output_dir if output_dir.exists() else output_dir.parent
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    staging_root = Path(tempfile.mkdtemp(prefix=".modelship-package-", dir=staging_parent))
+    staging_root.chmod(0o755)  # mkdtemp makes it private; it may become the repository itself
+    try:
+        staged_model_dir = staging_root / name
+        version_dir = staged_model_dir / version
+        version_dir.mkdir(parents=True)
+        (version_dir / MODEL_FILENAME).write_bytes(model_bytes)
+        if options.backend == "python":
+            shutil.copyfile(python_model_source(), version_dir / PYTHON_MODEL_FILENAME)
+        (staged_model_dir / "config.pbtxt").write_text(config_text, encoding="utf-8")
+        metadata = ModelMetadata(
+            name=name,
+            version=version,
+            created_at=datetime.now(UTC),
+            source_format=source_format,
+            estimator=estimator,
+            task=task,  # type: ignore[arg-type]
+            classes=classes,
+            model_file=f"{version}/{MODEL_FILENAME}",
+            model_sha256=file_sha256(version_dir / MODEL_FILENAME),
+            backend=options.backend,
+            libraries=library_versions(),
+            lineage=lineage or Lineage(),
+            input_schema=schema,
+            outputs=outputs,
+            parity=parity,
+            reference_profile=profile,
+        )
+        metadata.write(staged_model_dir / METADATA_FILENAME)
+        single_model_digest = repository_sha256(staging_root)
+        if target.exists():
+            raise OutputExistsError(f"{target} appeared while packaging; nothing was written")
+        if output_dir.exists():
+            staged_model_dir.rename(target)
+        else:
+            staging_root.rename(output_dir)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+    return PackageResult(
+        model_dir=target,
+        repository_sha256=single_model_digest,
+        output_repository_sha256=repository_sha256(output_dir),
+        metadata=metadata,
+    )
+
+
+def _onnx_task(model: onnx.ModelProto) -> str:
+    outputs = list(model.graph.output)
+    first = outputs[0].type.tensor_type if outputs else None
+    if first is None:
+        return "unknown"
+    if len(outputs) >= 2 and first.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.STRING):
+        return "classification"
+    if len(outputs) == 1 and first.elem_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
+        return "regression"
+    return "unknown"

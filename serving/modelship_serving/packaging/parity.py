@@ -1,0 +1,146 @@
+"""Checking that the converted ONNX model answers like the original scikit-learn model.
+
+Labels must be equal row for row. Scores (class probabilities, decision scores
+or a regressor's predictions) must satisfy ``|onnx - original| <= atol + rtol * |original|``
+element-wise, the rule of ``numpy.isclose``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+
+from modelship_serving.errors import ParityError, SampleError
+from modelship_serving.metadata import InputSchema, ParityReport
+from modelship_serving.packaging.schema import frame_to_feeds
+
+DEFAULT_ABSOLUTE_TOLERANCE = 1e-4
+DEFAULT_RELATIVE_TOLERANCE = 1e-3
+_ROWS_SHOWN = 10
+
+
+def onnx_session(model: onnx.ModelProto | bytes) -> ort.InferenceSession:
+    """An onnxruntime CPU session for ``model``."""
+    payload = model if isinstance(model, bytes) else model.SerializeToString()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(
+    session: ort.InferenceSession, frame: pd.DataFrame, schema: InputSchema
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Run ``session`` on ``frame``; outputs by name."""
+    feeds = frame_to_feeds(frame, schema)
+    try:
+        values = session.run(None, feeds)
+    except Exception as error:
+        raise SampleError(f"the ONNX model failed on the sample: {error}") from error
+    return {output.name: value for output, value in zip(session.get_outputs(), values, strict=True)}
+
+
+def _sklearn_scores(model: Any, frame: pd.DataFrame) -> np.ndarray[Any, Any] | None:
+    for method in ("predict_proba", "decision_function"):
+        if hasattr(model, method):
+            try:
+                return np.asarray(getattr(model, method)(frame))
+            except (AttributeError, NotImplementedError):
+                continue
+    return None
+
+
+def check_parity(
+    model: Any,
+    session: ort.InferenceSession,
+    frame: pd.DataFrame,
+    schema: InputSchema,
+    task: str,
+    absolute_tolerance: float = DEFAULT_ABSOLUTE_TOLERANCE,
+    relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
+) -> ParityReport:
+    """Compare the original and the converted model on ``frame``; ParityError lists differences."""
+    inputs = frame[schema.column_names()]
+    try:
+        expected_prediction = np.asarray(model.predict(inputs))
+    except Exception as error:
+        raise SampleError(
+            f"the original model fails on the sample ({type(error).__name__}: {error}); check"
+            " that the sample has the training columns with the training types"
+        ) from error
+    outputs = run_onnx(session, frame, schema)
+    output_values = list(outputs.values())
+    problems: list[str] = []
+    max_difference = 0.0
+    labels_compared = False
+    scores_compared = False
+    row_labels = frame.index.to_numpy()
+
+    def compare_scores(
+        name: str, expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]
+    ) -> float:
+        expected = expected.astype(np.float64).reshape(len(frame), -1)
+        actual = actual.astype(np.float64).reshape(len(frame), -1)
+        if expected.shape != actual.shape:
+            if expected.shape[1] == 1 and actual.shape[1] == 2:  # binary decision scores
+                actual = actual[:, 1:]
+            else:
+                problems.append(
+                    f"{name}: shape {actual.shape} from ONNX but {expected.shape} from the original"
+                )
+                return float("inf")
+        difference = np.abs(actual - expected)
+        close = np.isclose(actual, expected, atol=absolute_tolerance, rtol=relative_tolerance)
+        bad_rows = np.flatnonzero(~close.all(axis=1))
+        if len(bad_rows):
+            problems.append(
+                f"{name}: {len(bad_rows)} of {len(frame)} rows differ beyond atol="
+                f"{absolute_tolerance:g}, rtol={relative_tolerance:g}"
+                f" (largest difference {difference.max():.6g})"
+            )
+            for row in bad_rows[:_ROWS_SHOWN]:
+                problems.append(
+                    f"  row {row_labels[row]}: original {np.round(expected[row], 6).tolist()}"
+                    f" onnx {np.round(actual[row], 6).tolist()}"
+                )
+        return float(difference.max()) if difference.size else 0.0
+
+    if task == "classification":
+        labels_compared = True
+        actual_labels = output_values[0].reshape(-1)
+        expected_labels = expected_prediction.reshape(-1)
+        if actual_labels.dtype.kind in "OUS" or expected_labels.dtype.kind in "OUS":
+            equal = actual_labels.astype(str) == expected_labels.astype(str)
+        else:
+            equal = actual_labels == expected_labels
+        bad_rows = np.flatnonzero(~equal)
+        if len(bad_rows):
+            problems.append(f"labels: {len(bad_rows)} of {len(frame)} rows differ")
+            for row in bad_rows[:_ROWS_SHOWN]:
+                problems.append(
+                    f"  row {row_labels[row]}: original {expected_labels[row]!r}"
+                    f" onnx {actual_labels[row]!r}"
+                )
+        expected_scores = _sklearn_scores(model, inputs)
+        if expected_scores is not None and len(output_values) >= 2:
+            scores_compared = True
+            max_difference = compare_scores("scores", expected_scores, output_values[1])
+    else:
+        scores_compared = True
+        max_difference = compare_scores("predictions", expected_prediction, output_values[0])
+    if problems:
+        raise ParityError(
+            "the converted model does not match the original on the sample; nothing was written.\n"
+            + "\n".join(problems)
+        )
+    return ParityReport(
+        rows_checked=len(frame),
+        labels_compared=labels_compared,
+        scores_compared=scores_compared,
+        absolute_tolerance=absolute_tolerance,
+        relative_tolerance=relative_tolerance,
+        max_absolute_difference=max_difference,
+    )
