@@ -1,4 +1,4 @@
-"""scikit-learn -> ONNX with skl2onnx: the whole pipeline, preprocessing included, becomes one graph.
+"""scikit-learn -> ONNX with skl2onnx: the whole pipeline, preprocessing included, is one graph.
 
 The graph takes one [batch, 1] input per column (named as in the input schema)
 and gives the predicted label (or a regressor's prediction) as its first output,
@@ -8,7 +8,7 @@ tensor: no ZipMap, so Triton and clients see ordinary tensors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import onnx
 
@@ -30,7 +30,7 @@ def final_estimator(model: Any) -> Any:
     return model
 
 
-def model_task(model: Any) -> str:
+def model_task(model: Any) -> Literal["classification", "regression", "unknown"]:
     """classification, regression or unknown."""
     from sklearn.base import is_classifier, is_regressor
 
@@ -75,7 +75,7 @@ def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
     if task == "classification":
         options[id(final_estimator(model))] = {"zipmap": False}
     try:
-        converted = convert_sklearn(
+        converted: onnx.ModelProto = convert_sklearn(
             model, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
         )
     except Exception as error:

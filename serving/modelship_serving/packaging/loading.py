@@ -29,7 +29,7 @@ class LoadedModel:
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Load a pickled/joblib scikit-learn estimator (this runs code from the file) or an ONNX file."""
+    """Load a pickled/joblib scikit-learn estimator (runs code from the file) or an ONNX file."""
     if not path.is_file():
         raise PackagingError(f"model file {path} does not exist or is not a file")
     if path.suffix.lower() in ONNX_SUFFIXES:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import Literal
 
 import onnx
 
@@ -177,7 +178,7 @@ def package_model(
             created_at=datetime.now(UTC),
             source_format=source_format,
             estimator=estimator,
-            task=task,  # type: ignore[arg-type]
+            task=task,
             classes=classes,
             model_file=f"{version}/{MODEL_FILENAME}",
             model_sha256=file_sha256(version_dir / MODEL_FILENAME),
@@ -207,7 +208,7 @@ def package_model(
     )
 
 
-def _onnx_task(model: onnx.ModelProto) -> str:
+def _onnx_task(model: onnx.ModelProto) -> Literal["classification", "regression", "unknown"]:
     outputs = list(model.graph.output)
     first = outputs[0].type.tensor_type if outputs else None
     if first is None:

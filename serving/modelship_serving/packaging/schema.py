@@ -140,7 +140,8 @@ def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]
             )
         series = converted
     dtype = _NUMPY_FOR_DATATYPE[column.datatype]
-    return series.to_numpy(dtype=np.float64).astype(dtype).reshape(-1, 1)
+    array: np.ndarray[Any, Any] = series.to_numpy(dtype=np.float64).astype(dtype).reshape(-1, 1)
+    return array
 
 
 def frame_to_feeds(frame: pd.DataFrame, schema: InputSchema) -> dict[str, np.ndarray[Any, Any]]:

@@ -76,7 +76,7 @@ class TritonPythonModel:
         for count in row_counts:
             tensors = [
                 pb_utils.Tensor(name, _to_triton_output(value[start : start + count]))
-                for name, value in zip(self.output_names, results)
+                for name, value in zip(self.output_names, results, strict=True)
             ]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start += count
