@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from modelship.api.base import (
+    DNS_LABEL_PATTERN,
     SHA256_PATTERN,
     ApiModel,
     Cron,
@@ -467,7 +468,13 @@ class BatchOutput(ApiModel):
 class BatchJob(ApiModel):
     """A scheduled scoring job over a table, run as a CronJob."""
 
-    name: DnsLabel = Field(max_length=40, description="Job name, unique in this deployment.")
+    # Shorter than a DNS label: the CronJob is named after the deployment and the job.
+    name: str = Field(
+        pattern=DNS_LABEL_PATTERN,
+        min_length=1,
+        max_length=40,
+        description="Job name, unique in this deployment.",
+    )
     schedule: Cron = Field(description="Cron schedule, e.g. '0 2 * * *'.")
     input: BatchInput = Field(description="The table to score.")
     output: BatchOutput = Field(description="Where predictions are written.")
