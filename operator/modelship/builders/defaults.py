@@ -1,0 +1,74 @@
+"""Every default the builders apply, in one place.
+
+Builders read the typed spec and these constants; they never write defaults
+back into the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.model_deployment import CanarySpec, RolloutSpec, RolloutStrategy
+
+# Triton's ports, named as the Services and probes refer to them.
+HTTP_PORT = 8000
+GRPC_PORT = 8001
+METRICS_PORT = 8002
+
+# Where the model repository lives in every pod that serves or scores.
+MODEL_REPOSITORY_PATH = "/models"
+MODEL_VOLUME = "model-repository"
+TMP_PATH = "/tmp"
+TMP_VOLUME = "tmp"
+# A pvc:// model is read from this read-only mount and copied into the repository.
+PVC_SOURCE_PATH = "/mnt/model-source"
+PVC_SOURCE_VOLUME = "model-source"
+
+# Probes: a large model may take minutes to fetch and load, so startup is generous;
+# once started, readiness reacts fast and liveness restarts only a wedged server.
+STARTUP_PROBE: dict[str, Any] = {"periodSeconds": 10, "failureThreshold": 60}
+READINESS_PROBE: dict[str, Any] = {"periodSeconds": 5, "failureThreshold": 3}
+LIVENESS_PROBE: dict[str, Any] = {"periodSeconds": 10, "failureThreshold": 3}
+READY_PATH = "/v2/health/ready"
+LIVE_PATH = "/v2/health/live"
+
+# NVIDIA device plugin resources and labels.
+GPU_RESOURCE = "nvidia.com/gpu"
+MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+# GPU nodes are usually tainted so that only GPU pods land there.
+GPU_TOLERATION: dict[str, Any] = {
+    "key": GPU_RESOURCE,
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
+# Spread a revision's pods over nodes when the scheduler can.
+SPREAD_TOPOLOGY_KEY = "kubernetes.io/hostname"
+
+# At most one serving pod down at a time through voluntary disruptions (drains).
+# maxUnavailable rather than minAvailable: a one-replica model would otherwise
+# block every node drain.
+PDB_MAX_UNAVAILABLE = 1
+
+# Batch scoring CronJobs.
+BATCH_STARTING_DEADLINE_SECONDS = 600
+BATCH_BACKOFF_LIMIT = 2
+JOB_HISTORY_LIMIT = 3
+
+# Prometheus scrape hints on Triton pods.
+SCRAPE_ANNOTATIONS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(METRICS_PORT),
+    "prometheus.io/path": "/metrics",
+}
+
+# Window of the rate() queries behind Triton-metric autoscaling.
+RATE_WINDOW = "1m"
+
+
+def canary_settings(rollout: RolloutSpec) -> CanarySpec | None:
+    """The canary settings in force: the given ones, or the defaults for strategy Canary."""
+    if rollout.strategy != RolloutStrategy.CANARY:
+        return None
+    return rollout.canary if rollout.canary is not None else CanarySpec()

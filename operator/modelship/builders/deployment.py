@@ -1,0 +1,118 @@
+"""The Triton Deployment of one revision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.model_deployment import ModelDeployment
+from modelship.builders import defaults, labels
+from modelship.builders.owner import child_meta
+from modelship.builders.pod import (
+    READ_ONLY_MODEL_MOUNT,
+    TMP_MOUNT,
+    configure_container,
+    fetch_container,
+    model_volumes,
+    resources,
+    scheduling,
+    wants_gpu,
+)
+from modelship.builders.pod_security import container_security_context, pod_security_context
+from modelship.builders.revision import RevisionPlan
+
+
+def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
+    """The Deployment named after the revision, running Triton on its model."""
+    revision = plan.revision
+    serving = md.spec.serving
+    name = md.metadata.name
+    selector = labels.server_selector(name, revision.name)
+    annotations = labels.revision_annotations(revision)
+    spec: dict[str, Any] = {}
+    if plan.replicas is not None:
+        spec["replicas"] = plan.replicas
+    spec |= {
+        "revisionHistoryLimit": defaults.JOB_HISTORY_LIMIT,
+        "selector": {"matchLabels": selector},
+        "strategy": _update_strategy(gpu=wants_gpu(serving.gpu)),
+        "template": {
+            "metadata": {
+                "labels": labels.deployment_labels(name, labels.SERVER, revision),
+                "annotations": annotations | defaults.SCRAPE_ANNOTATIONS,
+            },
+            "spec": {
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": pod_security_context(),
+                "initContainers": [
+                    fetch_container(serving.image, revision.model),
+                    configure_container(serving, revision.model),
+                ],
+                "containers": [_triton_container(md)],
+                "volumes": model_volumes(revision.model),
+                **scheduling(
+                    serving.gpu, serving.node_selector, serving.tolerations, serving.affinity
+                ),
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": defaults.SPREAD_TOPOLOGY_KEY,
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": dict(selector)},
+                    }
+                ],
+            },
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": child_meta(
+            md, revision.name, labels.deployment_labels(name, labels.SERVER, revision), annotations
+        ),
+        "spec": spec,
+    }
+
+
+def _update_strategy(gpu: bool) -> dict[str, Any]:
+    # A surge pod needs a spare GPU, which a GPU cluster rarely has: replace in place
+    # there; on CPUs keep full capacity while a serving change rolls.
+    surge, unavailable = (0, 1) if gpu else (1, 0)
+    return {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
+    }
+
+
+def _triton_container(md: ModelDeployment) -> dict[str, Any]:
+    serving = md.spec.serving
+    container: dict[str, Any] = {
+        "name": "triton",
+        "image": serving.image,
+        "command": ["tritonserver"],
+        "args": [
+            f"--model-repository={defaults.MODEL_REPOSITORY_PATH}",
+            f"--http-port={defaults.HTTP_PORT}",
+            f"--grpc-port={defaults.GRPC_PORT}",
+            f"--metrics-port={defaults.METRICS_PORT}",
+            *serving.args,
+        ],
+        "ports": [
+            {"name": "http", "containerPort": defaults.HTTP_PORT, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": defaults.GRPC_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": defaults.METRICS_PORT, "protocol": "TCP"},
+        ],
+        "startupProbe": _probe(defaults.READY_PATH, defaults.STARTUP_PROBE),
+        "readinessProbe": _probe(defaults.READY_PATH, defaults.READINESS_PROBE),
+        "livenessProbe": _probe(defaults.LIVE_PATH, defaults.LIVENESS_PROBE),
+    }
+    limits = resources(serving.resources, serving.gpu)
+    if limits:
+        container["resources"] = limits
+    container["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)]
+    container["securityContext"] = container_security_context()
+    return container
+
+
+def _probe(path: str, timing: dict[str, Any]) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, **timing}

@@ -1,0 +1,119 @@
+"""Labels, annotations and owner references every child carries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelship.api.base import API_VERSION
+from modelship.builders.revision import Revision
+
+NAME = "app.kubernetes.io/name"
+INSTANCE = "app.kubernetes.io/instance"
+COMPONENT = "app.kubernetes.io/component"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PART_OF = "app.kubernetes.io/part-of"
+DEPLOYMENT = "modelship.dev/deployment"
+REVISION = "modelship.dev/revision"
+RETRAIN_JOB = "modelship.dev/retrain-job"
+MODEL_VERSION = "modelship.dev/model-version"
+
+MODEL_URI_ANNOTATION = "modelship.dev/model-uri"
+MODEL_SHA256_ANNOTATION = "modelship.dev/model-sha256"
+LINEAGE_ANNOTATION = "modelship.dev/lineage"
+
+MANAGER = "modelship"
+SERVER_NAME = "triton"
+
+# app.kubernetes.io/component values.
+SERVER = "server"
+AUTOSCALER = "autoscaler"
+ROUTER = "router"
+DISRUPTION_BUDGET = "disruption-budget"
+BATCH = "batch"
+TRAINER = "trainer"
+
+
+def deployment_labels(
+    deployment: str, component: str, revision: Revision | None = None
+) -> dict[str, str]:
+    """Labels of a ModelDeployment's child; revision labels where the child has one."""
+    labels = {
+        NAME: SERVER_NAME,
+        INSTANCE: deployment,
+        COMPONENT: component,
+        MANAGED_BY: MANAGER,
+        DEPLOYMENT: deployment,
+    }
+    if revision is not None:
+        labels[REVISION] = revision.name
+        labels[MODEL_VERSION] = revision.model.version
+    return labels
+
+
+def server_selector(deployment: str, revision: str | None = None) -> dict[str, str]:
+    """Selects the Triton pods of a deployment, or of one of its revisions."""
+    selector = {INSTANCE: deployment, COMPONENT: SERVER, DEPLOYMENT: deployment}
+    if revision is not None:
+        selector[REVISION] = revision
+    return selector
+
+
+def retrain_labels(retrain_job: str, deployment: str) -> dict[str, str]:
+    """Labels of a RetrainJob's children."""
+    return {
+        NAME: TRAINER,
+        INSTANCE: retrain_job,
+        COMPONENT: TRAINER,
+        PART_OF: deployment,
+        MANAGED_BY: MANAGER,
+        RETRAIN_JOB: retrain_job,
+        DEPLOYMENT: deployment,
+    }
+
+
+def revision_annotations(revision: Revision) -> dict[str, str]:
+    """The model's provenance, recorded on the revision's Deployment and pods."""
+    model = revision.model
+    annotations = {MODEL_URI_ANNOTATION: model.uri}
+    if model.sha256 is not None:
+        annotations[MODEL_SHA256_ANNOTATION] = model.sha256
+    if model.lineage is not None:
+        annotations[LINEAGE_ANNOTATION] = json.dumps(model.lineage.to_wire(), sort_keys=True)
+    return annotations
+
+
+def owner_references(kind: str, name: str, uid: str | None) -> list[dict[str, Any]]:
+    """The controller reference to the owning custom resource.
+
+    Empty when the owner has no uid yet (offline `modelship render`): a made-up
+    uid would let the garbage collector delete the children as orphans.
+    """
+    if uid is None:
+        return []
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": kind,
+            "name": name,
+            "uid": uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def object_meta(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    owners: list[dict[str, Any]],
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """metadata of a child object."""
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    if owners:
+        meta["ownerReferences"] = owners
+    return meta

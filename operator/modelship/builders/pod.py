@@ -1,0 +1,158 @@
+"""Pieces shared by every pod that holds a model: volumes, init containers, scheduling."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+from urllib.parse import urlsplit
+
+from modelship.api.common import GpuSpec, ResourceRequirements, Toleration
+from modelship.api.model_deployment import ServingSpec
+from modelship.builders import defaults
+from modelship.builders.pod_security import container_security_context
+from modelship.builders.revision import ResolvedModel
+
+MODEL_MOUNT: dict[str, Any] = {
+    "name": defaults.MODEL_VOLUME,
+    "mountPath": defaults.MODEL_REPOSITORY_PATH,
+}
+READ_ONLY_MODEL_MOUNT = {**MODEL_MOUNT, "readOnly": True}
+TMP_MOUNT: dict[str, Any] = {"name": defaults.TMP_VOLUME, "mountPath": defaults.TMP_PATH}
+# Libraries that cache under $HOME get a writable one on a read-only root filesystem.
+HOME_ENV = {"name": "HOME", "value": defaults.TMP_PATH}
+
+
+def model_volumes(model: ResolvedModel) -> list[dict[str, Any]]:
+    """The model repository (an emptyDir), a writable /tmp, and a pvc:// source claim."""
+    volumes: list[dict[str, Any]] = [
+        {"name": defaults.MODEL_VOLUME, "emptyDir": {}},
+        {"name": defaults.TMP_VOLUME, "emptyDir": {}},
+    ]
+    claim = _pvc_claim(model.uri)
+    if claim is not None:
+        volumes.append(
+            {
+                "name": defaults.PVC_SOURCE_VOLUME,
+                "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
+            }
+        )
+    return volumes
+
+
+def fetch_container(image: str, model: ResolvedModel) -> dict[str, Any]:
+    """Init container that fills the model repository and checks its digest.
+
+    A pvc://CLAIM/PATH model is mounted read-only and copied from there, so the
+    digest check and `configure` work the same as for object storage. The
+    credentials Secret reaches the container as environment, by reference only.
+    """
+    claim = _pvc_claim(model.uri)
+    uri = model.uri
+    mounts: list[dict[str, Any]] = [dict(MODEL_MOUNT), dict(TMP_MOUNT)]
+    if claim is not None:
+        path = urlsplit(model.uri).path.lstrip("/")
+        uri = f"file://{defaults.PVC_SOURCE_PATH}/{path}".rstrip("/")
+        mounts.append(
+            {
+                "name": defaults.PVC_SOURCE_VOLUME,
+                "mountPath": defaults.PVC_SOURCE_PATH,
+                "readOnly": True,
+            }
+        )
+    args = ["fetch", "--uri", uri, "--dest", defaults.MODEL_REPOSITORY_PATH]
+    if model.sha256 is not None:
+        args += ["--sha256", model.sha256]
+    container: dict[str, Any] = {
+        "name": "fetch",
+        "image": image,
+        "command": ["modelship"],
+        "args": args,
+        "env": [dict(HOME_ENV)],
+    }
+    if model.credentials_secret is not None:
+        container["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
+    container["volumeMounts"] = mounts
+    container["securityContext"] = container_security_context()
+    return container
+
+
+def configure_container(serving: ServingSpec, model: ResolvedModel) -> dict[str, Any]:
+    """Init container that makes the packaged config.pbtxt follow the serving spec."""
+    kind = "KIND_GPU" if wants_gpu(serving.gpu) else "KIND_CPU"
+    args = [
+        "configure",
+        "--repository",
+        defaults.MODEL_REPOSITORY_PATH,
+        "--model",
+        model.name,
+        "--instance-count",
+        str(serving.instance_count),
+        "--instance-kind",
+        kind,
+    ]
+    batching = serving.dynamic_batching
+    if batching is not None:
+        args += ["--max-queue-delay-microseconds", str(batching.max_queue_delay_microseconds)]
+        for size in batching.preferred_batch_sizes:
+            args += ["--preferred-batch-size", str(size)]
+    return {
+        "name": "configure",
+        "image": serving.image,
+        "command": ["modelship"],
+        "args": args,
+        "env": [dict(HOME_ENV)],
+        "volumeMounts": [dict(MODEL_MOUNT), dict(TMP_MOUNT)],
+        "securityContext": container_security_context(),
+    }
+
+
+def wants_gpu(gpu: GpuSpec | None) -> bool:
+    return gpu is not None and gpu.count is not None
+
+
+def resources(
+    requested: ResourceRequirements | None, gpu: GpuSpec | None
+) -> dict[str, dict[str, Any]]:
+    """Container resources: the requested ones plus whole GPUs or MIG slices as limits."""
+    wire = requested.to_wire() if requested is not None else {}
+    result = {key: dict(wire[key]) for key in ("requests", "limits") if wire.get(key)}
+    if gpu is not None and gpu.count is not None:
+        name = (
+            defaults.MIG_RESOURCE_PREFIX + gpu.mig_profile
+            if gpu.mig_profile is not None
+            else defaults.GPU_RESOURCE
+        )
+        result.setdefault("limits", {})[name] = gpu.count
+    return result
+
+
+def scheduling(
+    gpu: GpuSpec | None,
+    node_selector: dict[str, str],
+    tolerations: list[Toleration],
+    affinity: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """nodeSelector, tolerations and affinity of a pod, GPU ones merged with the user's.
+
+    `gpu.product` wins over a user node selector on the same label; the GPU
+    taint is tolerated unless the user already tolerates that key themselves.
+    """
+    selector = dict(node_selector)
+    if gpu is not None and gpu.product is not None:
+        selector[defaults.GPU_PRODUCT_LABEL] = gpu.product
+    tolerated = [toleration.to_wire() for toleration in tolerations]
+    if wants_gpu(gpu) and not any(t.get("key") == defaults.GPU_RESOURCE for t in tolerated):
+        tolerated.append(dict(defaults.GPU_TOLERATION))
+    placement: dict[str, Any] = {}
+    if selector:
+        placement["nodeSelector"] = selector
+    if tolerated:
+        placement["tolerations"] = tolerated
+    if affinity:
+        placement["affinity"] = copy.deepcopy(affinity)
+    return placement
+
+
+def _pvc_claim(uri: str) -> str | None:
+    parts = urlsplit(uri)
+    return parts.netloc if parts.scheme == "pvc" else None
