@@ -158,7 +158,8 @@ class TritonServer:
         return self.endpoints
 
     def _wait_until_ready(self, timeout: float) -> None:
-        assert self._process is not None and self.endpoints is not None
+        assert self._process is not None
+        assert self.endpoints is not None
         url = f"http://{self.endpoints.http}/v2/health/ready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,0 +1,179 @@
+"""`modelship package`: a thin click wrapper over modelship_serving.packaging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from modelship_serving.cli_support import user_errors
+
+PICKLE_WARNING = (
+    "Loading a pickle or joblib file runs code stored in it: package only model files you trust."
+)
+
+
+def _parameters(values: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for value in values:
+        key, separator, item = value.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--param")
+        parsed[key] = item
+    return parsed
+
+
+@click.command(
+    help=(
+        "Turn MODEL (a pickled/joblib scikit-learn estimator or Pipeline, or an .onnx file)"
+        " into a Triton model repository under --output.\n\n"
+        "scikit-learn models are converted to ONNX with skl2onnx, preprocessing included,"
+        " then run on the --sample rows and compared with the original: labels must agree"
+        " and scores must match within --atol/--rtol, otherwise nothing is written.\n\n"
+        f"WARNING: {PICKLE_WARNING}"
+    )
+)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option(
+    "--sample",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV or Parquet sample of the training input (the model's columns).",
+)
+@click.option("--name", required=True, help="Model name (the Triton model directory).")
+@click.option("--version", "model_version", required=True, help="Model version, an integer.")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model repository directory to write into (created if missing).",
+)
+@click.option("--data-version", help="Lineage: version of the training data.")
+@click.option("--data-uri", help="Lineage: where the training data lives.")
+@click.option("--code-ref", help="Lineage: training code reference, e.g. a git commit.")
+@click.option(
+    "--param",
+    "parameters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Lineage: a training parameter (repeatable).",
+)
+@click.option(
+    "--max-batch-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Triton max_batch_size; 0 turns batching off.",
+)
+@click.option(
+    "--dynamic-batching/--no-dynamic-batching",
+    default=True,
+    show_default=True,
+    help="Let Triton merge concurrent requests into batches.",
+)
+@click.option(
+    "--max-queue-delay-us",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Dynamic batcher's max queue delay.",
+)
+@click.option(
+    "--preferred-batch-size",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="Dynamic batcher's preferred batch size (repeatable).",
+)
+@click.option(
+    "--instances",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Model instances (instance_group count).",
+)
+@click.option(
+    "--instance-kind",
+    type=click.Choice(["cpu", "gpu"]),
+    default="cpu",
+    show_default=True,
+    help="Run instances on CPU or GPU.",
+)
+@click.option(
+    "--python-backend",
+    is_flag=True,
+    help="Write a python-backend model that runs the ONNX file with onnxruntime, for"
+    " Triton builds without the onnxruntime backend.",
+)
+@click.option(
+    "--atol",
+    default=1e-4,
+    show_default=True,
+    type=float,
+    help="Parity: absolute tolerance on scores.",
+)
+@click.option(
+    "--rtol",
+    default=1e-3,
+    show_default=True,
+    type=float,
+    help="Parity: relative tolerance on scores.",
+)
+def package(
+    model: Path,
+    sample: Path,
+    name: str,
+    model_version: str,
+    output: Path,
+    data_version: str | None,
+    data_uri: str | None,
+    code_ref: str | None,
+    parameters: tuple[str, ...],
+    max_batch_size: int,
+    dynamic_batching: bool,
+    max_queue_delay_us: int,
+    preferred_batch_size: tuple[int, ...],
+    instances: int,
+    instance_kind: str,
+    python_backend: bool,
+    atol: float,
+    rtol: float,
+) -> None:
+    """See the help text above."""
+    with user_errors():
+        from modelship_serving.metadata import Lineage
+        from modelship_serving.packaging.package import package_model
+        from modelship_serving.triton.config import ModelConfigOptions
+
+        lineage = Lineage(
+            data_version=data_version,
+            data_uri=data_uri,
+            code_ref=code_ref,
+            parameters=_parameters(parameters),
+        )
+        options = ModelConfigOptions(
+            backend="python" if python_backend else "onnxruntime",
+            max_batch_size=max_batch_size,
+            dynamic_batching=dynamic_batching and max_batch_size > 0,
+            max_queue_delay_microseconds=max_queue_delay_us,
+            preferred_batch_sizes=list(preferred_batch_size),
+            instance_count=instances,
+            instance_kind="gpu" if instance_kind == "gpu" else "cpu",
+        )
+        result = package_model(
+            model, sample, name, model_version, output, lineage, options, atol, rtol
+        )
+    metadata = result.metadata
+    click.echo(f"Wrote {result.model_dir} (version {metadata.version}, {metadata.backend} backend)")
+    columns = ", ".join(f"{c.name}:{c.kind}" for c in metadata.input_schema.columns)
+    click.echo(f"  inputs:  {columns}")
+    click.echo(f"  outputs: {', '.join(spec.name for spec in metadata.outputs)}")
+    if metadata.parity is not None:
+        parity = metadata.parity
+        click.echo(
+            f"  parity:  {parity.rows_checked} rows agree (max score difference"
+            f" {parity.max_absolute_difference:.3g}, atol={parity.absolute_tolerance:g},"
+            f" rtol={parity.relative_tolerance:g})"
+        )
+    click.echo(f"sha256: {result.repository_sha256}")
+    click.echo("  (digest of a repository holding only this model: put it in spec.model.sha256)")
+    if result.output_repository_sha256 != result.repository_sha256:
+        click.echo(f"  whole {output} (with its other models): {result.output_repository_sha256}")

@@ -1,0 +1,74 @@
+"""Sending a table to a Triton model: one input tensor per column, as the metadata's schema says."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from modelship_serving.metadata import InputSchema, ModelMetadata
+from modelship_serving.packaging.schema import frame_to_feeds
+
+
+class _InferInputFactory(Protocol):
+    def __call__(self, name: str, shape: list[int], datatype: str) -> Any: ...
+
+
+def infer_inputs(
+    frame: pd.DataFrame, schema: InputSchema, infer_input: _InferInputFactory
+) -> list[Any]:
+    """InferInputs for ``frame``; ``infer_input`` is tritonclient.http/grpc.InferInput."""
+    feeds = frame_to_feeds(frame, schema)
+    inputs = []
+    for column in schema.columns:
+        array = feeds[column.tensor_name]
+        tensor = infer_input(column.tensor_name, list(array.shape), column.datatype)
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    return inputs
+
+
+def infer_frame_http(url: str, metadata: ModelMetadata, frame: pd.DataFrame) -> dict[str, Any]:
+    """Outputs by name for ``frame``, over Triton's HTTP protocol (binary tensors)."""
+    import tritonclient.http as triton_http
+
+    with triton_http.InferenceServerClient(url) as client:
+        outputs = [
+            triton_http.InferRequestedOutput(spec.name, binary_data=True)
+            for spec in metadata.outputs
+        ]
+        result = client.infer(
+            metadata.name,
+            infer_inputs(frame, metadata.input_schema, triton_http.InferInput),
+            model_version=metadata.version,
+            outputs=outputs,
+        )
+        return {spec.name: _decoded(result.as_numpy(spec.name)) for spec in metadata.outputs}
+
+
+def infer_frame_grpc(url: str, metadata: ModelMetadata, frame: pd.DataFrame) -> dict[str, Any]:
+    """Outputs by name for ``frame``, over Triton's gRPC protocol."""
+    import tritonclient.grpc as triton_grpc
+
+    with triton_grpc.InferenceServerClient(url) as client:
+        result = client.infer(
+            metadata.name,
+            infer_inputs(frame, metadata.input_schema, triton_grpc.InferInput),
+            model_version=metadata.version,
+            outputs=[triton_grpc.InferRequestedOutput(spec.name) for spec in metadata.outputs],
+        )
+        return {spec.name: _decoded(result.as_numpy(spec.name)) for spec in metadata.outputs}
+
+
+def _decoded(array: Any) -> Any:
+    # BYTES outputs (string labels) arrive as bytes objects.
+    if isinstance(array, np.ndarray) and array.dtype == np.object_:
+        return np.array(
+            [
+                value.decode("utf-8") if isinstance(value, bytes) else value
+                for value in array.reshape(-1)
+            ],
+            dtype=object,
+        ).reshape(array.shape)
+    return array
