@@ -13,6 +13,10 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 # A DNS-1123 label, as Kubernetes names of Services, Deployments and containers need.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# A DNS-1035 label: a DNS-1123 label that starts with a letter, as Service names need.
+DNS_1035_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# A DNS-1123 subdomain, as most object names (Secrets, ConfigMaps) may be.
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Go-style durations as Kubernetes users write them: 30s, 5m, 1h30m.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 # Five-field cron, or a macro such as @daily. The CRD checks the shape; the
@@ -24,6 +28,7 @@ CRON_PATTERN = (
 SHA256_PATTERN = r"^[a-f0-9]{64}$"
 
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
+DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)]
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 Cron = Annotated[str, Field(pattern=CRON_PATTERN)]
 # A Kubernetes resource quantity ("500m", "2Gi", 4).

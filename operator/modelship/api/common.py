@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from modelship.api.base import ApiModel, DnsLabel, Quantity
+from modelship.api.base import ApiModel, DnsLabel, DnsSubdomain, Quantity
 from modelship.api.cel import Rule, cel_rules
 
 
@@ -145,7 +145,7 @@ class Condition(ApiModel):
 class EnvFromSecret(ApiModel):
     """Reference to one key of a Secret."""
 
-    name: str = Field(description="Name of the Secret, in the object's namespace.")
+    name: DnsSubdomain = Field(description="Name of the Secret, in the object's namespace.")
     key: str = Field(description="Key inside the Secret.")
 
 

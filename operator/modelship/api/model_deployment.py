@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -10,11 +11,13 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from modelship.api.base import (
+    DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
     SHA256_PATTERN,
     ApiModel,
     Cron,
     DnsLabel,
+    DnsSubdomain,
     Duration,
 )
 from modelship.api.cel import Rule, cel_rules
@@ -31,6 +34,10 @@ from modelship.api.common import (
 KIND = "ModelDeployment"
 PLURAL = "modeldeployments"
 
+NAME_MESSAGE = (
+    "metadata.name must be a DNS-1035 label: at most 63 lower case letters, digits "
+    "and '-', starting with a letter (it names the stable Service)"
+)
 MODEL_URI_PATTERN = r"^(s3|gs|https?|pvc|file)://.+"
 DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 
@@ -100,7 +107,7 @@ class ModelSource(ApiModel):
         pattern=SHA256_PATTERN,
         description="Digest printed by `modelship package`; the pod refuses a model that differs.",
     )
-    credentials_secret: str | None = Field(
+    credentials_secret: DnsSubdomain | None = Field(
         default=None,
         description=(
             "Secret whose keys become the fetch container's environment "
@@ -110,7 +117,7 @@ class ModelSource(ApiModel):
     lineage: Lineage | None = Field(
         default=None, description="Data, code and parameters this version was trained with."
     )
-    from_retrain_job: str | None = Field(
+    from_retrain_job: DnsLabel | None = Field(
         default=None,
         description=(
             "Instead of uri and version: serve the latest version this RetrainJob "
@@ -252,6 +259,7 @@ class AutoscalingSpec(ApiModel):
     metrics: list[ScalingMetric] = Field(
         default_factory=lambda: [ScalingMetric(type=MetricType.CPU, target=80)],
         min_length=1,
+        max_length=10,
         description="Signals to scale on; the largest wanted replica count wins.",
     )
     prometheus_url: str | None = Field(
@@ -383,7 +391,9 @@ class CanaryTraffic(ApiModel):
         ),
     )
     parent_refs: list[ParentReference] = Field(
-        default_factory=list, description="Gateways the HTTPRoute attaches to (gatewayAPI)."
+        default_factory=list,
+        max_length=32,
+        description="Gateways the HTTPRoute attaches to (gatewayAPI).",
     )
 
     @model_validator(mode="after")
@@ -519,7 +529,7 @@ class DriftMonitoring(ApiModel):
     action: DriftAction = Field(
         default=DriftAction.ALERT, description="alert: set a condition; retrain: also trigger."
     )
-    retrain_job: str | None = Field(
+    retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."
     )
 
@@ -650,6 +660,19 @@ class ModelDeploymentStatus(ApiModel):
 class ModelDeployment(ApiModel):
     """A trained model served on NVIDIA Triton, online and in batch."""
 
+    # The name becomes the stable Service's name and a label value on every child.
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            Rule(
+                rule=(
+                    "size(self.metadata.name) <= 63 && "
+                    f"self.metadata.name.matches('{DNS_1035_LABEL_PATTERN}')"
+                ),
+                message=NAME_MESSAGE,
+            ),
+        )
+    )
+
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
         default="modelship.dev/v1alpha1", description="modelship.dev/v1alpha1"
     )
@@ -659,6 +682,15 @@ class ModelDeployment(ApiModel):
     metadata: ObjectMeta = Field(description="Standard object metadata.")
     spec: ModelDeploymentSpec = Field(description="Desired state.")
     status: ModelDeploymentStatus | None = Field(default=None, description="Observed state.")
+
+    @model_validator(mode="after")
+    def _service_name(self) -> ModelDeployment:
+        if (
+            not re.fullmatch(DNS_1035_LABEL_PATTERN, self.metadata.name)
+            or len(self.metadata.name) > 63
+        ):
+            raise ValueError(NAME_MESSAGE)
+        return self
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> ModelDeployment:

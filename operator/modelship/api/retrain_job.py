@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
-from modelship.api.base import SHA256_PATTERN, ApiModel, Cron, DnsLabel, Duration
+from modelship.api.base import (
+    DNS_LABEL_PATTERN,
+    SHA256_PATTERN,
+    ApiModel,
+    Cron,
+    DnsLabel,
+    Duration,
+)
+from modelship.api.cel import Rule, cel_rules
 from modelship.api.common import (
     Condition,
     EnvVar,
@@ -18,6 +27,10 @@ from modelship.api.common import (
     Toleration,
 )
 
+NAME_MESSAGE = (
+    "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
+    "and '-', starting and ending with a letter or digit (it labels every training Job)"
+)
 KIND = "RetrainJob"
 PLURAL = "retrainjobs"
 
@@ -48,8 +61,11 @@ class TrainerTemplate(ApiModel):
     image: str = Field(min_length=1, description="Training image.")
     command: list[str] = Field(default_factory=list, description="Entrypoint override.")
     args: list[str] = Field(default_factory=list, description="Arguments.")
+    # Bounded so that the API server's CEL cost estimate of EnvVar's rule stays small.
     env: list[EnvVar] = Field(
-        default_factory=list, description="Environment; credentials by Secret reference only."
+        default_factory=list,
+        max_length=128,
+        description="Environment; credentials by Secret reference only.",
     )
     resources: ResourceRequirements | None = Field(
         default=None, description="CPU and memory of the trainer."
@@ -195,6 +211,19 @@ class RetrainJobStatus(ApiModel):
 class RetrainJob(ApiModel):
     """Scheduled or drift-triggered retraining whose candidate must earn its promotion."""
 
+    # The name is a label value on every training Job and pod.
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            Rule(
+                rule=(
+                    "size(self.metadata.name) <= 63 && "
+                    f"self.metadata.name.matches('{DNS_LABEL_PATTERN}')"
+                ),
+                message=NAME_MESSAGE,
+            ),
+        )
+    )
+
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
         default="modelship.dev/v1alpha1", description="modelship.dev/v1alpha1"
     )
@@ -202,6 +231,13 @@ class RetrainJob(ApiModel):
     metadata: ObjectMeta = Field(description="Standard object metadata.")
     spec: RetrainJobSpec = Field(description="Desired state.")
     status: RetrainJobStatus | None = Field(default=None, description="Observed state.")
+
+    @model_validator(mode="after")
+    def _label_name(self) -> RetrainJob:
+        name = self.metadata.name
+        if not re.fullmatch(DNS_LABEL_PATTERN, name) or len(name) > 63:
+            raise ValueError(NAME_MESSAGE)
+        return self
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> RetrainJob:
