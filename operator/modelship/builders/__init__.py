@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelship.api.model_deployment import ModelDeployment
+from modelship.api.model_deployment import AutoscalingEngine, ModelDeployment, TrafficRouter
+from modelship.api.retrain_job import RetrainJob
+from modelship.builders import defaults
+from modelship.builders.batch import build_batch_cron_job
 from modelship.builders.deployment import build_deployment
 from modelship.builders.errors import BuildError, UnresolvedModelError
+from modelship.builders.hpa import build_hpa
+from modelship.builders.http_route import build_http_route
+from modelship.builders.pdb import build_pdb
+from modelship.builders.retrain import build_retrain_cron_job, build_retrain_run_job
 from modelship.builders.revision import (
     ResolvedModel,
     Revision,
@@ -23,6 +30,7 @@ from modelship.builders.revision import (
     revision_name,
     steady_plan,
 )
+from modelship.builders.scaled_object import build_scaled_object
 from modelship.builders.service import build_client_service, build_revision_service
 
 __all__ = [
@@ -33,6 +41,8 @@ __all__ = [
     "RolloutPlan",
     "UnresolvedModelError",
     "build_model_deployment_children",
+    "build_retrain_job_children",
+    "build_retrain_run_job",
     "model_from_result",
     "resolve_model",
     "revision_for",
@@ -42,10 +52,34 @@ __all__ = [
 
 
 def build_model_deployment_children(md: ModelDeployment, plan: RolloutPlan) -> list[dict[str, Any]]:
-    """Every object a ModelDeployment owns for this rollout plan, in a stable order."""
+    """Every object a ModelDeployment owns under this rollout plan, in a stable order.
+
+    Per live revision (stable first) a Deployment and a Service; then the client
+    Service, the PodDisruptionBudget, the autoscaler of the stable revision, the
+    HTTPRoute when the Gateway API carries canary traffic, and one CronJob per
+    batch job (scoring with the stable revision's model).
+    """
+    stable = plan.stable.revision
     children: list[dict[str, Any]] = []
     for live in plan.live:
         children.append(build_deployment(md, live))
         children.append(build_revision_service(md, live.revision))
     children.append(build_client_service(md, plan))
+    children.append(build_pdb(md))
+    autoscaling = md.spec.autoscaling
+    if autoscaling is not None and autoscaling.engine == AutoscalingEngine.HPA:
+        children.append(build_hpa(md, autoscaling, stable))
+    elif autoscaling is not None:
+        children.append(build_scaled_object(md, autoscaling, stable))
+    canary = defaults.canary_settings(md.spec.rollout)
+    if canary is not None and canary.traffic.router == TrafficRouter.GATEWAY_API:
+        children.append(build_http_route(md, canary, plan))
+    children.extend(build_batch_cron_job(md, job, stable) for job in md.spec.batch)
     return children
+
+
+def build_retrain_job_children(rtj: RetrainJob) -> list[dict[str, Any]]:
+    """A CronJob when the RetrainJob has a schedule, else the Job of its one run."""
+    if rtj.spec.schedule is not None:
+        return [build_retrain_cron_job(rtj)]
+    return [build_retrain_run_job(rtj)]

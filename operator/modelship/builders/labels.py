@@ -16,6 +16,7 @@ PART_OF = "app.kubernetes.io/part-of"
 DEPLOYMENT = "modelship.dev/deployment"
 REVISION = "modelship.dev/revision"
 RETRAIN_JOB = "modelship.dev/retrain-job"
+BATCH_JOB = "modelship.dev/batch-job"
 MODEL_VERSION = "modelship.dev/model-version"
 
 MODEL_URI_ANNOTATION = "modelship.dev/model-uri"

@@ -1,0 +1,74 @@
+"""HorizontalPodAutoscaler (autoscaling/v2) of the stable revision.
+
+cpu and memory are Resource metrics. Triton's signals are Pods metrics served
+by the custom metrics API, which assumes prometheus-adapter rules such as:
+
+    - seriesQuery: 'nv_inference_queue_duration_us{namespace!="",pod!=""}'
+      resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}
+      name: {as: "nv_inference_queue_duration_us"}
+      metricsQuery: >-
+        sum(rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)
+        / clamp_min(sum(rate(nv_inference_request_success{<<.LabelMatchers>>}[1m]))
+        by (<<.GroupBy>>), 1)
+    - seriesQuery: 'nv_inference_request_success{namespace!="",pod!=""}'
+      name: {as: "nv_inference_request_success"}
+      metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)
+    - seriesQuery: 'nv_gpu_utilization{namespace!="",pod!=""}'
+      name: {as: "nv_gpu_utilization"}
+      metricsQuery: avg(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>) * 100
+
+so that each pod reports its mean queue time per request (microseconds),
+its requests per second, and its GPU utilisation in percent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.model_deployment import AutoscalingSpec, MetricType, ModelDeployment
+from modelship.builders import labels
+from modelship.builders.owner import child_meta
+from modelship.builders.revision import Revision
+
+# Custom metric names (as prometheus-adapter exposes them) of Triton's signals.
+TRITON_POD_METRICS = {
+    MetricType.QUEUE_TIME_MICROSECONDS: "nv_inference_queue_duration_us",
+    MetricType.REQUESTS_PER_SECOND: "nv_inference_request_success",
+    MetricType.GPU_UTILIZATION: "nv_gpu_utilization",
+}
+
+
+def build_hpa(
+    md: ModelDeployment, autoscaling: AutoscalingSpec, stable: Revision
+) -> dict[str, Any]:
+    """`<deployment>`: scales the stable revision's Deployment."""
+    name = md.metadata.name
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.AUTOSCALER)),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name},
+            "minReplicas": autoscaling.min_replicas,
+            "maxReplicas": autoscaling.max_replicas,
+            "metrics": [_metric(m.type, m.target) for m in autoscaling.metrics],
+        },
+    }
+
+
+def _metric(kind: MetricType, target: int) -> dict[str, Any]:
+    if kind in (MetricType.CPU, MetricType.MEMORY):
+        return {
+            "type": "Resource",
+            "resource": {
+                "name": kind.value,
+                "target": {"type": "Utilization", "averageUtilization": target},
+            },
+        }
+    return {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": TRITON_POD_METRICS[kind]},
+            "target": {"type": "AverageValue", "averageValue": str(target)},
+        },
+    }

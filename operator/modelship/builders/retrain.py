@@ -1,0 +1,132 @@
+"""The trainer of a RetrainJob: a CronJob when it has a schedule, else a one-off Job.
+
+The trainer learns where to read and write from MODELSHIP_* variables and
+reports its result as JSON in its termination message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH, RetrainJob
+from modelship.builders import defaults, labels
+from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
+from modelship.builders.owner import child_meta
+from modelship.builders.pod import TMP_MOUNT, resources, scheduling
+from modelship.builders.pod_security import container_security_context, pod_security_context
+
+# Pods of a Job carry its name in this label; the trainer reads it as its run name.
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+# `{run}` in the output uri becomes a reference Kubernetes expands in the container.
+RUN_PLACEHOLDER = "{run}"
+RUN_ENV = "MODELSHIP_RUN"
+
+
+def run_job_name(rtj: RetrainJob, run: str = "run") -> str:
+    return child_name(rtj.metadata.name, run, max_length=MAX_CRONJOB_NAME_LENGTH)
+
+
+def build_retrain_cron_job(rtj: RetrainJob) -> dict[str, Any]:
+    """`<retrainjob>`: a run on every tick of `spec.schedule`."""
+    spec = rtj.spec
+    job_labels = labels.retrain_labels(rtj.metadata.name, spec.model_deployment)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": child_meta(
+            rtj, child_name(rtj.metadata.name, max_length=MAX_CRONJOB_NAME_LENGTH), job_labels
+        ),
+        "spec": {
+            "schedule": spec.schedule,
+            "suspend": spec.suspend,
+            "concurrencyPolicy": spec.concurrency_policy.value,
+            "startingDeadlineSeconds": defaults.BATCH_STARTING_DEADLINE_SECONDS,
+            "successfulJobsHistoryLimit": spec.history_limit,
+            "failedJobsHistoryLimit": spec.history_limit,
+            "jobTemplate": {
+                "metadata": {"labels": dict(job_labels)},
+                "spec": _job_spec(rtj, job_labels),
+            },
+        },
+    }
+
+
+def build_retrain_run_job(rtj: RetrainJob, run: str = "run") -> dict[str, Any]:
+    """`<retrainjob>-<run>`: one training run (run-once, or started by a trigger)."""
+    job_labels = labels.retrain_labels(rtj.metadata.name, rtj.spec.model_deployment)
+    spec = _job_spec(rtj, job_labels)
+    if rtj.spec.suspend:
+        spec = {"suspend": True, **spec}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": child_meta(rtj, run_job_name(rtj, run), job_labels),
+        "spec": spec,
+    }
+
+
+def _job_spec(rtj: RetrainJob, job_labels: dict[str, str]) -> dict[str, Any]:
+    spec = rtj.spec
+    template = spec.template
+    pod: dict[str, Any] = {"restartPolicy": "Never"}
+    if template.service_account_name is not None:
+        pod["serviceAccountName"] = template.service_account_name
+    else:
+        pod["automountServiceAccountToken"] = False
+    pod |= {
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "containers": [_trainer_container(rtj)],
+        "volumes": [{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
+        **scheduling(template.gpu, template.node_selector, template.tolerations),
+    }
+    return {
+        "backoffLimit": spec.backoff_limit,
+        "activeDeadlineSeconds": spec.active_deadline_seconds,
+        "template": {"metadata": {"labels": dict(job_labels)}, "spec": pod},
+    }
+
+
+def _trainer_container(rtj: RetrainJob) -> dict[str, Any]:
+    spec = rtj.spec
+    template = spec.template
+    env: list[dict[str, Any]] = [
+        {
+            "name": RUN_ENV,
+            "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{JOB_NAME_LABEL}']"}},
+        },
+        {"name": "MODELSHIP_DATA_URI", "value": spec.data.uri},
+    ]
+    if spec.data.version is not None:
+        env.append({"name": "MODELSHIP_DATA_VERSION", "value": spec.data.version})
+    env.append(
+        {
+            "name": "MODELSHIP_OUTPUT_URI",
+            "value": spec.output.uri.replace(RUN_PLACEHOLDER, f"$({RUN_ENV})"),
+        }
+    )
+    env += [_env_var(var.to_wire()) for var in template.env]
+    container: dict[str, Any] = {"name": "trainer", "image": template.image}
+    if template.command:
+        container["command"] = list(template.command)
+    if template.args:
+        container["args"] = list(template.args)
+    container["env"] = env
+    limits = resources(template.resources, template.gpu)
+    if limits:
+        container["resources"] = limits
+    container |= {
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "File",
+        "volumeMounts": [dict(TMP_MOUNT)],
+        # Training code writes where it likes; only /tmp is guaranteed writable.
+        "securityContext": container_security_context(read_only_root=False),
+    }
+    return container
+
+
+def _env_var(wire: dict[str, Any]) -> dict[str, Any]:
+    """The API's EnvVar as a Kubernetes one: secretKeyRef moves under valueFrom."""
+    if "secretKeyRef" in wire:
+        return {"name": wire["name"], "valueFrom": {"secretKeyRef": wire["secretKeyRef"]}}
+    return wire
