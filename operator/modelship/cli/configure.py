@@ -1,0 +1,60 @@
+"""`modelship configure`: the init container step that tunes a fetched model to its pod."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from modelship_serving.cli_support import user_errors
+from modelship_serving.configure import InstanceKind, ServingOverrides, configure_model
+
+
+@click.command(
+    help=(
+        "Replace the instance group and dynamic batching settings in "
+        "REPOSITORY/MODEL/config.pbtxt with the ModelDeployment's serving settings."
+    )
+)
+@click.option(
+    "--repository",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Model repository fetched by `modelship fetch`.",
+)
+@click.option("--model", required=True, help="Model name (its directory in the repository).")
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--instance-kind",
+    default="KIND_CPU",
+    show_default=True,
+    type=click.Choice(["KIND_CPU", "KIND_GPU"]),
+)
+@click.option(
+    "--max-queue-delay-microseconds",
+    type=click.IntRange(min=0),
+    help="Turn dynamic batching on with this queue delay.",
+)
+@click.option(
+    "--preferred-batch-size",
+    "preferred_batch_sizes",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="A batch size the dynamic batcher aims for (repeatable).",
+)
+def configure(
+    repository: Path,
+    model: str,
+    instance_count: int,
+    instance_kind: InstanceKind,
+    max_queue_delay_microseconds: int | None,
+    preferred_batch_sizes: tuple[int, ...],
+) -> None:
+    overrides = ServingOverrides(
+        instance_count=instance_count,
+        instance_kind=instance_kind,
+        max_queue_delay_microseconds=max_queue_delay_microseconds,
+        preferred_batch_sizes=list(preferred_batch_sizes),
+    )
+    with user_errors():
+        path = configure_model(repository, model, overrides)
+    click.echo(f"Configured {path}: {instance_count} x {instance_kind}")
