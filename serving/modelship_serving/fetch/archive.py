@@ -1,0 +1,32 @@
+"""Unpacking (and writing) tar archives of a model repository: only files and directories."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from modelship_serving.errors import FetchError
+
+
+def extract_repository_archive(archive: Path, destination: Path, shown_as: str) -> None:
+    """Extract a (possibly gzipped) tar into ``destination``; links and devices are refused."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                if not (member.isfile() or member.isdir()):
+                    raise FetchError(
+                        f"{shown_as} holds {member.name!r}, which is not a regular file or"
+                        " directory; repository archives may hold only files and directories"
+                    )
+            # The "data" filter also refuses absolute paths and paths that leave `destination`.
+            tar.extractall(destination, members=members, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise FetchError(f"{shown_as} is not a readable tar archive: {error}") from error
+
+
+def write_repository_archive(repository: Path, archive: Path) -> None:
+    """Write ``repository`` as a .tar.gz whose root is the repository root."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(repository.rglob("*")):
+            tar.add(path, arcname=path.relative_to(repository).as_posix(), recursive=False)

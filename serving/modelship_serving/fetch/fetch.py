@@ -1,0 +1,131 @@
+"""Fetching a model repository into a destination directory, verified, all or nothing.
+
+The repository is downloaded into a staging directory beside (or, for an
+existing empty directory such as an emptyDir mount point, inside) the
+destination, checked against the expected sha256 (see modelship_serving.digest),
+and only then moved into place. A failed or interrupted fetch leaves nothing
+usable behind, and its leftovers are cleaned up by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelship_serving.digest import is_sha256_hex, repository_manifest, repository_sha256
+from modelship_serving.errors import ChecksumError, FetchError
+from modelship_serving.fetch.uri import ModelUri, parse_model_uri
+
+logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".modelship-fetch-"
+
+Downloader = Callable[[ModelUri, Path, Path], None]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What was fetched."""
+
+    destination: Path
+    sha256: str
+    files: int
+    already_present: bool
+    """True when the destination already held the verified repository (an init container rerun)."""
+
+
+def _downloader(scheme: str) -> Downloader:
+    # Imported on use, so that file:// works without the storage extra.
+    if scheme == "file":
+        from modelship_serving.fetch.local import download_file_uri
+
+        return download_file_uri
+    if scheme in ("http", "https"):
+        from modelship_serving.fetch.http import download_http_uri
+
+        return download_http_uri
+    if scheme == "s3":
+        from modelship_serving.fetch.s3 import download_s3_uri
+
+        return download_s3_uri
+    from modelship_serving.fetch.gcs import download_gcs_uri
+
+    return download_gcs_uri
+
+
+def _remove_leftovers(directory: Path, prefix: str) -> None:
+    if not directory.is_dir():
+        return
+    for entry in directory.iterdir():
+        if entry.name.startswith(prefix) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def fetch_repository(
+    uri: str, destination: Path, expected_sha256: str | None = None
+) -> FetchResult:
+    """Fetch the repository at ``uri`` into ``destination``; see the module docstring."""
+    if expected_sha256 is not None:
+        if not is_sha256_hex(expected_sha256):
+            raise FetchError(
+                f"--sha256 {expected_sha256!r} is not a sha256 (64 hex digits); copy the value"
+                " `modelship package` printed"
+            )
+        expected_sha256 = expected_sha256.lower()
+    parsed = parse_model_uri(uri)
+    if destination.exists() and not destination.is_dir():
+        raise FetchError(f"destination {destination} exists and is not a directory")
+
+    into_existing = destination.is_dir()
+    if into_existing:
+        _remove_leftovers(destination, STAGING_PREFIX)
+        if any(destination.iterdir()):
+            present = repository_sha256(destination)
+            if expected_sha256 is not None and present == expected_sha256:
+                logger.info("%s already holds the verified repository", destination)
+                return FetchResult(
+                    destination, present, len(repository_manifest(destination)), True
+                )
+            raise FetchError(
+                f"destination {destination} is not empty (sha256 {present}); give an empty or"
+                " missing directory"
+            )
+        staging_parent = destination
+    else:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(destination.parent, f".{destination.name}{STAGING_PREFIX}")
+        staging_parent = destination.parent
+    prefix = STAGING_PREFIX if into_existing else f".{destination.name}{STAGING_PREFIX}"
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=staging_parent))
+    try:
+        repository = staging / "repository"
+        scratch = staging / "scratch"
+        repository.mkdir()
+        scratch.mkdir()
+        logger.info("fetching %s", parsed.redacted())
+        _downloader(parsed.scheme)(parsed, repository, scratch)
+        files = len(repository_manifest(repository))
+        if files == 0:
+            raise FetchError(f"{parsed.redacted()} holds no files")
+        actual = repository_sha256(repository)
+        if expected_sha256 is not None and actual != expected_sha256:
+            raise ChecksumError(
+                f"sha256 mismatch for {parsed.redacted()}: expected {expected_sha256}, got"
+                f" {actual}; the repository changed since it was packaged, or"
+                " spec.model.sha256 is wrong. Nothing was installed."
+            )
+        repository.chmod(0o755)
+        if into_existing:
+            # A mount point cannot be replaced; move its entries in, one rename each.
+            for entry in sorted(repository.iterdir()):
+                entry.rename(destination / entry.name)
+        else:
+            repository.rename(destination)
+        logger.info("fetched %d files into %s, sha256 %s", files, destination, actual)
+        return FetchResult(destination, actual, files, False)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

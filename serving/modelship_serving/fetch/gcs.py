@@ -1,0 +1,107 @@
+"""gs:// uris: a prefix holding the repository's files, or one archive object.
+
+Credentials come from GOOGLE_APPLICATION_CREDENTIALS (a service-account key file
+mounted from the credentials Secret) or the pod's workload identity; with
+STORAGE_EMULATOR_HOST set, an emulator is used anonymously.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from modelship_serving.errors import FetchError
+from modelship_serving.fetch.archive import extract_repository_archive
+from modelship_serving.fetch.retry import TransientFetchError, with_retries
+from modelship_serving.fetch.uri import ModelUri
+
+
+def gcs_client() -> Any:
+    """A google-cloud-storage client configured from the environment only."""
+    try:
+        from google.cloud import storage
+    except ImportError as error:
+        raise FetchError("gs:// needs google-cloud-storage: install modelship[storage]") from error
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project="emulator", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    try:
+        return storage.Client()
+    except Exception as error:  # google.auth.exceptions.DefaultCredentialsError and kin
+        raise FetchError(
+            "no usable Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a"
+            f" service-account key file ({type(error).__name__})"
+        ) from error
+
+
+def _translate(error: Exception, shown: str) -> Exception:
+    from google.api_core import exceptions as gexc
+
+    if isinstance(error, gexc.NotFound):
+        return FetchError(f"{shown} does not exist; check the bucket and object name")
+    if isinstance(error, gexc.Unauthorized | gexc.Forbidden):
+        return FetchError(
+            f"Google Cloud Storage refused access to {shown} ({type(error).__name__});"
+            " check the service account in GOOGLE_APPLICATION_CREDENTIALS and its roles"
+        )
+    if isinstance(
+        error,
+        gexc.TooManyRequests
+        | gexc.InternalServerError
+        | gexc.BadGateway
+        | gexc.ServiceUnavailable
+        | gexc.GatewayTimeout
+        | ConnectionError,
+    ):
+        return TransientFetchError(f"Google Cloud Storage failed for {shown}: {error}")
+    return error
+
+
+def _call(action: Any, shown: str) -> Any:
+    def attempt() -> Any:
+        try:
+            return action()
+        except Exception as error:
+            translated = _translate(error, shown)
+            if translated is error:
+                raise
+            raise translated from error
+
+    return with_retries(attempt, f"GCS request for {shown}")
+
+
+def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
+    """Download the archive object, or every object under the prefix, into ``target``."""
+    client = gcs_client()
+    bucket = client.bucket(uri.host)
+    shown = uri.redacted()
+    if uri.is_archive:
+        archive = scratch / "repository.tar"
+        _call(lambda: bucket.blob(uri.key).download_to_filename(str(archive)), shown)
+        extract_repository_archive(archive, target, shown)
+        return
+    prefix = uri.key.rstrip("/") + "/" if uri.key.strip("/") else ""
+    names: list[str] = _call(
+        lambda: [
+            blob.name
+            for blob in client.list_blobs(uri.host, prefix=prefix)
+            if not blob.name.endswith("/")
+        ],
+        shown,
+    )
+    if not names:
+        raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
+    for name in names:
+        relative = PurePosixPath(name[len(prefix) :])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise FetchError(f"object {name!r} under {shown} is not a plain relative path")
+        destination = target / Path(*relative.parts)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        _call(
+            lambda name=name, destination=destination: bucket.blob(name).download_to_filename(
+                str(destination)
+            ),
+            f"gs://{uri.host}/{name}",
+        )

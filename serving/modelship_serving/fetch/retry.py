@@ -1,0 +1,44 @@
+"""Retrying transient failures (network hiccups, 5xx, throttling) with exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from modelship_serving.errors import FetchError
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+DEFAULT_ATTEMPTS = 5
+DEFAULT_FIRST_DELAY_SECONDS = 0.5
+MAX_DELAY_SECONDS = 8.0
+
+
+class TransientFetchError(FetchError):
+    """A failure worth retrying; after the last attempt it is reported as it is."""
+
+
+def with_retries(
+    action: Callable[[], T],
+    what: str,
+    attempts: int = DEFAULT_ATTEMPTS,
+    first_delay: float = DEFAULT_FIRST_DELAY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``action``; on TransientFetchError wait and try again, up to ``attempts`` times."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except TransientFetchError as error:
+            if attempt == attempts:
+                raise FetchError(f"{what} failed after {attempts} attempts: {error}") from error
+            logger.warning(
+                "%s failed (attempt %d of %d): %s; retrying", what, attempt, attempts, error
+            )
+            sleep(delay)
+            delay = min(delay * 2, MAX_DELAY_SECONDS)
+    raise AssertionError("unreachable")

@@ -1,0 +1,143 @@
+"""s3:// uris: a prefix holding the repository's files, or one archive object.
+
+The client takes its credentials, region and endpoint from the environment
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
+AWS_ENDPOINT_URL), as boto3 does by itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from modelship_serving.errors import FetchError
+from modelship_serving.fetch.archive import extract_repository_archive
+from modelship_serving.fetch.retry import TransientFetchError, with_retries
+from modelship_serving.fetch.uri import ModelUri
+
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+_CREDENTIAL_CODES = frozenset(
+    {
+        "403",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "AuthorizationHeaderMalformed",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "500",
+        "502",
+        "503",
+        "504",
+        "InternalError",
+        "SlowDown",
+        "ServiceUnavailable",
+        "RequestTimeout",
+    }
+)
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client configured from the environment only."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as error:
+        raise FetchError("s3:// needs boto3: install modelship[storage]") from error
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    config = Config(
+        retries={"max_attempts": 3, "mode": "standard"},
+        # S3-compatible servers (MinIO, moto) rarely have virtual-host bucket DNS.
+        s3={"addressing_style": "path"} if endpoint else {},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
+
+
+def _translate(error: Exception, shown: str) -> Exception:
+    """A FetchError (or TransientFetchError) that says what to fix for a botocore error."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return FetchError(
+            f"no usable S3 credentials for {shown}: set AWS_ACCESS_KEY_ID and"
+            " AWS_SECRET_ACCESS_KEY (from the credentials Secret)"
+        )
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING_CODES:
+            return FetchError(f"{shown} does not exist ({code}); check the bucket and key")
+        if code in _CREDENTIAL_CODES:
+            return FetchError(
+                f"S3 refused access to {shown} ({code}); check the credentials Secret"
+                " (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy"
+            )
+        if code in _TRANSIENT_CODES:
+            return TransientFetchError(f"S3 answered {code} for {shown}")
+        return FetchError(f"S3 error for {shown}: {code}")
+    if isinstance(error, EndpointConnectionError | BotoCoreError | ConnectionError):
+        return TransientFetchError(f"cannot reach S3 for {shown}: {error}")
+    return error
+
+
+def _call(action: Any, shown: str) -> Any:
+    def attempt() -> Any:
+        try:
+            return action()
+        except Exception as error:
+            translated = _translate(error, shown)
+            if translated is error:
+                raise
+            raise translated from error
+
+    return with_retries(attempt, f"S3 request for {shown}")
+
+
+def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
+    """Download the archive object, or every object under the prefix, into ``target``."""
+    client = s3_client()
+    bucket, shown = uri.host, uri.redacted()
+    if uri.is_archive:
+        archive = scratch / "repository.tar"
+        _call(lambda: client.download_file(bucket, uri.key, str(archive)), shown)
+        extract_repository_archive(archive, target, shown)
+        return
+    prefix = uri.key.rstrip("/") + "/" if uri.key.strip("/") else ""
+
+    def list_keys() -> list[str]:
+        paginator = client.get_paginator("list_objects_v2")
+        return [
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+            if not item["Key"].endswith("/")  # "directory" placeholder objects
+        ]
+
+    keys: list[str] = _call(list_keys, shown)
+    if not keys:
+        raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
+    for key in keys:
+        relative = PurePosixPath(key[len(prefix) :])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise FetchError(f"object key {key!r} under {shown} is not a plain relative path")
+        destination = target / Path(*relative.parts)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        _call(
+            lambda key=key, destination=destination: client.download_file(
+                bucket, key, str(destination)
+            ),
+            f"s3://{bucket}/{key}",
+        )

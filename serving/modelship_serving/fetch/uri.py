@@ -1,0 +1,67 @@
+"""Parsing model uris, and showing them without secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from modelship_serving.errors import FetchError
+
+SUPPORTED_SCHEMES = ("file", "http", "https", "s3", "gs")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """A parsed uri: scheme, host (bucket for s3/gs) and path (key prefix for s3/gs)."""
+
+    raw: str
+    scheme: str
+    host: str
+    path: str
+
+    @property
+    def is_archive(self) -> bool:
+        """Whether the uri names a tar archive rather than a directory or prefix."""
+        if self.scheme in ("http", "https"):
+            return True
+        return self.path.lower().endswith(ARCHIVE_SUFFIXES)
+
+    @property
+    def key(self) -> str:
+        """Object key (s3/gs): the path without its leading slash."""
+        return self.path.lstrip("/")
+
+    def redacted(self) -> str:
+        """The uri without user info and query string, safe to log."""
+        return redact_uri(self.raw)
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without user:password@ and ?query (presigned signatures), safe to log."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable uri>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def parse_model_uri(uri: str) -> ModelUri:
+    """Parse and check a model uri; FetchError saying what is wrong."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in SUPPORTED_SCHEMES:
+        raise FetchError(
+            f"unsupported uri {redact_uri(uri)!r}: use one of"
+            f" {', '.join(s + '://' for s in SUPPORTED_SCHEMES)}"
+        )
+    if scheme in ("s3", "gs") and not parts.netloc:
+        raise FetchError(f"{redact_uri(uri)!r} names no bucket: write {scheme}://BUCKET/PREFIX")
+    if scheme == "file" and parts.netloc not in ("", "localhost"):
+        raise FetchError(f"{redact_uri(uri)!r}: file uris take an absolute path, file:///dir")
+    if scheme in ("http", "https") and not parts.netloc:
+        raise FetchError(f"{redact_uri(uri)!r} names no host")
+    return ModelUri(raw=uri, scheme=scheme, host=parts.netloc, path=unquote(parts.path))
