@@ -102,14 +102,17 @@ def resolve_model(md: ModelDeployment, retrain_job: RetrainJob | None = None) ->
     promoted = retrain_job.status.promoted if retrain_job.status is not None else None
     if promoted is None:
         raise UnresolvedModelError(f'RetrainJob "{wanted}" has not promoted a model yet')
-    return model_from_result(md, retrain_job, promoted)
+    return model_from_result(md, promoted, retrain_job)
 
 
 def model_from_result(
-    md: ModelDeployment, retrain_job: RetrainJob, result: TrainerResult
+    md: ModelDeployment, result: TrainerResult, retrain_job: RetrainJob | None = None
 ) -> ResolvedModel:
-    """The model a RetrainJob's (promoted) result stands for, with the run's lineage."""
-    data = retrain_job.spec.data
+    """The model a RetrainJob's (promoted) result stands for, with its data as lineage."""
+    lineage = None
+    if retrain_job is not None:
+        data = retrain_job.spec.data
+        lineage = Lineage(data_version=data.version, data_uri=data.uri)
     return ResolvedModel(
         name=md.spec.model.name,
         version=result.version,
@@ -117,7 +120,7 @@ def model_from_result(
         format=md.spec.model.format,
         sha256=result.sha256,
         credentials_secret=md.spec.model.credentials_secret,
-        lineage=Lineage(data_version=data.version, data_uri=data.uri),
+        lineage=lineage,
     )
 
 

@@ -1,0 +1,227 @@
+"""`modelship render`: print the objects the operator would create, offline.
+
+A GitOps user reviews them in a pull request before anything reaches the
+cluster. Invalid input gives one line per problem, naming the field path, and
+exit code 2; nothing is printed to stdout then.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import pydantic
+import yaml
+
+from modelship.api import ModelDeployment, RetrainJob
+from modelship.api.retrain_job import TrainerResult
+from modelship.builders import (
+    BuildError,
+    build_model_deployment_children,
+    build_retrain_job_children,
+    model_from_result,
+    resolve_model,
+    steady_plan,
+)
+
+EXIT_INVALID = 2
+_KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
+    "ModelDeployment": ModelDeployment,
+    "RetrainJob": RetrainJob,
+}
+# Pydantic's prefix on errors raised by validators; the message says enough.
+_VALUE_ERROR_PREFIX = "Value error, "
+
+
+class InvalidInputError(Exception):
+    """The input cannot be rendered; each problem is one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class _Inputs:
+    deployments: list[tuple[str, ModelDeployment]] = field(default_factory=list)
+    retrain_jobs: list[tuple[str, RetrainJob]] = field(default_factory=list)
+
+
+@click.command(
+    help=(
+        "Print, as a YAML stream, every object the operator would create for the "
+        "ModelDeployment and RetrainJob manifests in FILE ('-' reads stdin). Objects "
+        "carry no ownerReferences: their owner's uid exists only in a cluster."
+    )
+)
+@click.option(
+    "-f",
+    "--filename",
+    "files",
+    multiple=True,
+    required=True,
+    type=click.File("r"),
+    help="Manifest file (repeatable).",
+)
+@click.option(
+    "--retrain-result",
+    "retrain_results",
+    multiple=True,
+    metavar="RETRAINJOB=FILE",
+    help=(
+        "For model.fromRetrainJob: the promoted result of RETRAINJOB, as the JSON "
+        "(or YAML) its trainer writes (version, uri, sha256). A RetrainJob in FILE "
+        "with status.promoted needs none."
+    ),
+)
+def render(files: tuple[TextIO, ...], retrain_results: tuple[str, ...]) -> None:
+    try:
+        inputs = _load(files)
+        objects = _render(inputs, _parse_results(retrain_results))
+    except InvalidInputError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False), nl=False)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: no &anchors, even where two objects share a sub-dict."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _load(files: Iterable[Any]) -> _Inputs:
+    inputs = _Inputs()
+    problems: list[str] = []
+    for stream in files:
+        source = stream.name
+        try:
+            documents = [doc for doc in yaml.safe_load_all(stream) if doc is not None]
+        except yaml.YAMLError as error:
+            problems.append(f"{source}: not valid YAML: {_yaml_problem(error)}")
+            continue
+        for number, document in enumerate(documents, start=1):
+            kind = document.get("kind") if isinstance(document, dict) else None
+            cls = _KINDS.get(kind) if isinstance(kind, str) else None
+            if cls is None:
+                problems.append(
+                    f"{source}: document {number}: kind {kind!r} is not rendered "
+                    "(expected ModelDeployment or RetrainJob)"
+                )
+                continue
+            where = f"{source}: {kind}/{_name(document, number)}"
+            try:
+                parsed = cls.model_validate(document)
+            except pydantic.ValidationError as error:
+                problems.extend(f"{where}: {line}" for line in field_problems(error, document))
+                continue
+            if isinstance(parsed, ModelDeployment):
+                inputs.deployments.append((where, parsed))
+            else:
+                inputs.retrain_jobs.append((where, parsed))
+    if problems:
+        raise InvalidInputError(problems)
+    return inputs
+
+
+def _render(inputs: _Inputs, results: dict[str, TrainerResult]) -> list[dict[str, Any]]:
+    retrain_jobs = {rtj.metadata.name: rtj for _, rtj in inputs.retrain_jobs}
+    objects: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for where, md in inputs.deployments:
+        wanted = md.spec.model.from_retrain_job
+        try:
+            if wanted is not None and wanted in results:
+                model = model_from_result(md, results[wanted], retrain_jobs.get(wanted))
+            else:
+                model = resolve_model(md, retrain_jobs.get(wanted) if wanted else None)
+        except BuildError as error:
+            problems.append(
+                f"{where}: spec.model.fromRetrainJob: {error}; cannot render offline "
+                f"without --retrain-result {wanted}=FILE"
+            )
+            continue
+        objects.extend(build_model_deployment_children(md, steady_plan(md, model)))
+    for _, rtj in inputs.retrain_jobs:
+        objects.extend(build_retrain_job_children(rtj))
+    if problems:
+        raise InvalidInputError(problems)
+    return objects
+
+
+def _parse_results(options: Iterable[str]) -> dict[str, TrainerResult]:
+    results: dict[str, TrainerResult] = {}
+    problems: list[str] = []
+    for option in options:
+        name, sep, path = option.partition("=")
+        where = f"--retrain-result {option}"
+        if not sep or not name or not path:
+            problems.append(f"{where}: expected RETRAINJOB=FILE")
+            continue
+        try:
+            document = yaml.safe_load(Path(path).read_text())
+            results[name] = TrainerResult.model_validate(document)
+        except OSError as error:
+            problems.append(f"{where}: cannot read {path}: {error.strerror}")
+        except yaml.YAMLError as error:
+            problems.append(f"{where}: not valid JSON or YAML: {_yaml_problem(error)}")
+        except pydantic.ValidationError as error:
+            problems.extend(f"{where}: {line}" for line in field_problems(error, document))
+    if problems:
+        raise InvalidInputError(problems)
+    return results
+
+
+def field_problems(error: pydantic.ValidationError, document: Any) -> list[str]:
+    """One line per invalid field: its camelCase path in the input, then what is wrong.
+
+    Paths follow the input document, so pydantic's union-member tags (such as
+    `int` in `cpu.int`) are dropped; where several members of a union failed,
+    the type mismatches give way to the more specific complaint.
+    """
+    by_path: dict[str, list[tuple[str, str]]] = {}
+    for detail in error.errors():
+        path = _input_path(detail["loc"], document, missing=detail["type"] == "missing")
+        message = detail["msg"].removeprefix(_VALUE_ERROR_PREFIX)
+        by_path.setdefault(path, []).append((detail["type"], message))
+    lines = []
+    for path, found in by_path.items():
+        specific = [msg for kind, msg in found if not kind.endswith(("_type", "_parsing"))]
+        messages = list(dict.fromkeys(specific or [msg for _, msg in found]))
+        text = "; ".join(messages)
+        lines.append(f"{path}: {text}" if path else text)
+    return lines
+
+
+def _input_path(loc: tuple[int | str, ...], document: Any, missing: bool) -> str:
+    path = ""
+    node = document
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            path += f"[{part}]"
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            path += f".{part}" if path else str(part)
+            node = node[part]
+        elif last and missing:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _name(document: dict[str, Any], number: int) -> str:
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else f"(document {number}, no name)"
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    return f"{problem} (line {mark.line + 1})" if mark is not None else str(problem)
