@@ -36,6 +36,7 @@ from modelship_serving.packaging.parity import (
     DEFAULT_RELATIVE_TOLERANCE,
     check_parity,
     onnx_session,
+    original_predictions,
     run_onnx,
 )
 from modelship_serving.packaging.schema import (
@@ -130,6 +131,8 @@ def package_model(
         model = loaded.sklearn_model
         estimator = f"{type(model).__module__}.{type(model).__qualname__}"
         schema = schema_from_sample(sample, sklearn_input_columns(model, sample))
+        # The original must take the sample first: a type problem is the sample's, not skl2onnx's.
+        original_predictions(model, sample[schema.column_names()])
         task = model_task(model)
         converted = convert_sklearn_model(model, schema)
         session = onnx_session(converted)

@@ -53,6 +53,21 @@ def _sklearn_scores(model: Any, frame: pd.DataFrame) -> np.ndarray[Any, Any] | N
     return None
 
 
+def original_predictions(model: Any, inputs: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """The original model's predictions, or a SampleError when it cannot take the sample."""
+    try:
+        return np.asarray(model.predict(inputs))
+    except Exception as error:
+        text_columns = [
+            str(name) for name in inputs.columns if not pd.api.types.is_numeric_dtype(inputs[name])
+        ]
+        raise SampleError(
+            f"the original model fails on the sample ({type(error).__name__}: {error}); check"
+            " that the sample has the training columns with the training types (columns read"
+            f" as text: {', '.join(text_columns) or 'none'})"
+        ) from error
+
+
 def check_parity(
     model: Any,
     session: ort.InferenceSession,
@@ -64,13 +79,7 @@ def check_parity(
 ) -> ParityReport:
     """Compare the original and the converted model on ``frame``; ParityError lists differences."""
     inputs = frame[schema.column_names()]
-    try:
-        expected_prediction = np.asarray(model.predict(inputs))
-    except Exception as error:
-        raise SampleError(
-            f"the original model fails on the sample ({type(error).__name__}: {error}); check"
-            " that the sample has the training columns with the training types"
-        ) from error
+    expected_prediction = original_predictions(model, inputs)
     outputs = run_onnx(session, frame, schema)
     output_values = list(outputs.values())
     problems: list[str] = []
