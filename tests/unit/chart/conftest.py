@@ -1,0 +1,192 @@
+"""Renders the Helm chart with the real helm binary, once per value set, for the chart tests."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+CHART = REPO / "charts" / "modelship"
+RELEASE = "modelship"
+RELEASE_NAMESPACE = "modelship-system"
+# The Kubernetes versions every rendered object must validate against.
+KUBERNETES_VERSIONS = ("1.29", "1.37")
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ValueSet:
+    """Values to install the chart with, and the API versions the cluster is said to serve."""
+
+    values: dict[str, Any]
+    api_versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What `helm template` printed, parsed."""
+
+    objects: list[Manifest] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[Manifest]:
+        return [obj for obj in self.objects if obj["kind"] == kind]
+
+    def one(self, kind: str) -> Manifest:
+        (found,) = self.of_kind(kind)
+        return found
+
+
+VALUE_SETS: dict[str, ValueSet] = {
+    "default": ValueSet({}),
+    "namespaced": ValueSet({"watchNamespaces": ["ml-team-a", "ml-team-b"]}),
+    "peering": ValueSet({"replicaCount": 2, "peering": {"enabled": True}}),
+    "namespaced-peering": ValueSet(
+        {"replicaCount": 3, "peering": {"enabled": True}, "watchNamespaces": ["ml-team-a"]}
+    ),
+    "service-monitor": ValueSet(
+        {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}}},
+        api_versions=("monitoring.coreos.com/v1",),
+    ),
+    "everything-set": ValueSet(
+        {
+            "image": {
+                "repository": "registry.example.com/modelship/operator",
+                "digest": "sha256:" + "ab" * 32,
+                "pullPolicy": "Always",
+            },
+            "imagePullSecrets": ["registry-credentials"],
+            "serviceAccount": {"annotations": {"iam.example.com/role": "modelship"}},
+            "rbac": {"readSecrets": False},
+            "operator": {
+                "logFormat": "plain",
+                "debug": True,
+                "extraArgs": ["--timer-interval=30"],
+                "extraEnv": [{"name": "TZ", "value": "UTC"}],
+            },
+            "metrics": {"service": {"annotations": {"prometheus.io/scrape": "true"}}},
+            "resources": {
+                "requests": {"cpu": "200m", "memory": "256Mi"},
+                "limits": {"memory": "1Gi"},
+            },
+            "priorityClassName": "system-cluster-critical",
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [
+                {"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}
+            ],
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "pool", "operator": "In", "values": ["ops"]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+            "podAnnotations": {"example.com/team": "ml-platform"},
+            "podLabels": {"example.com/cost-center": "ml"},
+        }
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def value_sets() -> dict[str, ValueSet]:
+    return VALUE_SETS
+
+
+def find_helm() -> str | None:
+    local = REPO / ".tools" / "bin" / "helm"
+    return str(local) if local.is_file() else shutil.which("helm")
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    binary = find_helm()
+    if binary is None:
+        pytest.skip("helm is not installed: run hack/install-helm.sh (hack/setup.sh does)")
+    return binary
+
+
+def run_helm(
+    helm: str, *args: str, values: dict[str, Any], tmp_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    values_file = tmp_dir / "values.yaml"
+    values_file.write_text(yaml.safe_dump(values))
+    return subprocess.run(
+        [helm, *args, "--values", str(values_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def template(helm: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[ValueSet], Rendered]:
+    """Runs `helm template` (CRDs included) with a value set and parses what it prints."""
+
+    def _template(value_set: ValueSet) -> Rendered:
+        api_versions = [f"--api-versions={version}" for version in value_set.api_versions]
+        result = run_helm(
+            helm,
+            "template",
+            RELEASE,
+            str(CHART),
+            f"--namespace={RELEASE_NAMESPACE}",
+            "--include-crds",
+            *api_versions,
+            values=value_set.values,
+            tmp_dir=tmp_path_factory.mktemp("values"),
+        )
+        assert result.returncode == 0, result.stderr
+        return Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+
+    return _template
+
+
+@pytest.fixture(scope="session")
+def render(template: Callable[[ValueSet], Rendered]) -> Callable[[str], Rendered]:
+    """Renders a named value set; helm runs once per set in a session."""
+
+    @functools.cache
+    def _render(name: str) -> Rendered:
+        return template(VALUE_SETS[name])
+
+    return _render
+
+
+@pytest.fixture
+def lint(helm: str, tmp_path: Path) -> Callable[[dict[str, Any]], tuple[int, str]]:
+    """Runs `helm lint --strict` on the chart with the given values: exit code and output."""
+
+    def _lint(values: dict[str, Any]) -> tuple[int, str]:
+        result = run_helm(helm, "lint", "--strict", str(CHART), values=values, tmp_dir=tmp_path)
+        return result.returncode, result.stdout + result.stderr
+
+    return _lint
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Runs a test taking `value_set` for every value set (unless it names its own),
+    and a test taking `kubernetes_version` for each supported version."""
+    named: set[str] = set()
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        named.update(names.split(",") if isinstance(names, str) else names)
+    if "value_set" in metafunc.fixturenames and "value_set" not in named:
+        metafunc.parametrize("value_set", sorted(VALUE_SETS))
+    if "kubernetes_version" in metafunc.fixturenames:
+        metafunc.parametrize("kubernetes_version", KUBERNETES_VERSIONS)

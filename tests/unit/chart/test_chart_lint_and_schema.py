@@ -1,0 +1,105 @@
+"""`helm lint --strict` passes for every value set, and values.schema.json refuses bad values.
+
+A bad values file must fail lint with a message that names the offending key, and the
+schema itself must be valid draft-07 with a description on every property, since it is
+the chart's reference documentation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+Lint = Callable[[dict[str, Any]], tuple[int, str]]
+CHART = Path(__file__).resolve().parents[3] / "charts" / "modelship"
+
+
+def test_lint_passes(lint: Lint, value_sets: dict[str, Any], value_set: str) -> None:
+    code, output = lint(value_sets[value_set].values)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicaCount": "two"}, "at '/replicaCount': got string, want integer"),
+        ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+        ({"replicaCount": 2}, "at '/peering/enabled': value must be true"),
+        ({"watchNamespaces": ["ML_Team"]}, "at '/watchNamespaces/0': 'ML_Team' does not match"),
+        ({"watchNamespaces": ["a", "a"]}, "at '/watchNamespaces': items at 0 and 1 are equal"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy': value must be one of"),
+        ({"image": {"digest": "latest"}}, "at '/image/digest': 'latest' does not match"),
+        ({"runAsUser": 0}, "at '/runAsUser': minimum: got 0, want 1"),
+        ({"operator": {"logFormat": "xml"}}, "at '/operator/logFormat': value must be one of"),
+        (
+            {"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}},
+            "at '/metrics/service/enabled': value must be true",
+        ),
+    ],
+)
+def test_lint_refuses_bad_values_naming_the_key(
+    lint: Lint, values: dict[str, Any], message: str
+) -> None:
+    code, output = lint(values)
+    assert code != 0
+    assert message in output
+
+
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
+    return loaded
+
+
+def test_schema_is_valid_draft_07() -> None:
+    assert schema()["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema())
+
+
+def test_default_values_meet_the_schema() -> None:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    jsonschema.Draft7Validator(schema()).validate(defaults)
+
+
+def test_schema_covers_exactly_the_default_values() -> None:
+    # Every key in values.yaml is described, and the schema describes no phantom keys.
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def keys(values: dict[str, Any], node: dict[str, Any], prefix: str) -> list[str]:
+        found = []
+        for key, value in values.items():
+            found.append(prefix + key)
+            child = node["properties"][key]
+            if isinstance(value, dict) and "properties" in child:
+                found += keys(value, child, f"{prefix}{key}.")
+        return found
+
+    def schema_keys(node: dict[str, Any], prefix: str) -> list[str]:
+        found = []
+        for key, child in node.get("properties", {}).items():
+            found.append(prefix + key)
+            found += schema_keys(child, f"{prefix}{key}.")
+        return found
+
+    assert sorted(keys(defaults, schema(), "")) == sorted(schema_keys(schema(), ""))
+
+
+def test_every_property_is_described_and_closed() -> None:
+    undescribed, open_objects = [], []
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for key, child in node.get("properties", {}).items():
+            if not child.get("description"):
+                undescribed.append(path + key)
+            if "properties" in child and child.get("additionalProperties") is not False:
+                open_objects.append(path + key)
+            walk(child, f"{path}{key}.")
+
+    walk(schema(), "")
+    assert undescribed == []
+    assert open_objects == []
