@@ -377,7 +377,11 @@ class CanaryTraffic(ApiModel):
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
             Rule(
-                rule="self.router != 'gatewayAPI' || size(self.parentRefs) > 0",
+                # has(): an empty list is not stored, so parentRefs may be absent.
+                rule=(
+                    "self.router != 'gatewayAPI' || "
+                    "(has(self.parentRefs) && size(self.parentRefs) > 0)"
+                ),
                 message="the gatewayAPI router needs at least one parentRef",
             ),
         )
