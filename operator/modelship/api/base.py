@@ -31,8 +31,13 @@ DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_len
 DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)]
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 Cron = Annotated[str, Field(pattern=CRON_PATTERN)]
-# A Kubernetes resource quantity ("500m", "2Gi", 4).
-Quantity = int | Annotated[str, Field(pattern=r"^[+-]?[0-9.]+([eE][+-]?[0-9]+|[numkMGTPE]i?)?$")]
+# A Kubernetes resource quantity ("500m", "2Gi", 4), with the pattern Kubernetes' own
+# schemas give resource.Quantity.
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN)]
 
 
 class ApiModel(BaseModel):

@@ -658,7 +658,14 @@ class ModelDeploymentStatus(ApiModel):
     history: list[HistoryEntry] = Field(
         default_factory=list, description="Recent revisions, newest first (bounded)."
     )
-    batch: list[BatchJobStatus] = Field(default_factory=list, description="Batch jobs' last runs.")
+    batch: list[BatchJobStatus] = Field(
+        default_factory=list,
+        description="Batch jobs' last runs.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
 
 
 class ModelDeployment(ApiModel):
