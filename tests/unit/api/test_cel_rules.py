@@ -18,7 +18,6 @@ import pydantic
 import pytest
 from modelship.api import ModelDeployment, RetrainJob
 from modelship.api.common import EnvVar, GpuSpec
-from modelship.api.crd import structural_schema
 from modelship.api.model_deployment import (
     AutoscalingSpec,
     CanarySpec,
@@ -27,6 +26,7 @@ from modelship.api.model_deployment import (
     MetricsProvider,
     ModelSource,
 )
+from modelship.api.schema import structural_schema
 
 if TYPE_CHECKING:
     from conftest import OfflineApiServer

@@ -18,7 +18,7 @@ import pytest
 from modelship.api.base import QUANTITY_PATTERN, ApiModel, Quantity
 from modelship.api.cel import Rule, cel_rules
 from modelship.api.common import PRESERVE_UNKNOWN, KubernetesObject
-from modelship.api.crd import SchemaConversionError, structural_schema
+from modelship.api.schema import SchemaConversionError, structural_schema
 from pydantic import BaseModel, ConfigDict, Field
 
 
