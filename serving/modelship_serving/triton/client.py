@@ -29,36 +29,70 @@ def infer_inputs(
     return inputs
 
 
-def infer_frame_http(url: str, metadata: ModelMetadata, frame: pd.DataFrame) -> dict[str, Any]:
+DEFAULT_ROWS_PER_REQUEST = 64
+"""At most the packaged default max_batch_size, so any default package accepts it."""
+
+
+def infer_frame_http(
+    url: str,
+    metadata: ModelMetadata,
+    frame: pd.DataFrame,
+    rows_per_request: int = DEFAULT_ROWS_PER_REQUEST,
+) -> dict[str, Any]:
     """Outputs by name for ``frame``, over Triton's HTTP protocol (binary tensors)."""
     import tritonclient.http as triton_http
 
+    parts: list[dict[str, Any]] = []
     with triton_http.InferenceServerClient(url) as client:
-        outputs = [
-            triton_http.InferRequestedOutput(spec.name, binary_data=True)
-            for spec in metadata.outputs
-        ]
-        result = client.infer(
-            metadata.name,
-            infer_inputs(frame, metadata.input_schema, triton_http.InferInput),
-            model_version=metadata.version,
-            outputs=outputs,
-        )
-        return {spec.name: _decoded(result.as_numpy(spec.name)) for spec in metadata.outputs}
+        for start in range(0, len(frame), rows_per_request):
+            result = client.infer(
+                metadata.name,
+                infer_inputs(
+                    frame.iloc[start : start + rows_per_request],
+                    metadata.input_schema,
+                    triton_http.InferInput,
+                ),
+                model_version=metadata.version,
+                outputs=[
+                    triton_http.InferRequestedOutput(spec.name, binary_data=True)
+                    for spec in metadata.outputs
+                ],
+            )
+            parts.append({spec.name: result.as_numpy(spec.name) for spec in metadata.outputs})
+    return _joined(parts, metadata)
 
 
-def infer_frame_grpc(url: str, metadata: ModelMetadata, frame: pd.DataFrame) -> dict[str, Any]:
+def infer_frame_grpc(
+    url: str,
+    metadata: ModelMetadata,
+    frame: pd.DataFrame,
+    rows_per_request: int = DEFAULT_ROWS_PER_REQUEST,
+) -> dict[str, Any]:
     """Outputs by name for ``frame``, over Triton's gRPC protocol."""
     import tritonclient.grpc as triton_grpc
 
+    parts: list[dict[str, Any]] = []
     with triton_grpc.InferenceServerClient(url) as client:
-        result = client.infer(
-            metadata.name,
-            infer_inputs(frame, metadata.input_schema, triton_grpc.InferInput),
-            model_version=metadata.version,
-            outputs=[triton_grpc.InferRequestedOutput(spec.name) for spec in metadata.outputs],
-        )
-        return {spec.name: _decoded(result.as_numpy(spec.name)) for spec in metadata.outputs}
+        for start in range(0, len(frame), rows_per_request):
+            result = client.infer(
+                metadata.name,
+                infer_inputs(
+                    frame.iloc[start : start + rows_per_request],
+                    metadata.input_schema,
+                    triton_grpc.InferInput,
+                ),
+                model_version=metadata.version,
+                outputs=[triton_grpc.InferRequestedOutput(spec.name) for spec in metadata.outputs],
+            )
+            parts.append({spec.name: result.as_numpy(spec.name) for spec in metadata.outputs})
+    return _joined(parts, metadata)
+
+
+def _joined(parts: list[dict[str, Any]], metadata: ModelMetadata) -> dict[str, Any]:
+    return {
+        spec.name: _decoded(np.concatenate([part[spec.name] for part in parts]))
+        for spec in metadata.outputs
+    }
 
 
 def _decoded(array: Any) -> Any:
