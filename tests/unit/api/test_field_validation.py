@@ -1,0 +1,163 @@
+"""The CRD schema and the pydantic types accept and refuse the same field values.
+
+Both come from one set of types, but they are checked by different engines
+(the API server's OpenAPI validation, pydantic's Rust validators), so
+patterns, bounds, enums and unknown fields are tried on both with one table
+of edits to a valid ModelDeployment and RetrainJob.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+import pytest
+from modelship.api import ModelDeployment, RetrainJob
+from modelship.api.base import ApiModel
+
+if TYPE_CHECKING:
+    from conftest import OfflineApiServer
+
+BASES: dict[str, tuple[type[ApiModel], dict[str, Any]]] = {
+    "ModelDeployment": (
+        ModelDeployment,
+        {
+            "apiVersion": "modelship.dev/v1alpha1",
+            "kind": "ModelDeployment",
+            "metadata": {"name": "fraud"},
+            "spec": {"model": {"name": "fraud", "version": "3", "uri": "s3://models/fraud/3"}},
+        },
+    ),
+    "RetrainJob": (
+        RetrainJob,
+        {
+            "apiVersion": "modelship.dev/v1alpha1",
+            "kind": "RetrainJob",
+            "metadata": {"name": "fraud-nightly"},
+            "spec": {
+                "modelDeployment": "fraud",
+                "template": {"image": "trainer:1"},
+                "data": {"uri": "s3://data/fraud/"},
+                "output": {"uri": "s3://models/fraud/{run}"},
+                "validation": {"metric": "auc"},
+            },
+        },
+    ),
+}
+
+MD = "ModelDeployment"
+RTJ = "RetrainJob"
+
+# (kind, path below spec, value, accepted)
+EDITS: list[tuple[str, str, Any, bool]] = [
+    (MD, "serving.resources.limits.memory", "4Gi", True),
+    (MD, "serving.resources.requests.cpu", 2, True),
+    (MD, "serving.resources.requests.cpu", ".5", True),
+    (MD, "serving.resources.requests.cpu", "1.2.3", False),
+    (MD, "serving.resources.requests.memory", "5mi", False),
+    (MD, "serving.resources.requests.cpu", 0.5, False),
+    (MD, "serving.gpu.count", 17, False),
+    (MD, "serving.gpu.count", 1, True),
+    (MD, "serving.tolerations", [{"key": "gpu", "operator": "Exists"}], True),
+    (MD, "serving.tolerations", [{"key": "gpu", "operator": "Maybe"}], False),
+    (MD, "serving.affinity", {"nodeAffinity": {"anything": ["goes"]}}, True),
+    (MD, "serving.replicas", -1, False),
+    (MD, "serving.colour", "blue", False),
+    (MD, "model.uri", "ftp://models/fraud/3", False),
+    (MD, "model.uri", "pvc://models/fraud/3", True),
+    (MD, "model.sha256", "a" * 64, True),
+    (MD, "model.sha256", "A" * 64, False),
+    (MD, "model.name", "Fraud", False),
+    (MD, "model.format", "pickle", False),
+    (MD, "model.credentialsSecret", "s3.credentials", True),
+    (MD, "model.credentialsSecret", "S3_CREDENTIALS", False),
+    (MD, "rollout.canary", {"steps": [{"weight": 0}]}, False),
+    (MD, "rollout.canary", {"steps": [{"weight": 20, "pause": "1h30m"}]}, True),
+    (MD, "rollout.canary", {"steps": [{"weight": 20, "pause": "90 seconds"}]}, False),
+    (MD, "rollout.canary", {"steps": [{"weight": n} for n in range(1, 22)]}, False),
+    (MD, "rollout.canary", {"analysis": {"maxFailureRateIncrease": 1.5}}, False),
+    (MD, "autoscaling", {"maxReplicas": 2, "metrics": []}, False),
+    (MD, "monitoring.drift", {"threshold": 0}, False),
+    (MD, "monitoring.drift", {"threshold": 0.1, "window": "7d"}, False),
+    (
+        MD,
+        "batch",
+        [
+            {
+                "name": "n" * 41,
+                "schedule": "@daily",
+                "input": {"uri": "s3://in/x.csv"},
+                "output": {"uri": "s3://out/"},
+            }
+        ],
+        False,
+    ),
+    (
+        MD,
+        "batch",
+        [
+            {
+                "name": "nightly",
+                "schedule": "0 2 * * *",
+                "input": {"uri": "s3://in/x.csv"},
+                "output": {"uri": "s3://out/"},
+            }
+        ],
+        True,
+    ),
+    (
+        MD,
+        "batch",
+        [
+            {
+                "name": "nightly",
+                "schedule": "every night",
+                "input": {"uri": "s3://in/x.csv"},
+                "output": {"uri": "s3://out/"},
+            }
+        ],
+        False,
+    ),
+    (RTJ, "schedule", "@weekly", True),
+    (RTJ, "schedule", "0 3 * *", False),
+    (RTJ, "promotion", "Automatic", True),
+    (RTJ, "promotion", "automatic", False),
+    (RTJ, "backoffLimit", 11, False),
+    (RTJ, "output.uri", "https://models/{run}", False),
+    (RTJ, "template.serviceAccountName", "trainer", True),
+    (RTJ, "template.env", [{"name": "1BAD", "value": "x"}], False),
+]
+
+
+def _edited(kind: str, path: str, value: Any) -> dict[str, Any]:
+    document = copy.deepcopy(BASES[kind][1])
+    node = document["spec"]
+    *parents, leaf = path.split(".")
+    for name in parents:
+        node = node.setdefault(name, {})
+    node[leaf] = value
+    return document
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "accepted"),
+    EDITS,
+    ids=[f"{path}={value!r:.30}" for _, path, value, _ in EDITS],
+)
+def test_crd_and_types_agree_on_fields(
+    kind: str,
+    path: str,
+    value: Any,
+    accepted: bool,
+    kind_schemas: dict[str, Any],
+    api_server: OfflineApiServer,
+) -> None:
+    document = _edited(kind, path, value)
+    crd_errors = api_server.errors(kind_schemas[kind], document)
+    try:
+        BASES[kind][0].model_validate(document)
+        types_accept = True
+    except pydantic.ValidationError:
+        types_accept = False
+    assert (not crd_errors, types_accept) == (accepted, accepted), crd_errors
