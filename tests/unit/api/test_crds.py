@@ -149,8 +149,8 @@ def test_checked_in_crd_is_what_the_types_generate(kind: Any, folder: Any) -> No
 
 
 @pytest.mark.parametrize("folder", CRD_DIRS, ids=["crds", "chart"])
-def test_no_other_crds_are_checked_in(folder: Any) -> None:
-    assert sorted(path.name for path in folder.glob("*.yaml")) == sorted(
+def test_no_crds_of_other_modelship_kinds_are_left(folder: Any) -> None:
+    assert sorted(path.name for path in folder.glob("modelship.dev_*.yaml")) == sorted(
         crd_file_name(kind) for kind in KINDS
     )
 
