@@ -1,0 +1,182 @@
+"""Fixtures of the builder tests: spec factories, samples and an independent PSS checker.
+
+Helpers reach tests as fixtures (pytest runs with --import-mode=importlib, so
+test modules cannot import this one).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from modelship.api import ModelDeployment, RetrainJob
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLES = sorted((REPO / "crds" / "samples").glob("*.yaml"))
+UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
+
+
+def model_deployment(spec: dict[str, Any], name: str = "fraud") -> ModelDeployment:
+    """A ModelDeployment in namespace ml, with a uid as the API server would give it."""
+    base_spec: dict[str, Any] = {
+        "model": {"name": "fraud", "version": "3", "uri": "s3://models/fraud/3"},
+    }
+    return ModelDeployment.model_validate(
+        {
+            "apiVersion": "modelship.dev/v1alpha1",
+            "kind": "ModelDeployment",
+            "metadata": {"name": name, "namespace": "ml", "uid": UID},
+            "spec": merged(base_spec, spec),
+        }
+    )
+
+
+def retrain_job(spec: dict[str, Any]) -> RetrainJob:
+    base_spec: dict[str, Any] = {
+        "modelDeployment": "fraud",
+        "template": {"image": "trainer:1"},
+        "data": {"uri": "s3://data/fraud/"},
+        "output": {"uri": "s3://models/fraud/{run}"},
+        "validation": {"metric": "auc"},
+    }
+    return RetrainJob.model_validate(
+        {
+            "apiVersion": "modelship.dev/v1alpha1",
+            "kind": "RetrainJob",
+            "metadata": {"name": "fraud-retrain", "namespace": "ml", "uid": UID},
+            "spec": merged(base_spec, spec),
+        }
+    )
+
+
+def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of base with changes merged in, dicts recursively; None deletes a key."""
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def load_sample(path: Path) -> list[ModelDeployment | RetrainJob]:
+    """The objects of a sample, each given a uid as if applied to a cluster."""
+    objects: list[ModelDeployment | RetrainJob] = []
+    for document in yaml.safe_load_all(path.read_text()):
+        document["metadata"]["uid"] = UID
+        cls = ModelDeployment if document["kind"] == "ModelDeployment" else RetrainJob
+        objects.append(cls.model_validate(document))
+    return objects
+
+
+def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod specs inside a workload object (none for other kinds)."""
+    kind = obj["kind"]
+    if kind in ("Deployment", "Job"):
+        return [obj["spec"]["template"]["spec"]]
+    if kind == "CronJob":
+        return [obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
+    return []
+
+
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """What keeps a pod spec from the `restricted` Pod Security Standard (v1.29+).
+
+    Written from the standard itself, independently of the builders: host
+    namespaces and ports, privileged, capabilities (drop ALL, add at most
+    NET_BIND_SERVICE), volume types, privilege escalation, non-root, seccomp.
+    """
+    problems = []
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(flag):
+            problems.append(flag)
+    allowed_volumes = {
+        "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+        "persistentVolumeClaim", "projected", "secret",
+    }  # fmt: skip
+    for volume in pod.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= allowed_volumes:
+            problems.append(f"volume {volume['name']}: {sorted(kinds - allowed_volumes)}")
+    pod_context = pod.get("securityContext", {})
+    pod_seccomp = pod_context.get("seccompProfile", {}).get("type")
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        name = container["name"]
+        context = container.get("securityContext", {})
+        if context.get("privileged"):
+            problems.append(f"{name}: privileged")
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation must be false")
+        if "ALL" not in context.get("capabilities", {}).get("drop", []):
+            problems.append(f"{name}: capabilities must drop ALL")
+        if set(context.get("capabilities", {}).get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{name}: adds capabilities")
+        if not context.get("runAsNonRoot", pod_context.get("runAsNonRoot")):
+            problems.append(f"{name}: runAsNonRoot must be true")
+        if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
+            problems.append(f"{name}: runs as uid 0")
+        seccomp = context.get("seccompProfile", {}).get("type", pod_seccomp)
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: seccompProfile must be RuntimeDefault or Localhost")
+        if any(port.get("hostPort") for port in container.get("ports", [])):
+            problems.append(f"{name}: hostPort")
+    return problems
+
+
+@pytest.fixture
+def make_deployment() -> Callable[..., ModelDeployment]:
+    return model_deployment
+
+
+@pytest.fixture
+def make_retrain_job() -> Callable[[dict[str, Any]], RetrainJob]:
+    return retrain_job
+
+
+@pytest.fixture
+def check_restricted() -> Callable[[dict[str, Any]], list[str]]:
+    return restricted_violations
+
+
+@pytest.fixture
+def workload_pods() -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    return pod_templates
+
+
+@pytest.fixture
+def samples() -> list[Path]:
+    return SAMPLES
+
+
+@pytest.fixture
+def sample_objects() -> Callable[[Path], list[ModelDeployment | RetrainJob]]:
+    return load_sample
+
+
+Path_ = tuple[str | int, ...]
+
+
+def edited(base: dict[str, Any], edits: dict[Path_, Any]) -> dict[str, Any]:
+    """A deep copy of base with each path set to its value (None deletes the key)."""
+    result = copy.deepcopy(base)
+    for path, value in edits.items():
+        node: Any = result
+        for part in path[:-1]:
+            node = node[part]
+        if value is None:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = copy.deepcopy(value)
+    return result
+
+
+@pytest.fixture
+def edit() -> Callable[[dict[str, Any], dict[Path_, Any]], dict[str, Any]]:
+    return edited

@@ -1,0 +1,203 @@
+"""Autoscalers of the stable revision, compared whole: HPA (autoscaling/v2) and KEDA ScaledObject.
+
+Proves: cpu and memory become Resource/Utilization metrics (HPA) or
+cpu/memory triggers (KEDA); Triton's queue time, request rate and GPU
+utilisation become Pods metrics named as the documented prometheus-adapter
+rules expose them (HPA), or Prometheus triggers with PromQL scoped to the
+revision's pods and the model (KEDA); both target the stable Deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from modelship.api.model_deployment import ModelFormat
+from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
+
+UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
+REV = "fraud-1b64e32ff5"
+META = {
+    "name": "fraud",
+    "namespace": "ml",
+    "labels": {
+        "app.kubernetes.io/name": "triton",
+        "app.kubernetes.io/instance": "fraud",
+        "app.kubernetes.io/component": "autoscaler",
+        "app.kubernetes.io/managed-by": "modelship",
+        "modelship.dev/deployment": "fraud",
+    },
+    "ownerReferences": [
+        {
+            "apiVersion": "modelship.dev/v1alpha1",
+            "kind": "ModelDeployment",
+            "name": "fraud",
+            "uid": UID,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ],
+}
+TARGET = {"apiVersion": "apps/v1", "kind": "Deployment", "name": REV}
+PROMETHEUS = "http://prometheus.monitoring.svc:9090"
+ALL_METRICS = [
+    {"type": "cpu", "target": 70},
+    {"type": "memory", "target": 80},
+    {"type": "queueTimeMicroseconds", "target": 2000},
+    {"type": "requestsPerSecond", "target": 150},
+    {"type": "gpuUtilization", "target": 75},
+]
+PODS = 'namespace="ml",pod=~"fraud-1b64e32ff5-.*"'
+MODEL = f'{PODS},model="fraud"'
+
+CASES = [
+    pytest.param(
+        {"minReplicas": 2, "maxReplicas": 6},
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": META,
+            "spec": {
+                "scaleTargetRef": TARGET,
+                "minReplicas": 2,
+                "maxReplicas": 6,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 80},
+                        },
+                    }
+                ],
+            },
+        },
+        id="hpa-default-cpu",
+    ),
+    pytest.param(
+        {"engine": "hpa", "maxReplicas": 10, "metrics": ALL_METRICS},
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": META,
+            "spec": {
+                "scaleTargetRef": TARGET,
+                "minReplicas": 1,
+                "maxReplicas": 10,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 70},
+                        },
+                    },
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "memory",
+                            "target": {"type": "Utilization", "averageUtilization": 80},
+                        },
+                    },
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": "nv_inference_queue_duration_us"},
+                            "target": {"type": "AverageValue", "averageValue": "2000"},
+                        },
+                    },
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": "nv_inference_request_success"},
+                            "target": {"type": "AverageValue", "averageValue": "150"},
+                        },
+                    },
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": "nv_gpu_utilization"},
+                            "target": {"type": "AverageValue", "averageValue": "75"},
+                        },
+                    },
+                ],
+            },
+        },
+        id="hpa-every-metric",
+    ),
+    pytest.param(
+        {"engine": "keda", "maxReplicas": 10, "prometheusUrl": PROMETHEUS, "metrics": ALL_METRICS},
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": META,
+            "spec": {
+                "scaleTargetRef": TARGET,
+                "minReplicaCount": 1,
+                "maxReplicaCount": 10,
+                "triggers": [
+                    {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}},
+                    {"type": "memory", "metricType": "Utilization", "metadata": {"value": "80"}},
+                    {
+                        "type": "prometheus",
+                        "metricType": "Value",
+                        "metadata": {
+                            "serverAddress": PROMETHEUS,
+                            "query": f"sum(rate(nv_inference_queue_duration_us{{{MODEL}}}[1m]))"
+                            f" / clamp_min(sum(rate(nv_inference_request_success{{{MODEL}}}"
+                            "[1m])), 1)",
+                            "threshold": "2000",
+                        },
+                    },
+                    {
+                        "type": "prometheus",
+                        "metricType": "AverageValue",
+                        "metadata": {
+                            "serverAddress": PROMETHEUS,
+                            "query": f"sum(rate(nv_inference_request_success{{{MODEL}}}[1m]))",
+                            "threshold": "150",
+                        },
+                    },
+                    {
+                        "type": "prometheus",
+                        "metricType": "Value",
+                        "metadata": {
+                            "serverAddress": PROMETHEUS,
+                            "query": f"avg(nv_gpu_utilization{{{PODS}}}) * 100",
+                            "threshold": "75",
+                        },
+                    },
+                ],
+            },
+        },
+        id="keda-every-metric",
+    ),
+    pytest.param(
+        {"engine": "keda", "minReplicas": 0, "maxReplicas": 3},
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": META,
+            "spec": {
+                "scaleTargetRef": TARGET,
+                "minReplicaCount": 0,
+                "maxReplicaCount": 3,
+                "triggers": [
+                    {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}}
+                ],
+            },
+        },
+        id="keda-cpu-without-prometheus",
+    ),
+]
+
+
+@pytest.mark.parametrize(("autoscaling", "expected"), CASES)
+def test_autoscaler(autoscaling: dict[str, Any], expected: Any, make_deployment: Any) -> None:
+    md = make_deployment({"autoscaling": autoscaling})
+    model = ResolvedModel(
+        name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
+    )
+    children = build_model_deployment_children(md, steady_plan(md, model))
+    autoscalers = [c for c in children if c["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
+    assert autoscalers == [expected]

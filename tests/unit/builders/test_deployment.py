@@ -1,0 +1,416 @@
+"""The Triton Deployment of a revision, compared whole, for CPU, GPU and MIG serving.
+
+Proves: ports, probes, the fetch and configure init containers, restricted
+security contexts, labels, ownerReference; GPU limits, MIG resources, the
+product node selector and the default GPU toleration merged with the user's
+scheduling; replicas left to the autoscaler; and pvc:// models mounted
+read-only and copied by the fetch container.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from modelship.api.model_deployment import ModelFormat
+from modelship.builders import ResolvedModel, RevisionPlan, revision_for, steady_plan
+from modelship.builders.deployment import build_deployment
+from modelship.builders.pod import fetch_container, model_volumes
+
+UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
+REV = "fraud-1b64e32ff5"
+IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
+SECURE = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+SELECTOR = {
+    "app.kubernetes.io/instance": "fraud",
+    "app.kubernetes.io/component": "server",
+    "modelship.dev/deployment": "fraud",
+    "modelship.dev/revision": REV,
+}
+LABELS = {
+    "app.kubernetes.io/name": "triton",
+    "app.kubernetes.io/instance": "fraud",
+    "app.kubernetes.io/component": "server",
+    "app.kubernetes.io/managed-by": "modelship",
+    "modelship.dev/deployment": "fraud",
+    "modelship.dev/revision": REV,
+    "modelship.dev/model-version": "3",
+}
+MODEL_MOUNT = {"name": "model-repository", "mountPath": "/models"}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+HOME = {"name": "HOME", "value": "/tmp"}
+POD = ("spec", "template", "spec")
+CONFIGURE_ARGS = (*POD, "initContainers", 1, "args")
+TRITON = (*POD, "containers", 0)
+
+CPU_DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {
+        "name": REV,
+        "namespace": "ml",
+        "labels": LABELS,
+        "annotations": {"modelship.dev/model-uri": "s3://models/fraud/3"},
+        "ownerReferences": [
+            {
+                "apiVersion": "modelship.dev/v1alpha1",
+                "kind": "ModelDeployment",
+                "name": "fraud",
+                "uid": UID,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    },
+    "spec": {
+        "replicas": 1,
+        "revisionHistoryLimit": 3,
+        "selector": {"matchLabels": SELECTOR},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        },
+        "template": {
+            "metadata": {
+                "labels": LABELS,
+                "annotations": {
+                    "modelship.dev/model-uri": "s3://models/fraud/3",
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": "8002",
+                    "prometheus.io/path": "/metrics",
+                },
+            },
+            "spec": {
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 1000,
+                    "runAsGroup": 1000,
+                    "fsGroup": 1000,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "initContainers": [
+                    {
+                        "name": "fetch",
+                        "image": IMAGE,
+                        "command": ["modelship"],
+                        "args": ["fetch", "--uri", "s3://models/fraud/3", "--dest", "/models"],
+                        "env": [HOME],
+                        "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
+                        "securityContext": SECURE,
+                    },
+                    {
+                        "name": "configure",
+                        "image": IMAGE,
+                        "command": ["modelship"],
+                        "args": [
+                            "configure",
+                            "--repository",
+                            "/models",
+                            "--model",
+                            "fraud",
+                            "--instance-count",
+                            "1",
+                            "--instance-kind",
+                            "KIND_CPU",
+                        ],
+                        "env": [HOME],
+                        "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
+                        "securityContext": SECURE,
+                    },
+                ],
+                "containers": [
+                    {
+                        "name": "triton",
+                        "image": IMAGE,
+                        "command": ["tritonserver"],
+                        "args": [
+                            "--model-repository=/models",
+                            "--http-port=8000",
+                            "--grpc-port=8001",
+                            "--metrics-port=8002",
+                        ],
+                        "ports": [
+                            {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                            {"name": "grpc", "containerPort": 8001, "protocol": "TCP"},
+                            {"name": "metrics", "containerPort": 8002, "protocol": "TCP"},
+                        ],
+                        "startupProbe": {
+                            "httpGet": {"path": "/v2/health/ready", "port": "http"},
+                            "periodSeconds": 10,
+                            "failureThreshold": 60,
+                        },
+                        "readinessProbe": {
+                            "httpGet": {"path": "/v2/health/ready", "port": "http"},
+                            "periodSeconds": 5,
+                            "failureThreshold": 3,
+                        },
+                        "livenessProbe": {
+                            "httpGet": {"path": "/v2/health/live", "port": "http"},
+                            "periodSeconds": 10,
+                            "failureThreshold": 3,
+                        },
+                        "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT],
+                        "securityContext": SECURE,
+                    }
+                ],
+                "volumes": [
+                    {"name": "model-repository", "emptyDir": {}},
+                    {"name": "tmp", "emptyDir": {}},
+                ],
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": SELECTOR},
+                    }
+                ],
+            },
+        },
+    },
+}
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+GPU_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+            ]
+        }
+    }
+}
+CONFIGURE_GPU = [
+    "configure",
+    "--repository",
+    "/models",
+    "--model",
+    "fraud",
+    "--instance-count",
+    "1",
+    "--instance-kind",
+    "KIND_GPU",
+]
+
+CASES = [
+    pytest.param({}, {}, id="cpu-defaults"),
+    pytest.param(
+        {
+            "serving": {
+                "replicas": 3,
+                "image": "triton:24.10",
+                "resources": {"requests": {"cpu": "2", "memory": "8Gi"}},
+                "gpu": {"count": 2, "product": "NVIDIA-H100-80GB-HBM3"},
+                "nodeSelector": {"pool": "inference"},
+                "tolerations": [
+                    {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+                ],
+                "affinity": AFFINITY,
+                "dynamicBatching": {
+                    "maxQueueDelayMicroseconds": 500,
+                    "preferredBatchSizes": [8, 16],
+                },
+                "instanceCount": 2,
+                "args": ["--log-verbose=1"],
+            }
+        },
+        {
+            ("spec", "replicas"): 3,
+            ("spec", "strategy"): GPU_STRATEGY,
+            (*POD, "initContainers", 0, "image"): "triton:24.10",
+            (*POD, "initContainers", 1, "image"): "triton:24.10",
+            (*TRITON, "image"): "triton:24.10",
+            CONFIGURE_ARGS: [
+                "configure",
+                "--repository",
+                "/models",
+                "--model",
+                "fraud",
+                "--instance-count",
+                "2",
+                "--instance-kind",
+                "KIND_GPU",
+                "--max-queue-delay-microseconds",
+                "500",
+                "--preferred-batch-size",
+                "8",
+                "--preferred-batch-size",
+                "16",
+            ],
+            (*TRITON, "args"): [
+                "--model-repository=/models",
+                "--http-port=8000",
+                "--grpc-port=8001",
+                "--metrics-port=8002",
+                "--log-verbose=1",
+            ],
+            (*TRITON, "resources"): {
+                "requests": {"cpu": "2", "memory": "8Gi"},
+                "limits": {"nvidia.com/gpu": 2},
+            },
+            (*POD, "nodeSelector"): {
+                "pool": "inference",
+                "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+            },
+            (*POD, "tolerations"): [
+                {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"},
+                GPU_TOLERATION,
+            ],
+            (*POD, "affinity"): AFFINITY,
+        },
+        id="gpu-product-scheduling-batching",
+    ),
+    pytest.param(
+        {
+            "serving": {
+                "gpu": {"count": 1, "migProfile": "1g.10gb"},
+                "resources": {"limits": {"memory": "4Gi"}},
+            }
+        },
+        {
+            ("spec", "strategy"): GPU_STRATEGY,
+            CONFIGURE_ARGS: CONFIGURE_GPU,
+            (*TRITON, "resources"): {"limits": {"memory": "4Gi", "nvidia.com/mig-1g.10gb": 1}},
+            (*POD, "tolerations"): [GPU_TOLERATION],
+        },
+        id="mig-profile",
+    ),
+    pytest.param(
+        {
+            "serving": {
+                "gpu": {"count": 1},
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+            }
+        },
+        {
+            ("spec", "strategy"): GPU_STRATEGY,
+            CONFIGURE_ARGS: CONFIGURE_GPU,
+            (*TRITON, "resources"): {"limits": {"nvidia.com/gpu": 1}},
+            (*POD, "tolerations"): [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+        },
+        id="user-gpu-toleration-kept-not-doubled",
+    ),
+    pytest.param(
+        {"serving": {"gpu": {}, "nodeSelector": {"nvidia.com/gpu.product": "L4"}}},
+        {(*POD, "nodeSelector"): {"nvidia.com/gpu.product": "L4"}},
+        id="empty-gpu-spec-is-cpu",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "edits"), CASES)
+def test_deployment(spec: dict[str, Any], edits: Any, make_deployment: Any, edit: Any) -> None:
+    md = make_deployment(spec)
+    plan = steady_plan(md, _model())
+    assert build_deployment(md, plan.stable) == edit(CPU_DEPLOYMENT, edits)
+
+
+def test_autoscaled_revision_leaves_replicas_to_the_autoscaler(
+    make_deployment: Any, edit: Any
+) -> None:
+    md = make_deployment({"autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
+    plan = steady_plan(md, _model())
+    assert plan.stable.replicas is None
+    assert build_deployment(md, plan.stable) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): None})
+
+
+def test_canary_revision_gets_the_planned_replicas(make_deployment: Any, edit: Any) -> None:
+    md = make_deployment({})
+    live = RevisionPlan(revision_for(md, _model()), replicas=2, weight=10)
+    assert build_deployment(md, live) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): 2})
+
+
+FETCH_CASES = [
+    pytest.param(
+        ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX),
+        {
+            "name": "fetch",
+            "image": "img",
+            "command": ["modelship"],
+            "args": ["fetch", "--uri", "s3://b/m/1", "--dest", "/models"],
+            "env": [HOME],
+            "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
+            "securityContext": SECURE,
+        },
+        [{"name": "model-repository", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        id="object-storage",
+    ),
+    pytest.param(
+        ResolvedModel(
+            name="m",
+            version="1",
+            uri="gs://b/m/1",
+            format=ModelFormat.ONNX,
+            sha256="ab" * 32,
+            credentials_secret="gcs-reader",
+        ),
+        {
+            "name": "fetch",
+            "image": "img",
+            "command": ["modelship"],
+            "args": ["fetch", "--uri", "gs://b/m/1", "--dest", "/models", "--sha256", "ab" * 32],
+            "env": [HOME],
+            "envFrom": [{"secretRef": {"name": "gcs-reader"}}],
+            "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
+            "securityContext": SECURE,
+        },
+        [{"name": "model-repository", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        id="digest-and-credentials-by-reference",
+    ),
+    pytest.param(
+        ResolvedModel(name="m", version="1", uri="pvc://models/m/1/", format=ModelFormat.ONNX),
+        {
+            "name": "fetch",
+            "image": "img",
+            "command": ["modelship"],
+            "args": ["fetch", "--uri", "file:///mnt/model-source/m/1", "--dest", "/models"],
+            "env": [HOME],
+            "volumeMounts": [
+                MODEL_MOUNT,
+                TMP_MOUNT,
+                {"name": "model-source", "mountPath": "/mnt/model-source", "readOnly": True},
+            ],
+            "securityContext": SECURE,
+        },
+        [
+            {"name": "model-repository", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+            {
+                "name": "model-source",
+                "persistentVolumeClaim": {"claimName": "models", "readOnly": True},
+            },
+        ],
+        id="pvc-mounted-read-only-and-copied",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "container", "volumes"), FETCH_CASES)
+def test_fetch_container_and_volumes(
+    model: ResolvedModel, container: dict[str, Any], volumes: list[dict[str, Any]]
+) -> None:
+    assert fetch_container("img", model) == container
+    assert model_volumes(model) == volumes
+
+
+def test_builders_do_not_mutate_or_share_the_spec(make_deployment: Any) -> None:
+    md = make_deployment({"serving": {"affinity": AFFINITY, "nodeSelector": {"a": "b"}}})
+    before = md.model_dump()
+    deployment = build_deployment(md, steady_plan(md, _model()).stable)
+    deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"] = {}
+    deployment["spec"]["template"]["spec"]["nodeSelector"]["a"] = "changed"
+    assert md.model_dump() == before
+
+
+def _model() -> ResolvedModel:
+    return ResolvedModel(
+        name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
+    )

@@ -1,0 +1,251 @@
+"""The PodDisruptionBudget and the Gateway API HTTPRoute, compared whole.
+
+Proves: the PDB spans every serving pod of the deployment with
+maxUnavailable 1; the HTTPRoute exists only with the gatewayAPI router,
+attaches to the given parents and carries one weighted backend per live
+revision (the HTTPRoute is a custom resource kubernetes-validate cannot
+check, so its shape is also checked against the Gateway API v1 fields it uses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from modelship.api.model_deployment import ModelFormat
+from modelship.builders import (
+    ResolvedModel,
+    RevisionPlan,
+    RolloutPlan,
+    build_model_deployment_children,
+    revision_for,
+)
+
+UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
+OWNERS = [
+    {
+        "apiVersion": "modelship.dev/v1alpha1",
+        "kind": "ModelDeployment",
+        "name": "fraud",
+        "uid": UID,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+]
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "triton",
+        "app.kubernetes.io/instance": "fraud",
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "modelship",
+        "modelship.dev/deployment": "fraud",
+    }
+
+
+GATEWAY = {
+    "rollout": {
+        "strategy": "Canary",
+        "canary": {
+            "traffic": {
+                "router": "gatewayAPI",
+                "parentRefs": [
+                    {"name": "public", "namespace": "gateways", "sectionName": "https"},
+                    {"name": "internal"},
+                ],
+            }
+        },
+    }
+}
+# The part of the Gateway API v1 HTTPRoute schema the builder writes, strict.
+_PARENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "group": {"type": "string"},
+        "kind": {"type": "string"},
+        "namespace": {"type": "string"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 253},
+        "sectionName": {"type": "string"},
+        "port": {"type": "integer"},
+    },
+}
+_BACKEND = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "group": {"type": "string"},
+        "kind": {"type": "string"},
+        "name": {"type": "string"},
+        "namespace": {"type": "string"},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "weight": {"type": "integer", "minimum": 0, "maximum": 1000000},
+    },
+}
+HTTP_ROUTE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "gateway.networking.k8s.io/v1"},
+        "kind": {"const": "HTTPRoute"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "parentRefs": {"type": "array", "maxItems": 32, "items": _PARENT},
+                "hostnames": {"type": "array", "items": {"type": "string"}},
+                "rules": {
+                    "type": "array",
+                    "maxItems": 16,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "matches": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "path": {
+                                            "type": "object",
+                                            "additionalProperties": False,
+                                            "properties": {
+                                                "type": {
+                                                    "enum": [
+                                                        "Exact",
+                                                        "PathPrefix",
+                                                        "RegularExpression",
+                                                    ]
+                                                },
+                                                "value": {"type": "string"},
+                                            },
+                                        }
+                                    },
+                                },
+                            },
+                            "backendRefs": {"type": "array", "maxItems": 16, "items": _BACKEND},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _plan(md: Any, canary: bool) -> RolloutPlan:
+    def model(version: str) -> ResolvedModel:
+        uri = f"s3://models/fraud/{version}"
+        return ResolvedModel(name="fraud", version=version, uri=uri, format=ModelFormat.ONNX)
+
+    if not canary:
+        return RolloutPlan(stable=RevisionPlan(revision_for(md, model("3")), replicas=2))
+    return RolloutPlan(
+        stable=RevisionPlan(revision_for(md, model("3")), replicas=2, weight=75),
+        canary=RevisionPlan(revision_for(md, model("4")), replicas=1, weight=25),
+    )
+
+
+def _of_kind(children: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [child for child in children if child["kind"] == kind]
+
+
+def test_pdb(make_deployment: Any) -> None:
+    md = make_deployment({})
+    children = build_model_deployment_children(md, _plan(md, canary=True))
+    assert _of_kind(children, "PodDisruptionBudget") == [
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {
+                "name": "fraud",
+                "namespace": "ml",
+                "labels": _labels("disruption-budget"),
+                "ownerReferences": OWNERS,
+            },
+            "spec": {
+                "maxUnavailable": 1,
+                "selector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/instance": "fraud",
+                        "app.kubernetes.io/component": "server",
+                        "modelship.dev/deployment": "fraud",
+                    }
+                },
+            },
+        }
+    ]
+
+
+ROUTE_CASES = [
+    pytest.param(
+        False, [{"name": "fraud-1b64e32ff5", "port": 8000, "weight": 100}], id="stable-only"
+    ),
+    pytest.param(
+        True,
+        [
+            {"name": "fraud-1b64e32ff5", "port": 8000, "weight": 75},
+            {"name": "fraud-b7ce7dd1c0", "port": 8000, "weight": 25},
+        ],
+        id="canary-at-25",
+    ),
+]
+
+
+@pytest.mark.parametrize(("canary", "backends"), ROUTE_CASES)
+def test_http_route(canary: bool, backends: list[dict[str, Any]], make_deployment: Any) -> None:
+    md = make_deployment(GATEWAY)
+    routes = _of_kind(build_model_deployment_children(md, _plan(md, canary)), "HTTPRoute")
+    assert routes == [
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {
+                "name": "fraud",
+                "namespace": "ml",
+                "labels": _labels("router"),
+                "ownerReferences": OWNERS,
+            },
+            "spec": {
+                "parentRefs": [
+                    {
+                        "group": "gateway.networking.k8s.io",
+                        "kind": "Gateway",
+                        "name": "public",
+                        "namespace": "gateways",
+                        "sectionName": "https",
+                    },
+                    {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "internal"},
+                ],
+                "rules": [
+                    {
+                        "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                        "backendRefs": backends,
+                    }
+                ],
+            },
+        }
+    ]
+    jsonschema.validate(routes[0], HTTP_ROUTE_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {"rollout": {"strategy": "Canary"}},
+        {"rollout": {"canary": GATEWAY["rollout"]["canary"]}},
+    ],
+    ids=["recreate", "canary-replicas-router", "gateway-settings-but-recreate"],
+)
+def test_no_http_route_without_the_gateway_api_router(
+    spec: dict[str, Any], make_deployment: Any
+) -> None:
+    md = make_deployment(spec)
+    assert _of_kind(build_model_deployment_children(md, _plan(md, canary=True)), "HTTPRoute") == []

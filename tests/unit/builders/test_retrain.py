@@ -1,0 +1,224 @@
+"""The RetrainJob's trainer, compared whole: a CronJob when scheduled, else a one-off Job.
+
+Proves: the MODELSHIP_* environment (the run name from the Job's label, the
+output uri's {run} expanded by Kubernetes), credentials by secretKeyRef only,
+the termination message the result is read from, GPU limits, node selection
+and the GPU toleration, restricted security, labels and ownerReference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from modelship.builders import build_retrain_job_children, build_retrain_run_job
+
+UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
+LABELS = {
+    "app.kubernetes.io/name": "trainer",
+    "app.kubernetes.io/instance": "fraud-retrain",
+    "app.kubernetes.io/component": "trainer",
+    "app.kubernetes.io/part-of": "fraud",
+    "app.kubernetes.io/managed-by": "modelship",
+    "modelship.dev/retrain-job": "fraud-retrain",
+    "modelship.dev/deployment": "fraud",
+}
+META = {
+    "namespace": "ml",
+    "labels": LABELS,
+    "ownerReferences": [
+        {
+            "apiVersion": "modelship.dev/v1alpha1",
+            "kind": "RetrainJob",
+            "name": "fraud-retrain",
+            "uid": UID,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ],
+}
+RUN_ENV = {
+    "name": "MODELSHIP_RUN",
+    "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
+}
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+TRAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _job_spec(pod: dict[str, Any], container: dict[str, Any], **job: Any) -> dict[str, Any]:
+    return {
+        "backoffLimit": job.get("backoffLimit", 1),
+        "activeDeadlineSeconds": job.get("activeDeadlineSeconds", 21600),
+        "template": {
+            "metadata": {"labels": LABELS},
+            "spec": {
+                "restartPolicy": "Never",
+                **pod,
+                "enableServiceLinks": False,
+                "securityContext": POD_SECURITY,
+                "containers": [
+                    {
+                        "name": "trainer",
+                        **container,
+                        "terminationMessagePath": "/dev/termination-log",
+                        "terminationMessagePolicy": "File",
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        "securityContext": TRAINER_SECURITY,
+                    }
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                **job.get("placement", {}),
+            },
+        },
+    }
+
+
+MINIMAL_CONTAINER = {
+    "image": "trainer:1",
+    "env": [
+        RUN_ENV,
+        {"name": "MODELSHIP_DATA_URI", "value": "s3://data/fraud/"},
+        {"name": "MODELSHIP_OUTPUT_URI", "value": "s3://models/fraud/$(MODELSHIP_RUN)"},
+    ],
+}
+
+CASES = [
+    pytest.param(
+        {},
+        [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "fraud-retrain-run", **META},
+                "spec": _job_spec({"automountServiceAccountToken": False}, MINIMAL_CONTAINER),
+            }
+        ],
+        id="run-once",
+    ),
+    pytest.param(
+        {"suspend": True},
+        [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "fraud-retrain-run", **META},
+                "spec": {
+                    "suspend": True,
+                    **_job_spec({"automountServiceAccountToken": False}, MINIMAL_CONTAINER),
+                },
+            }
+        ],
+        id="run-once-suspended",
+    ),
+    pytest.param(
+        {
+            "schedule": "0 3 * * 1",
+            "concurrencyPolicy": "Replace",
+            "backoffLimit": 3,
+            "activeDeadlineSeconds": 3600,
+            "historyLimit": 5,
+            "template": {
+                "image": "trainer:2",
+                "command": ["python", "-m", "train"],
+                "args": ["--epochs", "3"],
+                "serviceAccountName": "trainer",
+                "env": [
+                    {"name": "LOG_LEVEL", "value": "info"},
+                    {"name": "TOKEN", "secretKeyRef": {"name": "store", "key": "token"}},
+                ],
+                "resources": {"requests": {"cpu": "4"}},
+                "gpu": {"count": 1, "product": "NVIDIA-L4"},
+                "nodeSelector": {"pool": "training"},
+            },
+            "data": {"uri": "s3://data/fraud/", "version": "v7"},
+        },
+        [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {"name": "fraud-retrain", **META},
+                "spec": {
+                    "schedule": "0 3 * * 1",
+                    "suspend": False,
+                    "concurrencyPolicy": "Replace",
+                    "startingDeadlineSeconds": 600,
+                    "successfulJobsHistoryLimit": 5,
+                    "failedJobsHistoryLimit": 5,
+                    "jobTemplate": {
+                        "metadata": {"labels": LABELS},
+                        "spec": _job_spec(
+                            {"serviceAccountName": "trainer"},
+                            {
+                                "image": "trainer:2",
+                                "command": ["python", "-m", "train"],
+                                "args": ["--epochs", "3"],
+                                "env": [
+                                    RUN_ENV,
+                                    {"name": "MODELSHIP_DATA_URI", "value": "s3://data/fraud/"},
+                                    {"name": "MODELSHIP_DATA_VERSION", "value": "v7"},
+                                    {
+                                        "name": "MODELSHIP_OUTPUT_URI",
+                                        "value": "s3://models/fraud/$(MODELSHIP_RUN)",
+                                    },
+                                    {"name": "LOG_LEVEL", "value": "info"},
+                                    {
+                                        "name": "TOKEN",
+                                        "valueFrom": {
+                                            "secretKeyRef": {"name": "store", "key": "token"}
+                                        },
+                                    },
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": "4"},
+                                    "limits": {"nvidia.com/gpu": 1},
+                                },
+                            },
+                            backoffLimit=3,
+                            activeDeadlineSeconds=3600,
+                            placement={
+                                "nodeSelector": {
+                                    "pool": "training",
+                                    "nvidia.com/gpu.product": "NVIDIA-L4",
+                                },
+                                "tolerations": [
+                                    {
+                                        "key": "nvidia.com/gpu",
+                                        "operator": "Exists",
+                                        "effect": "NoSchedule",
+                                    }
+                                ],
+                            },
+                        ),
+                    },
+                },
+            }
+        ],
+        id="scheduled-gpu-with-secrets",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), CASES)
+def test_retrain_job_children(
+    spec: dict[str, Any], expected: list[dict[str, Any]], make_retrain_job: Any
+) -> None:
+    assert build_retrain_job_children(make_retrain_job(spec)) == expected
+
+
+def test_triggered_runs_get_their_own_job_names(make_retrain_job: Any) -> None:
+    rtj = make_retrain_job({"schedule": "@weekly"})
+    job = build_retrain_run_job(rtj, "drift-20241125")
+    assert job["kind"] == "Job"
+    assert job["metadata"]["name"] == "fraud-retrain-drift-20241125"
