@@ -58,7 +58,9 @@ def s3_client() -> Any:
         connect_timeout=10,
         read_timeout=60,
     )
-    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
+    # A fresh session reads the environment now; boto3's default session caches credentials.
+    session = boto3.session.Session()
+    return session.client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
 
 
 def _translate(error: Exception, shown: str) -> Exception:

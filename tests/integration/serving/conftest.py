@@ -114,3 +114,80 @@ def triton(packaged: tuple[Path, dict[str, ServedModel]]) -> Iterator[TritonServ
         yield server
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A moto S3 server with IAM auth on: only `access_key`/`secret_key` are accepted."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+
+def _wait_for_port(port: int, process: Any, timeout: float = 30.0) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto in server mode on 127.0.0.1; the first 3 calls (creating a user) skip auth."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+    from modelship_serving.triton.server import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process)
+        endpoint = f"http://127.0.0.1:{port}"
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="fetcher")
+        key = iam.create_access_key(UserName="fetcher")["AccessKey"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="fetcher", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        yield S3Server(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

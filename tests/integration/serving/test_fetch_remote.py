@@ -1,0 +1,208 @@
+"""`modelship fetch` brings a packaged repository from a real HTTP server and a real
+S3-protocol server (moto in server mode, IAM auth on): right checksum installs it, wrong
+checksum installs nothing, missing objects and bad credentials fail with clear messages that
+never show the secret, and transient HTTP errors are retried."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelship_serving.digest import repository_sha256
+from modelship_serving.errors import ChecksumError, FetchError
+from modelship_serving.fetch.archive import write_repository_archive
+from modelship_serving.fetch.fetch import fetch_repository
+
+
+@pytest.fixture(scope="module")
+def archive_dir(packaged: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("served")
+    write_repository_archive(packaged[0], directory / "models.tar.gz")
+    return directory
+
+
+class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files, but answers 503 to the first `failures_left` requests for flaky.tar.gz."""
+
+    failures_left = 0
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/flaky.tar.gz") and _FlakyHandler.failures_left > 0:
+            _FlakyHandler.failures_left -= 1
+            self.send_error(503, "try again")
+            return
+        if self.path.startswith("/flaky.tar.gz"):
+            self.path = "/models.tar.gz"
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def http_server(archive_dir: Path) -> Iterator[str]:
+    handler = functools.partial(_FlakyHandler, directory=str(archive_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_http_archive_with_right_checksum(http_server: str, packaged: Any, tmp_path: Path) -> None:
+    digest = repository_sha256(packaged[0])
+    result = fetch_repository(f"{http_server}/models.tar.gz", tmp_path / "dest", digest)
+    assert result.sha256 == digest
+    assert repository_sha256(tmp_path / "dest") == digest
+
+
+def test_http_archive_with_wrong_checksum(http_server: str, tmp_path: Path) -> None:
+    with pytest.raises(ChecksumError, match="sha256 mismatch"):
+        fetch_repository(f"{http_server}/models.tar.gz", tmp_path / "dest", "a" * 64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_http_missing_object(http_server: str, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_repository(f"{http_server}/nope.tar.gz", tmp_path / "dest")
+
+
+def test_http_transient_errors_are_retried(http_server: str, packaged: Any, tmp_path: Path) -> None:
+    _FlakyHandler.failures_left = 2
+    digest = repository_sha256(packaged[0])
+    assert fetch_repository(f"{http_server}/flaky.tar.gz", tmp_path / "d", digest).sha256 == digest
+    assert _FlakyHandler.failures_left == 0
+
+
+@pytest.fixture
+def s3_environment(s3_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return s3_server
+
+
+@pytest.fixture(scope="module")
+def s3_bucket(s3_server: Any, packaged: Any, archive_dir: Path) -> str:
+    """Bucket `models` with the repository under `wine-1/` and as `wine-1.tar.gz`."""
+    client = s3_server.client()
+    client.create_bucket(Bucket="models")
+    for path in sorted(packaged[0].rglob("*")):
+        if path.is_file():
+            key = f"wine-1/{path.relative_to(packaged[0]).as_posix()}"
+            client.upload_file(str(path), "models", key)
+    client.upload_file(str(archive_dir / "models.tar.gz"), "models", "wine-1.tar.gz")
+    return "models"
+
+
+def test_s3_prefix_with_right_checksum(
+    s3_environment: Any, s3_bucket: str, packaged: Any, tmp_path: Path
+) -> None:
+    digest = repository_sha256(packaged[0])
+    result = fetch_repository(f"s3://{s3_bucket}/wine-1", tmp_path / "dest", digest)
+    assert result.sha256 == digest
+    assert repository_sha256(tmp_path / "dest") == digest
+
+
+def test_s3_archive_with_right_checksum(
+    s3_environment: Any, s3_bucket: str, packaged: Any, tmp_path: Path
+) -> None:
+    digest = repository_sha256(packaged[0])
+    assert (
+        fetch_repository(f"s3://{s3_bucket}/wine-1.tar.gz", tmp_path / "d", digest).sha256 == digest
+    )
+
+
+def test_s3_wrong_checksum_installs_nothing(
+    s3_environment: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ChecksumError):
+        fetch_repository(f"s3://{s3_bucket}/wine-1/", tmp_path / "dest", "b" * 64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_s3_missing_objects(s3_environment: Any, s3_bucket: str, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="holds no objects"):
+        fetch_repository(f"s3://{s3_bucket}/no-such-model", tmp_path / "a")
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_repository(f"s3://{s3_bucket}/no-such-model.tar.gz", tmp_path / "b")
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_repository("s3://no-such-bucket/wine-1", tmp_path / "c")
+
+
+def test_s3_bad_credentials(
+    s3_environment: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value")
+    with pytest.raises(FetchError, match="refused access") as caught:
+        fetch_repository(f"s3://{s3_bucket}/wine-1", tmp_path / "dest")
+    assert "wrong-secret-value" not in str(caught.value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN")
+    with pytest.raises(FetchError, match="InvalidAccessKeyId"):
+        fetch_repository(f"s3://{s3_bucket}/wine-1", tmp_path / "dest")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(FetchError, match="no usable S3 credentials"):
+        fetch_repository(f"s3://{s3_bucket}/wine-1", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_cli_as_the_init_container_runs_it(
+    s3_environment: Any, s3_bucket: str, packaged: Any, tmp_path: Path
+) -> None:
+    digest = repository_sha256(packaged[0])
+    mount = tmp_path / "models"
+    mount.mkdir()  # an emptyDir mount point already exists
+    command = [sys.executable, "-c", "from modelship.cli import main; main()", "fetch"]
+    done = subprocess.run(
+        [
+            *command,
+            "--uri",
+            f"s3://{s3_bucket}/wine-1.tar.gz",
+            "--dest",
+            str(mount),
+            "--sha256",
+            digest,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert repository_sha256(mount) == digest
+    assert s3_environment.secret_key not in done.stdout + done.stderr
+    refused = subprocess.run(
+        [
+            *command,
+            "--uri",
+            f"s3://{s3_bucket}/wine-1",
+            "--dest",
+            str(tmp_path / "x"),
+            "--sha256",
+            "c" * 64,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert refused.returncode == 1
+    assert "Error: sha256 mismatch" in refused.stderr
+    assert "Traceback" not in refused.stderr
