@@ -1,0 +1,167 @@
+"""Kopf wiring: which events reach which reconcile, and how Kopf itself is set up.
+
+One reconcile function per kind serves create, update, resume and a periodic
+timer. A change to a child (a Deployment becoming available, a Service deleted
+by hand) reconciles its owner straight away. Status is written on purpose by
+the reconcile, never through handler return values.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from modelship.api.base import GROUP, VERSION
+from modelship.api.model_deployment import PLURAL as MODEL_DEPLOYMENTS
+from modelship.api.retrain_job import PLURAL as RETRAIN_JOBS
+from modelship.builders.labels import MANAGED_BY, MANAGER, RETRAIN_JOB
+from modelship.handlers import indexes, metrics, model_deployment, retrain_job
+from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
+from modelship.handlers.runtime import Runtime
+from modelship.handlers.settings import OperatorSettings
+from modelship.kube.client import Kube
+from modelship.reconcile.diff import controller_uid
+
+FINALIZER = f"{GROUP}/finalizer"
+ANNOTATION_PREFIX = GROUP
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
+    """Every handler of the operator, in a registry of its own (nothing global)."""
+    registry = kopf.OperatorRegistry()
+    _lifecycle(registry, settings)
+    _indexes(registry)
+    for plural, reconcile in (
+        (MODEL_DEPLOYMENTS, model_deployment.reconcile),
+        (RETRAIN_JOBS, retrain_job.reconcile),
+    ):
+        _reconciles(registry, settings, plural, reconcile)
+    _child_events(registry)
+    return registry
+
+
+def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
+    ours = kopf.OperatorSettings()
+    ours.persistence.finalizer = FINALIZER
+    ours.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+    ours.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    # Only warnings become Events by themselves; what the operator did is posted on purpose,
+    # so that a quiet periodic reconcile posts nothing.
+    ours.posting.level = logging.WARNING
+    ours.peering.standalone = settings.peering is None
+    ours.peering.name = settings.peering or "modelship"
+    ours.peering.mandatory = settings.peering is not None
+    ours.peering.clusterwide = not settings.namespaces
+    ours.watching.server_timeout = 600
+    ours.watching.client_timeout = 660
+    return ours
+
+
+def _lifecycle(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    @kopf.on.startup(registry=registry)
+    async def start(memo: kopf.Memo, **_: Any) -> None:
+        memo.runtime = Runtime(kube=Kube.from_env())
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_address, settings.metrics_port)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In a pod, its service account; elsewhere $KUBECONFIG, as the kube client reads them.
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop(memo: kopf.Memo, **_: Any) -> None:
+        await memo.runtime.kube.close()
+
+
+def _indexes(registry: kopf.OperatorRegistry) -> None:
+    for group, version, plural in CHILD_RESOURCES:
+        kopf.index(
+            group,
+            version,
+            plural,
+            id=child_index_id(plural),
+            labels={MANAGED_BY: MANAGER},
+            registry=registry,
+        )(indexes.by_controller)
+    for plural in (MODEL_DEPLOYMENTS, RETRAIN_JOBS):
+        kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_uid", registry=registry)(indexes.by_uid)
+    kopf.index(GROUP, VERSION, RETRAIN_JOBS, id="retrainjobs_by_name", registry=registry)(
+        indexes.by_name
+    )
+    kopf.index(
+        "batch",
+        "v1",
+        "jobs",
+        id="jobs_by_retrain_job",
+        labels={RETRAIN_JOB: kopf.PRESENT},
+        registry=registry,
+    )(indexes.by_retrain_job)
+
+
+def _reconciles(
+    registry: kopf.OperatorRegistry, settings: OperatorSettings, plural: str, reconcile: Any
+) -> None:
+    async def on_change(
+        body: kopf.Body, memo: kopf.Memo, logger: Logger, reason: str, **kwargs: Any
+    ) -> None:
+        await reconcile(body, Indexes.of(kwargs), memo.runtime, reason or "resume", logger)
+
+    async def on_timer(body: kopf.Body, memo: kopf.Memo, logger: Logger, **kwargs: Any) -> None:
+        metrics.MANAGED.labels(body["kind"]).set(len(kwargs[f"{plural}_by_uid"]))
+        await reconcile(body, Indexes.of(kwargs), memo.runtime, "timer", logger)
+
+    kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume", registry=registry)(on_change)
+    kopf.on.create(GROUP, VERSION, plural, id=f"{plural}-create", registry=registry)(on_change)
+    kopf.on.update(GROUP, VERSION, plural, id=f"{plural}-update", field="spec", registry=registry)(
+        on_change
+    )
+    kopf.timer(
+        GROUP,
+        VERSION,
+        plural,
+        id=f"{plural}-resync",
+        interval=settings.resync_interval,
+        initial_delay=settings.resync_interval,
+        registry=registry,
+    )(on_timer)
+
+    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-forget", optional=True, registry=registry)
+    async def forget(uid: str, memo: kopf.Memo, **_: Any) -> None:
+        memo.runtime.forget(uid)
+
+
+def _child_events(registry: kopf.OperatorRegistry) -> None:
+    """A child changed or went away: reconcile its owner now rather than at the next resync."""
+
+    async def on_child_event(
+        body: kopf.Body, type: str | None, memo: kopf.Memo, logger: Logger, **kwargs: Any
+    ) -> None:
+        if type not in ("MODIFIED", "DELETED"):
+            return  # our own creations, and the listing at start (resume covers it)
+        found = Indexes.of(kwargs)
+        uid = controller_uid(body) or ""
+        if owner := found.first(found.model_deployments, uid):
+            await model_deployment.reconcile(owner, found, memo.runtime, "child", logger)
+            return
+        meta = body.get("metadata", {})
+        key = (meta.get("namespace"), meta.get("labels", {}).get(RETRAIN_JOB))
+        owner = found.first(found.retrain_jobs, uid) or found.first(found.retrain_jobs_by_name, key)
+        if owner:
+            await retrain_job.reconcile(owner, found, memo.runtime, "child", logger)
+
+    for group, version, plural in CHILD_RESOURCES:
+        kopf.on.event(
+            group,
+            version,
+            plural,
+            id=f"{plural}-changed",
+            labels={MANAGED_BY: MANAGER},
+            registry=registry,
+        )(on_child_event)

@@ -1,0 +1,84 @@
+"""In-memory indexes of what the operator owns, kept current by Kopf's watch streams.
+
+Gathering a ModelDeployment's children is a lookup here, not an API request,
+so an idle operator reads nothing either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from modelship.builders.labels import RETRAIN_JOB
+from modelship.reconcile.diff import controller_uid
+
+# (group, version, plural) of every kind a ModelDeployment or RetrainJob may own.
+CHILD_RESOURCES = (
+    ("apps", "v1", "deployments"),
+    ("", "v1", "services"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("batch", "v1", "cronjobs"),
+    ("batch", "v1", "jobs"),
+    ("keda.sh", "v1alpha1", "scaledobjects"),
+    ("gateway.networking.k8s.io", "v1", "httproutes"),
+)
+
+Body = dict[str, Any]
+
+
+def child_index_id(plural: str) -> str:
+    return f"{plural}_by_owner"
+
+
+def by_controller(body: kopf.Body, **_: Any) -> dict[str, Body] | None:
+    """{uid of the controlling owner: the object}."""
+    uid = controller_uid(body)
+    return {uid: dict(body)} if uid is not None else None
+
+
+def by_uid(body: kopf.Body, uid: str | None, **_: Any) -> dict[str, Body] | None:
+    return {uid: dict(body)} if uid is not None else None
+
+
+def by_name(body: kopf.Body, namespace: str | None, name: str | None, **_: Any) -> dict[Any, Body]:
+    return {(namespace, name): dict(body)}
+
+
+def by_retrain_job(body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any) -> Any:
+    """Jobs of a RetrainJob's runs, its own or its CronJob's, by (namespace, RetrainJob name)."""
+    owner = labels.get(RETRAIN_JOB)
+    return {(namespace, owner): dict(body)} if owner else None
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """The indexes one handler call sees, taken from Kopf's keyword arguments."""
+
+    children: tuple[Mapping[str, Any], ...]
+    model_deployments: Mapping[str, Any]
+    retrain_jobs: Mapping[str, Any]
+    retrain_jobs_by_name: Mapping[Any, Any]
+    runs: Mapping[Any, Any]
+
+    @classmethod
+    def of(cls, kwargs: Mapping[str, Any]) -> Indexes:
+        return cls(
+            children=tuple(kwargs[child_index_id(plural)] for _, _, plural in CHILD_RESOURCES),
+            model_deployments=kwargs["modeldeployments_by_uid"],
+            retrain_jobs=kwargs["retrainjobs_by_uid"],
+            retrain_jobs_by_name=kwargs["retrainjobs_by_name"],
+            runs=kwargs["jobs_by_retrain_job"],
+        )
+
+    def children_of(self, uid: str) -> list[Body]:
+        return [child for index in self.children for child in index.get(uid, [])]
+
+    def first(self, index: Mapping[Any, Any], key: Any) -> Body | None:
+        return next(iter(index.get(key, [])), None)
+
+    def all_of(self, index: Mapping[Any, Any], key: Any) -> list[Body]:
+        return list(index.get(key, []))

@@ -1,0 +1,46 @@
+"""Reconcile one RetrainJob: its CronJob or run Job, and the status of its runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from modelship.api.retrain_job import KIND
+from modelship.handlers import metrics
+from modelship.handlers.indexes import Indexes
+from modelship.handlers.runtime import Runtime, post, retryable
+from modelship.kube.apply import apply
+from modelship.kube.errors import KubeError
+from modelship.reconcile.retrain_job import Observed, decide
+
+
+async def reconcile(
+    body: Mapping[str, Any],
+    indexes: Indexes,
+    runtime: Runtime,
+    trigger: str,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        return
+    async with runtime.locks[meta["uid"]]:
+        metrics.RECONCILES.labels(KIND, trigger).inc()
+        with metrics.RECONCILE_SECONDS.labels(KIND).time():
+            observed = Observed(
+                body=body,
+                children=indexes.children_of(meta["uid"]),
+                runs=indexes.all_of(indexes.runs, (meta["namespace"], meta["name"])),
+                now=datetime.now(UTC).replace(microsecond=0),
+            )
+            decision = decide(observed)
+            try:
+                applied = await apply(runtime.kube, decision.actions, meta["uid"])
+                post(body, applied, ())
+                await runtime.write_status(body, decision.status, decision.status_patch)
+            except KubeError as error:
+                raise retryable(error, KIND) from error
+        if applied.writes:
+            logger.info(f"Reconciled after {trigger}: {applied.writes} children changed.")

@@ -1,0 +1,73 @@
+"""What the handlers share while the operator runs: the API client, locks, metrics, Events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import kopf
+
+from modelship.handlers import metrics
+from modelship.kube.apply import Applied
+from modelship.kube.client import Kube
+from modelship.kube.errors import ConflictError, KubeError, RejectedError, UnavailableError
+from modelship.reconcile.objects import Event, Ref
+
+# Seconds to wait before retrying after an API error that said nothing about when.
+DEFAULT_RETRY_DELAY = 5.0
+
+
+@dataclass
+class Runtime:
+    """Kept in Kopf's memo for the life of the operator."""
+
+    kube: Kube
+    # One reconcile at a time per object, whether a handler or a child's event started it.
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    # The status last written per uid: a view a moment old must not make us write it again.
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    async def write_status(
+        self, body: Mapping[str, Any], status: dict[str, Any], patch: dict[str, Any]
+    ) -> bool:
+        uid = body["metadata"]["uid"]
+        if not patch or self.written.get(uid) == status:
+            return False
+        await self.kube.patch_status(Ref.of(body), patch)
+        self.written[uid] = status
+        metrics.WRITES.labels(body["kind"], "status").inc()
+        return True
+
+    def forget(self, uid: str) -> None:
+        self.written.pop(uid, None)
+        self.locks.pop(uid, None)
+
+
+def post(body: Mapping[str, Any], applied: Applied, events: Iterable[Event]) -> None:
+    """Events on the owner for what was done and for what needs a person's attention."""
+    owner = kopf.Body(cast(kopf.RawBody, dict(body)))
+    for verb, refs in (
+        ("Created", applied.created),
+        ("Updated", applied.patched),
+        ("Deleted", applied.deleted),
+    ):
+        for ref in refs:
+            kopf.event(owner, type="Normal", reason=verb, message=f"{verb} {ref}")
+            metrics.WRITES.labels(ref.kind, verb.lower()).inc()
+    for event in events:
+        kopf.event(owner, type=event.type, reason=event.reason, message=event.message)
+
+
+def retryable(error: KubeError, kind: str) -> kopf.TemporaryError:
+    """An API failure as Kopf's temporary error: retried after the delay the server asked for."""
+    metrics.RECONCILE_ERRORS.labels(kind, type(error).__name__).inc()
+    if isinstance(error, UnavailableError) and error.retry_after is not None:
+        return kopf.TemporaryError(str(error), delay=error.retry_after)
+    if isinstance(error, ConflictError):
+        return kopf.TemporaryError(str(error), delay=1)
+    if isinstance(error, RejectedError):
+        return kopf.TemporaryError(str(error), delay=60)
+    return kopf.TemporaryError(str(error), delay=DEFAULT_RETRY_DELAY)

@@ -1,0 +1,146 @@
+"""The one place that talks to the API server: create, patch, delete and read objects as dicts.
+
+It wraps lightkube's async client, which reads kubeconfig or the in-cluster
+service account the same way Kopf does, and maps its failures onto the small
+error hierarchy in `modelship.kube.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx2 as httpx
+from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube.codecs import from_dict
+from lightkube.core.resource_registry import resource_registry
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.types import CascadeType, PatchType
+
+from modelship.kube.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    KubeError,
+    NotFoundError,
+    RejectedError,
+    UnavailableError,
+)
+from modelship.reconcile.objects import Ref
+
+FIELD_MANAGER = "modelship"
+
+# Custom resources the operator reads or writes, known to lightkube as plain dicts.
+CUSTOM_RESOURCES = (
+    ("modelship.dev", "v1alpha1", "ModelDeployment", "modeldeployments"),
+    ("modelship.dev", "v1alpha1", "RetrainJob", "retrainjobs"),
+    ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
+    ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
+)
+for _group, _version, _kind, _plural in CUSTOM_RESOURCES:
+    create_namespaced_resource(_group, _version, _kind, _plural)
+
+
+class Kube:
+    """Object operations against one API server."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    @classmethod
+    def from_env(cls) -> Kube:
+        """In-cluster service account, else $KUBECONFIG or ~/.kube/config."""
+        return cls(AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER))
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def get(self, ref: Ref) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            async with _translated(ref):
+                found = await self._client.get(_resource(ref), ref.name, namespace=ref.namespace)
+        except NotFoundError:
+            return None
+        return _to_dict(found)
+
+    async def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        ref = Ref.of(manifest)
+        async with _translated(ref):
+            return _to_dict(await self._client.create(from_dict(dict(manifest))))
+
+    async def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch of the object."""
+        async with _translated(ref):
+            patched = await self._client.patch(
+                _resource(ref),
+                ref.name,
+                dict(patch),
+                namespace=ref.namespace,
+                patch_type=PatchType.MERGE,
+            )
+        return _to_dict(patched)
+
+    async def patch_status(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch of the status subresource."""
+        async with _translated(ref):
+            patched = await self._client.patch(
+                _resource(ref).Status,
+                ref.name,
+                {"status": dict(patch)},
+                namespace=ref.namespace,
+                patch_type=PatchType.MERGE,
+            )
+        return _to_dict(patched)
+
+    async def delete(self, ref: Ref) -> None:
+        """Delete the object and, in the background, what it owns; gone already is fine."""
+        try:
+            async with _translated(ref):
+                await self._client.delete(
+                    _resource(ref),
+                    ref.name,
+                    namespace=ref.namespace,
+                    cascade=CascadeType.BACKGROUND,
+                )
+        except NotFoundError:
+            pass
+
+
+def _resource(ref: Ref) -> Any:
+    return resource_registry.load(ref.api_version, ref.kind)
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    return dict(obj.to_dict())
+
+
+@asynccontextmanager
+async def _translated(ref: Ref) -> AsyncIterator[None]:
+    try:
+        yield
+    except ApiError as error:
+        raise _error(ref, error) from error
+    except httpx.TransportError as error:
+        raise UnavailableError(f"{ref}: no answer from the API server ({error})") from error
+
+
+def _error(ref: Ref, error: ApiError) -> KubeError:
+    code = error.status.code or error.response.status_code
+    message = f"{ref}: {error.status.message or error.status.reason or code}"
+    if code == 404:
+        return NotFoundError(message, code)
+    if code == 409 and error.status.reason == "AlreadyExists":
+        return AlreadyExistsError(message, code)
+    if code == 409:
+        return ConflictError(message, code)
+    if code == 429 or code >= 500:
+        return UnavailableError(message, code, _retry_after(error.response))
+    return RejectedError(message, code)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None

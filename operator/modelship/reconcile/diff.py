@@ -1,0 +1,92 @@
+"""Desired versus live, on the fields the operator owns.
+
+The API server adds defaults and other controllers add fields (a Service's
+clusterIP, a Deployment's status), so "differs" means: a field we set has
+another value live, or a field we set last time is no longer wanted. What we
+set last time travels on the child in an annotation, as `kubectl apply` does,
+so that removing an optional setting removes it from the child too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+LAST_APPLIED_ANNOTATION = "modelship.dev/last-applied"
+
+Manifest = Mapping[str, Any]
+
+
+def with_last_applied(desired: Manifest) -> dict[str, Any]:
+    """The desired object, carrying its own content as the last-applied annotation."""
+    obj = json.loads(json.dumps(desired))
+    annotations = obj["metadata"].setdefault("annotations", {})
+    annotations.pop(LAST_APPLIED_ANNOTATION, None)
+    annotations[LAST_APPLIED_ANNOTATION] = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return dict(obj)
+
+
+def last_applied(live: Manifest) -> dict[str, Any]:
+    raw = live.get("metadata", {}).get("annotations", {}).get(LAST_APPLIED_ANNOTATION)
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def owned_patch(desired: Manifest, live: Manifest) -> dict[str, Any] | None:
+    """A JSON merge patch that brings our fields of `live` to `desired`; None when none differ."""
+    patch = _merge_patch(desired, live, last_applied(live))
+    return patch or None
+
+
+def _merge_patch(desired: Manifest, live: Manifest, previous: Manifest) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    for key, want in desired.items():
+        have = live.get(key)
+        if isinstance(want, Mapping) and isinstance(have, Mapping):
+            before = previous.get(key)
+            sub = _merge_patch(want, have, before if isinstance(before, Mapping) else {})
+            if sub:
+                patch[key] = sub
+        elif not contains(have, want):
+            patch[key] = want
+    for key in previous:
+        if key not in desired and key in live:
+            patch[key] = None  # we set it before and no longer want it
+    return patch
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """Whether `live` has every field of `desired` (it may have more: server defaults)."""
+    if isinstance(desired, Mapping):
+        return isinstance(live, Mapping) and all(
+            contains(live.get(key), value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(have, want) for have, want in zip(live, desired, strict=True))
+        )
+    return bool(live == desired)
+
+
+def is_controlled_by(obj: Manifest, owner_uid: str | None) -> bool:
+    """Whether `obj` names the owner as its controller: only such objects are ours to change."""
+    if owner_uid is None:
+        return False
+    return any(
+        ref.get("uid") == owner_uid and ref.get("controller")
+        for ref in obj.get("metadata", {}).get("ownerReferences", [])
+    )
+
+
+def controller_uid(obj: Manifest) -> str | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences", []):
+        if ref.get("controller"):
+            uid = ref.get("uid")
+            return str(uid) if uid is not None else None
+    return None

@@ -1,0 +1,41 @@
+"""Reasons of conditions and Events: CamelCase, one place, so users and alerts can match them."""
+
+from typing import Final
+
+# Condition types.
+READY: Final = "Ready"
+AVAILABLE: Final = "Available"
+PROGRESSING: Final = "Progressing"
+DEGRADED: Final = "Degraded"
+
+# The deployment serves its wanted revision with every pod ready.
+SERVING: Final = "Serving"
+# Pods of the stable revision are up, or none are.
+MINIMUM_REPLICAS_AVAILABLE: Final = "MinimumReplicasAvailable"
+NO_REPLICAS_AVAILABLE: Final = "NoReplicasAvailable"
+# Work in progress: a new revision starts, or the stable one (re)starts pods.
+ROLLING_OUT: Final = "RollingOut"
+WAITING_FOR_REPLICAS: Final = "WaitingForReplicas"
+ROLLOUT_COMPLETE: Final = "RolloutComplete"
+# Something is wrong, and the message says what to do.
+AS_EXPECTED: Final = "AsExpected"
+ROLLOUT_FAILED: Final = "RolloutFailed"
+INVALID_SPEC: Final = "InvalidSpec"
+MODEL_UNRESOLVED: Final = "ModelUnresolved"
+SECRET_NOT_FOUND: Final = "SecretNotFound"
+NAME_CONFLICT: Final = "NameConflict"
+API_UNAVAILABLE: Final = "ApiUnavailable"
+
+# RetrainJob.
+RUN_ACTIVE: Final = "RunActive"
+RUN_SUCCEEDED: Final = "RunSucceeded"
+RUN_FAILED: Final = "RunFailed"
+SCHEDULED: Final = "Scheduled"
+WAITING_FOR_RUN: Final = "WaitingForRun"
+SUSPENDED: Final = "Suspended"
+
+# Events about what the operator did.
+CREATED: Final = "Created"
+UPDATED: Final = "Updated"
+DELETED: Final = "Deleted"
+REVISION_PROMOTED: Final = "RevisionPromoted"

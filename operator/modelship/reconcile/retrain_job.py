@@ -1,0 +1,183 @@
+"""Decide a RetrainJob's children (its CronJob, or the Job of its one run) and its status.
+
+Runs are Jobs carrying the RetrainJob's label: the one-off Job it owns, or
+those its CronJob starts. A Job's pod template cannot change once it runs, so
+an owned Job is only ever patched on `spec.suspend`; a finished run-once Job
+that was cleaned up is not started again. Validation and promotion of a
+trained candidate come later; `status.promoted` is kept as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelship.api.common import Condition
+from modelship.api.retrain_job import RetrainJob, RetrainJobStatus, RunOutcome, RunRecord
+from modelship.builders import build_retrain_job_children
+from modelship.reconcile import reasons
+from modelship.reconcile.conditions import Verdict, merge_conditions
+from modelship.reconcile.diff import with_last_applied
+from modelship.reconcile.history import bounded
+from modelship.reconcile.model_deployment import diff_children
+from modelship.reconcile.objects import (
+    Action,
+    Create,
+    Manifest,
+    Patch,
+    lenient,
+    problems,
+    status_patch,
+)
+
+FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.REJECTED, RunOutcome.PROMOTED)
+
+
+@dataclass(frozen=True)
+class Observed:
+    body: Manifest
+    children: Sequence[Manifest]  # the CronJob or Job it controls
+    runs: Sequence[Manifest]  # Jobs of its runs (its own, or started by its CronJob)
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    actions: tuple[Action, ...]
+    status: dict[str, Any]
+    status_patch: dict[str, Any]
+
+
+def decide(observed: Observed) -> Decision:
+    body = observed.body
+    generation = body["metadata"].get("generation")
+    previous = lenient(RetrainJobStatus, body.get("status"))
+    try:
+        rtj = RetrainJob.model_validate(
+            {"metadata": body["metadata"], "spec": body.get("spec", {})}
+        )
+    except ValidationError as error:
+        message = f"Invalid spec: {problems(error)}"
+        verdicts = [
+            Verdict.false(reasons.READY, reasons.INVALID_SPEC, message),
+            Verdict.false(reasons.PROGRESSING, reasons.INVALID_SPEC, "Nothing runs until fixed."),
+        ]
+        return _decision(previous, generation, verdicts, (), previous, observed.now)
+
+    records = sorted((run_record(job) for job in observed.runs), key=_newest_first)
+    last = records[0] if records else previous.last_run
+    actions = tuple(_runnable(diff_children(_desired(rtj), observed.children), last))
+    history = bounded(
+        records or previous.history,
+        max(rtj.spec.history_limit, 1),
+    )
+    status = previous.model_copy(update={"last_run": last, "history": history})
+    return _decision(previous, generation, _verdicts(rtj, last), actions, status, observed.now)
+
+
+def run_record(job: Manifest) -> RunRecord:
+    """A run as its Job's status tells it."""
+    status = job.get("status") or {}
+    started = status.get("startTime") or job["metadata"].get("creationTimestamp")
+    finished = status.get("completionTime")
+    failed = next(
+        (
+            c
+            for c in status.get("conditions", [])
+            if c.get("type") == "Failed" and c.get("status") == "True"
+        ),
+        None,
+    )
+    if failed is not None:
+        outcome = RunOutcome.FAILED
+        message = f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".rstrip(": ")
+        finished = failed.get("lastTransitionTime") or finished
+    elif status.get("succeeded"):
+        outcome, message = RunOutcome.SUCCEEDED, "The trainer finished."
+    else:
+        outcome, message = RunOutcome.RUNNING, "The trainer is running."
+    return RunRecord.model_validate(
+        {
+            "name": job["metadata"]["name"],
+            "startedAt": started,
+            "finishedAt": finished,
+            "outcome": outcome,
+            "message": message,
+        }
+    )
+
+
+def _desired(rtj: RetrainJob) -> list[dict[str, Any]]:
+    return [with_last_applied(child) for child in build_retrain_job_children(rtj)]
+
+
+def _runnable(actions: Sequence[Action], last: RunRecord | None) -> list[Action]:
+    """Leave a running Job's template alone, and do not rerun a finished run-once Job."""
+    kept: list[Action] = []
+    for action in actions:
+        if isinstance(action, Patch) and action.ref.kind == "Job":
+            suspend = action.patch.get("spec", {}).get("suspend")
+            if suspend is None:
+                continue
+            action = Patch(action.ref, {"spec": {"suspend": suspend}})
+        if (
+            isinstance(action, Create)
+            and action.ref.kind == "Job"
+            and last is not None
+            and last.name == action.ref.name
+            and last.outcome in FINISHED
+        ):
+            continue
+        kept.append(action)
+    return kept
+
+
+def _verdicts(rtj: RetrainJob, last: RunRecord | None) -> list[Verdict]:
+    if last is not None and last.outcome == RunOutcome.FAILED:
+        ready = Verdict.false(
+            reasons.READY,
+            reasons.RUN_FAILED,
+            f"Run {last.name} failed ({last.message}); see kubectl logs job/{last.name}.",
+        )
+    elif rtj.spec.suspend:
+        ready = Verdict.true(reasons.READY, reasons.SUSPENDED, "Suspended: no run starts.")
+    elif rtj.spec.schedule is not None:
+        ready = Verdict.true(
+            reasons.READY, reasons.SCHEDULED, f"Runs on the schedule {rtj.spec.schedule!r}."
+        )
+    elif last is not None and last.outcome == RunOutcome.SUCCEEDED:
+        ready = Verdict.true(reasons.READY, reasons.RUN_SUCCEEDED, f"Run {last.name} succeeded.")
+    else:
+        ready = Verdict.true(reasons.READY, reasons.WAITING_FOR_RUN, "The run is set up.")
+    if last is not None and last.outcome == RunOutcome.RUNNING:
+        progressing = Verdict.true(
+            reasons.PROGRESSING, reasons.RUN_ACTIVE, f"Run {last.name} is training."
+        )
+    else:
+        progressing = Verdict.false(
+            reasons.PROGRESSING, reasons.WAITING_FOR_RUN, "No run is active."
+        )
+    return [ready, progressing]
+
+
+def _decision(
+    previous: RetrainJobStatus,
+    generation: int | None,
+    verdicts: Sequence[Verdict],
+    actions: tuple[Action, ...],
+    status: RetrainJobStatus,
+    now: datetime,
+) -> Decision:
+    conditions: list[Condition] = merge_conditions(previous.conditions, verdicts, generation, now)
+    status = status.model_copy(update={"observed_generation": generation, "conditions": conditions})
+    old, new = previous.to_wire(), status.to_wire()
+    return Decision(actions, new, status_patch(old, new))
+
+
+def _newest_first(record: RunRecord) -> tuple[float, str]:
+    started = record.started_at.timestamp() if record.started_at else 0.0
+    return (-started, record.name)
