@@ -51,6 +51,9 @@ SPREAD_TOPOLOGY_KEY = "kubernetes.io/hostname"
 # block every node drain.
 PDB_MAX_UNAVAILABLE = 1
 
+# Old ReplicaSets a revision's Deployment keeps after in-place serving changes.
+DEPLOYMENT_HISTORY_LIMIT = 3
+
 # Batch scoring CronJobs.
 BATCH_STARTING_DEADLINE_SECONDS = 600
 BATCH_BACKOFF_LIMIT = 2

@@ -32,7 +32,7 @@ def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
     if plan.replicas is not None:
         spec["replicas"] = plan.replicas
     spec |= {
-        "revisionHistoryLimit": defaults.JOB_HISTORY_LIMIT,
+        "revisionHistoryLimit": defaults.DEPLOYMENT_HISTORY_LIMIT,
         "selector": {"matchLabels": selector},
         "strategy": _update_strategy(gpu=wants_gpu(serving.gpu)),
         "template": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from modelship.api.base import API_VERSION
@@ -22,6 +23,9 @@ MODEL_VERSION = "modelship.dev/model-version"
 MODEL_URI_ANNOTATION = "modelship.dev/model-uri"
 MODEL_SHA256_ANNOTATION = "modelship.dev/model-sha256"
 LINEAGE_ANNOTATION = "modelship.dev/lineage"
+
+# A label value: at most 63 characters, alphanumeric at both ends.
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-._A-Za-z0-9]{0,61}[A-Za-z0-9])?)?$")
 
 MANAGER = "modelship"
 SERVER_NAME = "triton"
@@ -48,7 +52,9 @@ def deployment_labels(
     }
     if revision is not None:
         labels[REVISION] = revision.name
-        labels[MODEL_VERSION] = revision.model.version
+        # A version reported by a trainer may not fit a label; the revision name still does.
+        if _LABEL_VALUE.match(revision.model.version):
+            labels[MODEL_VERSION] = revision.model.version
     return labels
 
 

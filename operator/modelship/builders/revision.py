@@ -53,6 +53,8 @@ class RevisionPlan:
     revision: Revision
     # None: an autoscaler (HPA or KEDA) owns the replica count.
     replicas: int | None
+    # Share of traffic relative to the other live revision, as HTTPRoute backend
+    # weights are (e.g. stable 90, canary 10). The replicas router ignores it.
     weight: int = 100
 
 

@@ -18,6 +18,16 @@ import pydantic
 import yaml
 
 from modelship.api import ModelDeployment, RetrainJob
+from modelship.api.base import (
+    CRON_PATTERN,
+    DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    DURATION_PATTERN,
+    QUANTITY_PATTERN,
+    SHA256_PATTERN,
+)
+from modelship.api.common import MIG_PROFILE_PATTERN
+from modelship.api.model_deployment import MODEL_URI_PATTERN
 from modelship.api.retrain_job import TrainerResult
 from modelship.builders import (
     BuildError,
@@ -35,6 +45,17 @@ _KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
 }
 # Pydantic's prefix on errors raised by validators; the message says enough.
 _VALUE_ERROR_PREFIX = "Value error, "
+# What the API's patterns mean, for messages people read instead of regexes.
+_PATTERN_MEANINGS = {
+    QUANTITY_PATTERN: "a Kubernetes quantity such as 500m, 2Gi or 4",
+    DNS_LABEL_PATTERN: "a DNS-1123 label (lower case letters, digits and '-')",
+    DNS_SUBDOMAIN_PATTERN: "a DNS-1123 subdomain (lower case letters, digits, '-' and '.')",
+    DURATION_PATTERN: "a duration such as 30s, 5m or 1h30m",
+    CRON_PATTERN: "a cron schedule such as '0 2 * * *' or @daily",
+    SHA256_PATTERN: "64 lower case hex digits",
+    MIG_PROFILE_PATTERN: "a MIG profile such as 1g.10gb",
+    MODEL_URI_PATTERN: "a uri starting with s3://, gs://, http(s)://, pvc:// or file://",
+}
 
 
 class InvalidInputError(Exception):
@@ -188,8 +209,7 @@ def field_problems(error: pydantic.ValidationError, document: Any) -> list[str]:
     by_path: dict[str, list[tuple[str, str]]] = {}
     for detail in error.errors():
         path = _input_path(detail["loc"], document, missing=detail["type"] == "missing")
-        message = detail["msg"].removeprefix(_VALUE_ERROR_PREFIX)
-        by_path.setdefault(path, []).append((detail["type"], message))
+        by_path.setdefault(path, []).append((detail["type"], _message(detail)))
     lines = []
     for path, found in by_path.items():
         specific = [msg for kind, msg in found if not kind.endswith(("_type", "_parsing"))]
@@ -197,6 +217,13 @@ def field_problems(error: pydantic.ValidationError, document: Any) -> list[str]:
         text = "; ".join(messages)
         lines.append(f"{path}: {text}" if path else text)
     return lines
+
+
+def _message(detail: Any) -> str:
+    meaning = _PATTERN_MEANINGS.get(detail.get("ctx", {}).get("pattern"))
+    if detail["type"] == "string_pattern_mismatch" and meaning is not None:
+        return f"must be {meaning}, not {detail['input']!r}"
+    return str(detail["msg"]).removeprefix(_VALUE_ERROR_PREFIX)
 
 
 def _input_path(loc: tuple[int | str, ...], document: Any, missing: bool) -> str:

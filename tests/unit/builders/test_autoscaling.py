@@ -5,12 +5,15 @@ cpu/memory triggers (KEDA); Triton's queue time, request rate and GPU
 utilisation become Pods metrics named as the documented prometheus-adapter
 rules expose them (HPA), or Prometheus triggers with PromQL scoped to the
 revision's pods and the model (KEDA); both target the stable Deployment.
+ScaledObject is a custom resource kubernetes-validate cannot check, so its
+shape is also checked against the part of KEDA's v1alpha1 schema it uses.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
@@ -49,6 +52,60 @@ ALL_METRICS = [
 ]
 PODS = 'namespace="ml",pod=~"fraud-1b64e32ff5-.*"'
 MODEL = f'{PODS},model="fraud"'
+
+# The part of KEDA's ScaledObject (keda.sh/v1alpha1) schema the builder writes, strict.
+SCALED_OBJECT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "keda.sh/v1alpha1"},
+        "kind": {"const": "ScaledObject"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["scaleTargetRef", "triggers"],
+            "properties": {
+                "scaleTargetRef": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name"],
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "name": {"type": "string"},
+                        "envSourceContainerName": {"type": "string"},
+                    },
+                },
+                "minReplicaCount": {"type": "integer", "minimum": 0},
+                "maxReplicaCount": {"type": "integer", "minimum": 1},
+                "pollingInterval": {"type": "integer"},
+                "cooldownPeriod": {"type": "integer"},
+                "triggers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type", "metadata"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "name": {"type": "string"},
+                            "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
+                            "useCachedMetrics": {"type": "boolean"},
+                            "metadata": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "authenticationRef": {"type": "object"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
 
 CASES = [
     pytest.param(
@@ -201,3 +258,5 @@ def test_autoscaler(autoscaling: dict[str, Any], expected: Any, make_deployment:
     children = build_model_deployment_children(md, steady_plan(md, model))
     autoscalers = [c for c in children if c["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
     assert autoscalers == [expected]
+    if expected["kind"] == "ScaledObject":
+        jsonschema.validate(autoscalers[0], SCALED_OBJECT_SCHEMA)

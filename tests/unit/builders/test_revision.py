@@ -21,6 +21,7 @@ from modelship.api.model_deployment import Lineage, ModelFormat
 from modelship.builders import (
     ResolvedModel,
     UnresolvedModelError,
+    build_model_deployment_children,
     resolve_model,
     revision_name,
     steady_plan,
@@ -122,3 +123,21 @@ def test_from_retrain_job_without_a_promoted_model(
         resolve_model(md, make_retrain_job({}))
     with pytest.raises(UnresolvedModelError, match='RetrainJob "fraud-retrain" is not known'):
         resolve_model(md, None)
+
+
+@pytest.mark.parametrize(
+    ("version", "labelled"),
+    [("3", True), ("2024.11-rc1", True), ("run 3 of 2024-11-25", False), ("v" * 64, False)],
+    ids=["plain", "dotted", "spaces", "too-long"],
+)
+def test_model_version_label_only_when_it_is_a_label_value(
+    version: str, labelled: bool, make_deployment: Any
+) -> None:
+    md = make_deployment({})
+    model = _variant(version=version)
+    children = build_model_deployment_children(md, steady_plan(md, model))
+    deployment = children[0]
+    assert ("modelship.dev/model-version" in deployment["metadata"]["labels"]) is labelled
+    assert deployment["metadata"]["labels"]["modelship.dev/revision"] == revision_name(
+        "fraud", model
+    )

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from modelship.api.base import QUANTITY_PATTERN
 from modelship.cli.render import render
 
 SAMPLES = Path(__file__).resolve().parents[3] / "crds" / "samples"
@@ -43,6 +42,7 @@ spec:
   autoscaling: {minReplicas: 5, maxReplicas: 2}
   batch:
     - {name: nightly, schedule: "@daily", input: {uri: "s3://in"}}
+    - {name: hourly, schedule: "hourly", input: {uri: "in.csv"}, output: {uri: "s3://o"}}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -58,8 +58,6 @@ spec:
   output: {uri: "s3://models/{run}"}
   validation: {metric: auc}
 """
-# The API's quantity pattern; render passes pydantic's message through.
-QUANTITY = f"'{QUANTITY_PATTERN}'"
 
 
 @pytest.fixture
@@ -116,10 +114,15 @@ def test_invalid_input_gives_one_line_per_problem(tmp_path: Path, runner: CliRun
     m = f"error: {path}: ModelDeployment/fraud"
     assert result.stderr.splitlines() == [
         f"{m}: spec.serving.replicas: Input should be greater than or equal to 0",
-        f"{m}: spec.serving.resources.requests.cpu: String should match pattern {QUANTITY}",
+        f"{m}: spec.serving.resources.requests.cpu: must be a Kubernetes quantity such as "
+        "500m, 2Gi or 4, not 'lots'",
         f"{m}: spec.serving.gpus: Extra inputs are not permitted",
         f"{m}: spec.autoscaling: minReplicas (5) must not exceed maxReplicas (2)",
         f"{m}: spec.batch[0].output: Field required",
+        f"{m}: spec.batch[1].schedule: must be a cron schedule such as '0 2 * * *' or @daily, "
+        "not 'hourly'",
+        f"{m}: spec.batch[1].input.uri: must be a uri starting with s3://, gs://, "
+        "http(s)://, pvc:// or file://, not 'in.csv'",
         f"error: {path}: document 2: kind 'ConfigMap' is not rendered "
         "(expected ModelDeployment or RetrainJob)",
         f"error: {path}: RetrainJob/Fraud_Retrain: metadata.name must be a DNS-1123 label: at "
