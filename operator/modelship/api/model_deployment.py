@@ -210,6 +210,13 @@ TRITON_METRICS = frozenset(
 )
 
 
+# Scale to zero needs the HPAScaleToZero feature gate, which clusters rarely enable.
+HPA_SCALE_TO_ZERO = (
+    "a HorizontalPodAutoscaler cannot scale to zero: set minReplicas to 1 or more, "
+    "or use engine keda"
+)
+
+
 class ScalingMetric(ApiModel):
     """One signal the autoscaler follows."""
 
@@ -236,6 +243,10 @@ class AutoscalingSpec(ApiModel):
                     "'minReplicas (' + string(self.minReplicas) + ') must not exceed "
                     "maxReplicas (' + string(self.maxReplicas) + ')'"
                 ),
+            ),
+            Rule(
+                rule="self.engine != 'hpa' || self.minReplicas >= 1",
+                message=HPA_SCALE_TO_ZERO,
             ),
             Rule(
                 rule=(
@@ -275,6 +286,8 @@ class AutoscalingSpec(ApiModel):
                 f"minReplicas ({self.min_replicas}) must not exceed "
                 f"maxReplicas ({self.max_replicas})"
             )
+        if self.engine == AutoscalingEngine.HPA and self.min_replicas < 1:
+            raise ValueError(HPA_SCALE_TO_ZERO)
         wants_triton = any(m.type in TRITON_METRICS for m in self.metrics)
         if self.engine == AutoscalingEngine.KEDA and wants_triton and not self.prometheus_url:
             raise ValueError("KEDA scaling on Triton metrics needs prometheusUrl")

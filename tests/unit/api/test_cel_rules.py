@@ -19,6 +19,7 @@ import pytest
 from modelship.api import ModelDeployment, RetrainJob
 from modelship.api.common import EnvVar, GpuSpec
 from modelship.api.model_deployment import (
+    HPA_SCALE_TO_ZERO,
     AutoscalingSpec,
     CanarySpec,
     CanaryTraffic,
@@ -107,7 +108,8 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
         {"minReplicas": 5, "maxReplicas": 2},
         ["minReplicas (5) must not exceed maxReplicas (2)"],
     ),
-    (AutoscalingSpec, {"minReplicas": 0, "maxReplicas": 1}, []),
+    (AutoscalingSpec, {"minReplicas": 0, "maxReplicas": 1}, [HPA_SCALE_TO_ZERO]),
+    (AutoscalingSpec, {"minReplicas": 0, "maxReplicas": 1, "engine": "keda"}, []),
     (AutoscalingSpec, {"maxReplicas": 3, "engine": "keda"}, []),
     (
         AutoscalingSpec,
