@@ -40,13 +40,12 @@ in a ClusterRole (all namespaces) or in a Role per watched namespace.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-{{- if .Values.rbac.readSecrets }}
 # Only get, by name: to tell a user that a referenced credentials Secret is missing.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-{{- end }}
+# Events on its objects: what it did, and what needs a person's attention.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}

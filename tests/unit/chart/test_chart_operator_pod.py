@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from modelship.cli.operator import run_operator
+from modelship.handlers.settings import OperatorSettings
+
 # Volume types the restricted standard allows.
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
@@ -104,48 +107,33 @@ def test_read_only_root_with_scratch_tmp_probes_and_resources(
     assert pod["automountServiceAccountToken"] is True
 
 
-COMMON_ARGS = ["--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=9090"]
+PORTS_AND_LOGS = [
+    "--liveness-port=8080",
+    "--metrics-port=9090",
+    "--resync-interval=60",
+    "--log-format=json",
+]
 
-# value set -> the operator's command line, whole.
+# value set -> the operator's command line, whole (flags of modelship.cli.operator).
 EXPECTED_ARGS: dict[str, list[str]] = {
-    "default": ["operator", "--all-namespaces", "--standalone", *COMMON_ARGS, "--log-format=json"],
-    "namespaced": [
-        "operator",
-        "--namespace=ml-team-a",
-        "--namespace=ml-team-b",
-        "--standalone",
-        *COMMON_ARGS,
-        "--log-format=json",
-    ],
-    "peering": [
-        "operator",
-        "--all-namespaces",
-        "--peering=modelship",
-        *COMMON_ARGS,
-        "--log-format=json",
-    ],
+    "default": ["operator", *PORTS_AND_LOGS],
+    "namespaced": ["operator", "--namespace=ml-team-a", "--namespace=ml-team-b", *PORTS_AND_LOGS],
+    "peering": ["operator", "--peering=modelship", *PORTS_AND_LOGS],
     "namespaced-peering": [
         "operator",
         "--namespace=ml-team-a",
         "--peering=modelship",
-        *COMMON_ARGS,
-        "--log-format=json",
+        *PORTS_AND_LOGS,
     ],
-    "service-monitor": [
-        "operator",
-        "--all-namespaces",
-        "--standalone",
-        *COMMON_ARGS,
-        "--log-format=json",
-    ],
+    "service-monitor": ["operator", *PORTS_AND_LOGS],
     "everything-set": [
         "operator",
-        "--all-namespaces",
-        "--standalone",
-        *COMMON_ARGS,
+        "--liveness-port=8080",
+        "--metrics-port=9090",
+        "--resync-interval=300",
         "--log-format=plain",
         "--debug",
-        "--timer-interval=30",
+        "--verbose",
     ],
 }
 
@@ -158,6 +146,25 @@ def test_operator_command_line(render: Callable[[str], Any], value_set: str) -> 
         {"name": "health", "containerPort": 8080, "protocol": "TCP"},
         {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
     ]
+
+
+def test_the_operator_command_accepts_the_chart_arguments(
+    render: Callable[[str], Any], value_sets: dict[str, Any], value_set: str
+) -> None:
+    # Parse (not run) the rendered command line with the real CLI and its settings model.
+    (container,) = operator_pod(render, value_set)["containers"]
+    command, *args = container["args"]
+    assert command == "operator"
+    context = run_operator.make_context(command, list(args))
+    settings = OperatorSettings(
+        **{key: value for key, value in context.params.items() if value not in (None, ())}
+    )
+    values = value_sets[value_set].values
+    assert settings.namespaces == values.get("watchNamespaces", [])
+    expected_peering = "modelship" if values.get("peering", {}).get("enabled") else None
+    assert settings.peering == expected_peering
+    assert settings.liveness_endpoint == "http://0.0.0.0:8080/healthz"
+    assert settings.metrics_port == 9090
 
 
 def test_replicas_and_rollout_strategy(render: Callable[[str], Any], value_set: str) -> None:

@@ -36,12 +36,11 @@ NAMESPACED_RIGHTS: Rights = {
     ("gateway.networking.k8s.io", "httproutes"): CHILD_VERBS,
     ("", "pods"): READ_VERBS,
     ("", "secrets"): {"get"},
-    ("", "events"): {"create", "patch"},
+    ("", "events"): {"create"},
 }
 CRD_WATCH: Rights = {("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"}}
 NAMESPACE_WATCH: Rights = {("", "namespaces"): {"list", "watch"}}
 PEERING_VERBS = {"get", "list", "watch", "patch"}
-WITHOUT_SECRETS = {key: verbs for key, verbs in NAMESPACED_RIGHTS.items() if key != ("", "secrets")}
 
 # value set -> rights of the ClusterRole, and of the Role in each watched namespace.
 EXPECTED_CLUSTER_RIGHTS: dict[str, Rights] = {
@@ -50,7 +49,7 @@ EXPECTED_CLUSTER_RIGHTS: dict[str, Rights] = {
     "peering": CRD_WATCH | NAMESPACED_RIGHTS | {("kopf.dev", "clusterkopfpeerings"): PEERING_VERBS},
     "namespaced-peering": CRD_WATCH | NAMESPACE_WATCH,
     "service-monitor": CRD_WATCH | NAMESPACED_RIGHTS,
-    "everything-set": CRD_WATCH | WITHOUT_SECRETS,
+    "everything-set": CRD_WATCH | NAMESPACED_RIGHTS,
 }
 EXPECTED_ROLE_RIGHTS: dict[str, dict[str, Rights]] = {
     "default": {},
