@@ -120,22 +120,29 @@ async def _translated(ref: Ref) -> AsyncIterator[None]:
     try:
         yield
     except ApiError as error:
-        raise _error(ref, error) from error
+        code = error.status.code or error.response.status_code
+        raise _error(
+            ref, code, error.status.reason, error.status.message, error.response
+        ) from error
+    except httpx.HTTPStatusError as error:  # an error reply that is not a Kubernetes Status
+        response = error.response
+        raise _error(ref, response.status_code, None, response.text, response) from error
     except httpx.TransportError as error:
         raise UnavailableError(f"{ref}: no answer from the API server ({error})") from error
 
 
-def _error(ref: Ref, error: ApiError) -> KubeError:
-    code = error.status.code or error.response.status_code
-    message = f"{ref}: {error.status.message or error.status.reason or code}"
+def _error(
+    ref: Ref, code: int, reason: str | None, text: str | None, response: httpx.Response
+) -> KubeError:
+    message = f"{ref}: {text or reason or code}"
     if code == 404:
         return NotFoundError(message, code)
-    if code == 409 and error.status.reason == "AlreadyExists":
+    if code == 409 and reason == "AlreadyExists":
         return AlreadyExistsError(message, code)
     if code == 409:
         return ConflictError(message, code)
     if code == 429 or code >= 500:
-        return UnavailableError(message, code, _retry_after(error.response))
+        return UnavailableError(message, code, _retry_after(response))
     return RejectedError(message, code)
 
 

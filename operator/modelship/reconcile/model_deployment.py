@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from modelship.api.common import Condition, ConditionStatus
 from modelship.api.model_deployment import (
+    CanaryStatus,
     Endpoints,
     HistoryEntry,
     ModelDeployment,
@@ -93,7 +94,7 @@ def decide(observed: Observed) -> Decision:
         )
     except ValidationError as error:
         return _blocked(
-            observed, previous, reasons.INVALID_SPEC, f"Invalid spec: {problems(error)}"
+            observed, previous, reasons.INVALID_SPEC, f"Invalid spec: {problems(error)}."
         )
     try:
         model = resolve_model(md, _retrain_job(observed.retrain_job))
@@ -136,7 +137,12 @@ def decide(observed: Observed) -> Decision:
         ),
         stable=_revision_status(stable_plan.revision, stable_live, stable_plan.replicas),
         canary=(
-            _revision_status(canary_plan.revision, canary_live, canary_plan.replicas)
+            CanaryStatus(
+                **_revision_status(
+                    canary_plan.revision, canary_live, canary_plan.replicas
+                ).model_dump(),
+                weight=canary_plan.weight,
+            )
             if canary_plan
             else None
         ),

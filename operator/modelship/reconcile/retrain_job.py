@@ -61,7 +61,7 @@ def decide(observed: Observed) -> Decision:
             {"metadata": body["metadata"], "spec": body.get("spec", {})}
         )
     except ValidationError as error:
-        message = f"Invalid spec: {problems(error)}"
+        message = f"Invalid spec: {problems(error)}."
         verdicts = [
             Verdict.false(reasons.READY, reasons.INVALID_SPEC, message),
             Verdict.false(reasons.PROGRESSING, reasons.INVALID_SPEC, "Nothing runs until fixed."),

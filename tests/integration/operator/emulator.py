@@ -181,7 +181,7 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         try:
             if method == "WATCH":
                 return await self._serve_watch(request, kind)
-            return aiohttp.web.json_response(self._serve(request, kind, raw.method))
+            return _json_response(self._serve(request, kind, raw.method))
         except ApiError as error:
             return _status_response(error)
 
@@ -447,7 +447,15 @@ def _status_response(
         "reason": error.reason,
         "message": error.message,
     }
-    return aiohttp.web.json_response(body, status=error.status, headers=headers)
+    return _json_response(body, error.status, headers)
+
+
+def _json_response(
+    body: Obj, status: int = 200, headers: dict[str, str] | None = None
+) -> aiohttp.web.Response:
+    # Exactly "application/json", no charset: clients such as lightkube match it literally.
+    headers = {**(headers or {}), "Content-Type": "application/json"}
+    return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
 
 
 class EmulatorThread:

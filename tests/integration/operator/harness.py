@@ -1,0 +1,109 @@
+"""The operator process as users start it, and the emulated cluster the scenarios drive."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from emulator import EmulatorThread, Fault
+from lightkube import Client, KubeConfig
+from scenarios import Obj, patch
+
+ROOT = Path(__file__).parents[3]
+MODELSHIP = Path(sys.executable).parent / "modelship"
+# Short, so that resync-driven behaviour shows within a test's patience.
+RESYNC_SECONDS = 1.0
+
+
+class OperatorProcess:
+    """`modelship operator` in a subprocess, its log kept for when a test fails."""
+
+    def __init__(self, kubeconfig: Path, log: Path) -> None:
+        self.kubeconfig, self.log = kubeconfig, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(MODELSHIP),
+                    "operator",
+                    f"--resync-interval={RESYNC_SECONDS}",
+                    "--metrics-port=0",
+                    "--liveness-port=0",
+                    "--verbose",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+class EmulatedCluster:
+    """The Cluster of the scenarios, over the emulator; plus what only an emulator can do."""
+
+    def __init__(self, server: EmulatorThread, kubeconfig: Obj, operator: OperatorProcess) -> None:
+        self.server = server
+        self.client = Client(KubeConfig.from_dict(kubeconfig))
+        self.operator = operator
+
+    def make_available(self, deployment: Obj) -> None:
+        meta = deployment["metadata"]
+        replicas = deployment["spec"].get("replicas", 1)
+        status = {
+            "observedGeneration": meta["generation"],
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "conditions": [{"type": "Available", "status": "True", "reason": "Ready"}],
+        }
+        patch(
+            self, "apps/v1", "Deployment", meta["namespace"], meta["name"], {"status": status}, True
+        )
+
+    def assert_collected(self, owner: Obj, children: list[Obj]) -> None:
+        # No garbage collector here: what it would collect is what names the owner as controller.
+        for child in children:
+            refs = child["metadata"].get("ownerReferences", [])
+            assert [(r["uid"], r["controller"], r["blockOwnerDeletion"]) for r in refs] == [
+                (owner["metadata"]["uid"], True, True)
+            ], child["metadata"]["name"]
+
+    # --- emulator only -------------------------------------------------------------------
+
+    def inject(self, *faults: Fault) -> None:
+        self.server.call(lambda: self.server.emulator.faults.extend(faults))
+
+    def drop_watches(self) -> None:
+        self.server.call(self.server.emulator.drop_watches)
+
+    def writes(self) -> list[str]:
+        """Every write request served so far: method and path."""
+
+        def collect() -> list[str]:
+            return [
+                f"{request.method} {request.url.path}"
+                for request in self.server.emulator._requests
+                if request.method in ("POST", "PUT", "PATCH", "DELETE")
+            ]
+
+        return self.server.call(collect)
+
+    def objects(self, plural: str) -> list[Obj]:
+        return self.server.call(lambda: self.server.emulator.objects(plural))
