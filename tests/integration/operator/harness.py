@@ -25,8 +25,9 @@ class OperatorProcess:
         self.kubeconfig, self.log = kubeconfig, log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, namespaces: list[str] | None = None) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        watch = [f"--namespace={ns}" for ns in namespaces or []]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -36,6 +37,7 @@ class OperatorProcess:
                     "--metrics-port=0",
                     "--liveness-port=0",
                     "--verbose",
+                    *watch,
                 ],
                 env=env,
                 stdout=log,
