@@ -1,0 +1,43 @@
+"""Observed states for the decision tests: plain dicts, as the API server has them."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+LATER = datetime(2026, 1, 2, 4, 0, 0, tzinfo=UTC)
+UID = "0b5c7a52-0000-4000-8000-000000000001"
+
+
+def md_body(version: str = "1", generation: int = 1, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelship.dev/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "wine", "namespace": "ml", "uid": UID, "generation": generation},
+        "spec": {
+            "model": {"name": "wine", "version": version, "uri": f"s3://models/wine/{version}"},
+            **spec,
+        },
+    }
+
+
+def as_live(manifest: dict[str, Any], available: bool = False) -> dict[str, Any]:
+    """A created manifest as the API server returns it: defaults and status added."""
+    live = copy.deepcopy(manifest)
+    live["metadata"] |= {"uid": f"uid-{manifest['metadata']['name']}", "generation": 1}
+    if manifest["kind"] == "Service":
+        live["spec"] |= {"clusterIP": "10.0.0.7", "type": "ClusterIP"}
+    if manifest["kind"] == "Deployment":
+        live["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/dev/x"
+        replicas = live["spec"].get("replicas", 1)
+        count = replicas if available else 0
+        live["status"] = {
+            "observedGeneration": 1,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": count,
+            "availableReplicas": count,
+        }
+    return live

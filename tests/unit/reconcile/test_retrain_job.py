@@ -1,0 +1,89 @@
+"""RetrainJob decisions: its Job or CronJob, runs read from Jobs, and a finished run left alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from modelship.reconcile.retrain_job import Observed, decide
+from states import NOW, as_live
+
+UID = "0b5c7a52-0000-4000-8000-0000000000aa"
+
+
+def rtj_body(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelship.dev/v1alpha1",
+        "kind": "RetrainJob",
+        "metadata": {"name": "nightly", "namespace": "ml", "uid": UID, "generation": 1},
+        "spec": {
+            "modelDeployment": "wine",
+            "template": {"image": "trainer:1"},
+            "data": {"uri": "s3://data/wine"},
+            "output": {"uri": "s3://models/wine/{run}"},
+            "validation": {"metric": "auc"},
+            **spec,
+        },
+    }
+
+
+def job(name: str, **status: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "ml", "creationTimestamp": "2026-01-02T00:00:00Z"},
+        "spec": {},
+        "status": {"startTime": "2026-01-02T00:00:01Z", **status},
+    }
+
+
+FAILED = {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                          "message": "Job has reached the specified backoff limit",
+                          "lastTransitionTime": "2026-01-02T00:10:00Z"}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "name"),
+    [({}, "Job", "nightly-run"), ({"schedule": "0 2 * * *"}, "CronJob", "nightly")],
+)
+def test_a_run_once_gets_a_job_and_a_schedule_a_cron_job(
+    spec: dict[str, Any], kind: str, name: str
+) -> None:
+    decision = decide(Observed(body=rtj_body(**spec), children=[], runs=[], now=NOW))
+    assert [(a.ref.kind, a.ref.name) for a in decision.actions] == [(kind, name)]
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "ready", "progressing"),
+    [
+        ({}, "Running", ("True", "WaitingForRun"), ("True", "RunActive")),
+        ({"succeeded": 1, "completionTime": "2026-01-02T00:09:00Z"}, "Succeeded",
+         ("True", "RunSucceeded"), ("False", "WaitingForRun")),
+        (FAILED, "Failed", ("False", "RunFailed"), ("False", "WaitingForRun")),
+    ],
+)  # fmt: skip
+def test_the_last_run_comes_from_its_job(
+    status: dict[str, Any], outcome: str, ready: tuple[str, str], progressing: tuple[str, str]
+) -> None:
+    run = job("nightly-run", **status)
+    decision = decide(Observed(body=rtj_body(), children=[], runs=[run], now=NOW))
+    assert decision.status["lastRun"]["outcome"] == outcome
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in decision.status["conditions"]}
+    assert conditions == {"Ready": ready, "Progressing": progressing}
+
+
+def test_a_finished_run_once_job_that_was_cleaned_up_is_not_run_again() -> None:
+    finished = job("nightly-run", succeeded=1, completionTime="2026-01-02T00:09:00Z")
+    first = decide(Observed(body=rtj_body(), children=[], runs=[finished], now=NOW))
+    body = {**rtj_body(), "status": first.status}
+    again = decide(Observed(body=body, children=[], runs=[], now=NOW))
+    assert again.actions == ()
+    assert again.status_patch == {}
+
+
+def test_a_running_job_is_not_patched_when_the_template_changes() -> None:
+    first = decide(Observed(body=rtj_body(), children=[], runs=[], now=NOW))
+    live = as_live(dict(first.actions[0].manifest))  # type: ignore[union-attr]
+    changed = rtj_body(template={"image": "trainer:2"})
+    decision = decide(Observed(body=changed, children=[live], runs=[live], now=NOW))
+    assert decision.actions == ()
