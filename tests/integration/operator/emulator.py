@@ -227,7 +227,7 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         selector = _selector(params)
         items = [
             copy.deepcopy(obj)
-            for (gv, plural, ns, _), obj in sorted(self._objects.items(), key=lambda kv: kv[0][2:])
+            for (gv, plural, ns, _), obj in sorted(self._objects.items(), key=_namespace_and_name)
             if (gv, plural) == (kind.group_version, kind.plural)
             and (namespace is None or ns == namespace)
             and selector(obj)
@@ -369,6 +369,12 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
             self._watches.remove(watch)
         await response.write_eof()
         return response
+
+
+def _namespace_and_name(item: tuple[Key, Obj]) -> tuple[str, str]:
+    # Cluster-scoped objects have no namespace: sort them first rather than compare None.
+    (_, _, namespace, name), _ = item
+    return namespace or "", name
 
 
 def _group_version(group: str | None, version: str | None) -> str:
