@@ -191,3 +191,39 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """gcp-storage-emulator on 127.0.0.1 with an empty bucket `models`; its endpoint url."""
+    import os
+    import subprocess
+    import sys
+
+    from modelship_serving.triton.server import free_port
+
+    port = free_port()
+    executable = Path(sys.executable).parent / "gcp-storage-emulator"
+    process = subprocess.Popen(
+        [
+            str(executable),
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "--default-bucket",
+            "models",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    try:
+        _wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,5 +1,7 @@
-"""`modelship fetch` brings a packaged repository from a real HTTP server and a real
-S3-protocol server (moto in server mode, IAM auth on): right checksum installs it, wrong
+"""`modelship fetch` brings a packaged repository from a real HTTP server, a real S3-protocol
+server (moto in server mode, IAM auth on) and a GCS emulator (gcp-storage-emulator, which checks
+no credentials, so gs credential errors are shown only for an unusable key file): right
+checksum installs it, wrong
 checksum installs nothing, missing objects and bad credentials fail with clear messages that
 never show the secret, and transient HTTP errors are retried."""
 
@@ -206,3 +208,49 @@ def test_cli_as_the_init_container_runs_it(
     assert refused.returncode == 1
     assert "Error: sha256 mismatch" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.fixture
+def gcs_bucket(
+    gcs_emulator: str, packaged: Any, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Bucket `models` on the emulator with the repository under `wine-1/` and as an archive."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    bucket = storage.Client(project="test", credentials=AnonymousCredentials()).bucket("models")
+    for path in sorted(packaged[0].rglob("*")):
+        if path.is_file():
+            bucket.blob(f"wine-1/{path.relative_to(packaged[0]).as_posix()}").upload_from_filename(
+                str(path)
+            )
+    bucket.blob("wine-1.tar.gz").upload_from_filename(str(archive_dir / "models.tar.gz"))
+    return "models"
+
+
+def test_gcs_prefix_and_archive(gcs_bucket: str, packaged: Any, tmp_path: Path) -> None:
+    digest = repository_sha256(packaged[0])
+    assert fetch_repository(f"gs://{gcs_bucket}/wine-1/", tmp_path / "a", digest).sha256 == digest
+    assert (
+        fetch_repository(f"gs://{gcs_bucket}/wine-1.tar.gz", tmp_path / "b", digest).sha256
+        == digest
+    )
+    with pytest.raises(ChecksumError):
+        fetch_repository(f"gs://{gcs_bucket}/wine-1", tmp_path / "c", "d" * 64)
+    assert not (tmp_path / "c").exists()
+
+
+def test_gcs_missing_objects(gcs_bucket: str, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="holds no objects"):
+        fetch_repository(f"gs://{gcs_bucket}/no-such-model", tmp_path / "a")
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_repository(f"gs://{gcs_bucket}/no-such-model.tar.gz", tmp_path / "b")
+
+
+def test_gcs_unusable_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "key.json").write_text("not a key")
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "key.json"))
+    with pytest.raises(FetchError, match="no usable Google Cloud credentials"):
+        fetch_repository("gs://models/wine-1", tmp_path / "dest")
