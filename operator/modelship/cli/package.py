@@ -104,6 +104,11 @@ def _parameters(values: tuple[str, ...]) -> dict[str, str]:
     " Triton builds without the onnxruntime backend.",
 )
 @click.option(
+    "--archive",
+    type=click.Path(path_type=Path),
+    help="Also write this model's repository as a .tar.gz (for http(s)/s3/gs uris).",
+)
+@click.option(
     "--atol",
     default=1e-4,
     show_default=True,
@@ -134,6 +139,7 @@ def package(
     instances: int,
     instance_kind: str,
     python_backend: bool,
+    archive: Path | None,
     atol: float,
     rtol: float,
 ) -> None:
@@ -161,6 +167,10 @@ def package(
         result = package_model(
             model, sample, name, model_version, output, lineage, options, atol, rtol
         )
+        if archive is not None:
+            from modelship_serving.fetch.archive import write_repository_archive
+
+            write_repository_archive(output, archive, only_model=name)
     metadata = result.metadata
     click.echo(f"Wrote {result.model_dir} (version {metadata.version}, {metadata.backend} backend)")
     columns = ", ".join(f"{c.name}:{c.kind}" for c in metadata.input_schema.columns)
@@ -175,5 +185,7 @@ def package(
         )
     click.echo(f"sha256: {result.repository_sha256}")
     click.echo("  (digest of a repository holding only this model: put it in spec.model.sha256)")
+    if archive is not None:
+        click.echo(f"  archive: {archive} (same sha256 once fetched)")
     if result.output_repository_sha256 != result.repository_sha256:
         click.echo(f"  whole {output} (with its other models): {result.output_repository_sha256}")

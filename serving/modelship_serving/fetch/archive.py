@@ -25,8 +25,19 @@ def extract_repository_archive(archive: Path, destination: Path, shown_as: str) 
         raise FetchError(f"{shown_as} is not a readable tar archive: {error}") from error
 
 
-def write_repository_archive(repository: Path, archive: Path) -> None:
-    """Write ``repository`` as a .tar.gz whose root is the repository root."""
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(repository.rglob("*")):
-            tar.add(path, arcname=path.relative_to(repository).as_posix(), recursive=False)
+def write_repository_archive(
+    repository: Path, archive: Path, only_model: str | None = None
+) -> None:
+    """Write ``repository`` (or only its model ``only_model``) as a .tar.gz whose root is the
+    repository root, atomically: the archive appears only when complete."""
+    top = repository / only_model if only_model else repository
+    partial = archive.with_name(f".{archive.name}.partial")
+    try:
+        with tarfile.open(partial, "w:gz") as tar:
+            if only_model:
+                tar.add(top, arcname=only_model, recursive=False)
+            for path in sorted(top.rglob("*")):
+                tar.add(path, arcname=path.relative_to(repository).as_posix(), recursive=False)
+        partial.rename(archive)
+    finally:
+        partial.unlink(missing_ok=True)

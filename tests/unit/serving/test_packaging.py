@@ -343,3 +343,29 @@ def test_cli_bad_input_is_one_line_without_traceback(iris_classifier: Any, tmp_p
     assert result.exit_code == 1
     assert result.output.startswith("Error: model file")
     assert "Traceback" not in result.output
+
+
+def test_cli_archive_fetches_to_the_printed_sha256(iris_classifier: Any, tmp_path: Path) -> None:
+    from modelship_serving.fetch.fetch import fetch_repository
+
+    result = CliRunner().invoke(
+        main,
+        [
+            "package",
+            str(iris_classifier.model_path),
+            "--sample",
+            str(iris_classifier.sample_path),
+            "--name",
+            "iris",
+            "--version",
+            "1",
+            "--output",
+            str(tmp_path / "r"),
+            "--archive",
+            str(tmp_path / "iris.tar.gz"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    printed = result.output.split("sha256: ")[1].split()[0]
+    fetched = fetch_repository((tmp_path / "iris.tar.gz").as_uri(), tmp_path / "dest", printed)
+    assert fetched.sha256 == printed
