@@ -41,3 +41,11 @@ class ChecksumError(FetchError):
 
 class ServeError(ModelshipServingError):
     """Triton could not be found, prepared or started."""
+
+
+class ScoringError(ModelshipServingError):
+    """A batch scoring job cannot run: bad input, schema mismatch, unusable model or output."""
+
+
+class SchemaMismatchError(ScoringError):
+    """The input table does not have the columns and types the model was packaged with."""

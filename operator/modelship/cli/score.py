@@ -1,0 +1,116 @@
+"""`modelship score`: batch scoring of a table with a packaged model (what batch CronJobs run)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from modelship_serving.cli_support import user_errors
+
+
+def _progress_printer() -> Any:
+    if sys.stderr.isatty():
+
+        def on_tty(event: dict[str, Any]) -> None:
+            rate = event.get("rows_per_second")
+            click.echo(
+                f"\rscored {event['rows_done']:,} rows" + (f" ({rate:,} rows/s)" if rate else ""),
+                err=True,
+                nl=False,
+            )
+
+        return on_tty
+
+    def as_json(event: dict[str, Any]) -> None:
+        click.echo(json.dumps(event), err=True)
+
+    return as_json
+
+
+@click.command(
+    help="Score the table at --input with model --model of the repository --model-repo and write"
+    " one prediction per input row to --output (format from its extension: .csv, .parquet,"
+    " .jsonl), with the row number (and --key) carried through. The input is checked against"
+    " the model's recorded schema before anything is scored; the output appears only when"
+    " complete, with OUTPUT.manifest.json and OUTPUT.drift.json beside it. A rerun after a crash"
+    " resumes from the last committed chunk."
+)
+@click.option(
+    "--model-repo",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model repository written by `modelship package`.",
+)
+@click.option("--model", "model_name", required=True, help="Model name in the repository.")
+@click.option("--input", "input_uri", required=True, help="Input table (path or file://).")
+@click.option("--output", "output_uri", required=True, help="Output table (path or file://).")
+@click.option(
+    "--triton",
+    "triton_url",
+    help="Score via Triton gRPC at HOST:PORT instead of onnxruntime in-process.",
+)
+@click.option(
+    "--batch-size",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows read, scored and committed at a time (memory stays flat).",
+)
+@click.option(
+    "--request-rows",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows per Triton request (at most the model's max_batch_size).",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Triton requests in flight.",
+)
+@click.option("--key", "key_column", help="Input column to carry into the output.")
+def score(
+    model_repo: Path,
+    model_name: str,
+    input_uri: str,
+    output_uri: str,
+    triton_url: str | None,
+    batch_size: int,
+    request_rows: int,
+    concurrency: int,
+    key_column: str | None,
+) -> None:
+    """See the help text above."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with user_errors():
+        from modelship_serving.scoring.job import ScoreSettings, run_scoring
+
+        manifest = run_scoring(
+            ScoreSettings(
+                model_repo=model_repo,
+                model=model_name,
+                input_uri=input_uri,
+                output_uri=output_uri,
+                triton_url=triton_url,
+                rows_per_chunk=batch_size,
+                rows_per_request=request_rows,
+                concurrency=concurrency,
+                key_column=key_column,
+            ),
+            progress=_progress_printer(),
+        )
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    click.echo(
+        f"scored {manifest.rows_out:,} rows with {manifest.model_name} v{manifest.model_version}"
+        f" ({manifest.scorer}) into {manifest.output}"
+        + (f"; resumed {manifest.chunks_resumed} chunk(s)" if manifest.chunks_resumed else "")
+    )
+    if manifest.drifted_features:
+        click.echo(f"drift: {', '.join(manifest.drifted_features)} (see {manifest.drift_file})")

@@ -1,0 +1,212 @@
+"""Drift of a batch against a reference profile: per-feature population stability index (PSI).
+
+Batch values are counted in the reference's own histogram bins (values beyond
+the reference range fall in the end bins) and against the reference's
+categories (others in one "other" bucket), so the two distributions compare
+bin for bin. Counts are additive: a batch can be summarised chunk by chunk and
+the partial counts summed, which is what lets a resumed scoring job report on
+all its rows.
+
+PSI = sum over bins of (batch share - reference share) * ln(batch share / reference share),
+with shares floored at 1e-4 so an empty bin does not divide by zero. Rule of
+thumb: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelship_serving.profile import ReferenceProfile
+
+PSI_FLOOR = 1e-4
+DEFAULT_PSI_THRESHOLD = 0.25
+OTHER_CATEGORY = "__other__"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NumericCounts(_Model):
+    """Additive summary of one numeric column of a batch, in the reference's bins."""
+
+    bin_counts: list[int] = Field(description="Counts per reference histogram bin.")
+    missing: int = Field(default=0, description="Missing values.")
+    count: int = Field(default=0, description="Present values.")
+    total: float = Field(default=0.0, description="Sum of present values.")
+    total_of_squares: float = Field(default=0.0, description="Sum of squares of present values.")
+
+
+class CategoricalCounts(_Model):
+    """Additive summary of one categorical column of a batch."""
+
+    category_counts: dict[str, int] = Field(
+        description=f"Counts per reference category; {OTHER_CATEGORY!r} for all others."
+    )
+    missing: int = Field(default=0, description="Missing values.")
+
+
+class BatchCounts(_Model):
+    """Additive summary of a whole batch (or a chunk of it)."""
+
+    rows: int = Field(default=0, description="Rows counted.")
+    numeric: dict[str, NumericCounts] = Field(description="Numeric columns by name.")
+    categorical: dict[str, CategoricalCounts] = Field(description="Categorical columns by name.")
+
+    @classmethod
+    def empty(cls, reference: ReferenceProfile) -> BatchCounts:
+        """Zero counts shaped like ``reference``."""
+        return cls(
+            numeric={
+                name: NumericCounts(bin_counts=[0] * len(profile.histogram_counts))
+                for name, profile in reference.numeric.items()
+            },
+            categorical={
+                name: CategoricalCounts(
+                    category_counts=dict.fromkeys([*profile.frequencies, OTHER_CATEGORY], 0)
+                )
+                for name, profile in reference.categorical.items()
+            },
+        )
+
+    def add_frame(self, frame: pd.DataFrame, reference: ReferenceProfile) -> None:
+        """Count ``frame``'s rows into this summary."""
+        self.rows += len(frame)
+        for name, counts in self.numeric.items():
+            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+            present = values[~np.isnan(values)]
+            counts.missing += int(len(values) - len(present))
+            counts.count += len(present)
+            counts.total += float(present.sum())
+            counts.total_of_squares += float(np.square(present).sum())
+            edges = reference.numeric[name].histogram_edges
+            if len(edges) >= 2 and len(present):
+                # Interior edges only: values below/above the range land in the end bins.
+                bins = np.searchsorted(np.asarray(edges[1:-1]), present, side="right")
+                for index, added in enumerate(np.bincount(bins, minlength=len(edges) - 1)):
+                    counts.bin_counts[index] += int(added)
+        for name, categorical in self.categorical.items():
+            column = frame[name]
+            categorical.missing += int(column.isna().sum())
+            for category, added in column.dropna().astype(str).value_counts().items():
+                key = (
+                    str(category)
+                    if str(category) in categorical.category_counts
+                    else OTHER_CATEGORY
+                )
+                categorical.category_counts[key] += int(added)
+
+    def merge(self, other: BatchCounts) -> None:
+        """Add another summary of the same shape into this one."""
+        self.rows += other.rows
+        for name, counts in self.numeric.items():
+            theirs = other.numeric[name]
+            counts.bin_counts = [
+                a + b for a, b in zip(counts.bin_counts, theirs.bin_counts, strict=True)
+            ]
+            counts.missing += theirs.missing
+            counts.count += theirs.count
+            counts.total += theirs.total
+            counts.total_of_squares += theirs.total_of_squares
+        for name, categorical in self.categorical.items():
+            for key, added in other.categorical[name].category_counts.items():
+                categorical.category_counts[key] = categorical.category_counts.get(key, 0) + added
+            categorical.missing += other.categorical[name].missing
+
+
+class FeatureDrift(_Model):
+    """Drift of one feature."""
+
+    kind: str = Field(description="numeric or categorical.")
+    psi: float = Field(description="Population stability index against the reference.")
+    drifted: bool = Field(description="Whether psi exceeds the report's threshold.")
+    missing_fraction: float = Field(description="Share of missing values in the batch.")
+    reference_missing_fraction: float = Field(description="Share missing in the reference.")
+    mean: float | None = Field(default=None, description="Batch mean (numeric).")
+    reference_mean: float | None = Field(default=None, description="Reference mean (numeric).")
+    unseen_fraction: float | None = Field(
+        default=None,
+        description="Share of present values in categories outside the reference's list"
+        " (categorical).",
+    )
+
+
+class DriftReport(_Model):
+    """Drift of a batch against the model's reference profile."""
+
+    rows: int = Field(description="Rows in the batch.")
+    reference_rows: int = Field(description="Rows in the reference sample.")
+    psi_threshold: float = Field(description="PSI above which a feature counts as drifted.")
+    drifted_features: list[str] = Field(description="Features whose PSI exceeds the threshold.")
+    features: dict[str, FeatureDrift] = Field(description="Per-feature drift, by column name.")
+
+
+def population_stability_index(reference: list[float], batch: list[float]) -> float:
+    """PSI of two distributions given as counts or shares over the same bins."""
+    reference_total, batch_total = sum(reference), sum(batch)
+    if reference_total <= 0 or batch_total <= 0:
+        return 0.0
+    psi = 0.0
+    for expected, actual in zip(reference, batch, strict=True):
+        expected_share = max(expected / reference_total, PSI_FLOOR)
+        actual_share = max(actual / batch_total, PSI_FLOOR)
+        psi += (actual_share - expected_share) * math.log(actual_share / expected_share)
+    return psi
+
+
+def drift_report(
+    counts: BatchCounts, reference: ReferenceProfile, threshold: float = DEFAULT_PSI_THRESHOLD
+) -> DriftReport:
+    """Compare a batch's counts with the reference profile."""
+    features: dict[str, FeatureDrift] = {}
+    rows = max(counts.rows, 1)
+    for name, numeric in counts.numeric.items():
+        profile = reference.numeric[name]
+        psi = population_stability_index(
+            [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
+        )
+        features[name] = FeatureDrift(
+            kind="numeric",
+            psi=psi,
+            drifted=psi > threshold,
+            missing_fraction=numeric.missing / rows,
+            reference_missing_fraction=profile.missing_fraction,
+            mean=numeric.total / numeric.count if numeric.count else None,
+            reference_mean=profile.mean,
+        )
+    for name, categorical in counts.categorical.items():
+        cat_profile = reference.categorical[name]
+        keys = [*cat_profile.frequencies, OTHER_CATEGORY]
+        reference_shares = [*cat_profile.frequencies.values(), cat_profile.other_fraction]
+        batch_counts = [float(categorical.category_counts.get(key, 0)) for key in keys]
+        psi = population_stability_index(reference_shares, batch_counts)
+        present = sum(batch_counts)
+        features[name] = FeatureDrift(
+            kind="categorical",
+            psi=psi,
+            drifted=psi > threshold,
+            missing_fraction=categorical.missing / rows,
+            reference_missing_fraction=cat_profile.missing_fraction,
+            unseen_fraction=batch_counts[-1] / present if present else None,
+        )
+    return DriftReport(
+        rows=counts.rows,
+        reference_rows=reference.row_count,
+        psi_threshold=threshold,
+        drifted_features=sorted(name for name, feature in features.items() if feature.drifted),
+        features=features,
+    )
+
+
+def batch_counts_json(counts: BatchCounts) -> str:
+    """Serialised counts (for a chunk's sidecar file)."""
+    return counts.model_dump_json()
+
+
+def batch_counts_from_json(text: str) -> BatchCounts:
+    """Counts read back from `batch_counts_json`."""
+    return BatchCounts.model_validate_json(text)

@@ -1,0 +1,119 @@
+"""Reading tables in chunks and writing them, by file extension: .csv, .parquet, .jsonl.
+
+Readers stream: memory holds one chunk at a time whatever the file's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from modelship_serving.errors import ScoringError
+
+TableFormat = Literal["csv", "parquet", "jsonl"]
+_SUFFIXES: dict[str, TableFormat] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def local_path(uri: str) -> Path:
+    """The local path a file:// uri or plain path names."""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    if "://" in uri:
+        raise ScoringError(
+            f"{uri.split('://')[0]}:// is not supported for scoring input/output yet; give a local"
+            " path or file:// uri (fetch remote files first)"
+        )
+    return Path(uri)
+
+
+def table_format(path: Path) -> TableFormat:
+    """The format a path's extension names."""
+    found = _SUFFIXES.get(path.suffix.lower())
+    if found is None:
+        raise ScoringError(
+            f"{path}: unknown table format {path.suffix!r}; use .csv, .parquet or .jsonl"
+        )
+    return found
+
+
+def input_columns(path: Path) -> list[str]:
+    """Column names of a table without reading its rows (the first line for JSONL)."""
+    fmt = table_format(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+        if fmt == "csv":
+            return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+        first = next(iter(pd.read_json(path, lines=True, chunksize=1)), None)
+        return [] if first is None else [str(name) for name in first.columns]
+    except FileNotFoundError as error:
+        raise ScoringError(f"input {path} does not exist") from error
+    except ScoringError:
+        raise
+    except Exception as error:
+        raise ScoringError(f"cannot read input {path}: {error}") from error
+
+
+def read_chunks(
+    path: Path, rows_per_chunk: int, dtypes: dict[str, Any] | None = None
+) -> Iterator[pd.DataFrame]:
+    """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter)."""
+    fmt = table_format(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_chunk):
+                yield batch.to_pandas()
+        elif fmt == "csv":
+            yield from pd.read_csv(path, chunksize=rows_per_chunk, dtype=dtypes)
+        else:
+            yield from pd.read_json(path, lines=True, chunksize=rows_per_chunk, dtype=dtypes)
+    except ScoringError:
+        raise
+    except Exception as error:
+        raise ScoringError(f"cannot read input {path}: {error}") from error
+
+
+class TableWriter:
+    """Appends DataFrames to one file of the given format."""
+
+    def __init__(self, path: Path, fmt: TableFormat) -> None:
+        self.path = path
+        self.format = fmt
+        self._parquet_writer: Any = None
+        self._header_written = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet_writer is None:
+                self._parquet_writer = pq.ParquetWriter(self.path, table.schema)
+            self._parquet_writer.write_table(table)
+        elif self.format == "csv":
+            frame.to_csv(self.path, mode="a", header=not self._header_written, index=False)
+        else:
+            with self.path.open("a", encoding="utf-8") as stream:
+                text = frame.to_json(orient="records", lines=True)
+                stream.write(text if text.endswith("\n") or not text else text + "\n")
+        self._header_written = True
+
+    def close(self) -> None:
+        if self._parquet_writer is not None:
+            self._parquet_writer.close()
+        elif not self.path.exists():
+            self.path.touch()  # an empty input still gives an (empty) output

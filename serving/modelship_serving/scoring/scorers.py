@@ -1,0 +1,119 @@
+"""Turning a chunk of rows into predictions: in-process onnxruntime, or Triton over gRPC.
+
+Both return the model's outputs by name as numpy arrays with one row per input row.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from modelship_serving.errors import ScoringError
+from modelship_serving.metadata import ModelMetadata
+from modelship_serving.packaging.schema import frame_to_feeds
+
+
+class Scorer(Protocol):
+    """Scores one chunk."""
+
+    description: str
+
+    def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessScorer:
+    """onnxruntime on the packaged model.onnx, in this process."""
+
+    def __init__(
+        self, model_file: Path, metadata: ModelMetadata, threads: int | None = None
+    ) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(
+                str(model_file), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:
+            raise ScoringError(f"cannot load {model_file} with onnxruntime: {error}") from error
+        self.metadata = metadata
+        self.output_names = [spec.name for spec in metadata.outputs]
+        self.description = f"onnxruntime in-process ({model_file.name})"
+
+    def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        feeds = frame_to_feeds(frame, self.metadata.input_schema)
+        values = self.session.run(self.output_names, feeds)
+        return {
+            name: np.asarray(value) for name, value in zip(self.output_names, values, strict=True)
+        }
+
+    def close(self) -> None:
+        pass
+
+
+class TritonScorer:
+    """Triton over gRPC, with up to ``concurrency`` requests of ``rows_per_request`` in flight."""
+
+    def __init__(
+        self, url: str, metadata: ModelMetadata, rows_per_request: int = 64, concurrency: int = 4
+    ) -> None:
+        import tritonclient.grpc as triton_grpc
+
+        self.triton_grpc = triton_grpc
+        self.url = url.removeprefix("grpc://")
+        self.metadata = metadata
+        self.rows_per_request = rows_per_request
+        self.client = triton_grpc.InferenceServerClient(self.url)
+        try:
+            ready = self.client.is_model_ready(metadata.name, metadata.version)
+        except Exception as error:
+            raise ScoringError(f"cannot reach Triton at {self.url}: {error}") from error
+        if not ready:
+            raise ScoringError(
+                f"Triton at {self.url} has no ready model {metadata.name}"
+                f" version {metadata.version}"
+            )
+        self.pool = ThreadPoolExecutor(max_workers=concurrency)
+        self.description = f"Triton gRPC {self.url} ({concurrency} requests in flight)"
+
+    def _request(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        feeds = frame_to_feeds(frame, self.metadata.input_schema)
+        inputs = []
+        for column in self.metadata.input_schema.columns:
+            array = feeds[column.tensor_name]
+            tensor = self.triton_grpc.InferInput(
+                column.tensor_name, list(array.shape), column.datatype
+            )
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
+        outputs = [
+            self.triton_grpc.InferRequestedOutput(spec.name) for spec in self.metadata.outputs
+        ]
+        result = self.client.infer(
+            self.metadata.name, inputs, model_version=self.metadata.version, outputs=outputs
+        )
+        return {spec.name: result.as_numpy(spec.name) for spec in self.metadata.outputs}
+
+    def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        slices = [
+            frame.iloc[start : start + self.rows_per_request]
+            for start in range(0, len(frame), self.rows_per_request)
+        ]
+        parts = list(self.pool.map(self._request, slices))
+        return {
+            spec.name: np.concatenate([part[spec.name] for part in parts])
+            for spec in self.metadata.outputs
+        }
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.client.close()
