@@ -6,8 +6,9 @@ Kopf operator (see DESIGN.md): objects get a uid, resourceVersion, generation
 and creationTimestamp; LIST carries a usable resourceVersion and WATCH replays
 from it; a watch subscribes before it takes its snapshot; the status
 subresource is kept apart from the rest; PUT, generateName, label and field
-selectors, merge and JSON patches (a failed ``test`` is a 422) work; an injected
-fault answers *instead of* the write, as a real server would.
+selectors, merge and JSON patches (a failed ``test`` is a 422) and the
+namespaces kind (``/api/v1/namespaces``) work; an injected fault answers
+*instead of* the write, as a real server would.
 
 What it does not do, on purpose: garbage collection, controllers, admission,
 CRD schema validation, RBAC. Tests check those properties by other means.
@@ -163,6 +164,28 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         return self._last_rv
 
     # --- serving --------------------------------------------------------------------
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        match = _NAMESPACES_PATH.match(raw_request.path)
+        if match is None:
+            return await super().__call__(raw_request)
+        # kmock cannot parse /api/v1/namespaces[/NAME] (it reads a namespace prefix there).
+        body = await raw_request.read()
+        request = kmock.Request(
+            id=len(self._requests),
+            method=raw_request.method,
+            url=raw_request.url,
+            params=dict(raw_request.query),
+            headers=dict(raw_request.headers),
+            body=body,
+            data=json.loads(body) if body else None,
+            resource=kmock.resource("", "v1", "namespaces"),
+            name=match.group(1),
+            subresource=match.group(2),
+            raw_request=raw_request,
+        )
+        self._requests.append(request)
+        return await self._handle(request)
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         resource = request.resource
@@ -375,6 +398,9 @@ def _namespace_and_name(item: tuple[Key, Obj]) -> tuple[str, str]:
     # Cluster-scoped objects have no namespace: sort them first rather than compare None.
     (_, _, namespace, name), _ = item
     return namespace or "", name
+
+
+_NAMESPACES_PATH = re.compile(r"^/api/v1/namespaces(?:/([^/]+))?(?:/(status))?/?$")
 
 
 def _group_version(group: str | None, version: str | None) -> str:

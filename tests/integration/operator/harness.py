@@ -24,6 +24,7 @@ class OperatorProcess:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.kubeconfig, self.log = kubeconfig, log
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_args: list[str] = []  # appended: a repeated option's last value wins
 
     def start(self, namespaces: list[str] | None = None) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
@@ -38,6 +39,7 @@ class OperatorProcess:
                     "--liveness-port=0",
                     "--verbose",
                     *watch,
+                    *self.extra_args,
                 ],
                 env=env,
                 stdout=log,

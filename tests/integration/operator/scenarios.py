@@ -62,6 +62,11 @@ def list_owned(cluster: Cluster, api_version: str, kind: str, ns: str, owner: st
     return sorted((dict(obj.to_dict()) for obj in found), key=lambda o: o["metadata"]["name"])
 
 
+def list_all(cluster: Cluster, api_version: str, kind: str, ns: str) -> list[Obj]:
+    found = cluster.client.list(resource_registry.load(api_version, kind), namespace=ns)
+    return [dict(obj.to_dict()) for obj in found]
+
+
 def patch(
     cluster: Cluster,
     api_version: str,
@@ -207,6 +212,22 @@ def create_gives_children_and_ready(cluster: Cluster, ns: str) -> None:
         "grpc": f"wine.{ns}.svc:8001",
     }
     assert [(h["revision"], h["outcome"]) for h in status["history"]] == [(revision, "Serving")]
+    said = wait_for(
+        "Events of what the operator did",
+        lambda: (
+            {
+                (e["reason"], e["message"])
+                for e in list_all(cluster, "v1", "Event", ns)
+                if e["involvedObject"]["name"] == "wine"
+            }
+            >= {
+                ("Created", f"Created Deployment {ns}/{revision}"),
+                ("Created", f"Created Service {ns}/wine"),
+                ("Serving", f"Revision {revision} serves model version 1 on 1 of 1 pods."),
+            }
+        ),
+    )
+    assert said
     for kind, names in children(cluster, ns, "wine").items():
         for name in names:
             api = {"Deployment": "apps/v1", "Service": "v1", "PodDisruptionBudget": "policy/v1"}

@@ -11,7 +11,9 @@ garbage collector is exactly what the ModelDeployment controls.
 
 from __future__ import annotations
 
+import socket
 import time
+import urllib.request
 
 import pytest
 import scenarios
@@ -78,3 +80,61 @@ def test_restart_mid_way_makes_no_duplicates_and_idles_quietly(cluster: Emulated
     before = cluster.writes()
     time.sleep(RESYNC_SECONDS * 4)
     assert cluster.writes()[len(before) :] == []
+
+
+def test_watches_only_the_namespaces_it_is_given(cluster: EmulatedCluster) -> None:
+    cluster.operator.stop()
+    for ns in (NS, "elsewhere"):
+        create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    cluster.operator.start(namespaces=[NS])
+    create(cluster, model_deployment("other", "elsewhere"))
+    create(cluster, model_deployment("wine", NS))
+    wait_for("the watched namespace's children", lambda: deployments(cluster, NS, "wine"))
+    time.sleep(RESYNC_SECONDS * 2)  # time enough for a wrong operator to act
+    assert deployments(cluster, "elsewhere", "other") == []
+
+
+def test_serves_metrics_and_liveness(cluster: EmulatedCluster) -> None:
+    metrics_port, liveness_port = free_port(), free_port()
+    cluster.operator.stop()
+    cluster.operator.extra_args = [
+        f"--metrics-port={metrics_port}",
+        f"--liveness-port={liveness_port}",
+    ]
+    cluster.operator.start()
+    create(cluster, model_deployment("wine", NS))
+    wait_for("a reconcile", lambda: deployments(cluster, NS, "wine"))
+
+    def scrape() -> str | None:
+        try:
+            text = fetch(f"http://127.0.0.1:{metrics_port}/metrics")
+        except OSError:
+            return None
+        return text if 'modelship_reconciles_total{kind="ModelDeployment"' in text else None
+
+    text = wait_for("the reconcile counted in /metrics", scrape)
+    for metric in (
+        "modelship_reconcile_duration_seconds_bucket",
+        'modelship_api_writes_total{kind="Deployment",verb="created"} 1.0',
+    ):
+        assert metric in text
+    assert wait_for("/healthz", lambda: _healthy(liveness_port))
+
+
+def _healthy(port: int) -> bool:
+    try:
+        fetch(f"http://127.0.0.1:{port}/healthz")
+    except OSError:
+        return False
+    return True
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
