@@ -1,14 +1,10 @@
-"""Keeps each test's outcome on its node, so a fixture can show the operator's log on failure."""
+"""Makes the operator's emulator, harness and scenarios, and this folder's harness, importable."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from pathlib import Path
 
-import pytest
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "operator"))
+sys.path.insert(0, str(HERE))
