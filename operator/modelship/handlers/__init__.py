@@ -147,10 +147,11 @@ def _child_events(registry: kopf.OperatorRegistry) -> None:
     async def on_child_event(
         body: kopf.Body, type: str | None, memo: kopf.Memo, logger: Logger, **kwargs: Any
     ) -> None:
+        uid = controller_uid(body) or ""
+        memo.runtime.seen(uid, body)
         if type not in ("MODIFIED", "DELETED"):
             return  # our own creations, and the listing at start (resume covers it)
         found = Indexes.of(kwargs)
-        uid = controller_uid(body) or ""
         if owner := found.first(found.model_deployments, uid):
             await model_deployment.reconcile(owner, found, memo.runtime, "child", logger)
             return

@@ -35,6 +35,7 @@ async def reconcile(
                 observed = await gather(body, indexes, runtime)
                 decision = decide(observed)
                 applied = await apply(runtime.kube, decision.actions, meta["uid"])
+                runtime.remember(meta["uid"], applied)
                 if applied.conflicts:
                     conflicts = frozenset(applied.conflicts)
                     decision = decide(dataclasses.replace(observed, conflicts=conflicts))
@@ -63,7 +64,7 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         missing_secret = secret
     return Observed(
         body=body,
-        children=indexes.children_of(meta["uid"]),
+        children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
         now=datetime.now(UTC).replace(microsecond=0),
         retrain_job=retrain_job,
         missing_secret=missing_secret,

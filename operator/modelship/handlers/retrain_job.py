@@ -31,13 +31,14 @@ async def reconcile(
         with metrics.RECONCILE_SECONDS.labels(KIND).time():
             observed = Observed(
                 body=body,
-                children=indexes.children_of(meta["uid"]),
+                children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
                 runs=indexes.all_of(indexes.runs, (meta["namespace"], meta["name"])),
                 now=datetime.now(UTC).replace(microsecond=0),
             )
             decision = decide(observed)
             try:
                 applied = await apply(runtime.kube, decision.actions, meta["uid"])
+                runtime.remember(meta["uid"], applied)
                 post(body, applied, ())
                 await runtime.write_status(body, decision.status, decision.status_patch)
             except KubeError as error:

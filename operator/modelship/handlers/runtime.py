@@ -29,6 +29,25 @@ class Runtime:
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     # The status last written per uid: a view a moment old must not make us write it again.
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Children created per owner uid that the watch-fed indexes may not show yet.
+    created: dict[str, dict[Ref, dict[str, Any]]] = field(default_factory=dict)
+
+    def with_created(self, uid: str, indexed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The indexed children, plus those we created that the index has not caught up with."""
+        pending = self.created.get(uid, {})
+        for child in indexed:
+            pending.pop(Ref.of(child), None)
+        return [*indexed, *pending.values()]
+
+    def seen(self, uid: str, child: Mapping[str, Any]) -> None:
+        """The watch has shown this child: the index speaks for it from now on."""
+        self.created.get(uid, {}).pop(Ref.of(child), None)
+
+    def remember(self, uid: str, applied: Applied) -> None:
+        pending = self.created.setdefault(uid, {})
+        pending.update((Ref.of(obj), obj) for obj in applied.new_objects)
+        for ref in applied.deleted:
+            pending.pop(ref, None)
 
     async def write_status(
         self, body: Mapping[str, Any], status: dict[str, Any], patch: dict[str, Any]
@@ -43,6 +62,7 @@ class Runtime:
 
     def forget(self, uid: str) -> None:
         self.written.pop(uid, None)
+        self.created.pop(uid, None)
         self.locks.pop(uid, None)
 
 

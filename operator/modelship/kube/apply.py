@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelship.kube.client import Kube
 from modelship.kube.errors import AlreadyExistsError, NotFoundError
@@ -21,6 +22,8 @@ class Applied:
     """What was done, for Events and metrics; and the names someone else holds."""
 
     created: list[Ref] = field(default_factory=list)
+    # The objects as the API server returned them on creation.
+    new_objects: list[dict[str, Any]] = field(default_factory=list)
     patched: list[Ref] = field(default_factory=list)
     deleted: list[Ref] = field(default_factory=list)
     conflicts: set[Ref] = field(default_factory=set)
@@ -49,7 +52,7 @@ async def apply(kube: Kube, actions: Iterable[Action], owner_uid: str) -> Applie
 
 async def _create(kube: Kube, action: Create, owner_uid: str, applied: Applied) -> None:
     try:
-        await kube.create(action.manifest)
+        applied.new_objects.append(await kube.create(action.manifest))
         applied.created.append(action.ref)
         return
     except AlreadyExistsError:
