@@ -26,6 +26,11 @@ import click
     help="Peering object name for leader election between replicas. Default: standalone.",
 )
 @click.option(
+    "--priority",
+    type=int,
+    help="Peering priority; the highest live replica acts. Default: random with --peering.",
+)
+@click.option(
     "--log-format", type=click.Choice(["plain", "full", "json"]), help="Log format (default plain)."
 )
 @click.option("--verbose", "-v", is_flag=True, default=None, help="Log what each reconcile does.")
@@ -35,7 +40,8 @@ def run_operator(**options: Any) -> None:
 
     Every option can also be set as an environment variable: MODELSHIP_NAMESPACES
     (a JSON list), MODELSHIP_RESYNC_INTERVAL, MODELSHIP_METRICS_PORT,
-    MODELSHIP_LIVENESS_PORT, MODELSHIP_PEERING, MODELSHIP_LOG_FORMAT. The API
+    MODELSHIP_LIVENESS_PORT, MODELSHIP_PEERING, MODELSHIP_PRIORITY,
+    MODELSHIP_LOG_FORMAT. The API
     server is found in-cluster, or through $KUBECONFIG.
     """
     import kopf
@@ -58,6 +64,7 @@ def run_operator(**options: Any) -> None:
         settings=kopf_settings(settings),
         standalone=settings.peering is None,
         peering_name=settings.peering,
+        priority=settings.peering_priority,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=settings.liveness_endpoint,

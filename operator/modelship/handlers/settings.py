@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from enum import StrEnum
 
 from pydantic import Field
@@ -50,9 +51,22 @@ class OperatorSettings(BaseSettings):
             "(needs the ClusterKopfPeering/KopfPeering CRDs); unset runs standalone."
         ),
     )
+    priority: int | None = Field(
+        default=None,
+        description=(
+            "Peering priority: the live replica with the highest one acts, the others wait. "
+            "Unset with peering: a random one, so that replicas never tie (a tie pauses all)."
+        ),
+    )
     log_format: LogFormat = Field(default=LogFormat.PLAIN, description="plain, full or json.")
     verbose: bool = Field(default=False, description="Log what each reconcile does.")
     debug: bool = Field(default=False, description="Log every API request and event.")
+
+    @property
+    def peering_priority(self) -> int:
+        if self.priority is not None:
+            return self.priority
+        return secrets.randbelow(1_000_000) + 1 if self.peering else 0
 
     @property
     def liveness_endpoint(self) -> str | None:

@@ -14,12 +14,23 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import scenarios
-from emulator import Fault
-from harness import RESYNC_SECONDS, EmulatedCluster
-from scenarios import create, deployments, md_with, model_deployment, wait_for
+from emulator import Fault, Kind
+from harness import RESYNC_SECONDS, EmulatedCluster, OperatorProcess
+from lightkube.generic_resource import create_global_resource
+from scenarios import (
+    MD_API,
+    create,
+    deployments,
+    md_with,
+    model_deployment,
+    patch,
+    ready_model_deployment,
+    wait_for,
+)
 
 NS = "ml"
 
@@ -138,3 +149,40 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_replicas_with_peering_let_one_act(cluster: EmulatedCluster, tmp_path: Path) -> None:
+    """Kopf peering as leader election: the higher priority acts, the other takes over after it."""
+    cluster.operator.stop()
+    cluster.server.call(lambda: cluster.server.emulator.register(PEERING))
+    create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
+    create(cluster, {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
+                     "metadata": {"name": "modelship"}})  # fmt: skip
+    leader = cluster.operator
+    leader.extra_args = ["--peering=modelship", "--priority=200"]
+    follower = OperatorProcess(leader.kubeconfig, tmp_path / "follower.log")
+    follower.extra_args = ["--peering=modelship", "--priority=100"]
+    leader.start()
+    follower.start()
+    try:
+        wait_for("the follower to stand by", lambda: "Pausing operations" in _log(follower))
+        ready_model_deployment(cluster, NS, "wine")
+        assert "modeldeployments-create" not in _log(follower)
+
+        leader.stop()
+        wait_for("the follower to take over", lambda: "Resuming operations" in _log(follower))
+        patch(cluster, MD_API, "ModelDeployment", NS, "wine",
+              {"spec": {"serving": {"replicas": 2}}})  # fmt: skip
+        wait_for(
+            "the follower to act",
+            lambda: deployments(cluster, NS, "wine")[0]["spec"]["replicas"] == 2,
+        )
+    finally:
+        follower.stop()
+
+
+PEERING = Kind("kopf.dev/v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False)
+
+
+def _log(process: OperatorProcess) -> str:
+    return process.log.read_text() if process.log.exists() else ""
