@@ -1,6 +1,7 @@
 """Reading tables in chunks and writing them, by file extension: .csv, .parquet, .jsonl.
 
-Readers stream: memory holds one chunk at a time whatever the file's size.
+Readers stream: memory holds one chunk at a time whatever the file's size (for Parquet,
+one row group at a time: its peak follows the largest row group).
 """
 
 from __future__ import annotations
