@@ -60,8 +60,12 @@ for namespace in "$release_namespace" "$sample_namespace"; do
         pod-security.kubernetes.io/warn=restricted
 done
 
+# The installed operator watches only the sample's namespace: the e2e tests run their
+# own operator from this checkout in namespaces of their own, and two operators must
+# never reconcile the same objects.
 helm upgrade --install modelship charts/modelship \
     --namespace "$release_namespace" \
+    --set "watchNamespaces={$sample_namespace}" \
     --set image.repository="${operator_image%:*}" \
     --set image.tag="${operator_image##*:}" \
     --set image.pullPolicy=Never \
@@ -74,9 +78,11 @@ fi
 
 cat <<DONE
 
-modelship is running in kind cluster '$cluster'.
+modelship is running in kind cluster '$cluster', watching namespace '$sample_namespace'.
   export KUBECONFIG=$kubeconfig
   kubectl --namespace $sample_namespace get modeldeployments --watch
   .venv/bin/pytest tests/e2e          # the e2e tests use this cluster
   kind delete cluster --name $cluster # when done
+A ModelDeployment becomes Ready once its Triton pods run: that needs the serving image
+in the cluster (BUILD_SERVING=1) and its model uri reachable from the pods.
 DONE
