@@ -58,33 +58,76 @@ def rename_values(model: onnx.ModelProto, renames: dict[str, str]) -> None:
                 node.output[index] = renames[name]
 
 
+_JOINED_INPUT = "modelship_features"
+
+
+def _with_per_column_inputs(converted: onnx.ModelProto, schema: InputSchema) -> onnx.ModelProto:
+    """Give a graph converted with one [batch, k] float input one [batch, 1] input per column."""
+    graph = converted.graph
+    concat = onnx.helper.make_node(
+        "Concat",
+        [column.tensor_name for column in schema.columns],
+        [_JOINED_INPUT],
+        axis=1,
+        name="modelship_join_columns",
+    )
+    graph.node.insert(0, concat)
+    del graph.input[:]
+    graph.input.extend(
+        onnx.helper.make_tensor_value_info(column.tensor_name, onnx.TensorProto.FLOAT, [None, 1])
+        for column in schema.columns
+    )
+    return converted
+
+
 def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
     """Convert a fitted estimator or Pipeline; raises UnsupportedModelError when skl2onnx cannot."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    initial_types = [
+    per_column = [
         (
             column.name,
             FloatTensorType([None, 1]) if column.kind == "numeric" else StringTensorType([None, 1]),
         )
         for column in schema.columns
     ]
-    task = model_task(model)
-    options: dict[int, dict[str, Any]] = {}
-    if task == "classification":
-        options[id(final_estimator(model))] = {"zipmap": False}
-    try:
-        converted: onnx.ModelProto = convert_sklearn(
-            model, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
+    # Many converters of a bare estimator take a single input: for all-numeric data, convert
+    # with one [batch, k] input and put a Concat of the per-column inputs in front.
+    input_layouts: list[tuple[list[Any], bool]] = [(per_column, False)]
+    if len(schema.columns) > 1 and all(column.kind == "numeric" for column in schema.columns):
+        input_layouts.append(
+            ([(_JOINED_INPUT, FloatTensorType([None, len(schema.columns)]))], True)
         )
-    except Exception as error:
+    task = model_task(model)
+    # Plain probability tensors instead of ZipMap; estimators without that option
+    # (e.g. LinearSVC) already give plain score tensors.
+    option_sets: list[dict[int, dict[str, Any]]] = [{}]
+    if task == "classification":
+        option_sets.insert(0, {id(final_estimator(model)): {"zipmap": False}})
+    converted: onnx.ModelProto | None = None
+    errors: list[str] = []
+    for initial_types, joined in input_layouts:
+        for options in option_sets:
+            try:
+                converted = convert_sklearn(
+                    model, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
+                )
+            except Exception as error:
+                errors.append(str(error))
+                continue
+            if joined:
+                converted = _with_per_column_inputs(converted, schema)
+            break
+        if converted is not None:
+            break
+    if converted is None:
         raise UnsupportedModelError(
             f"skl2onnx cannot convert {type(model).__name__}"
-            f" (final step {type(final_estimator(model)).__name__}): {error}. Supported are"
+            f" (final step {type(final_estimator(model)).__name__}): {errors[0]}. Supported are"
             " scikit-learn's usual transformers (ColumnTransformer, scalers, encoders, imputers)"
             " and classifiers/regressors listed by skl2onnx.supported_converters()"
-        ) from error
+        )
     # skl2onnx keeps the order of initial_types but may rewrite names it dislikes.
     graph_inputs = list(converted.graph.input)
     renames = {

@@ -369,3 +369,22 @@ def test_cli_archive_fetches_to_the_printed_sha256(iris_classifier: Any, tmp_pat
     printed = result.output.split("sha256: ")[1].split()[0]
     fetched = fetch_repository((tmp_path / "iris.tar.gz").as_uri(), tmp_path / "dest", printed)
     assert fetched.sha256 == printed
+
+
+def test_bare_estimator_on_numeric_columns_gets_one_input_per_column(tmp_path: Path) -> None:
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, target = load_wine(return_X_y=True, as_frame=True)
+    features.columns = [name.replace("/", "_") for name in features.columns]
+    model = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
+    model.fit(features.iloc[::2], target.iloc[::2])
+    joblib.dump(model, tmp_path / "rf.pkl")
+    features.iloc[::2].to_csv(tmp_path / "sample.csv", index=False)
+    result = package_model(tmp_path / "rf.pkl", tmp_path / "sample.csv", "rf", "1", tmp_path / "r")
+    config = parse_config(tmp_path / "r/rf/config.pbtxt")
+    assert [i.name for i in config.input] == list(features.columns)
+    session = onnx_session((tmp_path / "r/rf/1/model.onnx").read_bytes())
+    held_out = features.iloc[1::2]
+    outputs = run_onnx(session, held_out, result.metadata.input_schema)
+    assert outputs["label"].tolist() == model.predict(held_out).tolist()
