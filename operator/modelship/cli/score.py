@@ -46,8 +46,15 @@ def _progress_printer() -> Any:
     help="Model repository written by `modelship package`.",
 )
 @click.option("--model", "model_name", required=True, help="Model name in the repository.")
-@click.option("--input", "input_uri", required=True, help="Input table (path or file://).")
-@click.option("--output", "output_uri", required=True, help="Output table (path or file://).")
+@click.option(
+    "--input",
+    "input_uri",
+    required=True,
+    help="Input table: path, file://, s3://, gs:// or http(s)://.",
+)
+@click.option(
+    "--output", "output_uri", required=True, help="Output table: path, file://, s3:// or gs://."
+)
 @click.option(
     "--triton",
     "triton_url",
@@ -74,6 +81,12 @@ def _progress_printer() -> Any:
     type=click.IntRange(min=1),
     help="Triton requests in flight.",
 )
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    help="Where partial results live (resume needs it to survive a crash); default: beside"
+    " a local output, or under $TMPDIR for an s3/gs output.",
+)
 @click.option("--key", "key_column", help="Input column to carry into the output.")
 def score(
     model_repo: Path,
@@ -84,6 +97,7 @@ def score(
     batch_size: int,
     request_rows: int,
     concurrency: int,
+    work_dir: Path | None,
     key_column: str | None,
 ) -> None:
     """See the help text above."""
@@ -102,6 +116,7 @@ def score(
                 rows_per_request=request_rows,
                 concurrency=concurrency,
                 key_column=key_column,
+                work_dir=work_dir,
             ),
             progress=_progress_printer(),
         )

@@ -105,3 +105,22 @@ def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
             ),
             f"gs://{uri.host}/{name}",
         )
+
+
+def download_gcs_object(uri: ModelUri, destination: Path) -> None:
+    """Download one object to ``destination``."""
+    bucket = gcs_client().bucket(uri.host)
+    _call(lambda: bucket.blob(uri.key).download_to_filename(str(destination)), uri.redacted())
+
+
+def upload_gcs_object(source: Path, uri: ModelUri) -> None:
+    """Upload one file as an object (GCS makes it visible only once complete)."""
+    bucket = gcs_client().bucket(uri.host)
+    _call(lambda: bucket.blob(uri.key).upload_from_filename(str(source)), uri.redacted())
+
+
+def gcs_object_exists(uri: ModelUri) -> bool:
+    """Whether the object exists."""
+    bucket = gcs_client().bucket(uri.host)
+    result: bool = _call(lambda: bucket.blob(uri.key).exists(), uri.redacted())
+    return result

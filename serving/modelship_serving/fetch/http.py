@@ -58,3 +58,8 @@ def download_http_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
     archive = scratch / "repository.tar"
     with_retries(lambda: _download_once(uri, archive), f"downloading {uri.redacted()}")
     extract_repository_archive(archive, target, uri.redacted())
+
+
+def download_http_object(uri: ModelUri, destination: Path) -> None:
+    """Download one file (retrying transient failures)."""
+    with_retries(lambda: _download_once(uri, destination), f"downloading {uri.redacted()}")

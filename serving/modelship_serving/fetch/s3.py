@@ -143,3 +143,38 @@ def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
             ),
             f"s3://{bucket}/{key}",
         )
+
+
+def download_s3_object(uri: ModelUri, destination: Path) -> None:
+    """Download one object to ``destination``."""
+    client = s3_client()
+    _call(lambda: client.download_file(uri.host, uri.key, str(destination)), uri.redacted())
+
+
+def upload_s3_object(source: Path, uri: ModelUri) -> None:
+    """Upload one file as an object (S3 makes it visible only once complete)."""
+    client = s3_client()
+    _call(lambda: client.upload_file(str(source), uri.host, uri.key), uri.redacted())
+
+
+def s3_object_exists(uri: ModelUri) -> bool:
+    """Whether the object exists."""
+    from botocore.exceptions import ClientError
+
+    client = s3_client()
+
+    def head() -> bool:
+        try:
+            client.head_object(Bucket=uri.host, Key=uri.key)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) in (
+                "404",
+                "NoSuchKey",
+                "NotFound",
+            ):
+                return False
+            raise
+        return True
+
+    result: bool = _call(head, uri.redacted())
+    return result

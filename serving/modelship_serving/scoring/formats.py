@@ -30,8 +30,8 @@ def local_path(uri: str) -> Path:
         return Path(uri[len("file://") :])
     if "://" in uri:
         raise ScoringError(
-            f"{uri.split('://')[0]}:// is not supported for scoring input/output yet; give a local"
-            " path or file:// uri (fetch remote files first)"
+            f"{uri.split('://')[0]}:// is not supported here; give a path, file://, s3://, gs://"
+            " or (input only) http(s)://"
         )
     return Path(uri)
 

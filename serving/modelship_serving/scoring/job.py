@@ -12,10 +12,15 @@ Layout beside the output file ``OUT`` (e.g. ``scores.parquet``):
   renamed into place only when complete.
 - ``OUT.drift.json``: drift of the whole input against the model's reference profile.
 - ``OUT.manifest.json``: written last; its presence means the job finished.
+
+Input and output may also be objects in storage (see modelship_serving.scoring.remote):
+the input is downloaded into the work directory first, the output assembled there and
+uploaded, then its drift report, then its manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,8 +43,10 @@ from modelship_serving.drift import (
     drift_report,
 )
 from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
+from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata, read_model_metadata
 from modelship_serving.packaging.schema import frame_to_feeds
+from modelship_serving.scoring import remote
 from modelship_serving.scoring.formats import (
     TableWriter,
     input_columns,
@@ -47,6 +54,7 @@ from modelship_serving.scoring.formats import (
     read_chunks,
     table_format,
 )
+from modelship_serving.scoring.remote import is_remote, object_name
 from modelship_serving.scoring.scorers import InProcessScorer, Scorer, TritonScorer
 
 logger = logging.getLogger(__name__)
@@ -62,9 +70,11 @@ class ScoreSettings(BaseModel):
 
     model_repo: Path = Field(description="Model repository written by `modelship package`.")
     model: str = Field(description="Model name inside the repository.")
-    input_uri: str = Field(description="Input table: local path or file:// (.csv/.parquet/.jsonl).")
+    input_uri: str = Field(
+        description="Input table (.csv/.parquet/.jsonl): path, file://, s3://, gs:// or http(s)://."
+    )
     output_uri: str = Field(
-        description="Output table: local path or file://; its extension picks the format."
+        description="Output table: path, file://, s3:// or gs://; its extension picks the format."
     )
     triton_url: str | None = Field(
         default=None, description="Triton gRPC address (host:port); absent: onnxruntime in-process."
@@ -78,6 +88,12 @@ class ScoreSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1, description="Triton requests in flight.")
     key_column: str | None = Field(
         default=None, description="Input column carried into the output next to the row number."
+    )
+    work_dir: Path | None = Field(
+        default=None,
+        description="Where partial results live; default: beside a local output, or"
+        " $TMPDIR/modelship-score/<hash of the job> for an s3/gs output. Put it on a volume"
+        " that survives the pod to resume after a node loss.",
     )
     psi_threshold: float = Field(
         default=DEFAULT_PSI_THRESHOLD,
@@ -120,12 +136,18 @@ def _atomic_write_text(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
+MANIFEST_SUFFIX = ".manifest.json"
+DRIFT_SUFFIX = ".drift.json"
+
+
 def manifest_path(output: Path) -> Path:
-    return output.with_name(output.name + ".manifest.json")
+    """The manifest beside an output file."""
+    return output.with_name(output.name + MANIFEST_SUFFIX)
 
 
 def drift_path(output: Path) -> Path:
-    return output.with_name(output.name + ".drift.json")
+    """The drift report beside an output file."""
+    return output.with_name(output.name + DRIFT_SUFFIX)
 
 
 def work_directory(output: Path) -> Path:
@@ -205,13 +227,25 @@ def _job_state(
 ) -> dict[str, Any]:
     stat = input_path.stat()
     return {
-        "input": str(input_path.resolve()),
+        "input": settings.input_uri,
         "input_size": stat.st_size,
-        "input_mtime_ns": stat.st_mtime_ns,
+        # A downloaded copy's mtime says nothing about the object; a local file's does.
+        "input_mtime_ns": None if is_remote(settings.input_uri) else stat.st_mtime_ns,
         "model_sha256": metadata.model_sha256,
         "rows_per_chunk": settings.rows_per_chunk,
         "key_column": settings.key_column,
     }
+
+
+def default_work_directory(settings: ScoreSettings) -> Path:
+    """Work directory of a job whose output is in object storage."""
+    job = hashlib.sha256(f"{settings.input_uri}\n{settings.output_uri}".encode()).hexdigest()
+    return Path(tempfile.gettempdir()) / "modelship-score" / job[:16]
+
+
+def _clear_chunks(work: Path) -> None:
+    for entry in work.glob("chunk-*"):
+        entry.unlink()
 
 
 def make_scorer(settings: ScoreSettings, metadata: ModelMetadata, model_file: Path) -> Scorer:
@@ -230,32 +264,61 @@ def run_scoring(
 ) -> ScoreManifest:
     """Run (or resume) one job; see the module docstring."""
     started_at = datetime.now(UTC)
-    input_path, output = local_path(settings.input_uri), local_path(settings.output_uri)
-    output_format = table_format(output)
-    table_format(input_path)
-    if not input_path.is_file():
-        raise ScoringError(f"input {input_path} does not exist or is not a file")
-    if output.exists() or manifest_path(output).exists():
-        raise ScoringError(f"output {output} already exists; remove it or choose another output")
+    output_remote = is_remote(settings.output_uri)
+    input_remote = is_remote(settings.input_uri)
+    if output_remote:
+        output_name = object_name(settings.output_uri)
+        output_format = table_format(Path(output_name))
+        if remote.exists(settings.output_uri) or remote.exists(
+            settings.output_uri + MANIFEST_SUFFIX
+        ):
+            raise ScoringError(
+                f"output {redact_uri(settings.output_uri)} already exists; remove it or choose"
+                " another output"
+            )
+        work = settings.work_dir or default_work_directory(settings)
+        assembled = work / output_name
+    else:
+        output = local_path(settings.output_uri)
+        output_format = table_format(output)
+        if output.exists() or manifest_path(output).exists():
+            raise ScoringError(
+                f"output {output} already exists; remove it or choose another output"
+            )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        work = settings.work_dir or work_directory(output)
+        assembled = output
+    if input_remote:
+        input_name = object_name(settings.input_uri)
+        table_format(Path(input_name))
+    else:
+        input_path = local_path(settings.input_uri)
+        table_format(input_path)
+        if not input_path.is_file():
+            raise ScoringError(f"input {input_path} does not exist or is not a file")
     metadata, model_file = _load_model(settings)
+
+    state_file = work / "state.json"
+    previous = json.loads(state_file.read_text()) if state_file.is_file() else None
+    if input_remote:
+        work.mkdir(parents=True, exist_ok=True)
+        input_path = work / f"input-{input_name}"
+        if not (input_path.is_file() and previous and previous.get("input") == settings.input_uri):
+            logger.info("downloading %s", redact_uri(settings.input_uri))
+            remote.download(settings.input_uri, input_path)
 
     # Check the input against the schema before anything is scored or written.
     check_columns(input_columns(input_path), metadata, settings.key_column)
     dtypes = _read_dtypes(metadata)
     first = next(iter(read_chunks(input_path, min(settings.rows_per_chunk, 1000), dtypes)), None)
     if first is not None:
-        check_types(first, metadata, f"{input_path} (first rows)")
+        check_types(first, metadata, f"{redact_uri(settings.input_uri)} (first rows)")
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = work_directory(output)
     state = _job_state(settings, input_path, metadata)
-    state_file = work / "state.json"
-    if work.is_dir():
-        previous = json.loads(state_file.read_text()) if state_file.is_file() else None
-        if previous != state:
-            logger.info("discarding partial results of a different job in %s", work)
-            shutil.rmtree(work)
-    work.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    if previous is not None and previous != state:
+        logger.info("discarding partial results of a different job in %s", work)
+        _clear_chunks(work)
     _atomic_write_text(state_file, json.dumps(state, indent=2))
 
     reference = metadata.reference_profile
@@ -309,7 +372,7 @@ def run_scoring(
     # Assemble the output from the committed chunks, then drift, then the manifest.
     total = BatchCounts.empty(reference)
     handle, temporary_name = tempfile.mkstemp(
-        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
+        prefix=f".{assembled.name}.", suffix=".tmp", dir=assembled.parent
     )
     os.close(handle)
     temporary_output = Path(temporary_name)
@@ -328,10 +391,14 @@ def run_scoring(
         if rows_out != rows_in:
             raise ScoringError(f"internal error: {rows_in} rows read but {rows_out} assembled")
         report = drift_report(total, reference, settings.psi_threshold)
-        _atomic_write_text(drift_path(output), report.model_dump_json(indent=2))
-        temporary_output.replace(output)
+        drift_file = drift_path(assembled)
+        _atomic_write_text(drift_file, report.model_dump_json(indent=2))
+        temporary_output.replace(assembled)
     finally:
         temporary_output.unlink(missing_ok=True)
+    if output_remote:
+        remote.upload(assembled, settings.output_uri)
+        remote.upload(drift_file, settings.output_uri + DRIFT_SUFFIX)
     manifest = ScoreManifest(
         input=settings.input_uri,
         output=settings.output_uri,
@@ -347,9 +414,12 @@ def run_scoring(
         chunks_resumed=resumed,
         started_at=started_at,
         finished_at=datetime.now(UTC),
-        drift_file=drift_path(output).name,
+        drift_file=drift_file.name,
         drifted_features=report.drifted_features,
     )
-    _atomic_write_text(manifest_path(output), manifest.model_dump_json(indent=2))
+    manifest_file = manifest_path(assembled)
+    _atomic_write_text(manifest_file, manifest.model_dump_json(indent=2))
+    if output_remote:
+        remote.upload(manifest_file, settings.output_uri + MANIFEST_SUFFIX)
     shutil.rmtree(work, ignore_errors=True)
     return manifest

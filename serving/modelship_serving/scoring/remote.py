@@ -1,0 +1,85 @@
+"""Scoring input and output in object storage: one object each, moved whole.
+
+An input at ``s3://``, ``gs://`` or ``http(s)://`` is downloaded once into the
+job's work directory and streamed from there; an output at ``s3://`` or ``gs://``
+is assembled locally and uploaded when complete (an object appears only once
+fully written), then its drift report, then its manifest. Credentials come from
+the environment, as for `modelship fetch`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelship_serving.errors import ScoringError
+from modelship_serving.fetch.uri import ModelUri, parse_model_uri
+
+REMOTE_SCHEMES = ("s3", "gs", "http", "https")
+
+
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` names an object in storage rather than a local file."""
+    return uri.split("://", 1)[0].lower() in REMOTE_SCHEMES if "://" in uri else False
+
+
+def object_name(uri: str) -> str:
+    """The last path segment (the file name) of a uri."""
+    return parse_model_uri(uri).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def sibling_uri(uri: str, suffix: str) -> str:
+    """The uri of an object next to ``uri``, named with ``suffix`` appended."""
+    return uri + suffix
+
+
+def download(uri: str, destination: Path) -> None:
+    """Download the object at ``uri`` to ``destination``, complete or not at all."""
+    parsed = parse_model_uri(uri)
+    partial = destination.with_name(f".{destination.name}.partial")
+    if parsed.scheme == "s3":
+        from modelship_serving.fetch.s3 import download_s3_object
+
+        download_s3_object(parsed, partial)
+    elif parsed.scheme == "gs":
+        from modelship_serving.fetch.gcs import download_gcs_object
+
+        download_gcs_object(parsed, partial)
+    else:
+        from modelship_serving.fetch.http import download_http_object
+
+        download_http_object(parsed, partial)
+    partial.replace(destination)
+
+
+def _writable(uri: str) -> ModelUri:
+    parsed = parse_model_uri(uri)
+    if parsed.scheme not in ("s3", "gs"):
+        raise ScoringError(
+            f"cannot write to {parsed.redacted()}: outputs go to a path, s3:// or gs://"
+        )
+    return parsed
+
+
+def upload(source: Path, uri: str) -> None:
+    """Upload ``source`` as the object at ``uri``."""
+    parsed = _writable(uri)
+    if parsed.scheme == "s3":
+        from modelship_serving.fetch.s3 import upload_s3_object
+
+        upload_s3_object(source, parsed)
+    else:
+        from modelship_serving.fetch.gcs import upload_gcs_object
+
+        upload_gcs_object(source, parsed)
+
+
+def exists(uri: str) -> bool:
+    """Whether an object exists at ``uri`` (s3/gs)."""
+    parsed = _writable(uri)
+    if parsed.scheme == "s3":
+        from modelship_serving.fetch.s3 import s3_object_exists
+
+        return s3_object_exists(parsed)
+    from modelship_serving.fetch.gcs import gcs_object_exists
+
+    return gcs_object_exists(parsed)
