@@ -9,6 +9,7 @@ usable behind, and its leftovers are cleaned up by the next run.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -16,9 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelship_serving.digest import is_sha256_hex, repository_manifest, repository_sha256
+from modelship_serving.digest import (
+    file_sha256,
+    is_sha256_hex,
+    repository_manifest,
+    repository_sha256,
+)
 from modelship_serving.errors import ChecksumError, FetchError
 from modelship_serving.fetch.uri import ModelUri, parse_model_uri
+
+METADATA_FILENAME = "modelship.json"  # modelship_serving.metadata's, without importing pandas
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +71,31 @@ def _remove_leftovers(directory: Path, prefix: str) -> None:
     for entry in directory.iterdir():
         if entry.name.startswith(prefix) and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def check_recorded_model_digests(repository: Path, shown: str) -> None:
+    """ChecksumError when a model file differs from the sha256 its modelship.json records.
+
+    This holds even without --sha256: a repository written by `modelship package` carries
+    the digest of each model file. Plain JSON is read, so fetch needs no data libraries.
+    """
+    for metadata_file in sorted(repository.glob(f"*/{METADATA_FILENAME}")):
+        try:
+            recorded = json.loads(metadata_file.read_text(encoding="utf-8"))
+            model_file = metadata_file.parent / str(recorded["model_file"])
+            expected = str(recorded["model_sha256"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise FetchError(
+                f"{shown}: {metadata_file.parent.name}/{METADATA_FILENAME} is unreadable"
+            ) from error
+        if not model_file.is_file():
+            raise FetchError(f"{shown}: {model_file.relative_to(repository)} is missing")
+        if file_sha256(model_file) != expected:
+            raise ChecksumError(
+                f"{shown}: {model_file.relative_to(repository)} does not match the sha256 its"
+                f" {METADATA_FILENAME} records ({expected}); the model file was changed or"
+                " damaged. Nothing was installed."
+            )
 
 
 def fetch_repository(
@@ -118,6 +151,7 @@ def fetch_repository(
                 f" {actual}; the repository changed since it was packaged, or"
                 " spec.model.sha256 is wrong. Nothing was installed."
             )
+        check_recorded_model_digests(repository, parsed.redacted())
         repository.chmod(0o755)
         if into_existing:
             # A mount point cannot be replaced; move its entries in, one rename each.

@@ -188,3 +188,18 @@ def test_cli_contract(repository: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "Error: sha256 mismatch" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_model_file_not_matching_its_recorded_sha256_is_refused_even_without_sha256(
+    repository: Path, tmp_path: Path
+) -> None:
+    import json as json_module
+
+    (repository / "wine" / "modelship.json").write_text(
+        json_module.dumps({"model_file": "1/model.onnx", "model_sha256": "0" * 64})
+    )
+    with pytest.raises(
+        ChecksumError, match=r"does not match the sha256 its modelship\.json records"
+    ):
+        fetch_repository(repository.as_uri(), tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
