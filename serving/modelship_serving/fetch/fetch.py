@@ -98,6 +98,17 @@ def check_recorded_model_digests(repository: Path, shown: str) -> None:
             )
 
 
+def _is_complete_repository(directory: Path) -> bool:
+    """Whether ``directory`` holds packaged models whose files match their recorded digests."""
+    if not list(directory.glob(f"*/{METADATA_FILENAME}")):
+        return False
+    try:
+        check_recorded_model_digests(directory, str(directory))
+    except FetchError:
+        return False
+    return True
+
+
 def fetch_repository(
     uri: str, destination: Path, expected_sha256: str | None = None
 ) -> FetchResult:
@@ -120,6 +131,12 @@ def fetch_repository(
             present = repository_sha256(destination)
             if expected_sha256 is not None and present == expected_sha256:
                 logger.info("%s already holds the verified repository", destination)
+                return FetchResult(
+                    destination, present, len(repository_manifest(destination)), True
+                )
+            if expected_sha256 is None and _is_complete_repository(destination):
+                # An init container rerun in the same pod: our own earlier, complete fetch.
+                logger.info("%s already holds a complete repository", destination)
                 return FetchResult(
                     destination, present, len(repository_manifest(destination)), True
                 )

@@ -203,3 +203,19 @@ def test_model_file_not_matching_its_recorded_sha256_is_refused_even_without_sha
     ):
         fetch_repository(repository.as_uri(), tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def test_rerun_without_sha256_accepts_its_own_complete_fetch(tmp_path: Path) -> None:
+    from modelship_serving.digest import file_sha256
+
+    source = tmp_path / "source"
+    (source / "m" / "1").mkdir(parents=True)
+    (source / "m" / "1" / "model.onnx").write_bytes(b"onnx")
+    (source / "m" / "config.pbtxt").write_text('name: "m"\n')
+    (source / "m" / "modelship.json").write_text(
+        f'{{"model_file": "1/model.onnx", "model_sha256": "{file_sha256(source / "m" / "1" / "model.onnx")}"}}'
+    )
+    mount = tmp_path / "models"
+    mount.mkdir()
+    fetch_repository(source.as_uri(), mount)
+    assert fetch_repository(source.as_uri(), mount).already_present
