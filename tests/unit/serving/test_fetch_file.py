@@ -212,8 +212,9 @@ def test_rerun_without_sha256_accepts_its_own_complete_fetch(tmp_path: Path) -> 
     (source / "m" / "1").mkdir(parents=True)
     (source / "m" / "1" / "model.onnx").write_bytes(b"onnx")
     (source / "m" / "config.pbtxt").write_text('name: "m"\n')
+    digest = file_sha256(source / "m" / "1" / "model.onnx")
     (source / "m" / "modelship.json").write_text(
-        f'{{"model_file": "1/model.onnx", "model_sha256": "{file_sha256(source / "m" / "1" / "model.onnx")}"}}'
+        f'{{"model_file": "1/model.onnx", "model_sha256": "{digest}"}}'
     )
     mount = tmp_path / "models"
     mount.mkdir()
