@@ -8,6 +8,7 @@ the chart's reference documentation.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,18 @@ def test_lint_refuses_bad_values_naming_the_key(
     code, output = lint(values)
     assert code != 0
     assert message in output
+
+
+def test_template_refuses_kubernetes_older_than_supported(helm: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [helm, "template", "modelship", str(CHART), "--kube-version=1.28.0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "chart requires kubeVersion: >=1.29.0-0" in result.stderr
 
 
 def schema() -> dict[str, Any]:
