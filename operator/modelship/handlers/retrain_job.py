@@ -13,7 +13,11 @@ from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime, post, retryable
 from modelship.kube.apply import apply
 from modelship.kube.errors import KubeError
-from modelship.reconcile.retrain_job import Observed, decide
+from modelship.reconcile.retrain_job import Observed, decide, results_wanted
+
+# Pods of a Job carry its name in this label (Kubernetes 1.27+).
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+TRAINER_CONTAINER = "trainer"
 
 
 async def reconcile(
@@ -29,14 +33,16 @@ async def reconcile(
     async with runtime.locks[meta["uid"]]:
         metrics.RECONCILES.labels(KIND, trigger).inc()
         with metrics.RECONCILE_SECONDS.labels(KIND).time():
-            observed = Observed(
-                body=body,
-                children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
-                runs=indexes.all_of(indexes.runs, (meta["namespace"], meta["name"])),
-                now=datetime.now(UTC).replace(microsecond=0),
-            )
-            decision = decide(observed)
+            runs = indexes.all_of(indexes.runs, (meta["namespace"], meta["name"]))
             try:
+                observed = Observed(
+                    body=body,
+                    children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
+                    runs=runs,
+                    now=datetime.now(UTC).replace(microsecond=0),
+                    results=await _results(runtime, meta["namespace"], results_wanted(body, runs)),
+                )
+                decision = decide(observed)
                 applied = await apply(runtime.kube, decision.actions, meta["uid"])
                 runtime.remember(meta["uid"], applied)
                 post(body, applied, ())
@@ -45,3 +51,15 @@ async def reconcile(
                 raise retryable(error, KIND) from error
         if applied.writes:
             logger.info(f"Reconciled after {trigger}: {applied.writes} children changed.")
+
+
+async def _results(runtime: Runtime, namespace: str, runs: list[str]) -> dict[str, str]:
+    """The trainer's termination message of each finished run, read from its pods."""
+    results: dict[str, str] = {}
+    for run in runs:
+        for pod in await runtime.kube.list("v1", "Pod", namespace, {JOB_NAME_LABEL: run}):
+            for container in (pod.get("status") or {}).get("containerStatuses", []):
+                terminated = (container.get("state") or {}).get("terminated") or {}
+                if container.get("name") == TRAINER_CONTAINER and terminated.get("exitCode") == 0:
+                    results[run] = terminated.get("message") or ""
+    return results

@@ -64,6 +64,16 @@ class Kube:
             return None
         return _to_dict(found)
 
+    async def list(
+        self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """Objects of a kind in a namespace carrying all the labels given."""
+        ref = Ref(api_version, kind, namespace, "*")
+        async with _translated(ref):
+            resource: Any = resource_registry.load(api_version, kind)
+            found = self._client.list(resource, namespace=namespace, labels=dict(labels))
+            return [_to_dict(obj) async for obj in found]
+
     async def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         ref = Ref.of(manifest)
         async with _translated(ref):

@@ -9,15 +9,22 @@ trained candidate come later; `status.promoted` is kept as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from modelship.api.common import Condition
-from modelship.api.retrain_job import RetrainJob, RetrainJobStatus, RunOutcome, RunRecord
+from modelship.api.retrain_job import (
+    TERMINATION_MESSAGE_PATH,
+    RetrainJob,
+    RetrainJobStatus,
+    RunOutcome,
+    RunRecord,
+    TrainerResult,
+)
 from modelship.builders import build_retrain_job_children
 from modelship.reconcile import reasons
 from modelship.reconcile.conditions import Verdict, merge_conditions
@@ -43,6 +50,8 @@ class Observed:
     children: Sequence[Manifest]  # the CronJob or Job it controls
     runs: Sequence[Manifest]  # Jobs of its runs (its own, or started by its CronJob)
     now: datetime
+    # The trainer's termination message, by run, for finished runs whose result is not known yet.
+    results: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,11 @@ def decide(observed: Observed) -> Decision:
         ]
         return _decision(previous, generation, verdicts, (), previous, observed.now)
 
-    records = sorted((run_record(job) for job in observed.runs), key=_newest_first)
+    known = {run.name: run for run in previous.history if run.result is not None}
+    records = sorted(
+        (with_result(run_record(job), known, observed.results) for job in observed.runs),
+        key=_newest_first,
+    )
     last = records[0] if records else previous.last_run
     actions = tuple(_runnable(diff_children(_desired(rtj), observed.children), last))
     history = bounded(
@@ -109,6 +122,40 @@ def run_record(job: Manifest) -> RunRecord:
             "message": message,
         }
     )
+
+
+def results_wanted(body: Manifest, runs: Sequence[Manifest]) -> list[str]:
+    """Succeeded runs whose result the status does not hold yet: their trainer pod has it."""
+    previous = lenient(RetrainJobStatus, body.get("status"))
+    known = {run.name for run in previous.history if run.result is not None}
+    return sorted(
+        record.name
+        for record in map(run_record, runs)
+        if record.outcome == RunOutcome.SUCCEEDED and record.name not in known
+    )
+
+
+def with_result(
+    record: RunRecord, known: Mapping[str, RunRecord], messages: Mapping[str, str]
+) -> RunRecord:
+    """The run with what its trainer reported, read once and then kept in the status."""
+    if record.outcome != RunOutcome.SUCCEEDED:
+        return record
+    if (before := known.get(record.name)) is not None:
+        return record.model_copy(update={"result": before.result, "message": before.message})
+    if record.name not in messages:
+        return record
+    try:
+        result = TrainerResult.model_validate_json(messages[record.name])
+    except ValidationError as error:
+        message = (
+            f"The trainer finished, but its termination message is not a valid result "
+            f"({problems(error)}); it must write JSON with version and uri to "
+            f"{TERMINATION_MESSAGE_PATH}."
+        )
+        return record.model_copy(update={"outcome": RunOutcome.FAILED, "message": message})
+    message = f"The trainer reported version {result.version} at {result.uri}."
+    return record.model_copy(update={"result": result, "message": message})
 
 
 def _desired(rtj: RetrainJob) -> list[dict[str, Any]]:

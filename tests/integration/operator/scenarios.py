@@ -102,6 +102,22 @@ def model_deployment(name: str, ns: str, version: str = "1", **spec: Any) -> Obj
     }
 
 
+def retrain_job(name: str, ns: str) -> Obj:
+    """A run-once RetrainJob of the `wine` ModelDeployment."""
+    return {
+        "apiVersion": MD_API,
+        "kind": "RetrainJob",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "modelDeployment": "wine",
+            "template": {"image": "trainer:1"},
+            "data": {"uri": "s3://data/wine"},
+            "output": {"uri": "s3://models/wine/{run}"},
+            "validation": {"metric": "accuracy"},
+        },
+    }
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> T:
     """Poll until `probe` returns something truthy; fail naming what never happened."""
     deadline = time.monotonic() + timeout
@@ -417,18 +433,7 @@ def model_from_retrain_job(cluster: Cluster, ns: str) -> None:
     })  # fmt: skip
     md = md_with(cluster, ns, "wine", "Ready", "False", "ModelUnresolved")
     assert condition(md, "Ready")["message"] == 'RetrainJob "retrain" is not known.'
-    retrain = create(cluster, {
-        "apiVersion": MD_API,
-        "kind": "RetrainJob",
-        "metadata": {"name": "retrain", "namespace": ns},
-        "spec": {
-            "modelDeployment": "wine",
-            "template": {"image": "trainer:1"},
-            "data": {"uri": "s3://data/wine"},
-            "output": {"uri": "s3://models/wine/{run}"},
-            "validation": {"metric": "accuracy"},
-        },
-    })  # fmt: skip
+    retrain = create(cluster, retrain_job("retrain", ns))
     job = wait_for(
         "the RetrainJob's run Job",
         lambda: get(cluster, "batch/v1", "Job", ns, "retrain-run"),

@@ -15,6 +15,7 @@ import socket
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import scenarios
@@ -25,10 +26,12 @@ from scenarios import (
     MD_API,
     create,
     deployments,
+    get,
     md_with,
     model_deployment,
     patch,
     ready_model_deployment,
+    retrain_job,
     wait_for,
 )
 
@@ -156,23 +159,33 @@ def test_replicas_with_peering_let_one_act(cluster: EmulatedCluster, tmp_path: P
     cluster.operator.stop()
     cluster.server.call(lambda: cluster.server.emulator.register(PEERING))
     create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
-    create(cluster, {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
-                     "metadata": {"name": "modelship"}})  # fmt: skip
+    create(
+        cluster,
+        {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "ClusterKopfPeering",
+            "metadata": {"name": "modelship"},
+        },
+    )
     leader = cluster.operator
     leader.extra_args = ["--peering=modelship", "--priority=200"]
     follower = OperatorProcess(leader.kubeconfig, tmp_path / "follower.log")
     follower.extra_args = ["--peering=modelship", "--priority=100"]
     leader.start()
+    # A replica that starts alone acts until it sees a peer of higher priority; reconciles
+    # are idempotent, so that window is harmless, but this test wants a clear order.
+    wait_for("the leader to join", lambda: "Keep-alive in 'modelship'" in _log(leader))
     follower.start()
     try:
-        wait_for("the follower to stand by", lambda: "Pausing operations" in _log(follower))
+        wait_for("the follower to join", lambda: "Keep-alive in 'modelship'" in _log(follower))
         ready_model_deployment(cluster, NS, "wine")
         assert "modeldeployments-create" not in _log(follower)
 
         leader.stop()
         wait_for("the follower to take over", lambda: "Resuming operations" in _log(follower))
-        patch(cluster, MD_API, "ModelDeployment", NS, "wine",
-              {"spec": {"serving": {"replicas": 2}}})  # fmt: skip
+        patch(
+            cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"serving": {"replicas": 2}}}
+        )
         wait_for(
             "the follower to act",
             lambda: deployments(cluster, NS, "wine")[0]["spec"]["replicas"] == 2,
@@ -186,3 +199,66 @@ PEERING = Kind("kopf.dev/v1", "clusterkopfpeerings", "ClusterKopfPeering", names
 
 def _log(process: OperatorProcess) -> str:
     return process.log.read_text() if process.log.exists() else ""
+
+
+def test_a_finished_run_reports_the_trainer_result(cluster: EmulatedCluster) -> None:
+    """The Job succeeds, its pod's termination message becomes status.lastRun.result."""
+    create(cluster, retrain_job("retrain", NS))
+    wait_for("the run Job", lambda: get(cluster, "batch/v1", "Job", NS, "retrain-run"))
+    labels = {"batch.kubernetes.io/job-name": "retrain-run", "modelship.dev/retrain-job": "retrain"}
+    create(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "retrain-run-x1", "namespace": NS, "labels": labels},
+            "spec": {"containers": [{"name": "trainer", "image": "trainer:1"}]},
+        },
+    )
+    terminated = {"exitCode": 0, "message": '{"version": "7", "uri": "s3://models/wine/7"}'}
+    patch(
+        cluster,
+        "v1",
+        "Pod",
+        NS,
+        "retrain-run-x1",
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "trainer",
+                        "image": "trainer:1",
+                        "imageID": "trainer@sha256:0",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": terminated},
+                    }
+                ]
+            }
+        },
+        status=True,
+    )
+    patch(
+        cluster,
+        "batch/v1",
+        "Job",
+        NS,
+        "retrain-run",
+        {
+            "status": {
+                "startTime": "2026-01-02T00:00:00Z",
+                "succeeded": 1,
+                "completionTime": "2026-01-02T00:09:00Z",
+            }
+        },
+        status=True,
+    )
+
+    def last_run() -> dict[str, Any] | None:
+        found = get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}
+        run = (found.get("status") or {}).get("lastRun") or {}
+        return run if "result" in run else None
+
+    run = wait_for("the trainer's result in the status", last_run)
+    assert run["outcome"] == "Succeeded"
+    assert run["result"] == {"version": "7", "uri": "s3://models/wine/7", "metrics": {}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from modelship.reconcile.retrain_job import Observed, decide
+from modelship.reconcile.retrain_job import Observed, decide, results_wanted
 from states import NOW, as_live
 
 UID = "0b5c7a52-0000-4000-8000-0000000000aa"
@@ -87,3 +87,50 @@ def test_a_running_job_is_not_patched_when_the_template_changes() -> None:
     changed = rtj_body(template={"image": "trainer:2"})
     decision = decide(Observed(body=changed, children=[live], runs=[live], now=NOW))
     assert decision.actions == ()
+
+
+SUCCEEDED = {"succeeded": 1, "completionTime": "2026-01-02T00:09:00Z"}
+RESULT = '{"version": "7", "uri": "s3://models/wine/nightly-run", "metrics": {"auc": 0.91}}'
+
+
+@pytest.mark.parametrize(
+    ("message", "outcome", "result", "text"),
+    [
+        (
+            RESULT,
+            "Succeeded",
+            {"version": "7", "uri": "s3://models/wine/nightly-run", "metrics": {"auc": 0.91}},
+            "The trainer reported version 7 at s3://models/wine/nightly-run.",
+        ),
+        (
+            '{"version": "7"}',
+            "Failed",
+            None,
+            "The trainer finished, but its termination message is not a valid result (uri: Field "
+            "required); it must write JSON with version and uri to /dev/termination-log.",
+        ),
+    ],
+)
+def test_the_trainer_result_comes_from_its_termination_message(
+    message: str, outcome: str, result: dict[str, Any] | None, text: str
+) -> None:
+    run = job("nightly-run", **SUCCEEDED)
+    observed = Observed(
+        body=rtj_body(), children=[], runs=[run], now=NOW, results={"nightly-run": message}
+    )
+    last = decide(observed).status["lastRun"]
+    assert (last["outcome"], last.get("result"), last["message"]) == (outcome, result, text)
+
+
+def test_a_result_is_read_once_then_kept_in_the_status() -> None:
+    run = job("nightly-run", **SUCCEEDED)
+    body = rtj_body()
+    assert results_wanted(body, [run]) == ["nightly-run"]
+    first = decide(
+        Observed(body=body, children=[], runs=[run], now=NOW, results={"nightly-run": RESULT})
+    )
+    body = {**body, "status": first.status}
+    assert results_wanted(body, [run]) == []
+    again = decide(Observed(body=body, children=[], runs=[run], now=NOW))
+    assert again.status["lastRun"]["result"]["version"] == "7"
+    assert again.status_patch == {}
