@@ -53,6 +53,11 @@ def _progress_printer() -> Any:
     help="Input table: path, file://, s3://, gs:// or http(s)://.",
 )
 @click.option(
+    "--input-format",
+    type=click.Choice(["csv", "parquet", "jsonl"]),
+    help="Format of the input; default: from its extension (.csv, .parquet, .jsonl).",
+)
+@click.option(
     "--output", "output_uri", required=True, help="Output table: path, file://, s3:// or gs://."
 )
 @click.option(
@@ -84,14 +89,16 @@ def _progress_printer() -> Any:
 @click.option(
     "--work-dir",
     type=click.Path(path_type=Path),
-    help="Where partial results live (resume needs it to survive a crash); default: beside"
-    " a local output, or under $TMPDIR for an s3/gs output.",
+    help="Where partial results live; default: beside a local output, or under $TMPDIR for an"
+    " s3/gs output (scratch only: committed chunks are also kept beside the output, so a"
+    " rerun in a new pod resumes).",
 )
 @click.option("--key", "key_column", help="Input column to carry into the output.")
 def score(
     model_repo: Path,
     model_name: str,
     input_uri: str,
+    input_format: str | None,
     output_uri: str,
     triton_url: str | None,
     batch_size: int,
@@ -110,6 +117,7 @@ def score(
                 model_repo=model_repo,
                 model=model_name,
                 input_uri=input_uri,
+                input_format=input_format,
                 output_uri=output_uri,
                 triton_url=triton_url,
                 rows_per_chunk=batch_size,

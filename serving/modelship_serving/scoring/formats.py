@@ -46,9 +46,12 @@ def table_format(path: Path) -> TableFormat:
     return found
 
 
-def input_columns(path: Path) -> list[str]:
-    """Column names of a table without reading its rows (the first line for JSONL)."""
-    fmt = table_format(path)
+def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
+    """Column names of a table without reading its rows (the first line for JSONL).
+
+    ``fmt`` overrides the format the extension names.
+    """
+    fmt = fmt or table_format(path)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -67,10 +70,16 @@ def input_columns(path: Path) -> list[str]:
 
 
 def read_chunks(
-    path: Path, rows_per_chunk: int, dtypes: dict[str, Any] | None = None
+    path: Path,
+    rows_per_chunk: int,
+    dtypes: dict[str, Any] | None = None,
+    fmt: TableFormat | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter)."""
-    fmt = table_format(path)
+    """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter).
+
+    ``fmt`` overrides the format the extension names.
+    """
+    fmt = fmt or table_format(path)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq

@@ -1,21 +1,20 @@
 """One batch scoring job: input table -> predictions, atomic, resumable, with a manifest and drift.
 
-Layout beside the output file ``OUT`` (e.g. ``scores.parquet``):
+Beside the output ``OUT`` (e.g. ``scores.parquet``), local or in object storage:
 
-- ``.OUT.partial/``: work in progress. ``state.json`` identifies the job (input
-  file size and mtime, model sha256, chunk size, key); ``chunk-NNNNNNNN.parquet``
-  holds a scored chunk, written to a temporary name and renamed, so a chunk is
-  either complete or absent; ``chunk-NNNNNNNN.counts.json`` its drift counts,
-  written before the chunk. A rerun of the same job skips chunks already there
-  and scores the rest: no row is lost or scored twice.
+- ``.OUT.partial/``: work in progress, the chunks committed so far (see
+  modelship_serving.scoring.partial). A rerun of the same job, in this process or
+  a new pod, skips the committed chunks and scores the rest: no row is lost or
+  scored twice. It is deleted once the job is done.
 - ``OUT``: all chunks in input order, in the format OUT's extension names,
-  renamed into place only when complete.
+  published (renamed into place, or uploaded) only when complete.
 - ``OUT.drift.json``: drift of the whole input against the model's reference profile.
-- ``OUT.manifest.json``: written last; its presence means the job finished.
+- ``OUT.manifest.json``: published last; its presence means the job finished.
 
-Input and output may also be objects in storage (see modelship_serving.scoring.remote):
-the input is downloaded into the work directory first, the output assembled there and
-uploaded, then its drift report, then its manifest.
+An attempt that finds ``OUT`` published but no manifest (a crash in between)
+finishes the job when ``OUT`` is the output its own committed chunks produced, and
+refuses to touch any other ``OUT``. Input from object storage is downloaded into the
+work directory first (see modelship_serving.scoring.remote).
 """
 
 from __future__ import annotations
@@ -24,10 +23,10 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelship_serving.digest import file_sha256
 from modelship_serving.drift import (
     DEFAULT_PSI_THRESHOLD,
     BatchCounts,
@@ -48,12 +48,14 @@ from modelship_serving.metadata import ModelMetadata, read_model_metadata
 from modelship_serving.packaging.schema import frame_to_feeds
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.formats import (
+    TableFormat,
     TableWriter,
     input_columns,
     local_path,
     read_chunks,
     table_format,
 )
+from modelship_serving.scoring.partial import STATE, PartialResults, atomic_write_text
 from modelship_serving.scoring.remote import is_remote, object_name
 from modelship_serving.scoring.scorers import InProcessScorer, Scorer, TritonScorer
 
@@ -72,6 +74,9 @@ class ScoreSettings(BaseModel):
     model: str = Field(description="Model name inside the repository.")
     input_uri: str = Field(
         description="Input table (.csv/.parquet/.jsonl): path, file://, s3://, gs:// or http(s)://."
+    )
+    input_format: TableFormat | None = Field(
+        default=None, description="csv, parquet or jsonl; absent: from the input's extension."
     )
     output_uri: str = Field(
         description="Output table: path, file://, s3:// or gs://; its extension picks the format."
@@ -92,8 +97,8 @@ class ScoreSettings(BaseModel):
     work_dir: Path | None = Field(
         default=None,
         description="Where partial results live; default: beside a local output, or"
-        " $TMPDIR/modelship-score/<hash of the job> for an s3/gs output. Put it on a volume"
-        " that survives the pod to resume after a node loss.",
+        " $TMPDIR/modelship-score/<hash of the job> for an s3/gs output (scratch space"
+        " only: its committed chunks are kept under a hidden prefix beside the output).",
     )
     psi_threshold: float = Field(
         default=DEFAULT_PSI_THRESHOLD,
@@ -128,12 +133,6 @@ class ScoreManifest(BaseModel):
 
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -231,6 +230,7 @@ def _job_state(
         "input_size": stat.st_size,
         # A downloaded copy's mtime says nothing about the object; a local file's does.
         "input_mtime_ns": None if is_remote(settings.input_uri) else stat.st_mtime_ns,
+        "input_format": settings.input_format,
         "model_sha256": metadata.model_sha256,
         "rows_per_chunk": settings.rows_per_chunk,
         "key_column": settings.key_column,
@@ -243,11 +243,6 @@ def default_work_directory(settings: ScoreSettings) -> Path:
     return Path(tempfile.gettempdir()) / "modelship-score" / job[:16]
 
 
-def _clear_chunks(work: Path) -> None:
-    for entry in work.glob("chunk-*"):
-        entry.unlink()
-
-
 def make_scorer(settings: ScoreSettings, metadata: ModelMetadata, model_file: Path) -> Scorer:
     """The scorer the settings ask for."""
     if settings.triton_url:
@@ -257,86 +252,111 @@ def make_scorer(settings: ScoreSettings, metadata: ModelMetadata, model_file: Pa
     return InProcessScorer(model_file, metadata)
 
 
+@dataclass(frozen=True)
+class _Output:
+    """Where a job's output is published, where it is assembled, and its partial results."""
+
+    uri: str
+    format: TableFormat
+    remote: bool
+    assembled: Path  # the output file itself when local; a scratch copy when remote
+    partial: PartialResults
+
+    @property
+    def shown(self) -> str:
+        return redact_uri(self.uri)
+
+    def exists(self, suffix: str = "") -> bool:
+        if self.remote:
+            return remote.exists(self.uri + suffix)
+        return self.assembled.with_name(self.assembled.name + suffix).exists()
+
+
+def _output(settings: ScoreSettings) -> _Output:
+    if is_remote(settings.output_uri):
+        name = object_name(settings.output_uri)
+        work = settings.work_dir or default_work_directory(settings)
+        mirror = remote.partial_prefix(settings.output_uri)
+        return _Output(
+            settings.output_uri,
+            table_format(Path(name)),
+            True,
+            work / name,
+            PartialResults(work, mirror),
+        )
+    output = local_path(settings.output_uri)
+    work = settings.work_dir or work_directory(output)
+    return _Output(settings.output_uri, table_format(output), False, output, PartialResults(work))
+
+
+def _input_file(settings: ScoreSettings, work: Path) -> Path:
+    """The input as a local file: the file itself, or a download kept in the work directory."""
+    if not is_remote(settings.input_uri):
+        path = local_path(settings.input_uri)
+        if settings.input_format is None:
+            table_format(path)  # an unknown extension is refused before anything else
+        if not path.is_file():
+            raise ScoringError(f"input {path} does not exist or is not a file")
+        return path
+    name = object_name(settings.input_uri)
+    if settings.input_format is None:
+        table_format(Path(name))
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"input-{name}"
+    state_file = work / STATE
+    previous = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if not (path.is_file() and previous.get("input") == settings.input_uri):
+        logger.info("downloading %s", redact_uri(settings.input_uri))
+        remote.download(settings.input_uri, path)
+    return path
+
+
 def run_scoring(
     settings: ScoreSettings,
     progress: ProgressCallback | None = None,
     scorer_factory: Callable[[ScoreSettings, ModelMetadata, Path], Scorer] = make_scorer,
 ) -> ScoreManifest:
-    """Run (or resume) one job; see the module docstring."""
+    """Run (or resume, or finish) one job; see the module docstring."""
     started_at = datetime.now(UTC)
-    output_remote = is_remote(settings.output_uri)
-    input_remote = is_remote(settings.input_uri)
-    if output_remote:
-        output_name = object_name(settings.output_uri)
-        output_format = table_format(Path(output_name))
-        if remote.exists(settings.output_uri) or remote.exists(
-            settings.output_uri + MANIFEST_SUFFIX
-        ):
-            raise ScoringError(
-                f"output {redact_uri(settings.output_uri)} already exists; remove it or choose"
-                " another output"
-            )
-        work = settings.work_dir or default_work_directory(settings)
-        assembled = work / output_name
-    else:
-        output = local_path(settings.output_uri)
-        output_format = table_format(output)
-        if output.exists() or manifest_path(output).exists():
-            raise ScoringError(
-                f"output {output} already exists; remove it or choose another output"
-            )
-        output.parent.mkdir(parents=True, exist_ok=True)
-        work = settings.work_dir or work_directory(output)
-        assembled = output
-    if input_remote:
-        input_name = object_name(settings.input_uri)
-        table_format(Path(input_name))
-    else:
-        input_path = local_path(settings.input_uri)
-        table_format(input_path)
-        if not input_path.is_file():
-            raise ScoringError(f"input {input_path} does not exist or is not a file")
+    output = _output(settings)
+    if output.exists(MANIFEST_SUFFIX):
+        raise ScoringError(
+            f"output {output.shown} already exists; remove it or choose another output"
+        )
+    if not output.remote:
+        output.assembled.parent.mkdir(parents=True, exist_ok=True)
+    input_path = _input_file(settings, output.partial.work)
     metadata, model_file = _load_model(settings)
 
-    state_file = work / "state.json"
-    previous = json.loads(state_file.read_text()) if state_file.is_file() else None
-    if input_remote:
-        work.mkdir(parents=True, exist_ok=True)
-        input_path = work / f"input-{input_name}"
-        if not (input_path.is_file() and previous and previous.get("input") == settings.input_uri):
-            logger.info("downloading %s", redact_uri(settings.input_uri))
-            remote.download(settings.input_uri, input_path)
-
     # Check the input against the schema before anything is scored or written.
-    check_columns(input_columns(input_path), metadata, settings.key_column)
+    check_columns(input_columns(input_path, settings.input_format), metadata, settings.key_column)
     dtypes = _read_dtypes(metadata)
-    first = next(iter(read_chunks(input_path, min(settings.rows_per_chunk, 1000), dtypes)), None)
+    first_rows = read_chunks(
+        input_path, min(settings.rows_per_chunk, 1000), dtypes, settings.input_format
+    )
+    first = next(iter(first_rows), None)
     if first is not None:
         check_types(first, metadata, f"{redact_uri(settings.input_uri)} (first rows)")
 
     state = _job_state(settings, input_path, metadata)
-    work.mkdir(parents=True, exist_ok=True)
-    if previous is not None and previous != state:
-        logger.info("discarding partial results of a different job in %s", work)
-        _clear_chunks(work)
-    _atomic_write_text(state_file, json.dumps(state, indent=2))
+    if output.exists():
+        return _finish_published(output, state)
+    output.partial.begin(state)
 
     reference = metadata.reference_profile
     scorer = scorer_factory(settings, metadata, model_file)
+    partial = output.partial
     rows_in = 0
     chunk_count = 0
     resumed = 0
     clock = time.monotonic()
     try:
-        for chunk_index, frame in enumerate(
-            read_chunks(input_path, settings.rows_per_chunk, dtypes)
-        ):
-            chunk_file = work / f"chunk-{chunk_index:08d}.parquet"
-            counts_file = work / f"chunk-{chunk_index:08d}.counts.json"
+        chunks = read_chunks(input_path, settings.rows_per_chunk, dtypes, settings.input_format)
+        for chunk_index, frame in enumerate(chunks):
             row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
             rows_in += len(frame)
             chunk_count += 1
-            if chunk_file.is_file() and counts_file.is_file():
+            if partial.is_committed(chunk_index):
                 resumed += 1
                 continue
             where = (
@@ -352,10 +372,11 @@ def run_scoring(
             )
             counts = BatchCounts.empty(reference)
             counts.add_frame(frame, reference)
-            _atomic_write_text(counts_file, counts.model_dump_json())
-            temporary = chunk_file.with_name(f".{chunk_file.name}.tmp")
-            predictions.to_parquet(temporary, index=False)
-            temporary.replace(chunk_file)  # the chunk is committed
+            partial.commit(
+                chunk_index,
+                lambda path, p=predictions: p.to_parquet(path, index=False),
+                counts.model_dump_json(),
+            )
             if progress is not None:
                 elapsed = time.monotonic() - clock
                 progress(
@@ -369,57 +390,98 @@ def run_scoring(
     finally:
         scorer.close()
 
-    # Assemble the output from the committed chunks, then drift, then the manifest.
+    # Assemble the output from the committed chunks, record it, then publish it,
+    # its drift report and, last, its manifest.
     total = BatchCounts.empty(reference)
+    output.assembled.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary_name = tempfile.mkstemp(
-        prefix=f".{assembled.name}.", suffix=".tmp", dir=assembled.parent
+        prefix=f".{output.assembled.name}.", suffix=".tmp", dir=output.assembled.parent
     )
     os.close(handle)
     temporary_output = Path(temporary_name)
     temporary_output.unlink()
     rows_out = 0
     try:
-        writer = TableWriter(temporary_output, output_format)
+        writer = TableWriter(temporary_output, output.format)
         for chunk_index in range(chunk_count):
-            chunk = pd.read_parquet(work / f"chunk-{chunk_index:08d}.parquet")
+            chunk = pd.read_parquet(partial.chunk(chunk_index))
             rows_out += len(chunk)
             writer.write(chunk)
-            total.merge(
-                batch_counts_from_json((work / f"chunk-{chunk_index:08d}.counts.json").read_text())
-            )
+            total.merge(batch_counts_from_json(partial.counts(chunk_index).read_text()))
         writer.close()
         if rows_out != rows_in:
             raise ScoringError(f"internal error: {rows_in} rows read but {rows_out} assembled")
         report = drift_report(total, reference, settings.psi_threshold)
-        drift_file = drift_path(assembled)
-        _atomic_write_text(drift_file, report.model_dump_json(indent=2))
-        temporary_output.replace(assembled)
+        manifest = ScoreManifest(
+            input=settings.input_uri,
+            output=settings.output_uri,
+            output_format=output.format,
+            rows_in=rows_in,
+            rows_out=rows_out,
+            model_name=metadata.name,
+            model_version=metadata.version,
+            model_sha256=metadata.model_sha256,
+            scorer=scorer.description,
+            rows_per_chunk=settings.rows_per_chunk,
+            chunks=chunk_count,
+            chunks_resumed=resumed,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            drift_file=drift_path(output.assembled).name,
+            drifted_features=report.drifted_features,
+        )
+        drift = report.model_dump(mode="json")
+        partial.record_output(
+            {
+                "sha256": file_sha256(temporary_output),
+                "manifest": manifest.model_dump(mode="json"),
+                "drift": drift,
+            }
+        )
+        if output.remote:
+            remote.upload(temporary_output, output.uri)
+        else:
+            temporary_output.replace(output.assembled)
     finally:
         temporary_output.unlink(missing_ok=True)
-    if output_remote:
-        remote.upload(assembled, settings.output_uri)
-        remote.upload(drift_file, settings.output_uri + DRIFT_SUFFIX)
-    manifest = ScoreManifest(
-        input=settings.input_uri,
-        output=settings.output_uri,
-        output_format=output_format,
-        rows_in=rows_in,
-        rows_out=rows_out,
-        model_name=metadata.name,
-        model_version=metadata.version,
-        model_sha256=metadata.model_sha256,
-        scorer=scorer.description,
-        rows_per_chunk=settings.rows_per_chunk,
-        chunks=chunk_count,
-        chunks_resumed=resumed,
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
-        drift_file=drift_file.name,
-        drifted_features=report.drifted_features,
-    )
-    manifest_file = manifest_path(assembled)
-    _atomic_write_text(manifest_file, manifest.model_dump_json(indent=2))
-    if output_remote:
-        remote.upload(manifest_file, settings.output_uri + MANIFEST_SUFFIX)
-    shutil.rmtree(work, ignore_errors=True)
+    _publish_drift_and_manifest(output, drift, manifest)
     return manifest
+
+
+def _finish_published(output: _Output, state: dict[str, Any]) -> ScoreManifest:
+    """Finish a job whose output was published before a crash, if it is this job's output."""
+    recorded = output.partial.recorded_output(state)
+    if recorded is not None:
+        if output.remote:
+            output.partial.work.mkdir(parents=True, exist_ok=True)
+            copy = output.partial.work / f".published-{output.assembled.name}"
+            remote.download(output.uri, copy)
+            digest = file_sha256(copy)
+            copy.unlink()
+        else:
+            digest = file_sha256(output.assembled)
+        if digest == recorded["sha256"]:
+            logger.info("%s was published by this job before it stopped; finishing", output.shown)
+            manifest = ScoreManifest.model_validate(recorded["manifest"])
+            _publish_drift_and_manifest(output, recorded["drift"], manifest)
+            return manifest
+    raise ScoringError(
+        f"output {output.shown} already exists and is not this job's; remove it or choose"
+        " another output"
+    )
+
+
+def _publish_drift_and_manifest(
+    output: _Output, drift: dict[str, Any], manifest: ScoreManifest
+) -> None:
+    output.partial.work.mkdir(parents=True, exist_ok=True)
+    folder = output.partial.work if output.remote else output.assembled.parent
+    drift_file = folder / drift_path(output.assembled).name
+    manifest_file = folder / manifest_path(output.assembled).name
+    atomic_write_text(drift_file, json.dumps(drift, indent=2))
+    if output.remote:
+        remote.upload(drift_file, output.uri + DRIFT_SUFFIX)
+    atomic_write_text(manifest_file, manifest.model_dump_json(indent=2))
+    if output.remote:
+        remote.upload(manifest_file, output.uri + MANIFEST_SUFFIX)
+    output.partial.remove()

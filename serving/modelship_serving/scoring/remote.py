@@ -9,6 +9,8 @@ the environment, as for `modelship fetch`.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
 
 from modelship_serving.errors import ScoringError
@@ -27,9 +29,10 @@ def object_name(uri: str) -> str:
     return parse_model_uri(uri).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def sibling_uri(uri: str, suffix: str) -> str:
-    """The uri of an object next to ``uri``, named with ``suffix`` appended."""
-    return uri + suffix
+def partial_prefix(uri: str) -> str:
+    """The hidden prefix beside the object ``uri`` where its job keeps committed chunks."""
+    parent, name = uri.rsplit("/", 1)
+    return f"{parent}/.{name}.partial/"
 
 
 def download(uri: str, destination: Path) -> None:
@@ -83,3 +86,32 @@ def exists(uri: str) -> bool:
     from modelship_serving.fetch.gcs import gcs_object_exists
 
     return gcs_object_exists(parsed)
+
+
+def read_text(uri: str) -> str | None:
+    """The text of the small object at ``uri`` (s3/gs), or None when there is none."""
+    if not exists(uri):
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "object"
+        download(uri, path)
+        return path.read_text(encoding="utf-8")
+
+
+def delete(uri: str) -> None:
+    """Delete the object at ``uri`` (s3/gs); a missing object is not an error."""
+    parsed = _writable(uri)
+    try:
+        if parsed.scheme == "s3":
+            from modelship_serving.fetch.s3 import s3_client
+
+            s3_client().delete_object(Bucket=parsed.host, Key=parsed.key)
+        else:
+            from google.api_core.exceptions import NotFound
+
+            from modelship_serving.fetch.gcs import gcs_client
+
+            with contextlib.suppress(NotFound):
+                gcs_client().bucket(parsed.host).blob(parsed.key).delete()
+    except Exception as error:
+        raise ScoringError(f"cannot delete {parsed.redacted()}: {error}") from error

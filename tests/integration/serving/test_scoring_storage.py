@@ -1,16 +1,23 @@
 """Batch scoring reads its input from and writes its output to S3 (moto server, IAM auth on):
 output, drift report and manifest appear as objects only when the job is done, an existing
-output is refused, and a crashed job resumes from its work directory."""
+output is refused, and a crashed job resumes from its work directory. Committed chunks are kept
+under a hidden prefix beside the output, so a rerun in a fresh process with an empty work
+directory (a retried pod) resumes and scores each row exactly once; a crash between publishing
+the output and its manifest is finished by the rerun, and a foreign output is never touched."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from modelship_serving.errors import ScoringError
+from modelship_serving.scoring import remote
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
 
@@ -90,3 +97,144 @@ def test_s3_output_crash_and_resume(
     assert manifest.chunks_resumed == 2
     s3.download_file("batch", "out/spend.csv", str(tmp_path / "out.csv"))
     assert pd.read_csv(tmp_path / "out.csv")["row"].tolist() == list(range(len(frame)))
+
+
+def keys(s3: Any, prefix: str) -> list[str]:
+    return [
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket="batch", Prefix=prefix).get("Contents", [])
+    ]
+
+
+def score_in_fresh_process(
+    settings: ScoreSettings, scratch: Path
+) -> subprocess.CompletedProcess[str]:
+    """`modelship score` as a retried pod runs it: new process, empty HOME, TMPDIR and work dir."""
+    scratch.mkdir()
+    command = [
+        str(Path(sys.executable).parent / "modelship"),
+        "score",
+        "--model-repo",
+        str(settings.model_repo),
+        "--model",
+        settings.model,
+        "--input",
+        settings.input_uri,
+        "--output",
+        settings.output_uri,
+        "--batch-size",
+        str(settings.rows_per_chunk),
+    ]
+    environment = dict(os.environ, HOME=str(scratch), TMPDIR=str(scratch))
+    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
+    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository, served = packaged
+    frame = pd.concat([served["churn"].held_out] * 10, ignore_index=True)  # 600 rows
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/pod.csv")
+    settings = ScoreSettings(
+        model_repo=repository,
+        model="churn",
+        input_uri="s3://batch/in/pod.csv",
+        output_uri="s3://batch/pod/scores.jsonl",
+        rows_per_chunk=100,
+        work_dir=tmp_path / "first-pod",
+    )
+    original = InProcessScorer.score
+    first_pod_rows: list[int] = []
+
+    def crash_on_fourth(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
+        if len(first_pod_rows) == 300:
+            raise RuntimeError("pod evicted")
+        first_pod_rows.extend(chunk.index)
+        return original(self, chunk)
+
+    monkeypatch.setattr(InProcessScorer, "score", crash_on_fourth)
+    with pytest.raises(RuntimeError, match="pod evicted"):
+        run_scoring(settings)
+    assert keys(s3, "pod/scores") == []  # nothing published
+    assert len([k for k in keys(s3, "pod/.scores.jsonl.partial/") if k.endswith(".parquet")]) == 3
+
+    done = score_in_fresh_process(settings, tmp_path / "second-pod")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(
+        s3.get_object(Bucket="batch", Key="pod/scores.jsonl.manifest.json")["Body"].read()
+    )
+    assert (manifest["chunks_resumed"], manifest["rows_out"]) == (3, 600)
+    s3.download_file("batch", "pod/scores.jsonl", str(tmp_path / "out.jsonl"))
+    scored = pd.read_json(tmp_path / "out.jsonl", lines=True)
+    assert scored["row"].tolist() == list(range(600))  # each row exactly once, in order
+    assert scored["label"].tolist() == served["churn"].original.predict(frame).tolist()
+    assert keys(s3, "pod/.scores.jsonl.partial/") == []  # cleaned up
+    assert sorted(keys(s3, "pod/")) == [
+        "pod/scores.jsonl",
+        "pod/scores.jsonl.drift.json",
+        "pod/scores.jsonl.manifest.json",
+    ]
+
+
+def test_crash_between_output_and_manifest_is_finished_by_the_rerun(
+    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository, served = packaged
+    frame = pd.concat([served["spend"].held_out] * 4, ignore_index=True)
+    frame.to_parquet(tmp_path / "in.parquet", index=False)
+    settings = ScoreSettings(
+        model_repo=repository,
+        model="spend",
+        input_uri=str(tmp_path / "in.parquet"),
+        output_uri="s3://batch/late/spend.parquet",
+        rows_per_chunk=50,
+        work_dir=tmp_path / "first-pod",
+    )
+    original_upload = remote.upload
+
+    def crash_before_drift(source: Path, uri: str) -> None:
+        if uri.endswith(".drift.json"):
+            raise RuntimeError("node lost")
+        original_upload(source, uri)
+
+    monkeypatch.setattr(remote, "upload", crash_before_drift)
+    with pytest.raises(RuntimeError, match="node lost"):
+        run_scoring(settings)
+    monkeypatch.setattr(remote, "upload", original_upload)
+    assert keys(s3, "late/spend") == ["late/spend.parquet"]
+    published = s3.get_object(Bucket="batch", Key="late/spend.parquet")["Body"].read()
+
+    another_job = settings.model_copy(update={"rows_per_chunk": 70, "work_dir": tmp_path / "x"})
+    with pytest.raises(ScoringError, match="not this job's"):
+        run_scoring(another_job)
+
+    done = score_in_fresh_process(settings, tmp_path / "second-pod")
+    assert done.returncode == 0, done.stderr
+    assert s3.get_object(Bucket="batch", Key="late/spend.parquet")["Body"].read() == published
+    manifest = json.loads(
+        s3.get_object(Bucket="batch", Key="late/spend.parquet.manifest.json")["Body"].read()
+    )
+    assert manifest["rows_out"] == len(frame)
+    assert s3.head_object(Bucket="batch", Key="late/spend.parquet.drift.json")
+    assert keys(s3, "late/.spend.parquet.partial/") == []
+
+
+def test_a_foreign_output_without_manifest_is_refused(
+    s3: Any, packaged: Any, tmp_path: Path
+) -> None:
+    repository, served = packaged
+    served["spend"].held_out.to_csv(tmp_path / "in.csv", index=False)
+    s3.put_object(Bucket="batch", Key="foreign/out.csv", Body=b"someone else's")
+    with pytest.raises(ScoringError, match="not this job's"):
+        run_scoring(
+            ScoreSettings(
+                model_repo=repository,
+                model="spend",
+                input_uri=str(tmp_path / "in.csv"),
+                output_uri="s3://batch/foreign/out.csv",
+                work_dir=tmp_path / "work",
+            )
+        )
+    assert s3.get_object(Bucket="batch", Key="foreign/out.csv")["Body"].read() == b"someone else's"
+    assert keys(s3, "foreign/") == ["foreign/out.csv"]

@@ -1,7 +1,8 @@
 """`modelship score` writes exactly one prediction per input row, equal to the model's, for CSV,
 Parquet and JSONL inputs and outputs of several sizes; refuses an input that does not match the
 recorded schema without writing anything; after an injected crash a rerun resumes from the last
-committed chunk with no row lost or scored twice; and reports drift against the reference."""
+committed chunk with no row lost or scored twice, and a crash after the output is published but
+before its manifest is finished by the rerun; and reports drift against the reference."""
 
 from __future__ import annotations
 
@@ -200,6 +201,38 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
     assert scored["label"].tolist() == mixed_classifier.model.predict(frame).tolist()
 
 
+def test_crash_before_the_manifest_is_finished_by_the_rerun(
+    churn_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelship_serving.scoring.partial import atomic_write_text
+
+    source = write_table(rows(300), tmp_path / "in.csv")
+    output = tmp_path / "out.csv"
+    settings = ScoreSettings(
+        model_repo=churn_repo,
+        model="churn",
+        input_uri=str(source),
+        output_uri=str(output),
+        rows_per_chunk=100,
+    )
+
+    def crash_on_manifest(path: Path, text: str) -> None:
+        if path.name.endswith(".manifest.json"):
+            raise RuntimeError("node lost")
+        atomic_write_text(path, text)
+
+    monkeypatch.setattr("modelship_serving.scoring.job.atomic_write_text", crash_on_manifest)
+    with pytest.raises(RuntimeError, match="node lost"):
+        run_scoring(settings)
+    published = output.read_bytes()
+    assert not manifest_path(output).exists()
+    monkeypatch.undo()
+    manifest = run_scoring(settings)
+    assert (manifest.rows_out, output.read_bytes()) == (300, published)
+    assert manifest_path(output).is_file()
+    assert not work_directory(output).exists()
+
+
 def test_partial_work_of_another_job_is_discarded(churn_repo: Path, tmp_path: Path) -> None:
     source = write_table(rows(100), tmp_path / "in.csv")
     output = tmp_path / "out.csv"
@@ -299,3 +332,16 @@ def test_cli_score_and_its_errors(
     assert refused.exit_code == 1
     assert "Error:" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_input_format_overrides_the_extension(churn_repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "export.txt"
+    rows(40).to_json(source, orient="records", lines=True)
+    arguments = ["score", "--model-repo", str(churn_repo), "--model", "churn"]
+    arguments += ["--input", str(source), "--output", str(tmp_path / "out.csv")]
+    refused = CliRunner().invoke(main, arguments)
+    assert refused.exit_code == 1
+    assert "unknown table format '.txt'" in refused.output
+    done = CliRunner().invoke(main, [*arguments, "--input-format", "jsonl"])
+    assert done.exit_code == 0, done.output
+    assert pd.read_csv(tmp_path / "out.csv")["row"].tolist() == list(range(40))
