@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from modelship.api.model_deployment import BatchJob, ModelDeployment
 from modelship.builders import defaults, labels
@@ -24,12 +25,63 @@ def batch_job_name(md: ModelDeployment, job: BatchJob) -> str:
     return child_name(md.metadata.name, job.name, max_length=MAX_CRONJOB_NAME_LENGTH)
 
 
+def _claim_and_path(uri: str) -> tuple[str, str] | None:
+    """(claim, path inside it) of a pvc://CLAIM/PATH uri; None for other schemes."""
+    parts = urlsplit(uri)
+    return (parts.netloc, parts.path.lstrip("/")) if parts.scheme == "pvc" else None
+
+
+def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The input and output as `score` sees them, with the volumes and mounts pvc:// needs.
+
+    A claim is mounted at a fixed path and the uri becomes a path under it: the
+    input's claim read-only, the output's read-write (one mount when they share a
+    claim). The output's partial results live beside it, on the claim, so a retried
+    pod resumes from them.
+    """
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    output_uri, input_uri = job.output.uri, job.input.uri
+    output = _claim_and_path(output_uri)
+    if output is not None:
+        claim, path = output
+        volumes.append(
+            {"name": defaults.BATCH_OUTPUT_VOLUME, "persistentVolumeClaim": {"claimName": claim}}
+        )
+        mounts.append(
+            {"name": defaults.BATCH_OUTPUT_VOLUME, "mountPath": defaults.BATCH_OUTPUT_PATH}
+        )
+        output_uri = f"{defaults.BATCH_OUTPUT_PATH}/{path}"
+    source = _claim_and_path(input_uri)
+    if source is not None:
+        claim, path = source
+        if output is not None and output[0] == claim:
+            input_uri = f"{defaults.BATCH_OUTPUT_PATH}/{path}"
+        else:
+            volumes.append(
+                {
+                    "name": defaults.BATCH_INPUT_VOLUME,
+                    "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
+                }
+            )
+            mounts.append(
+                {
+                    "name": defaults.BATCH_INPUT_VOLUME,
+                    "mountPath": defaults.BATCH_INPUT_PATH,
+                    "readOnly": True,
+                }
+            )
+            input_uri = f"{defaults.BATCH_INPUT_PATH}/{path}"
+    return input_uri, output_uri, volumes, mounts
+
+
 def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -> dict[str, Any]:
     """`<deployment>-<job>`: fetch the model, then `modelship score` the input table."""
     name = md.metadata.name
     job_labels = labels.deployment_labels(name, labels.BATCH, stable) | {labels.BATCH_JOB: job.name}
     annotations = labels.revision_annotations(stable)
     model = stable.model
+    input_uri, output_uri, table_volumes, table_mounts = _table_volumes(job)
     score: dict[str, Any] = {
         "name": "score",
         "image": md.spec.serving.image,
@@ -41,9 +93,9 @@ def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -
             "--model",
             model.name,
             "--input",
-            job.input.uri,
+            input_uri,
             "--output",
-            job.output.uri,
+            output_uri,
             "--batch-size",
             str(job.batch_size),
             "--concurrency",
@@ -59,7 +111,7 @@ def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -
     limits = resources(job.resources, None)
     if limits:
         score["resources"] = limits
-    score["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)]
+    score["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), *table_mounts]
     score["securityContext"] = container_security_context()
     return {
         "apiVersion": "batch/v1",
@@ -86,7 +138,7 @@ def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -
                             "securityContext": pod_security_context(),
                             "initContainers": [fetch_container(md.spec.serving.image, model)],
                             "containers": [score],
-                            "volumes": model_volumes(model),
+                            "volumes": model_volumes(model) + table_volumes,
                         },
                     },
                 },

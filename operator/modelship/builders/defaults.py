@@ -57,6 +57,11 @@ DEPLOYMENT_HISTORY_LIMIT = 3
 # Batch scoring CronJobs.
 BATCH_STARTING_DEADLINE_SECONDS = 600
 BATCH_BACKOFF_LIMIT = 2
+# pvc:// batch inputs and outputs: their claims are mounted here (the input read-only).
+BATCH_INPUT_PATH = "/mnt/batch-input"
+BATCH_INPUT_VOLUME = "batch-input"
+BATCH_OUTPUT_PATH = "/mnt/batch-output"
+BATCH_OUTPUT_VOLUME = "batch-output"
 JOB_HISTORY_LIMIT = 3
 
 # Prometheus scrape hints on Triton pods.

@@ -3,13 +3,17 @@
 Proves: the schedule and deadlines, concurrencyPolicy Forbid, history limits,
 the fetch init container and `modelship score` with the job's settings, the
 credentials Secret by reference, restricted security, labels naming the job
-and the revision, and names kept within the CronJob limit of 52 characters.
+and the revision, and names kept within the CronJob limit of 52 characters. A pvc://
+input or output is mounted (input read-only, output read-write, one mount for a shared
+claim) and handed to `score` as a path under the mount, and the CronJob still validates.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import kubernetes_validate
+import pytest
 from modelship.api.model_deployment import Lineage, ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 
@@ -44,15 +48,135 @@ TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 SECRET = [{"secretRef": {"name": "store"}}]
 
 
-def test_batch_cron_job(make_deployment: Any) -> None:
+NIGHTLY_ARGS = [
+    "score",
+    "--model-repo",
+    "/models",
+    "--model",
+    "fraud",
+    "--input",
+    "s3://data/in/",
+    "--output",
+    "s3://data/out/",
+    "--batch-size",
+    "1024",
+    "--concurrency",
+    "4",
+    "--input-format",
+    "parquet",
+]
+NIGHTLY: dict[str, Any] = {
+    "apiVersion": "batch/v1",
+    "kind": "CronJob",
+    "metadata": {
+        "name": "fraud-nightly",
+        "namespace": "ml",
+        "labels": LABELS,
+        "annotations": ANNOTATIONS,
+        "ownerReferences": [
+            {
+                "apiVersion": "modelship.dev/v1alpha1",
+                "kind": "ModelDeployment",
+                "name": "fraud",
+                "uid": UID,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    },
+    "spec": {
+        "schedule": "0 2 * * *",
+        "suspend": True,
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 600,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "metadata": {"labels": LABELS},
+            "spec": {
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": 3600,
+                "template": {
+                    "metadata": {"labels": LABELS, "annotations": ANNOTATIONS},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 1000,
+                            "runAsGroup": 1000,
+                            "fsGroup": 1000,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "initContainers": [
+                            {
+                                "name": "fetch",
+                                "image": IMAGE,
+                                "command": ["modelship"],
+                                "args": [
+                                    "fetch",
+                                    "--uri",
+                                    "s3://models/fraud/3",
+                                    "--dest",
+                                    "/models",
+                                    "--sha256",
+                                    SHA,
+                                ],
+                                "env": [{"name": "HOME", "value": "/tmp"}],
+                                "envFrom": SECRET,
+                                "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
+                                "securityContext": SECURE,
+                            }
+                        ],
+                        "containers": [
+                            {
+                                "name": "score",
+                                "image": IMAGE,
+                                "command": ["modelship"],
+                                "args": NIGHTLY_ARGS,
+                                "env": [{"name": "HOME", "value": "/tmp"}],
+                                "envFrom": SECRET,
+                                "resources": {"requests": {"cpu": "2"}},
+                                "volumeMounts": [
+                                    {**MODEL_MOUNT, "readOnly": True},
+                                    TMP_MOUNT,
+                                ],
+                                "securityContext": SECURE,
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "model-repository", "emptyDir": {}},
+                            {"name": "tmp", "emptyDir": {}},
+                        ],
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+MODEL = ResolvedModel(
+    name="fraud",
+    version="3",
+    uri="s3://models/fraud/3",
+    format=ModelFormat.ONNX,
+    sha256=SHA,
+    credentials_secret="store",
+    lineage=Lineage(code_ref="8d3f2a1"),
+)
+
+
+def nightly_cron_jobs(make_deployment: Any, input_uri: str, output_uri: str) -> list[Any]:
     md = make_deployment(
         {
             "batch": [
                 {
                     "name": "nightly",
                     "schedule": "0 2 * * *",
-                    "input": {"uri": "s3://data/in/", "format": "parquet"},
-                    "output": {"uri": "s3://data/out/"},
+                    "input": {"uri": input_uri, "format": "parquet"},
+                    "output": {"uri": output_uri},
                     "batchSize": 1024,
                     "concurrency": 4,
                     "suspend": True,
@@ -62,124 +186,97 @@ def test_batch_cron_job(make_deployment: Any) -> None:
             ]
         }
     )
-    model = ResolvedModel(
-        name="fraud",
-        version="3",
-        uri="s3://models/fraud/3",
-        format=ModelFormat.ONNX,
-        sha256=SHA,
-        credentials_secret="store",
-        lineage=Lineage(code_ref="8d3f2a1"),
-    )
-    children = build_model_deployment_children(md, steady_plan(md, model))
-    assert [c for c in children if c["kind"] == "CronJob"] == [
+    children = build_model_deployment_children(md, steady_plan(md, MODEL))
+    return [c for c in children if c["kind"] == "CronJob"]
+
+
+def test_batch_cron_job(make_deployment: Any) -> None:
+    assert nightly_cron_jobs(make_deployment, "s3://data/in/", "s3://data/out/") == [NIGHTLY]
+
+
+POD = ("spec", "jobTemplate", "spec", "template", "spec")
+SCORE = (*POD, "containers", 0)
+VOLUMES = [
+    {"name": "model-repository", "emptyDir": {}},
+    {"name": "tmp", "emptyDir": {}},
+]
+INPUT_CLAIM = {
+    "name": "batch-input",
+    "persistentVolumeClaim": {"claimName": "exports", "readOnly": True},
+}
+INPUT_MOUNT = {"name": "batch-input", "mountPath": "/mnt/batch-input", "readOnly": True}
+OUTPUT_CLAIM = {"name": "batch-output", "persistentVolumeClaim": {"claimName": "scores"}}
+OUTPUT_MOUNT = {"name": "batch-output", "mountPath": "/mnt/batch-output"}
+SHARED_CLAIM = {"name": "batch-output", "persistentVolumeClaim": {"claimName": "exports"}}
+SHARED_MOUNT = OUTPUT_MOUNT
+
+
+@pytest.mark.parametrize(
+    ("input_uri", "output_uri", "local_input", "local_output", "volumes", "mounts"),
+    [
+        (
+            "pvc://exports/day/in.parquet",
+            "s3://data/out.parquet",
+            "/mnt/batch-input/day/in.parquet",
+            "s3://data/out.parquet",
+            [INPUT_CLAIM],
+            [INPUT_MOUNT],
+        ),
+        (
+            "s3://data/in.parquet",
+            "pvc://scores/day/out.csv",
+            "s3://data/in.parquet",
+            "/mnt/batch-output/day/out.csv",
+            [OUTPUT_CLAIM],
+            [OUTPUT_MOUNT],
+        ),
+        (
+            "pvc://exports/in.parquet",
+            "pvc://scores/out.jsonl",
+            "/mnt/batch-input/in.parquet",
+            "/mnt/batch-output/out.jsonl",
+            [OUTPUT_CLAIM, INPUT_CLAIM],
+            [OUTPUT_MOUNT, INPUT_MOUNT],
+        ),
+        (  # one claim for both: mounted once, read-write
+            "pvc://exports/in/day.parquet",
+            "pvc://exports/out/day.parquet",
+            "/mnt/batch-output/in/day.parquet",
+            "/mnt/batch-output/out/day.parquet",
+            [SHARED_CLAIM],
+            [SHARED_MOUNT],
+        ),
+    ],
+    ids=["pvc-input", "pvc-output", "two-claims", "one-claim"],
+)
+@pytest.mark.parametrize("version", ["1.29", "1.37"])
+def test_pvc_tables_are_mounted_and_given_to_score_as_paths(
+    make_deployment: Any,
+    edit: Any,
+    check_restricted: Any,
+    input_uri: str,
+    output_uri: str,
+    local_input: str,
+    local_output: str,
+    volumes: list[dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    version: str,
+) -> None:
+    args = list(NIGHTLY_ARGS)
+    args[args.index("--input") + 1] = local_input
+    args[args.index("--output") + 1] = local_output
+    expected = edit(
+        NIGHTLY,
         {
-            "apiVersion": "batch/v1",
-            "kind": "CronJob",
-            "metadata": {
-                "name": "fraud-nightly",
-                "namespace": "ml",
-                "labels": LABELS,
-                "annotations": ANNOTATIONS,
-                "ownerReferences": [
-                    {
-                        "apiVersion": "modelship.dev/v1alpha1",
-                        "kind": "ModelDeployment",
-                        "name": "fraud",
-                        "uid": UID,
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
-            },
-            "spec": {
-                "schedule": "0 2 * * *",
-                "suspend": True,
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "metadata": {"labels": LABELS},
-                    "spec": {
-                        "backoffLimit": 2,
-                        "activeDeadlineSeconds": 3600,
-                        "template": {
-                            "metadata": {"labels": LABELS, "annotations": ANNOTATIONS},
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "automountServiceAccountToken": False,
-                                "enableServiceLinks": False,
-                                "securityContext": {
-                                    "runAsNonRoot": True,
-                                    "runAsUser": 1000,
-                                    "runAsGroup": 1000,
-                                    "fsGroup": 1000,
-                                    "seccompProfile": {"type": "RuntimeDefault"},
-                                },
-                                "initContainers": [
-                                    {
-                                        "name": "fetch",
-                                        "image": IMAGE,
-                                        "command": ["modelship"],
-                                        "args": [
-                                            "fetch",
-                                            "--uri",
-                                            "s3://models/fraud/3",
-                                            "--dest",
-                                            "/models",
-                                            "--sha256",
-                                            SHA,
-                                        ],
-                                        "env": [{"name": "HOME", "value": "/tmp"}],
-                                        "envFrom": SECRET,
-                                        "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
-                                        "securityContext": SECURE,
-                                    }
-                                ],
-                                "containers": [
-                                    {
-                                        "name": "score",
-                                        "image": IMAGE,
-                                        "command": ["modelship"],
-                                        "args": [
-                                            "score",
-                                            "--model-repo",
-                                            "/models",
-                                            "--model",
-                                            "fraud",
-                                            "--input",
-                                            "s3://data/in/",
-                                            "--output",
-                                            "s3://data/out/",
-                                            "--batch-size",
-                                            "1024",
-                                            "--concurrency",
-                                            "4",
-                                            "--input-format",
-                                            "parquet",
-                                        ],
-                                        "env": [{"name": "HOME", "value": "/tmp"}],
-                                        "envFrom": SECRET,
-                                        "resources": {"requests": {"cpu": "2"}},
-                                        "volumeMounts": [
-                                            {**MODEL_MOUNT, "readOnly": True},
-                                            TMP_MOUNT,
-                                        ],
-                                        "securityContext": SECURE,
-                                    }
-                                ],
-                                "volumes": [
-                                    {"name": "model-repository", "emptyDir": {}},
-                                    {"name": "tmp", "emptyDir": {}},
-                                ],
-                            },
-                        },
-                    },
-                },
-            },
-        }
-    ]
+            (*SCORE, "args"): args,
+            (*SCORE, "volumeMounts"): [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT, *mounts],
+            (*POD, "volumes"): VOLUMES + volumes,
+        },
+    )
+    [cron_job] = nightly_cron_jobs(make_deployment, input_uri, output_uri)
+    assert cron_job == expected
+    kubernetes_validate.validate(cron_job, version, strict=True)
+    assert check_restricted(cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]) == []
 
 
 def test_long_names_stay_within_the_cronjob_limit(make_deployment: Any) -> None:
