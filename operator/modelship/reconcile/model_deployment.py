@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from modelship.api.common import Condition, ConditionStatus
 from modelship.api.model_deployment import (
+    BatchJobStatus,
     CanaryStatus,
     Endpoints,
     HistoryEntry,
@@ -34,6 +35,7 @@ from modelship.builders import (
     resolve_model,
     revision_for,
 )
+from modelship.builders.batch import batch_job_name
 from modelship.builders.defaults import GRPC_PORT, HTTP_PORT
 from modelship.reconcile import reasons
 from modelship.reconcile.conditions import Verdict, find, merge_conditions
@@ -148,7 +150,7 @@ def decide(observed: Observed) -> Decision:
         ),
         endpoints=endpoints(md),
         history=_history(previous.history, rollout, stable_live, observed.now),
-        batch=previous.batch,
+        batch=batch_status(md, observed.children),
     )
     return _decision(previous, status, tuple(actions), rollout)
 
@@ -166,6 +168,22 @@ def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list
             actions.append(Patch(ref, patch))
     actions.extend(Delete(ref) for ref in sorted(live_by_ref))
     return actions
+
+
+def batch_status(md: ModelDeployment, children: Sequence[Manifest]) -> list[BatchJobStatus]:
+    """Last runs of each batch job, as its CronJob's status tells them."""
+    cron_jobs = {c["metadata"]["name"]: c for c in children if c["kind"] == "CronJob"}
+    statuses = []
+    for job in md.spec.batch:
+        live = (cron_jobs.get(batch_job_name(md, job)) or {}).get("status") or {}
+        statuses.append(
+            BatchJobStatus(
+                name=job.name,
+                last_schedule_time=live.get("lastScheduleTime"),
+                last_successful_time=live.get("lastSuccessfulTime"),
+            )
+        )
+    return statuses
 
 
 def endpoints(md: ModelDeployment) -> Endpoints:

@@ -229,3 +229,30 @@ def test_from_retrain_job_serves_the_promoted_model() -> None:
 
 def test_delete_is_only_for_children_given_as_ours() -> None:
     assert all(not isinstance(a, Delete) for a in decide(converge(md_body())).actions)
+
+
+def test_batch_jobs_report_their_cron_jobs_last_runs() -> None:
+    nightly = {
+        "name": "nightly",
+        "schedule": "0 2 * * *",
+        "input": {"uri": "s3://data/in/"},
+        "output": {"uri": "s3://data/out/"},
+    }
+    hourly = {**nightly, "name": "hourly", "schedule": "@hourly"}
+    observed = converge(md_body(batch=[nightly, hourly]))
+    children = [
+        {**c, "status": {"lastScheduleTime": "2026-01-02T02:00:00Z",
+                         "lastSuccessfulTime": "2026-01-02T02:05:00Z"}}
+        if c["metadata"]["name"] == "wine-nightly" else c
+        for c in observed.children
+    ]  # fmt: skip
+    decision = decide(dataclasses.replace(observed, children=children))
+    assert decision.status["batch"] == [
+        {
+            "name": "nightly",
+            "lastScheduleTime": "2026-01-02T02:00:00Z",
+            "lastSuccessfulTime": "2026-01-02T02:05:00Z",
+        },
+        {"name": "hourly"},
+    ]
+    assert set(decision.status_patch) == {"batch"}
