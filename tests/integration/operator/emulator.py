@@ -11,7 +11,8 @@ namespaces kind (``/api/v1/namespaces``) work; an injected fault answers
 *instead of* the write, as a real server would.
 
 What it does not do, on purpose: garbage collection, controllers, admission,
-CRD schema validation, RBAC. Tests check those properties by other means.
+CRD schema validation, RBAC, compaction of the event history (so never a
+410 Gone). Tests check those properties by other means.
 """
 
 from __future__ import annotations
@@ -158,10 +159,6 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         """End every open watch stream, as an API server restart or a proxy timeout does."""
         for watch in self._watches:
             watch.queue.put_nowait(None)
-
-    @property
-    def resource_version(self) -> int:
-        return self._last_rv
 
     # --- serving --------------------------------------------------------------------
 

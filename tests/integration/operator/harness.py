@@ -102,7 +102,7 @@ class EmulatedCluster:
 
         def collect() -> list[str]:
             return [
-                f"{request.method} {request.url.path}"
+                f"{request.method.value} {request.url.path}"
                 for request in self.server.emulator._requests
                 if request.method in ("POST", "PUT", "PATCH", "DELETE")
             ]
