@@ -25,9 +25,10 @@ class OperatorProcess:
         self.kubeconfig, self.log = kubeconfig, log
         self.process: subprocess.Popen[bytes] | None = None
         self.extra_args: list[str] = []  # appended: a repeated option's last value wins
+        self.env: dict[str, str] = {}  # MODELSHIP_* settings given as users' manifests may
 
     def start(self, namespaces: list[str] | None = None) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        env = {**os.environ, **self.env, "KUBECONFIG": str(self.kubeconfig)}
         watch = [f"--namespace={ns}" for ns in namespaces or []]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

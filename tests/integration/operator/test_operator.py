@@ -100,7 +100,8 @@ def test_watches_only_the_namespaces_it_is_given(cluster: EmulatedCluster) -> No
     cluster.operator.stop()
     for ns in (NS, "elsewhere"):
         create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    cluster.operator.start(namespaces=[NS])
+    cluster.operator.env = {"MODELSHIP_NAMESPACES": f'["{NS}"]'}  # as the flag --namespace
+    cluster.operator.start()
     create(cluster, model_deployment("other", "elsewhere"))
     create(cluster, model_deployment("wine", NS))
     wait_for("the watched namespace's children", lambda: deployments(cluster, NS, "wine"))
