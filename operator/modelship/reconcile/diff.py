@@ -10,7 +10,9 @@ so that removing an optional setting removes it from the child too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 LAST_APPLIED_ANNOTATION = "modelship.dev/last-applied"
@@ -71,7 +73,40 @@ def contains(live: Any, desired: Any) -> bool:
             and len(live) == len(desired)
             and all(contains(have, want) for have, want in zip(live, desired, strict=True))
         )
-    return bool(live == desired)
+    if isinstance(live, bool) or isinstance(desired, bool):
+        return live is desired  # True == 1 in Python, not in Kubernetes
+    return bool(live == desired) or same_quantity(live, desired)
+
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?)?$")
+_SUFFIXES = {
+    "": Decimal(1),
+    **{s: Decimal(10) ** e for s, e in (("n", -9), ("u", -6), ("m", -3), ("k", 3), ("M", 6))},
+    **{s: Decimal(10) ** e for s, e in (("G", 9), ("T", 12), ("P", 15), ("E", 18))},
+    **{f"{s}i": Decimal(2) ** (10 * (i + 1)) for i, s in enumerate("KMGTPE")},
+}
+
+
+def same_quantity(live: Any, desired: Any) -> bool:
+    """Whether two resource quantities are the same amount: the API server rewrites them
+    canonically (0.5 becomes 500m, 4 becomes "4"), which must not read as a difference."""
+    amounts = [_amount(value) for value in (live, desired)]
+    return amounts[0] is not None and amounts[0] == amounts[1]
+
+
+def _amount(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    match = _QUANTITY.match(str(value))
+    if match is None:
+        return None
+    number, suffix = match.groups()
+    try:
+        if suffix and suffix[0] in "eE":
+            return Decimal(number + suffix)
+        return Decimal(number) * _SUFFIXES[suffix or ""]
+    except (InvalidOperation, KeyError):
+        return None
 
 
 def is_controlled_by(obj: Manifest, owner_uid: str | None) -> bool:

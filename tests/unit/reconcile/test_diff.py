@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from modelship.reconcile.diff import (
     LAST_APPLIED_ANNOTATION,
+    contains,
     is_controlled_by,
     owned_patch,
     with_last_applied,
@@ -95,3 +96,23 @@ def test_only_objects_naming_us_as_controller_are_ours(
     refs: list[dict[str, Any]], expected: bool
 ) -> None:
     assert is_controlled_by({"metadata": {"ownerReferences": refs}}, "me") is expected
+
+
+@pytest.mark.parametrize(
+    ("live", "desired", "same"),
+    [
+        ("500m", "0.5", True),
+        ("4", 4, True),
+        ("1073741824", "1Gi", True),
+        ("1G", "1000M", True),
+        ("2Gi", "1Gi", False),
+        ("100m", "1", False),
+        ("http", "http", True),
+        ("http", "grpc", False),
+        (True, 1, False),
+    ],
+)
+def test_quantities_the_api_server_rewrites_are_not_differences(
+    live: Any, desired: Any, same: bool
+) -> None:
+    assert contains({"cpu": live}, {"cpu": desired}) is same
