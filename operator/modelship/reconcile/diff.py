@@ -63,6 +63,8 @@ def _merge_patch(desired: Manifest, live: Manifest, previous: Manifest) -> dict[
 
 def contains(live: Any, desired: Any) -> bool:
     """Whether `live` has every field of `desired` (it may have more: server defaults)."""
+    if live is None and isinstance(desired, Mapping | list) and not desired:
+        return True  # the API server drops empty lists and maps it would not keep
     if isinstance(desired, Mapping):
         return isinstance(live, Mapping) and all(
             contains(live.get(key), value) for key, value in desired.items()

@@ -108,11 +108,13 @@ def test_only_objects_naming_us_as_controller_are_ours(
         ("2Gi", "1Gi", False),
         ("100m", "1", False),
         ("http", "http", True),
+        (None, [], True),
+        (None, {}, True),
         ("http", "grpc", False),
         (True, 1, False),
     ],
 )
-def test_quantities_the_api_server_rewrites_are_not_differences(
+def test_what_the_api_server_rewrites_or_drops_is_not_a_difference(
     live: Any, desired: Any, same: bool
 ) -> None:
     assert contains({"cpu": live}, {"cpu": desired}) is same
