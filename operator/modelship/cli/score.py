@@ -37,7 +37,8 @@ def _progress_printer() -> Any:
     " .jsonl), with the row number (and --key) carried through. The input is checked against"
     " the model's recorded schema before anything is scored; the output appears only when"
     " complete, with OUTPUT.manifest.json and OUTPUT.drift.json beside it. A rerun after a crash"
-    " resumes from the last committed chunk."
+    " resumes from the last committed chunk. --input and --output may name the run with"
+    " {run} and {date} (see --run), so that each scheduled run has its own output."
 )
 @click.option(
     "--model-repo",
@@ -94,6 +95,13 @@ def _progress_printer() -> Any:
     " rerun in a new pod resumes).",
 )
 @click.option("--key", "key_column", help="Input column to carry into the output.")
+@click.option(
+    "--run",
+    envvar="MODELSHIP_BATCH_RUN",
+    help="Name of this run, for {run} and {date} in --input and --output: the Job's name"
+    " (<cronjob>-<minutes since the epoch>), which the batch CronJob passes as"
+    " MODELSHIP_BATCH_RUN; every retry of a run gets the same name, and so resumes.",
+)
 def score(
     model_repo: Path,
     model_name: str,
@@ -106,19 +114,21 @@ def score(
     concurrency: int,
     work_dir: Path | None,
     key_column: str | None,
+    run: str | None,
 ) -> None:
     """See the help text above."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with user_errors():
         from modelship_serving.scoring.job import ScoreSettings, run_scoring
+        from modelship_serving.scoring.runs import expand_run
 
         manifest = run_scoring(
             ScoreSettings(
                 model_repo=model_repo,
                 model=model_name,
-                input_uri=input_uri,
+                input_uri=expand_run(input_uri, run),
                 input_format=input_format,
-                output_uri=output_uri,
+                output_uri=expand_run(output_uri, run),
                 triton_url=triton_url,
                 rows_per_chunk=batch_size,
                 rows_per_request=request_rows,
