@@ -20,6 +20,13 @@ from modelship.builders.pod import (
 from modelship.builders.pod_security import container_security_context, pod_security_context
 from modelship.builders.revision import Revision
 
+# The Job's name, the same for every pod retry of one scheduled run: `score` fills
+# {run} and {date} in the table uris from it.
+RUN_ENV: dict[str, Any] = {
+    "name": "MODELSHIP_BATCH_RUN",
+    "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}},
+}
+
 
 def batch_job_name(md: ModelDeployment, job: BatchJob) -> str:
     return child_name(md.metadata.name, job.name, max_length=MAX_CRONJOB_NAME_LENGTH)
@@ -101,7 +108,7 @@ def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -
             "--concurrency",
             str(job.concurrency),
         ],
-        "env": [dict(HOME_ENV)],
+        "env": [dict(HOME_ENV), dict(RUN_ENV)],
     }
     if job.input.format is not None:
         score["args"] += ["--input-format", job.input.format.value]

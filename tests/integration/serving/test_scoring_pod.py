@@ -5,7 +5,8 @@ its /tmp and the output volume (the pod has a read-only root filesystem and HOME
 Proves that nothing score, pandas, pyarrow or onnxruntime writes (work directory,
 temporary files, caches) lands outside those two places, and that the pod's output is
 complete: predictions equal the model's, drift and manifest beside them, no partial
-results left. Needs root to drop to uid 65534 (skipped otherwise)."""
+results left, under the day the Job's name (from the downward API) says it was
+scheduled. Needs root to drop to uid 65534 (skipped otherwise)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from modelship.builders import build_model_deployment_children, resolve_model, s
 
 NOBODY = 65534
 SETPRIV = shutil.which("setpriv")
+RUN = "churn-nightly-29013120"  # the Job the CronJob scheduled for 2025-03-01 00:00 UTC
 
 
 def score_container(input_uri: str, output_uri: str) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def score_container(input_uri: str, output_uri: str) -> dict[str, Any]:
 def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
     repository, served = packaged
     frame = pd.concat([served["churn"].held_out] * 5, ignore_index=True)
-    container = score_container("pvc://exports/day/in.csv", "pvc://scores/day/out.parquet")
+    container = score_container("pvc://exports/day/in.csv", "pvc://scores/{date}/out.parquet")
     # The pod's mounts, as directories that uid 65534 can read but, except two, not write.
     pod_root = Path(tempfile.mkdtemp(prefix="modelship-pod-"))
     try:
@@ -84,8 +86,12 @@ def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
                     return str(directory) + value[len(mount) :]
             return value
 
-        environment = {e["name"]: on_this_machine(e["value"]) for e in container["env"]}
-        assert environment == {"HOME": str(mounts["/tmp"])}
+        # The kubelet fills MODELSHIP_BATCH_RUN from the pod's job-name label.
+        environment = {
+            e["name"]: on_this_machine(e["value"]) if "value" in e else RUN
+            for e in container["env"]
+        }
+        assert environment == {"HOME": str(mounts["/tmp"]), "MODELSHIP_BATCH_RUN": RUN}
         # In the pod TMPDIR is unset and Python's default, /tmp, is the emptyDir.
         environment |= {"TMPDIR": str(mounts["/tmp"]), "PATH": os.environ["PATH"]}
         command = [str(Path(sys.executable).parent / container["command"][0])]
@@ -100,7 +106,7 @@ def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
             timeout=300,
         )
         assert done.returncode == 0, done.stderr
-        day = mounts["/mnt/batch-output"] / "day"
+        day = mounts["/mnt/batch-output"] / "2025-03-01"  # {date} of RUN
         assert sorted(path.name for path in day.iterdir()) == [
             "out.parquet",
             "out.parquet.drift.json",

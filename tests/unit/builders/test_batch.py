@@ -1,7 +1,8 @@
 """Batch scoring CronJobs, compared whole: one per spec.batch entry, on the stable revision's model.
 
 Proves: the schedule and deadlines, concurrencyPolicy Forbid, history limits,
-the fetch init container and `modelship score` with the job's settings, the
+the fetch init container and `modelship score` with the job's settings (and the Job's
+name, from the downward API, to name the run in its uris), the
 credentials Secret by reference, restricted security, labels naming the job
 and the revision, and names kept within the CronJob limit of 52 characters. A pvc://
 input or output is mounted (input read-only, output read-write, one mount for a shared
@@ -48,6 +49,10 @@ TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 SECRET = [{"secretRef": {"name": "store"}}]
 
 
+RUN_ENV = {
+    "name": "MODELSHIP_BATCH_RUN",
+    "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}},
+}
 NIGHTLY_ARGS = [
     "score",
     "--model-repo",
@@ -135,7 +140,7 @@ NIGHTLY: dict[str, Any] = {
                                 "image": IMAGE,
                                 "command": ["modelship"],
                                 "args": NIGHTLY_ARGS,
-                                "env": [{"name": "HOME", "value": "/tmp"}],
+                                "env": [{"name": "HOME", "value": "/tmp"}, RUN_ENV],
                                 "envFrom": SECRET,
                                 "resources": {"requests": {"cpu": "2"}},
                                 "volumeMounts": [
