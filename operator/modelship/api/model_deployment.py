@@ -480,7 +480,10 @@ class DataFormat(StrEnum):
 class BatchInput(ApiModel):
     """The table a batch job scores."""
 
-    uri: str = Field(pattern=r"^(s3|gs|https?|pvc|file)://.+", description="Where the input is.")
+    uri: str = Field(
+        pattern=r"^(s3|gs|https?|pvc|file)://.+",
+        description="The input table (one object or file); {date} and {run} name the run.",
+    )
     format: DataFormat | None = Field(
         default=None, description="csv, parquet or jsonl; taken from the extension when absent."
     )
@@ -489,7 +492,11 @@ class BatchInput(ApiModel):
 class BatchOutput(ApiModel):
     """Where the predictions go; they appear only once complete."""
 
-    uri: str = Field(pattern=r"^(s3|gs|pvc|file)://.+", description="Where to write predictions.")
+    uri: str = Field(
+        pattern=r"^(s3|gs|pvc|file)://.+",
+        description="The output table; its extension (.csv, .parquet, .jsonl) picks the format."
+        " {date} (the scheduled day) and {run} (the Job's name) give each run its own output.",
+    )
 
 
 class BatchJob(ApiModel):
