@@ -32,9 +32,10 @@ def _reachable_client() -> tuple[Any, str | None]:
         return None, "KUBECONFIG is not set: no real cluster to run the e2e scenarios against"
     try:
         from lightkube import Client
+        from lightkube.resources.core_v1 import Namespace
 
         client = Client()
-        client.request("get", "/version")
+        client.get(Namespace, "default")
     except Exception as error:
         return None, f"the cluster in KUBECONFIG is not reachable: {error}"
     return client, None

@@ -203,8 +203,12 @@ def create_gives_children_and_ready(cluster: Cluster, ns: str) -> None:
             }
         ),
     )
-    waiting = md_with(cluster, ns, "wine", "Ready", "False", "WaitingForReplicas")
-    assert condition(waiting, "Progressing")["status"] == "True"
+    first = wait_for(
+        "a first status",
+        lambda: condition(get(cluster, MD_API, "ModelDeployment", ns, "wine"), "Ready"),
+    )
+    if first["status"] == "False":  # a real cluster may have started the pods already
+        assert first["reason"] == "WaitingForReplicas"
 
     cluster.make_available(deployment)
     md = md_with(cluster, ns, "wine", "Ready", "True", "Serving")
