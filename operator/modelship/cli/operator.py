@@ -64,7 +64,6 @@ def run_operator(**options: Any) -> None:
         settings=kopf_settings(settings),
         standalone=settings.peering is None,
         peering_name=settings.peering,
-        priority=settings.peering_priority,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=settings.liveness_endpoint,

@@ -9,7 +9,6 @@ the reconcile, never through handler return values.
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 import kopf
@@ -59,9 +58,9 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     ours.peering.name = settings.peering or "modelship"
     ours.peering.mandatory = settings.peering is not None
     ours.peering.clusterwide = not settings.namespaces
-    # Kopf pauses every peer when two share a priority, so replicas draw their own:
-    # the highest acts, the others stand by until its keep-alives stop.
-    ours.peering.priority = random.randint(1, 2**31 - 1)
+    # Kopf pauses every peer when two share a priority, so replicas draw their own
+    # (OperatorSettings.peering_priority): the highest acts, the others stand by.
+    ours.peering.priority = settings.peering_priority
     ours.watching.server_timeout = 600
     ours.watching.client_timeout = 660
     return ours
