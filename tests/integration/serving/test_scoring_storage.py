@@ -3,7 +3,8 @@ output, drift report and manifest appear as objects only when the job is done, a
 output is refused, and a crashed job resumes from its work directory. Committed chunks are kept
 under a hidden prefix beside the output, so a rerun in a fresh process with an empty work
 directory (a retried pod) resumes and scores each row exactly once; a crash between publishing
-the output and its manifest is finished by the rerun, and a foreign output is never touched."""
+the output and its manifest is finished by the rerun, and a foreign output is never touched.
+The same resume and clean-up hold for a GCS output (emulator)."""
 
 from __future__ import annotations
 
@@ -238,3 +239,49 @@ def test_a_foreign_output_without_manifest_is_refused(
         )
     assert s3.get_object(Bucket="batch", Key="foreign/out.csv")["Body"].read() == b"someone else's"
     assert keys(s3, "foreign/") == ["foreign/out.csv"]
+
+
+def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
+    gcs_emulator: str, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    bucket = storage.Client(project="test", credentials=credentials).bucket("models")
+    repository, served = packaged
+    frame = pd.concat([served["wine"].held_out] * 4, ignore_index=True)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    settings = ScoreSettings(
+        model_repo=repository,
+        model="wine",
+        input_uri=str(tmp_path / "in.csv"),
+        output_uri="gs://models/scores/wine.csv",
+        rows_per_chunk=60,
+        work_dir=tmp_path / "first-pod",
+    )
+    original = InProcessScorer.score
+    calls: list[int] = []
+
+    def crash_on_third(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise RuntimeError("preempted")
+        return original(self, chunk)
+
+    monkeypatch.setattr(InProcessScorer, "score", crash_on_third)
+    with pytest.raises(RuntimeError, match="preempted"):
+        run_scoring(settings)
+    monkeypatch.setattr(InProcessScorer, "score", original)
+    manifest = run_scoring(settings.model_copy(update={"work_dir": tmp_path / "second-pod"}))
+    assert (manifest.chunks_resumed, manifest.rows_out) == (2, len(frame))
+    bucket.blob("scores/wine.csv").download_to_filename(str(tmp_path / "out.csv"))
+    scored = pd.read_csv(tmp_path / "out.csv")
+    assert scored["row"].tolist() == list(range(len(frame)))
+    assert scored["label"].tolist() == served["wine"].original.predict(frame).tolist()
+    assert sorted(blob.name for blob in bucket.list_blobs(prefix="scores/")) == [
+        "scores/wine.csv",
+        "scores/wine.csv.drift.json",
+        "scores/wine.csv.manifest.json",
+    ]
