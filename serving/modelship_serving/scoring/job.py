@@ -126,7 +126,9 @@ class ScoreManifest(BaseModel):
     chunks_resumed: int = Field(
         description="Chunks found complete from an earlier, interrupted run."
     )
-    started_at: datetime = Field(description="When this run started (UTC).")
+    started_at: datetime = Field(
+        description="When the run that assembled the output started (UTC)."
+    )
     finished_at: datetime = Field(description="When the output was complete (UTC).")
     drift_file: str = Field(description="The drift report written beside the output.")
     drifted_features: list[str] = Field(description="Features whose PSI exceeds the threshold.")
