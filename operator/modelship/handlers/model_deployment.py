@@ -39,12 +39,10 @@ async def reconcile(
                 if applied.conflicts:
                     conflicts = frozenset(applied.conflicts)
                     decision = decide(dataclasses.replace(observed, conflicts=conflicts))
-                post(body, applied, decision.events)
+                post(body, applied, decision.events, logger)
                 await runtime.write_status(body, decision.status, decision.status_patch)
             except KubeError as error:
                 raise retryable(error, KIND) from error
-        if applied.writes:
-            logger.info(f"Reconciled after {trigger}: {applied.writes} children changed.")
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:

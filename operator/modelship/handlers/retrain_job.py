@@ -45,12 +45,10 @@ async def reconcile(
                 decision = decide(observed)
                 applied = await apply(runtime.kube, decision.actions, meta["uid"])
                 runtime.remember(meta["uid"], applied)
-                post(body, applied, ())
+                post(body, applied, (), logger)
                 await runtime.write_status(body, decision.status, decision.status_patch)
             except KubeError as error:
                 raise retryable(error, KIND) from error
-        if applied.writes:
-            logger.info(f"Reconciled after {trigger}: {applied.writes} children changed.")
 
 
 async def _results(runtime: Runtime, namespace: str, runs: list[str]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from modelship.kube.apply import Applied
 from modelship.kube.client import Kube
 from modelship.kube.errors import ConflictError, KubeError, RejectedError, UnavailableError
 from modelship.reconcile.objects import Event, Ref
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 # Seconds to wait before retrying after an API error that said nothing about when.
 DEFAULT_RETRY_DELAY = 5.0
@@ -66,8 +69,10 @@ class Runtime:
         self.locks.pop(uid, None)
 
 
-def post(body: Mapping[str, Any], applied: Applied, events: Iterable[Event]) -> None:
-    """Events on the owner for what was done and for what needs a person's attention."""
+def post(
+    body: Mapping[str, Any], applied: Applied, events: Iterable[Event], logger: Logger
+) -> None:
+    """Log lines and Events on the owner for what was done and what needs a person's attention."""
     owner = kopf.Body(cast(kopf.RawBody, dict(body)))
     for verb, refs in (
         ("Created", applied.created),
@@ -75,9 +80,11 @@ def post(body: Mapping[str, Any], applied: Applied, events: Iterable[Event]) -> 
         ("Deleted", applied.deleted),
     ):
         for ref in refs:
+            logger.info(f"{verb} {ref}")
             kopf.event(owner, type="Normal", reason=verb, message=f"{verb} {ref}")
             metrics.WRITES.labels(ref.kind, verb.lower()).inc()
     for event in events:
+        logger.info(f"{event.reason}: {event.message}")
         kopf.event(owner, type=event.type, reason=event.reason, message=event.message)
 
 
