@@ -8,12 +8,12 @@ STORAGE_EMULATOR_HOST set, an emulator is used anonymously.
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from modelship_serving.errors import FetchError
 from modelship_serving.fetch.archive import extract_repository_archive
-from modelship_serving.fetch.retry import TransientFetchError, with_retries
+from modelship_serving.fetch.retry import TransientFetchError, call_with_retries
 from modelship_serving.fetch.uri import ModelUri
 
 
@@ -60,16 +60,9 @@ def _translate(error: Exception, shown: str) -> Exception:
 
 
 def _call(action: Any, shown: str) -> Any:
-    def attempt() -> Any:
-        try:
-            return action()
-        except Exception as error:
-            translated = _translate(error, shown)
-            if translated is error:
-                raise
-            raise translated from error
-
-    return with_retries(attempt, f"GCS request for {shown}")
+    return call_with_retries(
+        action, lambda error: _translate(error, shown), f"GCS request for {shown}"
+    )
 
 
 def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
@@ -82,11 +75,10 @@ def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
         _call(lambda: bucket.blob(uri.key).download_to_filename(str(archive)), shown)
         extract_repository_archive(archive, target, shown)
         return
-    prefix = uri.key.rstrip("/") + "/" if uri.key.strip("/") else ""
     names: list[str] = _call(
         lambda: [
             blob.name
-            for blob in client.list_blobs(uri.host, prefix=prefix)
+            for blob in client.list_blobs(uri.host, prefix=uri.key_prefix)
             if not blob.name.endswith("/")
         ],
         shown,
@@ -94,10 +86,7 @@ def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
     if not names:
         raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
     for name in names:
-        relative = PurePosixPath(name[len(prefix) :])
-        if relative.is_absolute() or ".." in relative.parts:
-            raise FetchError(f"object {name!r} under {shown} is not a plain relative path")
-        destination = target / Path(*relative.parts)
+        destination = uri.object_destination(name, target)
         destination.parent.mkdir(parents=True, exist_ok=True)
         _call(
             lambda name=name, destination=destination: bucket.blob(name).download_to_filename(

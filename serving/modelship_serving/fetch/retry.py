@@ -42,3 +42,22 @@ def with_retries(
             sleep(delay)
             delay = min(delay * 2, MAX_DELAY_SECONDS)
     raise AssertionError("unreachable")
+
+
+def call_with_retries(
+    action: Callable[[], T], translate: Callable[[Exception], Exception], what: str
+) -> T:
+    """Run ``action`` under :func:`with_retries`, raising each failure as ``translate`` maps it:
+    a TransientFetchError is retried, a FetchError says what to fix, and an error it returns
+    unchanged propagates as it is."""
+
+    def attempt() -> T:
+        try:
+            return action()
+        except Exception as error:
+            translated = translate(error)
+            if translated is error:
+                raise
+            raise translated from error
+
+    return with_retries(attempt, what)

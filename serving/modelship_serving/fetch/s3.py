@@ -8,12 +8,12 @@ AWS_ENDPOINT_URL), as boto3 does by itself.
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from modelship_serving.errors import FetchError
 from modelship_serving.fetch.archive import extract_repository_archive
-from modelship_serving.fetch.retry import TransientFetchError, with_retries
+from modelship_serving.fetch.retry import TransientFetchError, call_with_retries
 from modelship_serving.fetch.uri import ModelUri
 
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
@@ -96,16 +96,9 @@ def _translate(error: Exception, shown: str) -> Exception:
 
 
 def _call(action: Any, shown: str) -> Any:
-    def attempt() -> Any:
-        try:
-            return action()
-        except Exception as error:
-            translated = _translate(error, shown)
-            if translated is error:
-                raise
-            raise translated from error
-
-    return with_retries(attempt, f"S3 request for {shown}")
+    return call_with_retries(
+        action, lambda error: _translate(error, shown), f"S3 request for {shown}"
+    )
 
 
 def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
@@ -117,13 +110,12 @@ def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
         _call(lambda: client.download_file(bucket, uri.key, str(archive)), shown)
         extract_repository_archive(archive, target, shown)
         return
-    prefix = uri.key.rstrip("/") + "/" if uri.key.strip("/") else ""
 
     def list_keys() -> list[str]:
         paginator = client.get_paginator("list_objects_v2")
         return [
             item["Key"]
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for page in paginator.paginate(Bucket=bucket, Prefix=uri.key_prefix)
             for item in page.get("Contents", [])
             if not item["Key"].endswith("/")  # "directory" placeholder objects
         ]
@@ -132,10 +124,7 @@ def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
     if not keys:
         raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
     for key in keys:
-        relative = PurePosixPath(key[len(prefix) :])
-        if relative.is_absolute() or ".." in relative.parts:
-            raise FetchError(f"object key {key!r} under {shown} is not a plain relative path")
-        destination = target / Path(*relative.parts)
+        destination = uri.object_destination(key, target)
         destination.parent.mkdir(parents=True, exist_ok=True)
         _call(
             lambda key=key, destination=destination: client.download_file(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from modelship_serving.errors import FetchError
@@ -31,6 +32,22 @@ class ModelUri:
     def key(self) -> str:
         """Object key (s3/gs): the path without its leading slash."""
         return self.path.lstrip("/")
+
+    @property
+    def key_prefix(self) -> str:
+        """Prefix listing the objects under the uri (s3/gs): the key ending in "/", or ""
+        for the whole bucket."""
+        return self.key.rstrip("/") + "/" if self.key.strip("/") else ""
+
+    def object_destination(self, key: str, target: Path) -> Path:
+        """Where the object ``key``, listed under :attr:`key_prefix`, lands below ``target``;
+        FetchError for a key that would leave it."""
+        relative = PurePosixPath(key[len(self.key_prefix) :])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise FetchError(
+                f"object key {key!r} under {self.redacted()} is not a plain relative path"
+            )
+        return target / Path(*relative.parts)
 
     def redacted(self) -> str:
         """The uri without user info and query string, safe to log."""
