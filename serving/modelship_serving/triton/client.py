@@ -42,24 +42,13 @@ def infer_frame_http(
     """Outputs by name for ``frame``, over Triton's HTTP protocol (binary tensors)."""
     import tritonclient.http as triton_http
 
-    parts: list[dict[str, Any]] = []
+    outputs = [
+        triton_http.InferRequestedOutput(spec.name, binary_data=True) for spec in metadata.outputs
+    ]
     with triton_http.InferenceServerClient(url) as client:
-        for start in range(0, len(frame), rows_per_request):
-            result = client.infer(
-                metadata.name,
-                infer_inputs(
-                    frame.iloc[start : start + rows_per_request],
-                    metadata.input_schema,
-                    triton_http.InferInput,
-                ),
-                model_version=metadata.version,
-                outputs=[
-                    triton_http.InferRequestedOutput(spec.name, binary_data=True)
-                    for spec in metadata.outputs
-                ],
-            )
-            parts.append({spec.name: result.as_numpy(spec.name) for spec in metadata.outputs})
-    return _joined(parts, metadata)
+        return _infer_in_slices(
+            client, triton_http.InferInput, outputs, metadata, frame, rows_per_request
+        )
 
 
 def infer_frame_grpc(
@@ -71,20 +60,33 @@ def infer_frame_grpc(
     """Outputs by name for ``frame``, over Triton's gRPC protocol."""
     import tritonclient.grpc as triton_grpc
 
-    parts: list[dict[str, Any]] = []
+    outputs = [triton_grpc.InferRequestedOutput(spec.name) for spec in metadata.outputs]
     with triton_grpc.InferenceServerClient(url) as client:
-        for start in range(0, len(frame), rows_per_request):
-            result = client.infer(
-                metadata.name,
-                infer_inputs(
-                    frame.iloc[start : start + rows_per_request],
-                    metadata.input_schema,
-                    triton_grpc.InferInput,
-                ),
-                model_version=metadata.version,
-                outputs=[triton_grpc.InferRequestedOutput(spec.name) for spec in metadata.outputs],
-            )
-            parts.append({spec.name: result.as_numpy(spec.name) for spec in metadata.outputs})
+        return _infer_in_slices(
+            client, triton_grpc.InferInput, outputs, metadata, frame, rows_per_request
+        )
+
+
+def _infer_in_slices(
+    client: Any,
+    infer_input: _InferInputFactory,
+    outputs: list[Any],
+    metadata: ModelMetadata,
+    frame: pd.DataFrame,
+    rows_per_request: int,
+) -> dict[str, Any]:
+    """One request per ``rows_per_request`` rows, joined; the same for either protocol."""
+    parts: list[dict[str, Any]] = []
+    for start in range(0, len(frame), rows_per_request):
+        result = client.infer(
+            metadata.name,
+            infer_inputs(
+                frame.iloc[start : start + rows_per_request], metadata.input_schema, infer_input
+            ),
+            model_version=metadata.version,
+            outputs=outputs,
+        )
+        parts.append({spec.name: result.as_numpy(spec.name) for spec in metadata.outputs})
     return _joined(parts, metadata)
 
 
