@@ -16,7 +16,7 @@ import kopf
 from modelship.api.base import GROUP, VERSION
 from modelship.api.model_deployment import PLURAL as MODEL_DEPLOYMENTS
 from modelship.api.retrain_job import PLURAL as RETRAIN_JOBS
-from modelship.builders.labels import MANAGED_BY, MANAGER, RETRAIN_JOB
+from modelship.builders.labels import BATCH_JOB, DEPLOYMENT, MANAGED_BY, MANAGER, RETRAIN_JOB
 from modelship.handlers import indexes, metrics, model_deployment, retrain_job
 from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
 from modelship.handlers.runtime import Runtime
@@ -95,9 +95,10 @@ def _indexes(registry: kopf.OperatorRegistry) -> None:
         )(indexes.by_controller)
     for plural in (MODEL_DEPLOYMENTS, RETRAIN_JOBS):
         kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_uid", registry=registry)(indexes.by_uid)
-    kopf.index(GROUP, VERSION, RETRAIN_JOBS, id="retrainjobs_by_name", registry=registry)(
-        indexes.by_name
-    )
+    for plural in (MODEL_DEPLOYMENTS, RETRAIN_JOBS):
+        kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_name", registry=registry)(
+            indexes.by_name
+        )
     kopf.index(
         "batch",
         "v1",
@@ -151,11 +152,17 @@ def _child_events(registry: kopf.OperatorRegistry) -> None:
         if type not in ("MODIFIED", "DELETED"):
             return  # our own creations, and the listing at start (resume covers it)
         found = Indexes.of(kwargs)
-        if owner := found.first(found.model_deployments, uid):
+        meta = body.get("metadata", {})
+        labels = meta.get("labels", {})
+        # A batch run is its CronJob's; its ModelDeployment records how the run ended.
+        named = (meta.get("namespace"), labels.get(DEPLOYMENT)) if BATCH_JOB in labels else None
+        owner = found.first(found.model_deployments, uid) or found.first(
+            found.model_deployments_by_name, named
+        )
+        if owner:
             await model_deployment.reconcile(owner, found, memo.runtime, "child", logger)
             return
-        meta = body.get("metadata", {})
-        key = (meta.get("namespace"), meta.get("labels", {}).get(RETRAIN_JOB))
+        key = (meta.get("namespace"), labels.get(RETRAIN_JOB))
         owner = found.first(found.retrain_jobs, uid) or found.first(found.retrain_jobs_by_name, key)
         if owner:
             await retrain_job.reconcile(owner, found, memo.runtime, "child", logger)

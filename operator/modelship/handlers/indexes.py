@@ -60,6 +60,7 @@ class Indexes:
 
     children: tuple[Mapping[str, Any], ...]
     model_deployments: Mapping[str, Any]
+    model_deployments_by_name: Mapping[Any, Any]
     retrain_jobs: Mapping[str, Any]
     retrain_jobs_by_name: Mapping[Any, Any]
     runs: Mapping[Any, Any]
@@ -69,6 +70,7 @@ class Indexes:
         return cls(
             children=tuple(kwargs[child_index_id(plural)] for _, _, plural in CHILD_RESOURCES),
             model_deployments=kwargs["modeldeployments_by_uid"],
+            model_deployments_by_name=kwargs["modeldeployments_by_name"],
             retrain_jobs=kwargs["retrainjobs_by_uid"],
             retrain_jobs_by_name=kwargs["retrainjobs_by_name"],
             runs=kwargs["jobs_by_retrain_job"],

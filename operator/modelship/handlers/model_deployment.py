@@ -8,14 +8,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from modelship.api.model_deployment import KIND
+from pydantic import ValidationError
+
+from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymentStatus
 from modelship.handlers import metrics
 from modelship.handlers.indexes import Indexes
+from modelship.handlers.retrain_job import JOB_NAME_LABEL
 from modelship.handlers.runtime import Runtime, post, retryable
 from modelship.kube.apply import apply
 from modelship.kube.errors import KubeError
+from modelship.reconcile.batch import exit_of, exits_wanted
 from modelship.reconcile.model_deployment import Observed, decide
-from modelship.reconcile.objects import Ref
+from modelship.reconcile.objects import Ref, lenient
 
 
 async def reconcile(
@@ -46,13 +50,23 @@ async def reconcile(
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
-    """The children from the indexes; the RetrainJob followed and the credentials Secret."""
+    """The children and batch runs from the indexes; the RetrainJob followed, the Secret.
+
+    Pods are read only for a batch Job that failed since the status last recorded one.
+    """
     meta = body["metadata"]
     model = (body.get("spec") or {}).get("model") or {}
     namespace = meta["namespace"]
     retrain_job = None
     if isinstance(name := model.get("fromRetrainJob"), str):
         retrain_job = indexes.first(indexes.retrain_jobs_by_name, (namespace, name))
+    children = runtime.with_created(meta["uid"], indexes.children_of(meta["uid"]))
+    batch_runs = [
+        run
+        for child in children
+        if child["kind"] == "CronJob" and "uid" in child["metadata"]
+        for run in indexes.children_of(child["metadata"]["uid"])
+    ]
     secret = model.get("credentialsSecret")
     missing_secret = None
     if (
@@ -62,8 +76,31 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         missing_secret = secret
     return Observed(
         body=body,
-        children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
+        children=children,
         now=datetime.now(UTC).replace(microsecond=0),
         retrain_job=retrain_job,
         missing_secret=missing_secret,
+        batch_runs=batch_runs,
+        batch_exits=await _exits(runtime, namespace, _exits_wanted(body, batch_runs)),
     )
+
+
+def _exits_wanted(body: Mapping[str, Any], runs: list[dict[str, Any]]) -> list[str]:
+    try:
+        md = ModelDeployment.model_validate(
+            {"metadata": body["metadata"], "spec": body.get("spec", {})}
+        )
+    except ValidationError:
+        return []  # decide reports it
+    previous = lenient(ModelDeploymentStatus, body.get("status"))
+    return exits_wanted(md, previous.batch, runs)
+
+
+async def _exits(runtime: Runtime, namespace: str, jobs: list[str]) -> dict[str, str]:
+    """How the score container ended in the pods of newly failed batch Jobs."""
+    exits: dict[str, str] = {}
+    for job in jobs:
+        for pod in await runtime.kube.list("v1", "Pod", namespace, {JOB_NAME_LABEL: job}):
+            if (how := exit_of(pod)) is not None:
+                exits[job] = how
+    return exits

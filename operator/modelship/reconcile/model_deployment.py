@@ -9,7 +9,8 @@ running revision keeps serving.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,6 @@ from pydantic import ValidationError
 
 from modelship.api.common import Condition, ConditionStatus
 from modelship.api.model_deployment import (
-    BatchJobStatus,
     CanaryStatus,
     Endpoints,
     HistoryEntry,
@@ -35,9 +35,9 @@ from modelship.builders import (
     resolve_model,
     revision_for,
 )
-from modelship.builders.batch import batch_job_name
 from modelship.builders.defaults import GRPC_PORT, HTTP_PORT
 from modelship.reconcile import reasons
+from modelship.reconcile.batch import batch_status, failure_events
 from modelship.reconcile.conditions import Verdict, find, merge_conditions
 from modelship.reconcile.diff import owned_patch, with_last_applied
 from modelship.reconcile.history import bounded
@@ -76,6 +76,9 @@ class Observed:
     retrain_job: Manifest | None = None  # the RetrainJob spec.model.fromRetrainJob names
     missing_secret: str | None = None  # spec.model.credentialsSecret, when it does not exist
     conflicts: frozenset[Ref] = frozenset()  # names we want that another owner holds
+    batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
+    # How the score container of a failed batch Job ended, by Job, where gather read its pods.
+    batch_exits: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,13 @@ def decide(observed: Observed) -> Decision:
         ),
         endpoints=endpoints(md),
         history=_history(previous.history, rollout, stable_live, observed.now),
-        batch=batch_status(md, observed.children),
+        batch=batch_status(
+            md, observed.children, observed.batch_runs, previous.batch, observed.batch_exits
+        ),
     )
-    return _decision(previous, status, tuple(actions), rollout)
+    decision = _decision(previous, status, tuple(actions), rollout)
+    events = failure_events(previous.batch, status.batch)
+    return dataclasses.replace(decision, events=(*decision.events, *events))
 
 
 def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list[Action]:
@@ -168,22 +175,6 @@ def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list
             actions.append(Patch(ref, patch))
     actions.extend(Delete(ref) for ref in sorted(live_by_ref))
     return actions
-
-
-def batch_status(md: ModelDeployment, children: Sequence[Manifest]) -> list[BatchJobStatus]:
-    """Last runs of each batch job, as its CronJob's status tells them."""
-    cron_jobs = {c["metadata"]["name"]: c for c in children if c["kind"] == "CronJob"}
-    statuses = []
-    for job in md.spec.batch:
-        live = (cron_jobs.get(batch_job_name(md, job)) or {}).get("status") or {}
-        statuses.append(
-            BatchJobStatus(
-                name=job.name,
-                last_schedule_time=live.get("lastScheduleTime"),
-                last_successful_time=live.get("lastSuccessfulTime"),
-            )
-        )
-    return statuses
 
 
 def endpoints(md: ModelDeployment) -> Endpoints:

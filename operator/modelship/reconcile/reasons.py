@@ -39,3 +39,5 @@ CREATED: Final = "Created"
 UPDATED: Final = "Updated"
 DELETED: Final = "Deleted"
 REVISION_PROMOTED: Final = "RevisionPromoted"
+# The newest run of a batch job failed (status.batch[].lastFailureMessage says why).
+BATCH_JOB_FAILED: Final = "BatchJobFailed"

@@ -25,6 +25,7 @@ from lightkube.generic_resource import create_global_resource
 from scenarios import (
     MD_API,
     create,
+    delete,
     deployments,
     get,
     md_with,
@@ -264,3 +265,105 @@ def test_a_finished_run_reports_the_trainer_result(cluster: EmulatedCluster) -> 
     run = wait_for("the trainer's result in the status", last_run)
     assert run["outcome"] == "Succeeded"
     assert run["result"] == {"version": "7", "uri": "s3://models/wine/7", "metrics": {}}
+
+
+NIGHTLY = {
+    "name": "nightly",
+    "schedule": "0 2 * * *",
+    "input": {"uri": "s3://data/in.parquet"},
+    "output": {"uri": "s3://data/out.parquet"},
+}
+
+
+def batch_run(cron_job: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Job as the CronJob controller starts it: the template's labels, the CronJob its owner."""
+    meta = cron_job["metadata"]
+    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": meta["name"], "uid": meta["uid"]}
+    template = cron_job["spec"]["jobTemplate"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": template["metadata"]["labels"],
+            "ownerReferences": [owner | {"controller": True, "blockOwnerDeletion": True}],
+        },
+        "spec": template["spec"],
+    }
+
+
+def test_batch_status_records_the_last_failure(cluster: EmulatedCluster) -> None:
+    """A failed batch Job shows in status.batch with why; a later success leaves it recorded."""
+    create(cluster, model_deployment("wine", NS, batch=[NIGHTLY]))
+    cron_job = wait_for(
+        "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")
+    )
+    create(cluster, batch_run(cron_job, "wine-nightly-1"))
+    create(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "wine-nightly-1-x1",
+                "namespace": NS,
+                "labels": {"batch.kubernetes.io/job-name": "wine-nightly-1"},
+            },
+            "spec": {"containers": [{"name": "score", "image": "triton:1"}]},
+        },
+    )
+    terminated = {"exitCode": 137, "reason": "OOMKilled", "message": "row 7 of the input"}
+    score = {
+        "name": "score",
+        "image": "triton:1",
+        "imageID": "triton@sha256:0",
+        "ready": False,
+        "restartCount": 0,
+        "state": {"terminated": terminated},
+    }
+    pod_status = {"status": {"containerStatuses": [score]}}
+    patch(cluster, "v1", "Pod", NS, "wine-nightly-1-x1", pod_status, status=True)
+    failed = {
+        "type": "Failed",
+        "status": "True",
+        "reason": "BackoffLimitExceeded",
+        "message": "Job has reached the specified backoff limit",
+        "lastTransitionTime": "2026-01-02T02:10:00Z",
+    }
+    patch(
+        cluster, "batch/v1", "Job", NS, "wine-nightly-1",
+        {"status": {"failed": 3, "conditions": [failed]}}, status=True,
+    )  # fmt: skip
+
+    def nightly(moved: str = "lastFailureTime") -> dict[str, Any] | None:
+        md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}
+        entries = (md.get("status") or {}).get("batch") or [{}]
+        return entries[0] if moved in entries[0] else None
+
+    entry = wait_for("the failure in status.batch", nightly)
+    assert entry == {
+        "name": "nightly",
+        "lastFailureTime": "2026-01-02T02:10:00Z",
+        "lastFailureMessage": "Job wine-nightly-1: BackoffLimitExceeded: Job has reached the "
+        "specified backoff limit; score ended with OOMKilled (exit code 137)",
+    }
+
+    # The next night succeeds, and the failed Job falls out of the CronJob's history.
+    create(cluster, batch_run(cron_job, "wine-nightly-2"))
+    runs = {
+        "lastScheduleTime": "2026-01-03T02:00:00Z",
+        "lastSuccessfulTime": "2026-01-03T02:05:00Z",
+    }
+    patch(cluster, "batch/v1", "CronJob", NS, "wine-nightly", {"status": runs}, status=True)
+    delete(cluster, "batch/v1", "Job", NS, "wine-nightly-1")
+    entry = wait_for("the success in status.batch", lambda: nightly("lastSuccessfulTime"))
+    assert entry == {
+        "name": "nightly",
+        **runs,
+        "lastFailureTime": "2026-01-02T02:10:00Z",
+        "lastFailureMessage": "Job wine-nightly-1: BackoffLimitExceeded: Job has reached the "
+        "specified backoff limit; score ended with OOMKilled (exit code 137)",
+    }
+    warnings = [e for e in cluster.objects("events") if e.get("reason") == "BatchJobFailed"]
+    assert len(warnings) == 1, "one Warning for one failure"
