@@ -13,11 +13,11 @@ thumb: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift.
 
 PSI alone is biased upwards on small samples: two samples of one distribution,
 n and m rows over k bins, give a PSI of about (k - 1) * (1/n + 1/m) by chance
-(0.57 for 45 rows against 133 over 20 bins). PSI is the symmetric KL
-divergence, so n*m/(n+m) * PSI follows a chi-square law with k - 1 degrees of
-freedom when nothing drifted; a feature counts as drifted only when its PSI
-passes the threshold AND that chance is below 1%, so a small batch is not
-flagged for noise and a large one is flagged for a real shift.
+(0.57 for 45 rows against 133 over 20 bins), more where the floor meets empty
+bins. So a feature counts as drifted only when its PSI passes the threshold AND
+a chi-square test of homogeneity on the same bins says a difference this large
+has less than a 1% chance between samples of one distribution: a small batch
+is not flagged for noise, a large one is flagged for a real shift.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import chi2
+from scipy.stats import chi2_contingency
 
 from modelship_serving.profile import ReferenceProfile
 
@@ -135,8 +135,8 @@ class FeatureDrift(_Model):
     kind: str = Field(description="numeric or categorical.")
     psi: float = Field(description="Population stability index against the reference.")
     p_value: float = Field(
-        description="Chance of a PSI this large between two samples of one distribution"
-        " of these sizes (chi-square approximation)."
+        description="Chance of a difference this large between two samples of one"
+        " distribution of these sizes (chi-square test of homogeneity on the bins)."
     )
     drifted: bool = Field(
         description="Whether psi exceeds the report's threshold and p_value is below 0.01."
@@ -175,12 +175,17 @@ def population_stability_index(reference: list[float], batch: list[float]) -> fl
     return psi
 
 
-def psi_p_value(psi: float, bins: int, rows: int, reference_rows: int) -> float:
-    """Chance of at least ``psi`` between two samples of one distribution (see module doc)."""
-    if bins < 2 or rows <= 0 or reference_rows <= 0:
+def homogeneity_p_value(reference: list[float], batch: list[float]) -> float:
+    """Chance that two samples of one distribution differ this much over these bins.
+
+    Pearson's chi-square test of homogeneity on the 2 x k table of counts, bins
+    empty in both samples left out.
+    """
+    table = np.asarray([reference, batch], dtype=np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) <= 0).any():
         return 1.0
-    statistic = psi * rows * reference_rows / (rows + reference_rows)
-    return float(chi2.sf(statistic, bins - 1))
+    return float(chi2_contingency(table, correction=False).pvalue)
 
 
 def drift_report(
@@ -194,8 +199,8 @@ def drift_report(
         psi = population_stability_index(
             [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
         )
-        p_value = psi_p_value(
-            psi, len(profile.histogram_counts), numeric.count, sum(profile.histogram_counts)
+        p_value = homogeneity_p_value(
+            [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
         )
         features[name] = FeatureDrift(
             kind="numeric",
@@ -214,8 +219,10 @@ def drift_report(
         batch_counts = [float(categorical.category_counts.get(key, 0)) for key in keys]
         psi = population_stability_index(reference_shares, batch_counts)
         present = sum(batch_counts)
-        reference_present = round(reference.row_count * (1 - cat_profile.missing_fraction))
-        p_value = psi_p_value(psi, len(keys), int(present), reference_present)
+        reference_present = reference.row_count * (1 - cat_profile.missing_fraction)
+        p_value = homogeneity_p_value(
+            [share * reference_present for share in reference_shares], batch_counts
+        )
         features[name] = FeatureDrift(
             kind="categorical",
             psi=psi,

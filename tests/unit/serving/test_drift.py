@@ -2,7 +2,7 @@
 
 PSI over 20 bins between two samples of one distribution is far above the usual
 0.25 threshold when the samples are small; the report weighs it against the
-chance of seeing it by accident (chi-square law of the symmetric KL divergence),
+chance of seeing it by accident (Pearson's chi-square test of homogeneity),
 so a clean batch of a few dozen rows is not flagged while a shifted one is.
 """
 
@@ -16,7 +16,7 @@ from modelship_serving.drift import (
     BatchCounts,
     DriftReport,
     drift_report,
-    psi_p_value,
+    homogeneity_p_value,
 )
 from modelship_serving.profile import profile_frame
 
@@ -62,20 +62,20 @@ def test_a_large_clean_batch_is_not_flagged() -> None:
 
 
 @pytest.mark.parametrize(
-    ("psi", "bins", "rows", "reference_rows", "expected"),
+    ("reference", "batch", "expected"),
     [
-        # n*m/(n+m) * psi = 100 * 0.0 = 0: nothing at all is surprising.
-        (0.0, 10, 200, 200, 1.0),
-        # statistic 9 with 9 degrees of freedom: the chi-square median region.
-        (0.09, 10, 200, 200, pytest.approx(0.437, abs=0.01)),
-        # statistic 100 with 9 degrees of freedom: essentially impossible by chance.
-        (1.0, 10, 200, 200, pytest.approx(0.0, abs=1e-12)),
+        # the same shares: nothing at all is surprising
+        ([100, 200, 300], [10, 20, 30], pytest.approx(1.0)),
+        # bins empty in both samples are left out, not counted as evidence
+        ([100, 0, 300], [10, 0, 30], pytest.approx(1.0)),
+        # 2 x 2 table [[50, 50], [70, 30]]: chi-square 8.33 with 1 degree of freedom
+        ([50, 50], [70, 30], pytest.approx(0.00389, rel=0.01)),
         # degenerate inputs never claim significance
-        (3.0, 1, 200, 200, 1.0),
-        (3.0, 10, 0, 200, 1.0),
+        ([10], [3], 1.0),
+        ([10, 20], [0, 0], 1.0),
     ],
 )
-def test_p_value_follows_the_chi_square_law(
-    psi: float, bins: int, rows: int, reference_rows: int, expected: object
+def test_p_value_is_pearsons_test_of_homogeneity(
+    reference: list[float], batch: list[float], expected: object
 ) -> None:
-    assert psi_p_value(psi, bins, rows, reference_rows) == expected
+    assert homogeneity_p_value(reference, batch) == expected
