@@ -1,4 +1,5 @@
-"""Types shared by both kinds: Kubernetes-shaped pieces, GPU requests, conditions."""
+"""Types shared by both kinds, or by a kind's spec and status: Kubernetes-shaped pieces,
+GPU requests, conditions, lineage."""
 
 from __future__ import annotations
 
@@ -117,6 +118,21 @@ class GpuSpec(ApiModel):
         if (self.product is not None or self.mig_profile is not None) and self.count is None:
             raise ValueError("gpu.product and gpu.migProfile need gpu.count")
         return self
+
+
+class Lineage(ApiModel):
+    """Where a model version came from, recorded with every revision."""
+
+    data_version: str | None = Field(
+        default=None, description="Version of the training data (e.g. a DVC or lakeFS ref)."
+    )
+    data_uri: str | None = Field(default=None, description="Where the training data lives.")
+    code_ref: str | None = Field(
+        default=None, description="Commit or tag of the training code (e.g. git SHA)."
+    )
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="Training hyperparameters, as strings."
+    )
 
 
 class ConditionStatus(StrEnum):

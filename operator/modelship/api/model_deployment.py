@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -23,13 +22,22 @@ from modelship.api.base import (
 from modelship.api.cel import Rule, cel_rules
 from modelship.api.common import (
     PRESERVE_UNKNOWN,
-    Condition,
     GpuSpec,
     KubernetesObject,
     ObjectMeta,
     ResourceRequirements,
     Toleration,
 )
+from modelship.api.common import Lineage as Lineage
+
+# The status types, importable from here as well as from their own module.
+from modelship.api.model_deployment_status import BatchJobStatus as BatchJobStatus
+from modelship.api.model_deployment_status import CanaryStatus as CanaryStatus
+from modelship.api.model_deployment_status import Endpoints as Endpoints
+from modelship.api.model_deployment_status import HistoryEntry as HistoryEntry
+from modelship.api.model_deployment_status import ModelDeploymentStatus as ModelDeploymentStatus
+from modelship.api.model_deployment_status import RevisionOutcome as RevisionOutcome
+from modelship.api.model_deployment_status import RevisionStatus as RevisionStatus
 
 KIND = "ModelDeployment"
 PLURAL = "modeldeployments"
@@ -48,21 +56,6 @@ class ModelFormat(StrEnum):
     TORCHSCRIPT = "torchscript"
     TENSORFLOW = "tensorflow"
     PYTHON = "python"
-
-
-class Lineage(ApiModel):
-    """Where a model version came from, recorded with every revision."""
-
-    data_version: str | None = Field(
-        default=None, description="Version of the training data (e.g. a DVC or lakeFS ref)."
-    )
-    data_uri: str | None = Field(default=None, description="Where the training data lives.")
-    code_ref: str | None = Field(
-        default=None, description="Commit or tag of the training code (e.g. git SHA)."
-    )
-    parameters: dict[str, str] = Field(
-        default_factory=dict, description="Training hyperparameters, as strings."
-    )
 
 
 class ModelSource(ApiModel):
@@ -598,94 +591,6 @@ class ModelDeploymentSpec(ApiModel):
         if duplicates:
             raise ValueError(f"batch job names must be unique, repeated: {', '.join(duplicates)}")
         return self
-
-
-# --- status -------------------------------------------------------------------
-
-
-class RevisionStatus(ApiModel):
-    """One live revision of the model."""
-
-    name: str = Field(description="Revision name; also the name of its Deployment.")
-    version: str = Field(description="Model version it serves.")
-    uri: str = Field(description="Model repository it serves.")
-    sha256: str | None = Field(default=None, description="Digest of the model.")
-    replicas: int = Field(default=0, description="Pods wanted.")
-    ready_replicas: int = Field(default=0, description="Pods ready to serve.")
-
-
-class CanaryStatus(RevisionStatus):
-    """The revision being rolled out."""
-
-    weight: int = Field(default=0, description="Percent of traffic it receives now.")
-    step: int = Field(default=0, description="Index of the current canary step.")
-    failed_analyses: int = Field(default=0, description="Failed measurements so far.")
-
-
-class Endpoints(ApiModel):
-    """Addresses clients use; they stay the same across revisions."""
-
-    http: str = Field(description="KServe v2 HTTP endpoint of the stable Service.")
-    grpc: str = Field(description="KServe v2 gRPC endpoint of the stable Service.")
-
-
-class RevisionOutcome(StrEnum):
-    SERVING = "Serving"
-    SUPERSEDED = "Superseded"
-    ROLLED_BACK = "RolledBack"
-    FAILED = "Failed"
-
-
-class HistoryEntry(ApiModel):
-    """A revision that served, or tried to."""
-
-    revision: str = Field(description="Revision name.")
-    version: str = Field(description="Model version.")
-    uri: str = Field(description="Model repository.")
-    sha256: str | None = Field(default=None, description="Digest of the model.")
-    lineage: Lineage | None = Field(default=None, description="Data, code and parameters.")
-    deployed_at: datetime = Field(description="When the revision was first created.")
-    outcome: RevisionOutcome = Field(description="What became of it.")
-
-
-class BatchJobStatus(ApiModel):
-    """The last runs of one batch job."""
-
-    name: str = Field(description="Batch job name.")
-    last_schedule_time: datetime | None = Field(default=None, description="Last start.")
-    last_successful_time: datetime | None = Field(default=None, description="Last success.")
-    last_failure_time: datetime | None = Field(default=None, description="Last failure.")
-    last_failure_message: str | None = Field(default=None, description="Why it last failed.")
-
-
-class ModelDeploymentStatus(ApiModel):
-    """The observed state of a served model, written by the operator."""
-
-    observed_generation: int | None = Field(
-        default=None, description="The spec generation the operator last acted on."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Ready, Available, Progressing, Degraded and more.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
-    )
-    stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
-    canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")
-    endpoints: Endpoints | None = Field(default=None, description="Where clients connect.")
-    history: list[HistoryEntry] = Field(
-        default_factory=list, description="Recent revisions, newest first (bounded)."
-    )
-    batch: list[BatchJobStatus] = Field(
-        default_factory=list,
-        description="Batch jobs' last runs.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["name"],
-        },
-    )
 
 
 class ModelDeployment(ApiModel):

@@ -11,7 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from modelship.api.model_deployment import Lineage, ModelDeployment, ModelFormat
+from modelship.api.common import Lineage
+from modelship.api.model_deployment import ModelDeployment, ModelFormat
 from modelship.api.retrain_job import RetrainJob, TrainerResult
 from modelship.builders.errors import UnresolvedModelError
 from modelship.builders.names import child_name

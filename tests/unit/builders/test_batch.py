@@ -15,7 +15,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from modelship.api.model_deployment import Lineage, ModelFormat
+from modelship.api.common import Lineage
+from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 
 UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"

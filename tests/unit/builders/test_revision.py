@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from modelship.api import RetrainJob
-from modelship.api.model_deployment import Lineage, ModelFormat
+from modelship.api.common import Lineage
+from modelship.api.model_deployment import ModelFormat
 from modelship.builders import (
     ResolvedModel,
     UnresolvedModelError,

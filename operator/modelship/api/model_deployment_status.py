@@ -1,0 +1,97 @@
+"""The observed state of a ModelDeployment, written by the operator: its live revisions,
+endpoints, revision history and batch jobs' last runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from modelship.api.base import ApiModel
+from modelship.api.common import Condition, Lineage
+
+
+class RevisionStatus(ApiModel):
+    """One live revision of the model."""
+
+    name: str = Field(description="Revision name; also the name of its Deployment.")
+    version: str = Field(description="Model version it serves.")
+    uri: str = Field(description="Model repository it serves.")
+    sha256: str | None = Field(default=None, description="Digest of the model.")
+    replicas: int = Field(default=0, description="Pods wanted.")
+    ready_replicas: int = Field(default=0, description="Pods ready to serve.")
+
+
+class CanaryStatus(RevisionStatus):
+    """The revision being rolled out."""
+
+    weight: int = Field(default=0, description="Percent of traffic it receives now.")
+    step: int = Field(default=0, description="Index of the current canary step.")
+    failed_analyses: int = Field(default=0, description="Failed measurements so far.")
+
+
+class Endpoints(ApiModel):
+    """Addresses clients use; they stay the same across revisions."""
+
+    http: str = Field(description="KServe v2 HTTP endpoint of the stable Service.")
+    grpc: str = Field(description="KServe v2 gRPC endpoint of the stable Service.")
+
+
+class RevisionOutcome(StrEnum):
+    SERVING = "Serving"
+    SUPERSEDED = "Superseded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class HistoryEntry(ApiModel):
+    """A revision that served, or tried to."""
+
+    revision: str = Field(description="Revision name.")
+    version: str = Field(description="Model version.")
+    uri: str = Field(description="Model repository.")
+    sha256: str | None = Field(default=None, description="Digest of the model.")
+    lineage: Lineage | None = Field(default=None, description="Data, code and parameters.")
+    deployed_at: datetime = Field(description="When the revision was first created.")
+    outcome: RevisionOutcome = Field(description="What became of it.")
+
+
+class BatchJobStatus(ApiModel):
+    """The last runs of one batch job."""
+
+    name: str = Field(description="Batch job name.")
+    last_schedule_time: datetime | None = Field(default=None, description="Last start.")
+    last_successful_time: datetime | None = Field(default=None, description="Last success.")
+    last_failure_time: datetime | None = Field(default=None, description="Last failure.")
+    last_failure_message: str | None = Field(default=None, description="Why it last failed.")
+
+
+class ModelDeploymentStatus(ApiModel):
+    """The observed state of a served model, written by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation the operator last acted on."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready, Available, Progressing, Degraded and more.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
+    canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")
+    endpoints: Endpoints | None = Field(default=None, description="Where clients connect.")
+    history: list[HistoryEntry] = Field(
+        default_factory=list, description="Recent revisions, newest first (bounded)."
+    )
+    batch: list[BatchJobStatus] = Field(
+        default_factory=list,
+        description="Batch jobs' last runs.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
