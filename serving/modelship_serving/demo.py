@@ -54,8 +54,11 @@ def train_demo_pipeline(features: pd.DataFrame, target: pd.Series) -> object:
     return pipeline.fit(features, target)
 
 
-def run_demo(echo: Callable[[str], None] = print, rows: int = 6) -> None:
-    """Train, package, serve on Triton, query over HTTP and gRPC, print, shut down."""
+def run_demo(echo: Callable[[str], None] = print, rows: int = 6) -> str:
+    """Train, package, serve on Triton, query over HTTP and gRPC, score in batch.
+
+    Returns the packaged repository's sha256.
+    """
     import joblib
     from sklearn.model_selection import train_test_split
 
@@ -115,5 +118,33 @@ def run_demo(echo: Callable[[str], None] = print, rows: int = 6) -> None:
             )
             echo("   all agree" if agree else "   MISMATCH between scikit-learn and Triton")
         echo("5. Triton stopped.")
+        _score_in_batch(work, test_x, echo)
     if not agree:
         raise SystemExit(1)
+    return result.repository_sha256
+
+
+def _score_in_batch(work: Path, table: pd.DataFrame, echo: Callable[[str], None]) -> None:
+    """Score the held-out table as a batch job would, then a drifted copy of it."""
+    from modelship_serving.scoring.job import ScoreSettings, run_scoring
+
+    shifted = table.assign(alcohol=table["alcohol"] + 1.5)
+    for step, label, frame in (
+        ("6.", "held-out", table),
+        ("  ", "drifted copy (alcohol + 1.5) of the", shifted),
+    ):
+        source = work / f"{label.split()[0]}.csv"
+        frame.to_csv(source, index=False)
+        manifest = run_scoring(
+            ScoreSettings(
+                model_repo=work / "repository",
+                model=DEMO_MODEL_NAME,
+                input_uri=str(source),
+                output_uri=str(work / "scores" / f"{source.stem}.parquet"),
+            )
+        )
+        drifted = ", ".join(manifest.drifted_features) or "none"
+        echo(
+            f"{step} Batch-scored the {label} table: {manifest.rows_out} of {manifest.rows_in} rows"
+            f" written with a manifest; drifted features: {drifted}"
+        )
