@@ -41,6 +41,7 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     ):
         _reconciles(registry, settings, plural, reconcile)
     _child_events(registry)
+    _promotions(registry)
     return registry
 
 
@@ -99,6 +100,9 @@ def _indexes(registry: kopf.OperatorRegistry) -> None:
         kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_name", registry=registry)(
             indexes.by_name
         )
+    kopf.index(
+        GROUP, VERSION, MODEL_DEPLOYMENTS, id="modeldeployments_by_retrain_job", registry=registry
+    )(indexes.by_followed_retrain_job)
     kopf.index(
         "batch",
         "v1",
@@ -176,3 +180,17 @@ def _child_events(registry: kopf.OperatorRegistry) -> None:
             labels={MANAGED_BY: MANAGER},
             registry=registry,
         )(on_child_event)
+
+
+def _promotions(registry: kopf.OperatorRegistry) -> None:
+    """A RetrainJob promoted a model: its followers roll it out now, not at the next resync."""
+
+    @kopf.on.field(
+        GROUP, VERSION, RETRAIN_JOBS, id="promoted", field="status.promoted", registry=registry
+    )
+    async def on_promoted(
+        namespace: str | None, name: str, memo: kopf.Memo, logger: Logger, **kwargs: Any
+    ) -> None:
+        found = Indexes.of(kwargs)
+        for follower in found.all_of(found.followers, (namespace, name)):
+            await model_deployment.reconcile(follower, found, memo.runtime, "promoted", logger)

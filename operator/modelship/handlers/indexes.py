@@ -54,6 +54,12 @@ def by_retrain_job(body: kopf.Body, namespace: str | None, labels: kopf.Labels, 
     return {(namespace, owner): dict(body)} if owner else None
 
 
+def by_followed_retrain_job(body: kopf.Body, namespace: str | None, **_: Any) -> Any:
+    """ModelDeployments whose model comes from a RetrainJob, by (namespace, RetrainJob name)."""
+    followed = ((body.get("spec") or {}).get("model") or {}).get("fromRetrainJob")
+    return {(namespace, followed): dict(body)} if isinstance(followed, str) else None
+
+
 @dataclass(frozen=True)
 class Indexes:
     """The indexes one handler call sees, taken from Kopf's keyword arguments."""
@@ -61,6 +67,7 @@ class Indexes:
     children: tuple[Mapping[str, Any], ...]
     model_deployments: Mapping[str, Any]
     model_deployments_by_name: Mapping[Any, Any]
+    followers: Mapping[Any, Any]
     retrain_jobs: Mapping[str, Any]
     retrain_jobs_by_name: Mapping[Any, Any]
     runs: Mapping[Any, Any]
@@ -71,6 +78,7 @@ class Indexes:
             children=tuple(kwargs[child_index_id(plural)] for _, _, plural in CHILD_RESOURCES),
             model_deployments=kwargs["modeldeployments_by_uid"],
             model_deployments_by_name=kwargs["modeldeployments_by_name"],
+            followers=kwargs["modeldeployments_by_retrain_job"],
             retrain_jobs=kwargs["retrainjobs_by_uid"],
             retrain_jobs_by_name=kwargs["retrainjobs_by_name"],
             runs=kwargs["jobs_by_retrain_job"],

@@ -367,3 +367,29 @@ def test_batch_status_records_the_last_failure(cluster: EmulatedCluster) -> None
     }
     warnings = [e for e in cluster.objects("events") if e.get("reason") == "BatchJobFailed"]
     assert len(warnings) == 1, "one Warning for one failure"
+
+
+def test_followers_of_a_retrain_job_roll_out_its_promotion_at_once(
+    cluster: EmulatedCluster,
+) -> None:
+    """A RetrainJob's new status.promoted reconciles its followers without waiting for a resync."""
+    cluster.operator.stop()
+    cluster.operator.extra_args = ["--resync-interval=3600"]  # only the promotion can wake them
+    cluster.operator.start()
+    create(cluster, retrain_job("retrain", NS))
+    for name in ("wine", "wine-shadow"):
+        create(cluster, {
+            "apiVersion": MD_API,
+            "kind": "ModelDeployment",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
+        })  # fmt: skip
+        md_with(cluster, NS, name, "Ready", "False", "ModelUnresolved")
+
+    promoted = {"version": "7", "uri": "s3://models/wine/retrain-run"}
+    patch(cluster, MD_API, "RetrainJob", NS, "retrain", {"status": {"promoted": promoted}}, True)
+    for name in ("wine", "wine-shadow"):
+        revision = wait_for(
+            f"{name}'s promoted revision", lambda n=name: deployments(cluster, NS, n)
+        )
+        assert revision[0]["metadata"]["labels"]["modelship.dev/model-version"] == "7"
