@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,24 @@ def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     if "batch" not in [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]:
         client.create_bucket(Bucket="batch")
     return client
+
+
+def crash_scoring_on_chunk(
+    monkeypatch: pytest.MonkeyPatch, number: int, message: str
+) -> Callable[[], None]:
+    """Make in-process scoring raise on its ``number``-th chunk, as a lost pod would; the
+    returned function puts the real scoring back."""
+    original = InProcessScorer.score
+    calls: list[int] = []
+
+    def crash(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
+        calls.append(len(chunk))
+        if len(calls) == number:
+            raise RuntimeError(message)
+        return original(self, chunk)
+
+    monkeypatch.setattr(InProcessScorer, "score", crash)
+    return lambda: monkeypatch.setattr(InProcessScorer, "score", original)
 
 
 def test_s3_in_s3_out(s3: Any, packaged: Any, tmp_path: Path) -> None:
@@ -79,21 +98,12 @@ def test_s3_output_crash_and_resume(
         rows_per_chunk=100,
         work_dir=tmp_path / "work",
     )
-    original = InProcessScorer.score
-    calls: list[int] = []
-
-    def crash_on_third(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
-        calls.append(len(chunk))
-        if len(calls) == 3:
-            raise RuntimeError("evicted")
-        return original(self, chunk)
-
-    monkeypatch.setattr(InProcessScorer, "score", crash_on_third)
+    restore_scoring = crash_scoring_on_chunk(monkeypatch, 3, "evicted")
     with pytest.raises(RuntimeError, match="evicted"):
         run_scoring(settings)
     listed = s3.list_objects_v2(Bucket="batch", Prefix="out/spend.csv").get("Contents", [])
     assert listed == []  # nothing visible before the job is done
-    monkeypatch.setattr(InProcessScorer, "score", original)
+    restore_scoring()
     manifest = run_scoring(settings)
     assert manifest.chunks_resumed == 2
     s3.download_file("batch", "out/spend.csv", str(tmp_path / "out.csv"))
@@ -145,16 +155,7 @@ def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
         rows_per_chunk=100,
         work_dir=tmp_path / "first-pod",
     )
-    original = InProcessScorer.score
-    first_pod_rows: list[int] = []
-
-    def crash_on_fourth(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
-        if len(first_pod_rows) == 300:
-            raise RuntimeError("pod evicted")
-        first_pod_rows.extend(chunk.index)
-        return original(self, chunk)
-
-    monkeypatch.setattr(InProcessScorer, "score", crash_on_fourth)
+    crash_scoring_on_chunk(monkeypatch, 4, "pod evicted")
     with pytest.raises(RuntimeError, match="pod evicted"):
         run_scoring(settings)
     assert keys(s3, "pod/scores") == []  # nothing published
@@ -261,19 +262,10 @@ def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
         rows_per_chunk=60,
         work_dir=tmp_path / "first-pod",
     )
-    original = InProcessScorer.score
-    calls: list[int] = []
-
-    def crash_on_third(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
-        calls.append(len(chunk))
-        if len(calls) == 3:
-            raise RuntimeError("preempted")
-        return original(self, chunk)
-
-    monkeypatch.setattr(InProcessScorer, "score", crash_on_third)
+    restore_scoring = crash_scoring_on_chunk(monkeypatch, 3, "preempted")
     with pytest.raises(RuntimeError, match="preempted"):
         run_scoring(settings)
-    monkeypatch.setattr(InProcessScorer, "score", original)
+    restore_scoring()
     manifest = run_scoring(settings.model_copy(update={"work_dir": tmp_path / "second-pod"}))
     assert (manifest.chunks_resumed, manifest.rows_out) == (2, len(frame))
     bucket.blob("scores/wine.csv").download_to_filename(str(tmp_path / "out.csv"))
