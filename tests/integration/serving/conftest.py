@@ -193,6 +193,22 @@ def s3_server() -> Iterator[S3Server]:
         process.wait(timeout=10)
 
 
+@pytest.fixture
+def s3_environment(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> S3Server:
+    """The moto server's endpoint and credentials in the environment, as the credentials
+    Secret provides them to a pod, and no other source of AWS configuration."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return s3_server
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
     """gcp-storage-emulator on 127.0.0.1 with an empty bucket `models`; its endpoint url."""

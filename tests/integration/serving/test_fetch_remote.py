@@ -88,18 +88,6 @@ def test_http_transient_errors_are_retried(http_server: str, packaged: Any, tmp_
     assert _FlakyHandler.failures_left == 0
 
 
-@pytest.fixture
-def s3_environment(s3_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return s3_server
-
-
 @pytest.fixture(scope="module")
 def s3_bucket(s3_server: Any, packaged: Any, archive_dir: Path) -> str:
     """Bucket `models` with the repository under `wine-1/` and as `wine-1.tar.gz`."""

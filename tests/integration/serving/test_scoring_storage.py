@@ -25,14 +25,10 @@ from modelship_serving.scoring.scorers import InProcessScorer
 
 
 @pytest.fixture
-def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    client = s3_server.client()
+def s3(s3_environment: Any) -> Any:
+    """A client of the moto server, with a bucket `batch`; the code under test finds the
+    server and its credentials in the environment."""
+    client = s3_environment.client()
     if "batch" not in [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]:
         client.create_bucket(Bucket="batch")
     return client
