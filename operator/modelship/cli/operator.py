@@ -41,7 +41,7 @@ def run_operator(**options: Any) -> None:
     Every option can also be set as an environment variable: MODELSHIP_NAMESPACES
     (a JSON list), MODELSHIP_RESYNC_INTERVAL, MODELSHIP_METRICS_PORT,
     MODELSHIP_LIVENESS_PORT, MODELSHIP_PEERING, MODELSHIP_PRIORITY,
-    MODELSHIP_LOG_FORMAT. The API
+    MODELSHIP_LOG_FORMAT, MODELSHIP_VERBOSE, MODELSHIP_DEBUG. The API
     server is found in-cluster, or through $KUBECONFIG.
     """
     import kopf
@@ -59,6 +59,9 @@ def run_operator(**options: Any) -> None:
     # The HTTP client's per-request lines would drown what the operator says.
     for noisy in ("httpx2", "httpcore2", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not settings.debug:
+        # Nor should a line for every kubelet probe of /healthz.
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     kopf.run(
         registry=build_registry(settings),
         settings=kopf_settings(settings),

@@ -26,6 +26,7 @@ class OperatorProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.extra_args: list[str] = []  # appended: a repeated option's last value wins
         self.env: dict[str, str] = {}  # MODELSHIP_* settings given as users' manifests may
+        self.verbose = True  # False: the chart's default log level
 
     def start(self, namespaces: list[str] | None = None) -> None:
         env = {**os.environ, **self.env, "KUBECONFIG": str(self.kubeconfig)}
@@ -38,7 +39,7 @@ class OperatorProcess:
                     f"--resync-interval={RESYNC_SECONDS}",
                     "--metrics-port=0",
                     "--liveness-port=0",
-                    "--verbose",
+                    *(["--verbose"] if self.verbose else []),
                     *watch,
                     *self.extra_args,
                 ],

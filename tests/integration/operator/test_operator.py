@@ -110,9 +110,11 @@ def test_watches_only_the_namespaces_it_is_given(cluster: EmulatedCluster) -> No
     assert deployments(cluster, "elsewhere", "other") == []
 
 
-def test_serves_metrics_and_liveness(cluster: EmulatedCluster) -> None:
+def test_serves_metrics_and_liveness_quietly(cluster: EmulatedCluster) -> None:
+    """/metrics counts the reconciles; /healthz answers, and no probe leaves a log line."""
     metrics_port, liveness_port = free_port(), free_port()
     cluster.operator.stop()
+    cluster.operator.verbose = False
     cluster.operator.extra_args = [
         f"--metrics-port={metrics_port}",
         f"--liveness-port={liveness_port}",
@@ -136,6 +138,9 @@ def test_serves_metrics_and_liveness(cluster: EmulatedCluster) -> None:
 
     assert wait_for("the first reconcile counted in /metrics", scrape)
     assert wait_for("/healthz", lambda: _healthy(liveness_port))
+    assert _healthy(liveness_port)
+    cluster.operator.stop()  # its log is complete
+    assert "/healthz" not in _log(cluster.operator)
 
 
 def _healthy(port: int) -> bool:
