@@ -506,7 +506,12 @@ class BatchJob(ApiModel):
     input: BatchInput = Field(description="The table to score.")
     output: BatchOutput = Field(description="Where predictions are written.")
     batch_size: int = Field(default=4096, ge=1, description="Rows per inference call.")
-    concurrency: int = Field(default=1, ge=1, le=64, description="Batches in flight at once.")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="onnxruntime threads scoring in the job's pod; match the CPU it requests.",
+    )
     suspend: bool = Field(default=False, description="Pause the schedule.")
     active_deadline_seconds: int = Field(
         default=21600, ge=60, description="A run that takes longer is stopped and failed."

@@ -82,10 +82,9 @@ def _progress_printer() -> Any:
 )
 @click.option(
     "--concurrency",
-    default=4,
-    show_default=True,
     type=click.IntRange(min=1),
-    help="Triton requests in flight.",
+    help="onnxruntime threads in-process (default: every core), or Triton requests in"
+    " flight (default 4).",
 )
 @click.option(
     "--work-dir",
@@ -111,7 +110,7 @@ def score(
     triton_url: str | None,
     batch_size: int,
     request_rows: int,
-    concurrency: int,
+    concurrency: int | None,
     work_dir: Path | None,
     key_column: str | None,
     run: str | None,

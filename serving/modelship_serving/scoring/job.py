@@ -90,7 +90,12 @@ class ScoreSettings(BaseModel):
         description="Rows read, scored and committed at a time.",
     )
     rows_per_request: int = Field(default=64, ge=1, description="Rows per Triton request.")
-    concurrency: int = Field(default=4, ge=1, description="Triton requests in flight.")
+    concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Parallelism: onnxruntime threads in-process (default: onnxruntime's"
+        " choice, every core of the host), Triton requests in flight (default 4).",
+    )
     key_column: str | None = Field(
         default=None, description="Input column carried into the output next to the row number."
     )
@@ -249,9 +254,11 @@ def make_scorer(settings: ScoreSettings, metadata: ModelMetadata, model_file: Pa
     """The scorer the settings ask for."""
     if settings.triton_url:
         return TritonScorer(
-            settings.triton_url, metadata, settings.rows_per_request, settings.concurrency
+            settings.triton_url, metadata, settings.rows_per_request, settings.concurrency or 4
         )
-    return InProcessScorer(model_file, metadata)
+    # A pod's CPU limit is not what onnxruntime sees as cores: the builder passes the
+    # job's concurrency so the threads match what the pod asked for.
+    return InProcessScorer(model_file, metadata, threads=settings.concurrency)
 
 
 @dataclass(frozen=True)

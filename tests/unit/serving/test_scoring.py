@@ -17,8 +17,15 @@ from click.testing import CliRunner
 from modelship.cli import main
 from modelship_serving.drift import population_stability_index
 from modelship_serving.errors import SchemaMismatchError, ScoringError
+from modelship_serving.metadata import METADATA_FILENAME, ModelMetadata
 from modelship_serving.packaging.package import package_model
-from modelship_serving.scoring.job import ScoreSettings, manifest_path, run_scoring, work_directory
+from modelship_serving.scoring.job import (
+    ScoreSettings,
+    make_scorer,
+    manifest_path,
+    run_scoring,
+    work_directory,
+)
 from modelship_serving.scoring.scorers import InProcessScorer
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
@@ -345,3 +352,24 @@ def test_input_format_overrides_the_extension(churn_repo: Path, tmp_path: Path) 
     done = CliRunner().invoke(main, [*arguments, "--input-format", "jsonl"])
     assert done.exit_code == 0, done.output
     assert pd.read_csv(tmp_path / "out.csv")["row"].tolist() == list(range(40))
+
+
+@pytest.mark.parametrize(("concurrency", "threads"), [(2, 2), (None, 0)])
+def test_in_process_threads_follow_concurrency(
+    churn_repo: Path, concurrency: int | None, threads: int
+) -> None:
+    # The batch CronJob passes spec.batch[].concurrency so onnxruntime does not size its
+    # thread pool to the host's cores when the pod asked for fewer; 0 is onnxruntime's own choice.
+    settings = ScoreSettings(
+        model_repo=churn_repo,
+        model="churn",
+        input_uri="unused.csv",
+        output_uri="unused.csv",
+        concurrency=concurrency,
+    )
+    metadata = ModelMetadata.model_validate_json(
+        (churn_repo / "churn" / METADATA_FILENAME).read_text()
+    )
+    scorer = make_scorer(settings, metadata, churn_repo / "churn" / "1" / "model.onnx")
+    assert isinstance(scorer, InProcessScorer)
+    assert scorer.session.get_session_options().intra_op_num_threads == threads
