@@ -24,7 +24,6 @@ INVALID_SPEC: Final = "InvalidSpec"
 MODEL_UNRESOLVED: Final = "ModelUnresolved"
 SECRET_NOT_FOUND: Final = "SecretNotFound"
 NAME_CONFLICT: Final = "NameConflict"
-API_UNAVAILABLE: Final = "ApiUnavailable"
 
 # RetrainJob.
 RUN_ACTIVE: Final = "RunActive"
