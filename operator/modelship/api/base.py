@@ -53,3 +53,9 @@ class ApiModel(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The object as it appears in YAML: camelCase, unset optional fields omitted."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def list_map(*keys: str) -> dict[str, Any]:
+    """``json_schema_extra`` for a list of objects that the API server merges (server-side
+    apply, strategic merge) item by item, identified by ``keys``, and keeps unique by them."""
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}

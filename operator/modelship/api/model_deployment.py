@@ -18,6 +18,7 @@ from modelship.api.base import (
     DnsLabel,
     DnsSubdomain,
     Duration,
+    list_map,
 )
 from modelship.api.cel import Rule, cel_rules
 from modelship.api.common import (
@@ -582,10 +583,7 @@ class ModelDeploymentSpec(ApiModel):
     batch: list[BatchJob] = Field(
         default_factory=list,
         description="Scheduled batch scoring jobs.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["name"],
-        },
+        json_schema_extra=list_map("name"),
     )
     monitoring: MonitoringSpec | None = Field(default=None, description="Drift monitoring.")
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from modelship.api.base import ApiModel
+from modelship.api.base import ApiModel, list_map
 from modelship.api.common import Condition, Lineage
 
 
@@ -76,10 +76,7 @@ class ModelDeploymentStatus(ApiModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Available, Progressing, Degraded and more.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
+        json_schema_extra=list_map("type"),
     )
     stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
     canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")
@@ -90,8 +87,5 @@ class ModelDeploymentStatus(ApiModel):
     batch: list[BatchJobStatus] = Field(
         default_factory=list,
         description="Batch jobs' last runs.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["name"],
-        },
+        json_schema_extra=list_map("name"),
     )

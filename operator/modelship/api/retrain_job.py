@@ -16,6 +16,7 @@ from modelship.api.base import (
     Cron,
     DnsLabel,
     Duration,
+    list_map,
 )
 from modelship.api.cel import Rule, cel_rules
 from modelship.api.common import (
@@ -193,10 +194,7 @@ class RetrainJobStatus(ApiModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Progressing, and more.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
+        json_schema_extra=list_map("type"),
     )
     last_run: RunRecord | None = Field(default=None, description="The newest run.")
     promoted: TrainerResult | None = Field(
