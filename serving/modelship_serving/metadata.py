@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -147,8 +147,3 @@ class ModelMetadata(_Model):
 def read_model_metadata(model_dir: Path) -> ModelMetadata:
     """The metadata of the model in ``model_dir`` (``<repo>/<name>``)."""
     return ModelMetadata.read(model_dir / METADATA_FILENAME)
-
-
-def metadata_json_schema() -> dict[str, Any]:
-    """JSON schema of the metadata file, for tools outside Python."""
-    return ModelMetadata.model_json_schema()
