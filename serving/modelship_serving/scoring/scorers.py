@@ -15,6 +15,7 @@ import pandas as pd
 from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging.schema import frame_to_feeds
+from modelship_serving.triton.client import infer_inputs
 
 
 class Scorer(Protocol):
@@ -86,15 +87,7 @@ class TritonScorer:
         self.description = f"Triton gRPC {self.url} ({concurrency} requests in flight)"
 
     def _request(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
-        feeds = frame_to_feeds(frame, self.metadata.input_schema)
-        inputs = []
-        for column in self.metadata.input_schema.columns:
-            array = feeds[column.tensor_name]
-            tensor = self.triton_grpc.InferInput(
-                column.tensor_name, list(array.shape), column.datatype
-            )
-            tensor.set_data_from_numpy(array)
-            inputs.append(tensor)
+        inputs = infer_inputs(frame, self.metadata.input_schema, self.triton_grpc.InferInput)
         outputs = [
             self.triton_grpc.InferRequestedOutput(spec.name) for spec in self.metadata.outputs
         ]
