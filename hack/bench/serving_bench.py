@@ -36,6 +36,7 @@ from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session
 from modelship_serving.packaging.schema import frame_to_feeds
+from modelship_serving.triton.client import infer_inputs
 from modelship_serving.triton.config import ModelConfigOptions
 from modelship_serving.triton.server import TritonServer, TritonServerSettings
 from sklearn.compose import ColumnTransformer
@@ -113,16 +114,10 @@ async def drive(
 def grpc_inputs(frame: pd.DataFrame, metadata: ModelMetadata) -> list[Any]:
     import tritonclient.grpc as triton_grpc
 
-    prepared = []
-    for index in range(len(frame)):
-        feeds = frame_to_feeds(frame.iloc[[index]], metadata.input_schema)
-        inputs = []
-        for column in metadata.input_schema.columns:
-            tensor = triton_grpc.InferInput(column.tensor_name, [1, 1], column.datatype)
-            tensor.set_data_from_numpy(feeds[column.tensor_name])
-            inputs.append(tensor)
-        prepared.append(inputs)
-    return prepared
+    return [
+        infer_inputs(frame.iloc[[index]], metadata.input_schema, triton_grpc.InferInput)
+        for index in range(len(frame))
+    ]
 
 
 def in_process(
