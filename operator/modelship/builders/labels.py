@@ -1,12 +1,10 @@
-"""Labels, annotations and owner references every child carries."""
+"""Labels and annotations every child carries."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-from modelship.api.base import API_VERSION
 from modelship.builders.revision import Revision
 
 NAME = "app.kubernetes.io/name"
@@ -88,39 +86,3 @@ def revision_annotations(revision: Revision) -> dict[str, str]:
     if model.lineage is not None:
         annotations[LINEAGE_ANNOTATION] = json.dumps(model.lineage.to_wire(), sort_keys=True)
     return annotations
-
-
-def owner_references(kind: str, name: str, uid: str | None) -> list[dict[str, Any]]:
-    """The controller reference to the owning custom resource.
-
-    Empty when the owner has no uid yet (offline `modelship render`): a made-up
-    uid would let the garbage collector delete the children as orphans.
-    """
-    if uid is None:
-        return []
-    return [
-        {
-            "apiVersion": API_VERSION,
-            "kind": kind,
-            "name": name,
-            "uid": uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
-
-
-def object_meta(
-    name: str,
-    namespace: str,
-    labels: dict[str, str],
-    owners: list[dict[str, Any]],
-    annotations: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """metadata of a child object."""
-    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
-    if annotations:
-        meta["annotations"] = annotations
-    if owners:
-        meta["ownerReferences"] = owners
-    return meta
