@@ -33,35 +33,14 @@ import pandas as pd
 from modelship_serving.packaging.package import package_model
 from modelship_serving.triton.config import ModelConfigOptions
 from modelship_serving.triton.server import TritonServer, TritonServerSettings
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-NUMERIC = [f"x{i}" for i in range(8)]
+from synthetic import FEATURES, make_data, train
 
 
-def make_data(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({name: rng.normal(i, 1 + i, rows) for i, name in enumerate(NUMERIC)})
-    frame["region"] = rng.choice(["north", "south", "east", "west"], rows)
-    frame["plan"] = rng.choice(["basic", "pro", "team"], rows)
-    frame.loc[frame.index % 17 == 0, "x3"] = np.nan
+def make_table(rows: int, seed: int) -> pd.DataFrame:
+    """The synthetic features with an id column first, carried into the output."""
+    frame = make_data(rows, seed)
     frame.insert(0, "id", np.arange(rows))
     return frame
-
-
-def train(frame: pd.DataFrame) -> Pipeline:
-    labels = ((frame["x1"].fillna(0) + (frame["plan"] == "pro") * 2) > 2).astype(int)
-    pre = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region", "plan"]),
-        ]
-    )
-    pipeline = Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=1000))])
-    return pipeline.fit(frame[[*NUMERIC, "region", "plan"]], labels)
 
 
 # Linux carries a process's peak RSS across fork and exec, so a child forked from this (large)
@@ -148,10 +127,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scoring-bench-") as workdir:
         work = Path(workdir)
         table = work / "input.parquet"
-        make_data(arguments.rows, 2).to_parquet(table, index=False)
-        sample = make_data(5000, 1)
+        make_table(arguments.rows, 2).to_parquet(table, index=False)
+        sample = make_table(5000, 1)
         joblib.dump(train(sample), work / "model.joblib")
-        sample[[*NUMERIC, "region", "plan"]].to_csv(work / "sample.csv", index=False)
+        sample[FEATURES].to_csv(work / "sample.csv", index=False)
         package_model(
             work / "model.joblib",
             work / "sample.csv",

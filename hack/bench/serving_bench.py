@@ -39,11 +39,7 @@ from modelship_serving.packaging.schema import frame_to_feeds
 from modelship_serving.triton.client import infer_inputs
 from modelship_serving.triton.config import ModelConfigOptions
 from modelship_serving.triton.server import TritonServer, TritonServerSettings
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from synthetic import make_data, train
 
 
 @dataclass
@@ -60,27 +56,6 @@ class Figures:
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q))
-
-
-def make_data(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f"x{i}": rng.normal(i, 1 + i, rows) for i in range(8)})
-    frame["region"] = rng.choice(["north", "south", "east", "west"], rows)
-    frame["plan"] = rng.choice(["basic", "pro", "team"], rows)
-    frame.loc[frame.index % 17 == 0, "x3"] = np.nan
-    return frame
-
-
-def train(frame: pd.DataFrame) -> Pipeline:
-    numeric = [f"x{i}" for i in range(8)]
-    labels = ((frame["x1"].fillna(0) + (frame["plan"] == "pro") * 2) > 2).astype(int)
-    pre = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), numeric),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region", "plan"]),
-        ]
-    )
-    return Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=1000))]).fit(frame, labels)
 
 
 async def drive(
