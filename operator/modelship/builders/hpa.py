@@ -25,7 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelship.api.model_deployment import AutoscalingSpec, MetricType, ModelDeployment
+from modelship.api.model_deployment import (
+    TRITON_METRICS,
+    AutoscalingSpec,
+    MetricType,
+    ModelDeployment,
+)
 from modelship.builders import labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision
@@ -57,7 +62,7 @@ def build_hpa(
 
 
 def _metric(kind: MetricType, target: int) -> dict[str, Any]:
-    if kind in (MetricType.CPU, MetricType.MEMORY):
+    if kind not in TRITON_METRICS:
         return {
             "type": "Resource",
             "resource": {

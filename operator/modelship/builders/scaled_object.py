@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelship.api.model_deployment import AutoscalingSpec, MetricType, ModelDeployment
+from modelship.api.model_deployment import (
+    TRITON_METRICS,
+    AutoscalingSpec,
+    MetricType,
+    ModelDeployment,
+)
 from modelship.builders import defaults, labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision
@@ -43,7 +48,7 @@ def _trigger(
     kind: MetricType,
     target: int,
 ) -> dict[str, Any]:
-    if kind in (MetricType.CPU, MetricType.MEMORY):
+    if kind not in TRITON_METRICS:
         return {"type": kind.value, "metricType": "Utilization", "metadata": {"value": str(target)}}
     query, metric_type = triton_query(namespace, stable, kind)
     return {
