@@ -3,6 +3,7 @@ GPU requests, conditions, lineage."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -28,6 +29,21 @@ class ObjectMeta(ApiModel):
     annotations: dict[str, str] = Field(
         default_factory=dict, description="Annotations of the object."
     )
+
+
+def name_rule(pattern: str, message: str) -> Rule:
+    """The CEL rule a kind puts on its own name: at most 63 characters matching ``pattern``
+    (the API server itself only asks for a DNS subdomain). :func:`check_name` mirrors it."""
+    return Rule(
+        rule=f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{pattern}')",
+        message=message,
+    )
+
+
+def check_name(name: str, pattern: str, message: str) -> None:
+    """ValueError(``message``) unless ``name`` passes :func:`name_rule` (``pattern``)."""
+    if len(name) > 63 or not re.fullmatch(pattern, name):
+        raise ValueError(message)
 
 
 class ResourceRequirements(ApiModel):

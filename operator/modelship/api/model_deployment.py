@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -28,6 +27,8 @@ from modelship.api.common import (
     ObjectMeta,
     ResourceRequirements,
     Toleration,
+    check_name,
+    name_rule,
 )
 from modelship.api.common import Lineage as Lineage
 
@@ -601,15 +602,7 @@ class ModelDeployment(ApiModel):
 
     # The name becomes the stable Service's name and a label value on every child.
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule=(
-                    "size(self.metadata.name) <= 63 && "
-                    f"self.metadata.name.matches('{DNS_1035_LABEL_PATTERN}')"
-                ),
-                message=NAME_MESSAGE,
-            ),
-        )
+        json_schema_extra=cel_rules(name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE))
     )
 
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
@@ -624,11 +617,7 @@ class ModelDeployment(ApiModel):
 
     @model_validator(mode="after")
     def _service_name(self) -> ModelDeployment:
-        if (
-            not re.fullmatch(DNS_1035_LABEL_PATTERN, self.metadata.name)
-            or len(self.metadata.name) > 63
-        ):
-            raise ValueError(NAME_MESSAGE)
+        check_name(self.metadata.name, DNS_1035_LABEL_PATTERN, NAME_MESSAGE)
         return self
 
     @classmethod

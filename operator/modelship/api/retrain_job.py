@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from modelship.api.base import (
     Duration,
     list_map,
 )
-from modelship.api.cel import Rule, cel_rules
+from modelship.api.cel import cel_rules
 from modelship.api.common import (
     Condition,
     EnvVar,
@@ -26,6 +25,8 @@ from modelship.api.common import (
     ObjectMeta,
     ResourceRequirements,
     Toleration,
+    check_name,
+    name_rule,
 )
 
 NAME_MESSAGE = (
@@ -211,15 +212,7 @@ class RetrainJob(ApiModel):
 
     # The name is a label value on every training Job and pod.
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule=(
-                    "size(self.metadata.name) <= 63 && "
-                    f"self.metadata.name.matches('{DNS_LABEL_PATTERN}')"
-                ),
-                message=NAME_MESSAGE,
-            ),
-        )
+        json_schema_extra=cel_rules(name_rule(DNS_LABEL_PATTERN, NAME_MESSAGE))
     )
 
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
@@ -232,9 +225,7 @@ class RetrainJob(ApiModel):
 
     @model_validator(mode="after")
     def _label_name(self) -> RetrainJob:
-        name = self.metadata.name
-        if not re.fullmatch(DNS_LABEL_PATTERN, name) or len(name) > 63:
-            raise ValueError(NAME_MESSAGE)
+        check_name(self.metadata.name, DNS_LABEL_PATTERN, NAME_MESSAGE)
         return self
 
     @classmethod
