@@ -32,15 +32,17 @@ def build_revision_service(md: ModelDeployment, revision: Revision) -> dict[str,
 def build_client_service(md: ModelDeployment, plan: RolloutPlan) -> dict[str, Any]:
     """`<deployment>`: the address clients keep across revisions.
 
-    It selects the stable revision only, except while a canary rolls out with
-    the `replicas` router: then it selects every revision and traffic splits by
-    pod counts. (With `gatewayAPI`, the HTTPRoute splits Gateway traffic; direct
-    in-cluster clients stay on stable.)
+    It selects the stable revision only, except while a canary with a share of
+    traffic rolls out with the `replicas` router: then it selects every revision
+    and traffic splits by pod counts. A new revision at weight 0 (starting, or
+    not yet judged) gets no client traffic. (With `gatewayAPI`, the HTTPRoute
+    splits Gateway traffic; direct in-cluster clients stay on stable.)
     """
     name = md.metadata.name
     canary = defaults.canary_settings(md.spec.rollout)
     split_by_pods = (
         plan.canary is not None
+        and plan.canary.weight > 0
         and canary is not None
         and canary.traffic.router == TrafficRouter.REPLICAS
     )

@@ -114,3 +114,13 @@ def test_client_service(
             "ports": [HTTP, GRPC],
         },
     }
+
+
+def test_a_new_revision_at_weight_zero_gets_no_client_traffic(make_deployment: Any) -> None:
+    # The operator starts a new revision at weight 0 beside the serving one; pods that
+    # become ready must not take traffic before the rollout gives them a share.
+    md = make_deployment(CANARY_REPLICAS)
+    stable = RevisionPlan(revision_for(md, _model("3")), replicas=3, weight=100)
+    starting = RevisionPlan(revision_for(md, _model("4")), replicas=3, weight=0)
+    service = build_client_service(md, RolloutPlan(stable=stable, canary=starting))
+    assert service["spec"]["selector"] == SERVERS | {"modelship.dev/revision": STABLE}
