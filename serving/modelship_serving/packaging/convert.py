@@ -8,6 +8,8 @@ tensor: no ZipMap, so Triton and clients see ordinary tensors.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import onnx
@@ -59,6 +61,49 @@ def rename_values(model: onnx.ModelProto, renames: dict[str, str]) -> None:
 
 
 _JOINED_INPUT = "modelship_features"
+# What a missing category arrives as in the graph: schema.column_array sends NaN/None as "".
+MISSING_CATEGORY = ""
+
+
+def _fitted_parts(model: Any) -> Iterator[Any]:
+    """``model`` and every fitted estimator inside it (pipeline steps, column transformers)."""
+    yield model
+    parts: list[Any] = []
+    if hasattr(model, "steps"):
+        parts = [step for _, step in model.steps]
+    elif hasattr(model, "transformers_"):
+        parts = [transformer for _, transformer, _ in model.transformers_]
+    elif hasattr(model, "transformer_list"):
+        parts = [transformer for _, transformer in model.transformer_list]
+    for part in parts:
+        if not isinstance(part, str):  # "drop" and "passthrough"
+            yield from _fitted_parts(part)
+
+
+def _with_string_missing_values(model: Any) -> Any:
+    """A copy of ``model`` whose imputers fitted on text treat "" as missing.
+
+    scikit-learn's SimpleImputer marks text gaps with NaN, which skl2onnx cannot
+    express in a string tensor; the graph receives those gaps as "" instead.
+    """
+    from sklearn.impute import SimpleImputer
+
+    def needs_patch(part: Any) -> bool:
+        statistics = getattr(part, "statistics_", None)
+        return (
+            isinstance(part, SimpleImputer)
+            and statistics is not None
+            and statistics.dtype.kind == "O"
+            and not isinstance(part.missing_values, str)
+        )
+
+    if not any(needs_patch(part) for part in _fitted_parts(model)):
+        return model
+    patched = copy.deepcopy(model)
+    for part in _fitted_parts(patched):
+        if needs_patch(part):
+            part.missing_values = MISSING_CATEGORY
+    return patched
 
 
 def _with_per_column_inputs(converted: onnx.ModelProto, schema: InputSchema) -> onnx.ModelProto:
@@ -85,6 +130,7 @@ def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
+    model = _with_string_missing_values(model)
     per_column = [
         (
             column.name,

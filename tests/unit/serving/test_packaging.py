@@ -29,7 +29,11 @@ from modelship_serving.packaging.convert import convert_sklearn_model
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
 from modelship_serving.triton.config import ModelConfigOptions
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 from tritonclient.grpc import model_config_pb2
 
 MODELS = ["iris_classifier", "mixed_classifier", "mixed_regressor"]
@@ -177,6 +181,38 @@ def test_onnx_file_is_packaged_with_its_own_inputs(mixed_classifier: Any, tmp_pa
     assert result.metadata.source_format == "onnx"
     assert result.metadata.input_schema == first.metadata.input_schema
     assert result.metadata.task == "classification"
+
+
+def test_imputed_text_columns_with_gaps_are_packaged(tmp_path: Path) -> None:
+    # The usual recipe for text columns, SimpleImputer(most_frequent) before OneHotEncoder,
+    # trained and sampled with gaps: skl2onnx refuses NaN as a missing marker for strings.
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=360), "city": rng.choice(["paris", "lyon", "nice"], 360)}
+    )
+    frame.loc[frame.index % 7 == 0, "city"] = np.nan
+    train, held_out = frame.iloc[:300], frame.iloc[300:]
+    categories = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+    )
+    model = Pipeline(
+        [
+            ("pre", ColumnTransformer([("city", categories, ["city"])], remainder="passthrough")),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(train, train["city"].isin(["nice"]) | (train["x"] > 1))
+    joblib.dump(model, tmp_path / "m.pkl")
+    train.to_csv(tmp_path / "s.csv", index=False)
+
+    result = package_model(tmp_path / "m.pkl", tmp_path / "s.csv", "m", "1", tmp_path / "r")
+
+    session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
+    outputs = run_onnx(session, held_out, result.metadata.input_schema)
+    assert outputs["label"].reshape(-1).tolist() == model.predict(held_out).tolist()
+    assert held_out["city"].isna().any()
+    np.testing.assert_allclose(outputs["probabilities"], model.predict_proba(held_out), atol=1e-5)
+    imputer = model.named_steps["pre"].named_transformers_["city"][0]
+    assert np.isnan(imputer.missing_values)  # the user's model is not changed
 
 
 def test_parity_check_rejects_a_broken_conversion(
