@@ -21,7 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "operator"))
 
 from harness import ROOT, OperatorProcess
-from scenarios import Obj, get, wait_for
+from scenarios import Obj, get, list_all, wait_for
 
 # Pods pull images and fetch models here: give them time.
 AVAILABLE_SECONDS = 300.0
@@ -56,6 +56,26 @@ class RealCluster:
             return bool((live.get("status") or {}).get("availableReplicas", 0) >= wanted)
 
         wait_for(f"Deployment {meta['name']} to become available", available, AVAILABLE_SECONDS)
+
+    def stick_pod(self, deployment: Obj, container: str, reason: str, message: str) -> None:
+        meta = deployment["metadata"]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+
+        def waiting() -> bool:
+            for pod in list_all(self, "v1", "Pod", meta["namespace"]):
+                if not selector.items() <= pod["metadata"].get("labels", {}).items():
+                    continue
+                status = pod.get("status") or {}
+                for found in status.get("initContainerStatuses", []) + status.get(
+                    "containerStatuses", []
+                ):
+                    said = ((found.get("state") or {}).get("waiting")) or {}
+                    if found["name"] == container and said.get("reason") == reason:
+                        assert message in said.get("message", ""), said
+                        return True
+            return False
+
+        wait_for(f"a pod of {meta['name']} to wait with {reason}", waiting, AVAILABLE_SECONDS)
 
     def assert_collected(self, owner: Obj, children: list[Obj]) -> None:
         for child in children:

@@ -18,7 +18,7 @@ SCENARIOS = [
     scenarios.version_change_makes_new_revision,
     scenarios.scale_and_resources_patch_in_place,
     scenarios.hand_edits_are_repaired,
-    scenarios.missing_secret_is_reported_and_touches_nothing,
+    scenarios.missing_secret_is_reported_from_the_pods,
     scenarios.model_from_retrain_job,
     scenarios.deletion_leaves_only_owned_children,
 ]

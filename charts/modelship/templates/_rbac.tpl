@@ -36,14 +36,12 @@ in a ClusterRole (all namespaces) or in a Role per watched namespace.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["create", "delete", "get", "list", "patch", "watch"]
-# Reading only: the trainer's result is in its pod's termination message.
+# Reading only: the trainer's result is in its pod's termination message, and why a
+# Triton pod cannot start (a missing credentials Secret, say) in its status. No right
+# on Secrets at all: only the kubelet reads them.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-# Only get, by name: to tell a user that a referenced credentials Secret is missing.
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
 # Events on its objects: what it did, and what needs a person's attention.
 - apiGroups: [""]
   resources: ["events"]

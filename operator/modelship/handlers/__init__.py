@@ -2,8 +2,9 @@
 
 One reconcile function per kind serves create, update, resume and a periodic
 timer. A change to a child (a Deployment becoming available, a Service deleted
-by hand) reconciles its owner straight away. Status is written on purpose by
-the reconcile, never through handler return values.
+by hand) reconciles its owner straight away, and so does a Triton pod that
+cannot start (the kubelet says why on it; the operator never reads Secrets).
+Status is written on purpose by the reconcile, never through handler return values.
 """
 
 from __future__ import annotations
@@ -16,15 +17,26 @@ import kopf
 from modelship.api.base import GROUP, VERSION
 from modelship.api.model_deployment import PLURAL as MODEL_DEPLOYMENTS
 from modelship.api.retrain_job import PLURAL as RETRAIN_JOBS
-from modelship.builders.labels import BATCH_JOB, DEPLOYMENT, MANAGED_BY, MANAGER, RETRAIN_JOB
+from modelship.builders.labels import (
+    BATCH_JOB,
+    COMPONENT,
+    DEPLOYMENT,
+    MANAGED_BY,
+    MANAGER,
+    RETRAIN_JOB,
+    SERVER,
+)
 from modelship.handlers import indexes, metrics, model_deployment, retrain_job
 from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.kube.client import Kube
 from modelship.reconcile.diff import controller_uid
+from modelship.reconcile.pods import pod_problem
 
 FINALIZER = f"{GROUP}/finalizer"
+# The pods it watches: Triton's, of its own Deployments. The API server filters them.
+SERVER_PODS = {MANAGED_BY: MANAGER, COMPONENT: SERVER}
 ANNOTATION_PREFIX = GROUP
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -41,6 +53,7 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     ):
         _reconciles(registry, settings, plural, reconcile)
     _child_events(registry)
+    _pod_events(registry)
     _promotions(registry)
     return registry
 
@@ -62,6 +75,9 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     # Kopf pauses every peer when two share a priority, so replicas draw their own
     # (OperatorSettings.peering_priority): the highest acts, the others stand by.
     ours.peering.priority = settings.peering_priority
+    ours.watching.label_selectors["", "v1", "pods"] = ",".join(
+        f"{key}={value}" for key, value in SERVER_PODS.items()
+    )
     ours.watching.server_timeout = 600
     ours.watching.client_timeout = 660
     return ours
@@ -103,6 +119,9 @@ def _indexes(registry: kopf.OperatorRegistry) -> None:
     kopf.index(
         GROUP, VERSION, MODEL_DEPLOYMENTS, id="modeldeployments_by_retrain_job", registry=registry
     )(indexes.by_followed_retrain_job)
+    kopf.index(
+        "", "v1", "pods", id="pods_by_model_deployment", labels=SERVER_PODS, registry=registry
+    )(indexes.by_model_deployment)
     kopf.index(
         "batch",
         "v1",
@@ -180,6 +199,27 @@ def _child_events(registry: kopf.OperatorRegistry) -> None:
             labels={MANAGED_BY: MANAGER},
             registry=registry,
         )(on_child_event)
+
+
+def _pod_events(registry: kopf.OperatorRegistry) -> None:
+    """A Triton pod that cannot start: its ModelDeployment says why now, not at the next resync."""
+
+    @kopf.on.event("", "v1", "pods", id="pods-stuck", labels=SERVER_PODS, registry=registry)
+    async def on_pod_event(
+        body: kopf.Body,
+        type: str | None,
+        namespace: str | None,
+        labels: kopf.Labels,
+        memo: kopf.Memo,
+        logger: Logger,
+        **kwargs: Any,
+    ) -> None:
+        if type not in ("ADDED", "MODIFIED") or pod_problem(body, namespace or "") is None:
+            return  # a pod that starts shows on its Deployment, which reconciles the owner
+        found = Indexes.of(kwargs)
+        owner = found.first(found.model_deployments_by_name, (namespace, labels.get(DEPLOYMENT)))
+        if owner:
+            await model_deployment.reconcile(owner, found, memo.runtime, "pod", logger)
 
 
 def _promotions(registry: kopf.OperatorRegistry) -> None:

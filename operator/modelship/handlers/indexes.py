@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from modelship.builders.labels import RETRAIN_JOB
+from modelship.builders.labels import DEPLOYMENT, RETRAIN_JOB
 from modelship.reconcile.diff import controller_uid
 
 # (group, version, plural) of every kind a ModelDeployment or RetrainJob may own.
@@ -60,6 +60,17 @@ def by_followed_retrain_job(body: kopf.Body, namespace: str | None, **_: Any) ->
     return {(namespace, followed): dict(body)} if isinstance(followed, str) else None
 
 
+def by_model_deployment(
+    body: kopf.Body, namespace: str | None, name: str | None, labels: kopf.Labels, **_: Any
+) -> Any:
+    """Triton pods by (namespace, ModelDeployment name): the kubelet's view, nothing more."""
+    owner = labels.get(DEPLOYMENT)
+    if not owner:
+        return None
+    kept = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    return {(namespace, owner): {"metadata": kept, "status": dict(body.get("status") or {})}}
+
+
 @dataclass(frozen=True)
 class Indexes:
     """The indexes one handler call sees, taken from Kopf's keyword arguments."""
@@ -71,6 +82,7 @@ class Indexes:
     retrain_jobs: Mapping[str, Any]
     retrain_jobs_by_name: Mapping[Any, Any]
     runs: Mapping[Any, Any]
+    server_pods: Mapping[Any, Any]
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any]) -> Indexes:
@@ -82,6 +94,7 @@ class Indexes:
             retrain_jobs=kwargs["retrainjobs_by_uid"],
             retrain_jobs_by_name=kwargs["retrainjobs_by_name"],
             runs=kwargs["jobs_by_retrain_job"],
+            server_pods=kwargs["pods_by_model_deployment"],
         )
 
     def children_of(self, uid: str) -> list[Body]:

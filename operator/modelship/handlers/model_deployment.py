@@ -19,7 +19,7 @@ from modelship.kube.apply import apply
 from modelship.kube.errors import KubeError
 from modelship.reconcile.batch import exit_of, exits_wanted
 from modelship.reconcile.model_deployment import Observed, decide
-from modelship.reconcile.objects import Ref, lenient
+from modelship.reconcile.objects import lenient
 
 
 async def reconcile(
@@ -50,9 +50,10 @@ async def reconcile(
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
-    """The children and batch runs from the indexes; the RetrainJob followed, the Secret.
+    """Children, batch runs, Triton pods and the RetrainJob followed, all from the indexes.
 
-    Pods are read only for a batch Job that failed since the status last recorded one.
+    Pods of batch Jobs are read only for a Job that failed since the status last recorded
+    one. Secrets are never read: a missing one shows on the Triton pods.
     """
     meta = body["metadata"]
     model = (body.get("spec") or {}).get("model") or {}
@@ -67,19 +68,12 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         if child["kind"] == "CronJob" and "uid" in child["metadata"]
         for run in indexes.children_of(child["metadata"]["uid"])
     ]
-    secret = model.get("credentialsSecret")
-    missing_secret = None
-    if (
-        isinstance(secret, str)
-        and await runtime.kube.get(Ref("v1", "Secret", namespace, secret)) is None
-    ):
-        missing_secret = secret
     return Observed(
         body=body,
         children=children,
         now=datetime.now(UTC).replace(microsecond=0),
         retrain_job=retrain_job,
-        missing_secret=missing_secret,
+        pods=indexes.all_of(indexes.server_pods, (namespace, meta["name"])),
         batch_runs=batch_runs,
         batch_exits=await _exits(runtime, namespace, _exits_wanted(body, batch_runs)),
     )

@@ -2,9 +2,11 @@
 
 Pure: the observed state goes in, the actions and the new status come out.
 Anything that stops the wanted revision from being built (an invalid spec, a
-model that cannot be resolved, a missing Secret, a name taken by someone
-else) is reported as ``Ready=False`` and leaves every child as it is, so the
-running revision keeps serving.
+model that cannot be resolved, a name taken by someone else) is reported as
+``Ready=False`` and leaves every child as it is, so the running revision keeps
+serving. A revision whose pods cannot start (a missing credentials Secret, an
+image that cannot be pulled, a failed model fetch) is reported from what the
+kubelet says on its pods; the revision it would replace serves meanwhile.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from modelship.builders import (
     revision_for,
 )
 from modelship.builders.defaults import GRPC_PORT, HTTP_PORT
+from modelship.builders.labels import REVISION
 from modelship.reconcile import reasons
 from modelship.reconcile.batch import batch_status, failure_events
 from modelship.reconcile.conditions import Verdict, find, merge_conditions
@@ -53,6 +56,7 @@ from modelship.reconcile.objects import (
     problems,
     status_patch,
 )
+from modelship.reconcile.pods import PodProblem, revision_problem
 from modelship.reconcile.rollout import (
     Phase,
     Rollout,
@@ -74,7 +78,7 @@ class Observed:
     children: Sequence[Manifest]  # the objects it controls (ownerReference with its uid)
     now: datetime
     retrain_job: Manifest | None = None  # the RetrainJob spec.model.fromRetrainJob names
-    missing_secret: str | None = None  # spec.model.credentialsSecret, when it does not exist
+    pods: Sequence[Manifest] = ()  # its Triton pods, of any revision (labelled with it)
     conflicts: frozenset[Ref] = frozenset()  # names we want that another owner holds
     batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
     # How the score container of a failed batch Job ended, by Job, where gather read its pods.
@@ -105,20 +109,14 @@ def decide(observed: Observed) -> Decision:
         model = resolve_model(md, _retrain_job(observed.retrain_job))
     except UnresolvedModelError as error:
         return _blocked(observed, previous, reasons.MODEL_UNRESOLVED, f"{error}.")
-    if observed.missing_secret is not None:
-        message = (
-            f'Secret "{observed.missing_secret}" (spec.model.credentialsSecret) does not exist '
-            f"in namespace {md.metadata.namespace}: create it or fix the name."
-        )
-        return _blocked(observed, previous, reasons.SECRET_NOT_FOUND, message)
-
     target = revision_for(md, model)
     deployments = {
         child["metadata"]["name"]: child
         for child in observed.children
         if child["kind"] == "Deployment"
     }
-    rollout = recreate(md, target, stable_revision(md, previous), deployments)
+    rollout = recreate(md, target, stable_revision(md, previous, deployments), deployments)
+    cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
     desired = [
         with_last_applied(child) for child in build_model_deployment_children(md, rollout.plan)
     ]
@@ -136,7 +134,7 @@ def decide(observed: Observed) -> Decision:
         observed_generation=generation,
         conditions=merge_conditions(
             previous.conditions,
-            _serving_verdicts(rollout, stable_live, canary_live),
+            _serving_verdicts(rollout, stable_live, canary_live, cannot_start),
             generation,
             observed.now,
         ),
@@ -197,8 +195,22 @@ def _retrain_job(body: Manifest | None) -> RetrainJob | None:
         return None
 
 
+def _cannot_start(
+    rollout: Rollout, pods: Sequence[Manifest], namespace: str
+) -> tuple[Revision, PodProblem] | None:
+    """A live revision whose pods cannot start, the new one looked at first, and why."""
+    for plan in reversed(rollout.plan.live):
+        own = [pod for pod in pods if pod["metadata"]["labels"].get(REVISION) == plan.revision.name]
+        if (problem := revision_problem(own, namespace)) is not None:
+            return plan.revision, problem
+    return None
+
+
 def _serving_verdicts(
-    rollout: Rollout, stable_live: Manifest | None, canary_live: Manifest | None
+    rollout: Rollout,
+    stable_live: Manifest | None,
+    canary_live: Manifest | None,
+    cannot_start: tuple[Revision, PodProblem] | None,
 ) -> list[Verdict]:
     stable = rollout.plan.stable
     name = stable.revision.name
@@ -243,6 +255,8 @@ def _serving_verdicts(
     else:
         degraded = Verdict.false(reasons.DEGRADED, reasons.AS_EXPECTED, "Nothing is wrong.")
 
+    if cannot_start is not None:
+        return _stuck_verdicts(*cannot_start, available_verdict, available, wanted, stable.revision)
     if reason == reasons.ROLLOUT_COMPLETE:
         ready_verdict = Verdict.true(
             reasons.READY,
@@ -256,6 +270,36 @@ def _serving_verdicts(
         )
         progressing = Verdict.true(reasons.PROGRESSING, reason, message)
     return [ready_verdict, available_verdict, progressing, degraded]
+
+
+def _stuck_verdicts(
+    revision: Revision,
+    problem: PodProblem,
+    available_verdict: Verdict,
+    available: int,
+    wanted: int,
+    serving: Revision,
+) -> list[Verdict]:
+    """Pods that cannot start: Ready only while pods of the stable revision serve."""
+    version = revision.model.version
+    message = (
+        f"Pods of revision {revision.name} (version {version}) cannot start: {problem.message}"
+    )
+    if available > 0:
+        ready = Verdict.true(
+            reasons.READY,
+            reasons.SERVING,
+            f"Revision {serving.name} serves model version {serving.model.version} on "
+            f"{available} of {wanted} pods. {message}",
+        )
+    else:
+        ready = Verdict.false(reasons.READY, problem.reason, message)
+    return [
+        ready,
+        available_verdict,
+        Verdict.false(reasons.PROGRESSING, problem.reason, message),
+        Verdict.true(reasons.DEGRADED, problem.reason, message),
+    ]
 
 
 def _blocked(
@@ -324,14 +368,25 @@ def _decision(
 
 
 def _flip_events(before: Sequence[Condition], after: Sequence[Condition]) -> list[Event]:
-    """An Event when Ready flips, or keeps False for a new reason."""
+    """An Event when Ready flips, or keeps False for a new reason; a Warning when it is
+    True but Degraded newly says something is wrong (a new revision cannot start)."""
     old, new = find(before, reasons.READY), find(after, reasons.READY)
-    if new is None or (old is not None and (old.status, old.reason) == (new.status, new.reason)):
+    if new is None:
         return []
     if new.status == ConditionStatus.TRUE:
-        return [Event("Normal", new.reason, new.message)]
+        events = [] if _same(old, new) else [Event("Normal", new.reason, new.message)]
+        was, now = find(before, reasons.DEGRADED), find(after, reasons.DEGRADED)
+        if now is not None and now.status == ConditionStatus.TRUE and not _same(was, now):
+            events.append(Event("Warning", now.reason, now.message))
+        return events
     quiet = {reasons.ROLLING_OUT, reasons.WAITING_FOR_REPLICAS}
-    return [] if new.reason in quiet else [Event("Warning", new.reason, new.message)]
+    if _same(old, new) or new.reason in quiet:
+        return []
+    return [Event("Warning", new.reason, new.message)]
+
+
+def _same(old: Condition | None, new: Condition) -> bool:
+    return old is not None and (old.status, old.reason) == (new.status, new.reason)
 
 
 def _revision_status(

@@ -22,8 +22,11 @@ AS_EXPECTED: Final = "AsExpected"
 ROLLOUT_FAILED: Final = "RolloutFailed"
 INVALID_SPEC: Final = "InvalidSpec"
 MODEL_UNRESOLVED: Final = "ModelUnresolved"
-SECRET_NOT_FOUND: Final = "SecretNotFound"
 NAME_CONFLICT: Final = "NameConflict"
+# A revision's pods cannot start, as the kubelet reports on them.
+SECRET_NOT_FOUND: Final = "SecretNotFound"
+IMAGE_PULL_FAILED: Final = "ImagePullFailed"
+MODEL_FETCH_FAILED: Final = "ModelFetchFailed"
 
 # RetrainJob.
 RUN_ACTIVE: Final = "RunActive"

@@ -15,6 +15,7 @@ from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment, ModelDeploymentStatus
 from modelship.builders import ResolvedModel, Revision, RevisionPlan, RolloutPlan, steady_plan
+from modelship.reconcile.pods import FETCH_CONTAINER
 
 
 class Phase(StrEnum):
@@ -51,11 +52,20 @@ def recreate(
     return Rollout(plan, Phase.ROLLING_OUT)
 
 
-def stable_revision(md: ModelDeployment, status: ModelDeploymentStatus) -> Revision | None:
-    """The revision the status says serves, rebuilt from what the status recorded of it."""
+def stable_revision(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    deployments: Mapping[str, Mapping[str, Any]],
+) -> Revision | None:
+    """The revision the status says serves, rebuilt from what the status recorded of it.
+
+    It keeps the credentials Secret its live Deployment has: a new one named with a new
+    version is the new revision's, and may not exist yet.
+    """
     stable = status.stable
     if stable is None:
         return None
+    live = deployments.get(stable.name)
     lineage = next((h.lineage for h in status.history if h.revision == stable.name), None)
     model = md.spec.model
     return Revision(
@@ -66,10 +76,23 @@ def stable_revision(md: ModelDeployment, status: ModelDeploymentStatus) -> Revis
             uri=stable.uri,
             format=model.format,
             sha256=stable.sha256,
-            credentials_secret=model.credentials_secret,
+            credentials_secret=(
+                _credentials_secret(live) if live is not None else model.credentials_secret
+            ),
             lineage=lineage,
         ),
     )
+
+
+def _credentials_secret(deployment: Mapping[str, Any]) -> str | None:
+    """The Secret the fetch container of a live revision takes its environment from."""
+    pod = deployment.get("spec", {}).get("template", {}).get("spec", {})
+    for container in pod.get("initContainers", []):
+        if container.get("name") == FETCH_CONTAINER:
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    return str(source["secretRef"]["name"])
+    return None
 
 
 def rollout_complete(deployment: Mapping[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from chart_harness import Obj, helm_template, installed
 SCENARIOS = {
     "ml-create": scenarios.create_gives_children_and_ready,
     "ml-version": scenarios.version_change_makes_new_revision,
-    "ml-secret": scenarios.missing_secret_is_reported_and_touches_nothing,
+    "ml-secret": scenarios.missing_secret_is_reported_from_the_pods,
     "ml-retrain": scenarios.model_from_retrain_job,
     "ml-delete": scenarios.deletion_leaves_only_owned_children,
 }
@@ -117,7 +117,8 @@ def test_every_request_of_the_operator_is_authorized(mode: str, tmp_path: Path) 
     assert denied_namespaced == []
     # The scenarios reached the rights that matter most, so the checks above mean something.
     verbs = {(request.verb, request.resource) for request in made}
-    assert {("create", "deployments"), ("delete", "deployments"), ("get", "secrets")} <= verbs
+    assert {("create", "deployments"), ("delete", "deployments"), ("watch", "pods")} <= verbs
+    assert not [str(r) for r in made if r.resource == "secrets"], "the operator reads no Secret"
     assert {("patch", "modeldeployments/status"), ("create", "events")} <= verbs
     if mode == "peering":
         assert ("patch", "clusterkopfpeerings") in verbs, "the operator ran without peering"

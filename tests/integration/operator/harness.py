@@ -10,7 +10,7 @@ from pathlib import Path
 
 from emulator import EmulatorThread, Fault
 from lightkube import Client, KubeConfig
-from scenarios import Obj, patch
+from scenarios import Obj, create, delete, list_all, patch
 
 ROOT = Path(__file__).parents[3]
 MODELSHIP = Path(sys.executable).parent / "modelship"
@@ -82,6 +82,48 @@ class EmulatedCluster:
         patch(
             self, "apps/v1", "Deployment", meta["namespace"], meta["name"], {"status": status}, True
         )
+        # No ReplicaSet controller here: the pods it was told are stuck give way to ready ones.
+        for pod in self._pods_of(deployment):
+            delete(self, "v1", "Pod", meta["namespace"], pod["metadata"]["name"])
+
+    def stick_pod(self, deployment: Obj, container: str, reason: str, message: str) -> None:
+        meta, template = deployment["metadata"], deployment["spec"]["template"]
+        name = f"{meta['name']}-{len(self._pods_of(deployment))}"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": meta["namespace"], **template["metadata"]},
+            "spec": template["spec"],
+        }
+        create(self, pod)
+        stuck = {"waiting": {"reason": reason, "message": message}}
+        starting = {"waiting": {"reason": "PodInitializing"}}
+        statuses = [
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": stuck if c["name"] == container else starting,
+            }
+            for c in template["spec"].get("initContainers", []) + template["spec"]["containers"]
+        ]
+        init = len(template["spec"].get("initContainers", []))
+        status = {
+            "phase": "Pending",
+            "initContainerStatuses": statuses[:init],
+            "containerStatuses": statuses[init:],
+        }
+        patch(self, "v1", "Pod", meta["namespace"], name, {"status": status}, True)
+
+    def _pods_of(self, deployment: Obj) -> list[Obj]:
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        return [
+            pod
+            for pod in list_all(self, "v1", "Pod", deployment["metadata"]["namespace"])
+            if selector.items() <= pod["metadata"].get("labels", {}).items()
+        ]
 
     def assert_collected(self, owner: Obj, children: list[Obj]) -> None:
         # No garbage collector here: what it would collect is what names the owner as controller.

@@ -35,6 +35,10 @@ class Cluster(Protocol):
     def make_available(self, deployment: Obj) -> None:
         """Bring the Deployment's pods up (a real controller does it; the emulator is told)."""
 
+    def stick_pod(self, deployment: Obj, container: str, reason: str, message: str) -> None:
+        """A pod of the Deployment waits in `container` for `reason` (a real kubelet reports
+        it by itself; the emulator is told)."""
+
     def assert_collected(self, owner: Obj, children: list[Obj]) -> None:
         """The children of a deleted owner are (or will be) garbage-collected."""
 
@@ -364,32 +368,56 @@ def hand_edits_are_repaired(cluster: Cluster, ns: str) -> None:
     assert untouched["metadata"]["resourceVersion"] == bystander["metadata"]["resourceVersion"]
 
 
-def missing_secret_is_reported_and_touches_nothing(cluster: Cluster, ns: str) -> None:
+def missing_secret_is_reported_from_the_pods(cluster: Cluster, ns: str) -> None:
+    """A new version whose credentials Secret is missing: the kubelet says so on its pod, the
+    ModelDeployment reports it, and the old revision serves, untouched, until it is created."""
     ready_model_deployment(cluster, ns, "wine")
-    before = {
-        (kind, name): get(cluster, api, kind, ns, name)["metadata"]["resourceVersion"]  # type: ignore[index]
-        for api, kind in (("apps/v1", "Deployment"), ("v1", "Service"))
-        for name in children(cluster, ns, "wine")[kind]
-    }
-    # Past the CRD (the emulator does not validate; a real API server would refuse it).
-    patch(cluster, MD_API, "ModelDeployment", ns, "wine", {"spec": {"model": {
-        "credentialsSecret": "missing-store"}}})  # fmt: skip
-    md = md_with(cluster, ns, "wine", "Ready", "False", "SecretNotFound")
-    ready = condition(md, "Ready")
-    assert '"missing-store"' in ready["message"]
-    assert "keeps serving" in ready["message"]
-    assert condition(md, "Available")["status"] == "True"
-    assert md["status"]["observedGeneration"] == md["metadata"]["generation"]
-    after = {
-        (kind, name): get(cluster, api, kind, ns, name)["metadata"]["resourceVersion"]  # type: ignore[index]
-        for api, kind in (("apps/v1", "Deployment"), ("v1", "Service"))
-        for name in children(cluster, ns, "wine")[kind]
-    }
-    assert after == before, "the serving revision is left as it was"
+    (old,) = deployments(cluster, ns, "wine")
+    name = old["metadata"]["name"]
+    model = {"version": "2", "uri": "s3://models/wine/2", "credentialsSecret": "missing-store"}
+    patch(cluster, MD_API, "ModelDeployment", ns, "wine", {"spec": {"model": model}})
+    new = wait_for(
+        "the new revision's Deployment",
+        lambda: [d for d in deployments(cluster, ns, "wine") if d["metadata"]["name"] != name],
+    )[0]
+    assert new["spec"]["template"]["spec"]["initContainers"][0]["envFrom"] == [
+        {"secretRef": {"name": "missing-store"}}
+    ]
+    cluster.stick_pod(
+        new, "fetch", "CreateContainerConfigError", 'secret "missing-store" not found'
+    )
 
-    patch(cluster, MD_API, "ModelDeployment", ns, "wine", {"spec": {"model": {
-        "credentialsSecret": None}}})  # fmt: skip
-    md_with(cluster, ns, "wine", "Ready", "True", "Serving")
+    md = md_with(cluster, ns, "wine", "Degraded", "True", "SecretNotFound")
+    assert {c["type"]: (c["status"], c["reason"]) for c in md["status"]["conditions"]} == {
+        "Ready": ("True", "Serving"),
+        "Available": ("True", "MinimumReplicasAvailable"),
+        "Progressing": ("False", "SecretNotFound"),
+        "Degraded": ("True", "SecretNotFound"),
+    }
+    message = condition(md, "Degraded")["message"]
+    assert f'Secret "missing-store" does not exist in namespace {ns}' in message
+    assert "spec.model.credentialsSecret" in message
+    assert md["status"]["stable"]["name"] == name
+    serving = get(cluster, "apps/v1", "Deployment", ns, name)
+    assert serving is not None, "the serving revision stays"
+    assert (serving["metadata"]["generation"], serving["spec"]) == (
+        old["metadata"]["generation"],
+        old["spec"],
+    ), "the serving revision is left as it was"
+
+    create(cluster, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"name": "missing-store", "namespace": ns},
+                     "stringData": {"AWS_ACCESS_KEY_ID": "e2e"}})  # fmt: skip
+    cluster.make_available(new)
+
+    def promoted() -> Obj | None:
+        md = get(cluster, MD_API, "ModelDeployment", ns, "wine") or {}
+        stable = (md.get("status") or {}).get("stable") or {}
+        healthy = condition(md, "Degraded").get("status") == "False"
+        return md if healthy and stable.get("name") == new["metadata"]["name"] else None
+
+    md = wait_for("the new revision to serve once the Secret exists", promoted)
+    assert condition(md, "Ready")["status"] == "True"
 
 
 def deletion_leaves_only_owned_children(cluster: Cluster, ns: str) -> None:

@@ -4,7 +4,8 @@ Proves, end to end through Kopf, lightkube and HTTP: children and a Ready status
 from a ModelDeployment; a new revision on a version change and the old one
 retired; serving changes patched in place; hand edits repaired and foreign
 objects left alone; bad specs and missing references reported without touching
-the serving revision; API faults survived; a restart mid-way makes no
+the serving revision; a missing Secret reported from the pod the kubelet leaves
+waiting, as soon as the pod says so; API faults survived; a restart mid-way makes no
 duplicates; an idle operator writes nothing; what deletion leaves to the
 garbage collector is exactly what the ModelDeployment controls.
 """
@@ -43,7 +44,7 @@ SHARED = [
     scenarios.version_change_makes_new_revision,
     scenarios.scale_and_resources_patch_in_place,
     scenarios.hand_edits_are_repaired,
-    scenarios.missing_secret_is_reported_and_touches_nothing,
+    scenarios.missing_secret_is_reported_from_the_pods,
     scenarios.invalid_spec_is_reported_and_touches_nothing,
     scenarios.model_from_retrain_job,
     scenarios.deletion_leaves_only_owned_children,
@@ -53,6 +54,16 @@ SHARED = [
 @pytest.mark.parametrize("scenario", SHARED, ids=lambda s: s.__name__)
 def test_scenario(cluster: EmulatedCluster, scenario: scenarios.Scenario) -> None:
     scenario(cluster, NS)
+
+
+def test_a_pod_that_cannot_start_is_reported_without_waiting_for_a_resync(
+    cluster: EmulatedCluster,
+) -> None:
+    """The watch on its Triton pods, not the timer, brings the kubelet's report in."""
+    cluster.operator.stop()
+    cluster.operator.extra_args = ["--resync-interval=3600"]
+    cluster.operator.start()
+    scenarios.missing_secret_is_reported_from_the_pods(cluster, NS)
 
 
 def test_api_faults_are_survived(cluster: EmulatedCluster) -> None:

@@ -159,12 +159,6 @@ def test_a_child_no_longer_wanted_is_deleted_and_a_missing_one_created() -> None
             "Invalid spec: spec.serving.replicas: Input should be greater than or equal to 0.",
         ),
         (
-            {"missing_secret": "store"},
-            "SecretNotFound",
-            'Secret "store" (spec.model.credentialsSecret) does not exist in namespace ml: '
-            "create it or fix the name.",
-        ),
-        (
             {
                 "body": {
                     **md_body(generation=2),
@@ -256,3 +250,74 @@ def test_batch_jobs_report_their_cron_jobs_last_runs() -> None:
         {"name": "hourly"},
     ]
     assert set(decision.status_patch) == {"batch"}
+
+
+def stuck_pod(revision: str) -> dict[str, Any]:
+    """A pod of the revision as the kubelet leaves it when its credentials Secret is missing."""
+    waiting = {"reason": "CreateContainerConfigError", "message": 'secret "store" not found'}
+    return {
+        "metadata": {"name": f"{revision}-x1", "labels": {"modelship.dev/revision": revision}},
+        "status": {"initContainerStatuses": [{"name": "fetch", "state": {"waiting": waiting}}]},
+    }
+
+
+def conditions(decision: Decision) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in decision.status["conditions"]}
+
+
+def test_a_new_revision_that_cannot_start_is_reported_while_the_old_one_serves() -> None:
+    observed = converge(md_body())
+    old = observed.body["status"]["stable"]["name"]
+    model = {
+        "name": "wine",
+        "version": "2",
+        "uri": "s3://models/wine/2",
+        "credentialsSecret": "store",
+    }
+    body = {**md_body(generation=2), "spec": {"model": model}, "status": observed.body["status"]}
+    rolling = decide(dataclasses.replace(observed, body=body))
+    new = rolling.status["canary"]["name"]
+    # The serving revision keeps the Secret it has; only the new one names the new Secret.
+    assert summary(rolling) == [("Create", "Deployment", new), ("Create", "Service", new)]
+
+    started = [as_live(dict(a.manifest)) for a in rolling.actions if isinstance(a, Create)]
+    stuck = decide(
+        dataclasses.replace(
+            observed,
+            body={**body, "status": rolling.status},
+            children=[*observed.children, *started],
+            pods=[stuck_pod(new)],
+        )
+    )
+    assert stuck.actions == ()
+    assert conditions(stuck) == {
+        "Ready": ("True", "Serving"),
+        "Available": ("True", "MinimumReplicasAvailable"),
+        "Progressing": ("False", "SecretNotFound"),
+        "Degraded": ("True", "SecretNotFound"),
+    }
+    message = (
+        f'Pods of revision {new} (version 2) cannot start: Secret "store" does not exist in '
+        "namespace ml: create it there, or fix spec.model.credentialsSecret."
+    )
+    assert [(e.type, e.reason, e.message) for e in stuck.events] == [
+        ("Normal", "Serving", f"Revision {old} serves model version 1 on 1 of 1 pods. {message}"),
+        ("Warning", "SecretNotFound", message),
+    ]
+    assert stuck.status["stable"]["name"] == old
+
+
+def test_a_first_revision_that_cannot_start_is_not_ready() -> None:
+    body = md_body()
+    body["spec"]["model"]["credentialsSecret"] = "store"
+    observed = converge(body, available=False)
+    revision = observed.body["status"]["stable"]["name"]
+    decision = decide(dataclasses.replace(observed, pods=[stuck_pod(revision)]))
+    assert decision.actions == ()
+    assert conditions(decision) == {
+        "Ready": ("False", "SecretNotFound"),
+        "Available": ("False", "NoReplicasAvailable"),
+        "Progressing": ("False", "SecretNotFound"),
+        "Degraded": ("True", "SecretNotFound"),
+    }
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", "SecretNotFound")]
