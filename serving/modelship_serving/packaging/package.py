@@ -49,7 +49,8 @@ from modelship_serving.triton.config import ModelConfigOptions, output_specs, re
 
 MODEL_FILENAME = "model.onnx"
 PYTHON_MODEL_FILENAME = "model.py"
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# A DNS-1123 label, what a ModelDeployment's spec.model.name takes (and a valid Triton name).
+_NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LIBRARIES = (
     "modelship",
     "scikit-learn",
@@ -91,11 +92,12 @@ def python_model_source() -> Path:
 
 
 def validate_name_and_version(name: str, version: str) -> None:
-    """Triton's rules: a plain directory name and a positive integer version."""
+    """A name a ModelDeployment can serve (spec.model.name) and a positive integer version."""
     if not _NAME_PATTERN.match(name):
         raise PackagingError(
-            f"model name {name!r} must start with a letter or digit and hold only letters,"
-            " digits, '_', '.' and '-'"
+            f"model name {name!r} must be a DNS-1123 label, as spec.model.name of a"
+            " ModelDeployment: at most 63 lower case letters, digits and '-', starting and"
+            " ending with a letter or digit, e.g. 'churn-model'"
         )
     if not version.isdigit() or int(version) < 1:
         raise PackagingError(f"model version {version!r} must be a positive integer, e.g. 1")

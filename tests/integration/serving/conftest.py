@@ -79,7 +79,7 @@ def _train_all() -> dict[str, tuple[Any, pd.DataFrame, pd.DataFrame]]:
         "churn": (classifier, train, held_out),
         "spend": (regressor, train, held_out),
         # Packaged with --python-backend: served as written, no wrapping.
-        "churn_py": (classifier, train, held_out),
+        "churn-py": (classifier, train, held_out),
     }
 
 
@@ -92,7 +92,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     for name, (model, train, held_out) in _train_all().items():
         joblib.dump(model, work / f"{name}.joblib")
         train.to_csv(work / f"{name}.csv", index=False)
-        backend = "python" if name.endswith("_py") else "onnxruntime"
+        backend = "python" if name.endswith("-py") else "onnxruntime"
         result = package_model(
             work / f"{name}.joblib",
             work / f"{name}.csv",

@@ -24,7 +24,7 @@ from modelship_serving.triton.server import TritonServer, free_port
 
 pytestmark = pytest.mark.triton
 
-MODEL_NAMES = ["wine", "churn", "spend", "churn_py"]
+MODEL_NAMES = ["wine", "churn", "spend", "churn-py"]
 
 
 def assert_same_answers(model: Any, outputs: dict[str, Any], rows: Any, task: str) -> None:

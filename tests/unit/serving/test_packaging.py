@@ -311,14 +311,27 @@ def test_existing_output_is_never_overwritten(iris_classifier: Any, tmp_path: Pa
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["m"]  # no staging leftovers
 
 
-@pytest.mark.parametrize(("name", "version"), [("../x", "1"), ("m", "v1"), ("m", "0")])
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [
+        ("../x", "1"),
+        ("My_Model", "1"),  # Triton would take it, a ModelDeployment's spec.model.name not
+        ("churn.v2", "1"),
+        ("-m", "1"),
+        ("m" * 64, "1"),
+        ("m", "v1"),
+        ("m", "1.0"),
+        ("m", "0"),
+    ],
+)
 def test_bad_names_and_versions_are_refused(
     name: str, version: str, iris_classifier: Any, tmp_path: Path
 ) -> None:
-    with pytest.raises(PackagingError):
+    with pytest.raises(PackagingError, match=r"DNS-1123 label|positive integer"):
         package_model(
             iris_classifier.model_path, iris_classifier.sample_path, name, version, tmp_path / "r"
         )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_prints_the_sha256_and_warns_about_pickles(
