@@ -61,8 +61,9 @@ def original_predictions(model: Any, inputs: pd.DataFrame) -> np.ndarray[Any, An
         text_columns = [
             str(name) for name in inputs.columns if not pd.api.types.is_numeric_dtype(inputs[name])
         ]
+        reason = " ".join(str(error).split())  # scikit-learn's messages span lines
         raise SampleError(
-            f"the original model fails on the sample ({type(error).__name__}: {error}); check"
+            f"the original model fails on the sample ({type(error).__name__}: {reason}); check"
             " that the sample has the training columns with the training types (columns read"
             f" as text: {', '.join(text_columns) or 'none'})"
         ) from error

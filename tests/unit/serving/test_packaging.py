@@ -281,8 +281,9 @@ def test_sample_with_wrong_types_is_refused(mixed_classifier: Any, tmp_path: Pat
     frame["age"] = frame["age"].astype(str)
     frame.loc[3, "age"] = "forty"
     frame.to_csv(tmp_path / "s.csv", index=False)
-    with pytest.raises(SampleError, match=r"forty.*read as text: age, city, plan"):
+    with pytest.raises(SampleError, match=r"forty.*read as text: age, city, plan") as caught:
         package_model(mixed_classifier.model_path, tmp_path / "s.csv", "m", "1", tmp_path / "r")
+    assert "\n" not in str(caught.value)  # the CLI shows it as one Error: line
     assert not (tmp_path / "r").exists()
 
 
