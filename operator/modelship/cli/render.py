@@ -43,6 +43,8 @@ _KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
     "ModelDeployment": ModelDeployment,
     "RetrainJob": RetrainJob,
 }
+# How a document that is no object reads, by what YAML made of it.
+_YAML_TYPES: dict[type, str] = {list: "list", str: "string", int: "number", float: "number"}
 # Pydantic's prefix on errors raised by validators; the message says enough.
 _VALUE_ERROR_PREFIX = "Value error, "
 # What the API's patterns mean, for messages people read instead of regexes.
@@ -128,12 +130,19 @@ def _load(files: Iterable[Any]) -> _Inputs:
             problems.append(f"{source}: not valid YAML: {_yaml_problem(error)}")
             continue
         for number, document in enumerate(documents, start=1):
-            kind = document.get("kind") if isinstance(document, dict) else None
+            if not isinstance(document, dict):
+                problems.append(
+                    f"{source}: document {number} is a {_YAML_TYPES.get(type(document), 'value')},"
+                    " not a mapping: give an object with apiVersion, kind, metadata and spec"
+                )
+                continue
+            kind = document.get("kind")
             cls = _KINDS.get(kind) if isinstance(kind, str) else None
             if cls is None:
                 problems.append(
-                    f"{source}: document {number}: kind {kind!r} is not rendered "
-                    "(expected ModelDeployment or RetrainJob)"
+                    f"{source}: document {number}: "
+                    + ("no kind" if kind is None else f"kind {kind!r} is not rendered")
+                    + " (expected ModelDeployment or RetrainJob)"
                 )
                 continue
             where = f"{source}: {kind}/{_name(document, number)}"
