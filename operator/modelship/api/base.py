@@ -19,11 +19,32 @@ DNS_1035_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Go-style durations as Kubernetes users write them: 30s, 5m, 1h30m.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-# Five-field cron, or a macro such as @daily. The CRD checks the shape; the
-# CronJob controller has the last word.
+
+
+def _cron_field(value: str) -> str:
+    """One cron field as the CronJob controller (robfig/cron) parses it: a list of `*`, `?`,
+    values or ranges, each with an optional step; values in the field's bounds."""
+    item = rf"(\*|\?|{value}(-{value})?)(/[1-9][0-9]*)?"
+    return rf"{item}(,{item})*"
+
+
+# Five-field cron (minute, hour, day of month, month, day of week; names in any case), or a
+# macro such as @daily: what the API server accepts in a CronJob's schedule, so that a
+# schedule the CronJob would be refused for is refused here already. (A range whose start
+# passes its end, such as 30-10, is left to the CronJob.)
 CRON_PATTERN = (
-    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
-    r"|(\S+\s+){4}\S+)$"
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+    + r"\s+".join(
+        _cron_field(value)
+        for value in (
+            r"[0-5]?[0-9]",
+            r"([01]?[0-9]|2[0-3])",
+            r"(0?[1-9]|[12][0-9]|3[01])",
+            r"(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
+            r"(0?[0-7]|(?i:sun|mon|tue|wed|thu|fri|sat))",
+        )
+    )
+    + r")$"
 )
 SHA256_PATTERN = r"^[a-f0-9]{64}$"
 

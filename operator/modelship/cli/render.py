@@ -53,7 +53,10 @@ _PATTERN_MEANINGS = {
     DNS_LABEL_PATTERN: "a DNS-1123 label (lower case letters, digits and '-')",
     DNS_SUBDOMAIN_PATTERN: "a DNS-1123 subdomain (lower case letters, digits, '-' and '.')",
     DURATION_PATTERN: "a duration such as 30s, 5m or 1h30m",
-    CRON_PATTERN: "a cron schedule such as '0 2 * * *' or @daily",
+    CRON_PATTERN: (
+        "a cron schedule such as '0 2 * * *' (minute 0-59, hour 0-23, day 1-31, month 1-12,"
+        " weekday 0-7) or @daily"
+    ),
     SHA256_PATTERN: "64 lower case hex digits",
     MIG_PROFILE_PATTERN: "a MIG profile such as 1g.10gb",
     MODEL_URI_PATTERN: "a uri starting with s3://, gs://, http(s)://, pvc:// or file://",
