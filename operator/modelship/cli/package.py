@@ -22,6 +22,18 @@ def _parameters(values: tuple[str, ...]) -> dict[str, str]:
     return parsed
 
 
+def _check_archive(archive: Path) -> None:
+    """Refuse an --archive that could not be written, before anything is packaged."""
+    from modelship_serving.errors import OutputExistsError, PackagingError
+
+    if archive.exists():
+        raise OutputExistsError(f"--archive {archive} already exists; remove it or choose another")
+    if not archive.parent.is_dir():
+        raise PackagingError(
+            f"--archive {archive}: directory {archive.parent} does not exist; create it first"
+        )
+
+
 @click.command(
     help=(
         "Turn MODEL (a pickled/joblib scikit-learn estimator or Pipeline, or an .onnx file)"
@@ -149,6 +161,8 @@ def package(
         from modelship_serving.packaging.package import package_model
         from modelship_serving.triton.config import ModelConfigOptions
 
+        if archive is not None:
+            _check_archive(archive)
         lineage = Lineage(
             data_version=data_version,
             data_uri=data_uri,

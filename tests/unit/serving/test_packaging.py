@@ -438,3 +438,32 @@ def test_bare_estimator_on_numeric_columns_gets_one_input_per_column(tmp_path: P
     held_out = features.iloc[1::2]
     outputs = run_onnx(session, held_out, result.metadata.input_schema)
     assert outputs["label"].tolist() == model.predict(held_out).tolist()
+
+
+@pytest.mark.parametrize(
+    ("archive", "message"),
+    [
+        ("taken.tar.gz", "already exists"),
+        ("no-such-dir/m.tar.gz", "does not exist; create it first"),
+    ],
+)
+def test_cli_unwritable_archive_is_refused_before_packaging(
+    archive: str, message: str, iris_classifier: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "taken.tar.gz").write_bytes(b"someone else's")
+    arguments = [str(iris_classifier.model_path), "--sample", str(iris_classifier.sample_path)]
+    result = CliRunner().invoke(
+        main,
+        [
+            "package",
+            *arguments,
+            *("--name", "m", "--version", "1", "--output", str(tmp_path / "r")),
+            *("--archive", str(tmp_path / archive)),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: --archive")
+    assert message in result.output
+    assert len(result.output.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+    assert (tmp_path / "taken.tar.gz").read_bytes() == b"someone else's"
