@@ -179,7 +179,7 @@ def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) 
     """SchemaMismatchError unless every model column (and the key) is among ``columns``."""
     missing = [name for name in metadata.input_schema.column_names() if name not in columns]
     if key is not None and key not in columns:
-        missing.append(key)
+        missing.append(f"{key} (the --key column)")
     if missing:
         raise SchemaMismatchError(
             f"the input lacks column(s) {', '.join(missing)}; model {metadata.name} takes"
@@ -338,14 +338,21 @@ def run_scoring(
     metadata, model_file = _load_model(settings)
 
     # Check the input against the schema before anything is scored or written.
-    check_columns(input_columns(input_path, settings.input_format), metadata, settings.key_column)
+    no_rows = ScoringError(
+        f"input {redact_uri(settings.input_uri)} has no rows; nothing was scored"
+    )
+    columns = input_columns(input_path, settings.input_format)
+    if not columns:  # an empty JSONL file
+        raise no_rows
+    check_columns(columns, metadata, settings.key_column)
     dtypes = _read_dtypes(metadata)
     first_rows = read_chunks(
         input_path, min(settings.rows_per_chunk, 1000), dtypes, settings.input_format
     )
     first = next(iter(first_rows), None)
-    if first is not None:
-        check_types(first, metadata, f"{redact_uri(settings.input_uri)} (first rows)")
+    if first is None or first.empty:
+        raise no_rows
+    check_types(first, metadata, f"{redact_uri(settings.input_uri)} (first rows)")
 
     state = _job_state(settings, input_path, metadata)
     if output.exists():

@@ -134,6 +134,38 @@ def test_regressor_sizes(
     )
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_input_without_rows_is_refused_and_nothing_is_written(
+    suffix: str, churn_repo: Path, tmp_path: Path
+) -> None:
+    source = write_table(rows(5).iloc[:0], tmp_path / f"in{suffix}")
+    with pytest.raises(ScoringError, match="has no rows; nothing was scored"):
+        run_scoring(
+            ScoreSettings(
+                model_repo=churn_repo,
+                model="churn",
+                input_uri=str(source),
+                output_uri=str(tmp_path / "o.csv"),
+            )
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"in{suffix}"]
+
+
+def test_missing_key_column_is_named_as_the_key(churn_repo: Path, tmp_path: Path) -> None:
+    source = write_table(rows(50), tmp_path / "in.csv")
+    with pytest.raises(SchemaMismatchError, match=r"lacks column\(s\) id \(the --key column\);"):
+        run_scoring(
+            ScoreSettings(
+                model_repo=churn_repo,
+                model="churn",
+                input_uri=str(source),
+                output_uri=str(tmp_path / "o.csv"),
+                key_column="id",
+            )
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 def test_missing_column_is_refused_before_anything_is_written(
     churn_repo: Path, tmp_path: Path
 ) -> None:
