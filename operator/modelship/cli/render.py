@@ -115,6 +115,22 @@ def render(files: tuple[TextIO, ...], retrain_results: tuple[str, ...]) -> None:
     click.echo(yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False), nl=False)
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping, as kubectl does; PyYAML
+    would keep the last one silently, so the review would show something kubectl refuses."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"key {key!r} is given twice", problem_mark=key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 class _Dumper(yaml.SafeDumper):
     """Plain YAML: no &anchors, even where two objects share a sub-dict."""
 
@@ -128,7 +144,7 @@ def _load(files: Iterable[Any]) -> _Inputs:
     for stream in files:
         source = stream.name
         try:
-            documents = [doc for doc in yaml.safe_load_all(stream) if doc is not None]
+            documents = [doc for doc in yaml.load_all(stream, _Loader) if doc is not None]
         except yaml.YAMLError as error:
             problems.append(f"{source}: not valid YAML: {_yaml_problem(error)}")
             continue
@@ -198,7 +214,7 @@ def _parse_results(options: Iterable[str]) -> dict[str, TrainerResult]:
             problems.append(f"{where}: expected RETRAINJOB=FILE")
             continue
         try:
-            document = yaml.safe_load(Path(path).read_text())
+            document = yaml.load(Path(path).read_text(), _Loader)
             results[name] = TrainerResult.model_validate(document)
         except OSError as error:
             problems.append(f"{where}: cannot read {path}: {error.strerror}")

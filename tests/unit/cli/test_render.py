@@ -138,11 +138,16 @@ def test_invalid_input_gives_one_line_per_problem(tmp_path: Path, runner: CliRun
             "kind: [\n",
             "not valid YAML: expected the node content, but found '<stream end>' (line 2)",
         ),
+        # PyYAML alone keeps the last of two keys; kubectl refuses the manifest.
+        (
+            "kind: ModelDeployment\nspec: {serving: {replicas: 2}}\nspec: {}\n",
+            "not valid YAML: key 'spec' is given twice (line 3)",
+        ),
         ("- just\n- a list\n", "document 1 is a list, not a mapping: give an object with"),
         ("just words\n", "document 1 is a string, not a mapping"),
         ("apiVersion: v1\nmetadata: {name: x}\n", "document 1: no kind (expected"),
     ],
-    ids=["unparsable", "a-list", "a-string", "no-kind"],
+    ids=["unparsable", "duplicate-key", "a-list", "a-string", "no-kind"],
 )
 def test_unreadable_input(text: str, message: str, tmp_path: Path, runner: CliRunner) -> None:
     path = _write(tmp_path, "x.yaml", text)
