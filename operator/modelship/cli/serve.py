@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -13,6 +14,22 @@ from modelship_serving.cli_support import user_errors
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)  # runs the finally below, which stops Triton
+
+
+def _check_ports_free(address: str, ports: dict[str, int]) -> None:
+    """Refuse a port another process holds: Triton would only say so deep in its log."""
+    for option, port in ports.items():
+        if port == 0:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            try:
+                probe.bind((address, port))
+            except OSError as error:
+                raise click.ClickException(
+                    f"cannot use {address}:{port} ({option}): {error.strerror}; stop what holds"
+                    f" it or choose another {option}"
+                ) from error
 
 
 @click.command(
@@ -54,6 +71,10 @@ def serve(
         from modelship_serving.triton.server import TritonServer, TritonServerSettings
 
         models = [model.name for model in model_directories(directory)]
+        _check_ports_free(
+            address,
+            {"--http-port": http_port, "--grpc-port": grpc_port, "--metrics-port": metrics_port},
+        )
         server = TritonServer(
             TritonServerSettings(
                 repository=directory,
