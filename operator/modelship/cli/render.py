@@ -248,6 +248,8 @@ def field_problems(error: pydantic.ValidationError, document: Any) -> list[str]:
 
 
 def _message(detail: Any) -> str:
+    if detail["type"] == "extra_forbidden":
+        return "unknown field: remove it or fix its spelling (kubectl explain lists the fields)"
     meaning = _PATTERN_MEANINGS.get(detail.get("ctx", {}).get("pattern"))
     if detail["type"] == "string_pattern_mismatch" and meaning is not None:
         return f"must be {meaning}, not {detail['input']!r}"

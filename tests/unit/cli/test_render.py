@@ -116,7 +116,8 @@ def test_invalid_input_gives_one_line_per_problem(tmp_path: Path, runner: CliRun
         f"{m}: spec.serving.replicas: Input should be greater than or equal to 0",
         f"{m}: spec.serving.resources.requests.cpu: must be a Kubernetes quantity such as "
         "500m, 2Gi or 4, not 'lots'",
-        f"{m}: spec.serving.gpus: Extra inputs are not permitted",
+        f"{m}: spec.serving.gpus: unknown field: remove it or fix its spelling (kubectl "
+        "explain lists the fields)",
         f"{m}: spec.autoscaling: minReplicas (5) must not exceed maxReplicas (2)",
         f"{m}: spec.batch[0].output: Field required",
         f"{m}: spec.batch[1].schedule: must be a cron schedule such as '0 2 * * *' (minute "
