@@ -22,7 +22,8 @@ def extract_repository_archive(archive: Path, destination: Path, shown_as: str) 
             # The "data" filter also refuses absolute paths and paths that leave `destination`.
             tar.extractall(destination, members=members, filter="data")
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise FetchError(f"{shown_as} is not a readable tar archive: {error}") from error
+        reason = " ".join(str(error).split())  # tarfile lists each method it tried on a line
+        raise FetchError(f"{shown_as} is not a readable tar archive: {reason}") from error
 
 
 def write_repository_archive(

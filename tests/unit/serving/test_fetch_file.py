@@ -116,6 +116,15 @@ def test_archive_escaping_the_destination_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "dest").exists()
 
 
+def test_a_file_that_is_no_archive_is_one_line(tmp_path: Path) -> None:
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"not a tar at all")
+    with pytest.raises(FetchError, match="is not a readable tar archive") as caught:
+        fetch_repository(archive.as_uri(), tmp_path / "dest")
+    assert "\n" not in str(caught.value)  # the CLI shows it as one Error: line
+    assert not (tmp_path / "dest").exists()
+
+
 def test_missing_source_and_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="does not exist"):
         fetch_repository((tmp_path / "nope").as_uri(), tmp_path / "dest")
