@@ -65,7 +65,8 @@ def original_predictions(model: Any, inputs: pd.DataFrame) -> np.ndarray[Any, An
         raise SampleError(
             f"the original model fails on the sample ({type(error).__name__}: {reason}); check"
             " that the sample has the training columns with the training types (columns read"
-            f" as text: {', '.join(text_columns) or 'none'})"
+            f" as text: {', '.join(text_columns) or 'none'}; a CSV sample reads number-like text"
+            " such as codes as numbers, a Parquet sample keeps the training types)"
         ) from error
 
 

@@ -287,6 +287,18 @@ def test_sample_with_wrong_types_is_refused(mixed_classifier: Any, tmp_path: Pat
     assert not (tmp_path / "r").exists()
 
 
+def test_text_codes_read_as_numbers_from_a_csv_point_to_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"zip": ["75001", "69002", "13003"] * 20, "x": np.arange(60.0)})
+    encoder = ColumnTransformer([("zip", OneHotEncoder(), ["zip"])], remainder="passthrough")
+    model = Pipeline([("pre", encoder), ("clf", LogisticRegression())])
+    joblib.dump(model.fit(frame, frame["zip"] == "75001"), tmp_path / "m.pkl")
+    frame.to_csv(tmp_path / "s.csv", index=False)  # read back, zip holds numbers
+    with pytest.raises(SampleError, match="a Parquet sample keeps the training types"):
+        package_model(tmp_path / "m.pkl", tmp_path / "s.csv", "m", "1", tmp_path / "r")
+    frame.to_parquet(tmp_path / "s.parquet")
+    package_model(tmp_path / "m.pkl", tmp_path / "s.parquet", "m", "1", tmp_path / "r")
+
+
 def test_unreadable_files_are_refused(tmp_path: Path, iris_classifier: Any) -> None:
     (tmp_path / "m.pkl").write_bytes(b"not a pickle at all")
     with pytest.raises(PackagingError, match="cannot read"):
