@@ -472,8 +472,30 @@ class DataFormat(StrEnum):
     JSONL = "jsonl"
 
 
+TABLE_EXTENSIONS = (".csv", ".parquet", ".jsonl")
+_ENDS_AS_TABLE = " || ".join(f"self.uri.endsWith('{ext}')" for ext in TABLE_EXTENSIONS)
+INPUT_FORMAT_UNKNOWN = (
+    "input.uri does not end in .csv, .parquet or .jsonl: name its format in input.format"
+)
+OUTPUT_FORMAT_UNKNOWN = "output.uri must end in .csv, .parquet or .jsonl (its format)"
+OUTPUT_NOT_PER_RUN = (
+    "output.uri must contain {date} or {run}: a scheduled job writes a new output each "
+    "run, and an existing output is never overwritten"
+)
+
+
+def _is_table(uri: str) -> bool:
+    return uri.endswith(TABLE_EXTENSIONS)
+
+
 class BatchInput(ApiModel):
     """The table a batch job scores."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            Rule(rule=f"has(self.format) || {_ENDS_AS_TABLE}", message=INPUT_FORMAT_UNKNOWN),
+        )
+    )
 
     uri: str = Field(
         pattern=r"^(s3|gs|https?|pvc|file)://.+",
@@ -483,15 +505,39 @@ class BatchInput(ApiModel):
         default=None, description="csv, parquet or jsonl; taken from the extension when absent."
     )
 
+    @model_validator(mode="after")
+    def _known_format(self) -> BatchInput:
+        if self.format is None and not _is_table(self.uri):
+            raise ValueError(INPUT_FORMAT_UNKNOWN)
+        return self
+
 
 class BatchOutput(ApiModel):
     """Where the predictions go; they appear only once complete."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            Rule(rule=_ENDS_AS_TABLE, message=OUTPUT_FORMAT_UNKNOWN),
+            Rule(
+                rule="self.uri.contains('{date}') || self.uri.contains('{run}')",
+                message=OUTPUT_NOT_PER_RUN,
+            ),
+        )
+    )
 
     uri: str = Field(
         pattern=r"^(s3|gs|pvc|file)://.+",
         description="The output table; its extension (.csv, .parquet, .jsonl) picks the format."
         " {date} (the scheduled day) and {run} (the Job's name) give each run its own output.",
     )
+
+    @model_validator(mode="after")
+    def _per_run_table(self) -> BatchOutput:
+        if not _is_table(self.uri):
+            raise ValueError(OUTPUT_FORMAT_UNKNOWN)
+        if "{date}" not in self.uri and "{run}" not in self.uri:
+            raise ValueError(OUTPUT_NOT_PER_RUN)
+        return self
 
 
 class BatchJob(ApiModel):

@@ -287,7 +287,7 @@ NIGHTLY = {
     "name": "nightly",
     "schedule": "0 2 * * *",
     "input": {"uri": "s3://data/in.parquet"},
-    "output": {"uri": "s3://data/out.parquet"},
+    "output": {"uri": "s3://data/out-{date}.parquet"},
 }
 
 

@@ -20,7 +20,12 @@ from modelship.api import ModelDeployment, RetrainJob
 from modelship.api.common import EnvVar, GpuSpec
 from modelship.api.model_deployment import (
     HPA_SCALE_TO_ZERO,
+    INPUT_FORMAT_UNKNOWN,
+    OUTPUT_FORMAT_UNKNOWN,
+    OUTPUT_NOT_PER_RUN,
     AutoscalingSpec,
+    BatchInput,
+    BatchOutput,
     CanarySpec,
     CanaryTraffic,
     DriftMonitoring,
@@ -73,6 +78,13 @@ def _retrain_job(name: str) -> dict[str, Any]:
 
 # (type, value, messages of the rules it breaks: empty when it must be accepted)
 CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
+    (BatchInput, {"uri": "s3://data/{date}.csv"}, []),
+    (BatchInput, {"uri": "s3://data/export", "format": "parquet"}, []),
+    (BatchInput, {"uri": "s3://data/export"}, [INPUT_FORMAT_UNKNOWN]),
+    (BatchOutput, {"uri": "s3://scores/{date}.parquet"}, []),
+    (BatchOutput, {"uri": "pvc://scores/{run}.jsonl"}, []),
+    (BatchOutput, {"uri": "s3://scores/{date}/"}, [OUTPUT_FORMAT_UNKNOWN]),
+    (BatchOutput, {"uri": "s3://scores/latest.parquet"}, [OUTPUT_NOT_PER_RUN]),
     (GpuSpec, {}, []),
     (GpuSpec, {"count": 2, "product": "NVIDIA-H100-80GB-HBM3"}, []),
     (GpuSpec, {"count": 1, "migProfile": "1g.10gb"}, []),

@@ -88,7 +88,7 @@ EDITS: list[tuple[str, str, Any, bool]] = [
                 "name": "n" * 41,
                 "schedule": "@daily",
                 "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/"},
+                "output": {"uri": "s3://out/{date}.csv"},
             }
         ],
         False,
@@ -101,7 +101,7 @@ EDITS: list[tuple[str, str, Any, bool]] = [
                 "name": "nightly",
                 "schedule": "0 2 * * *",
                 "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/"},
+                "output": {"uri": "s3://out/{date}.csv"},
             }
         ],
         True,
@@ -114,7 +114,7 @@ EDITS: list[tuple[str, str, Any, bool]] = [
                 "name": "nightly",
                 "schedule": "every night",
                 "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/"},
+                "output": {"uri": "s3://out/{date}.csv"},
             }
         ],
         False,

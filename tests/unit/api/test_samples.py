@@ -51,7 +51,7 @@ SPARSE_OBJECTS = [
                     "name": "nightly",
                     "schedule": "@daily",
                     "input": {"uri": "s3://in/x.parquet"},
-                    "output": {"uri": "s3://out/"},
+                    "output": {"uri": "s3://out/{date}.csv"},
                 }
             ],
             "monitoring": {"drift": {}},

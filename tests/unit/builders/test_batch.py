@@ -63,7 +63,7 @@ NIGHTLY_ARGS = [
     "--input",
     "s3://data/in/",
     "--output",
-    "s3://data/out/",
+    "s3://data/out/{date}.parquet",
     "--batch-size",
     "1024",
     "--concurrency",
@@ -197,7 +197,9 @@ def nightly_cron_jobs(make_deployment: Any, input_uri: str, output_uri: str) -> 
 
 
 def test_batch_cron_job(make_deployment: Any) -> None:
-    assert nightly_cron_jobs(make_deployment, "s3://data/in/", "s3://data/out/") == [NIGHTLY]
+    assert nightly_cron_jobs(make_deployment, "s3://data/in/", "s3://data/out/{date}.parquet") == [
+        NIGHTLY
+    ]
 
 
 POD = ("spec", "jobTemplate", "spec", "template", "spec")
@@ -222,33 +224,33 @@ SHARED_MOUNT = OUTPUT_MOUNT
     [
         (
             "pvc://exports/day/in.parquet",
-            "s3://data/out.parquet",
+            "s3://data/{date}/out.parquet",
             "/mnt/batch-input/day/in.parquet",
-            "s3://data/out.parquet",
+            "s3://data/{date}/out.parquet",
             [INPUT_CLAIM],
             [INPUT_MOUNT],
         ),
         (
             "s3://data/in.parquet",
-            "pvc://scores/day/out.csv",
+            "pvc://scores/{date}/out.csv",
             "s3://data/in.parquet",
-            "/mnt/batch-output/day/out.csv",
+            "/mnt/batch-output/{date}/out.csv",
             [OUTPUT_CLAIM],
             [OUTPUT_MOUNT],
         ),
         (
             "pvc://exports/in.parquet",
-            "pvc://scores/out.jsonl",
+            "pvc://scores/{run}.jsonl",
             "/mnt/batch-input/in.parquet",
-            "/mnt/batch-output/out.jsonl",
+            "/mnt/batch-output/{run}.jsonl",
             [OUTPUT_CLAIM, INPUT_CLAIM],
             [OUTPUT_MOUNT, INPUT_MOUNT],
         ),
         (  # one claim for both: mounted once, read-write
             "pvc://exports/in/day.parquet",
-            "pvc://exports/out/day.parquet",
+            "pvc://exports/out/{date}.parquet",
             "/mnt/batch-output/in/day.parquet",
-            "/mnt/batch-output/out/day.parquet",
+            "/mnt/batch-output/out/{date}.parquet",
             [SHARED_CLAIM],
             [SHARED_MOUNT],
         ),
@@ -287,7 +289,11 @@ def test_pvc_tables_are_mounted_and_given_to_score_as_paths(
 
 def test_long_names_stay_within_the_cronjob_limit(make_deployment: Any) -> None:
     name = "a-rather-long-model-deployment-name-for-fraud"
-    job = {"schedule": "@daily", "input": {"uri": "s3://d/in"}, "output": {"uri": "s3://d/o"}}
+    job = {
+        "schedule": "@daily",
+        "input": {"uri": "s3://d/in.csv"},
+        "output": {"uri": "s3://d/{date}.csv"},
+    }
     md = make_deployment({"batch": [{"name": "nightly-" + "x" * 30, **job}]}, name=name)
     model = ResolvedModel(name="fraud", version="3", uri="s3://m/3", format=ModelFormat.ONNX)
     children = build_model_deployment_children(md, steady_plan(md, model))

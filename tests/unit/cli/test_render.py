@@ -41,8 +41,8 @@ spec:
     gpus: 1
   autoscaling: {minReplicas: 5, maxReplicas: 2}
   batch:
-    - {name: nightly, schedule: "@daily", input: {uri: "s3://in"}}
-    - {name: hourly, schedule: "hourly", input: {uri: "in.csv"}, output: {uri: "s3://o"}}
+    - {name: nightly, schedule: "@daily", input: {uri: "s3://in.csv"}}
+    - {name: hourly, schedule: "hourly", input: {uri: "in.csv"}, output: {uri: "s3://o/{date}.csv"}}
 ---
 apiVersion: v1
 kind: ConfigMap

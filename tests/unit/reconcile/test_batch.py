@@ -20,7 +20,7 @@ NIGHTLY = {
     "name": "nightly",
     "schedule": "0 2 * * *",
     "input": {"uri": "s3://data/in.parquet"},
-    "output": {"uri": "s3://data/out.parquet"},
+    "output": {"uri": "s3://data/out-{date}.parquet"},
 }
 MD = ModelDeployment.model_validate(md_body(batch=[NIGHTLY]))
 CRON_JOB = {

@@ -229,8 +229,8 @@ def test_batch_jobs_report_their_cron_jobs_last_runs() -> None:
     nightly = {
         "name": "nightly",
         "schedule": "0 2 * * *",
-        "input": {"uri": "s3://data/in/"},
-        "output": {"uri": "s3://data/out/"},
+        "input": {"uri": "s3://data/in/{date}.csv"},
+        "output": {"uri": "s3://data/out/{date}.parquet"},
     }
     hourly = {**nightly, "name": "hourly", "schedule": "@hourly"}
     observed = converge(md_body(batch=[nightly, hourly]))
