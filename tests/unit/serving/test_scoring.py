@@ -45,6 +45,13 @@ def spend_repo(mixed_regressor: Any, tmp_path_factory: pytest.TempPathFactory) -
     return repo
 
 
+def churn_job(repo: Path, source: Path | str, output: Path | str, **options: Any) -> ScoreSettings:
+    """Settings that score ``source`` into ``output`` with the churn model."""
+    return ScoreSettings(
+        model_repo=repo, model="churn", input_uri=str(source), output_uri=str(output), **options
+    )
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
@@ -88,14 +95,7 @@ def test_every_row_gets_the_models_prediction(
     source = write_table(frame, tmp_path / f"in{FORMATS[input_format]}")
     output = tmp_path / f"out{FORMATS[output_format]}"
     manifest = run_scoring(
-        ScoreSettings(
-            model_repo=churn_repo,
-            model="churn",
-            input_uri=str(source),
-            output_uri=output.as_uri(),
-            rows_per_chunk=100,
-            key_column="customer",
-        )
+        churn_job(churn_repo, source, output.as_uri(), rows_per_chunk=100, key_column="customer")
     )
     scored = read_table(output)
     assert manifest.rows_in == manifest.rows_out == len(scored) == 437
@@ -140,29 +140,14 @@ def test_input_without_rows_is_refused_and_nothing_is_written(
 ) -> None:
     source = write_table(rows(5).iloc[:0], tmp_path / f"in{suffix}")
     with pytest.raises(ScoringError, match="has no rows; nothing was scored"):
-        run_scoring(
-            ScoreSettings(
-                model_repo=churn_repo,
-                model="churn",
-                input_uri=str(source),
-                output_uri=str(tmp_path / "o.csv"),
-            )
-        )
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in{suffix}"]
 
 
 def test_missing_key_column_is_named_as_the_key(churn_repo: Path, tmp_path: Path) -> None:
     source = write_table(rows(50), tmp_path / "in.csv")
     with pytest.raises(SchemaMismatchError, match=r"lacks column\(s\) id \(the --key column\);"):
-        run_scoring(
-            ScoreSettings(
-                model_repo=churn_repo,
-                model="churn",
-                input_uri=str(source),
-                output_uri=str(tmp_path / "o.csv"),
-                key_column="id",
-            )
-        )
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv", key_column="id"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -171,14 +156,7 @@ def test_missing_column_is_refused_before_anything_is_written(
 ) -> None:
     source = write_table(rows(50).drop(columns=["plan"]), tmp_path / "in.csv")
     with pytest.raises(SchemaMismatchError, match=r"lacks column.*plan"):
-        run_scoring(
-            ScoreSettings(
-                model_repo=churn_repo,
-                model="churn",
-                input_uri=str(source),
-                output_uri=str(tmp_path / "o.csv"),
-            )
-        )
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -187,14 +165,7 @@ def test_wrong_type_is_refused_before_anything_is_written(churn_repo: Path, tmp_
     frame.loc[7, "age"] = "seven"
     source = write_table(frame, tmp_path / "in.jsonl")
     with pytest.raises(SchemaMismatchError, match="age"):
-        run_scoring(
-            ScoreSettings(
-                model_repo=churn_repo,
-                model="churn",
-                input_uri=str(source),
-                output_uri=str(tmp_path / "o.csv"),
-            )
-        )
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
@@ -204,13 +175,7 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
     frame = rows(1000)
     source = write_table(frame, tmp_path / "in.parquet")
     output = tmp_path / "out.jsonl"
-    settings = ScoreSettings(
-        model_repo=churn_repo,
-        model="churn",
-        input_uri=str(source),
-        output_uri=str(output),
-        rows_per_chunk=150,
-    )
+    settings = churn_job(churn_repo, source, output, rows_per_chunk=150)
     scored_rows: list[int] = []
     original_score = InProcessScorer.score
 
@@ -247,13 +212,7 @@ def test_crash_before_the_manifest_is_finished_by_the_rerun(
 
     source = write_table(rows(300), tmp_path / "in.csv")
     output = tmp_path / "out.csv"
-    settings = ScoreSettings(
-        model_repo=churn_repo,
-        model="churn",
-        input_uri=str(source),
-        output_uri=str(output),
-        rows_per_chunk=100,
-    )
+    settings = churn_job(churn_repo, source, output, rows_per_chunk=100)
 
     def crash_on_manifest(path: Path, text: str) -> None:
         if path.name.endswith(".manifest.json"):
@@ -292,14 +251,7 @@ def test_existing_output_is_refused(churn_repo: Path, tmp_path: Path) -> None:
     source = write_table(rows(10), tmp_path / "in.csv")
     (tmp_path / "out.csv").write_text("keep me")
     with pytest.raises(ScoringError, match="already exists"):
-        run_scoring(
-            ScoreSettings(
-                model_repo=churn_repo,
-                model="churn",
-                input_uri=str(source),
-                output_uri=str(tmp_path / "out.csv"),
-            )
-        )
+        run_scoring(churn_job(churn_repo, source, tmp_path / "out.csv"))
     assert (tmp_path / "out.csv").read_text() == "keep me"
 
 
@@ -308,15 +260,7 @@ def test_drift_is_reported_for_a_shifted_batch(churn_repo: Path, tmp_path: Path)
     frame["age"] = frame["age"] + 40  # everyone is older than anyone in training
     frame["city"] = "marseille"  # a city never seen
     source = write_table(frame, tmp_path / "in.csv")
-    manifest = run_scoring(
-        ScoreSettings(
-            model_repo=churn_repo,
-            model="churn",
-            input_uri=str(source),
-            output_uri=str(tmp_path / "o.csv"),
-            rows_per_chunk=300,
-        )
-    )
+    manifest = run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv", rows_per_chunk=300))
     assert manifest.drifted_features == ["age", "city"]
     report = json.loads((tmp_path / "o.csv.drift.json").read_text())
     assert report["features"]["city"]["unseen_fraction"] == 1.0
@@ -392,13 +336,7 @@ def test_in_process_threads_follow_concurrency(
 ) -> None:
     # The batch CronJob passes spec.batch[].concurrency so onnxruntime does not size its
     # thread pool to the host's cores when the pod asked for fewer; 0 is onnxruntime's own choice.
-    settings = ScoreSettings(
-        model_repo=churn_repo,
-        model="churn",
-        input_uri="unused.csv",
-        output_uri="unused.csv",
-        concurrency=concurrency,
-    )
+    settings = churn_job(churn_repo, "unused.csv", "unused.csv", concurrency=concurrency)
     metadata = ModelMetadata.model_validate_json(
         (churn_repo / "churn" / METADATA_FILENAME).read_text()
     )
