@@ -28,11 +28,36 @@ HEALTH_CODES = frozenset({"Healthy", "Progressing", "Degraded", "Suspended", "Mi
 
 # gopher-lua's OpenBase (baselib.go baseFuncs, plus ipairs, pairs, _G and _VERSION) and
 # OpenPackage's module and require; nothing of string, math, io, debug or coroutine.
-_BASE = (
-    "assert collectgarbage dofile error getfenv getmetatable load loadfile loadstring next "
-    "pcall print rawequal rawget rawset select setfenv setmetatable tonumber tostring type "
-    "unpack xpcall module require ipairs pairs _VERSION"
-).split()
+_BASE = [
+    "assert",
+    "collectgarbage",
+    "dofile",
+    "error",
+    "getfenv",
+    "getmetatable",
+    "load",
+    "loadfile",
+    "loadstring",
+    "next",
+    "pcall",
+    "print",
+    "rawequal",
+    "rawget",
+    "rawset",
+    "select",
+    "setfenv",
+    "setmetatable",
+    "tonumber",
+    "tostring",
+    "type",
+    "unpack",
+    "xpcall",
+    "module",
+    "require",
+    "ipairs",
+    "pairs",
+    "_VERSION",
+]
 
 _SANDBOX = """
 local base_names, script, chunk_name = ...

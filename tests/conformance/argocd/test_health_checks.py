@@ -15,7 +15,6 @@ import pytest
 import yaml
 from argocd_sandbox import KINDS, Health, evaluate, health_check
 from lupa import lua51
-
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.retrain_job import RetrainJob
 from modelship.reconcile import reasons
@@ -89,7 +88,7 @@ _JsonLoader.yaml_implicit_resolvers = {
 
 
 def _load(path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=_JsonLoader)  # noqa: S506
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=_JsonLoader)
     return loaded
 
 
@@ -115,15 +114,14 @@ def test_cases_are_shaped_like_the_api(kind: str, obj: dict[str, Any]) -> None:
 
 def test_every_reason_the_operator_writes_has_a_case() -> None:
     written = {
-        value
-        for name, value in vars(reasons).items()
-        if name.isupper() and isinstance(value, str)
+        value for name, value in vars(reasons).items() if name.isupper() and isinstance(value, str)
     }
     known = OTHER_NAMES | set(READY_REASONS["ModelDeployment"]) | set(READY_REASONS["RetrainJob"])
     assert written <= known, f"classify the new reasons here and add cases: {written - known}"
     for kind, wanted in READY_REASONS.items():
         covered = {
-            (_reason_of(obj), expected.status) for case_kind, _, obj, expected in CASES
+            (_reason_of(obj), expected.status)
+            for case_kind, _, obj, expected in CASES
             if case_kind == kind
         }
         missing = {item for item in wanted.items() if item not in covered}
