@@ -1,4 +1,4 @@
--- Argo CD health of a modelship.dev RetrainJob, read from the conditions the operator writes.
+-- Argo CD health of a modelship.dev RetrainJob, from the conditions the operator writes.
 -- Argo CD runs a script from argocd-cm with only Lua's base, table and a safe os library:
 -- no string library, so no string methods here.
 local hs = {}
@@ -34,7 +34,8 @@ end
 
 -- Conditions about an older spec say nothing about the one just applied.
 local generation = obj.metadata.generation
-if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+local observed = status.observedGeneration
+if generation ~= nil and (observed == nil or observed < generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for the modelship operator to act on generation " .. generation .. "."
   return hs
