@@ -16,6 +16,7 @@ from harness import EmulatedCluster
 from scenarios import (
     MD_API,
     Obj,
+    condition,
     create,
     deployments,
     get,
@@ -105,8 +106,7 @@ def test_a_stuck_version_is_degraded_while_the_old_one_serves(cluster: EmulatedC
     )
 
     degraded = health_becomes(cluster, "ModelDeployment", "wine", "Degraded")
-    md = get(cluster, MD_API, "ModelDeployment", NS, "wine")
-    ready = next(c for c in md["status"]["conditions"] if c["type"] == "Ready")  # type: ignore[index]
+    ready = condition(get(cluster, MD_API, "ModelDeployment", NS, "wine"), "Ready")
     assert ready["status"] == "True", "the operator says the old revision still serves"
     assert degraded.message.startswith("SecretNotFound: ")
     assert f'Secret "missing-store" does not exist in namespace {NS}' in degraded.message
