@@ -97,6 +97,7 @@ VALUE_SETS: dict[str, ValueSet] = {
             },
             "podAnnotations": {"example.com/team": "ml-platform"},
             "podLabels": {"example.com/cost-center": "ml"},
+            "argocd": {"healthChecks": {"enabled": True}},
         }
     ),
 }
