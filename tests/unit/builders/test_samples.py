@@ -29,7 +29,7 @@ from modelship.builders import (
 
 SAMPLES = sorted((Path(__file__).resolve().parents[3] / "crds" / "samples").glob("*.yaml"))
 KUBERNETES_VERSIONS = ["1.29", "1.37"]
-CUSTOM_KINDS = {"ScaledObject", "HTTPRoute"}
+CUSTOM_KINDS = {"ScaledObject", "HTTPRoute", "GRPCRoute"}
 # What a RetrainJob followed by a sample would have promoted.
 PROMOTED = TrainerResult(version="r1", uri="s3://models/churn/r1", sha256="d" * 64)
 CREDENTIAL_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL")
