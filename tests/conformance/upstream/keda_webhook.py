@@ -164,7 +164,10 @@ def verify_scaled_objects(so: Obj, others: Sequence[Obj]) -> str | None:
                 f"the ScaledObject '{other['metadata']['name']}'"
             )
         if hpa_name(other) == hpa_name(so):
-            return f"the HPA '{hpa_name(so)}' is already managed by the ScaledObject '{name}'"
+            return (
+                f"the HPA '{hpa_name(so)}' is already managed by the ScaledObject "
+                f"'{other['metadata']['name']}'"
+            )
     return None
 
 
