@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from keda_webhook import hpa_name, refusal
+from keda_webhook import hpa_name, refusal, scaler_problem
 
 
 def _scaled_object(**spec: Any) -> dict[str, Any]:
@@ -195,3 +195,38 @@ def test_the_hpa_name_is_keda_hpa_and_the_scaled_object_name() -> None:
     assert hpa_name(_scaled_object()) == "keda-hpa-churn"
     named = _scaled_object(advanced={"horizontalPodAutoscalerConfig": {"name": "short"}})
     assert hpa_name(named) == "short"
+
+
+SCALER_PROBLEMS = {
+    "cpu without metricType": ({"type": "cpu", "metadata": {"value": "70"}}, "unknown metric type"),
+    "cpu utilization not an integer": (
+        {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70.5"}},
+        "ParseInt",
+    ),
+    "prometheus without serverAddress": (
+        {**PROMETHEUS, "metadata": {**PROMETHEUS["metadata"], "serverAddress": ""}},
+        "missing required parameter 'serverAddress'",
+    ),
+    "prometheus threshold not a number": (
+        {**PROMETHEUS, "metadata": {**PROMETHEUS["metadata"], "threshold": "lots"}},
+        "ParseFloat",
+    ),
+    "prometheus as Utilization": (
+        {**PROMETHEUS, "metricType": "Utilization"},
+        "unsupported for external metrics",
+    ),
+    "a scaler not ported": ({"type": "kafka", "metadata": {}}, "not replayed offline"),
+}
+
+
+@pytest.mark.parametrize(("trigger", "expected"), SCALER_PROBLEMS.values(), ids=SCALER_PROBLEMS)
+def test_scaler_metadata_keda_cannot_parse_is_reported(
+    trigger: dict[str, Any], expected: str
+) -> None:
+    assert expected in (scaler_problem(trigger) or "")
+
+
+def test_scaler_metadata_as_modelship_writes_it_parses() -> None:
+    assert scaler_problem({**PROMETHEUS, "metricType": "AverageValue"}) is None
+    cpu = {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}
+    assert scaler_problem(cpu) is None

@@ -6,7 +6,7 @@ render` either refuses the spec, or every object it prints passes:
   and every CEL rule, as the API server would check it (upstream_crd.py);
 - kubernetes-validate in strict mode, for the core kinds, on Kubernetes 1.29 and 1.37;
 - KEDA's admission webhook, for each ScaledObject, against the Deployment rendered
-  as its target (keda_webhook.py).
+  as its target, and the metadata checks its scalers make once admitted (keda_webhook.py).
 A kind with neither an upstream CRD nor a core schema fails: nothing passes unchecked.
 The routes are also checked mid-canary (two weighted revisions), which render never shows.
 
@@ -30,7 +30,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from edge_specs import EDGE_SPECS
-from keda_webhook import refusal
+from keda_webhook import refusal, scaler_problem
 from modelship.api import ModelDeployment
 from modelship.api.model_deployment import ModelFormat, TrafficRouter
 from modelship.builders import (
@@ -157,6 +157,13 @@ def test_keda_admits_every_rendered_scaled_object(text: str) -> None:
         for so in by_kind.get("ScaledObject", [])
     }
     assert {name: why for name, why in refusals.items() if why} == {}
+    scalers = [
+        problem
+        for so in by_kind.get("ScaledObject", [])
+        for trigger in so["spec"]["triggers"]
+        if (problem := scaler_problem(trigger))
+    ]
+    assert scalers == []
 
 
 @pytest.mark.parametrize("name", MUST_RENDER)
