@@ -110,3 +110,12 @@ def test_hpa_to_keda_and_back_converges(keda: EmulatedCluster) -> None:
         ),
         timeout=30,
     )
+
+
+def test_keda_from_the_start_gets_its_scaled_object_once_the_deployment_exists(
+    keda: EmulatedCluster,
+) -> None:
+    keda_scaling = {**AUTOSCALING, "engine": "keda"}
+    ready_model_deployment(keda, NS, "wine", serving=SERVING, autoscaling=keda_scaling)
+    wait_for("the ScaledObject", lambda: _owned(keda, SO_API, "ScaledObject") == ["wine"])
+    assert _owned(keda, HPA_API, "HorizontalPodAutoscaler") == []

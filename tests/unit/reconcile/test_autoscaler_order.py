@@ -19,10 +19,16 @@ KEDA = {**HPA, "engine": "keda"}
 
 
 def _settled(autoscaling: dict[str, Any]) -> Observed:
+    """Reconciled until nothing is left to create, as a cooperative API server would."""
     body = md_body(autoscaling=autoscaling, serving={"resources": {"requests": {"cpu": "1"}}})
-    first = decide(Observed(body=body, children=[], now=NOW))
-    children = [as_live(dict(a.manifest), True) for a in first.actions if isinstance(a, Create)]
-    return Observed(body={**body, "status": first.status}, children=children, now=NOW)
+    observed = Observed(body=body, children=[], now=NOW)
+    while True:
+        decision = decide(observed)
+        creates = [a for a in decision.actions if isinstance(a, Create)]
+        if not creates:
+            return observed
+        children = [*observed.children, *(as_live(dict(a.manifest), True) for a in creates)]
+        observed = Observed(body={**body, "status": decision.status}, children=children, now=NOW)
 
 
 def _switched(observed: Observed, autoscaling: dict[str, Any]) -> Observed:
@@ -76,3 +82,15 @@ def test_other_changes_go_ahead_while_the_new_autoscaler_waits() -> None:
     assert isinstance(actions[0], Delete)
     assert actions[0].ref.kind == "HorizontalPodAutoscaler"
     assert [(type(a).__name__, a.ref.kind) for a in actions[1:]] == [("Patch", "Deployment")]
+
+
+def test_a_scaled_object_waits_for_its_deployment_to_be_created_first() -> None:
+    """KEDA's webhook refuses a ScaledObject with a cpu trigger whose Deployment it cannot find."""
+    body = md_body(autoscaling=KEDA, serving={"resources": {"requests": {"cpu": "1"}}})
+    first = decide(Observed(body=body, children=[], now=NOW))
+    created = [a.ref.kind for a in first.actions if isinstance(a, Create)]
+    assert "Deployment" in created
+    assert "ScaledObject" not in created
+    children = [as_live(dict(a.manifest)) for a in first.actions if isinstance(a, Create)]
+    second = decide(Observed(body={**body, "status": first.status}, children=children, now=NOW))
+    assert [(type(a).__name__, a.ref.kind) for a in second.actions] == [("Create", "ScaledObject")]
