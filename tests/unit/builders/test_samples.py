@@ -3,8 +3,8 @@
 Proves, for each sample (new ones are picked up by the glob): every child
 validates with kubernetes-validate in strict mode against Kubernetes 1.29 and
 1.37 (custom resources such as ScaledObject and HTTPRoute have no schema
-there: tests/conformance/upstream checks them against their upstream CRDs); every pod template meets the
-`restricted` Pod Security Standard; every child carries the controller
+there: tests/conformance/upstream checks them against their upstream CRDs);
+every pod template meets the `restricted` Pod Security Standard; every child carries the controller
 ownerReference and the modelship labels; credentials appear only as Secret
 references. The samples together exercise every child kind.
 """
