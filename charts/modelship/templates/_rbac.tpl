@@ -34,7 +34,7 @@ in a ClusterRole (all namespaces) or in a Role per watched namespace.
   resources: ["scaledobjects"]
   verbs: ["create", "delete", "get", "list", "patch", "watch"]
 - apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes"]
+  resources: ["httproutes", "grpcroutes"]
   verbs: ["create", "delete", "get", "list", "patch", "watch"]
 # Reading only: the trainer's result is in its pod's termination message, and why a
 # Triton pod cannot start (a missing credentials Secret, say) in its status. No right

@@ -15,6 +15,7 @@ from modelship.builders import defaults
 from modelship.builders.batch import build_batch_cron_job
 from modelship.builders.deployment import build_deployment
 from modelship.builders.errors import BuildError, UnresolvedModelError
+from modelship.builders.grpc_route import build_grpc_route
 from modelship.builders.hpa import build_hpa
 from modelship.builders.http_route import build_http_route
 from modelship.builders.pdb import build_pdb
@@ -56,8 +57,9 @@ def build_model_deployment_children(md: ModelDeployment, plan: RolloutPlan) -> l
 
     Per live revision (stable first) a Deployment and a Service; then the client
     Service, the PodDisruptionBudget, the autoscaler of the stable revision, the
-    HTTPRoute when the Gateway API carries canary traffic, and one CronJob per
-    batch job (scoring with the stable revision's model).
+    HTTPRoute when the Gateway API carries canary traffic (and the GRPCRoute when
+    gRPC parents are given), and one CronJob per batch job (scoring with the stable
+    revision's model).
     """
     stable = plan.stable.revision
     children: list[dict[str, Any]] = []
@@ -74,6 +76,8 @@ def build_model_deployment_children(md: ModelDeployment, plan: RolloutPlan) -> l
     canary = defaults.canary_settings(md.spec.rollout)
     if canary is not None and canary.traffic.router == TrafficRouter.GATEWAY_API:
         children.append(build_http_route(md, canary, plan))
+        if grpc_parents := defaults.grpc_parent_refs(canary):
+            children.append(build_grpc_route(md, grpc_parents, plan))
     children.extend(build_batch_cron_job(md, job, stable) for job in md.spec.batch)
     return children
 

@@ -25,6 +25,7 @@ CHILD_RESOURCES = (
     ("batch", "v1", "jobs"),
     ("keda.sh", "v1alpha1", "scaledobjects"),
     ("gateway.networking.k8s.io", "v1", "httproutes"),
+    ("gateway.networking.k8s.io", "v1", "grpcroutes"),
 )
 
 Body = dict[str, Any]

@@ -36,6 +36,7 @@ CUSTOM_RESOURCES = (
     ("modelship.dev", "v1alpha1", "RetrainJob", "retrainjobs"),
     ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
     ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
+    ("gateway.networking.k8s.io", "v1", "GRPCRoute", "grpcroutes"),
 )
 for _group, _version, _kind, _plural in CUSTOM_RESOURCES:
     create_namespaced_resource(_group, _version, _kind, _plural)

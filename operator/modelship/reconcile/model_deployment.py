@@ -56,6 +56,7 @@ from modelship.reconcile.objects import (
     problems,
     status_patch,
 )
+from modelship.reconcile.ordering import autoscalers_one_at_a_time
 from modelship.reconcile.pods import PodProblem, revision_problem
 from modelship.reconcile.rollout import (
     Phase,
@@ -161,7 +162,8 @@ def decide(observed: Observed) -> Decision:
 
 
 def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list[Action]:
-    """Create what is missing, patch what differs on our fields, delete what is no longer wanted."""
+    """Create what is missing, patch what differs on our fields, delete what is no longer wanted;
+    autoscalers one at a time (see `ordering`)."""
     live_by_ref = {Ref.of(obj): obj for obj in live}
     actions: list[Action] = []
     for child in desired:
@@ -171,8 +173,13 @@ def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list
             actions.append(Create(child))
         elif (patch := owned_patch(child, current)) is not None:
             actions.append(Patch(ref, patch))
-    actions.extend(Delete(ref) for ref in sorted(live_by_ref))
-    return actions
+    # One already being deleted (a finalizer holds it) needs no second delete.
+    actions.extend(
+        Delete(ref)
+        for ref, obj in sorted(live_by_ref.items())
+        if not obj["metadata"].get("deletionTimestamp")
+    )
+    return autoscalers_one_at_a_time(actions, live)
 
 
 def endpoints(md: ModelDeployment) -> Endpoints:

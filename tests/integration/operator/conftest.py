@@ -16,9 +16,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from emulator import EmulatorThread
 from harness import ROOT, EmulatedCluster, OperatorProcess
 
+# The upstream kinds the operator creates (ScaledObject, HTTPRoute, GRPCRoute), as vendored.
+UPSTREAM_CRDS = ROOT / "tests" / "conformance" / "upstream" / "crds"
+
 
 def _crds() -> list[dict[str, Any]]:
-    return [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "crds").glob("*.yaml"))]
+    paths = [*sorted((ROOT / "crds").glob("*.yaml")), *sorted(UPSTREAM_CRDS.glob("*.yaml"))]
+    return [yaml.safe_load(path.read_text()) for path in paths]
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ selectors, merge and JSON patches (a failed ``test`` is a 422) and the
 namespaces kind (``/api/v1/namespaces``) work; an injected fault answers
 *instead of* the write, as a real server would.
 
-What it does not do, on purpose: garbage collection, controllers, admission,
-CRD schema validation, RBAC, compaction of the event history (so never a
-410 Gone). Tests check those properties by other means.
+What it does not do, on purpose: garbage collection, controllers, CRD schema
+validation, RBAC, compaction of the event history (so never a 410 Gone). Tests
+check those properties by other means. Admission webhooks are not built in; a
+test may add one to ``admission`` (a function that answers a refusal, or None).
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ class _Watch:
     queue: asyncio.Queue[Obj | None] = field(default_factory=asyncio.Queue)
 
 
+# A validating admission webhook: (operation CREATE or UPDATE, the object, the emulator)
+# to the message it refuses the write with, or None when it admits it.
+Admission = Callable[[str, "Obj", "KubernetesApiEmulator"], "str | None"]
+
+
 class ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
@@ -109,6 +115,7 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
     _rv: Iterator[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
     _last_rv: int = attrs.field(default=0, init=False)
     faults: list[Fault] = attrs.field(factory=list, init=False)
+    admission: list[Admission] = attrs.field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -282,6 +289,7 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         meta.pop("deletionTimestamp", None)
         obj.setdefault("apiVersion", kind.group_version)
         obj.setdefault("kind", kind.kind)
+        self._admit("CREATE", obj)
         self._objects[key] = obj
         self._publish(kind, "ADDED", obj)
         return copy.deepcopy(obj)
@@ -331,6 +339,8 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
             return copy.deepcopy(old)  # a no-op write changes nothing, not even resourceVersion
         if _spec_part(new) != _spec_part(old):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
+        if sub is None:
+            self._admit("UPDATE", new)
         self._objects[key] = new
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             del self._objects[key]
@@ -338,6 +348,12 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         else:
             self._publish(kind, "MODIFIED", new)
         return copy.deepcopy(new)
+
+    def _admit(self, operation: str, obj: Obj) -> None:
+        """Validating webhooks deny with the code they choose; controller-runtime's, 403."""
+        for webhook in self.admission:
+            if (message := webhook(operation, obj, self)) is not None:
+                raise ApiError(403, "Forbidden", f"admission webhook denied the request: {message}")
 
     def _delete(self, kind: Kind, key: Key) -> Obj:
         obj = self._get(key)

@@ -3,8 +3,8 @@
 Proves, for each sample (new ones are picked up by the glob): every child
 validates with kubernetes-validate in strict mode against Kubernetes 1.29 and
 1.37 (custom resources such as ScaledObject and HTTPRoute have no schema
-there and are checked by their own tests); every pod template meets the
-`restricted` Pod Security Standard; every child carries the controller
+there: tests/conformance/upstream checks them against their upstream CRDs);
+every pod template meets the `restricted` Pod Security Standard; every child carries the controller
 ownerReference and the modelship labels; credentials appear only as Secret
 references. The samples together exercise every child kind.
 """
@@ -29,7 +29,7 @@ from modelship.builders import (
 
 SAMPLES = sorted((Path(__file__).resolve().parents[3] / "crds" / "samples").glob("*.yaml"))
 KUBERNETES_VERSIONS = ["1.29", "1.37"]
-CUSTOM_KINDS = {"ScaledObject", "HTTPRoute"}
+CUSTOM_KINDS = {"ScaledObject", "HTTPRoute", "GRPCRoute"}
 # What a RetrainJob followed by a sample would have promoted.
 PROMOTED = TrainerResult(version="r1", uri="s3://models/churn/r1", sha256="d" * 64)
 CREDENTIAL_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL")

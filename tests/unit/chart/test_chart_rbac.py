@@ -34,6 +34,7 @@ NAMESPACED_RIGHTS: Rights = {
     ("batch", "cronjobs"): CHILD_VERBS,
     ("keda.sh", "scaledobjects"): CHILD_VERBS,
     ("gateway.networking.k8s.io", "httproutes"): CHILD_VERBS,
+    ("gateway.networking.k8s.io", "grpcroutes"): CHILD_VERBS,
     ("", "pods"): READ_VERBS,
     ("", "events"): {"create"},
 }

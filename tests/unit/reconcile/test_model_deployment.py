@@ -139,9 +139,9 @@ def test_a_child_no_longer_wanted_is_deleted_and_a_missing_one_created() -> None
     children = [c for c in observed.children if c["metadata"]["name"] != "wine"] + [stray]
     decision = decide(dataclasses.replace(observed, children=children))
     assert summary(decision) == [
+        ("Delete", "HorizontalPodAutoscaler", "wine"),  # autoscalers go first: see ordering
         ("Create", "Service", "wine"),
         ("Create", "PodDisruptionBudget", "wine"),
-        ("Delete", "HorizontalPodAutoscaler", "wine"),
     ]
 
 

@@ -1,0 +1,45 @@
+"""Gateway API GRPCRoute that splits Triton's gRPC traffic (port 8001) like the HTTPRoute.
+
+Gateway API lets one listener serve either an HTTPRoute or a GRPCRoute for a
+hostname, never both: where their hostnames meet, the older route is accepted
+and the other refused. So the GRPCRoute attaches to parents of its own (a
+gRPC listener, or another Gateway), never silently to the HTTPRoute's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from modelship.api.model_deployment import ModelDeployment, ParentReference
+from modelship.builders import defaults, labels
+from modelship.builders.owner import child_meta
+from modelship.builders.revision import RolloutPlan
+
+
+def build_grpc_route(
+    md: ModelDeployment, parent_refs: Sequence[ParentReference], plan: RolloutPlan
+) -> dict[str, Any]:
+    """`<deployment>`: every gRPC call, weighted over the live revisions' Services."""
+    name = md.metadata.name
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GRPCRoute",
+        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.ROUTER)),
+        "spec": {
+            "parentRefs": [ref.to_wire() for ref in parent_refs],
+            # A rule without matches takes every service and method.
+            "rules": [
+                {
+                    "backendRefs": [
+                        {
+                            "name": live.revision.name,
+                            "port": defaults.GRPC_PORT,
+                            "weight": live.weight,
+                        }
+                        for live in plan.live
+                    ],
+                }
+            ],
+        },
+    }
