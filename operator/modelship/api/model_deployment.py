@@ -113,6 +113,7 @@ class ModelSource(ApiModel):
     sha256: str | None = Field(
         default=None,
         pattern=SHA256_PATTERN,
+        max_length=64,
         description="Digest printed by `modelship package`; the pod refuses a model that differs.",
     )
     credentials_secret: DnsSubdomain | None = Field(

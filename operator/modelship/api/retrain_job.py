@@ -200,7 +200,9 @@ class TrainerResult(ApiModel):
         max_length=URI_MAX_LENGTH,
         description="Where the packaged candidate is: what model.uri would say.",
     )
-    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN, description="Its digest.")
+    sha256: str | None = Field(
+        default=None, pattern=SHA256_PATTERN, max_length=64, description="Its digest."
+    )
     metrics: dict[str, float] = Field(
         default_factory=dict, max_length=64, description="Validation metrics (at most 64)."
     )
