@@ -46,7 +46,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test taking ``checked_in_crd`` runs once per CRD file, in crds/ and in the chart."""
     if "checked_in_crd" in metafunc.fixturenames:
         params = [
-            pytest.param(crd, id=f"{folder.parent.name}/{folder.name}/{kind}")
+            pytest.param(crd, id=f"{folder.relative_to(REPO)}/{kind}")
             for folder in CRD_FOLDERS
             for kind, crd in checked_in_crds(folder).items()
         ]

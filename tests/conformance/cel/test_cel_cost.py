@@ -115,12 +115,14 @@ STEPS = {
         (STEPS, "self.exists_one(t, t.weight == 7)", 1 + 2 + 20 * ((0 + 2) + 2)),
         # exists(): per item @not_strictly_false(!accu) 3 plus accu || p.
         (STEPS, "self.exists(t, t.weight > 7)", 1 + 1 + 20 * (3 + 1 + 3)),
+        # filter(): [] 10, accu 1, per item: p (3) + (accu + [t] = 1 + 1 + 10 + 1); then size, >.
+        (STEPS, "size(self.filter(t, t.weight > 7)) > 0", (1 + 10 + 1 + 20 * (3 + 13)) + 1 + 1),
         # in: the list's size, plus the operands.
         ({"type": "string", "maxLength": 5}, "self in ['a', 'b']", 2 + 1 + 10),
         # Ternary: the condition plus the dearer branch.
         ({"type": "integer"}, "self > 1 ? self + 1 > 3 : true", 2 + 3),
     ],
-    ids=["map-isSorted", "exists_one", "exists", "in", "ternary"],
+    ids=["map-isSorted", "exists_one", "exists", "filter", "in", "ternary"],
 )
 def test_estimate_of_hand_computed_cases(
     schema: dict[str, Any], rule: str, cost: int, cel_cost: ModuleType
@@ -138,18 +140,25 @@ def test_message_expression_with_converted_numbers_is_refused(cel_cost: ModuleTy
     assert cost > 100 * PER_RULE
 
 
+STRINGS = _array("string", 10, maxLength=10)
+
+
 @pytest.mark.parametrize(
-    "rule",
+    ("schema", "rule"),
     [
-        "self.lowerAscii() == 'a'",  # a Kubernetes string library function
-        "self.filter(x, true) == []",  # a macro left out
-        "quantity(self).sign() >= 0",  # Kubernetes' quantity library
-        "self == b'x'",  # bytes literal
+        ({"type": "string"}, "self.lowerAscii() == 'a'"),  # Kubernetes' string library
+        (STRINGS, "self.transformList(i, x, x) == []"),  # a macro left out
+        (STRINGS, "self.filter(x, true).all(y, true)"),  # elements of a filtered list
+        ({"type": "string"}, "quantity(self).sign() >= 0"),  # Kubernetes' quantity library
+        ({"type": "string"}, "self == b'x'"),  # bytes literal
+        ({"type": "string"}, "self == 'a\\.b'"),  # escapes in a literal
     ],
 )
-def test_unknown_cel_is_refused_not_guessed(rule: str, cel_cost: ModuleType) -> None:
+def test_unknown_cel_is_refused_not_guessed(
+    schema: dict[str, Any], rule: str, cel_cost: ModuleType
+) -> None:
     with pytest.raises(cel_cost.UnsupportedExpressionError):
-        cel_cost.estimate_rule_cost(rule, cel_cost.decl_type({"type": "string"}))
+        cel_cost.estimate_rule_cost(rule, cel_cost.decl_type(schema))
 
 
 def _costs(crd: dict[str, Any], cel_cost: ModuleType) -> list[Any]:
