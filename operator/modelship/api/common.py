@@ -61,6 +61,17 @@ def check_name(name: str, pattern: str, message: str) -> None:
 RESOURCE_NAMES_MAX = 16
 
 
+def overcommitted(requests: dict[str, int | str], limits: dict[str, int | str]) -> list[str]:
+    """Extended resources (vendor.example/x, hugepages-*) requested other than exactly at their
+    limit: Kubernetes cannot overcommit them and refuses such a pod."""
+    return sorted(
+        name
+        for name, request in requests.items()
+        if ("/" in name and not name.startswith("kubernetes.io/")) or name.startswith("hugepages-")
+        if name not in limits or quantity_value(request) != quantity_value(limits[name])
+    )
+
+
 def requests_above_limits(
     requests: dict[str, int | str], limits: dict[str, int | str]
 ) -> list[str]:
@@ -130,6 +141,13 @@ class ResourceRequirements(ApiModel):
             raise ValueError(
                 f"requests of {', '.join(above)} exceed their limits: lower the request "
                 "or raise the limit"
+            )
+        fixed = overcommitted(dict(self.requests), dict(self.limits))
+        if fixed:
+            raise ValueError(
+                f"requests of {', '.join(fixed)} must equal their limits (extended resources "
+                "cannot be overcommitted): set the limit to the request, or request GPUs "
+                "with gpu.count"
             )
         return self
 

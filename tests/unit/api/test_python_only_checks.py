@@ -1,8 +1,9 @@
 """Checks the CRD cannot make, done by the types (so by `modelship render` and the operator).
 
 Comparing quantities needs Kubernetes' quantity() CEL library, which cel-python lacks, so a
-CEL rule for it could not be tested here: requests above limits are refused in Python
-only, and the CRD lets them through (the API server then refuses the pod). These tests
+CEL rule for it could not be tested here: requests above limits, and extended resources
+(GPUs, hugepages) requested other than at their limit, are refused in Python only, and the
+CRD lets them through (the API server then refuses the pod). These tests
 pin both halves, so that moving the check into the CRD is a visible decision.
 """
 
@@ -58,6 +59,28 @@ def test_requests_above_limits_are_refused(
         ResourceRequirements.model_validate(value)
         return
     with pytest.raises(pydantic.ValidationError, match="exceed their limits"):
+        ResourceRequirements.model_validate(value)
+
+
+@pytest.mark.parametrize(
+    ("requests", "limits", "accepted"),
+    [
+        ({"nvidia.com/gpu": 1}, {"nvidia.com/gpu": 1}, True),
+        ({}, {"nvidia.com/gpu": 1}, True),  # Kubernetes sets the request to the limit
+        ({"hugepages-2Mi": "1Gi"}, {"hugepages-2Mi": "1024Mi"}, True),
+        ({"nvidia.com/gpu": 1}, {}, False),
+        ({"example.com/fpga": 1}, {"example.com/fpga": 2}, False),
+        ({"hugepages-2Mi": "1Gi"}, {}, False),
+    ],
+)
+def test_extended_resources_are_requested_at_their_limit(
+    requests: dict[str, Any], limits: dict[str, Any], accepted: bool
+) -> None:
+    value = {"requests": requests, "limits": limits}
+    if accepted:
+        ResourceRequirements.model_validate(value)
+        return
+    with pytest.raises(pydantic.ValidationError, match="must equal their limits"):
         ResourceRequirements.model_validate(value)
 
 
