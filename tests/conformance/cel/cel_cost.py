@@ -311,6 +311,8 @@ class _Coster:
         right = self.cost(right_tree)
         args = _add(left.cost, right.cost)
         if operator == "relation_in":
+            if right.kind == "map":  # a key lookup: O(1)
+                return Estimate(_add(1, args), "bool")
             return Estimate(_add(_by_factor(_size(right), 1), args), "bool")
         if operator in ("relation_eq", "relation_ne") or left.kind in ("string", "bytes"):
             # Equality of anything, and ordering of strings: the shorter side is traversed.

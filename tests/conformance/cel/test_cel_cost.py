@@ -122,10 +122,16 @@ STEPS = {
         (STEPS, "size(self.filter(t, t.weight > 7)) > 0", (1 + 10 + 1 + 20 * (3 + 13)) + 1 + 1),
         # in: the list's size, plus the operands.
         ({"type": "string", "maxLength": 5}, "self in ['a', 'b']", 2 + 1 + 10),
+        # in a map: a key lookup, O(1).
+        (
+            {"type": "object", "additionalProperties": {"type": "string"}},
+            "'cpu' in self",
+            1 + 0 + 1,
+        ),
         # Ternary: the condition plus the dearer branch.
         ({"type": "integer"}, "self > 1 ? self + 1 > 3 : true", 2 + 3),
     ],
-    ids=["map-isSorted", "exists_one", "exists", "filter", "in", "ternary"],
+    ids=["map-isSorted", "exists_one", "exists", "filter", "in", "in-map", "ternary"],
 )
 def test_estimate_of_hand_computed_cases(
     schema: dict[str, Any], rule: str, cost: int, cel_cost: ModuleType
