@@ -163,6 +163,8 @@ class TaintEffect(StrEnum):
     NO_EXECUTE = "NoExecute"
 
 
+# A taint key: empty (with operator Exists: every taint) or a label name.
+TOLERATION_KEY_PATTERN = rf"^$|{QUALIFIED_NAME_PATTERN}"
 TOLERATION_SECONDS_NEED_NO_EXECUTE = "a toleration's tolerationSeconds needs effect NoExecute"
 TOLERATION_EXISTS_WITHOUT_VALUE = "a toleration with operator Exists must not set value"
 TOLERATION_WITHOUT_KEY = (
@@ -206,7 +208,7 @@ class Toleration(ApiModel):
     key: str | None = Field(
         default=None,
         max_length=316,
-        pattern=rf"^$|{QUALIFIED_NAME_PATTERN}",
+        pattern=TOLERATION_KEY_PATTERN,
         description="Taint key the toleration applies to (a label name such as nvidia.com/gpu).",
     )
     operator: TolerationOperator | None = Field(
