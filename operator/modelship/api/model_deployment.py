@@ -350,7 +350,7 @@ class AutoscalingSpec(ApiModel):
             raise ValueError(KEDA_SCALE_TO_ZERO_ON_RESOURCES)
         return self
 
-    def keda_metrics(self, metric: MetricType) -> bool:
+    def keda_scales_on(self, metric: MetricType) -> bool:
         """Whether KEDA scales on ``metric`` (cpu or memory need a request to do so)."""
         return self.engine == AutoscalingEngine.KEDA and any(m.type == metric for m in self.metrics)
 
@@ -847,17 +847,18 @@ class ModelDeploymentSpec(ApiModel):
         if self.autoscaling is None:
             return self
         resources = self.serving.resources or ResourceRequirements()
-        for metric, message in (
-            (MetricType.CPU, KEDA_CPU_REQUEST),
-            (MetricType.MEMORY, KEDA_MEMORY_REQUEST),
-        ):
-            wanted = self.autoscaling.keda_metrics(metric)
-            if (
-                wanted
-                and metric.value not in resources.requests
-                and metric.value not in resources.limits
-            ):
-                raise ValueError(message)
+        missing = [
+            message
+            for metric, message in (
+                (MetricType.CPU, KEDA_CPU_REQUEST),
+                (MetricType.MEMORY, KEDA_MEMORY_REQUEST),
+            )
+            if self.autoscaling.keda_scales_on(metric)
+            and metric.value not in resources.requests
+            and metric.value not in resources.limits
+        ]
+        if missing:
+            raise ValueError("; ".join(missing))
         return self
 
 

@@ -287,6 +287,7 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
         _keda_spec(["memory", "requestsPerSecond"], requests={"cpu": "1"}),
         [KEDA_MEMORY_REQUEST],
     ),
+    (ModelDeploymentSpec, _keda_spec(["cpu", "memory"]), [KEDA_CPU_REQUEST, KEDA_MEMORY_REQUEST]),
     (DriftMonitoring, {}, []),
     (DriftMonitoring, {"action": "retrain", "retrainJob": "nightly"}, []),
     (DriftMonitoring, {"action": "retrain"}, [DRIFT_RETRAIN]),
