@@ -228,12 +228,21 @@ class Toleration(ApiModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Toleration:
-        if self.toleration_seconds is not None and self.effect != TaintEffect.NO_EXECUTE:
-            raise ValueError(TOLERATION_SECONDS_NEED_NO_EXECUTE)
-        if self.operator == TolerationOperator.EXISTS and self.value:
-            raise ValueError(TOLERATION_EXISTS_WITHOUT_VALUE)
-        if not self.key and self.operator != TolerationOperator.EXISTS:
-            raise ValueError(TOLERATION_WITHOUT_KEY)
+        exists = self.operator == TolerationOperator.EXISTS
+        broken = [
+            message
+            for fails, message in (
+                (
+                    self.toleration_seconds is not None and self.effect != TaintEffect.NO_EXECUTE,
+                    TOLERATION_SECONDS_NEED_NO_EXECUTE,
+                ),
+                (exists and bool(self.value), TOLERATION_EXISTS_WITHOUT_VALUE),
+                (not self.key and not exists, TOLERATION_WITHOUT_KEY),
+            )
+            if fails
+        ]
+        if broken:
+            raise ValueError("; ".join(broken))
         return self
 
 

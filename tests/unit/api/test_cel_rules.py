@@ -271,6 +271,11 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
         [TOLERATION_EXISTS_WITHOUT_VALUE],
     ),
     (Toleration, {"value": "ml"}, [TOLERATION_WITHOUT_KEY]),
+    (
+        Toleration,
+        {"tolerationSeconds": 5, "value": "ml"},
+        [TOLERATION_WITHOUT_KEY, TOLERATION_SECONDS_NEED_NO_EXECUTE],
+    ),
     (Toleration, {"key": "", "operator": "Equal"}, [TOLERATION_WITHOUT_KEY]),
     (ServingSpec, {"nodeSelector": {"nvidia.com/gpu.product": "H100", "pool": "gpu"}}, []),
     (ServingSpec, {"nodeSelector": {"gpu type": "H100"}}, [NODE_SELECTOR_KEYS]),
