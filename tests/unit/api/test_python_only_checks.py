@@ -40,6 +40,14 @@ def test_quantity_value_reads_kubernetes_suffixes(quantity: Any, value: Decimal)
     assert quantity_value(quantity) == value
 
 
+@pytest.mark.parametrize("quantity", ["500m", "2Gi", "1e3", ".5Ki", "1.5", "3", "7T", "1Ei"])
+def test_quantity_value_agrees_with_lightkube(quantity: str) -> None:
+    """lightkube (the operator's client) parses quantities too, but not n or u, and it is
+    not in the base install that `modelship render` needs; where both parse, they agree."""
+    lightkube_quantity = pytest.importorskip("lightkube.utils.quantity")
+    assert quantity_value(quantity) == lightkube_quantity.parse_quantity(quantity)
+
+
 @pytest.mark.parametrize(
     ("requests", "limits", "accepted"),
     [
