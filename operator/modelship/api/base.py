@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,17 +50,88 @@ CRON_PATTERN = (
 )
 SHA256_PATTERN = r"^[a-f0-9]{64}$"
 
+# Bounds of strings, chosen to fit real use; every string a CEL rule reads must have one,
+# or the API server estimates the rule as if the string filled the whole request.
+URI_MAX_LENGTH = 2048
+IMAGE_MAX_LENGTH = 1024
+DURATION_MAX_LENGTH = 32
+CRON_MAX_LENGTH = 256
+ARG_MAX_LENGTH = 4096
+MESSAGE_MAX_LENGTH = 32768  # as metav1.Condition's message
+# Kubernetes stores replica counts, ports and the like as int32.
+INT32_MAX = 2**31 - 1
+
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
 DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)]
-Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
-Cron = Annotated[str, Field(pattern=CRON_PATTERN)]
-# A Kubernetes resource quantity ("500m", "2Gi", 4), with the pattern Kubernetes' own
-# schemas give resource.Quantity.
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=DURATION_MAX_LENGTH)]
+Cron = Annotated[str, Field(pattern=CRON_PATTERN, max_length=CRON_MAX_LENGTH)]
+# A container image reference: what kubelet pulls. Kubernetes refuses an empty image and
+# surrounding whitespace; no valid reference contains whitespace at all.
+IMAGE_PATTERN = r"^\S+$"
+Image = Annotated[str, Field(pattern=IMAGE_PATTERN, min_length=1, max_length=IMAGE_MAX_LENGTH)]
+# A label value (node labels such as nvidia.com/gpu.product): at most 63 characters.
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+# A qualified name (label and taint keys, condition types): an optional DNS subdomain
+# prefix and '/', then at most 63 characters.
+QUALIFIED_NAME_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+)
+QualifiedName = Annotated[str, Field(pattern=QUALIFIED_NAME_PATTERN, min_length=1, max_length=316)]
+
+
+def uri_pattern(*schemes: str) -> str:
+    """A URI with one of ``schemes``; pvc://CLAIM/PATH needs CLAIM to be a claim's name
+    (a DNS-1123 subdomain), which the pod's volume would otherwise be refused for."""
+    others = [scheme for scheme in schemes if scheme != "pvc"]
+    alternatives = [f"({'|'.join(others)})://.+"] if others else []
+    if "pvc" in schemes:
+        claim = DNS_SUBDOMAIN_PATTERN.removeprefix("^").removesuffix("$")
+        alternatives.append(f"pvc://{claim}(/.*)?")
+    return rf"^({'|'.join(alternatives)})$"
+
+
+# A Kubernetes resource quantity ("500m", "2Gi", 4), as the pattern Kubernetes' own schemas
+# give resource.Quantity, without the minus sign: requests and limits are never negative.
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
-Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN)]
+# strict: a string that fails the pattern must not be read as a number instead.
+Quantity = (
+    Annotated[int, Field(ge=0, strict=True)]
+    | Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=64)]
+)
+
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {
+    "n": -9,
+    "u": -6,
+    "m": -3,
+    "": 0,
+    "k": 3,
+    "M": 6,
+    "G": 9,
+    "T": 12,
+    "P": 15,
+    "E": 18,
+}
+
+
+def quantity_value(quantity: int | str) -> Decimal:
+    """The exact amount a quantity stands for (``"500m"`` is 0.5, ``"1Ki"`` is 1024)."""
+    if isinstance(quantity, int):
+        return Decimal(quantity)
+    match = re.fullmatch(r"([+-]?[0-9.]+)([eE][+-]?[0-9.]+|[KMGTPE]i|[numkMGTPE])?", quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a quantity")
+    number, suffix = Decimal(match[1]), match[2] or ""
+    if suffix in _BINARY_SUFFIXES:
+        return number * _BINARY_SUFFIXES[suffix]
+    if suffix in _DECIMAL_SUFFIXES:
+        return number.scaleb(_DECIMAL_SUFFIXES[suffix])
+    return number.scaleb(int(Decimal(suffix[1:])))
 
 
 class ApiModel(BaseModel):

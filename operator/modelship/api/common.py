@@ -6,11 +6,22 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from modelship.api.base import ApiModel, DnsLabel, DnsSubdomain, Quantity
+from modelship.api.base import (
+    MESSAGE_MAX_LENGTH,
+    QUALIFIED_NAME_PATTERN,
+    URI_MAX_LENGTH,
+    ApiModel,
+    DnsLabel,
+    DnsSubdomain,
+    LabelValue,
+    QualifiedName,
+    Quantity,
+    quantity_value,
+)
 from modelship.api.cel import Rule, cel_rules
 
 
@@ -46,17 +57,99 @@ def check_name(name: str, pattern: str, message: str) -> None:
         raise ValueError(message)
 
 
+# Resources a container names: cpu, memory, ephemeral-storage, hugepages-2Mi, vendor/x.
+RESOURCE_NAMES_MAX = 16
+
+
+def overcommitted(requests: dict[str, int | str], limits: dict[str, int | str]) -> list[str]:
+    """Extended resources (vendor.example/x, hugepages-*) requested other than exactly at their
+    limit: Kubernetes cannot overcommit them and refuses such a pod."""
+    return sorted(
+        name
+        for name, request in requests.items()
+        if ("/" in name and not name.startswith("kubernetes.io/")) or name.startswith("hugepages-")
+        if name not in limits or quantity_value(request) != quantity_value(limits[name])
+    )
+
+
+def requests_above_limits(
+    requests: dict[str, int | str], limits: dict[str, int | str]
+) -> list[str]:
+    """The resources whose request exceeds their limit, which the API server refuses."""
+    return sorted(
+        name
+        for name, request in requests.items()
+        if name in limits and quantity_value(request) > quantity_value(limits[name])
+    )
+
+
+NODE_SELECTOR_KEYS = (
+    "nodeSelector keys must be label names such as nvidia.com/gpu.product "
+    "(an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_', '.')"
+)
+
+
+def _node_selector_keys(selector: dict[str, str]) -> dict[str, str]:
+    if any(not re.fullmatch(QUALIFIED_NAME_PATTERN, key) or len(key) > 316 for key in selector):
+        raise ValueError(NODE_SELECTOR_KEYS)
+    return selector
+
+
+# Node labels pods must match: keys label names, values label values, at most 32 of them.
+NodeSelector = Annotated[
+    dict[str, LabelValue],
+    Field(
+        max_length=32,
+        json_schema_extra=cel_rules(
+            Rule(
+                # A raw string: CEL has no \. escape.
+                rule=f"self.all(k, size(k) <= 316 && k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
+                message=NODE_SELECTOR_KEYS,
+            )
+        ),
+    ),
+    AfterValidator(_node_selector_keys),
+]
+
+
 class ResourceRequirements(ApiModel):
-    """Compute resources of a container, as in a Kubernetes pod spec."""
+    """Compute resources of a container, as in a Kubernetes pod spec.
+
+    A request above its limit is refused here (by `modelship render` and the operator);
+    the CRD cannot compare quantities, so `kubectl apply` accepts it and the API server
+    then refuses the pod.
+    """
 
     requests: dict[str, Quantity] = Field(
         default_factory=dict,
-        description="Minimum resources the container is scheduled with, e.g. cpu: 500m.",
+        max_length=RESOURCE_NAMES_MAX,
+        description=(
+            "Minimum resources the container is scheduled with, e.g. cpu: 500m. Quantities "
+            "are not negative and at most 64 characters; a request may not exceed its limit."
+        ),
     )
     limits: dict[str, Quantity] = Field(
         default_factory=dict,
+        max_length=RESOURCE_NAMES_MAX,
         description="Maximum resources the container may use, e.g. memory: 4Gi.",
     )
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> ResourceRequirements:
+        above = requests_above_limits(dict(self.requests), dict(self.limits))
+        if above:
+            raise ValueError(
+                f"requests of {', '.join(above)} exceed their limits: lower the request "
+                "or raise the limit"
+            )
+        fixed = overcommitted(dict(self.requests), dict(self.limits))
+        if fixed:
+            raise ValueError(
+                f"requests of {', '.join(fixed)} must equal their limits (extended resources "
+                "cannot be overcommitted): set the limit to the request, or request GPUs "
+                "with gpu.count"
+            )
+        return self
 
 
 class TolerationOperator(StrEnum):
@@ -70,22 +163,87 @@ class TaintEffect(StrEnum):
     NO_EXECUTE = "NoExecute"
 
 
-class Toleration(ApiModel):
-    """A Kubernetes toleration: lets pods schedule onto nodes with a matching taint."""
+# A taint key: empty (with operator Exists: every taint) or a label name.
+TOLERATION_KEY_PATTERN = rf"^$|{QUALIFIED_NAME_PATTERN}"
+TOLERATION_SECONDS_NEED_NO_EXECUTE = "a toleration's tolerationSeconds needs effect NoExecute"
+TOLERATION_EXISTS_WITHOUT_VALUE = "a toleration with operator Exists must not set value"
+TOLERATION_WITHOUT_KEY = (
+    "a toleration without key must use operator Exists (it then matches every taint)"
+)
 
-    key: str | None = Field(default=None, description="Taint key the toleration applies to.")
-    operator: TolerationOperator | None = Field(
-        default=None, description="Exists (any value) or Equal (the given value)."
+
+class Toleration(ApiModel):
+    """A Kubernetes toleration: lets pods schedule onto nodes with a matching taint.
+
+    Checked as the API server checks a pod's tolerations (key a label name, value a
+    label value, and the rules below), so a pod is never refused for one.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            Rule(
+                rule=(
+                    "!has(self.tolerationSeconds) || "
+                    "(has(self.effect) && self.effect == 'NoExecute')"
+                ),
+                message=TOLERATION_SECONDS_NEED_NO_EXECUTE,
+            ),
+            Rule(
+                rule=(
+                    "!has(self.operator) || self.operator != 'Exists' || "
+                    "!has(self.value) || self.value == ''"
+                ),
+                message=TOLERATION_EXISTS_WITHOUT_VALUE,
+            ),
+            Rule(
+                rule=(
+                    "(has(self.key) && self.key != '') || "
+                    "(has(self.operator) && self.operator == 'Exists')"
+                ),
+                message=TOLERATION_WITHOUT_KEY,
+            ),
+        )
     )
-    value: str | None = Field(default=None, description="Taint value matched with Equal.")
+
+    key: str | None = Field(
+        default=None,
+        max_length=316,
+        pattern=TOLERATION_KEY_PATTERN,
+        description="Taint key the toleration applies to (a label name such as nvidia.com/gpu).",
+    )
+    operator: TolerationOperator | None = Field(
+        default=None, description="Exists (any value) or Equal (the given value; the default)."
+    )
+    value: LabelValue | None = Field(
+        default=None, description="Taint value matched with Equal (a label value, at most 63)."
+    )
     effect: TaintEffect | None = Field(
         default=None, description="Taint effect to match; empty matches all effects."
     )
     toleration_seconds: int | None = Field(
         default=None,
         ge=0,
-        description="How long a NoExecute taint is tolerated before eviction.",
+        description="How long a NoExecute taint is tolerated before eviction (effect NoExecute).",
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        exists = self.operator == TolerationOperator.EXISTS
+        broken = [
+            message
+            for fails, message in (
+                (
+                    self.toleration_seconds is not None and self.effect != TaintEffect.NO_EXECUTE,
+                    TOLERATION_SECONDS_NEED_NO_EXECUTE,
+                ),
+                (exists and bool(self.value), TOLERATION_EXISTS_WITHOUT_VALUE),
+                (not self.key and not exists, TOLERATION_WITHOUT_KEY),
+            )
+            if fails
+        ]
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
 
 
 # MIG profiles as the NVIDIA device plugin names them: 1g.5gb, 3g.40gb, ...
@@ -113,16 +271,17 @@ class GpuSpec(ApiModel):
             "limits. Needed when product or migProfile is set."
         ),
     )
-    product: str | None = Field(
+    product: LabelValue | None = Field(
         default=None,
         description=(
             "GPU model to schedule onto, matched against the node label "
-            "nvidia.com/gpu.product (e.g. NVIDIA-H100-80GB-HBM3)."
+            "nvidia.com/gpu.product (e.g. NVIDIA-H100-80GB-HBM3); a label value."
         ),
     )
     mig_profile: str | None = Field(
         default=None,
         pattern=MIG_PROFILE_PATTERN,
+        max_length=32,
         description=(
             "Multi-Instance GPU profile such as 1g.10gb; requests the resource "
             "nvidia.com/mig-<profile> instead of whole GPUs."
@@ -140,14 +299,22 @@ class Lineage(ApiModel):
     """Where a model version came from, recorded with every revision."""
 
     data_version: str | None = Field(
-        default=None, description="Version of the training data (e.g. a DVC or lakeFS ref)."
+        default=None,
+        max_length=253,
+        description="Version of the training data (e.g. a DVC or lakeFS ref).",
     )
-    data_uri: str | None = Field(default=None, description="Where the training data lives.")
+    data_uri: str | None = Field(
+        default=None, max_length=URI_MAX_LENGTH, description="Where the training data lives."
+    )
     code_ref: str | None = Field(
-        default=None, description="Commit or tag of the training code (e.g. git SHA)."
+        default=None,
+        max_length=253,
+        description="Commit or tag of the training code (e.g. git SHA).",
     )
-    parameters: dict[str, str] = Field(
-        default_factory=dict, description="Training hyperparameters, as strings."
+    parameters: dict[str, Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Training hyperparameters, as strings (at most 64, values up to 1024).",
     )
 
 
@@ -157,28 +324,61 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+# metav1.Condition's reason: CamelCase, starting with a letter.
+CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+
+def _message_required(schema: dict[str, Any]) -> None:
+    """metav1.Condition requires message (it may be empty); the operator always writes it."""
+    schema["required"] = [*schema.get("required", []), "message"]
+
+
 class Condition(ApiModel):
-    """One aspect of an object's state, following the Kubernetes API conventions."""
+    """One aspect of an object's state, shaped and bounded like metav1.Condition."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra=_message_required)
 
-    type: str = Field(description="Kind of condition, e.g. Ready, Available, Progressing.")
+    type: QualifiedName = Field(
+        description="Kind of condition, e.g. Ready, Available, Progressing."
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
-    reason: str = Field(description="CamelCase reason for the last transition.")
-    message: str = Field(default="", description="What happened, and what to do about it.")
+    reason: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=CONDITION_REASON_PATTERN,
+        description="CamelCase reason for the last transition.",
+    )
+    message: str = Field(
+        default="",
+        max_length=MESSAGE_MAX_LENGTH,
+        description="What happened, and what to do about it (at most 32768 characters).",
+    )
     last_transition_time: datetime = Field(
         description="When status last changed; it does not change when only the message does."
     )
     observed_generation: int | None = Field(
-        default=None, description="The spec generation this condition was computed from."
+        default=None, ge=0, description="The spec generation this condition was computed from."
     )
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _shortened(cls, message: Any) -> Any:
+        """A longer message is cut rather than refused: the status must always be writable."""
+        if isinstance(message, str) and len(message) > MESSAGE_MAX_LENGTH:
+            return message[: MESSAGE_MAX_LENGTH - 1] + "…"
+        return message
 
 
 class EnvFromSecret(ApiModel):
     """Reference to one key of a Secret."""
 
     name: DnsSubdomain = Field(description="Name of the Secret, in the object's namespace.")
-    key: str = Field(description="Key inside the Secret.")
+    key: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key inside the Secret (letters, digits, '-', '_' and '.').",
+    )
 
 
 class EnvVar(ApiModel):
@@ -193,9 +393,13 @@ class EnvVar(ApiModel):
         )
     )
 
-    name: str = Field(pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", description="Variable name.")
+    name: str = Field(
+        pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", max_length=1024, description="Variable name."
+    )
     value: str | None = Field(
-        default=None, description="Literal value. Never put credentials here."
+        default=None,
+        max_length=MESSAGE_MAX_LENGTH,
+        description="Literal value. Never put credentials here.",
     )
     secret_key_ref: EnvFromSecret | None = Field(
         default=None, description="Take the value from a Secret key (for credentials)."

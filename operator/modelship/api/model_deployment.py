@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import itertools
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from modelship.api.base import (
+    ARG_MAX_LENGTH,
     DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    INT32_MAX,
     SHA256_PATTERN,
+    URI_MAX_LENGTH,
     ApiModel,
     Cron,
     DnsLabel,
     DnsSubdomain,
     Duration,
+    Image,
     list_map,
+    uri_pattern,
 )
 from modelship.api.cel import Rule, cel_rules
 from modelship.api.common import (
     PRESERVE_UNKNOWN,
     GpuSpec,
     KubernetesObject,
+    NodeSelector,
     ObjectMeta,
     ResourceRequirements,
     Toleration,
@@ -48,7 +55,11 @@ NAME_MESSAGE = (
     "metadata.name must be a DNS-1035 label: at most 63 lower case letters, digits "
     "and '-', starting with a letter (it names the stable Service)"
 )
-MODEL_URI_PATTERN = r"^(s3|gs|https?|pvc|file)://.+"
+MODEL_URI_PATTERN = uri_pattern("s3", "gs", "https?", "pvc", "file")
+# Outputs are written, so no http(s).
+OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "pvc", "file")
+HTTP_URL_PATTERN = uri_pattern("https?")
+MODEL_VERSION_PATTERN = r"^[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$"
 DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 
 
@@ -83,15 +94,17 @@ class ModelSource(ApiModel):
         default=None,
         min_length=1,
         max_length=63,
-        pattern=r"^[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$",
+        pattern=MODEL_VERSION_PATTERN,
         description="Version of the model. A new version (or uri) makes a new revision.",
     )
     uri: str | None = Field(
         default=None,
         pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
         description=(
             "Where the packaged model repository is: s3://, gs://, http(s)://, "
-            "pvc://CLAIM/PATH or file:// (tests)."
+            "pvc://CLAIM/PATH (CLAIM a PersistentVolumeClaim's name) or file:// (tests); "
+            "at most 2048 characters."
         ),
     )
     format: ModelFormat = Field(
@@ -100,6 +113,7 @@ class ModelSource(ApiModel):
     sha256: str | None = Field(
         default=None,
         pattern=SHA256_PATTERN,
+        max_length=64,
         description="Digest printed by `modelship package`; the pod refuses a model that differs.",
     )
     credentials_secret: DnsSubdomain | None = Field(
@@ -137,34 +151,49 @@ class DynamicBatching(ApiModel):
     max_queue_delay_microseconds: int = Field(
         default=100,
         ge=0,
+        le=INT32_MAX,
         description="How long a request may wait for others to form a batch.",
     )
-    preferred_batch_sizes: list[int] = Field(
+    preferred_batch_sizes: list[Annotated[int, Field(ge=1, le=INT32_MAX)]] = Field(
         default_factory=list,
-        description="Batch sizes Triton tries to form; empty lets Triton choose.",
+        max_length=16,
+        description=(
+            "Batch sizes Triton tries to form (at most 16, each at most the packaged "
+            "max batch size); empty lets Triton choose."
+        ),
     )
 
 
 class ServingSpec(ApiModel):
     """How the Triton inference server runs."""
 
-    image: str = Field(
+    image: Image = Field(
         default=DEFAULT_TRITON_IMAGE,
-        description="Triton server image; it must also carry `modelship fetch`.",
+        description=(
+            "Triton server image; it must also carry `modelship fetch`. Not empty, no "
+            "whitespace, at most 1024 characters."
+        ),
     )
     replicas: int = Field(
-        default=1, ge=0, description="Pods of the stable revision when autoscaling is off."
+        default=1,
+        ge=0,
+        le=INT32_MAX,
+        description="Pods of the stable revision when autoscaling is off.",
     )
     resources: ResourceRequirements | None = Field(
         default=None, description="CPU and memory of the Triton container."
     )
     gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for each pod.")
-    node_selector: dict[str, str] = Field(
-        default_factory=dict, description="Node labels pods must match (merged with GPU ones)."
+    node_selector: NodeSelector = Field(
+        default_factory=dict,
+        description="Node labels pods must match (merged with GPU ones); at most 32.",
     )
     tolerations: list[Toleration] = Field(
         default_factory=list,
-        description="Tolerations added to the pods (the GPU taint is tolerated by default).",
+        max_length=32,
+        description=(
+            "Tolerations added to the pods (the GPU taint is tolerated by default); at most 32."
+        ),
     )
     affinity: KubernetesObject | None = Field(
         default=None,
@@ -172,13 +201,21 @@ class ServingSpec(ApiModel):
         json_schema_extra=PRESERVE_UNKNOWN,
     )
     dynamic_batching: DynamicBatching | None = Field(
-        default=None, description="Server-side batching; off when absent."
+        default=None,
+        description=(
+            "Server-side batching. When set, Triton batches with these settings (the model "
+            "must have been packaged with a max batch size above 0). When absent, the "
+            "packaged config.pbtxt decides: `modelship package` turns dynamic batching on "
+            "unless told otherwise."
+        ),
     )
     instance_count: int = Field(
         default=1, ge=1, le=64, description="Model instances Triton runs in each pod."
     )
-    args: list[str] = Field(
-        default_factory=list, description="Extra tritonserver command-line arguments."
+    args: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra tritonserver command-line arguments (at most 64).",
     )
 
 
@@ -210,6 +247,27 @@ HPA_SCALE_TO_ZERO = (
     "a HorizontalPodAutoscaler cannot scale to zero: set minReplicas to 1 or more, "
     "or use engine keda"
 )
+REPLICA_BOUNDS = "minReplicas must not exceed maxReplicas"
+# KEDA's admission webhook (scaledobject_webhook.go, verifyCPUMemoryScalers) refuses these.
+KEDA_SCALE_TO_ZERO_ON_RESOURCES = (
+    "KEDA cannot scale to zero on cpu and memory alone: set minReplicas to 1 or more, "
+    "or add a Triton metric"
+)
+KEDA_CPU_REQUEST = (
+    "KEDA's cpu metric needs serving.resources.requests.cpu (or limits.cpu): KEDA refuses "
+    "a ScaledObject whose Triton container requests no cpu"
+)
+KEDA_MEMORY_REQUEST = (
+    "KEDA's memory metric needs serving.resources.requests.memory (or limits.memory): KEDA "
+    "refuses a ScaledObject whose Triton container requests no memory"
+)
+# The ScaledObject is named after the ModelDeployment and KEDA names its HPA
+# keda-hpa-<name>, which must fit in 63 characters (verifyName).
+KEDA_NAME_MAX_LENGTH = 63 - len("keda-hpa-")
+KEDA_NAME = (
+    f"with engine keda, metadata.name must be at most {KEDA_NAME_MAX_LENGTH} characters: "
+    "KEDA names its HorizontalPodAutoscaler keda-hpa-<name>, at most 63"
+)
 
 
 class ScalingMetric(ApiModel):
@@ -218,6 +276,7 @@ class ScalingMetric(ApiModel):
     type: MetricType = Field(description="Which signal.")
     target: int = Field(
         ge=1,
+        le=INT32_MAX,
         description=(
             "Target per pod: percent of requests for cpu and memory, percent for "
             "gpuUtilization, average microseconds for queueTimeMicroseconds, "
@@ -231,14 +290,9 @@ class AutoscalingSpec(ApiModel):
 
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
-            Rule(
-                rule="self.minReplicas <= self.maxReplicas",
-                message="minReplicas must not exceed maxReplicas",
-                message_expression=(
-                    "'minReplicas (' + string(self.minReplicas) + ') must not exceed "
-                    "maxReplicas (' + string(self.maxReplicas) + ')'"
-                ),
-            ),
+            # No messageExpression naming the numbers: the API server cannot bound the
+            # length of string(int), estimates its cost as unbounded and refuses the CRD.
+            Rule(rule="self.minReplicas <= self.maxReplicas", message=REPLICA_BOUNDS),
             Rule(
                 rule="self.engine != 'hpa' || self.minReplicas >= 1",
                 message=HPA_SCALE_TO_ZERO,
@@ -250,11 +304,18 @@ class AutoscalingSpec(ApiModel):
                 ),
                 message="KEDA scaling on Triton metrics needs prometheusUrl",
             ),
+            Rule(
+                rule=(
+                    "self.engine != 'keda' || self.minReplicas >= 1 || "
+                    "self.metrics.exists(m, m.type != 'cpu' && m.type != 'memory')"
+                ),
+                message=KEDA_SCALE_TO_ZERO_ON_RESOURCES,
+            ),
         )
     )
 
-    min_replicas: int = Field(default=1, ge=0, description="Fewest pods.")
-    max_replicas: int = Field(ge=1, description="Most pods.")
+    min_replicas: int = Field(default=1, ge=0, le=INT32_MAX, description="Fewest pods.")
+    max_replicas: int = Field(ge=1, le=INT32_MAX, description="Most pods.")
     engine: AutoscalingEngine = Field(
         default=AutoscalingEngine.HPA,
         description=(
@@ -270,23 +331,28 @@ class AutoscalingSpec(ApiModel):
     )
     prometheus_url: str | None = Field(
         default=None,
-        pattern=r"^https?://.+",
+        pattern=HTTP_URL_PATTERN,
+        max_length=URI_MAX_LENGTH,
         description="Prometheus that scrapes Triton, queried by KEDA for Triton metrics.",
     )
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingSpec:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"minReplicas ({self.min_replicas}) must not exceed "
-                f"maxReplicas ({self.max_replicas})"
-            )
+            raise ValueError(f"{REPLICA_BOUNDS} ({self.min_replicas} > {self.max_replicas})")
         if self.engine == AutoscalingEngine.HPA and self.min_replicas < 1:
             raise ValueError(HPA_SCALE_TO_ZERO)
         wants_triton = any(m.type in TRITON_METRICS for m in self.metrics)
-        if self.engine == AutoscalingEngine.KEDA and wants_triton and not self.prometheus_url:
+        keda = self.engine == AutoscalingEngine.KEDA
+        if keda and wants_triton and not self.prometheus_url:
             raise ValueError("KEDA scaling on Triton metrics needs prometheusUrl")
+        if keda and self.min_replicas < 1 and not wants_triton:
+            raise ValueError(KEDA_SCALE_TO_ZERO_ON_RESOURCES)
         return self
+
+    def keda_scales_on(self, metric: MetricType) -> bool:
+        """Whether KEDA scales on ``metric`` (cpu or memory need a request to do so)."""
+        return self.engine == AutoscalingEngine.KEDA and any(m.type == metric for m in self.metrics)
 
 
 class RolloutStrategy(StrEnum):
@@ -325,7 +391,10 @@ class MetricsProvider(ApiModel):
         description="triton: scrape each revision's metrics port; prometheus: query url.",
     )
     url: str | None = Field(
-        default=None, pattern=r"^https?://.+", description="Prometheus base URL."
+        default=None,
+        pattern=HTTP_URL_PATTERN,
+        max_length=URI_MAX_LENGTH,
+        description="Prometheus base URL.",
     )
 
     @model_validator(mode="after")
@@ -354,10 +423,16 @@ class CanaryAnalysis(ApiModel):
         description="Largest allowed canary mean latency divided by stable's.",
     )
     min_requests: int = Field(
-        default=100, ge=0, description="Requests a canary must have served before it is judged."
+        default=100,
+        ge=0,
+        le=INT32_MAX,
+        description="Requests a canary must have served before it is judged.",
     )
     failure_limit: int = Field(
-        default=2, ge=0, description="Failed measurements tolerated before automatic rollback."
+        default=2,
+        ge=0,
+        le=INT32_MAX,
+        description="Failed measurements tolerated before automatic rollback.",
     )
     provider: MetricsProvider = Field(
         default_factory=MetricsProvider, description="Where the metrics come from."
@@ -370,13 +445,94 @@ class TrafficRouter(StrEnum):
 
 
 class ParentReference(ApiModel):
-    """A Gateway API parent (usually a Gateway) the HTTPRoute attaches to."""
+    """A Gateway API parent (usually a Gateway) the HTTPRoute attaches to.
 
-    group: str = Field(default="gateway.networking.k8s.io", description="API group.")
-    kind: str = Field(default="Gateway", description="Kind of the parent.")
-    name: str = Field(description="Name of the parent.")
-    namespace: str | None = Field(default=None, description="Namespace; defaults to the route's.")
-    section_name: str | None = Field(default=None, description="Listener name on the parent.")
+    Bounds and patterns are the upstream HTTPRoute CRD's (Gateway API v1.6.1, standard
+    channel), so every route we render is one the Gateway API accepts.
+    """
+
+    group: str = Field(
+        default="gateway.networking.k8s.io",
+        max_length=253,
+        pattern=rf"^$|{DNS_SUBDOMAIN_PATTERN}",
+        description="API group of the parent; empty for the core group.",
+    )
+    kind: str = Field(
+        default="Gateway",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$",
+        description="Kind of the parent.",
+    )
+    name: str = Field(min_length=1, max_length=253, description="Name of the parent.")
+    namespace: DnsLabel | None = Field(
+        default=None, description="Namespace; defaults to the route's."
+    )
+    section_name: DnsSubdomain | None = Field(
+        default=None, description="Listener name on the parent (a DNS-1123 subdomain)."
+    )
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port on the parent (listener port)."
+    )
+
+    def parent(self) -> tuple[str, str, str, str]:
+        """The object referenced: group, kind, name and namespace ('' for the route's)."""
+        return (self.group, self.kind, self.name, self.namespace or "")
+
+
+# The HTTPRoute CRD's own rules on parentRefs, copied verbatim (namespace is a CEL
+# reserved word, escaped as __namespace__ as the API server requires).
+_SAME_PARENT = (
+    "p1.group == p2.group && p1.kind == p2.kind && p1.name == p2.name && "
+    "(((!has(p1.__namespace__) || p1.__namespace__ == '') && "
+    "(!has(p2.__namespace__) || p2.__namespace__ == '')) || "
+    "(has(p1.__namespace__) && has(p2.__namespace__) && "
+    "p1.__namespace__ == p2.__namespace__ ))"
+)
+SECTION_NAME_NEEDED = (
+    "sectionName must be specified when parentRefs includes 2 or more references to the same parent"
+)
+SECTION_NAME_UNIQUE = (
+    "sectionName must be unique when parentRefs includes 2 or more references to the same parent"
+)
+PARENT_REF_RULES = cel_rules(
+    Rule(
+        rule=(
+            f"self.all(p1, self.all(p2, {_SAME_PARENT} ? "
+            "((!has(p1.sectionName) || p1.sectionName == '') == "
+            "(!has(p2.sectionName) || p2.sectionName == '')) : true))"
+        ),
+        message=SECTION_NAME_NEEDED,
+    ),
+    Rule(
+        rule=(
+            f"self.all(p1, self.exists_one(p2, {_SAME_PARENT} && "
+            "(((!has(p1.sectionName) || p1.sectionName == '') && "
+            "(!has(p2.sectionName) || p2.sectionName == '')) || "
+            "(has(p1.sectionName) && has(p2.sectionName) && "
+            "p1.sectionName == p2.sectionName))))"
+        ),
+        message=SECTION_NAME_UNIQUE,
+    ),
+)
+
+
+def _parent_ref_problem(refs: list[ParentReference]) -> str | None:
+    """The Gateway API's parentRefs rules, in Python: which of the two a list breaks."""
+    for first in refs:
+        same = [other for other in refs if other.parent() == first.parent()]
+        if any(bool(other.section_name) != bool(first.section_name) for other in same):
+            return SECTION_NAME_NEEDED
+    for first in refs:
+        same = [
+            other
+            for other in refs
+            if other.parent() == first.parent()
+            and (other.section_name or "") == (first.section_name or "")
+        ]
+        if len(same) != 1:
+            return SECTION_NAME_UNIQUE
+    return None
 
 
 class CanaryTraffic(ApiModel):
@@ -405,13 +561,20 @@ class CanaryTraffic(ApiModel):
     parent_refs: list[ParentReference] = Field(
         default_factory=list,
         max_length=32,
-        description="Gateways the HTTPRoute attaches to (gatewayAPI).",
+        description=(
+            "Gateways the HTTPRoute attaches to (gatewayAPI); at most 32, each parent once "
+            "(or once per sectionName, then every reference to it names one)."
+        ),
+        json_schema_extra=PARENT_REF_RULES,
     )
 
     @model_validator(mode="after")
     def _parents(self) -> CanaryTraffic:
         if self.router == TrafficRouter.GATEWAY_API and not self.parent_refs:
             raise ValueError("the gatewayAPI router needs at least one parentRef")
+        problem = _parent_ref_problem(self.parent_refs)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -498,8 +661,12 @@ class BatchInput(ApiModel):
     )
 
     uri: str = Field(
-        pattern=r"^(s3|gs|https?|pvc|file)://.+",
-        description="The input table (one object or file); {date} and {run} name the run.",
+        pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
+        description=(
+            "The input table (one object or file); {date} and {run} name the run. "
+            "At most 2048 characters."
+        ),
     )
     format: DataFormat | None = Field(
         default=None, description="csv, parquet or jsonl; taken from the extension when absent."
@@ -526,9 +693,11 @@ class BatchOutput(ApiModel):
     )
 
     uri: str = Field(
-        pattern=r"^(s3|gs|pvc|file)://.+",
+        pattern=OUTPUT_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
         description="The output table; its extension (.csv, .parquet, .jsonl) picks the format."
-        " {date} (the scheduled day) and {run} (the Job's name) give each run its own output.",
+        " {date} (the scheduled day) and {run} (the Job's name) give each run its own output."
+        " At most 2048 characters.",
     )
 
     @model_validator(mode="after")
@@ -553,7 +722,9 @@ class BatchJob(ApiModel):
     schedule: Cron = Field(description="Cron schedule, e.g. '0 2 * * *'.")
     input: BatchInput = Field(description="The table to score.")
     output: BatchOutput = Field(description="Where predictions are written.")
-    batch_size: int = Field(default=4096, ge=1, description="Rows per inference call.")
+    batch_size: int = Field(
+        default=4096, ge=1, le=INT32_MAX, description="Rows per inference call."
+    )
     concurrency: int = Field(
         default=1,
         ge=1,
@@ -562,7 +733,10 @@ class BatchJob(ApiModel):
     )
     suspend: bool = Field(default=False, description="Pause the schedule.")
     active_deadline_seconds: int = Field(
-        default=21600, ge=60, description="A run that takes longer is stopped and failed."
+        default=21600,
+        ge=60,
+        le=INT32_MAX,
+        description="A run that takes longer is stopped and failed.",
     )
     resources: ResourceRequirements | None = Field(
         default=None, description="CPU and memory of the scoring container."
@@ -588,6 +762,8 @@ class DriftMonitoring(ApiModel):
 
     reference: str | None = Field(
         default=None,
+        pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
         description="Reference profile uri; the one packaged with the model when absent.",
     )
     threshold: float = Field(
@@ -616,8 +792,31 @@ class MonitoringSpec(ApiModel):
     drift: DriftMonitoring | None = Field(default=None, description="Data drift checks.")
 
 
+def _keda_resource_rule(resource: str, message: str) -> Rule:
+    """KEDA's cpu or memory trigger needs that resource requested (or limited) on the Triton
+    container, the only container of the pod template it scales."""
+    resources = "self.serving.resources"
+    return Rule(
+        rule=(
+            f"!has(self.autoscaling) || self.autoscaling.engine != 'keda' || "
+            f"!self.autoscaling.metrics.exists(m, m.type == '{resource}') || "
+            f"(has({resources}) && ("
+            f"(has({resources}.requests) && has({resources}.requests.{resource})) || "
+            f"(has({resources}.limits) && has({resources}.limits.{resource}))))"
+        ),
+        message=message,
+    )
+
+
 class ModelDeploymentSpec(ApiModel):
     """The desired state of a served model."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            _keda_resource_rule("cpu", KEDA_CPU_REQUEST),
+            _keda_resource_rule("memory", KEDA_MEMORY_REQUEST),
+        )
+    )
 
     model: ModelSource = Field(description="Which model to serve.")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="How Triton runs.")
@@ -629,7 +828,8 @@ class ModelDeploymentSpec(ApiModel):
     )
     batch: list[BatchJob] = Field(
         default_factory=list,
-        description="Scheduled batch scoring jobs.",
+        max_length=32,
+        description="Scheduled batch scoring jobs; at most 32.",
         json_schema_extra=list_map("name"),
     )
     monitoring: MonitoringSpec | None = Field(default=None, description="Drift monitoring.")
@@ -642,13 +842,41 @@ class ModelDeploymentSpec(ApiModel):
             raise ValueError(f"batch job names must be unique, repeated: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _keda_resource_requests(self) -> ModelDeploymentSpec:
+        if self.autoscaling is None:
+            return self
+        resources = self.serving.resources or ResourceRequirements()
+        missing = [
+            message
+            for metric, message in (
+                (MetricType.CPU, KEDA_CPU_REQUEST),
+                (MetricType.MEMORY, KEDA_MEMORY_REQUEST),
+            )
+            if self.autoscaling.keda_scales_on(metric)
+            and metric.value not in resources.requests
+            and metric.value not in resources.limits
+        ]
+        if missing:
+            raise ValueError("; ".join(missing))
+        return self
+
 
 class ModelDeployment(ApiModel):
     """A trained model served on NVIDIA Triton, online and in batch."""
 
     # The name becomes the stable Service's name and a label value on every child.
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE))
+        json_schema_extra=cel_rules(
+            name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE),
+            Rule(
+                rule=(
+                    "!has(self.spec.autoscaling) || self.spec.autoscaling.engine != 'keda' || "
+                    f"size(self.metadata.name) <= {KEDA_NAME_MAX_LENGTH}"
+                ),
+                message=KEDA_NAME,
+            ),
+        )
     )
 
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
@@ -664,6 +892,10 @@ class ModelDeployment(ApiModel):
     @model_validator(mode="after")
     def _service_name(self) -> ModelDeployment:
         check_name(self.metadata.name, DNS_1035_LABEL_PATTERN, NAME_MESSAGE)
+        autoscaling = self.spec.autoscaling
+        keda = autoscaling is not None and autoscaling.engine == AutoscalingEngine.KEDA
+        if keda and len(self.metadata.name) > KEDA_NAME_MAX_LENGTH:
+            raise ValueError(KEDA_NAME)
         return self
 
     @classmethod

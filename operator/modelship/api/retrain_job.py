@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from modelship.api.base import (
+    ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
+    INT32_MAX,
     SHA256_PATTERN,
+    URI_MAX_LENGTH,
     ApiModel,
     Cron,
     DnsLabel,
     Duration,
+    Image,
     list_map,
 )
 from modelship.api.cel import cel_rules
@@ -22,11 +26,17 @@ from modelship.api.common import (
     Condition,
     EnvVar,
     GpuSpec,
+    NodeSelector,
     ObjectMeta,
     ResourceRequirements,
     Toleration,
     check_name,
     name_rule,
+)
+from modelship.api.model_deployment import (
+    MODEL_URI_PATTERN,
+    MODEL_VERSION_PATTERN,
+    OUTPUT_URI_PATTERN,
 )
 
 NAME_MESSAGE = (
@@ -60,9 +70,15 @@ class RetrainTriggers(ApiModel):
 class TrainerTemplate(ApiModel):
     """The training container."""
 
-    image: str = Field(min_length=1, description="Training image.")
-    command: list[str] = Field(default_factory=list, description="Entrypoint override.")
-    args: list[str] = Field(default_factory=list, description="Arguments.")
+    image: Image = Field(
+        description="Training image: not empty, no whitespace, at most 1024 characters."
+    )
+    command: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
+        default_factory=list, max_length=64, description="Entrypoint override (at most 64)."
+    )
+    args: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
+        default_factory=list, max_length=64, description="Arguments (at most 64)."
+    )
     # Bounded so that the API server's CEL cost estimate of EnvVar's rule stays small.
     env: list[EnvVar] = Field(
         default_factory=list,
@@ -73,11 +89,11 @@ class TrainerTemplate(ApiModel):
         default=None, description="CPU and memory of the trainer."
     )
     gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for the trainer.")
-    node_selector: dict[str, str] = Field(
-        default_factory=dict, description="Node labels the trainer pod must match."
+    node_selector: NodeSelector = Field(
+        default_factory=dict, description="Node labels the trainer pod must match; at most 32."
     )
     tolerations: list[Toleration] = Field(
-        default_factory=list, description="Tolerations of the trainer pod."
+        default_factory=list, max_length=32, description="Tolerations of the trainer pod."
     )
     service_account_name: DnsLabel | None = Field(
         default=None, description="ServiceAccount the trainer runs as (e.g. for data access)."
@@ -87,15 +103,22 @@ class TrainerTemplate(ApiModel):
 class TrainingData(ApiModel):
     """The data a run trains on, passed to the trainer as MODELSHIP_DATA_URI/VERSION."""
 
-    uri: str = Field(pattern=r"^(s3|gs|https?|pvc|file)://.+", description="Training data.")
-    version: str | None = Field(default=None, description="Data version, recorded as lineage.")
+    uri: str = Field(
+        pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
+        description="Training data (s3, gs, http(s), pvc://CLAIM/PATH or file uri).",
+    )
+    version: str | None = Field(
+        default=None, max_length=253, description="Data version, recorded as lineage."
+    )
 
 
 class TrainingOutput(ApiModel):
     """Where the trainer writes the packaged candidate."""
 
     uri: str = Field(
-        pattern=r"^(s3|gs|pvc|file)://.+",
+        pattern=OUTPUT_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
         description=(
             "Output uri template, passed as MODELSHIP_OUTPUT_URI; {run} is replaced "
             "with the run's name."
@@ -106,7 +129,9 @@ class TrainingOutput(ApiModel):
 class ValidationSpec(ApiModel):
     """When a candidate is good enough to promote."""
 
-    metric: str = Field(min_length=1, description="Metric the trainer reports, e.g. auc.")
+    metric: str = Field(
+        min_length=1, max_length=253, description="Metric the trainer reports, e.g. auc."
+    )
     threshold: float | None = Field(
         default=None, description="The candidate's metric must reach at least this."
     )
@@ -151,7 +176,10 @@ class RetrainJobSpec(ApiModel):
     )
     backoff_limit: int = Field(default=1, ge=0, le=10, description="Retries of a failed run.")
     active_deadline_seconds: int = Field(
-        default=21600, ge=60, description="A run that takes longer is stopped and failed."
+        default=21600,
+        ge=60,
+        le=INT32_MAX,
+        description="A run that takes longer is stopped and failed.",
     )
     history_limit: int = Field(
         default=3, ge=0, le=50, description="Finished runs kept (Jobs and status history)."
@@ -161,10 +189,23 @@ class RetrainJobSpec(ApiModel):
 class TrainerResult(ApiModel):
     """What a trainer reports, as JSON in its termination message."""
 
-    version: str = Field(min_length=1, description="Version of the candidate.")
-    uri: str = Field(min_length=1, description="Where the packaged candidate is.")
-    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN, description="Its digest.")
-    metrics: dict[str, float] = Field(default_factory=dict, description="Validation metrics.")
+    version: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=MODEL_VERSION_PATTERN,
+        description="Version of the candidate: what model.version would say.",
+    )
+    uri: str = Field(
+        pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
+        description="Where the packaged candidate is: what model.uri would say.",
+    )
+    sha256: str | None = Field(
+        default=None, pattern=SHA256_PATTERN, max_length=64, description="Its digest."
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict, max_length=64, description="Validation metrics (at most 64)."
+    )
 
 
 class RunOutcome(StrEnum):

@@ -138,17 +138,26 @@ def _flatten(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Map
     return node
 
 
+# Keywords of each side of an `int | str` that apply to that side's values only, so they
+# can sit on the one int-or-string node (OpenAPI applies number keywords to numbers only).
+_INT_OR_STRING_KEYWORDS = {
+    "integer": {"type", "minimum", "maximum"},
+    "string": {"type", "pattern", "maxLength"},
+}
+
+
 def _int_or_string(options: Sequence[Mapping[str, Any]], siblings: Mapping[str, Any]) -> JsonSchema:
     """A quantity-like `int | str`, written the way Kubernetes' own types are."""
-    text = next(option for option in options if option["type"] == "string")
-    unsupported = set(text) - {"type", "pattern"}
-    if unsupported:
-        raise SchemaConversionError(f"int | str with unsupported keywords {sorted(unsupported)}")
     schema: JsonSchema = {
         "anyOf": [{"type": "integer"}, {"type": "string"}],
         "x-kubernetes-int-or-string": True,
         **siblings,
     }
-    if "pattern" in text:
-        schema["pattern"] = text["pattern"]
+    for option in options:
+        unsupported = set(option) - _INT_OR_STRING_KEYWORDS[option["type"]]
+        if unsupported:
+            raise SchemaConversionError(
+                f"int | str with unsupported keywords {sorted(unsupported)}"
+            )
+        schema.update({key: value for key, value in option.items() if key != "type"})
     return schema

@@ -23,11 +23,18 @@ from modelship.api.base import (
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     DURATION_PATTERN,
+    IMAGE_PATTERN,
+    LABEL_VALUE_PATTERN,
+    QUALIFIED_NAME_PATTERN,
     QUANTITY_PATTERN,
     SHA256_PATTERN,
 )
-from modelship.api.common import MIG_PROFILE_PATTERN
-from modelship.api.model_deployment import MODEL_URI_PATTERN
+from modelship.api.common import MIG_PROFILE_PATTERN, TOLERATION_KEY_PATTERN
+from modelship.api.model_deployment import (
+    HTTP_URL_PATTERN,
+    MODEL_URI_PATTERN,
+    OUTPUT_URI_PATTERN,
+)
 from modelship.api.retrain_job import TrainerResult
 from modelship.builders import (
     BuildError,
@@ -59,7 +66,18 @@ _PATTERN_MEANINGS = {
     ),
     SHA256_PATTERN: "64 lower case hex digits",
     MIG_PROFILE_PATTERN: "a MIG profile such as 1g.10gb",
-    MODEL_URI_PATTERN: "a uri starting with s3://, gs://, http(s)://, pvc:// or file://",
+    MODEL_URI_PATTERN: (
+        "a uri starting with s3://, gs://, http(s)://, pvc://CLAIM (a claim's name) or file://"
+    ),
+    OUTPUT_URI_PATTERN: "a uri starting with s3://, gs://, pvc://CLAIM (a claim's name) or file://",
+    HTTP_URL_PATTERN: "an http:// or https:// URL",
+    IMAGE_PATTERN: "an image reference without whitespace, such as ghcr.io/org/triton:24.10",
+    LABEL_VALUE_PATTERN: (
+        "a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with "
+        "a letter or digit)"
+    ),
+    QUALIFIED_NAME_PATTERN: "a qualified name such as example.com/Ready",
+    TOLERATION_KEY_PATTERN: "a taint key (a label name such as nvidia.com/gpu), or empty",
 }
 
 

@@ -448,7 +448,7 @@ def invalid_spec_is_reported_and_touches_nothing(cluster: Cluster, ns: str) -> N
         "minReplicas": 5, "maxReplicas": 2}}})  # fmt: skip
     md = md_with(cluster, ns, "wine", "Ready", "False", "InvalidSpec")
     assert condition(md, "Ready")["message"].startswith(
-        "Invalid spec: spec.autoscaling: minReplicas (5) must not exceed maxReplicas (2)."
+        "Invalid spec: spec.autoscaling: minReplicas must not exceed maxReplicas (5 > 2)."
     )
     assert condition(md, "Degraded")["status"] == "True"
     assert deployments(cluster, ns, "wine") == before

@@ -56,9 +56,29 @@ def _program(expression: str) -> celpy.Runner:
     return environment.program(environment.compile(expression), functions=KUBERNETES_CEL_FUNCTIONS)
 
 
+# CEL's reserved words: the API server shows a property so named to rules as __name__
+# (k8s.io/apiserver pkg/cel/escaping.go); cel-python does not, so the value is renamed.
+_CEL_RESERVED = frozenset(
+    {"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for"}
+    | {"function", "if", "import", "let", "loop", "package", "namespace", "return", "var"}
+    | {"void", "while"}
+)
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            (f"__{key}__" if key in _CEL_RESERVED else key): _escaped(child)
+            for key, child in value.items()
+        }
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
 def evaluate_cel(expression: str, self_value: Any) -> Any:
     """The value of a CEL expression with `self` bound to a JSON value; raises on errors."""
-    result = _program(expression).evaluate({"self": celpy.json_to_cel(self_value)})
+    result = _program(expression).evaluate({"self": celpy.json_to_cel(_escaped(self_value))})
     if isinstance(result, celpy.CELEvalError):
         raise result
     return result
@@ -125,8 +145,12 @@ def apply_defaults(schema: Schema, value: Any) -> Any:
     return value
 
 
-def to_json_schema(schema: Schema) -> Schema:
-    """A Draft 4 JSON Schema that refuses unknown fields, as kubectl's strict validation does."""
+def to_json_schema(schema: Schema, api_server_owned: bool = False) -> Schema:
+    """A Draft 4 JSON Schema that refuses unknown fields, as kubectl's strict validation does.
+
+    ``api_server_owned``: the node is the root's metadata, whose fields are the API
+    server's own (labels, namespace, ...); the CRD may only restrict name and generateName.
+    """
     converted = {
         key: value
         for key, value in schema.items()
@@ -137,8 +161,13 @@ def to_json_schema(schema: Schema) -> Schema:
         converted["properties"] = {
             name: to_json_schema(child) for name, child in schema["properties"].items()
         }
-        if not schema.get("x-kubernetes-preserve-unknown-fields"):
+        if not (schema.get("x-kubernetes-preserve-unknown-fields") or api_server_owned):
             converted["additionalProperties"] = False
+        # At a kind's root, metadata is the API server's (the CRD restricts only its name).
+        if "apiVersion" in schema["properties"] and "metadata" in schema["properties"]:
+            converted["properties"]["metadata"] = to_json_schema(
+                schema["properties"]["metadata"], api_server_owned=True
+            )
     if isinstance(schema.get("additionalProperties"), dict):
         converted["additionalProperties"] = to_json_schema(schema["additionalProperties"])
     if "items" in schema:

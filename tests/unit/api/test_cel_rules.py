@@ -17,12 +17,27 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import pytest
 from modelship.api import ModelDeployment, RetrainJob
-from modelship.api.common import EnvVar, GpuSpec
+from modelship.api.common import (
+    NODE_SELECTOR_KEYS,
+    TOLERATION_EXISTS_WITHOUT_VALUE,
+    TOLERATION_SECONDS_NEED_NO_EXECUTE,
+    TOLERATION_WITHOUT_KEY,
+    EnvVar,
+    GpuSpec,
+    Toleration,
+)
 from modelship.api.model_deployment import (
     HPA_SCALE_TO_ZERO,
     INPUT_FORMAT_UNKNOWN,
+    KEDA_CPU_REQUEST,
+    KEDA_MEMORY_REQUEST,
+    KEDA_NAME,
+    KEDA_SCALE_TO_ZERO_ON_RESOURCES,
     OUTPUT_FORMAT_UNKNOWN,
     OUTPUT_NOT_PER_RUN,
+    REPLICA_BOUNDS,
+    SECTION_NAME_NEEDED,
+    SECTION_NAME_UNIQUE,
     AutoscalingSpec,
     BatchInput,
     BatchOutput,
@@ -30,8 +45,11 @@ from modelship.api.model_deployment import (
     CanaryTraffic,
     DriftMonitoring,
     MetricsProvider,
+    ModelDeploymentSpec,
     ModelSource,
+    ServingSpec,
 )
+from modelship.api.retrain_job import TrainerTemplate
 from modelship.api.schema import structural_schema
 
 if TYPE_CHECKING:
@@ -56,11 +74,30 @@ RTJ_NAME = (
 )
 
 
-def _model_deployment(name: str) -> dict[str, Any]:
+MODEL = {"name": "m", "version": "1", "uri": "s3://models/m/1"}
+
+
+def _model_deployment(name: str, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"model": MODEL, **spec}}
+
+
+def _keda_spec(metrics: list[str], **resources: dict[str, str]) -> dict[str, Any]:
+    """A spec scaling with KEDA on ``metrics`` (cpu, memory, requestsPerSecond)."""
+    serving = {"resources": resources} if resources else {}
     return {
-        "metadata": {"name": name},
-        "spec": {"model": {"name": "m", "version": "1", "uri": "s3://models/m/1"}},
+        "model": MODEL,
+        "serving": serving,
+        "autoscaling": {
+            "engine": "keda",
+            "maxReplicas": 3,
+            "prometheusUrl": "http://prometheus:9090",
+            "metrics": [{"type": metric, "target": 70} for metric in metrics],
+        },
     }
+
+
+def _gateway(*refs: dict[str, Any]) -> dict[str, Any]:
+    return {"router": "gatewayAPI", "parentRefs": list(refs)}
 
 
 def _retrain_job(name: str) -> dict[str, Any]:
@@ -115,13 +152,35 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     # minReplicas defaults to 1, which the API server fills in before the rule runs.
     (AutoscalingSpec, {"maxReplicas": 1}, []),
     (AutoscalingSpec, {"minReplicas": 2, "maxReplicas": 2}, []),
+    (AutoscalingSpec, {"minReplicas": 5, "maxReplicas": 2}, [REPLICA_BOUNDS]),
+    (AutoscalingSpec, {"minReplicas": 0, "maxReplicas": 1}, [HPA_SCALE_TO_ZERO]),
+    # KEDA refuses scale to zero on cpu and memory alone (the default metric is cpu).
     (
         AutoscalingSpec,
-        {"minReplicas": 5, "maxReplicas": 2},
-        ["minReplicas (5) must not exceed maxReplicas (2)"],
+        {"minReplicas": 0, "maxReplicas": 1, "engine": "keda"},
+        [KEDA_SCALE_TO_ZERO_ON_RESOURCES],
     ),
-    (AutoscalingSpec, {"minReplicas": 0, "maxReplicas": 1}, [HPA_SCALE_TO_ZERO]),
-    (AutoscalingSpec, {"minReplicas": 0, "maxReplicas": 1, "engine": "keda"}, []),
+    (
+        AutoscalingSpec,
+        {
+            "minReplicas": 0,
+            "maxReplicas": 1,
+            "engine": "keda",
+            "metrics": [{"type": "memory", "target": 80}, {"type": "cpu", "target": 80}],
+        },
+        [KEDA_SCALE_TO_ZERO_ON_RESOURCES],
+    ),
+    (
+        AutoscalingSpec,
+        {
+            "minReplicas": 0,
+            "maxReplicas": 1,
+            "engine": "keda",
+            "prometheusUrl": "http://prometheus:9090",
+            "metrics": [{"type": "cpu", "target": 80}, {"type": "requestsPerSecond", "target": 9}],
+        },
+        [],
+    ),
     (AutoscalingSpec, {"maxReplicas": 3, "engine": "keda"}, []),
     (
         AutoscalingSpec,
@@ -153,6 +212,31 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (CanaryTraffic, {}, []),
     (CanaryTraffic, {"router": "gatewayAPI", "parentRefs": [{"name": "public"}]}, []),
     (CanaryTraffic, {"router": "gatewayAPI"}, [GATEWAY_PARENTS]),
+    # The Gateway API's own parentRefs rules (HTTPRoute CRD, v1.6.1).
+    (CanaryTraffic, _gateway({"name": "a"}, {"name": "b"}), []),
+    (CanaryTraffic, _gateway({"name": "a"}, {"name": "a", "namespace": "infra"}), []),
+    (
+        CanaryTraffic,
+        _gateway({"name": "a", "sectionName": "http"}, {"name": "a", "sectionName": "https"}),
+        [],
+    ),
+    (CanaryTraffic, _gateway({"name": "a"}, {"name": "a"}), [SECTION_NAME_UNIQUE]),
+    # An empty namespace is the route's own.
+    (
+        CanaryTraffic,
+        _gateway({"name": "a", "namespace": "infra"}, {"name": "a", "namespace": "infra"}),
+        [SECTION_NAME_UNIQUE],
+    ),
+    (
+        CanaryTraffic,
+        _gateway({"name": "a", "sectionName": "http"}, {"name": "a", "sectionName": "http"}),
+        [SECTION_NAME_UNIQUE],
+    ),
+    (
+        CanaryTraffic,
+        _gateway({"name": "a", "sectionName": "http"}, {"name": "a"}),
+        [SECTION_NAME_NEEDED],
+    ),
     (CanarySpec, {}, []),
     (CanarySpec, {"steps": [{"weight": 100}]}, []),
     (CanarySpec, {"steps": [{"weight": 5}, {"weight": 25}, {"weight": 75}]}, []),
@@ -169,6 +253,46 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
         {"analysis": {"provider": {"type": "prometheus"}}, "traffic": {"router": "gatewayAPI"}},
         [PROMETHEUS_URL, GATEWAY_PARENTS],
     ),
+    (Toleration, {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, []),
+    (Toleration, {"operator": "Exists"}, []),
+    (
+        Toleration,
+        {"key": "dedicated", "value": "ml", "effect": "NoExecute", "tolerationSeconds": 60},
+        [],
+    ),
+    (
+        Toleration,
+        {"key": "dedicated", "effect": "NoSchedule", "tolerationSeconds": 60},
+        [TOLERATION_SECONDS_NEED_NO_EXECUTE],
+    ),
+    (
+        Toleration,
+        {"key": "dedicated", "operator": "Exists", "value": "ml"},
+        [TOLERATION_EXISTS_WITHOUT_VALUE],
+    ),
+    (Toleration, {"value": "ml"}, [TOLERATION_WITHOUT_KEY]),
+    (
+        Toleration,
+        {"tolerationSeconds": 5, "value": "ml"},
+        [TOLERATION_WITHOUT_KEY, TOLERATION_SECONDS_NEED_NO_EXECUTE],
+    ),
+    (Toleration, {"key": "", "operator": "Equal"}, [TOLERATION_WITHOUT_KEY]),
+    (ServingSpec, {"nodeSelector": {"nvidia.com/gpu.product": "H100", "pool": "gpu"}}, []),
+    (ServingSpec, {"nodeSelector": {"gpu type": "H100"}}, [NODE_SELECTOR_KEYS]),
+    (TrainerTemplate, {"image": "t:1", "nodeSelector": {"-pool": "x"}}, [NODE_SELECTOR_KEYS]),
+    # KEDA refuses a cpu or memory trigger on a container without that request.
+    (ModelDeploymentSpec, _keda_spec(["cpu"], requests={"cpu": "500m"}), []),
+    (ModelDeploymentSpec, _keda_spec(["cpu"], limits={"cpu": "1"}), []),
+    (ModelDeploymentSpec, _keda_spec(["memory"], requests={"memory": "1Gi"}), []),
+    (ModelDeploymentSpec, _keda_spec(["requestsPerSecond"]), []),
+    (ModelDeploymentSpec, _keda_spec(["cpu"]), [KEDA_CPU_REQUEST]),
+    (ModelDeploymentSpec, _keda_spec(["cpu"], requests={"memory": "1Gi"}), [KEDA_CPU_REQUEST]),
+    (
+        ModelDeploymentSpec,
+        _keda_spec(["memory", "requestsPerSecond"], requests={"cpu": "1"}),
+        [KEDA_MEMORY_REQUEST],
+    ),
+    (ModelDeploymentSpec, _keda_spec(["cpu", "memory"]), [KEDA_CPU_REQUEST, KEDA_MEMORY_REQUEST]),
     (DriftMonitoring, {}, []),
     (DriftMonitoring, {"action": "retrain", "retrainJob": "nightly"}, []),
     (DriftMonitoring, {"action": "retrain"}, [DRIFT_RETRAIN]),
@@ -177,6 +301,22 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (ModelDeployment, _model_deployment("m" * 64), [MDEP_NAME]),
     (ModelDeployment, _model_deployment("7-eleven"), [MDEP_NAME]),
     (ModelDeployment, _model_deployment("fraud.detector"), [MDEP_NAME]),
+    # KEDA names its HPA keda-hpa-<name>, which must fit in 63 characters.
+    (
+        ModelDeployment,
+        {"metadata": {"name": "m" * 54}, "spec": _keda_spec(["requestsPerSecond"])},
+        [],
+    ),
+    (
+        ModelDeployment,
+        {"metadata": {"name": "m" * 55}, "spec": _keda_spec(["requestsPerSecond"])},
+        [KEDA_NAME],
+    ),
+    (
+        ModelDeployment,
+        _model_deployment("m" * 63, autoscaling={"maxReplicas": 2}),
+        [],
+    ),
     (RetrainJob, _retrain_job("nightly"), []),
     (RetrainJob, _retrain_job("7-nightly"), []),
     (RetrainJob, _retrain_job("nightly-"), [RTJ_NAME]),

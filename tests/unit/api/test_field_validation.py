@@ -119,6 +119,110 @@ EDITS: list[tuple[str, str, Any, bool]] = [
         ],
         False,
     ),
+    # Values a real API server, kubelet or Gateway refuses are refused here first.
+    (MD, "serving.replicas", 2**31 - 1, True),
+    (MD, "serving.replicas", 2**31, False),
+    (MD, "autoscaling", {"maxReplicas": 2**31}, False),
+    (MD, "autoscaling", {"maxReplicas": 2, "metrics": [{"type": "cpu", "target": 2**31}]}, False),
+    (MD, "serving.resources.requests.cpu", "-1", False),
+    (MD, "serving.resources.requests.cpu", -1, False),
+    (MD, "serving.resources.requests.cpu", "+1", True),
+    (MD, "serving.resources.limits.memory", "1" * 65, False),
+    (MD, "serving.resources.requests", {f"vendor.example/r{n}": 1 for n in range(17)}, False),
+    (MD, "serving.image", "", False),
+    (MD, "serving.image", "triton :24", False),
+    (MD, "serving.image", "registry.example.com/triton@sha256:" + "a" * 64, True),
+    (MD, "serving.image", "r/" + "i" * 1023, False),
+    (MD, "serving.gpu.count", 0, False),
+    (MD, "serving.gpu", {"count": 1, "product": "NVIDIA H100"}, False),
+    (MD, "serving.instanceCount", 65, False),
+    (MD, "serving.args", ["--log-verbose=1"] * 65, False),
+    (MD, "serving.dynamicBatching", {"preferredBatchSizes": [0]}, False),
+    (MD, "serving.dynamicBatching", {"preferredBatchSizes": list(range(1, 18))}, False),
+    (MD, "serving.nodeSelector", {"pool": "gpu nodes"}, False),
+    (MD, "serving.nodeSelector", {f"k{n}": "v" for n in range(33)}, False),
+    (MD, "serving.tolerations", [{"key": "gpu", "value": "v" * 64}], False),
+    (MD, "serving.tolerations", [{"key": "bad key", "operator": "Exists"}], False),
+    (MD, "serving.tolerations", [{"key": "gpu", "operator": "Exists"}] * 33, False),
+    (MD, "model.uri", "pvc:///x", False),
+    (MD, "model.uri", "pvc://Models/x", False),
+    (MD, "model.uri", "pvc://models.team-a/fraud/3", True),
+    (MD, "model.uri", "pvc://models", True),
+    (MD, "model.uri", "s3://models/" + "x" * 2048, False),
+    (MD, "rollout.canary", {"steps": [{"weight": 20, "pause": "1" * 32 + "s"}]}, False),
+    (
+        MD,
+        "rollout.canary",
+        {
+            "traffic": {
+                "router": "gatewayAPI",
+                "parentRefs": [{"name": "gw", "sectionName": "Web_1"}],
+            }
+        },
+        False,
+    ),
+    (
+        MD,
+        "rollout.canary",
+        {
+            "traffic": {
+                "router": "gatewayAPI",
+                "parentRefs": [{"name": "gw", "namespace": "In.fra"}],
+            }
+        },
+        False,
+    ),
+    (
+        MD,
+        "rollout.canary",
+        {"traffic": {"router": "gatewayAPI", "parentRefs": [{"name": "gw", "port": 0}]}},
+        False,
+    ),
+    (
+        MD,
+        "rollout.canary",
+        {
+            "traffic": {
+                "router": "gatewayAPI",
+                "parentRefs": [{"name": "gw", "sectionName": "web.public", "port": 443}],
+            }
+        },
+        True,
+    ),
+    (MD, "monitoring.drift", {"reference": "ftp://profiles/x.json"}, False),
+    (
+        MD,
+        "batch",
+        [
+            {
+                "name": f"job{n}",
+                "schedule": "@daily",
+                "input": {"uri": "s3://in/x.csv"},
+                "output": {"uri": "s3://out/{date}.csv"},
+            }
+            for n in range(33)
+        ],
+        False,
+    ),
+    (
+        MD,
+        "batch",
+        [
+            {
+                "name": "nightly",
+                "schedule": "@daily",
+                "input": {"uri": "pvc:///x.csv"},
+                "output": {"uri": "s3://out/{date}.csv"},
+            }
+        ],
+        False,
+    ),
+    (RTJ, "template.image", "", False),
+    (RTJ, "template.image", " trainer:1", False),
+    (RTJ, "data.uri", "pvc:///data", False),
+    (RTJ, "output.uri", "pvc://models/{run}", True),
+    (RTJ, "activeDeadlineSeconds", 2**31, False),
+    (RTJ, "template.command", ["python"] * 65, False),
     (RTJ, "schedule", "@weekly", True),
     (RTJ, "schedule", "0 3 * *", False),
     # Out of bounds: the API server would refuse the CronJob the operator then creates.

@@ -3,10 +3,11 @@
 Proves each translation on a small type, comparing whole schemas: `$ref`s
 inlined with the field's own description winning, titles and
 `additionalProperties: false` dropped, `X | None` made a plain optional
-field, `int | str` an int-or-string, exclusive bounds in OpenAPI v3.0 form,
-literals as enums, defaults written as the API server applies them (`{}`
-for a nested object, nothing for an empty list), Kubernetes extensions and
-CEL rules kept; and that anything it cannot express is refused loudly.
+field, `int | str` an int-or-string (with both sides' bounds), exclusive bounds
+in OpenAPI v3.0 form, literals as enums, defaults written as the API server
+applies them (`{}` for a nested object, nothing for an empty list), Kubernetes
+extensions and CEL rules kept; and that anything it cannot express is refused
+loudly.
 """
 
 from __future__ import annotations
@@ -136,9 +137,13 @@ INNER: dict[str, Any] = {
             {
                 "description": "Kubernetes-shaped fields.",
                 "properties": {
+                    # Each side's bounds on the one node: OpenAPI applies minimum to
+                    # numbers only, pattern and maxLength to strings only.
                     "cpu": {
                         "anyOf": [{"type": "integer"}, {"type": "string"}],
                         "description": "A quantity.",
+                        "minimum": 0,
+                        "maxLength": 64,
                         "pattern": QUANTITY_PATTERN,
                         "x-kubernetes-int-or-string": True,
                     },

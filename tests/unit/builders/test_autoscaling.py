@@ -229,15 +229,16 @@ CASES = [
         },
         id="keda-every-metric",
     ),
+    # KEDA refuses scale to zero on cpu alone, so the API does: minReplicas 1.
     pytest.param(
-        {"engine": "keda", "minReplicas": 0, "maxReplicas": 3},
+        {"engine": "keda", "minReplicas": 1, "maxReplicas": 3},
         {
             "apiVersion": "keda.sh/v1alpha1",
             "kind": "ScaledObject",
             "metadata": META,
             "spec": {
                 "scaleTargetRef": TARGET,
-                "minReplicaCount": 0,
+                "minReplicaCount": 1,
                 "maxReplicaCount": 3,
                 "triggers": [
                     {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}}
@@ -251,7 +252,9 @@ CASES = [
 
 @pytest.mark.parametrize(("autoscaling", "expected"), CASES)
 def test_autoscaler(autoscaling: dict[str, Any], expected: Any, make_deployment: Any) -> None:
-    md = make_deployment({"autoscaling": autoscaling})
+    # KEDA's cpu and memory triggers need the Triton container to request them.
+    requests = {"requests": {"cpu": "1", "memory": "1Gi"}}
+    md = make_deployment({"autoscaling": autoscaling, "serving": {"resources": requests}})
     model = ResolvedModel(
         name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
     )

@@ -151,7 +151,7 @@ def test_a_child_no_longer_wanted_is_deleted_and_a_missing_one_created() -> None
         (
             {"body": md_body(generation=2, autoscaling={"minReplicas": 5, "maxReplicas": 2})},
             "InvalidSpec",
-            "Invalid spec: spec.autoscaling: minReplicas (5) must not exceed maxReplicas (2).",
+            "Invalid spec: spec.autoscaling: minReplicas must not exceed maxReplicas (5 > 2).",
         ),
         (
             {"body": md_body(generation=2, serving={"replicas": -1})},

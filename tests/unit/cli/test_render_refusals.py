@@ -1,0 +1,71 @@
+"""`modelship render` refuses what a real cluster (API server, kubelet, KEDA, Gateway API)
+would refuse, one line per problem naming the field and saying in words what is wanted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from modelship.cli.render import render
+
+HEAD = """\
+apiVersion: modelship.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: fraud}
+spec:
+  model: {name: fraud, version: "3", uri: "s3://models/fraud/3"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "line"),
+    [
+        (
+            "  serving: {image: 'triton :1'}\n",
+            "spec.serving.image: must be an image reference without whitespace, such as "
+            "ghcr.io/org/triton:24.10, not 'triton :1'",
+        ),
+        (
+            "  serving: {replicas: 2147483648}\n",
+            "spec.serving.replicas: Input should be less than or equal to 2147483647",
+        ),
+        (
+            "  serving: {resources: {requests: {cpu: '-1'}}}\n",
+            "spec.serving.resources.requests.cpu: must be a Kubernetes quantity such as 500m, "
+            "2Gi or 4, not '-1'",
+        ),
+        (
+            "  serving: {resources: {requests: {cpu: '2'}, limits: {cpu: '1'}}}\n",
+            "spec.serving.resources: requests of cpu exceed their limits: lower the request or "
+            "raise the limit",
+        ),
+        (
+            "  serving: {tolerations: [{key: 'bad key', operator: Exists}]}\n",
+            "spec.serving.tolerations[0].key: must be a taint key (a label name such as "
+            "nvidia.com/gpu), or empty, not 'bad key'",
+        ),
+        (
+            "  batch: [{name: n, schedule: '@daily', input: {uri: 'pvc:///x.csv'}, "
+            "output: {uri: 's3://o/{date}.csv'}}]\n",
+            "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, http(s)://, "
+            "pvc://CLAIM (a claim's name) or file://, not 'pvc:///x.csv'",
+        ),
+        (
+            "  autoscaling: {engine: keda, maxReplicas: 2, "
+            "metrics: [{type: memory, target: 80}]}\n",
+            "spec: KEDA's memory metric needs serving.resources.requests.memory (or "
+            "limits.memory): KEDA refuses a ScaledObject whose Triton container requests no "
+            "memory",
+        ),
+    ],
+    ids=["image", "replicas", "negative-cpu", "requests-above-limits", "toleration", "pvc", "keda"],
+)
+def test_render_names_the_field_a_cluster_would_refuse(
+    spec: str, line: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEAD + spec)
+    result = CliRunner().invoke(render, ["-f", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {path}: ModelDeployment/fraud: {line}"]
