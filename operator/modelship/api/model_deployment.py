@@ -535,6 +535,9 @@ def _parent_ref_problem(refs: list[ParentReference]) -> str | None:
     return None
 
 
+GRPC_NEEDS_GATEWAY = "grpcParentRefs needs the gatewayAPI router"
+
+
 class CanaryTraffic(ApiModel):
     """How traffic is split between the stable and canary revisions."""
 
@@ -547,6 +550,13 @@ class CanaryTraffic(ApiModel):
                     "(has(self.parentRefs) && size(self.parentRefs) > 0)"
                 ),
                 message="the gatewayAPI router needs at least one parentRef",
+            ),
+            Rule(
+                rule=(
+                    "self.router == 'gatewayAPI' || !has(self.grpcParentRefs) || "
+                    "size(self.grpcParentRefs) == 0"
+                ),
+                message=GRPC_NEEDS_GATEWAY,
             ),
         )
     )
@@ -567,14 +577,27 @@ class CanaryTraffic(ApiModel):
         ),
         json_schema_extra=PARENT_REF_RULES,
     )
+    grpc_parent_refs: list[ParentReference] = Field(
+        default_factory=list,
+        max_length=32,
+        description=(
+            "Gateways (gRPC listeners) the GRPCRoute for Triton's gRPC port 8001 attaches to "
+            "(gatewayAPI); empty: gRPC traffic is not split. Not the HTTPRoute's parents: "
+            "a listener accepts only one of an HTTPRoute and a GRPCRoute for a hostname."
+        ),
+        json_schema_extra=PARENT_REF_RULES,
+    )
 
     @model_validator(mode="after")
     def _parents(self) -> CanaryTraffic:
         if self.router == TrafficRouter.GATEWAY_API and not self.parent_refs:
             raise ValueError("the gatewayAPI router needs at least one parentRef")
-        problem = _parent_ref_problem(self.parent_refs)
-        if problem is not None:
-            raise ValueError(problem)
+        if self.router != TrafficRouter.GATEWAY_API and self.grpc_parent_refs:
+            raise ValueError(GRPC_NEEDS_GATEWAY)
+        for refs in (self.parent_refs, self.grpc_parent_refs):
+            problem = _parent_ref_problem(refs)
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
 

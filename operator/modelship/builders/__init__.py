@@ -76,8 +76,8 @@ def build_model_deployment_children(md: ModelDeployment, plan: RolloutPlan) -> l
     canary = defaults.canary_settings(md.spec.rollout)
     if canary is not None and canary.traffic.router == TrafficRouter.GATEWAY_API:
         children.append(build_http_route(md, canary, plan))
-        if grpc_parents := defaults.grpc_parent_refs(canary):
-            children.append(build_grpc_route(md, grpc_parents, plan))
+        if canary.traffic.grpc_parent_refs:
+            children.append(build_grpc_route(md, canary.traffic.grpc_parent_refs, plan))
     children.extend(build_batch_cron_job(md, job, stable) for job in md.spec.batch)
     return children
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from modelship.api.model_deployment import (
     CanarySpec,
-    ParentReference,
     RolloutSpec,
     RolloutStrategy,
 )
@@ -85,11 +84,3 @@ def canary_settings(rollout: RolloutSpec) -> CanarySpec | None:
     if rollout.strategy != RolloutStrategy.CANARY:
         return None
     return rollout.canary if rollout.canary is not None else CanarySpec()
-
-
-def grpc_parent_refs(canary: CanarySpec) -> list[ParentReference]:
-    """Where the GRPCRoute attaches: `traffic.grpcParentRefs`; none means no GRPCRoute.
-
-    The API field comes with the API part of issue 8; until it is there, there is none.
-    """
-    return list(getattr(canary.traffic, "grpc_parent_refs", None) or [])

@@ -10,9 +10,8 @@ render` either refuses the spec, or every object it prints passes:
 A kind with neither an upstream CRD nor a core schema fails: nothing passes unchecked.
 The routes are also checked mid-canary (two weighted revisions), which render never shows.
 
-Specs our API does not refuse yet although KEDA or the Gateway API would are marked
-strict xfail with the part of issue 8 that adds the refusal: they fail loudly once it
-lands, and the mark goes.
+Edge specs KEDA or the Gateway API would refuse must be refused by render first,
+with a message naming the field.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,41 +49,24 @@ KUBERNETES_VERSIONS = ("1.29", "1.37")
 # What a RetrainJob followed by a sample would have promoted.
 PROMOTED = {"version": "r1", "uri": "s3://models/churn/r1", "sha256": "d" * 64}
 
-WT_API = "API refusal lands with wt-api"
-GATEWAY_API_REFUSAL = (
-    "API refusal not written yet: parentRefs must be distinct and sectionName a DNS "
-    "subdomain (see the wt-conformance report)"
-)
-# Specs KEDA's webhook refuses that our API still accepts.
-WEBHOOK_GAPS = {
-    "modeldeployment-keda.yaml": WT_API,  # a memory trigger without a memory request
-    "keda-cpu-without-request": WT_API,
-    "keda-memory-without-request": WT_API,
-    "keda-name-55": WT_API,
-    "keda-scale-to-zero-cpu-only": WT_API,
-}
-# Specs the Gateway API CRD refuses that our API still accepts.
-CRD_GAPS = {
-    "gateway-duplicate-parents": GATEWAY_API_REFUSAL,
-    "gateway-section-name-not-dns": GATEWAY_API_REFUSAL,
+# Edge specs that KEDA's webhook or the Gateway API CRD would refuse: our API refuses
+# them first, at `kubectl apply` and in render, naming the field.
+REFUSED_BY_OUR_API = {
+    "keda-cpu-without-request": "cpu",
+    "keda-memory-without-request": "memory",
+    "keda-name-55": "54",
+    "keda-scale-to-zero-cpu-only": "minReplicas",
+    "gateway-duplicate-parents": "parentRefs",
+    "gateway-section-name-not-dns": "sectionName",
 }
 # Edge specs that are right as they are: render must print them.
-MUST_RENDER = sorted(set(EDGE_SPECS) - set(WEBHOOK_GAPS) - set(CRD_GAPS))
+MUST_RENDER = sorted(set(EDGE_SPECS) - set(REFUSED_BY_OUR_API))
 
 
-def _cases(gaps: dict[str, str]) -> list[Any]:
-    return list(_each_case(gaps))
-
-
-def _each_case(gaps: dict[str, str]) -> Iterator[Any]:
-    for path in SAMPLES:
-        marks = (
-            [pytest.mark.xfail(strict=True, reason=gaps[path.name])] if path.name in gaps else []
-        )
-        yield pytest.param(path.read_text(), id=path.name, marks=marks)
-    for name, document in EDGE_SPECS.items():
-        marks = [pytest.mark.xfail(strict=True, reason=gaps[name])] if name in gaps else []
-        yield pytest.param(yaml.safe_dump(document), id=name, marks=marks)
+def _cases() -> list[Any]:
+    samples = [pytest.param(path.read_text(), id=path.name) for path in SAMPLES]
+    edges = [pytest.param(yaml.safe_dump(doc), id=name) for name, doc in EDGE_SPECS.items()]
+    return samples + edges
 
 
 @functools.cache
@@ -124,7 +105,7 @@ def _problems(obj: dict[str, Any]) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("text", _cases(CRD_GAPS))
+@pytest.mark.parametrize("text", _cases())
 def test_every_rendered_object_passes_its_upstream_schema_and_rules(text: str) -> None:
     code, output, objects = rendered(text)
     if code != 0:
@@ -138,7 +119,7 @@ def test_every_rendered_object_passes_its_upstream_schema_and_rules(text: str) -
     assert found == {}
 
 
-@pytest.mark.parametrize("text", _cases(WEBHOOK_GAPS))
+@pytest.mark.parametrize("text", _cases())
 def test_keda_admits_every_rendered_scaled_object(text: str) -> None:
     code, _, objects = rendered(text)
     if code != 0:
@@ -174,6 +155,13 @@ def test_edge_specs_meant_to_be_served_render(name: str) -> None:
     assert objects
 
 
+@pytest.mark.parametrize(("name", "field"), sorted(REFUSED_BY_OUR_API.items()))
+def test_specs_the_cluster_would_refuse_are_refused_by_render(name: str, field: str) -> None:
+    code, output, _ = rendered(yaml.safe_dump(EDGE_SPECS[name]))
+    assert code != 0
+    assert field in output
+
+
 def _canary_plan(md: ModelDeployment) -> RolloutPlan:
     def model(version: str) -> ResolvedModel:
         uri = f"s3://models/{md.spec.model.name}/{version}"
@@ -188,13 +176,7 @@ def _canary_plan(md: ModelDeployment) -> RolloutPlan:
 
 
 GATEWAY_CASES = [
-    pytest.param(
-        name,
-        id=name,
-        marks=[pytest.mark.xfail(strict=True, reason=CRD_GAPS[name])] if name in CRD_GAPS else [],
-    )
-    for name, document in EDGE_SPECS.items()
-    if "gatewayAPI" in json.dumps(document)
+    name for name, document in EDGE_SPECS.items() if "gatewayAPI" in json.dumps(document)
 ]
 
 

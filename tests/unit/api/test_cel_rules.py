@@ -62,6 +62,7 @@ ONE_MODEL_SOURCE = "set exactly one of model.uri (with model.version) or model.f
 KEDA_PROMETHEUS = "KEDA scaling on Triton metrics needs prometheusUrl"
 PROMETHEUS_URL = "a prometheus metrics provider needs url"
 GATEWAY_PARENTS = "the gatewayAPI router needs at least one parentRef"
+GRPC_NEEDS_GATEWAY = "grpcParentRefs needs the gatewayAPI router"
 INCREASING_WEIGHTS = "canary step weights must be strictly increasing"
 DRIFT_RETRAIN = "drift action retrain needs retrainJob"
 MDEP_NAME = (
@@ -212,6 +213,25 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (CanaryTraffic, {}, []),
     (CanaryTraffic, {"router": "gatewayAPI", "parentRefs": [{"name": "public"}]}, []),
     (CanaryTraffic, {"router": "gatewayAPI"}, [GATEWAY_PARENTS]),
+    (
+        CanaryTraffic,
+        {
+            "router": "gatewayAPI",
+            "parentRefs": [{"name": "web"}],
+            "grpcParentRefs": [{"name": "g"}],
+        },
+        [],
+    ),
+    (CanaryTraffic, {"grpcParentRefs": [{"name": "grpc"}]}, [GRPC_NEEDS_GATEWAY]),
+    (
+        CanaryTraffic,
+        {
+            "router": "gatewayAPI",
+            "parentRefs": [{"name": "web"}],
+            "grpcParentRefs": [{"name": "g"}, {"name": "g"}],
+        },
+        [SECTION_NAME_UNIQUE],
+    ),
     # The Gateway API's own parentRefs rules (HTTPRoute CRD, v1.6.1).
     (CanaryTraffic, _gateway({"name": "a"}, {"name": "b"}), []),
     (CanaryTraffic, _gateway({"name": "a"}, {"name": "a", "namespace": "infra"}), []),

@@ -121,9 +121,6 @@ def test_no_grpc_route_without_grpc_parents(make_deployment: Any) -> None:
     assert "GRPCRoute" not in kinds
 
 
-@pytest.mark.xfail(
-    strict=True, reason="API field traffic.grpcParentRefs: to add with the API part of issue 8"
-)
 def test_grpc_parents_give_a_grpc_route_beside_the_http_route(make_deployment: Any) -> None:
     traffic = {"router": "gatewayAPI", "parentRefs": [{"name": "public"}]}
     canary = {"traffic": {**traffic, "grpcParentRefs": [GRPC_PARENT]}}
