@@ -153,6 +153,18 @@ EDGE_SPECS: dict[str, Document] = {
             [{"name": "g" * 253, "namespace": "n" * 63, "sectionName": "s" * 253}]
         ),
     ),
+    "gateway-grpc-listener": model_deployment(
+        rollout={
+            "strategy": "Canary",
+            "canary": {
+                "traffic": {
+                    "router": "gatewayAPI",
+                    "parentRefs": [{"name": "public", "sectionName": "https"}],
+                    "grpcParentRefs": [{"name": "public", "sectionName": "grpc", "port": 8443}],
+                },
+            },
+        },
+    ),
     # The Gateway API CRD refuses these two; our API must refuse them first.
     "gateway-duplicate-parents": model_deployment(
         rollout=gateway_canary([{"name": "public"}, {"name": "public"}]),
