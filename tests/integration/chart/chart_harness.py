@@ -59,7 +59,11 @@ def helm_template(values: Obj, tmp_path: Path) -> list[Obj]:
     helm = REPO / ".tools" / "bin" / "helm"
     binary = str(helm) if helm.is_file() else shutil.which("helm")
     if binary is None:
-        pytest.skip("helm is not installed: run hack/install-helm.sh (hack/setup.sh does)")
+        # Helm 4 renders here; tests/unit/chart checks Helm 3 renders the very same objects.
+        message = "helm is not installed: run hack/install-helm.sh (hack/setup.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
     command = [binary, "template", "modelship", str(REPO / "charts" / "modelship")]
