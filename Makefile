@@ -18,5 +18,6 @@ chart-docs: setup
 
 # Re-resolve uv.lock after a change to pyproject.toml's dependencies (hack/setup.sh and
 # the images install exactly what it lists).
-lock: setup
+lock:
+	hack/install-uv.sh
 	.tools/uv/bin/uv lock

@@ -6,26 +6,19 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 python=${PYTHON:-python3}
-# uv installs from uv.lock; it comes from PyPI into its own environment. Keep the
-# version in step with operator/Dockerfile and serving/Dockerfile.
-uv_version=0.13.9
-uv=.tools/uv/bin/uv
-if [[ ! -x $uv || $("$uv" --version) != "uv $uv_version"* ]]; then
-    rm -rf .tools/uv
-    "$python" -m venv .tools/uv
-    .tools/uv/bin/python -m pip install --quiet "uv==$uv_version"
-fi
+hack/install-uv.sh
 # A venv of the standard library's own making, so it has pip for one-off experiments
 # (uv sync leaves pip alone).
 if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 stamp=.venv/.modelship-installed
-want=$(cat pyproject.toml uv.lock hack/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml uv.lock hack/setup.sh hack/install-uv.sh | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
     # --locked stops, saying so, when uv.lock no longer matches pyproject.toml (run
     # `make lock`); sync removes whatever else was installed into .venv.
-    UV_PROJECT_ENVIRONMENT=.venv "$uv" sync --locked --all-extras --no-python-downloads --quiet
+    UV_PROJECT_ENVIRONMENT=.venv .tools/uv/bin/uv sync --locked --all-extras \
+        --no-python-downloads --quiet
     echo "$want" >"$stamp"
 fi
 hack/install-helm.sh >/dev/null
