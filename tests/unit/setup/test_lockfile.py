@@ -65,7 +65,8 @@ def test_lock_keeps_torch_out() -> None:
 
 
 def test_setup_and_images_use_the_same_uv() -> None:
-    (setup_version,) = re.findall(r"^uv_version=(\S+)$", (REPO / "hack/install-uv.sh").read_text(), re.M)
+    install_uv = (REPO / "hack" / "install-uv.sh").read_text()
+    (setup_version,) = re.findall(r"^uv_version=(\S+)$", install_uv, re.M)
     for dockerfile in DOCKERFILES:
         assert re.findall(r"uv==(\S+)", dockerfile.read_text()) == [setup_version], dockerfile
 
