@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 Template = Callable[..., Any]
 
@@ -22,12 +24,27 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LONGEST_RELEASE = "r" * 53  # Helm's own limit on release names.
 
 SERVED = ("monitoring.coreos.com/v1",)
-# Every optional object on, in both RBAC modes.
-EVERYTHING_ON: dict[str, Any] = {
-    "replicaCount": 2,
-    "peering": {"enabled": True},
-    "metrics": {"serviceMonitor": {"enabled": True}},
-}
+VALUES_YAML = Path(__file__).resolve().parents[3] / "charts" / "modelship" / "values.yaml"
+
+
+def everything_on() -> dict[str, Any]:
+    """The default values with every `enabled` switch on (so every optional object the chart
+    has, now or later, is rendered) and two replicas."""
+
+    def switched_on(values: dict[str, Any]) -> dict[str, Any]:
+        switched = {}
+        for key, value in values.items():
+            if key == "enabled":
+                value = True
+            elif isinstance(value, dict):
+                value = switched_on(value)
+            switched[key] = value
+        return switched
+
+    return {**switched_on(yaml.safe_load(VALUES_YAML.read_text())), "replicaCount": 2}
+
+
+EVERYTHING_ON = everything_on()
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "longest-release-name": (LONGEST_RELEASE, EVERYTHING_ON),
     "longest-release-name-namespaced": (
