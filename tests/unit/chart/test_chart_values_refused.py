@@ -118,17 +118,10 @@ BAD: dict[str, Bad] = {
 }
 
 
-def major_of(helm: str) -> int:
-    version = subprocess.run(
-        [helm, "version", "--short"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    return int(version.lstrip("v").split(".")[0])
-
-
 @pytest.mark.parametrize("command", ["lint", "template"])
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_value_is_refused_naming_it(
-    any_helm: str, command: str, case: str, tmp_path: Path
+    any_helm: str, helm_versions: dict[str, str], command: str, case: str, tmp_path: Path
 ) -> None:
     bad = BAD[case]
     values_file = tmp_path / "values.yaml"
@@ -146,4 +139,5 @@ def test_bad_value_is_refused_naming_it(
     # design); `helm install`, like `helm template`, stops on it.
     lint_reports_only = command == "lint" and bool(bad.failure)
     assert result.returncode != 0 or lint_reports_only, output
-    assert bad.expected(major_of(any_helm)) in output
+    major = int(helm_versions[Path(any_helm).name].lstrip("v").split(".")[0])
+    assert bad.expected(major) in output
