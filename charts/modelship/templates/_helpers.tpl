@@ -19,6 +19,18 @@ Names and labels shared by every template.
 {{- end }}
 {{- end }}
 
+{{/*
+The full name with a suffix, for objects beside the main ones (the metrics Service, say):
+the full name is cut so that the result still fits the 63 characters of a DNS label,
+and dots (a release name may have them) become dashes, since a Service name is a
+DNS-1035 label. Call it with a list: (list . "metrics").
+*/}}
+{{- define "modelship.suffixedName" -}}
+{{- $suffix := index . 1 }}
+{{- $base := include "modelship.fullname" (index . 0) | replace "." "-" | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s-%s" $base $suffix }}
+{{- end }}
+
 {{- define "modelship.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -24,6 +24,13 @@ MODEL_REPOSITORY_PATH = "/models"
 MODEL_VOLUME = "model-repository"
 TMP_PATH = "/tmp"
 TMP_VOLUME = "tmp"
+# Triton's python backend passes tensors to its stub processes through /dev/shm, which a
+# container gets as a 64 MiB tmpfs: too small for large batches or many instances. The
+# Triton container gets a memory-backed emptyDir there instead; what it holds counts
+# against the pod's memory limit, so the size limit is a ceiling, not a reservation.
+SHM_PATH = "/dev/shm"
+SHM_VOLUME = "dshm"
+SHM_SIZE_LIMIT = "1Gi"
 # A pvc:// model is read from this read-only mount and copied into the repository.
 PVC_SOURCE_PATH = "/mnt/model-source"
 PVC_SOURCE_VOLUME = "model-source"

@@ -20,6 +20,8 @@ from modelship.builders.pod import (
 from modelship.builders.pod_security import container_security_context, pod_security_context
 from modelship.builders.revision import RevisionPlan
 
+SHM_MOUNT: dict[str, Any] = {"name": defaults.SHM_VOLUME, "mountPath": defaults.SHM_PATH}
+
 
 def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
     """The Deployment named after the revision, running Triton on its model."""
@@ -49,7 +51,7 @@ def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
                     configure_container(serving, revision.model),
                 ],
                 "containers": [_triton_container(md)],
-                "volumes": model_volumes(revision.model),
+                "volumes": [*model_volumes(revision.model), _shared_memory_volume()],
                 **scheduling(
                     serving.gpu, serving.node_selector, serving.tolerations, serving.affinity
                 ),
@@ -109,9 +111,17 @@ def _triton_container(md: ModelDeployment) -> dict[str, Any]:
     limits = resources(serving.resources, serving.gpu)
     if limits:
         container["resources"] = limits
-    container["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)]
+    container["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), dict(SHM_MOUNT)]
     container["securityContext"] = container_security_context()
     return container
+
+
+def _shared_memory_volume() -> dict[str, Any]:
+    # /dev/shm for Triton's python backend (see defaults.SHM_SIZE_LIMIT).
+    return {
+        "name": defaults.SHM_VOLUME,
+        "emptyDir": {"medium": "Memory", "sizeLimit": defaults.SHM_SIZE_LIMIT},
+    }
 
 
 def _probe(path: str, timing: dict[str, Any]) -> dict[str, Any]:

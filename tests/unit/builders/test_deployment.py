@@ -157,13 +157,19 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             "periodSeconds": 10,
                             "failureThreshold": 3,
                         },
-                        "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT],
+                        "volumeMounts": [
+                            {**MODEL_MOUNT, "readOnly": True},
+                            TMP_MOUNT,
+                            {"name": "dshm", "mountPath": "/dev/shm"},
+                        ],
                         "securityContext": SECURE,
                     }
                 ],
                 "volumes": [
                     {"name": "model-repository", "emptyDir": {}},
                     {"name": "tmp", "emptyDir": {}},
+                    # Triton's python backend needs more than the default 64 MiB /dev/shm.
+                    {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
                 ],
                 "topologySpreadConstraints": [
                     {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -108,17 +109,60 @@ def value_sets() -> dict[str, ValueSet]:
     return VALUE_SETS
 
 
-def find_helm() -> str | None:
-    local = REPO / ".tools" / "bin" / "helm"
-    return str(local) if local.is_file() else shutil.which("helm")
+# The chart is tested with both major versions of Helm users run: hack/install-helm.sh
+# installs Helm 4 as `helm` and Helm 3 as `helm3`.
+HELM_BINARIES = ("helm", "helm3")
+
+
+def find_helm(binary: str = "helm") -> str:
+    """The path of a helm binary; a missing one fails under CI and skips, saying why, elsewhere."""
+    local = REPO / ".tools" / "bin" / binary
+    found = str(local) if local.is_file() else shutil.which(binary)
+    if found is None:
+        message = f"{binary} is not installed: run hack/install-helm.sh (hack/setup.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 @pytest.fixture(scope="session")
 def helm() -> str:
-    binary = find_helm()
-    if binary is None:
-        pytest.skip("helm is not installed: run hack/install-helm.sh (hack/setup.sh does)")
-    return binary
+    """Helm 4, which renders the chart for the tests of what it contains."""
+    return find_helm("helm")
+
+
+@pytest.fixture(scope="session")
+def helm_versions() -> dict[str, str]:
+    """`helm version --short` of each helm binary."""
+    return {
+        binary: subprocess.run(
+            [find_helm(binary), "version", "--short"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+        for binary in HELM_BINARIES
+    }
+
+
+@pytest.fixture
+def helm_template_in() -> Callable[[str, ValueSet, Path], Rendered]:
+    """Renders a value set with the named helm binary."""
+
+    def _template(binary: str, value_set: ValueSet, tmp_dir: Path) -> Rendered:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        return helm_template(find_helm(binary), value_set, tmp_dir)
+
+    return _template
+
+
+@pytest.fixture(scope="session", params=HELM_BINARIES)
+def any_helm(request: pytest.FixtureRequest) -> str:
+    """Each installed major version of Helm in turn."""
+    binary: str = request.param
+    return find_helm(binary)
 
 
 def run_helm(
@@ -135,25 +179,45 @@ def run_helm(
     )
 
 
+def helm_template(
+    helm: str, value_set: ValueSet, tmp_dir: Path, release: str = RELEASE
+) -> Rendered:
+    """Runs `helm template` (CRDs included) with a value set and parses what it prints."""
+    api_versions = [f"--api-versions={version}" for version in value_set.api_versions]
+    result = run_helm(
+        helm,
+        "template",
+        release,
+        str(CHART),
+        f"--namespace={RELEASE_NAMESPACE}",
+        "--include-crds",
+        *api_versions,
+        values=value_set.values,
+        tmp_dir=tmp_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    return Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+
+
 @pytest.fixture(scope="session")
 def template(helm: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[ValueSet], Rendered]:
-    """Runs `helm template` (CRDs included) with a value set and parses what it prints."""
+    """Renders a value set with Helm 4."""
 
     def _template(value_set: ValueSet) -> Rendered:
-        api_versions = [f"--api-versions={version}" for version in value_set.api_versions]
-        result = run_helm(
-            helm,
-            "template",
-            RELEASE,
-            str(CHART),
-            f"--namespace={RELEASE_NAMESPACE}",
-            "--include-crds",
-            *api_versions,
-            values=value_set.values,
-            tmp_dir=tmp_path_factory.mktemp("values"),
-        )
-        assert result.returncode == 0, result.stderr
-        return Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+        return helm_template(helm, value_set, tmp_path_factory.mktemp("values"))
+
+    return _template
+
+
+@pytest.fixture
+def template_with_any_helm(any_helm: str, tmp_path: Path) -> Callable[..., Rendered]:
+    """Renders values, as a release of the given name and with the cluster said to serve
+    the given API versions, with each major version of Helm."""
+
+    def _template(
+        values: dict[str, Any], release: str = RELEASE, api_versions: tuple[str, ...] = ()
+    ) -> Rendered:
+        return helm_template(any_helm, ValueSet(values, api_versions), tmp_path, release)
 
     return _template
 
@@ -170,11 +234,12 @@ def render(template: Callable[[ValueSet], Rendered]) -> Callable[[str], Rendered
 
 
 @pytest.fixture
-def lint(helm: str, tmp_path: Path) -> Callable[[dict[str, Any]], tuple[int, str]]:
-    """Runs `helm lint --strict` on the chart with the given values: exit code and output."""
+def lint(any_helm: str, tmp_path: Path) -> Callable[[dict[str, Any]], tuple[int, str]]:
+    """Runs `helm lint --strict` on the chart with the given values, with each major
+    version of Helm: exit code and output."""
 
     def _lint(values: dict[str, Any]) -> tuple[int, str]:
-        result = run_helm(helm, "lint", "--strict", str(CHART), values=values, tmp_dir=tmp_path)
+        result = run_helm(any_helm, "lint", "--strict", str(CHART), values=values, tmp_dir=tmp_path)
         return result.returncode, result.stdout + result.stderr
 
     return _lint

@@ -1,6 +1,5 @@
-"""`helm lint --strict` passes for every value set, and values.schema.json refuses bad values.
-
-A bad values file must fail lint with a message that names the offending key, and the
+"""`helm lint --strict` passes for every value set (test_chart_values_refused.py: bad
+values are refused), with Helm 3 and Helm 4. The
 schema itself must be valid draft-07 with a description on every property, since it is
 the chart's reference documentation.
 """
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 import yaml
 
 Lint = Callable[[dict[str, Any]], tuple[int, str]]
@@ -26,35 +24,9 @@ def test_lint_passes(lint: Lint, value_sets: dict[str, Any], value_set: str) -> 
     assert code == 0, output
 
 
-@pytest.mark.parametrize(
-    ("values", "message"),
-    [
-        ({"replicaCount": "two"}, "at '/replicaCount': got string, want integer"),
-        ({"replicas": 2}, "additional properties 'replicas' not allowed"),
-        ({"replicaCount": 2}, "at '/peering/enabled': value must be true"),
-        ({"watchNamespaces": ["ML_Team"]}, "at '/watchNamespaces/0': 'ML_Team' does not match"),
-        ({"watchNamespaces": ["a", "a"]}, "at '/watchNamespaces': items at 0 and 1 are equal"),
-        ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy': value must be one of"),
-        ({"image": {"digest": "latest"}}, "at '/image/digest': 'latest' does not match"),
-        ({"runAsUser": 0}, "at '/runAsUser': minimum: got 0, want 1"),
-        ({"operator": {"logFormat": "xml"}}, "at '/operator/logFormat': value must be one of"),
-        (
-            {"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}},
-            "at '/metrics/service/enabled': value must be true",
-        ),
-    ],
-)
-def test_lint_refuses_bad_values_naming_the_key(
-    lint: Lint, values: dict[str, Any], message: str
-) -> None:
-    code, output = lint(values)
-    assert code != 0
-    assert message in output
-
-
-def test_template_refuses_kubernetes_older_than_supported(helm: str, tmp_path: Path) -> None:
+def test_template_refuses_kubernetes_older_than_supported(any_helm: str) -> None:
     result = subprocess.run(
-        [helm, "template", "modelship", str(CHART), "--kube-version=1.28.0"],
+        [any_helm, "template", "modelship", str(CHART), "--kube-version=1.28.0"],
         capture_output=True,
         text=True,
         check=False,
