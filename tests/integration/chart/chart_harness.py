@@ -28,6 +28,9 @@ from harness import EmulatedCluster
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 
 REPO = Path(__file__).resolve().parents[3]
+# The upstream kinds the operator watches and creates (ScaledObject, HTTPRoute, GRPCRoute),
+# served too, so that the RBAC replay covers the operator's requests on them.
+UPSTREAM_CRDS = REPO / "tests" / "conformance" / "upstream" / "crds"
 Obj = dict[str, Any]
 # The operator and the scenarios authenticate differently, to tell their requests apart.
 OPERATOR_TOKEN = "operator"
@@ -145,6 +148,7 @@ def installed(values: Obj, tmp_path: Path, start: bool = True) -> Iterator[Chart
     """The chart "installed" with these values: a process per replica, started unless not."""
     rendered = helm_template(values, tmp_path)
     crds = [obj for obj in rendered if obj["kind"] == "CustomResourceDefinition"]
+    crds += [yaml.safe_load(path.read_text()) for path in sorted(UPSTREAM_CRDS.glob("*.yaml"))]
     (deployment,) = [obj for obj in rendered if obj["kind"] == "Deployment"]
     with EmulatorThread(crds) as server:
         operator_config = tmp_path / "kubeconfig"
