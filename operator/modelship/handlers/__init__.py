@@ -163,6 +163,13 @@ def _reconciles(
     async def forget(uid: str, memo: kopf.Memo, **_: Any) -> None:
         memo.runtime.forget(uid)
 
+    # Without a finalizer Kopf calls no delete handler for an object already gone; the watch's
+    # DELETED event still comes, and its per-object metrics must go with it.
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-gone", registry=registry)
+    async def gone(body: kopf.Body, type: str | None, **_: Any) -> None:
+        if type == "DELETED":
+            metrics.forget(body)
+
 
 def _child_events(registry: kopf.OperatorRegistry) -> None:
     """A child changed or went away: reconcile its owner now rather than at the next resync."""
