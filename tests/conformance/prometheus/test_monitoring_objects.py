@@ -14,7 +14,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from chart import (
+from prometheus_chart import (
     DASHBOARD_FILE,
     EVERYTHING_ON,
     NAMESPACE,

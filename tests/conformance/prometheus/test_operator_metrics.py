@@ -7,7 +7,7 @@ from typing import Any
 
 from modelship.handlers import metrics
 from prometheus_client import REGISTRY, generate_latest
-from promtool import run_promtool
+from promtool_runner import run_promtool
 
 
 def _md(name: str, uid: str) -> dict[str, Any]:
