@@ -13,8 +13,11 @@ import math
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,9 @@ import numpy as np
 import pytest
 import tritonclient.http as triton_http
 import yaml
-from prometheus_server import PrometheusServer
+from modelship.handlers import metrics
+from prometheus_client import start_http_server
+from prometheus_server import PrometheusServer, free_port
 from triton_revisions import MODEL_DEPLOYMENT, NAMESPACE, Revision
 from tritonclient.utils import InferenceServerException
 
@@ -168,50 +173,129 @@ def test_every_dashboard_and_alert_query_runs_and_revisions_show_side_by_side(
     revisions: list[Revision],
 ) -> None:
     binary = _binary("prometheus", "run hack/install-prometheus.sh (hack/test.sh does)")
-    with PrometheusServer(binary, [_scrape_config(revisions)]) as prometheus:
+    with (
+        operator_metrics() as operator,
+        PrometheusServer(binary, [_scrape_config(revisions), _operator_scrape(operator)]) as prom,
+    ):
         sent = _send_traffic(revisions)
         at = str(time.time())
         assert all(ok and failed for ok, failed in sent.values()), sent
-        _wait_for_scrapes(prometheus, sent)
+        _wait_for_scrapes(prom, sent)
         gpu = "nv_gpu_utilization" in _triton_metrics(revisions[0])
         names = {r.name for r in revisions}
 
         problems: list[str] = []
         for title, target in _panel_targets():
-            answer = prometheus.api("query", query=_substituted(target["expr"]), time=at)
+            answer = prom.api("query", query=_substituted(target["expr"]), time=at)
             if answer["status"] != "success":
                 problems.append(f"{title}: {answer.get('error')}")
                 continue
+            series = answer["data"]["result"]
+            if "modelship_" in target["expr"] and not series:
+                problems.append(f"{title} {target['refId']}: no data from the operator's metrics")
             if "{{revision" not in target.get("legendFormat", ""):
                 continue
             if "nv_gpu_" in target["expr"] and not gpu:
                 continue  # no GPU here, so Triton exports no GPU series
             finite = {
-                s["metric"].get("revision")
-                for s in answer["data"]["result"]
-                if math.isfinite(float(s["value"][1]))
+                s["metric"].get("revision") for s in series if math.isfinite(float(s["value"][1]))
             }
             if finite != names:
                 problems.append(f"{title} {target['refId']}: revisions with data {finite}")
+        firing: dict[str, list[dict[str, str]]] = {}
         for rule in _alert_rules():
-            answer = prometheus.api("query", query=rule["expr"], time=at)
+            answer = prom.api("query", query=rule["expr"], time=at)
             if answer["status"] != "success":
                 problems.append(f"alert {rule['alert']}: {answer.get('error')}")
+            elif answer["data"]["result"]:
+                firing[rule["alert"]] = [s["metric"] for s in answer["data"]["result"]]
         assert problems == []
+        assert set(firing) == FIRING_ALERTS
+        # The per-object series keep the object's namespace, not the operator pod's.
+        assert [(m["namespace"], m["name"]) for m in firing["ModelDeploymentNotReady"]] == [
+            (NAMESPACE, MODEL_DEPLOYMENT)
+        ]
 
         # The busier revision shows as busier: series are attributed, not mixed.
         requests = _one_target("Requests")
-        rates = {
-            s["metric"]["revision"]: float(s["value"][1])
-            for s in prometheus.api("query", query=_substituted(requests), time=at)["data"][
-                "result"
-            ]
-        }
+        answer = prom.api("query", query=_substituted(requests), time=at)
+        rates = {s["metric"]["revision"]: float(s["value"][1]) for s in answer["data"]["result"]}
         busy, quiet = (r.name for r in revisions)
         assert rates[busy] > 2 * rates[quiet], rates
         # Picking one revision shows that one only.
-        only = prometheus.api("query", query=_substituted(requests, quiet), time=at)
+        only = prom.api("query", query=_substituted(requests, quiet), time=at)
         assert {s["metric"]["revision"] for s in only["data"]["result"]} == {quiet}
+
+
+# What the operator's metrics below make fire: everything but the operator being down.
+FIRING_ALERTS = {
+    "ModelshipReconcileErrors",
+    "ModelDeploymentNotReady",
+    "ModelDeploymentRolloutFailed",
+    "ModelDeploymentBatchJobFailed",
+    "RetrainJobRunFailed",
+}
+
+
+@contextmanager
+def operator_metrics() -> Iterator[str]:
+    """The operator's metrics module, served as the operator serves it, holding the status of
+    a failed rollout with a failed batch job, a failed RetrainJob run and a Ready deployment;
+    a thread counts reconciles and errors while the test runs."""
+    failed = [
+        {"type": "Ready", "status": "False", "reason": "RolloutFailed"},
+        {"type": "Degraded", "status": "True", "reason": "RolloutFailed"},
+    ]
+    batch = [{"name": "nightly", "lastFailureTime": "2026-11-29T02:00:00Z"}]
+    objects = [
+        ("ModelDeployment", MODEL_DEPLOYMENT, {"conditions": failed, "batch": batch}),
+        ("RetrainJob", "churn-retrain", {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "RunFailed"}]}),
+        ("ModelDeployment", "iris", {"conditions": [
+            {"type": "Ready", "status": "True", "reason": "Serving"}]}),
+    ]  # fmt: skip
+    bodies = [
+        {"kind": kind, "metadata": {"namespace": NAMESPACE, "name": name, "uid": name}}
+        for kind, name, _ in objects
+    ]
+    for body, (_, _, status) in zip(bodies, objects, strict=True):
+        metrics.observe_status(body, status)
+    stop = threading.Event()
+
+    def reconcile_now_and_then() -> None:
+        while not stop.wait(0.2):
+            metrics.RECONCILES.labels("ModelDeployment", "timer").inc()
+            metrics.RECONCILE_ERRORS.labels("ModelDeployment", "RejectedError").inc()
+            metrics.RECONCILE_SECONDS.labels("ModelDeployment").observe(0.01)
+            metrics.WRITES.labels("ModelDeployment", "status").inc()
+
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1")
+    counter = threading.Thread(target=reconcile_now_and_then, daemon=True)
+    counter.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop.set()
+        counter.join(5)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        for body in bodies:
+            metrics.forget(body)
+
+
+def _operator_scrape(target: str) -> dict[str, Any]:
+    """As the chart's ServiceMonitor scrapes the operator: the metrics Service's name as job,
+    the operator pod's namespace as a target label, and honour_labels so that the
+    per-object series keep the namespace of their object."""
+    return {
+        "job_name": "modelship-metrics",
+        "honor_labels": True,
+        "static_configs": [
+            {"targets": [target], "labels": {"namespace": "modelship-system", "pod": "op-0"}}
+        ],
+    }
 
 
 def test_the_dashboard_variables_list_what_prometheus_holds(revisions: list[Revision]) -> None:
