@@ -301,7 +301,7 @@ def _operator_scrape(target: str) -> dict[str, Any]:
 def test_the_dashboard_variables_list_what_prometheus_holds(revisions: list[Revision]) -> None:
     binary = _binary("prometheus", "run hack/install-prometheus.sh (hack/test.sh does)")
     variables = {
-        v["name"]: v["query"]["query"]
+        v["name"]: v["query"]
         for v in json.loads(DASHBOARD.read_text())["templating"]["list"]
         if v["type"] == "query"
     }
