@@ -163,8 +163,8 @@ def _reconciles(
     async def forget(uid: str, memo: kopf.Memo, **_: Any) -> None:
         memo.runtime.forget(uid)
 
-    # Without a finalizer Kopf calls no delete handler for an object already gone; the watch's
-    # DELETED event still comes, and its per-object metrics must go with it.
+    # Its metrics go when the object is really gone (the watch's DELETED event), which comes
+    # also for an object no finalizer held, where no delete handler runs.
     @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-gone", registry=registry)
     async def gone(body: kopf.Body, type: str | None, **_: Any) -> None:
         if type == "DELETED":
