@@ -5,6 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 hack/setup.sh
+hack/install-prometheus.sh
 export PATH="$root/.venv/bin:$root/.tools/bin:$PATH"
 ruff check .
 ruff format --check .

@@ -163,6 +163,13 @@ def _reconciles(
     async def forget(uid: str, memo: kopf.Memo, **_: Any) -> None:
         memo.runtime.forget(uid)
 
+    # Its metrics go when the object is really gone (the watch's DELETED event), which comes
+    # also for an object no finalizer held, where no delete handler runs.
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-gone", registry=registry)
+    async def gone(body: kopf.Body, type: str | None, **_: Any) -> None:
+        if type == "DELETED":
+            metrics.forget(body)
+
 
 def _child_events(registry: kopf.OperatorRegistry) -> None:
     """A child changed or went away: reconcile its owner now rather than at the next resync."""

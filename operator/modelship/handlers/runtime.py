@@ -57,10 +57,12 @@ class Runtime:
     ) -> bool:
         uid = body["metadata"]["uid"]
         if not patch or self.written.get(uid) == status:
+            metrics.observe_status(body, status)
             return False
         await self.kube.patch_status(Ref.of(body), patch)
         self.written[uid] = status
         metrics.WRITES.labels(body["kind"], "status").inc()
+        metrics.observe_status(body, status)
         return True
 
     def forget(self, uid: str) -> None:

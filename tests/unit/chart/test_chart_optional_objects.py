@@ -61,7 +61,13 @@ def test_service_monitor(render: Callable[[str], Any]) -> None:
             "selector": {"matchLabels": SELECTOR},
             "namespaceSelector": {"matchNames": ["modelship-system"]},
             "endpoints": [
-                {"port": "metrics", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+                {
+                    "port": "metrics",
+                    "path": "/metrics",
+                    "honorLabels": True,
+                    "interval": "30s",
+                    "scrapeTimeout": "10s",
+                }
             ],
         },
     }

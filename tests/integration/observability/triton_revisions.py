@@ -1,0 +1,34 @@
+"""Two revisions of one ModelDeployment, each a real Triton: names, addresses, endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelship_serving.triton.server import TritonServer
+
+NAMESPACE = "ml"
+MODEL_DEPLOYMENT = "churn"
+# Revision names as the operator makes them (<deployment>-<hash>); pods add two suffixes.
+REVISION_NAMES = ("churn-7d9f8c6b5a", "churn-3e1c0b9a27")
+ADDRESSES = ("127.0.0.2", "127.0.0.3")
+# Triton's latency summaries, which the dashboard's percentile panels read.
+TRITON_ARGS = ["--metrics-config=summary_latencies=true"]
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision: its name, its pod's name, and the Triton serving it."""
+
+    name: str
+    pod: str
+    server: TritonServer
+
+    @property
+    def http(self) -> str:
+        assert self.server.endpoints is not None
+        return self.server.endpoints.http
+
+    @property
+    def metrics_target(self) -> str:
+        assert self.server.endpoints is not None
+        return self.server.endpoints.metrics.removeprefix("http://").removesuffix("/metrics")
