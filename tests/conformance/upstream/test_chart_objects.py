@@ -20,7 +20,12 @@ REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "modelship"
 UPSTREAM_VALUES: dict[str, Any] = {
     "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "monitoring": {
+        "podMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+    },
 }
+UPSTREAM_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 API_VERSIONS = ("monitoring.coreos.com/v1",)
 
 
@@ -44,7 +49,7 @@ def test_chart_objects_of_upstream_kinds_pass_their_crds(tmp_path: Path) -> None
     objects = [obj for obj in yaml.safe_load_all(printed) if obj]
     crds = upstream_crds()
     upstream = [obj for obj in objects if (obj["apiVersion"], obj["kind"]) in crds]
-    assert "ServiceMonitor" in {obj["kind"] for obj in upstream}
+    assert {obj["kind"] for obj in upstream} == UPSTREAM_KINDS
     found = {
         f"{obj['kind']}/{obj['metadata']['name']}": problems
         for obj in upstream
