@@ -91,3 +91,8 @@ def canary_settings(rollout: RolloutSpec) -> CanarySpec | None:
     if rollout.strategy != RolloutStrategy.CANARY:
         return None
     return rollout.canary if rollout.canary is not None else CanarySpec()
+
+
+# Triton's own metrics settings: latency percentiles (the dashboard's p50/p95/p99) come
+# only from summaries, which Triton exports only when asked.
+TRITON_METRICS_CONFIG = ("--metrics-config=summary_latencies=true",)

@@ -97,6 +97,7 @@ def _triton_container(md: ModelDeployment) -> dict[str, Any]:
             f"--http-port={defaults.HTTP_PORT}",
             f"--grpc-port={defaults.GRPC_PORT}",
             f"--metrics-port={defaults.METRICS_PORT}",
+            *defaults.TRITON_METRICS_CONFIG,
             *serving.args,
         ],
         "ports": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modelship.builders import defaults
 from modelship_serving.triton.server import TritonServer
 
 NAMESPACE = "ml"
@@ -11,8 +12,8 @@ MODEL_DEPLOYMENT = "churn"
 # Revision names as the operator makes them (<deployment>-<hash>); pods add two suffixes.
 REVISION_NAMES = ("churn-7d9f8c6b5a", "churn-3e1c0b9a27")
 ADDRESSES = ("127.0.0.2", "127.0.0.3")
-# Triton's latency summaries, which the dashboard's percentile panels read.
-TRITON_ARGS = ["--metrics-config=summary_latencies=true"]
+# Triton's metrics settings as the operator starts it (the percentile panels read summaries).
+TRITON_ARGS = list(defaults.TRITON_METRICS_CONFIG)
 
 
 @dataclass(frozen=True)

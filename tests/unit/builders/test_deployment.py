@@ -136,6 +136,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             "--http-port=8000",
                             "--grpc-port=8001",
                             "--metrics-port=8002",
+                            "--metrics-config=summary_latencies=true",
                         ],
                         "ports": [
                             {"name": "http", "containerPort": 8000, "protocol": "TCP"},
@@ -256,6 +257,7 @@ CASES = [
                 "--http-port=8000",
                 "--grpc-port=8001",
                 "--metrics-port=8002",
+                "--metrics-config=summary_latencies=true",
                 "--log-verbose=1",
             ],
             (*TRITON, "resources"): {
