@@ -3,11 +3,29 @@ and an exposition that promtool's linter accepts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import pytest
 from modelship.handlers import metrics
 from prometheus_client import REGISTRY, generate_latest
 from promtool_runner import run_promtool
+
+
+@pytest.fixture(autouse=True)
+def _forget_what_was_observed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The series live in the process-wide registry: leave none behind for later tests."""
+    observed: list[Mapping[str, Any]] = []
+    observe = metrics.observe_status
+
+    def observe_and_remember(body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        observed.append(body)
+        observe(body, status)
+
+    monkeypatch.setattr(metrics, "observe_status", observe_and_remember)
+    yield
+    for body in observed:
+        metrics.forget(body)
 
 
 def _md(name: str, uid: str) -> dict[str, Any]:

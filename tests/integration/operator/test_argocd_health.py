@@ -159,8 +159,8 @@ def test_an_invalid_spec_is_degraded_and_says_the_old_revision_serves(
         "minReplicas": 5, "maxReplicas": 2}}})  # fmt: skip
     degraded = health_becomes(cluster, "ModelDeployment", "wine", "Degraded")
     assert degraded.message.startswith(
-        "InvalidSpec: Invalid spec: spec.autoscaling: minReplicas (5) must not exceed "
-        "maxReplicas (2)."
+        "InvalidSpec: Invalid spec: spec.autoscaling: minReplicas must not exceed "
+        "maxReplicas (5 > 2)."
     )
     assert degraded.message.endswith(
         f"Revision {serving['metadata']['name']} (version 1) keeps serving."
