@@ -17,7 +17,10 @@ import onnx
 from modelship_serving.errors import UnsupportedModelError
 from modelship_serving.metadata import InputSchema
 
-TARGET_OPSET = 17
+# One opset per domain: a bare number would make skl2onnx guess the ai.onnx.ml version, which
+# fails for IsolationForest and other ai.onnx.ml operators. onnxruntime >= 1.18 (and Triton
+# 24.10's) run both; ai.onnx.ml 3 keeps tree thresholds in double where the input is double.
+TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
 LABEL_OUTPUT = "label"
 SCORES_OUTPUT = "probabilities"
 PREDICTION_OUTPUT = "prediction"

@@ -479,3 +479,19 @@ def test_cli_unwritable_archive_is_refused_before_packaging(
     assert len(result.output.splitlines()) == 1
     assert not (tmp_path / "r").exists()
     assert (tmp_path / "taken.tar.gz").read_bytes() == b"someone else's"
+
+
+def test_ai_onnx_ml_operators_convert_with_a_per_domain_opset(tmp_path: Path) -> None:
+    # IsolationForest needs ai.onnx.ml 3; a bare opset number made skl2onnx refuse it.
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    model = IsolationForest(n_estimators=20, random_state=0).fit(frame)
+    joblib.dump(model, tmp_path / "m.pkl")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    result = package_model(tmp_path / "m.pkl", tmp_path / "s.csv", "m", "1", tmp_path / "r")
+    session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
+    held_out = pd.DataFrame({"a": rng.normal(size=50) * 3, "b": rng.normal(size=50)})
+    outputs = run_onnx(session, held_out, result.metadata.input_schema)
+    assert outputs["label"].reshape(-1).tolist() == model.predict(held_out).tolist()
