@@ -95,6 +95,12 @@ class ParityReport(_Model):
     max_absolute_difference: float = Field(
         description="Largest |onnx - original| seen over all scores."
     )
+    precision: Literal["float32", "float64"] = Field(
+        default="float32",
+        description="float32: numeric inputs FP32, preprocessing in float32 (the first try);"
+        " float64: shipped by the float64 retry after float32 parity failed, numeric inputs"
+        " FP64, preprocessing in double and a float32 cast right before the tree ensemble.",
+    )
 
 
 class ModelMetadata(_Model):

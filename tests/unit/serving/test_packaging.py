@@ -219,12 +219,12 @@ def test_parity_check_rejects_a_broken_conversion(
     mixed_classifier: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A "conversion" that silently uses other coefficients: what a converter bug looks like.
-    def broken_conversion(model: Any, schema: Any) -> Any:
+    def broken_conversion(model: Any, schema: Any, precision: Any = "float32") -> Any:
         other = joblib.load(mixed_classifier.model_path)
         other.set_params(clf=LogisticRegression(C=1e-3))
         train = pd.read_parquet(mixed_classifier.sample_path)
         other.fit(train, model.predict(train))
-        return convert_sklearn_model(other, schema)
+        return convert_sklearn_model(other, schema, precision)
 
     monkeypatch.setattr(package_module, "convert_sklearn_model", broken_conversion)
     with pytest.raises(ParityError) as caught:
@@ -234,6 +234,7 @@ def test_parity_check_rejects_a_broken_conversion(
     message = str(caught.value)
     assert "does not match" in message
     assert "row " in message  # says where they differ
+    assert "the float64 retry" in message  # tried, and differs too: never a wider tolerance
     assert not (tmp_path / "r").exists()
     assert list(tmp_path.iterdir()) == []
 
