@@ -326,6 +326,23 @@ ZOO: list[ZooCase] = [
 ]
 
 
+# Served by the real Triton binary in tests/integration/serving: the float64 retry (FP64
+# inputs), text, gaps, anomaly detection, clustering, multi-output, the boosting libraries.
+SERVED_BY_TRITON = [
+    "random-forest-after-scaler-timestamps",
+    "tfidf-on-a-series",
+    "tfidf-in-column-transformer",
+    "hist-gradient-boosting-with-gaps",
+    "isolation-forest",
+    "kmeans",
+    "linear-regression-two-targets",
+    "knn-classifier",
+    "xgboost-native-bool-column",
+    "lightgbm-in-pipeline",
+    "catboost-classifier",
+]
+
+
 def _numeric_with_gaps(model: Any, target: Callable[[pd.DataFrame], Any]) -> Fitted:
     """HistGradientBoosting takes NaN as is: no imputer."""
     columns = ["age", "income", "visits"]
