@@ -167,12 +167,11 @@ def _text_options(model: Any) -> dict[int, dict[str, Any]]:
     for part in _fitted_parts(model):
         if isinstance(part, CountVectorizer):  # TfidfVectorizer is one too
             pattern = part.token_pattern
-            options[id(part)] = {
-                "locale": TEXT_LOCALE,
-                "tokenexp": _RE2_DEFAULT_TOKENS
-                if pattern == _SKLEARN_DEFAULT_TOKENS
-                else pattern.removeprefix("(?u)"),
-            }
+            options[id(part)] = {"locale": TEXT_LOCALE}
+            if pattern == _SKLEARN_DEFAULT_TOKENS:
+                options[id(part)]["tokenexp"] = _RE2_DEFAULT_TOKENS
+            elif isinstance(pattern, str):  # the parity check tells whether re2 reads it alike
+                options[id(part)]["tokenexp"] = pattern.removeprefix("(?u)")
     return options
 
 

@@ -81,6 +81,9 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
     assert metadata.parity is not None
     expected_precision = "float64" if case_name in SHIPPED_BY_FLOAT64_RETRY else "float32"
     assert metadata.parity.precision == expected_precision
+    # Only a float64 package records it: earlier readers of modelship.json forbid new fields.
+    written = (result.model_dir / "modelship.json").read_text()
+    assert ('"precision"' in written) == (expected_precision == "float64")
     numeric = [c.datatype for c in metadata.input_schema.columns if c.kind == "numeric"]
     assert set(numeric) <= {"FP64" if expected_precision == "float64" else "FP32"}
     session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
