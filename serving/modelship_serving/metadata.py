@@ -11,9 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from modelship_serving.profile import ReferenceProfile
 
@@ -95,6 +101,21 @@ class ParityReport(_Model):
     max_absolute_difference: float = Field(
         description="Largest |onnx - original| seen over all scores."
     )
+    precision: Literal["float32", "float64"] = Field(
+        default="float32",
+        description="float32: numeric inputs FP32, preprocessing in float32 (the first try);"
+        " float64: shipped by the float64 retry after float32 parity failed, numeric inputs"
+        " FP64, preprocessing in double and a float32 cast right before the tree ensemble.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_default_precision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Written only when float64: earlier readers forbid unknown fields, and a float32
+        # package is then byte for byte what they read.
+        data: dict[str, Any] = handler(self)
+        if data.get("precision") == "float32":
+            del data["precision"]
+        return data
 
 
 class ModelMetadata(_Model):

@@ -16,11 +16,30 @@ import onnx
 
 from modelship_serving.errors import UnsupportedModelError
 from modelship_serving.metadata import InputSchema
+from modelship_serving.packaging.boosting import (
+    catboost_task,
+    convert_catboost,
+    is_catboost,
+    register_converters,
+    with_plain_xgboost_features,
+)
+from modelship_serving.packaging.precision import (
+    Precision,
+    splits_float32,
+    with_double_imputers,
+    with_float32_cast,
+)
 
-TARGET_OPSET = 17
+# One opset per domain: a bare number would make skl2onnx guess the ai.onnx.ml version, which
+# fails for IsolationForest and other ai.onnx.ml operators. onnxruntime >= 1.18 (and Triton
+# 24.10's) run both; ai.onnx.ml 3 keeps tree thresholds in double where the input is double.
+TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
 LABEL_OUTPUT = "label"
 SCORES_OUTPUT = "probabilities"
 PREDICTION_OUTPUT = "prediction"
+TEXT_LOCALE = "C.UTF-8"
+_SKLEARN_DEFAULT_TOKENS = r"(?u)\b\w\w+\b"
+_RE2_DEFAULT_TOKENS = r"[\pL\pN_]{2,}"  # maximal runs of 2+ word characters, as above
 
 
 def final_estimator(model: Any) -> Any:
@@ -35,6 +54,9 @@ def final_estimator(model: Any) -> Any:
 def model_task(model: Any) -> Literal["classification", "regression", "unknown"]:
     """classification, regression or unknown."""
     from sklearn.base import is_classifier, is_regressor
+
+    if is_catboost(model):
+        return catboost_task(model)
 
     if is_classifier(model):
         return "classification"
@@ -80,61 +102,116 @@ def _fitted_parts(model: Any) -> Iterator[Any]:
             yield from _fitted_parts(part)
 
 
-def _with_string_missing_values(model: Any) -> Any:
-    """A copy of ``model`` whose imputers fitted on text treat "" as missing.
+def _with_string_missing_values(model: Any) -> None:
+    """Make the imputers of ``model`` (a copy) fitted on text treat "" as missing.
 
     scikit-learn's SimpleImputer marks text gaps with NaN, which skl2onnx cannot
     express in a string tensor; the graph receives those gaps as "" instead.
     """
     from sklearn.impute import SimpleImputer
 
-    def needs_patch(part: Any) -> bool:
+    for part in _fitted_parts(model):
         statistics = getattr(part, "statistics_", None)
-        return (
+        if (
             isinstance(part, SimpleImputer)
             and statistics is not None
             and statistics.dtype.kind == "O"
             and not isinstance(part.missing_values, str)
-        )
-
-    if not any(needs_patch(part) for part in _fitted_parts(model)):
-        return model
-    patched = copy.deepcopy(model)
-    for part in _fitted_parts(patched):
-        if needs_patch(part):
+        ):
             part.missing_values = MISSING_CATEGORY
+
+
+def _prepared(model: Any) -> Any:
+    """A copy of ``model`` the converters can read; the user's model is never changed."""
+    patched = copy.deepcopy(model)
+    _with_string_missing_values(patched)
+    with_plain_xgboost_features(patched, _fitted_parts(patched))
     return patched
 
 
-def _with_per_column_inputs(converted: onnx.ModelProto, schema: InputSchema) -> onnx.ModelProto:
-    """Give a graph converted with one [batch, k] float input one [batch, 1] input per column."""
+def _with_per_column_inputs(
+    converted: onnx.ModelProto,
+    schema: InputSchema,
+    joined_input: str = _JOINED_INPUT,
+    element_type: int = onnx.TensorProto.FLOAT,
+) -> onnx.ModelProto:
+    """Give a graph converted with one [batch, k] input one [batch, 1] input per column."""
     graph = converted.graph
     concat = onnx.helper.make_node(
         "Concat",
         [column.tensor_name for column in schema.columns],
-        [_JOINED_INPUT],
+        [joined_input],
         axis=1,
         name="modelship_join_columns",
     )
     graph.node.insert(0, concat)
     del graph.input[:]
     graph.input.extend(
-        onnx.helper.make_tensor_value_info(column.tensor_name, onnx.TensorProto.FLOAT, [None, 1])
+        onnx.helper.make_tensor_value_info(column.tensor_name, element_type, [None, 1])
         for column in schema.columns
     )
     return converted
 
 
-def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
-    """Convert a fitted estimator or Pipeline; raises UnsupportedModelError when skl2onnx cannot."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+def _text_options(model: Any) -> dict[int, dict[str, Any]]:
+    """Options for the text vectorizers: a locale every glibc has, and sklearn's tokens.
 
-    model = _with_string_missing_values(model)
+    skl2onnx leaves the StringNormalizer's locale unset and onnxruntime then asks for
+    en_US.UTF-8, which slim images (and the serving image) lack; C.UTF-8 is built into
+    glibc >= 2.35 and lowercases Unicode as Python does. onnxruntime's tokenizer is re2,
+    whose \\w is ASCII only: scikit-learn's default pattern is spelled with Unicode classes.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    options: dict[int, dict[str, Any]] = {}
+    for part in _fitted_parts(model):
+        if isinstance(part, CountVectorizer):  # TfidfVectorizer is one too
+            pattern = part.token_pattern
+            options[id(part)] = {"locale": TEXT_LOCALE}
+            if pattern == _SKLEARN_DEFAULT_TOKENS:
+                options[id(part)]["tokenexp"] = _RE2_DEFAULT_TOKENS
+            elif isinstance(pattern, str):  # the parity check tells whether re2 reads it alike
+                options[id(part)]["tokenexp"] = pattern.removeprefix("(?u)")
+    return options
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _conversion_variants(model: Any, precision: Precision) -> list[Any]:
+    if precision == "float32":
+        return [model]
+    if splits_float32(final_estimator(model)):
+        return [with_float32_cast(model)]
+    # Other estimators compute in double themselves; the cast is the fallback for
+    # converters that take only float.
+    return [model, with_float32_cast(model)]
+
+
+def convert_sklearn_model(
+    model: Any, schema: InputSchema, precision: Precision = "float32"
+) -> onnx.ModelProto:
+    """Convert a fitted estimator or Pipeline; raises UnsupportedModelError when no converter can.
+
+    ``precision`` float64 converts with double inputs and preprocessing (see precision.py).
+    """
+    if is_catboost(model):
+        return _convert_catboost_model(model, schema)
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    register_converters(_fitted_parts(model))
+    model = _prepared(model)
+    if precision == "float64":
+        with_double_imputers(_fitted_parts(model))
+    number_type = DoubleTensorType if precision == "float64" else FloatTensorType
+    element_type = onnx.TensorProto.DOUBLE if precision == "float64" else onnx.TensorProto.FLOAT
     per_column = [
         (
             column.name,
-            FloatTensorType([None, 1]) if column.kind == "numeric" else StringTensorType([None, 1]),
+            number_type([None, 1]) if column.kind == "numeric" else StringTensorType([None, 1]),
         )
         for column in schema.columns
     ]
@@ -142,39 +219,56 @@ def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
     # with one [batch, k] input and put a Concat of the per-column inputs in front.
     input_layouts: list[tuple[list[Any], bool]] = [(per_column, False)]
     if len(schema.columns) > 1 and all(column.kind == "numeric" for column in schema.columns):
-        input_layouts.append(
-            ([(_JOINED_INPUT, FloatTensorType([None, len(schema.columns)]))], True)
-        )
+        input_layouts.append(([(_JOINED_INPUT, number_type([None, len(schema.columns)]))], True))
     task = model_task(model)
-    # Plain probability tensors instead of ZipMap; estimators without that option
-    # (e.g. LinearSVC) already give plain score tensors.
-    option_sets: list[dict[int, dict[str, Any]]] = [{}]
-    if task == "classification":
-        option_sets.insert(0, {id(final_estimator(model)): {"zipmap": False}})
     converted: onnx.ModelProto | None = None
     errors: list[str] = []
-    for initial_types, joined in input_layouts:
-        for options in option_sets:
-            try:
-                converted = convert_sklearn(
-                    model, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
-                )
-            except Exception as error:
-                errors.append(str(error))
-                continue
-            if joined:
-                converted = _with_per_column_inputs(converted, schema)
-            break
+    for variant in _conversion_variants(model, precision):
+        # Plain probability tensors instead of ZipMap; estimators without that option
+        # (e.g. LinearSVC) already give plain score tensors.
+        option_sets: list[dict[int, dict[str, Any]]] = [_text_options(variant)]
+        if task == "classification":
+            no_zipmap = {id(final_estimator(variant)): {"zipmap": False}}
+            option_sets.insert(0, {**option_sets[0], **no_zipmap})
+        for initial_types, joined in input_layouts:
+            for options in option_sets:
+                try:
+                    converted = convert_sklearn(
+                        variant,
+                        initial_types=initial_types,
+                        options=options,
+                        target_opset=TARGET_OPSET,
+                    )
+                except Exception as error:
+                    if _one_line(error) not in errors:
+                        errors.append(_one_line(error))
+                    continue
+                if joined:
+                    converted = _with_per_column_inputs(
+                        converted, schema, element_type=element_type
+                    )
+                break
+            if converted is not None:
+                break
         if converted is not None:
             break
     if converted is None:
+        tried = "; ".join(f"({index}) {error}" for index, error in enumerate(errors, 1))
         raise UnsupportedModelError(
             f"skl2onnx cannot convert {type(model).__name__}"
-            f" (final step {type(final_estimator(model)).__name__}): {errors[0]}. Supported are"
-            " scikit-learn's usual transformers (ColumnTransformer, scalers, encoders, imputers)"
-            " and classifiers/regressors listed by skl2onnx.supported_converters()"
+            f" (final step {type(final_estimator(model)).__name__}) in {precision}; every"
+            f" converter failed: {tried}. Supported are scikit-learn's usual transformers"
+            " (ColumnTransformer, scalers, encoders, imputers), the classifiers/regressors"
+            " listed by skl2onnx.supported_converters(), XGBoost and LightGBM"
         )
-    # skl2onnx keeps the order of initial_types but may rewrite names it dislikes.
+    return _named_like_modelship(converted, schema, task)
+
+
+def _named_like_modelship(
+    converted: onnx.ModelProto, schema: InputSchema, task: str
+) -> onnx.ModelProto:
+    """Inputs named after the schema's tensors, outputs label/probabilities or prediction."""
+    # Converters keep the order of the inputs but may rewrite names they dislike.
     graph_inputs = list(converted.graph.input)
     renames = {
         graph_input.name: column.tensor_name
@@ -189,3 +283,16 @@ def convert_sklearn_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
     rename_values(converted, renames)
     onnx.checker.check_model(converted)
     return converted
+
+
+def _convert_catboost_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
+    if any(column.kind != "numeric" for column in schema.columns):
+        text = [column.name for column in schema.columns if column.kind != "numeric"]
+        raise UnsupportedModelError(
+            f"CatBoost exports ONNX only for numeric features, but {', '.join(text)} hold text;"
+            " encode them as numbers before training"
+        )
+    exported = convert_catboost(model, len(schema.columns))
+    joined = exported.graph.input[0].name
+    converted = _with_per_column_inputs(exported, schema, joined_input=joined)
+    return _named_like_modelship(converted, schema, catboost_task(model))

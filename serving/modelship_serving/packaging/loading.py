@@ -14,6 +14,7 @@ import onnx
 import pandas as pd
 
 from modelship_serving.errors import PackagingError, SampleError, UnsupportedModelError
+from modelship_serving.packaging.boosting import is_catboost, missing_library_message
 
 ONNX_SUFFIXES = frozenset({".onnx"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
@@ -48,18 +49,27 @@ def load_model(path: Path) -> LoadedModel:
             f"cannot read {path} as a pickle or joblib file ({type(error).__name__}: {error});"
             " give a file written by joblib.dump or pickle.dump, or an .onnx file"
         ) from error
-    except (ModuleNotFoundError, AttributeError) as error:
+    except ModuleNotFoundError as error:
+        library = (error.name or "").split(".")[0]
+        if library in ("xgboost", "lightgbm", "catboost"):
+            raise UnsupportedModelError(missing_library_message(library)) from error
+        raise PackagingError(
+            f"cannot unpickle {path}: {error}; install the libraries (and the versions) the"
+            " model was trained with"
+        ) from error
+    except AttributeError as error:
         raise PackagingError(
             f"cannot unpickle {path}: {error}; install the libraries (and the versions) the"
             " model was trained with"
         ) from error
     from sklearn.base import BaseEstimator
 
-    if not isinstance(estimator, BaseEstimator):
+    if not isinstance(estimator, BaseEstimator) and not is_catboost(estimator):
         raise UnsupportedModelError(
             f"{path} holds a {type(estimator).__module__}.{type(estimator).__name__}, not a"
-            " scikit-learn estimator or Pipeline; export it to ONNX yourself and package the"
-            " .onnx file"
+            " scikit-learn estimator or Pipeline (XGBoost, LightGBM and CatBoost through their"
+            " scikit-learn classes such as XGBClassifier); export it to ONNX yourself and"
+            " package the .onnx file"
         )
     return LoadedModel(sklearn_model=estimator, onnx_model=None)
 

@@ -22,23 +22,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import onnx
+import pandas as pd
 
 from modelship_serving.digest import file_sha256, repository_sha256
-from modelship_serving.errors import OutputExistsError, PackagingError
-from modelship_serving.metadata import METADATA_FILENAME, Lineage, ModelMetadata
+from modelship_serving.errors import OutputExistsError, PackagingError, ParityError
+from modelship_serving.metadata import (
+    METADATA_FILENAME,
+    InputSchema,
+    Lineage,
+    ModelMetadata,
+    ParityReport,
+)
+from modelship_serving.packaging.boosting import is_catboost
 from modelship_serving.packaging.convert import convert_sklearn_model, model_task
 from modelship_serving.packaging.loading import load_model, load_sample
 from modelship_serving.packaging.parity import (
     DEFAULT_ABSOLUTE_TOLERANCE,
     DEFAULT_RELATIVE_TOLERANCE,
     check_parity,
+    model_inputs,
     onnx_session,
     original_predictions,
     run_onnx,
 )
+from modelship_serving.packaging.precision import Precision, schema_for
 from modelship_serving.packaging.schema import (
     schema_from_onnx,
     schema_from_sample,
@@ -55,6 +65,11 @@ _LIBRARIES = (
     "modelship",
     "scikit-learn",
     "skl2onnx",
+    "onnxmltools",
+    "xgboost",
+    "xgboost-cpu",
+    "lightgbm",
+    "catboost",
     "onnx",
     "onnxruntime",
     "numpy",
@@ -134,12 +149,10 @@ def package_model(
         estimator = f"{type(model).__module__}.{type(model).__qualname__}"
         schema = schema_from_sample(sample, sklearn_input_columns(model, sample))
         # The original must take the sample first: a type problem is the sample's, not skl2onnx's.
-        original_predictions(model, sample[schema.column_names()])
+        original_predictions(model, model_inputs(model, sample, schema.column_names()))
         task = model_task(model)
-        converted = convert_sklearn_model(model, schema)
-        session = onnx_session(converted)
-        parity = check_parity(
-            model, session, sample, schema, task, absolute_tolerance, relative_tolerance
+        converted, schema, parity = _convert_with_parity(
+            model, schema, sample, task, absolute_tolerance, relative_tolerance
         )
         classes_attr = getattr(model, "classes_", None)
         classes = (
@@ -211,6 +224,54 @@ def package_model(
         output_repository_sha256=repository_sha256(output_dir),
         metadata=metadata,
     )
+
+
+def _convert_with_parity(
+    model: Any,
+    schema: InputSchema,
+    sample: pd.DataFrame,
+    task: str,
+    absolute_tolerance: float,
+    relative_tolerance: float,
+) -> tuple[onnx.ModelProto, InputSchema, ParityReport]:
+    """Convert in float32; only when its parity fails, retry in float64 (see precision.py).
+
+    Whichever passes parity ships, with the schema it is served with; the tolerance is the
+    same for both.
+    """
+    float32_failure: ParityError | None = None
+    precisions: list[Precision] = ["float32"] if is_catboost(model) else ["float32", "float64"]
+    for precision in precisions:
+        served_schema = schema_for(schema, precision)
+        try:
+            converted = convert_sklearn_model(model, served_schema, precision)
+            parity = check_parity(
+                model,
+                onnx_session(converted),
+                sample,
+                served_schema,
+                task,
+                absolute_tolerance,
+                relative_tolerance,
+            )
+        except ParityError as failure:
+            if float32_failure is None:
+                float32_failure = failure
+                continue
+            differences = str(failure).partition("\n")[2] or str(failure)
+            raise ParityError(
+                f"{float32_failure}\nthe float64 retry (double preprocessing, float32 cast"
+                f" before the trees) differs too:\n{differences}"
+            ) from failure
+        except PackagingError as failure:
+            if float32_failure is None:
+                raise
+            raise ParityError(
+                f"{float32_failure}\nthe float64 retry failed too: {failure}"
+            ) from failure
+        return converted, served_schema, parity.model_copy(update={"precision": precision})
+    assert float32_failure is not None
+    raise float32_failure
 
 
 def _onnx_task(model: onnx.ModelProto) -> Literal["classification", "regression", "unknown"]:

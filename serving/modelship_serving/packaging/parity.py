@@ -14,7 +14,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 
-from modelship_serving.errors import ParityError, SampleError
+from modelship_serving.errors import PackagingError, ParityError, SampleError
 from modelship_serving.metadata import InputSchema, ParityReport
 from modelship_serving.packaging.schema import frame_to_feeds
 
@@ -24,11 +24,42 @@ _ROWS_SHOWN = 10
 
 
 def onnx_session(model: onnx.ModelProto | bytes) -> ort.InferenceSession:
-    """An onnxruntime CPU session for ``model``."""
+    """An onnxruntime CPU session for ``model``, or a one-line PackagingError."""
     payload = model if isinstance(model, bytes) else model.SerializeToString()
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        reason = " ".join(str(error).split())
+        raise PackagingError(
+            f"onnxruntime {ort.__version__} cannot load the model ({reason}); check that the"
+            " model's opsets and operators are ones this onnxruntime runs"
+        ) from error
+
+
+def takes_text_series(model: Any) -> bool:
+    """Whether ``model`` was fitted on one text column given as a Series (a text vectorizer
+    first), so it must be given a Series, not a one-column DataFrame."""
+    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(model, Pipeline):
+        model = model.steps[0][1]
+    return isinstance(model, (CountVectorizer, HashingVectorizer))
+
+
+def model_inputs(model: Any, frame: pd.DataFrame, columns: list[str]) -> Any:
+    """What the original model takes: ``frame``'s columns, or the one text column as a Series."""
+    if takes_text_series(model):
+        if len(columns) != 1:
+            raise SampleError(
+                f"the model was fitted on one text column (a Series) but the sample has"
+                f" {len(columns)} columns ({', '.join(columns)}); give a sample with only that"
+                " column"
+            )
+        return frame[columns[0]]
+    return frame[columns]
 
 
 def run_onnx(
@@ -43,7 +74,7 @@ def run_onnx(
     return {output.name: value for output, value in zip(session.get_outputs(), values, strict=True)}
 
 
-def _sklearn_scores(model: Any, frame: pd.DataFrame) -> np.ndarray[Any, Any] | None:
+def _sklearn_scores(model: Any, frame: pd.DataFrame | pd.Series) -> np.ndarray[Any, Any] | None:
     for method in ("predict_proba", "decision_function"):
         if hasattr(model, method):
             try:
@@ -53,13 +84,14 @@ def _sklearn_scores(model: Any, frame: pd.DataFrame) -> np.ndarray[Any, Any] | N
     return None
 
 
-def original_predictions(model: Any, inputs: pd.DataFrame) -> np.ndarray[Any, Any]:
+def original_predictions(model: Any, inputs: pd.DataFrame | pd.Series) -> np.ndarray[Any, Any]:
     """The original model's predictions, or a SampleError when it cannot take the sample."""
     try:
         return np.asarray(model.predict(inputs))
     except Exception as error:
+        frame = inputs.to_frame() if isinstance(inputs, pd.Series) else inputs
         text_columns = [
-            str(name) for name in inputs.columns if not pd.api.types.is_numeric_dtype(inputs[name])
+            str(name) for name in frame.columns if not pd.api.types.is_numeric_dtype(frame[name])
         ]
         reason = " ".join(str(error).split())  # scikit-learn's messages span lines
         raise SampleError(
@@ -80,11 +112,19 @@ def check_parity(
     relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
 ) -> ParityReport:
     """Compare the original and the converted model on ``frame``; ParityError lists differences."""
-    inputs = frame[schema.column_names()]
+    inputs = model_inputs(model, frame, schema.column_names())
     expected_prediction = original_predictions(model, inputs)
     outputs = run_onnx(session, frame, schema)
     output_values = list(outputs.values())
     problems: list[str] = []
+    first = output_values[0]
+    if first.shape[:1] != (len(frame),) or first.size != expected_prediction.size:
+        # One prediction per row, as many values as the original gives: never a reshaped guess.
+        raise ParityError(
+            f"the converted model gives {first.shape[0] if first.ndim else 0} predictions"
+            f" of shape {list(first.shape)} for {len(frame)} rows, the original"
+            f" {list(expected_prediction.shape)}; nothing was written"
+        )
     max_difference = 0.0
     labels_compared = False
     scores_compared = False

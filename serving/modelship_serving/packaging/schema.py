@@ -46,8 +46,14 @@ def _is_numeric(series: pd.Series) -> bool:
 def sklearn_input_columns(model: Any, sample: pd.DataFrame) -> list[str]:
     """The columns a fitted scikit-learn model takes, checked against the sample."""
     names = getattr(model, "feature_names_in_", None)
+    if names is None and type(model).__module__.startswith("catboost"):
+        names = model.feature_names_  # CatBoost's own name for it
     if names is not None:
         columns = [str(name) for name in names]
+        if type(model).__module__.startswith("lightgbm"):
+            # LightGBM keeps "sepal length" as "sepal_length"; predict takes the originals.
+            originals = {re.sub(r"\s", "_", str(name)): str(name) for name in sample.columns}
+            columns = [originals.get(name, name) for name in columns]
         missing = [name for name in columns if name not in sample.columns]
         if missing:
             raise SampleError(

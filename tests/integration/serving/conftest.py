@@ -1,11 +1,15 @@
-"""Fixtures for the real-Triton and fetch tests: tiny trained pipelines, a packaged repository,
+"""Fixtures for the real-Triton and fetch tests: tiny trained pipelines (and everyday models
+of tests/unit/serving/model_zoo.py), a packaged repository,
 one tritonserver shared by the session (stopped at the end), and free ports on 127.0.0.1."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import joblib
@@ -83,9 +87,44 @@ def _train_all() -> dict[str, tuple[Any, pd.DataFrame, pd.DataFrame]]:
     }
 
 
+def load_model_zoo() -> ModuleType:
+    """tests/unit/serving/model_zoo.py (tests run with --import-mode=importlib)."""
+    name = "modelship_model_zoo"
+    if name not in sys.modules:
+        path = Path(__file__).parents[2] / "unit" / "serving" / "model_zoo.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+MODEL_ZOO = load_model_zoo()  # also what test_triton_model_zoo.py parametrizes over
+
+
+def _package_zoo(work: Path, repository: Path) -> dict[str, ServedModel]:
+    cases = {case.name: case for case in MODEL_ZOO.ZOO}
+    served: dict[str, ServedModel] = {}
+    for name in MODEL_ZOO.SERVED_BY_TRITON:
+        library = cases[name].library
+        if library is not None and importlib.util.find_spec(library) is None:
+            continue  # the boosting extra is absent; the test of that model skips
+        fitted = cases[name].build()
+        joblib.dump(fitted.model, work / f"{name}.joblib")
+        fitted.sample.to_parquet(work / f"{name}.parquet")  # keeps bool and text types
+        result = package_model(
+            work / f"{name}.joblib", work / f"{name}.parquet", name, "1", repository
+        )
+        served[name] = ServedModel(fitted.model, result.metadata, fitted.held_out)
+    return served
+
+
 @pytest.fixture(scope="session")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ServedModel]]:
-    """A repository with a numeric classifier, a mixed classifier and a mixed regressor."""
+    """A repository with a numeric classifier, a mixed classifier, a mixed regressor and
+    the everyday models of model_zoo.SERVED_BY_TRITON."""
     work = tmp_path_factory.mktemp("packaged")
     repository = work / "repository"
     served: dict[str, ServedModel] = {}
@@ -102,6 +141,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
             config_options=ModelConfigOptions(backend=backend),
         )
         served[name] = ServedModel(model, result.metadata, held_out)
+    served.update(_package_zoo(work, repository))
     return repository, served
 
 

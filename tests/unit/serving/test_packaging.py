@@ -219,12 +219,12 @@ def test_parity_check_rejects_a_broken_conversion(
     mixed_classifier: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A "conversion" that silently uses other coefficients: what a converter bug looks like.
-    def broken_conversion(model: Any, schema: Any) -> Any:
+    def broken_conversion(model: Any, schema: Any, precision: Any = "float32") -> Any:
         other = joblib.load(mixed_classifier.model_path)
         other.set_params(clf=LogisticRegression(C=1e-3))
         train = pd.read_parquet(mixed_classifier.sample_path)
         other.fit(train, model.predict(train))
-        return convert_sklearn_model(other, schema)
+        return convert_sklearn_model(other, schema, precision)
 
     monkeypatch.setattr(package_module, "convert_sklearn_model", broken_conversion)
     with pytest.raises(ParityError) as caught:
@@ -234,6 +234,7 @@ def test_parity_check_rejects_a_broken_conversion(
     message = str(caught.value)
     assert "does not match" in message
     assert "row " in message  # says where they differ
+    assert "the float64 retry" in message  # tried, and differs too: never a wider tolerance
     assert not (tmp_path / "r").exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -479,3 +480,19 @@ def test_cli_unwritable_archive_is_refused_before_packaging(
     assert len(result.output.splitlines()) == 1
     assert not (tmp_path / "r").exists()
     assert (tmp_path / "taken.tar.gz").read_bytes() == b"someone else's"
+
+
+def test_ai_onnx_ml_operators_convert_with_a_per_domain_opset(tmp_path: Path) -> None:
+    # IsolationForest needs ai.onnx.ml 3; a bare opset number made skl2onnx refuse it.
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    model = IsolationForest(n_estimators=20, random_state=0).fit(frame)
+    joblib.dump(model, tmp_path / "m.pkl")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    result = package_model(tmp_path / "m.pkl", tmp_path / "s.csv", "m", "1", tmp_path / "r")
+    session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
+    held_out = pd.DataFrame({"a": rng.normal(size=50) * 3, "b": rng.normal(size=50)})
+    outputs = run_onnx(session, held_out, result.metadata.input_schema)
+    assert outputs["label"].reshape(-1).tolist() == model.predict(held_out).tolist()

@@ -1,0 +1,45 @@
+"""Everyday models (tests/unit/serving/model_zoo.py) packaged by `modelship package` and served
+by the real Triton binary answer over HTTP and gRPC like the original on held-out rows: a
+forest shipped by the float64 retry (FP64 inputs), TF-IDF text (no en_US locale needed),
+gradient boosting with gaps, anomaly detection, clustering, a multi-output regressor, kNN,
+XGBoost, LightGBM and CatBoost."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from modelship_serving.triton.client import infer_frame_grpc, infer_frame_http
+from modelship_serving.triton.server import TritonServer
+
+pytestmark = pytest.mark.triton
+
+zoo = sys.modules["modelship_model_zoo"]  # loaded by conftest.py
+LIBRARIES = {case.name: case.library for case in zoo.ZOO}
+
+
+@pytest.mark.parametrize("name", zoo.SERVED_BY_TRITON)
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_served_zoo_model_answers_like_the_original(
+    name: str, protocol: str, packaged: Any, triton: TritonServer
+) -> None:
+    library = LIBRARIES[name]
+    if library is not None and importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed (the boosting extra)")
+    served = packaged[1][name]
+    assert triton.endpoints is not None
+    infer = infer_frame_http if protocol == "http" else infer_frame_grpc
+    url = triton.endpoints.http if protocol == "http" else triton.endpoints.grpc
+    outputs = infer(url, served.metadata, served.held_out)
+    expected = zoo.expected_answers(served.original, served.held_out)
+    first = outputs[served.metadata.outputs[0].name]
+    predicted = expected["predict"]
+    if served.metadata.task == "regression":
+        np.testing.assert_allclose(first.reshape(predicted.shape), predicted, rtol=1e-3, atol=1e-4)
+        return
+    assert first.reshape(-1).astype(str).tolist() == predicted.astype(str).tolist()
+    if "predict_proba" in expected and "probabilities" in outputs:
+        np.testing.assert_allclose(outputs["probabilities"], expected["predict_proba"], atol=1e-4)
