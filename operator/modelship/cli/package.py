@@ -197,6 +197,12 @@ def package(
             f" {parity.max_absolute_difference:.3g}, atol={parity.absolute_tolerance:g},"
             f" rtol={parity.relative_tolerance:g})"
         )
+        if parity.precision == "float64":
+            click.echo(
+                "  precision: float64 retry (float32 parity failed; numeric inputs are FP64)"
+            )
+        else:
+            click.echo("  precision: float32")
     click.echo(f"sha256: {result.repository_sha256}")
     click.echo("  (digest of a repository holding only this model: put it in spec.model.sha256)")
     if archive is not None:

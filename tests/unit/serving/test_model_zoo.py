@@ -15,6 +15,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from modelship.cli import main
 from modelship_serving.errors import PackagingError, ParityError, UnsupportedModelError
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging import boosting
@@ -127,6 +129,26 @@ def test_float64_retry_serves_fp64_inputs_and_says_so(tmp_path: Path) -> None:
     session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
     outputs = run_onnx(session, fitted.held_out, result.metadata.input_schema)
     assert outputs["label"].tolist() == fitted.model.predict(fitted.held_out).tolist()
+
+
+@pytest.mark.parametrize(
+    ("case_name", "said"),
+    [
+        ("random-forest-after-scaler-timestamps", "precision: float64 retry"),
+        ("logistic-regression-mixed", "precision: float32"),
+    ],
+)
+def test_package_says_which_precision_shipped(case_name: str, said: str, tmp_path: Path) -> None:
+    fitted = CASES[case_name].build()
+    joblib.dump(fitted.model, tmp_path / "model.joblib")
+    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    result = CliRunner().invoke(
+        main,
+        ["package", str(tmp_path / "model.joblib"), "--sample", str(tmp_path / "sample.parquet"),
+         "--name", "m", "--version", "1", "--output", str(tmp_path / "repo")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert said in result.output
 
 
 def test_text_graph_needs_no_locale_the_machine_may_lack(tmp_path: Path) -> None:
