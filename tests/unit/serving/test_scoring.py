@@ -219,7 +219,7 @@ def test_crash_before_the_manifest_is_finished_by_the_rerun(
             raise RuntimeError("node lost")
         atomic_write_text(path, text)
 
-    monkeypatch.setattr("modelship_serving.scoring.job.atomic_write_text", crash_on_manifest)
+    monkeypatch.setattr("modelship_serving.scoring.destination.atomic_write_text", crash_on_manifest)
     with pytest.raises(RuntimeError, match="node lost"):
         run_scoring(settings)
     published = output.read_bytes()
