@@ -13,6 +13,7 @@ into place; an object appears only once fully uploaded.
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from typing import Protocol
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.formats import local_path
+
+logger = logging.getLogger(__name__)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -205,6 +208,7 @@ class ObjectStoreDestination:
 
     def local_file(self, name: str, copy: Path) -> Path:
         if not copy.is_file():
+            logger.info("downloading %s", self.show(name))
             self.get_file(name, copy)
         return copy
 

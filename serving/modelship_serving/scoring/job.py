@@ -22,27 +22,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from modelship_serving.digest import file_sha256
-from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
+from modelship_serving.drift import BatchCounts
 from modelship_serving.errors import ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.checks import check_input, check_types, load_model, read_dtypes
 from modelship_serving.scoring.destination import LocalDestination, Location, locate
-from modelship_serving.scoring.formats import TableFormat, TableWriter, read_chunks, table_format
+from modelship_serving.scoring.formats import read_chunks, table_format
 from modelship_serving.scoring.output import (
     DRIFT_SUFFIX,
     MANIFEST_SUFFIX,
@@ -52,6 +47,12 @@ from modelship_serving.scoring.output import (
     work_directory,
 )
 from modelship_serving.scoring.partial import STATE, PartialResults
+from modelship_serving.scoring.publish import (
+    JobOutput,
+    assemble_and_publish,
+    finish_published,
+    publish_drift_and_manifest,
+)
 from modelship_serving.scoring.scorers import InProcessScorer, Scorer, TritonScorer
 from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
 
@@ -64,8 +65,6 @@ __all__ = [
     "run_scoring",
     "work_directory",
 ]
-
-logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 ScorerFactory = Callable[[ScoreSettings, ModelMetadata, Path], Scorer]
@@ -88,30 +87,14 @@ def default_work_directory(settings: ScoreSettings) -> Path:
     return Path(tempfile.gettempdir()) / "modelship-score" / job[:16]
 
 
-@dataclass(frozen=True)
-class _Output:
-    """Where a job's output is published, in which format, and its partial results."""
-
-    location: Location
-    shown: str  # the uri as given, safe to log
-    format: TableFormat
-    partial: PartialResults
-
-    def exists(self, suffix: str = "") -> bool:
-        return self.location.folder.exists(self.location.name + suffix)
-
-    def write_beside(self, suffix: str, text: str) -> None:
-        self.location.folder.write_text(self.location.name + suffix, text)
-
-
-def _output(settings: ScoreSettings) -> _Output:
+def _output(settings: ScoreSettings) -> JobOutput:
     location = locate(settings.output_uri)
     work, mirror = location.folder.partial_work(
         partial_folder(location.name), settings.work_dir, default_work_directory(settings)
     )
     table = table_format(Path(location.file_name))
     shown = redact_uri(settings.output_uri)
-    return _Output(location, shown, table, PartialResults(work, mirror))
+    return JobOutput(location, shown, table, PartialResults(work, mirror))
 
 
 def _input_file(settings: ScoreSettings, work: Path) -> tuple[Location, Path]:
@@ -169,7 +152,7 @@ def run_scoring(
     )
     state = _job_state(settings, source, input_path, metadata)
     if output.exists():
-        return _finish_published(output, state)
+        return finish_published(output, state)
     output.partial.begin(state)
 
     scorer = scorer_factory(settings, metadata, model_file)
@@ -197,8 +180,8 @@ def run_scoring(
         drift_file=output.location.file_name + DRIFT_SUFFIX,
         drifted_features=[],
     )
-    manifest, drift = _assemble_and_publish(output, metadata, summary, settings.psi_threshold)
-    _publish_drift_and_manifest(output, drift, manifest)
+    manifest, drift = assemble_and_publish(output, metadata, summary, settings.psi_threshold)
+    publish_drift_and_manifest(output, drift, manifest)
     return manifest
 
 
@@ -250,80 +233,3 @@ def _score_chunks(
                 }
             )
     return rows_in, chunk_count, resumed
-
-
-def _assemble_and_publish(
-    output: _Output, metadata: ModelMetadata, summary: ScoreManifest, psi_threshold: float
-) -> tuple[ScoreManifest, dict[str, Any]]:
-    """Assemble the output from the committed chunks, record it, then publish it."""
-    partial = output.partial
-    reference = metadata.reference_profile
-    total = BatchCounts.empty(reference)
-    staging = output.location.folder.staging_dir(partial.work)
-    staging.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(
-        prefix=f".{output.location.file_name}.", suffix=".tmp", dir=staging
-    )
-    os.close(handle)
-    temporary_output = Path(temporary_name)
-    temporary_output.unlink()
-    rows_out = 0
-    try:
-        writer = TableWriter(temporary_output, output.format)
-        for chunk_index in range(summary.chunks):
-            chunk = pd.read_parquet(partial.chunk(chunk_index))
-            rows_out += len(chunk)
-            writer.write(chunk)
-            total.merge(batch_counts_from_json(partial.counts(chunk_index).read_text()))
-        writer.close()
-        if rows_out != summary.rows_in:
-            raise ScoringError(
-                f"internal error: {summary.rows_in} rows read but {rows_out} assembled"
-            )
-        report = drift_report(total, reference, psi_threshold)
-        manifest = summary.model_copy(
-            update={
-                "rows_out": rows_out,
-                "finished_at": datetime.now(UTC),
-                "drifted_features": report.drifted_features,
-            }
-        )
-        drift = report.model_dump(mode="json")
-        partial.record_output(
-            {
-                "sha256": file_sha256(temporary_output),
-                "manifest": manifest.model_dump(mode="json"),
-                "drift": drift,
-            }
-        )
-        output.location.folder.move_file(temporary_output, output.location.name)
-    finally:
-        temporary_output.unlink(missing_ok=True)
-    return manifest, drift
-
-
-def _finish_published(output: _Output, state: dict[str, Any]) -> ScoreManifest:
-    """Finish a job whose output was published before a crash, if it is this job's output."""
-    recorded = output.partial.recorded_output(state)
-    if recorded is not None:
-        copy = output.partial.work / f".published-{output.location.file_name}"
-        copy.unlink(missing_ok=True)
-        digest = file_sha256(output.location.folder.local_file(output.location.name, copy))
-        copy.unlink(missing_ok=True)
-        if digest == recorded["sha256"]:
-            logger.info("%s was published by this job before it stopped; finishing", output.shown)
-            manifest = ScoreManifest.model_validate(recorded["manifest"])
-            _publish_drift_and_manifest(output, recorded["drift"], manifest)
-            return manifest
-    raise ScoringError(
-        f"output {output.shown} already exists and is not this job's; remove it or choose"
-        " another output"
-    )
-
-
-def _publish_drift_and_manifest(
-    output: _Output, drift: dict[str, Any], manifest: ScoreManifest
-) -> None:
-    output.write_beside(DRIFT_SUFFIX, json.dumps(drift, indent=2))
-    output.write_beside(MANIFEST_SUFFIX, manifest.model_dump_json(indent=2))
-    output.partial.remove()
