@@ -23,6 +23,7 @@ from modelship_serving.errors import ScoringError
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
+from modelship_serving.scoring.settings import DEFAULT_ROWS_PER_CHUNK
 
 
 @pytest.fixture
@@ -66,25 +67,43 @@ class Job:
         assert scored["label"].tolist() == self.original.predict(self.frame).tolist()
 
 
-def held_out_job(
-    packaged: Any, tmp_path: Path, model: str, copies: int, input_file: str, **settings: Any
-) -> Job:
-    """A job scoring ``copies`` copies of ``model``'s held-out rows, written to
-    ``tmp_path/input_file`` (its input unless ``input_uri`` says otherwise), in a work
-    directory ``tmp_path/work`` unless ``work_dir`` says otherwise."""
+JobFactory = Callable[..., Job]
+
+
+@pytest.fixture
+def held_out_job(packaged: Any, tmp_path: Path) -> JobFactory:
+    """Jobs that score copies of a packaged model's held-out rows."""
     repository, served = packaged
-    frame = pd.concat([served[model].held_out] * copies, ignore_index=True)
-    source = tmp_path / input_file
-    if source.suffix == ".csv":
-        frame.to_csv(source, index=False)
-    else:
-        frame.to_parquet(source, index=False)
-    defaults = {"input_uri": str(source), "work_dir": tmp_path / "work"}
-    return Job(
-        ScoreSettings(model_repo=repository, model=model, **(defaults | settings)),
-        frame,
-        served[model].original,
-    )
+
+    def make(
+        model: str,
+        copies: int,
+        input_file: str,
+        output_uri: str,
+        rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
+        input_uri: str | None = None,
+        work: str = "work",
+    ) -> Job:
+        """``copies`` copies of ``model``'s held-out rows, written to ``tmp_path/input_file``
+        (the job's input unless ``input_uri`` names another), scored into ``output_uri`` with
+        the work directory ``tmp_path/work``."""
+        frame = pd.concat([served[model].held_out] * copies, ignore_index=True)
+        source = tmp_path / input_file
+        if source.suffix == ".csv":
+            frame.to_csv(source, index=False)
+        else:
+            frame.to_parquet(source, index=False)
+        settings = ScoreSettings(
+            model_repo=repository,
+            model=model,
+            input_uri=input_uri or str(source),
+            output_uri=output_uri,
+            rows_per_chunk=rows_per_chunk,
+            work_dir=tmp_path / work,
+        )
+        return Job(settings, frame, served[model].original)
+
+    return make
 
 
 def crash_on_chunk(settings: ScoreSettings, monkeypatch: pytest.MonkeyPatch, number: int) -> None:
@@ -96,16 +115,9 @@ def crash_on_chunk(settings: ScoreSettings, monkeypatch: pytest.MonkeyPatch, num
     restore_scoring()
 
 
-def test_s3_in_s3_out(s3: Any, packaged: Any, tmp_path: Path) -> None:
+def test_s3_in_s3_out(s3: Any, held_out_job: JobFactory, tmp_path: Path) -> None:
     job = held_out_job(
-        packaged,
-        tmp_path,
-        "churn",
-        5,
-        "in.csv",
-        input_uri="s3://batch/in/day1.csv",
-        output_uri="s3://batch/out/day1.parquet",
-        rows_per_chunk=100,
+        "churn", 5, "in.csv", "s3://batch/out/day1.parquet", 100, input_uri="s3://batch/in/day1.csv"
     )
     settings, frame = job.settings, job.frame
     s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/day1.csv")
@@ -124,17 +136,9 @@ def test_s3_in_s3_out(s3: Any, packaged: Any, tmp_path: Path) -> None:
 
 
 def test_s3_output_crash_and_resume(
-    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job = held_out_job(
-        packaged,
-        tmp_path,
-        "spend",
-        10,
-        "in.parquet",
-        output_uri="s3://batch/out/spend.csv",
-        rows_per_chunk=100,
-    )
+    job = held_out_job("spend", 10, "in.parquet", "s3://batch/out/spend.csv", 100)
     settings, frame = job.settings, job.frame
     crash_on_chunk(settings, monkeypatch, 3)
     assert keys(s3, "out/spend.csv") == []  # nothing visible before the job is done
@@ -175,18 +179,11 @@ def score_in_fresh_process(
 
 
 def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
-    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job = held_out_job(
-        packaged,
-        tmp_path,
-        "churn",
-        10,  # 600 rows
-        "in.csv",
-        input_uri="s3://batch/in/pod.csv",
-        output_uri="s3://batch/pod/scores.jsonl",
-        rows_per_chunk=100,
-        work_dir=tmp_path / "first-pod",
+    source = "s3://batch/in/pod.csv"
+    job = held_out_job(  # 600 rows
+        "churn", 10, "in.csv", "s3://batch/pod/scores.jsonl", 100, source, work="first-pod"
     )
     settings = job.settings
     s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/pod.csv")
@@ -211,17 +208,10 @@ def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
 
 
 def test_crash_between_output_and_manifest_is_finished_by_the_rerun(
-    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = held_out_job(
-        packaged,
-        tmp_path,
-        "spend",
-        4,
-        "in.parquet",
-        output_uri="s3://batch/late/spend.parquet",
-        rows_per_chunk=50,
-        work_dir=tmp_path / "first-pod",
+        "spend", 4, "in.parquet", "s3://batch/late/spend.parquet", 50, work="first-pod"
     )
     settings, frame = job.settings, job.frame
     original_upload = remote.upload
@@ -254,11 +244,9 @@ def test_crash_between_output_and_manifest_is_finished_by_the_rerun(
 
 
 def test_a_foreign_output_without_manifest_is_refused(
-    s3: Any, packaged: Any, tmp_path: Path
+    s3: Any, held_out_job: JobFactory, tmp_path: Path
 ) -> None:
-    job = held_out_job(
-        packaged, tmp_path, "spend", 1, "in.csv", output_uri="s3://batch/foreign/out.csv"
-    )
+    job = held_out_job("spend", 1, "in.csv", "s3://batch/foreign/out.csv")
     s3.put_object(Bucket="batch", Key="foreign/out.csv", Body=b"someone else's")
     with pytest.raises(ScoringError, match="not this job's"):
         run_scoring(job.settings)
@@ -267,7 +255,7 @@ def test_a_foreign_output_without_manifest_is_refused(
 
 
 def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
-    gcs_emulator: str, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs_emulator: str, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -275,16 +263,7 @@ def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     bucket = storage.Client(project="test", credentials=credentials).bucket("models")
-    job = held_out_job(
-        packaged,
-        tmp_path,
-        "wine",
-        4,
-        "in.csv",
-        output_uri="gs://models/scores/wine.csv",
-        rows_per_chunk=60,
-        work_dir=tmp_path / "first-pod",
-    )
+    job = held_out_job("wine", 4, "in.csv", "gs://models/scores/wine.csv", 60, work="first-pod")
     settings = job.settings
     crash_on_chunk(settings, monkeypatch, 3)
     manifest = run_scoring(settings.model_copy(update={"work_dir": tmp_path / "second-pod"}))
