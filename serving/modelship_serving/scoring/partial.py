@@ -23,20 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from modelship_serving.errors import ScoringError
-from modelship_serving.fetch.uri import redact_uri
-from modelship_serving.scoring import remote
+from modelship_serving.scoring.destination import (
+    Destination,
+    LocalDestination,
+    atomic_write_text,
+)
 
 logger = logging.getLogger(__name__)
 
 STATE = "state.json"
 OUTPUT = "output.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``path`` so that it is either complete or absent."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 def chunk_name(index: int) -> str:
@@ -48,9 +44,9 @@ def counts_name(index: int) -> str:
 
 
 class PartialResults:
-    """Committed chunks in ``work``, mirrored under ``mirror`` (a prefix uri) when given."""
+    """Committed chunks in ``work``, mirrored to the folder ``mirror`` when given."""
 
-    def __init__(self, work: Path, mirror: str | None = None) -> None:
+    def __init__(self, work: Path, mirror: Destination | None = None) -> None:
         self.work = work
         self.mirror = mirror
         self._mirrored = 0  # chunks 0.._mirrored-1 are in the mirror
@@ -62,10 +58,8 @@ class PartialResults:
         return self.work / counts_name(index)
 
     def _read(self, name: str) -> Any:
-        if self.mirror is None:
-            path = self.work / name
-            return json.loads(path.read_text()) if path.is_file() else None
-        text = remote.read_text(self.mirror + name)
+        """A record from where the truth is: the mirror when there is one."""
+        text = (self.mirror or LocalDestination(self.work)).read_text(name)
         return None if text is None else json.loads(text)
 
     def recorded_output(self, state: dict[str, Any]) -> dict[str, Any] | None:
@@ -92,16 +86,16 @@ class PartialResults:
             if count:
                 logger.info("discarding partial results of a different job in %s", mirror)
             self._delete_mirror(count, keep_state=True)
-            remote.upload(local_state, mirror + STATE)
+            mirror.put_file(local_state, STATE)
             return
         self._mirrored = count
         for index in range(count):
             # A local copy is complete when present (renamed into place); fetch the rest.
             if not self.chunk(index).is_file():
-                remote.download(mirror + counts_name(index), self.counts(index))
-                remote.download(mirror + chunk_name(index), self.chunk(index))
+                mirror.get_file(counts_name(index), self.counts(index))
+                mirror.get_file(chunk_name(index), self.chunk(index))
         if count:
-            logger.info("resuming from %d chunk(s) committed in %s", count, redact_uri(mirror))
+            logger.info("resuming from %d chunk(s) committed in %s", count, mirror.show())
 
     def is_committed(self, index: int) -> bool:
         if self.mirror is not None:
@@ -117,8 +111,8 @@ class PartialResults:
         if self.mirror is not None:
             if index != self._mirrored:
                 raise ScoringError(f"internal error: chunk {index} committed out of order")
-            remote.upload(self.counts(index), self.mirror + counts_name(index))
-            remote.upload(self.chunk(index), self.mirror + chunk_name(index))
+            self.mirror.put_file(self.counts(index), counts_name(index))
+            self.mirror.put_file(self.chunk(index), chunk_name(index))
             self._mirrored += 1
 
     def record_output(self, recorded: dict[str, Any]) -> None:
@@ -126,7 +120,7 @@ class PartialResults:
         path = self.work / OUTPUT
         atomic_write_text(path, json.dumps(recorded, indent=2, default=str))
         if self.mirror is not None:
-            remote.upload(path, self.mirror + OUTPUT)
+            self.mirror.put_file(path, OUTPUT)
 
     def remove(self) -> None:
         """Delete the work directory and the mirror (best effort: the job is already done)."""
@@ -135,13 +129,13 @@ class PartialResults:
             try:
                 self._delete_mirror(self._mirrored_count(), keep_state=False)
             except ScoringError as error:
-                logger.warning("could not delete %s: %s", redact_uri(self.mirror), error)
+                logger.warning("could not delete %s: %s", self.mirror.show(), error)
 
     def _mirrored_count(self) -> int:
         """How many chunks, from the first on, the mirror holds."""
         assert self.mirror is not None
         count = 0
-        while remote.exists(self.mirror + chunk_name(count)):
+        while self.mirror.exists(chunk_name(count)):
             count += 1
         return count
 
@@ -149,10 +143,10 @@ class PartialResults:
         # Last chunk first: an interrupted delete leaves chunks 0..k, still a prefix,
         # and the old state, so the next attempt finishes the job.
         assert self.mirror is not None
-        remote.delete(self.mirror + OUTPUT)
+        self.mirror.rm_file(OUTPUT)
         for index in reversed(range(count)):
-            remote.delete(self.mirror + chunk_name(index))
-            remote.delete(self.mirror + counts_name(index))
+            self.mirror.rm_file(chunk_name(index))
+            self.mirror.rm_file(counts_name(index))
         if not keep_state:
-            remote.delete(self.mirror + STATE)
+            self.mirror.rm_file(STATE)
         self._mirrored = 0

@@ -29,12 +29,6 @@ def object_name(uri: str) -> str:
     return parse_model_uri(uri).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def partial_prefix(uri: str) -> str:
-    """The hidden prefix beside the object ``uri`` where its job keeps committed chunks."""
-    parent, name = uri.rsplit("/", 1)
-    return f"{parent}/.{name}.partial/"
-
-
 def download(uri: str, destination: Path) -> None:
     """Download the object at ``uri`` to ``destination``, complete or not at all."""
     parsed = parse_model_uri(uri)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from modelship_serving.errors import ScoringError
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
+from modelship_serving.scoring.settings import DEFAULT_ROWS_PER_CHUNK
 
 
 @pytest.fixture
@@ -52,24 +54,77 @@ def crash_scoring_on_chunk(
     return lambda: monkeypatch.setattr(InProcessScorer, "score", original)
 
 
-def test_s3_in_s3_out(s3: Any, packaged: Any, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Job:
+    """A scoring job over copies of a model's held-out rows, and what it should predict."""
+
+    settings: ScoreSettings
+    frame: pd.DataFrame
+    original: Any  # the model the packaged one came from
+
+    def assert_every_row_once_in_order(self, scored: pd.DataFrame) -> None:
+        assert scored["row"].tolist() == list(range(len(self.frame)))
+        assert scored["label"].tolist() == self.original.predict(self.frame).tolist()
+
+
+JobFactory = Callable[..., Job]
+
+
+@pytest.fixture
+def held_out_job(packaged: Any, tmp_path: Path) -> JobFactory:
+    """Jobs that score copies of a packaged model's held-out rows."""
     repository, served = packaged
-    frame = pd.concat([served["churn"].held_out] * 5, ignore_index=True)
-    frame.to_csv(tmp_path / "in.csv", index=False)
-    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/day1.csv")
-    settings = ScoreSettings(
-        model_repo=repository,
-        model="churn",
-        input_uri="s3://batch/in/day1.csv",
-        output_uri="s3://batch/out/day1.parquet",
-        rows_per_chunk=100,
-        work_dir=tmp_path / "work",
+
+    def make(
+        model: str,
+        copies: int,
+        input_file: str,
+        output_uri: str,
+        rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
+        input_uri: str | None = None,
+        work: str = "work",
+    ) -> Job:
+        """``copies`` copies of ``model``'s held-out rows, written to ``tmp_path/input_file``
+        (the job's input unless ``input_uri`` names another), scored into ``output_uri`` with
+        the work directory ``tmp_path/work``."""
+        frame = pd.concat([served[model].held_out] * copies, ignore_index=True)
+        source = tmp_path / input_file
+        if source.suffix == ".csv":
+            frame.to_csv(source, index=False)
+        else:
+            frame.to_parquet(source, index=False)
+        settings = ScoreSettings(
+            model_repo=repository,
+            model=model,
+            input_uri=input_uri or str(source),
+            output_uri=output_uri,
+            rows_per_chunk=rows_per_chunk,
+            work_dir=tmp_path / work,
+        )
+        return Job(settings, frame, served[model].original)
+
+    return make
+
+
+def crash_on_chunk(settings: ScoreSettings, monkeypatch: pytest.MonkeyPatch, number: int) -> None:
+    """Run the job until in-process scoring raises on its ``number``-th chunk, as a lost pod
+    would, then put the real scoring back."""
+    restore_scoring = crash_scoring_on_chunk(monkeypatch, number, "pod lost")
+    with pytest.raises(RuntimeError, match="pod lost"):
+        run_scoring(settings)
+    restore_scoring()
+
+
+def test_s3_in_s3_out(s3: Any, held_out_job: JobFactory, tmp_path: Path) -> None:
+    job = held_out_job(
+        "churn", 5, "in.csv", "s3://batch/out/day1.parquet", 100, input_uri="s3://batch/in/day1.csv"
     )
+    settings, frame = job.settings, job.frame
+    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/day1.csv")
     manifest = run_scoring(settings)
     assert manifest.rows_out == len(frame)
     s3.download_file("batch", "out/day1.parquet", str(tmp_path / "out.parquet"))
-    scored = pd.read_parquet(tmp_path / "out.parquet")
-    assert scored["label"].tolist() == served["churn"].original.predict(frame).tolist()
+    job.assert_every_row_once_in_order(pd.read_parquet(tmp_path / "out.parquet"))
     stored = json.loads(
         s3.get_object(Bucket="batch", Key="out/day1.parquet.manifest.json")["Body"].read()
     )
@@ -81,25 +136,12 @@ def test_s3_in_s3_out(s3: Any, packaged: Any, tmp_path: Path) -> None:
 
 
 def test_s3_output_crash_and_resume(
-    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repository, served = packaged
-    frame = pd.concat([served["spend"].held_out] * 10, ignore_index=True)
-    frame.to_parquet(tmp_path / "in.parquet", index=False)
-    settings = ScoreSettings(
-        model_repo=repository,
-        model="spend",
-        input_uri=str(tmp_path / "in.parquet"),
-        output_uri="s3://batch/out/spend.csv",
-        rows_per_chunk=100,
-        work_dir=tmp_path / "work",
-    )
-    restore_scoring = crash_scoring_on_chunk(monkeypatch, 3, "evicted")
-    with pytest.raises(RuntimeError, match="evicted"):
-        run_scoring(settings)
-    listed = s3.list_objects_v2(Bucket="batch", Prefix="out/spend.csv").get("Contents", [])
-    assert listed == []  # nothing visible before the job is done
-    restore_scoring()
+    job = held_out_job("spend", 10, "in.parquet", "s3://batch/out/spend.csv", 100)
+    settings, frame = job.settings, job.frame
+    crash_on_chunk(settings, monkeypatch, 3)
+    assert keys(s3, "out/spend.csv") == []  # nothing visible before the job is done
     manifest = run_scoring(settings)
     assert manifest.chunks_resumed == 2
     s3.download_file("batch", "out/spend.csv", str(tmp_path / "out.csv"))
@@ -137,23 +179,15 @@ def score_in_fresh_process(
 
 
 def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
-    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repository, served = packaged
-    frame = pd.concat([served["churn"].held_out] * 10, ignore_index=True)  # 600 rows
-    frame.to_csv(tmp_path / "in.csv", index=False)
-    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/pod.csv")
-    settings = ScoreSettings(
-        model_repo=repository,
-        model="churn",
-        input_uri="s3://batch/in/pod.csv",
-        output_uri="s3://batch/pod/scores.jsonl",
-        rows_per_chunk=100,
-        work_dir=tmp_path / "first-pod",
+    source = "s3://batch/in/pod.csv"
+    job = held_out_job(  # 600 rows
+        "churn", 10, "in.csv", "s3://batch/pod/scores.jsonl", 100, source, work="first-pod"
     )
-    crash_scoring_on_chunk(monkeypatch, 4, "pod evicted")
-    with pytest.raises(RuntimeError, match="pod evicted"):
-        run_scoring(settings)
+    settings = job.settings
+    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/pod.csv")
+    crash_on_chunk(settings, monkeypatch, 4)
     assert keys(s3, "pod/scores") == []  # nothing published
     assert len([k for k in keys(s3, "pod/.scores.jsonl.partial/") if k.endswith(".parquet")]) == 3
 
@@ -164,9 +198,7 @@ def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
     )
     assert (manifest["chunks_resumed"], manifest["rows_out"]) == (3, 600)
     s3.download_file("batch", "pod/scores.jsonl", str(tmp_path / "out.jsonl"))
-    scored = pd.read_json(tmp_path / "out.jsonl", lines=True)
-    assert scored["row"].tolist() == list(range(600))  # each row exactly once, in order
-    assert scored["label"].tolist() == served["churn"].original.predict(frame).tolist()
+    job.assert_every_row_once_in_order(pd.read_json(tmp_path / "out.jsonl", lines=True))
     assert keys(s3, "pod/.scores.jsonl.partial/") == []  # cleaned up
     assert sorted(keys(s3, "pod/")) == [
         "pod/scores.jsonl",
@@ -176,19 +208,12 @@ def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
 
 
 def test_crash_between_output_and_manifest_is_finished_by_the_rerun(
-    s3: Any, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repository, served = packaged
-    frame = pd.concat([served["spend"].held_out] * 4, ignore_index=True)
-    frame.to_parquet(tmp_path / "in.parquet", index=False)
-    settings = ScoreSettings(
-        model_repo=repository,
-        model="spend",
-        input_uri=str(tmp_path / "in.parquet"),
-        output_uri="s3://batch/late/spend.parquet",
-        rows_per_chunk=50,
-        work_dir=tmp_path / "first-pod",
+    job = held_out_job(
+        "spend", 4, "in.parquet", "s3://batch/late/spend.parquet", 50, work="first-pod"
     )
+    settings, frame = job.settings, job.frame
     original_upload = remote.upload
 
     def crash_before_drift(source: Path, uri: str) -> None:
@@ -219,27 +244,18 @@ def test_crash_between_output_and_manifest_is_finished_by_the_rerun(
 
 
 def test_a_foreign_output_without_manifest_is_refused(
-    s3: Any, packaged: Any, tmp_path: Path
+    s3: Any, held_out_job: JobFactory, tmp_path: Path
 ) -> None:
-    repository, served = packaged
-    served["spend"].held_out.to_csv(tmp_path / "in.csv", index=False)
+    job = held_out_job("spend", 1, "in.csv", "s3://batch/foreign/out.csv")
     s3.put_object(Bucket="batch", Key="foreign/out.csv", Body=b"someone else's")
     with pytest.raises(ScoringError, match="not this job's"):
-        run_scoring(
-            ScoreSettings(
-                model_repo=repository,
-                model="spend",
-                input_uri=str(tmp_path / "in.csv"),
-                output_uri="s3://batch/foreign/out.csv",
-                work_dir=tmp_path / "work",
-            )
-        )
+        run_scoring(job.settings)
     assert s3.get_object(Bucket="batch", Key="foreign/out.csv")["Body"].read() == b"someone else's"
     assert keys(s3, "foreign/") == ["foreign/out.csv"]
 
 
 def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
-    gcs_emulator: str, packaged: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs_emulator: str, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -247,27 +263,13 @@ def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     bucket = storage.Client(project="test", credentials=credentials).bucket("models")
-    repository, served = packaged
-    frame = pd.concat([served["wine"].held_out] * 4, ignore_index=True)
-    frame.to_csv(tmp_path / "in.csv", index=False)
-    settings = ScoreSettings(
-        model_repo=repository,
-        model="wine",
-        input_uri=str(tmp_path / "in.csv"),
-        output_uri="gs://models/scores/wine.csv",
-        rows_per_chunk=60,
-        work_dir=tmp_path / "first-pod",
-    )
-    restore_scoring = crash_scoring_on_chunk(monkeypatch, 3, "preempted")
-    with pytest.raises(RuntimeError, match="preempted"):
-        run_scoring(settings)
-    restore_scoring()
+    job = held_out_job("wine", 4, "in.csv", "gs://models/scores/wine.csv", 60, work="first-pod")
+    settings = job.settings
+    crash_on_chunk(settings, monkeypatch, 3)
     manifest = run_scoring(settings.model_copy(update={"work_dir": tmp_path / "second-pod"}))
-    assert (manifest.chunks_resumed, manifest.rows_out) == (2, len(frame))
+    assert (manifest.chunks_resumed, manifest.rows_out) == (2, len(job.frame))
     bucket.blob("scores/wine.csv").download_to_filename(str(tmp_path / "out.csv"))
-    scored = pd.read_csv(tmp_path / "out.csv")
-    assert scored["row"].tolist() == list(range(len(frame)))
-    assert scored["label"].tolist() == served["wine"].original.predict(frame).tolist()
+    job.assert_every_row_once_in_order(pd.read_csv(tmp_path / "out.csv"))
     assert sorted(blob.name for blob in bucket.list_blobs(prefix="scores/")) == [
         "scores/wine.csv",
         "scores/wine.csv.drift.json",

@@ -208,7 +208,8 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
 def test_crash_before_the_manifest_is_finished_by_the_rerun(
     churn_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelship_serving.scoring.partial import atomic_write_text
+    from modelship_serving.scoring import destination
+    from modelship_serving.scoring.destination import atomic_write_text
 
     source = write_table(rows(300), tmp_path / "in.csv")
     output = tmp_path / "out.csv"
@@ -219,7 +220,7 @@ def test_crash_before_the_manifest_is_finished_by_the_rerun(
             raise RuntimeError("node lost")
         atomic_write_text(path, text)
 
-    monkeypatch.setattr("modelship_serving.scoring.job.atomic_write_text", crash_on_manifest)
+    monkeypatch.setattr(destination, "atomic_write_text", crash_on_manifest)
     with pytest.raises(RuntimeError, match="node lost"):
         run_scoring(settings)
     published = output.read_bytes()

@@ -1,0 +1,80 @@
+"""The model a job scores with, and the checks of its input against the model's schema,
+made before anything is scored or written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
+from modelship_serving.metadata import ModelMetadata, read_model_metadata
+from modelship_serving.packaging.schema import frame_to_feeds
+from modelship_serving.scoring.formats import TableFormat, input_columns, read_chunks
+
+FIRST_ROWS_CHECKED = 1000
+
+
+def load_model(model_repo: Path, model: str) -> tuple[ModelMetadata, Path]:
+    """The metadata and ONNX file of ``model`` in a repository written by `modelship package`."""
+    model_dir = model_repo / model
+    try:
+        metadata = read_model_metadata(model_dir)
+    except FileNotFoundError as error:
+        raise ScoringError(
+            f"{model_dir} has no modelship.json: give a repository written by `modelship package`"
+            " and the model's name"
+        ) from error
+    model_file = model_dir / metadata.model_file
+    if not model_file.is_file():
+        raise ScoringError(f"{model_file} is missing from the model repository")
+    return metadata, model_file
+
+
+def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) -> None:
+    """SchemaMismatchError unless every model column (and the key) is among ``columns``."""
+    missing = [name for name in metadata.input_schema.column_names() if name not in columns]
+    if key is not None and key not in columns:
+        missing.append(f"{key} (the --key column)")
+    if missing:
+        raise SchemaMismatchError(
+            f"the input lacks column(s) {', '.join(missing)}; model {metadata.name} takes"
+            f" {', '.join(metadata.input_schema.column_names())}. Nothing was scored."
+        )
+
+
+def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> None:
+    """SchemaMismatchError when a numeric column holds text."""
+    try:
+        frame_to_feeds(frame, metadata.input_schema)
+    except SampleError as error:
+        raise SchemaMismatchError(f"{where}: {error}") from error
+
+
+def read_dtypes(metadata: ModelMetadata) -> dict[str, Any]:
+    """Column types to read the input with."""
+    # Categories stay text even when they look like numbers (zip codes, "01").
+    return {c.name: str for c in metadata.input_schema.columns if c.kind == "categorical"}
+
+
+def check_input(
+    path: Path,
+    shown: str,
+    table: TableFormat | None,
+    metadata: ModelMetadata,
+    key: str | None,
+    rows_per_chunk: int,
+) -> None:
+    """ScoringError unless the table at ``path`` (``shown`` in messages) has rows, the
+    model's columns (and the key column) and, in its first rows, the model's types."""
+    no_rows = ScoringError(f"input {shown} has no rows; nothing was scored")
+    columns = input_columns(path, table)
+    if not columns:  # an empty JSONL file
+        raise no_rows
+    check_columns(columns, metadata, key)
+    first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
+    first = next(iter(read_chunks(path, first_rows, read_dtypes(metadata), table)), None)
+    if first is None or first.empty:
+        raise no_rows
+    check_types(first, metadata, f"{shown} (first rows)")
