@@ -186,6 +186,7 @@ def test_default_pod_settings(render: Callable[[str], Any]) -> None:
     assert container["env"] == [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "MODELSHIP_FETCH_IMAGE", "value": "ghcr.io/modelship/operator:0.1.0"},
     ]
     assert pod["securityContext"] == {
         "runAsNonRoot": True,
@@ -209,7 +210,10 @@ def test_every_pod_value_reaches_the_pod(render: Callable[[str], Any]) -> None:
     (container,) = pod["containers"]
     assert container["image"] == "registry.example.com/modelship/operator@sha256:" + "ab" * 32
     assert container["imagePullPolicy"] == "Always"
-    assert container["env"][2:] == [{"name": "TZ", "value": "UTC"}]
+    assert container["env"][2:] == [
+        {"name": "MODELSHIP_FETCH_IMAGE", "value": container["image"]},
+        {"name": "TZ", "value": "UTC"},
+    ]
     assert container["resources"] == {
         "requests": {"cpu": "200m", "memory": "256Mi"},
         "limits": {"memory": "1Gi"},

@@ -115,6 +115,33 @@ BAD: dict[str, Bad] = {
         {"tolerations": [{"key": "a", "operator": "Maybe"}]}, at="tolerations.0.operator"
     ),
     "affinity-typo": Bad({"affinity": {"nodeAfinity": {}}}, at="affinity", unknown="nodeAfinity"),
+    # An allowed image is "*", a path ending in "/", or a repository with a path: never a
+    # short name (what registry it means depends on the node), a glob, or a tag.
+    "allowed-image-short-name": Bad(
+        {"policy": {"allowedImages": ["python"]}}, at="policy.allowedImages.0"
+    ),
+    "allowed-image-glob": Bad(
+        {"policy": {"allowedImages": ["ghcr.io/*"]}}, at="policy.allowedImages.0"
+    ),
+    "allowed-image-with-tag": Bad(
+        {"policy": {"allowedImages": ["ghcr.io/x/y:1.0"]}}, at="policy.allowedImages.0"
+    ),
+    "allowed-images-too-many": Bad(
+        {"policy": {"allowedImages": [f"r.example.com/{i}/" for i in range(65)]}},
+        at="policy.allowedImages",
+    ),
+    "allowed-service-account": Bad(
+        {"policy": {"allowedServiceAccounts": ["Risk_Trainer"]}},
+        at="policy.allowedServiceAccounts.0",
+    ),
+    "deny-and-warn": Bad(
+        {"policy": {"admission": {"validationActions": ["Deny", "Warn"]}}},
+        at="policy.admission.validationActions",
+    ),
+    "no-validation-action": Bad(
+        {"policy": {"admission": {"validationActions": []}}},
+        at="policy.admission.validationActions",
+    ),
 }
 
 
