@@ -76,12 +76,38 @@ def in_namespaced_mode(request: Request, namespaces: list[str]) -> list[Request]
     return [request]
 
 
-def authorized(request: Request, rendered: list[Obj]) -> bool:
-    """Whether a ClusterRole (anywhere) or a Role (in its namespace) allows the request."""
-    for role in rendered:
-        if role["kind"] not in ("Role", "ClusterRole"):
+def operator_roles(rendered: list[Obj]) -> list[tuple[Obj, str | None]]:
+    """The roles bound to the operator's ServiceAccount, each with the namespace it holds in
+    (None: cluster-wide). Roles bound to nobody, or to users (modelship-edit), grant the
+    operator nothing."""
+    (deployment,) = [obj for obj in rendered if obj["kind"] == "Deployment"]
+    account = (
+        deployment["spec"]["template"]["spec"]["serviceAccountName"],
+        deployment["metadata"]["namespace"],
+    )
+    roles = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
+    bound = []
+    for binding in rendered:
+        if binding["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
             continue
-        if role["kind"] == "Role" and role["metadata"]["namespace"] != request.namespace:
+        subjects = {
+            (subject["name"], subject.get("namespace"))
+            for subject in binding.get("subjects", [])
+            if subject["kind"] == "ServiceAccount"
+        }
+        if account not in subjects:
+            continue
+        role = roles[binding["roleRef"]["kind"], binding["roleRef"]["name"]]
+        scope = binding["metadata"]["namespace"] if binding["kind"] == "RoleBinding" else None
+        bound.append((role, scope))
+    return bound
+
+
+def authorized(request: Request, rendered: list[Obj]) -> bool:
+    """Whether a role bound to the operator's ServiceAccount allows the request: a
+    ClusterRoleBinding anywhere, a RoleBinding in its own namespace."""
+    for role, scope in operator_roles(rendered):
+        if scope is not None and scope != request.namespace:
             continue
         for rule in role["rules"]:
             if (
