@@ -94,16 +94,27 @@ def _open(uri: ModelUri, budget: FetchBudget) -> Any:
     return opener.open(request, timeout=budget.read_timeout())
 
 
+def _content_length(response: Any, shown: str) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise FetchError(f"{shown} answered an invalid Content-Length {value[:40]!r}")
+    return int(value)
+
+
 def _download_once(uri: ModelUri, archive: Path, budget: FetchBudget) -> None:
     shown = uri.redacted()
     budget.check_time(f"downloading {shown}")
     try:
         with _open(uri, budget) as response:
-            expected_length = response.headers.get("Content-Length")
+            expected_length = _content_length(response, shown)
+            if expected_length is not None:  # refuse what cannot fit before taking a byte
+                budget.ensure_room(disk_bytes(expected_length), shown)
             # read1: return what has arrived, so the deadline is checked between arrivals.
             chunks = iter(lambda: response.read1(CHUNK_BYTES), b"")
             received = budget.write_stream(chunks, archive, shown)
-        if expected_length is not None and received != int(expected_length):
+        if expected_length is not None and received != expected_length:
             budget.refund(disk_bytes(received))
             raise TransientFetchError(
                 f"{shown}: connection closed after {received} of {expected_length} bytes"
@@ -133,7 +144,11 @@ def _download_once(uri: ModelUri, archive: Path, budget: FetchBudget) -> None:
 def download_http_uri(uri: ModelUri, target: Path, scratch: Path, budget: FetchBudget) -> None:
     """Download the archive (retrying transient failures) and extract it into ``target``."""
     archive = scratch / "repository.tar"
-    with_retries(lambda: _download_once(uri, archive, budget), f"downloading {uri.redacted()}")
+    with_retries(
+        lambda: _download_once(uri, archive, budget),
+        f"downloading {uri.redacted()}",
+        sleep=budget.sleep,
+    )
     extract_repository_archive(archive, target, uri.redacted(), budget)
 
 

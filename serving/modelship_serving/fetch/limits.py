@@ -71,8 +71,9 @@ class FetchBudget:
         """The socket timeout for the next network read: never past the deadline."""
         return max(0.05, min(READ_TIMEOUT_SECONDS, self.remaining_seconds()))
 
-    def charge(self, size: int, what: str) -> None:
-        """Count ``size`` more bytes written; FetchLimitError when that passes the limit."""
+    def ensure_room(self, size: int, what: str) -> None:
+        """FetchLimitError when ``size`` more bytes would pass the limit (a declared size,
+        checked before anything is written)."""
         if self.used_bytes + size > self.max_bytes:
             raise FetchLimitError(
                 f"{what} takes the fetch past its limit of {self.max_bytes} bytes on disk;"
@@ -80,7 +81,15 @@ class FetchBudget:
                 " or the limit is too small: raise it (modelship fetch --max-bytes)."
                 " Nothing was installed."
             )
+
+    def charge(self, size: int, what: str) -> None:
+        """Count ``size`` more bytes written; FetchLimitError when that passes the limit."""
+        self.ensure_room(size, what)
         self.used_bytes += size
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between retries, never past the deadline (the next attempt then stops)."""
+        time.sleep(max(0.0, min(seconds, self.remaining_seconds())))
 
     def refund(self, size: int) -> None:
         """Give back bytes charged for a file that was removed (a retried download)."""

@@ -17,6 +17,7 @@ from modelship_serving.fetch.limits import (
     CHUNK_BYTES,
     READ_TIMEOUT_SECONDS,
     FetchBudget,
+    disk_bytes,
     mkdir_charged,
 )
 from modelship_serving.fetch.retry import TransientFetchError, call_with_retries
@@ -117,8 +118,11 @@ def _download_object(
     def attempt() -> None:
         budget.check_time(f"downloading {shown}")
         try:
-            body = client.get_object(Bucket=bucket, Key=key)["Body"]
+            answer = client.get_object(Bucket=bucket, Key=key)
+            body = answer["Body"]
             try:
+                # Refuse what cannot fit before taking a byte; the stream is counted too.
+                budget.ensure_room(disk_bytes(int(answer.get("ContentLength", 0))), shown)
                 budget.write_stream(body.iter_chunks(CHUNK_BYTES), destination, shown)
             finally:
                 body.close()

@@ -303,15 +303,13 @@ def test_a_tar_cut_short_without_a_content_length_is_refused(
     assert not (tmp_path / "dest").exists()
 
 
-def test_a_download_past_the_byte_limit_stops_while_it_streams(
-    start_server: Callable[..., Server], tmp_path: Path
-) -> None:
-    server = start_server()
-    sent: list[int] = []
-
-    def endless(handler: http.server.BaseHTTPRequestHandler) -> None:
+def _endless(
+    sent: list[int], length: int | None
+) -> Callable[[http.server.BaseHTTPRequestHandler], None]:
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
-        handler.send_header("Content-Length", str(1024 * MiB))
+        if length is not None:
+            handler.send_header("Content-Length", str(length))
         handler.end_headers()
         try:
             for _ in range(1024):
@@ -319,8 +317,17 @@ def test_a_download_past_the_byte_limit_stops_while_it_streams(
                 sent.append(MiB)
         except OSError:
             pass  # the client hung up, as it should
+        handler.close_connection = True
 
-    server.routes["/m.tar"] = endless
+    return answer
+
+
+def test_a_download_past_the_byte_limit_stops_while_it_streams(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = start_server()
+    sent: list[int] = []
+    server.routes["/m.tar"] = _endless(sent, length=None)  # no size to check beforehand
     with pytest.raises(FetchLimitError, match="past its limit of 2097152 bytes"):
         fetch_repository(
             f"{server.url}/m.tar", tmp_path / "dest", budget=FetchBudget(max_bytes=2 * MiB)
@@ -328,6 +335,38 @@ def test_a_download_past_the_byte_limit_stops_while_it_streams(
     assert not (tmp_path / "dest").exists()
     time.sleep(0.5)
     assert sum(sent) < 64 * MiB  # socket buffers aside, the client stopped reading at once
+
+
+def test_a_declared_length_past_the_byte_limit_is_refused_before_the_body(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = start_server()
+    sent: list[int] = []
+    server.routes["/m.tar"] = _endless(sent, length=1024 * MiB)
+    with pytest.raises(FetchLimitError, match="past its limit of 2097152 bytes"):
+        fetch_repository(
+            f"{server.url}/m.tar", tmp_path / "dest", budget=FetchBudget(max_bytes=2 * MiB)
+        )
+    assert not (tmp_path / "dest").exists()
+    time.sleep(0.5)
+    assert sum(sent) < 64 * MiB
+
+
+def test_an_invalid_content_length_is_one_line(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = start_server()
+
+    def bogus(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "lots")
+        handler.end_headers()
+        handler.wfile.write(ARCHIVE)
+        handler.close_connection = True
+
+    server.routes["/m.tar.gz"] = bogus
+    with pytest.raises(FetchError, match="invalid Content-Length 'lots'"):
+        fetch_repository(f"{server.url}/m.tar.gz", tmp_path / "dest")
 
 
 # Object storage --------------------------------------------------------------------------
@@ -346,7 +385,7 @@ def test_an_s3_prefix_holding_a_file_and_a_directory_of_one_name_is_one_line(
     assert not (tmp_path / "dest").exists()
 
 
-def test_an_s3_object_past_the_byte_limit_stops_while_it_streams(
+def test_an_s3_object_larger_than_the_byte_limit_is_refused(
     s3_environment: Any, tmp_path: Path
 ) -> None:
     client = s3_environment.client()
