@@ -76,7 +76,10 @@ def extract_repository_archive(
     and the bytes written count against ``budget``."""
     try:
         with tarfile.open(archive, "r:*", tarinfo=_StrictTarInfo) as tar:
-            for member in tar:
+            while (member := tar.next()) is not None:
+                # tarfile keeps every header read; only links need them, and links are
+                # refused, so forget them: a million-entry archive then needs no more memory.
+                tar.members.clear()  # type: ignore[attr-defined]
                 if not (member.isfile() or member.isdir()):
                     raise FetchError(
                         f"{shown_as} holds {member.name!r}, which is not a regular file or"
