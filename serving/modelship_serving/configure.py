@@ -3,9 +3,13 @@
 The package records how the data scientist wanted the model served; the
 ModelDeployment's `serving` section (instance count, GPU or CPU, dynamic
 batching) has the last word in the cluster. The init container runs this
-after `fetch` has verified the repository's digest, so the digest still
-speaks for what was packaged. The config is parsed and written with Triton's
-own model-config protobuf, so what Triton reads is what was checked here.
+after `fetch` has verified the repository's digest. The packaged config is kept
+beside the effective one (modelship_serving.digest.PACKAGED_CONFIG_NAME) and every
+run derives the effective config from it, so the init containers can run again in
+the same pod: `fetch` still verifies the repository as packaged, and `configure`
+gives the same config for the same settings, whatever it wrote before. The config
+is parsed and written with Triton's own model-config protobuf, so what Triton
+reads is what was checked here.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field
 from tritonclient.grpc import model_config_pb2
 
+from modelship_serving.digest import CONFIG_NAME, PACKAGED_CONFIG_NAME
 from modelship_serving.errors import ModelshipServingError
 
 InstanceKind = Literal["KIND_CPU", "KIND_GPU"]
@@ -84,13 +89,31 @@ def apply_overrides(
     return tuned
 
 
-def configure_model(repository: Path, model: str, overrides: ServingOverrides) -> Path:
-    """Rewrite ``repository/model/config.pbtxt`` with ``overrides``; returns its path."""
-    path = repository / model / "config.pbtxt"
-    tuned = apply_overrides(read_config(path), overrides)
-    # Write beside the target and rename, so Triton never reads half a file.
+def _write_atomically(path: Path, text: str) -> None:
+    # Write beside the target and rename, so no reader (Triton, a rerun) sees half a file.
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".tmp")
-    with os.fdopen(descriptor, "w") as stream:
-        stream.write(text_format.MessageToString(tuned))
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def configure_model(repository: Path, model: str, overrides: ServingOverrides) -> Path:
+    """Write ``repository/model/config.pbtxt`` as the packaged config with ``overrides``
+    applied; returns its path."""
+    path = repository / model / CONFIG_NAME
+    packaged = repository / model / PACKAGED_CONFIG_NAME
+    try:
+        if not packaged.exists():
+            read_config(path)  # refuse a missing or malformed config before keeping it
+            _write_atomically(packaged, path.read_text())
+        tuned = apply_overrides(read_config(packaged), overrides)
+        _write_atomically(path, text_format.MessageToString(tuned))
+    except OSError as error:
+        raise ConfigureError(
+            f"cannot write {path}: {error.strerror or error}; the model repository must be"
+            " writable (the model volume)"
+        ) from error
     return path

@@ -20,6 +20,13 @@ download. It can be reproduced with standard tools::
 
     cd ROOT && find . -type f -printf '%P\\0' | LC_ALL=C sort -z \\
         | xargs -0 sha256sum | sha256sum
+
+In the pod, ``modelship configure`` rewrites each model's ``config.pbtxt`` after ``fetch``
+verified it, keeping the packaged one beside it as ``.config.pbtxt.packaged``. When the init
+containers run again in the same pod (the model volume survives a container restart),
+``fetch`` checks :func:`packaged_repository_sha256`: the digest above of the repository as
+it was packaged, every file verified again, the effective configs replaced by the packaged
+ones they were derived from.
 """
 
 from __future__ import annotations
@@ -54,10 +61,29 @@ def repository_sha256(root: Path) -> str:
     """The digest of a model repository, as defined in this module's docstring."""
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a directory")
+    return _digest_of(repository_manifest(root))
+
+
+def _digest_of(manifest: list[tuple[str, str]]) -> str:
+    """Steps 2 to 4 of the definition, over (path, file sha256) pairs sorted by path."""
     digest = hashlib.sha256()
-    for relative_path, sha in repository_manifest(root):
+    for relative_path, sha in manifest:
         digest.update(f"{sha}  {relative_path}\n".encode())
     return digest.hexdigest()
+
+
+PACKAGED_CONFIG_NAME = ".config.pbtxt.packaged"
+"""Where `configure` keeps a model's packaged config.pbtxt before writing the effective one."""
+CONFIG_NAME = "config.pbtxt"
+
+
+def packaged_repository_sha256(root: Path) -> str:
+    """The digest of ``root`` as it was packaged, before `configure` rewrote its configs."""
+    entries = dict(repository_manifest(root))
+    for relative_path in [p for p in entries if p.split("/")[-1] == PACKAGED_CONFIG_NAME]:
+        config = relative_path[: -len(PACKAGED_CONFIG_NAME)] + CONFIG_NAME
+        entries[config] = entries.pop(relative_path)
+    return _digest_of(sorted(entries.items(), key=lambda entry: entry[0].encode("utf-8")))
 
 
 def is_sha256_hex(value: str) -> bool:

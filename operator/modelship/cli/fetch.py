@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from modelship_serving.cli_support import user_errors
+from modelship_serving.fetch.limits import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECONDS
 
 
 @click.command(
@@ -26,13 +27,41 @@ from modelship_serving.cli_support import user_errors
     help="Directory to create (or an empty one to fill), e.g. the emptyDir mount.",
 )
 @click.option("--sha256", "expected_sha256", help="Expected repository digest (64 hex digits).")
-def fetch(uri: str, dest: Path, expected_sha256: str | None) -> None:
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    envvar="MODELSHIP_FETCH_MAX_BYTES",
+    show_envvar=True,
+    help="Most bytes the fetch may write under --dest: a downloaded archive and the files it"
+    " holds both count, each file rounded up to 4 KiB blocks. The fetch stops as soon as it"
+    " is passed. Size the model volume (emptyDir sizeLimit) to at least this.",
+)
+@click.option(
+    "--timeout-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT_SECONDS,
+    show_default=True,
+    envvar="MODELSHIP_FETCH_TIMEOUT_SECONDS",
+    show_envvar=True,
+    help="Deadline for the whole fetch, retries included.",
+)
+def fetch(
+    uri: str,
+    dest: Path,
+    expected_sha256: str | None,
+    max_bytes: int,
+    timeout_seconds: float,
+) -> None:
     """See the help text above."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with user_errors():
         from modelship_serving.fetch.fetch import fetch_repository
+        from modelship_serving.fetch.limits import FetchBudget
 
-        result = fetch_repository(uri, dest, expected_sha256)
+        budget = FetchBudget(max_bytes=max_bytes, timeout_seconds=timeout_seconds)
+        result = fetch_repository(uri, dest, expected_sha256, budget)
     state = "already present" if result.already_present else "fetched"
     verified = "verified" if expected_sha256 else "not verified: no --sha256 given"
     click.echo(

@@ -15,5 +15,11 @@ Credentials come only from environment variables, filled from the credentials Se
 and ``AWS_ENDPOINT_URL`` (S3-compatible servers such as MinIO) for s3;
 ``GOOGLE_APPLICATION_CREDENTIALS`` (and ``STORAGE_EMULATOR_HOST`` for an emulator) for gs;
 ``MODELSHIP_HTTP_AUTHORIZATION`` (sent as the Authorization header) for http(s).
-They are never logged, and uris are shown without user info or query strings.
+They are never logged, and uris are shown without user info or query strings. The
+Authorization header goes only to the uri's own origin (scheme, host, port), never over a
+redirect elsewhere, and a redirect from https to http is refused.
+
+A fetch writes at most ``--max-bytes`` and ends by ``--timeout-seconds`` (see
+modelship_serving.fetch.limits); a directory source is copied without following any link out
+of it, and truncated archives are refused (see modelship_serving.fetch.archive).
 """

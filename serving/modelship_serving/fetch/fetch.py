@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelship_serving.digest import (
+    PACKAGED_CONFIG_NAME,
     file_sha256,
     is_sha256_hex,
+    packaged_repository_sha256,
     repository_manifest,
     repository_sha256,
 )
 from modelship_serving.errors import ChecksumError, FetchError
+from modelship_serving.fetch.limits import FetchBudget
 from modelship_serving.fetch.uri import ModelUri, parse_model_uri
 
 METADATA_FILENAME = "modelship.json"  # modelship_serving.metadata's, without importing pandas
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".modelship-fetch-"
 
-Downloader = Callable[[ModelUri, Path, Path], None]
+Downloader = Callable[[ModelUri, Path, Path, FetchBudget], None]
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,14 @@ def _is_complete_repository(directory: Path) -> bool:
 
 
 def fetch_repository(
-    uri: str, destination: Path, expected_sha256: str | None = None
+    uri: str,
+    destination: Path,
+    expected_sha256: str | None = None,
+    budget: FetchBudget | None = None,
 ) -> FetchResult:
-    """Fetch the repository at ``uri`` into ``destination``; see the module docstring."""
+    """Fetch the repository at ``uri`` into ``destination``; see the module docstring.
+    ``budget`` bounds the bytes written and the time taken (defaults: FetchBudget's)."""
+    budget = budget or FetchBudget()
     if expected_sha256 is not None:
         if not is_sha256_hex(expected_sha256):
             raise FetchError(
@@ -121,6 +129,41 @@ def fetch_repository(
             )
         expected_sha256 = expected_sha256.lower()
     parsed = parse_model_uri(uri)
+    try:
+        return _fetch(parsed, destination, expected_sha256, budget)
+    except OSError as error:
+        # The destination side: unwritable, full, or gone (a source error is named earlier).
+        raise FetchError(
+            f"cannot write the repository into {destination}: {error.strerror or error}"
+            f"{f' ({error.filename})' if error.filename else ''}; give a writable directory"
+            " with room for the model (the model volume)"
+        ) from error
+
+
+def _already_present(destination: Path, expected_sha256: str | None) -> FetchResult:
+    """The result of an earlier, complete fetch into ``destination`` (an init container run
+    again in the same pod, perhaps after `configure`); FetchError for other content."""
+    present = packaged_repository_sha256(destination)
+    files = sum(
+        1
+        for path, _ in repository_manifest(destination)
+        if path.split("/")[-1] != PACKAGED_CONFIG_NAME
+    )
+    if expected_sha256 is not None and present == expected_sha256:
+        logger.info("%s already holds the verified repository", destination)
+        return FetchResult(destination, present, files, True)
+    if expected_sha256 is None and _is_complete_repository(destination):
+        logger.info("%s already holds a complete repository", destination)
+        return FetchResult(destination, present, files, True)
+    raise FetchError(
+        f"destination {destination} is not empty (sha256 {present}); give an empty or"
+        " missing directory"
+    )
+
+
+def _fetch(
+    parsed: ModelUri, destination: Path, expected_sha256: str | None, budget: FetchBudget
+) -> FetchResult:
     if destination.exists() and not destination.is_dir():
         raise FetchError(f"destination {destination} exists and is not a directory")
 
@@ -128,22 +171,7 @@ def fetch_repository(
     if into_existing:
         _remove_leftovers(destination, STAGING_PREFIX)
         if any(destination.iterdir()):
-            present = repository_sha256(destination)
-            if expected_sha256 is not None and present == expected_sha256:
-                logger.info("%s already holds the verified repository", destination)
-                return FetchResult(
-                    destination, present, len(repository_manifest(destination)), True
-                )
-            if expected_sha256 is None and _is_complete_repository(destination):
-                # An init container rerun in the same pod: our own earlier, complete fetch.
-                logger.info("%s already holds a complete repository", destination)
-                return FetchResult(
-                    destination, present, len(repository_manifest(destination)), True
-                )
-            raise FetchError(
-                f"destination {destination} is not empty (sha256 {present}); give an empty or"
-                " missing directory"
-            )
+            return _already_present(destination, expected_sha256)
         staging_parent = destination
     else:
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +185,8 @@ def fetch_repository(
         repository.mkdir()
         scratch.mkdir()
         logger.info("fetching %s", parsed.redacted())
-        _downloader(parsed.scheme)(parsed, repository, scratch)
+        _downloader(parsed.scheme)(parsed, repository, scratch, budget)
+        budget.check_time("verifying")
         files = len(repository_manifest(repository))
         if files == 0:
             raise FetchError(f"{parsed.redacted()} holds no files")

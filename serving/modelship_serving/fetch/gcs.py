@@ -13,6 +13,7 @@ from typing import Any
 
 from modelship_serving.errors import FetchError
 from modelship_serving.fetch.archive import extract_repository_archive
+from modelship_serving.fetch.limits import FetchBudget, mkdir_charged
 from modelship_serving.fetch.retry import TransientFetchError, call_with_retries
 from modelship_serving.fetch.uri import ModelUri
 
@@ -65,15 +66,27 @@ def _call(action: Any, shown: str) -> Any:
     )
 
 
-def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
+def _download_blob(bucket: Any, name: str, destination: Path, budget: FetchBudget) -> None:
+    """Download one object under the budget (the client checks its md5 or crc32c)."""
+    shown = f"gs://{bucket.name}/{name}"
+
+    def attempt() -> None:
+        budget.check_time(f"downloading {shown}")
+        with budget.writer(destination, shown) as stream:
+            bucket.blob(name).download_to_file(stream, timeout=budget.read_timeout())
+
+    _call(attempt, shown)
+
+
+def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path, budget: FetchBudget) -> None:
     """Download the archive object, or every object under the prefix, into ``target``."""
     client = gcs_client()
     bucket = client.bucket(uri.host)
     shown = uri.redacted()
     if uri.is_archive:
         archive = scratch / "repository.tar"
-        _call(lambda: bucket.blob(uri.key).download_to_filename(str(archive)), shown)
-        extract_repository_archive(archive, target, shown)
+        _download_blob(bucket, uri.key, archive, budget)
+        extract_repository_archive(archive, target, shown, budget)
         return
     names: list[str] = _call(
         lambda: [
@@ -85,15 +98,9 @@ def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
     )
     if not names:
         raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
-    for name in names:
-        destination = uri.object_destination(name, target)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        _call(
-            lambda name=name, destination=destination: bucket.blob(name).download_to_filename(
-                str(destination)
-            ),
-            f"gs://{uri.host}/{name}",
-        )
+    for name, destination in uri.object_destinations(names, target):
+        mkdir_charged(destination.parent, budget, name)
+        _download_blob(bucket, name, destination, budget)
 
 
 def download_gcs_object(uri: ModelUri, destination: Path) -> None:

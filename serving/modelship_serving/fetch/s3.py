@@ -13,6 +13,13 @@ from typing import Any
 
 from modelship_serving.errors import FetchError
 from modelship_serving.fetch.archive import extract_repository_archive
+from modelship_serving.fetch.limits import (
+    CHUNK_BYTES,
+    READ_TIMEOUT_SECONDS,
+    FetchBudget,
+    disk_bytes,
+    mkdir_charged,
+)
 from modelship_serving.fetch.retry import TransientFetchError, call_with_retries
 from modelship_serving.fetch.uri import ModelUri
 
@@ -42,7 +49,7 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-def s3_client() -> Any:
+def s3_client(read_timeout: float = READ_TIMEOUT_SECONDS) -> Any:
     """A boto3 S3 client configured from the environment only."""
     try:
         import boto3
@@ -56,7 +63,7 @@ def s3_client() -> Any:
         # S3-compatible servers (MinIO, moto) rarely have virtual-host bucket DNS.
         s3={"addressing_style": "path"} if endpoint else {},
         connect_timeout=10,
-        read_timeout=60,
+        read_timeout=read_timeout,
     )
     # A fresh session reads the environment now; boto3's default session caches credentials.
     session = boto3.session.Session()
@@ -101,14 +108,41 @@ def _call(action: Any, shown: str) -> Any:
     )
 
 
-def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
+def _download_object(
+    client: Any, bucket: str, key: str, destination: Path, budget: FetchBudget
+) -> None:
+    """Stream one object to ``destination`` under the budget (botocore checks that the whole
+    Content-Length arrived), retrying transient failures."""
+    shown = f"s3://{bucket}/{key}"
+
+    def attempt() -> None:
+        budget.check_time(f"downloading {shown}")
+        try:
+            answer = client.get_object(Bucket=bucket, Key=key)
+            body = answer["Body"]
+            try:
+                # Refuse what cannot fit before taking a byte; the stream is counted too.
+                budget.ensure_room(disk_bytes(int(answer.get("ContentLength", 0))), shown)
+                budget.write_stream(body.iter_chunks(CHUNK_BYTES), destination, shown)
+            finally:
+                body.close()
+        except FetchError:
+            raise
+        except Exception:
+            budget.check_time(f"downloading {shown}")  # a read cut short by the deadline
+            raise
+
+    _call(attempt, shown)
+
+
+def download_s3_uri(uri: ModelUri, target: Path, scratch: Path, budget: FetchBudget) -> None:
     """Download the archive object, or every object under the prefix, into ``target``."""
-    client = s3_client()
+    client = s3_client(budget.read_timeout())
     bucket, shown = uri.host, uri.redacted()
     if uri.is_archive:
         archive = scratch / "repository.tar"
-        _call(lambda: client.download_file(bucket, uri.key, str(archive)), shown)
-        extract_repository_archive(archive, target, shown)
+        _download_object(client, bucket, uri.key, archive, budget)
+        extract_repository_archive(archive, target, shown, budget)
         return
 
     def list_keys() -> list[str]:
@@ -123,15 +157,9 @@ def download_s3_uri(uri: ModelUri, target: Path, scratch: Path) -> None:
     keys: list[str] = _call(list_keys, shown)
     if not keys:
         raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
-    for key in keys:
-        destination = uri.object_destination(key, target)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        _call(
-            lambda key=key, destination=destination: client.download_file(
-                bucket, key, str(destination)
-            ),
-            f"s3://{bucket}/{key}",
-        )
+    for key, destination in uri.object_destinations(keys, target):
+        mkdir_charged(destination.parent, budget, key)
+        _download_object(client, bucket, key, destination, budget)
 
 
 def download_s3_object(uri: ModelUri, destination: Path) -> None:

@@ -49,6 +49,20 @@ class ModelUri:
             )
         return target / Path(*relative.parts)
 
+    def object_destinations(self, keys: list[str], target: Path) -> list[tuple[str, Path]]:
+        """(key, where it lands) for every key listed under :attr:`key_prefix`; FetchError for
+        a key that leaves ``target`` or a layout no directory can hold (``a`` and ``a/b``)."""
+        placed = [(key, self.object_destination(key, target)) for key in keys]
+        files = {destination: key for key, destination in placed}
+        for key, destination in placed:
+            for parent in destination.parents:
+                if parent in files:
+                    raise FetchError(
+                        f"{self.redacted()} holds both {files[parent]!r} and {key!r}: one"
+                        " path cannot be a file and a directory; remove one of them"
+                    )
+        return placed
+
     def redacted(self) -> str:
         """The uri without user info and query string, safe to log."""
         return redact_uri(self.raw)
