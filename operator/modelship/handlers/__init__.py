@@ -17,7 +17,7 @@ import kopf
 from modelship.api.base import GROUP, VERSION
 from modelship.api.model_deployment import PLURAL as MODEL_DEPLOYMENTS
 from modelship.api.retrain_job import PLURAL as RETRAIN_JOBS
-from modelship.builders.labels import (
+from modelship.core.names import (
     BATCH_JOB,
     COMPONENT,
     DEPLOYMENT,
@@ -26,12 +26,12 @@ from modelship.builders.labels import (
     RETRAIN_JOB,
     SERVER,
 )
+from modelship.core.ownership import controller_uid
 from modelship.handlers import indexes, metrics, model_deployment, retrain_job
 from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.kube.client import Kube
-from modelship.reconcile.diff import controller_uid
 from modelship.reconcile.pods import pod_problem
 
 FINALIZER = f"{GROUP}/finalizer"

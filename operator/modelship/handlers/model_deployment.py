@@ -11,15 +11,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymentStatus
+from modelship.core.names import JOB_NAME_LABEL
 from modelship.handlers import metrics
 from modelship.handlers.indexes import Indexes
-from modelship.handlers.retrain_job import JOB_NAME_LABEL
 from modelship.handlers.runtime import Runtime, post, retryable
 from modelship.kube.apply import apply
 from modelship.kube.errors import KubeError
 from modelship.reconcile.batch import exit_of, exits_wanted
 from modelship.reconcile.model_deployment import Observed, decide
-from modelship.reconcile.objects import lenient
+from modelship.reconcile.parsing import lenient
 
 
 async def reconcile(

@@ -8,16 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelship.api.retrain_job import KIND
+from modelship.core.names import JOB_NAME_LABEL, TRAINER_CONTAINER
 from modelship.handlers import metrics
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime, post, retryable
 from modelship.kube.apply import apply
 from modelship.kube.errors import KubeError
 from modelship.reconcile.retrain_job import Observed, decide, results_wanted
-
-# Pods of a Job carry its name in this label (Kubernetes 1.27+).
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-TRAINER_CONTAINER = "trainer"
 
 
 async def reconcile(

@@ -38,25 +38,15 @@ from modelship.builders import (
     revision_for,
 )
 from modelship.builders.defaults import GRPC_PORT, HTTP_PORT
-from modelship.builders.labels import REVISION
+from modelship.core.merge import status_patch, with_last_applied
+from modelship.core.names import REVISION
+from modelship.core.objects import Action, Event, Manifest, Ref
 from modelship.reconcile import reasons
 from modelship.reconcile.batch import batch_status, failure_events
+from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import Verdict, find, merge_conditions
-from modelship.reconcile.diff import owned_patch, with_last_applied
 from modelship.reconcile.history import bounded
-from modelship.reconcile.objects import (
-    Action,
-    Create,
-    Delete,
-    Event,
-    Manifest,
-    Patch,
-    Ref,
-    lenient,
-    problems,
-    status_patch,
-)
-from modelship.reconcile.ordering import autoscalers_one_at_a_time
+from modelship.reconcile.parsing import lenient, problems
 from modelship.reconcile.pods import PodProblem, revision_problem
 from modelship.reconcile.rollout import (
     Phase,
@@ -159,27 +149,6 @@ def decide(observed: Observed) -> Decision:
     decision = _decision(previous, status, tuple(actions), rollout)
     events = failure_events(previous.batch, status.batch)
     return dataclasses.replace(decision, events=(*decision.events, *events))
-
-
-def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list[Action]:
-    """Create what is missing, patch what differs on our fields, delete what is no longer wanted;
-    autoscalers one at a time (see `ordering`)."""
-    live_by_ref = {Ref.of(obj): obj for obj in live}
-    actions: list[Action] = []
-    for child in desired:
-        ref = Ref.of(child)
-        current = live_by_ref.pop(ref, None)
-        if current is None:
-            actions.append(Create(child))
-        elif (patch := owned_patch(child, current)) is not None:
-            actions.append(Patch(ref, patch))
-    # One already being deleted (a finalizer holds it) needs no second delete.
-    actions.extend(
-        Delete(ref)
-        for ref, obj in sorted(live_by_ref.items())
-        if not obj["metadata"].get("deletionTimestamp")
-    )
-    return autoscalers_one_at_a_time(actions, live)
 
 
 def endpoints(md: ModelDeployment) -> Endpoints:

@@ -26,20 +26,13 @@ from modelship.api.retrain_job import (
     TrainerResult,
 )
 from modelship.builders import build_retrain_job_children
+from modelship.core.merge import status_patch, with_last_applied
+from modelship.core.objects import Action, Create, Manifest, Patch
 from modelship.reconcile import reasons
+from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import Verdict, merge_conditions
-from modelship.reconcile.diff import with_last_applied
 from modelship.reconcile.history import bounded
-from modelship.reconcile.model_deployment import diff_children
-from modelship.reconcile.objects import (
-    Action,
-    Create,
-    Manifest,
-    Patch,
-    lenient,
-    problems,
-    status_patch,
-)
+from modelship.reconcile.parsing import lenient, problems
 
 FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.REJECTED, RunOutcome.PROMOTED)
 

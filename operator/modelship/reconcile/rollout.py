@@ -15,7 +15,7 @@ from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment, ModelDeploymentStatus
 from modelship.builders import ResolvedModel, Revision, RevisionPlan, RolloutPlan, steady_plan
-from modelship.reconcile.pods import FETCH_CONTAINER
+from modelship.core.names import FETCH_CONTAINER
 
 
 class Phase(StrEnum):
