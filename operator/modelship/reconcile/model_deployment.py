@@ -15,7 +15,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -45,6 +44,7 @@ from modelship.reconcile import reasons
 from modelship.reconcile.batch import batch_status, failure_events
 from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import find, merge_conditions
+from modelship.reconcile.decision import Decision
 from modelship.reconcile.history import bounded
 from modelship.reconcile.parsing import lenient, problems
 from modelship.reconcile.pods import revision_problem
@@ -55,9 +55,9 @@ from modelship.reconcile.rollout import (
     available_replicas,
     deadline_exceeded,
     ready_replicas,
-    recreate,
     rollout_complete,
     stable_revision,
+    strategy_for,
     wanted_replicas,
 )
 
@@ -75,14 +75,6 @@ class Observed:
     batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
     # How the score container of a failed batch Job ended, by Job, where gather read its pods.
     batch_exits: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    actions: tuple[Action, ...]
-    status: dict[str, Any]  # the whole status, as the operator writes it
-    status_patch: dict[str, Any]  # empty when the status stays as it is
-    events: tuple[Event, ...] = field(default=())
 
 
 def decide(observed: Observed) -> Decision:
@@ -107,7 +99,8 @@ def decide(observed: Observed) -> Decision:
         for child in observed.children
         if child["kind"] == "Deployment"
     }
-    rollout = recreate(md, target, stable_revision(md, previous, deployments), deployments)
+    stable = stable_revision(md, previous, deployments)
+    rollout = strategy_for(md).step(md, target, stable, deployments, observed.now)
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
     desired = [
         with_last_applied(child) for child in build_model_deployment_children(md, rollout.plan)
@@ -261,7 +254,8 @@ def _decision(
                 f"replaces {rollout.retiring.name} (version {rollout.retiring.model.version}).",
             )
         )
-    return Decision(actions, new, status_patch(old, new), tuple(events))
+    wake_at = rollout.wake_at if rollout is not None else None
+    return Decision(actions, new, status_patch(old, new), tuple(events), wake_at)
 
 
 def _flip_events(before: Sequence[Condition], after: Sequence[Condition]) -> list[Event]:

@@ -31,6 +31,7 @@ from modelship.core.objects import Action, Create, Manifest, Patch
 from modelship.reconcile import reasons
 from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import Verdict, merge_conditions
+from modelship.reconcile.decision import Decision
 from modelship.reconcile.history import bounded
 from modelship.reconcile.parsing import lenient, problems
 
@@ -45,13 +46,6 @@ class Observed:
     now: datetime
     # The trainer's termination message, by run, for finished runs whose result is not known yet.
     results: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    actions: tuple[Action, ...]
-    status: dict[str, Any]
-    status_patch: dict[str, Any]
 
 
 def decide(observed: Observed) -> Decision:
