@@ -28,6 +28,7 @@ from modelship.core.names import (
 )
 from modelship.core.ownership import controller_uid
 from modelship.handlers import indexes, metrics, model_deployment, retrain_job
+from modelship.handlers.executor import requeue
 from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
@@ -138,11 +139,12 @@ def _reconciles(
     async def on_change(
         body: kopf.Body, memo: kopf.Memo, logger: Logger, reason: str, **kwargs: Any
     ) -> None:
-        await reconcile(body, Indexes.of(kwargs), memo.runtime, reason or "resume", logger)
+        found = Indexes.of(kwargs)
+        requeue(await reconcile(body, found, memo.runtime, reason or "resume", logger))
 
     async def on_timer(body: kopf.Body, memo: kopf.Memo, logger: Logger, **kwargs: Any) -> None:
         metrics.MANAGED.labels(body["kind"]).set(len(kwargs[f"{plural}_by_uid"]))
-        await reconcile(body, Indexes.of(kwargs), memo.runtime, "timer", logger)
+        requeue(await reconcile(body, Indexes.of(kwargs), memo.runtime, "timer", logger))
 
     kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume", registry=registry)(on_change)
     kopf.on.create(GROUP, VERSION, plural, id=f"{plural}-create", registry=registry)(on_change)

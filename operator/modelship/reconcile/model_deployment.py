@@ -75,20 +75,27 @@ class Observed:
     batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
     # How the score container of a failed batch Job ended, by Job, where gather read its pods.
     batch_exits: Mapping[str, str] = field(default_factory=dict)
+    # The spec as gather parsed it, so that a reconcile parses it once; None: decide parses.
+    spec: ModelDeployment | ValidationError | None = None
+
+
+def parse(body: Manifest) -> ModelDeployment | ValidationError:
+    """The ModelDeployment's metadata and spec, typed; or why they are not valid."""
+    try:
+        return ModelDeployment.model_validate(
+            {"metadata": body["metadata"], "spec": body.get("spec", {})}
+        )
+    except ValidationError as error:
+        return error
 
 
 def decide(observed: Observed) -> Decision:
     body = observed.body
     generation = body["metadata"].get("generation")
     previous = lenient(ModelDeploymentStatus, body.get("status"))
-    try:
-        md = ModelDeployment.model_validate(
-            {"metadata": body["metadata"], "spec": body.get("spec", {})}
-        )
-    except ValidationError as error:
-        return _blocked(
-            observed, previous, reasons.INVALID_SPEC, f"Invalid spec: {problems(error)}."
-        )
+    md = observed.spec if observed.spec is not None else parse(body)
+    if isinstance(md, ValidationError):
+        return _blocked(observed, previous, reasons.INVALID_SPEC, f"Invalid spec: {problems(md)}.")
     try:
         model = resolve_model(md, _retrain_job(observed.retrain_job))
     except UnresolvedModelError as error:
