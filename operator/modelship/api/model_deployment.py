@@ -6,7 +6,7 @@ import itertools
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from modelship.api.base import (
     ARG_MAX_LENGTH,
@@ -34,7 +34,6 @@ from modelship.api.common import (
     ObjectMeta,
     ResourceRequirements,
     Toleration,
-    check_name,
     name_rule,
 )
 from modelship.api.common import Lineage as Lineage
@@ -74,17 +73,17 @@ class ModelFormat(StrEnum):
 class ModelSource(ApiModel):
     """Which model to serve: a packaged Triton model repository and its provenance."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="has(self.uri) == has(self.version)",
-                message="model.uri and model.version go together",
-            ),
-            Rule(
-                rule="has(self.uri) != has(self.fromRetrainJob)",
-                message="set exactly one of model.uri (with model.version) or model.fromRetrainJob",
-            ),
-        )
+    rules = (
+        Rule(
+            rule="has(self.uri) == has(self.version)",
+            message="model.uri and model.version go together",
+            holds=lambda m: (m.uri is None) == (m.version is None),
+        ),
+        Rule(
+            rule="has(self.uri) != has(self.fromRetrainJob)",
+            message="set exactly one of model.uri (with model.version) or model.fromRetrainJob",
+            holds=lambda m: (m.uri is None) != (m.from_retrain_job is None),
+        ),
     )
 
     name: DnsLabel = Field(
@@ -133,16 +132,6 @@ class ModelSource(ApiModel):
             "(same namespace) validated and promoted."
         ),
     )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ModelSource:
-        if (self.uri is None) != (self.version is None):
-            raise ValueError("model.uri and model.version go together")
-        if (self.uri is None) == (self.from_retrain_job is None):
-            raise ValueError(
-                "set exactly one of model.uri (with model.version) or model.fromRetrainJob"
-            )
-        return self
 
 
 class DynamicBatching(ApiModel):
@@ -288,30 +277,42 @@ class ScalingMetric(ApiModel):
 class AutoscalingSpec(ApiModel):
     """Scale the stable revision between bounds on CPU, memory, GPU or Triton metrics."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            # No messageExpression naming the numbers: the API server cannot bound the
-            # length of string(int), estimates its cost as unbounded and refuses the CRD.
-            Rule(rule="self.minReplicas <= self.maxReplicas", message=REPLICA_BOUNDS),
-            Rule(
-                rule="self.engine != 'hpa' || self.minReplicas >= 1",
-                message=HPA_SCALE_TO_ZERO,
+    rules = (
+        # No messageExpression naming the numbers: the API server cannot bound the
+        # length of string(int), estimates its cost as unbounded and refuses the CRD.
+        Rule(
+            rule="self.minReplicas <= self.maxReplicas",
+            message=REPLICA_BOUNDS,
+            holds=lambda a: a.min_replicas <= a.max_replicas,
+            detail=lambda a: f" ({a.min_replicas} > {a.max_replicas})",
+        ),
+        Rule(
+            rule="self.engine != 'hpa' || self.minReplicas >= 1",
+            message=HPA_SCALE_TO_ZERO,
+            holds=lambda a: a.engine != AutoscalingEngine.HPA or a.min_replicas >= 1,
+        ),
+        Rule(
+            rule=(
+                "self.engine != 'keda' || has(self.prometheusUrl) || "
+                "self.metrics.all(m, m.type == 'cpu' || m.type == 'memory')"
             ),
-            Rule(
-                rule=(
-                    "self.engine != 'keda' || has(self.prometheusUrl) || "
-                    "self.metrics.all(m, m.type == 'cpu' || m.type == 'memory')"
-                ),
-                message="KEDA scaling on Triton metrics needs prometheusUrl",
+            message="KEDA scaling on Triton metrics needs prometheusUrl",
+            holds=lambda a: (
+                a.engine != AutoscalingEngine.KEDA
+                or bool(a.prometheus_url)
+                or not a.wants_triton_metrics
             ),
-            Rule(
-                rule=(
-                    "self.engine != 'keda' || self.minReplicas >= 1 || "
-                    "self.metrics.exists(m, m.type != 'cpu' && m.type != 'memory')"
-                ),
-                message=KEDA_SCALE_TO_ZERO_ON_RESOURCES,
+        ),
+        Rule(
+            rule=(
+                "self.engine != 'keda' || self.minReplicas >= 1 || "
+                "self.metrics.exists(m, m.type != 'cpu' && m.type != 'memory')"
             ),
-        )
+            message=KEDA_SCALE_TO_ZERO_ON_RESOURCES,
+            holds=lambda a: (
+                a.engine != AutoscalingEngine.KEDA or a.min_replicas >= 1 or a.wants_triton_metrics
+            ),
+        ),
     )
 
     min_replicas: int = Field(default=1, ge=0, le=INT32_MAX, description="Fewest pods.")
@@ -336,19 +337,9 @@ class AutoscalingSpec(ApiModel):
         description="Prometheus that scrapes Triton, queried by KEDA for Triton metrics.",
     )
 
-    @model_validator(mode="after")
-    def _bounds(self) -> AutoscalingSpec:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(f"{REPLICA_BOUNDS} ({self.min_replicas} > {self.max_replicas})")
-        if self.engine == AutoscalingEngine.HPA and self.min_replicas < 1:
-            raise ValueError(HPA_SCALE_TO_ZERO)
-        wants_triton = any(m.type in TRITON_METRICS for m in self.metrics)
-        keda = self.engine == AutoscalingEngine.KEDA
-        if keda and wants_triton and not self.prometheus_url:
-            raise ValueError("KEDA scaling on Triton metrics needs prometheusUrl")
-        if keda and self.min_replicas < 1 and not wants_triton:
-            raise ValueError(KEDA_SCALE_TO_ZERO_ON_RESOURCES)
-        return self
+    @property
+    def wants_triton_metrics(self) -> bool:
+        return any(m.type in TRITON_METRICS for m in self.metrics)
 
     def keda_scales_on(self, metric: MetricType) -> bool:
         """Whether KEDA scales on ``metric`` (cpu or memory need a request to do so)."""
@@ -377,13 +368,12 @@ class MetricsProviderType(StrEnum):
 class MetricsProvider(ApiModel):
     """Where canary analysis reads request counts, failures and latency."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="self.type != 'prometheus' || has(self.url)",
-                message="a prometheus metrics provider needs url",
-            ),
-        )
+    rules = (
+        Rule(
+            rule="self.type != 'prometheus' || has(self.url)",
+            message="a prometheus metrics provider needs url",
+            holds=lambda p: p.type != MetricsProviderType.PROMETHEUS or p.url is not None,
+        ),
     )
 
     type: MetricsProviderType = Field(
@@ -396,12 +386,6 @@ class MetricsProvider(ApiModel):
         max_length=URI_MAX_LENGTH,
         description="Prometheus base URL.",
     )
-
-    @model_validator(mode="after")
-    def _url(self) -> MetricsProvider:
-        if self.type == MetricsProviderType.PROMETHEUS and self.url is None:
-            raise ValueError("a prometheus metrics provider needs url")
-        return self
 
 
 class CanaryAnalysis(ApiModel):
@@ -541,24 +525,23 @@ GRPC_NEEDS_GATEWAY = "grpcParentRefs needs the gatewayAPI router"
 class CanaryTraffic(ApiModel):
     """How traffic is split between the stable and canary revisions."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                # has(): an empty list is not stored, so parentRefs may be absent.
-                rule=(
-                    "self.router != 'gatewayAPI' || "
-                    "(has(self.parentRefs) && size(self.parentRefs) > 0)"
-                ),
-                message="the gatewayAPI router needs at least one parentRef",
+    rules = (
+        Rule(
+            # has(): an empty list is not stored, so parentRefs may be absent.
+            rule=(
+                "self.router != 'gatewayAPI' || (has(self.parentRefs) && size(self.parentRefs) > 0)"
             ),
-            Rule(
-                rule=(
-                    "self.router == 'gatewayAPI' || !has(self.grpcParentRefs) || "
-                    "size(self.grpcParentRefs) == 0"
-                ),
-                message=GRPC_NEEDS_GATEWAY,
+            message="the gatewayAPI router needs at least one parentRef",
+            holds=lambda t: t.router != TrafficRouter.GATEWAY_API or bool(t.parent_refs),
+        ),
+        Rule(
+            rule=(
+                "self.router == 'gatewayAPI' || !has(self.grpcParentRefs) || "
+                "size(self.grpcParentRefs) == 0"
             ),
-        )
+            message=GRPC_NEEDS_GATEWAY,
+            holds=lambda t: t.router == TrafficRouter.GATEWAY_API or not t.grpc_parent_refs,
+        ),
     )
 
     router: TrafficRouter = Field(
@@ -590,10 +573,6 @@ class CanaryTraffic(ApiModel):
 
     @model_validator(mode="after")
     def _parents(self) -> CanaryTraffic:
-        if self.router == TrafficRouter.GATEWAY_API and not self.parent_refs:
-            raise ValueError("the gatewayAPI router needs at least one parentRef")
-        if self.router != TrafficRouter.GATEWAY_API and self.grpc_parent_refs:
-            raise ValueError(GRPC_NEEDS_GATEWAY)
         for refs in (self.parent_refs, self.grpc_parent_refs):
             problem = _parent_ref_problem(refs)
             if problem is not None:
@@ -604,16 +583,16 @@ class CanaryTraffic(ApiModel):
 class CanarySpec(ApiModel):
     """A canary rollout: shift traffic step by step, judge, roll back on failure."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule=(
-                    "self.steps.map(s, s.weight).isSorted() && "
-                    "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight))"
-                ),
-                message="canary step weights must be strictly increasing",
+    rules = (
+        Rule(
+            rule=(
+                "self.steps.map(s, s.weight).isSorted() && "
+                "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight))"
             ),
-        )
+            message="canary step weights must be strictly increasing",
+            holds=lambda c: all(a < b for a, b in itertools.pairwise(c.weights)),
+            detail=lambda c: f", got {c.weights}",
+        ),
     )
 
     steps: list[CanaryStep] = Field(
@@ -629,12 +608,9 @@ class CanarySpec(ApiModel):
         default_factory=CanaryTraffic, description="How traffic is split."
     )
 
-    @model_validator(mode="after")
-    def _increasing(self) -> CanarySpec:
-        weights = [step.weight for step in self.steps]
-        if any(a >= b for a, b in itertools.pairwise(weights)):
-            raise ValueError(f"canary step weights must be strictly increasing, got {weights}")
-        return self
+    @property
+    def weights(self) -> list[int]:
+        return [step.weight for step in self.steps]
 
 
 class RolloutSpec(ApiModel):
@@ -677,10 +653,12 @@ def _is_table(uri: str) -> bool:
 class BatchInput(ApiModel):
     """The table a batch job scores."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(rule=f"has(self.format) || {_ENDS_AS_TABLE}", message=INPUT_FORMAT_UNKNOWN),
-        )
+    rules = (
+        Rule(
+            rule=f"has(self.format) || {_ENDS_AS_TABLE}",
+            message=INPUT_FORMAT_UNKNOWN,
+            holds=lambda i: i.format is not None or _is_table(i.uri),
+        ),
     )
 
     uri: str = Field(
@@ -695,24 +673,17 @@ class BatchInput(ApiModel):
         default=None, description="csv, parquet or jsonl; taken from the extension when absent."
     )
 
-    @model_validator(mode="after")
-    def _known_format(self) -> BatchInput:
-        if self.format is None and not _is_table(self.uri):
-            raise ValueError(INPUT_FORMAT_UNKNOWN)
-        return self
-
 
 class BatchOutput(ApiModel):
     """Where the predictions go; they appear only once complete."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(rule=_ENDS_AS_TABLE, message=OUTPUT_FORMAT_UNKNOWN),
-            Rule(
-                rule="self.uri.contains('{date}') || self.uri.contains('{run}')",
-                message=OUTPUT_NOT_PER_RUN,
-            ),
-        )
+    rules = (
+        Rule(rule=_ENDS_AS_TABLE, message=OUTPUT_FORMAT_UNKNOWN, holds=lambda o: _is_table(o.uri)),
+        Rule(
+            rule="self.uri.contains('{date}') || self.uri.contains('{run}')",
+            message=OUTPUT_NOT_PER_RUN,
+            holds=lambda o: "{date}" in o.uri or "{run}" in o.uri,
+        ),
     )
 
     uri: str = Field(
@@ -722,14 +693,6 @@ class BatchOutput(ApiModel):
         " {date} (the scheduled day) and {run} (the Job's name) give each run its own output."
         " At most 2048 characters.",
     )
-
-    @model_validator(mode="after")
-    def _per_run_table(self) -> BatchOutput:
-        if not _is_table(self.uri):
-            raise ValueError(OUTPUT_FORMAT_UNKNOWN)
-        if "{date}" not in self.uri and "{run}" not in self.uri:
-            raise ValueError(OUTPUT_NOT_PER_RUN)
-        return self
 
 
 class BatchJob(ApiModel):
@@ -774,13 +737,12 @@ class DriftAction(StrEnum):
 class DriftMonitoring(ApiModel):
     """Compare what the model sees with its training reference profile."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="self.action != 'retrain' || has(self.retrainJob)",
-                message="drift action retrain needs retrainJob",
-            ),
-        )
+    rules = (
+        Rule(
+            rule="self.action != 'retrain' || has(self.retrainJob)",
+            message="drift action retrain needs retrainJob",
+            holds=lambda d: d.action != DriftAction.RETRAIN or d.retrain_job is not None,
+        ),
     )
 
     reference: str | None = Field(
@@ -802,12 +764,6 @@ class DriftMonitoring(ApiModel):
         default=None, description="RetrainJob (same namespace) to trigger on drift."
     )
 
-    @model_validator(mode="after")
-    def _retrain_target(self) -> DriftMonitoring:
-        if self.action == DriftAction.RETRAIN and self.retrain_job is None:
-            raise ValueError("drift action retrain needs retrainJob")
-        return self
-
 
 class MonitoringSpec(ApiModel):
     """What is watched once the model serves."""
@@ -815,10 +771,10 @@ class MonitoringSpec(ApiModel):
     drift: DriftMonitoring | None = Field(default=None, description="Data drift checks.")
 
 
-def _keda_resource_rule(resource: str, message: str) -> Rule:
+def _keda_resource_rule(metric: MetricType, message: str) -> Rule:
     """KEDA's cpu or memory trigger needs that resource requested (or limited) on the Triton
     container, the only container of the pod template it scales."""
-    resources = "self.serving.resources"
+    resource, resources = metric.value, "self.serving.resources"
     return Rule(
         rule=(
             f"!has(self.autoscaling) || self.autoscaling.engine != 'keda' || "
@@ -828,17 +784,23 @@ def _keda_resource_rule(resource: str, message: str) -> Rule:
             f"(has({resources}.limits) && has({resources}.limits.{resource}))))"
         ),
         message=message,
+        holds=lambda spec: _keda_resource_given(spec, metric),
     )
+
+
+def _keda_resource_given(spec: ModelDeploymentSpec, metric: MetricType) -> bool:
+    if spec.autoscaling is None or not spec.autoscaling.keda_scales_on(metric):
+        return True
+    resources = spec.serving.resources or ResourceRequirements()
+    return metric.value in resources.requests or metric.value in resources.limits
 
 
 class ModelDeploymentSpec(ApiModel):
     """The desired state of a served model."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            _keda_resource_rule("cpu", KEDA_CPU_REQUEST),
-            _keda_resource_rule("memory", KEDA_MEMORY_REQUEST),
-        )
+    rules = (
+        _keda_resource_rule(MetricType.CPU, KEDA_CPU_REQUEST),
+        _keda_resource_rule(MetricType.MEMORY, KEDA_MEMORY_REQUEST),
     )
 
     model: ModelSource = Field(description="Which model to serve.")
@@ -864,11 +826,6 @@ class ModelDeploymentSpec(ApiModel):
         if duplicates:
             raise ValueError(f"batch job names must be unique, repeated: {', '.join(duplicates)}")
         return self
-
-    @model_validator(mode="after")
-    def _keda_resource_requests(self) -> ModelDeploymentSpec:
-        if self.autoscaling is None:
-            return self
         resources = self.serving.resources or ResourceRequirements()
         missing = [
             message
@@ -889,17 +846,20 @@ class ModelDeployment(ApiModel):
     """A trained model served on NVIDIA Triton, online and in batch."""
 
     # The name becomes the stable Service's name and a label value on every child.
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE),
-            Rule(
-                rule=(
-                    "!has(self.spec.autoscaling) || self.spec.autoscaling.engine != 'keda' || "
-                    f"size(self.metadata.name) <= {KEDA_NAME_MAX_LENGTH}"
-                ),
-                message=KEDA_NAME,
+    rules = (
+        name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE),
+        Rule(
+            rule=(
+                "!has(self.spec.autoscaling) || self.spec.autoscaling.engine != 'keda' || "
+                f"size(self.metadata.name) <= {KEDA_NAME_MAX_LENGTH}"
             ),
-        )
+            message=KEDA_NAME,
+            holds=lambda md: (
+                md.spec.autoscaling is None
+                or md.spec.autoscaling.engine != AutoscalingEngine.KEDA
+                or len(md.metadata.name) <= KEDA_NAME_MAX_LENGTH
+            ),
+        ),
     )
 
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
@@ -911,15 +871,6 @@ class ModelDeployment(ApiModel):
     metadata: ObjectMeta = Field(description="Standard object metadata.")
     spec: ModelDeploymentSpec = Field(description="Desired state.")
     status: ModelDeploymentStatus | None = Field(default=None, description="Observed state.")
-
-    @model_validator(mode="after")
-    def _service_name(self) -> ModelDeployment:
-        check_name(self.metadata.name, DNS_1035_LABEL_PATTERN, NAME_MESSAGE)
-        autoscaling = self.spec.autoscaling
-        keda = autoscaling is not None and autoscaling.engine == AutoscalingEngine.KEDA
-        if keda and len(self.metadata.name) > KEDA_NAME_MAX_LENGTH:
-            raise ValueError(KEDA_NAME)
-        return self
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> ModelDeployment:
