@@ -94,6 +94,11 @@ def uri_pattern(*schemes: str) -> str:
     return rf"^({'|'.join(alternatives)})$"
 
 
+MODEL_URI_PATTERN = uri_pattern("s3", "gs", "https?", "pvc", "file")
+# Outputs are written, so no http(s).
+OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "pvc", "file")
+HTTP_URL_PATTERN = uri_pattern("https?")
+
 # A Kubernetes resource quantity ("500m", "2Gi", 4), as the pattern Kubernetes' own schemas
 # give resource.Quantity, without the minus sign: requests and limits are never negative.
 QUANTITY_PATTERN = (

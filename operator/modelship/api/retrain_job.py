@@ -12,6 +12,8 @@ from modelship.api.base import (
     ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
     INT32_MAX,
+    MODEL_URI_PATTERN,
+    OUTPUT_URI_PATTERN,
     SHA256_PATTERN,
     URI_MAX_LENGTH,
     ApiModel,
@@ -31,11 +33,7 @@ from modelship.api.common import (
     Toleration,
     name_rule,
 )
-from modelship.api.model_deployment import (
-    MODEL_URI_PATTERN,
-    MODEL_VERSION_PATTERN,
-    OUTPUT_URI_PATTERN,
-)
+from modelship.api.model_source import MODEL_VERSION_PATTERN
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
