@@ -1,6 +1,8 @@
-"""Who controls an object, as its ownerReferences say."""
+"""Who controls an object: the ownerReferences the operator writes, and reads back."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from modelship.core.objects import Manifest
 
@@ -21,3 +23,25 @@ def controller_uid(obj: Manifest) -> str | None:
             uid = ref.get("uid")
             return str(uid) if uid is not None else None
     return None
+
+
+def owner_references(
+    api_version: str, kind: str, name: str, uid: str | None
+) -> list[dict[str, Any]]:
+    """The controller reference to the owning object.
+
+    Empty when the owner has no uid yet (offline `modelship render`): a made-up
+    uid would let the garbage collector delete the children as orphans.
+    """
+    if uid is None:
+        return []
+    return [
+        {
+            "apiVersion": api_version,
+            "kind": kind,
+            "name": name,
+            "uid": uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
