@@ -46,7 +46,7 @@ from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import find, merge_conditions
 from modelship.reconcile.decision import Decision
 from modelship.reconcile.history import bounded
-from modelship.reconcile.parsing import lenient, problems
+from modelship.reconcile.parsing import lenient, problems, typed
 from modelship.reconcile.pods import revision_problem
 from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
 from modelship.reconcile.rollout import (
@@ -81,12 +81,7 @@ class Observed:
 
 def parse(body: Manifest) -> ModelDeployment | ValidationError:
     """The ModelDeployment's metadata and spec, typed; or why they are not valid."""
-    try:
-        return ModelDeployment.model_validate(
-            {"metadata": body["metadata"], "spec": body.get("spec", {})}
-        )
-    except ValidationError as error:
-        return error
+    return typed(ModelDeployment, body)
 
 
 def decide(observed: Observed) -> Decision:

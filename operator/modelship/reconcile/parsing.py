@@ -29,3 +29,11 @@ def lenient(model: type[M], data: Any) -> M:
         return model.model_validate({k: v for k, v in data.items() if k in known})
     except ValidationError:
         return model()
+
+
+def typed(model: type[M], body: Mapping[str, Any]) -> M | ValidationError:
+    """An object's metadata and spec as `model`; or why they are not valid (decide reports it)."""
+    try:
+        return model.model_validate({"metadata": body["metadata"], "spec": body.get("spec", {})})
+    except ValidationError as error:
+        return error

@@ -33,7 +33,7 @@ from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import Verdict, merge_conditions
 from modelship.reconcile.decision import Decision
 from modelship.reconcile.history import bounded
-from modelship.reconcile.parsing import lenient, problems
+from modelship.reconcile.parsing import lenient, problems, typed
 
 FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.REJECTED, RunOutcome.PROMOTED)
 
@@ -52,12 +52,9 @@ def decide(observed: Observed) -> Decision:
     body = observed.body
     generation = body["metadata"].get("generation")
     previous = lenient(RetrainJobStatus, body.get("status"))
-    try:
-        rtj = RetrainJob.model_validate(
-            {"metadata": body["metadata"], "spec": body.get("spec", {})}
-        )
-    except ValidationError as error:
-        message = f"Invalid spec: {problems(error)}."
+    rtj = typed(RetrainJob, body)
+    if isinstance(rtj, ValidationError):
+        message = f"Invalid spec: {problems(rtj)}."
         verdicts = [
             Verdict.false(reasons.READY, reasons.INVALID_SPEC, message),
             Verdict.false(reasons.PROGRESSING, reasons.INVALID_SPEC, "Nothing runs until fixed."),
