@@ -43,37 +43,36 @@ class KindReconciler(Generic[Obs]):
     # None for a kind whose decision does not depend on them.
     with_conflicts: Callable[[Obs, frozenset[Ref]], Obs] | None = None
 
-
-async def reconcile(
-    reconciler: KindReconciler[Obs],
-    body: Mapping[str, Any],
-    indexes: Indexes,
-    runtime: Runtime,
-    trigger: str,
-    logger: Logger,
-) -> datetime | None:
-    """Bring one object's children and status to what its decide says; the decision's wake
-    time, if it has one."""
-    meta = body["metadata"]
-    if meta.get("deletionTimestamp"):
-        return None  # the garbage collector takes the children with it
-    kind = reconciler.kind
-    async with runtime.locks[meta["uid"]]:
-        metrics.RECONCILES.labels(kind, trigger).inc()
-        with metrics.RECONCILE_SECONDS.labels(kind).time():
-            try:
-                observed = await reconciler.gather(body, indexes, runtime)
-                decision = reconciler.decide(observed)
-                applied = await apply(runtime.kube, decision.actions, meta["uid"])
-                runtime.remember(meta["uid"], applied)
-                if applied.conflicts and reconciler.with_conflicts is not None:
-                    conflicts = frozenset(applied.conflicts)
-                    decision = reconciler.decide(reconciler.with_conflicts(observed, conflicts))
-                post(body, applied, decision.events, logger)
-                await runtime.write_status(body, decision.status, decision.status_patch)
-            except KubeError as error:
-                raise retryable(error, kind) from error
-    return decision.wake_at
+    async def reconcile(
+        self,
+        body: Mapping[str, Any],
+        indexes: Indexes,
+        runtime: Runtime,
+        trigger: str,
+        logger: Logger,
+    ) -> datetime | None:
+        """Bring one object's children and status to what its decide says; the decision's wake
+        time, if it has one."""
+        meta = body["metadata"]
+        if meta.get("deletionTimestamp"):
+            return None  # the garbage collector takes the children with it
+        kind = self.kind
+        async with runtime.locks[meta["uid"]]:
+            metrics.RECONCILES.labels(kind, trigger).inc()
+            with metrics.RECONCILE_SECONDS.labels(kind).time():
+                try:
+                    observed = await self.gather(body, indexes, runtime)
+                    decision = self.decide(observed)
+                    applied = await apply(runtime.kube, decision.actions, meta["uid"])
+                    runtime.remember(meta["uid"], applied)
+                    if applied.conflicts and self.with_conflicts is not None:
+                        conflicts = frozenset(applied.conflicts)
+                        decision = self.decide(self.with_conflicts(observed, conflicts))
+                    post(body, applied, decision.events, logger)
+                    await runtime.write_status(body, decision.status, decision.status_patch)
+                except KubeError as error:
+                    raise retryable(error, kind) from error
+        return decision.wake_at
 
 
 def requeue(wake_at: datetime | None, now: datetime | None = None) -> None:

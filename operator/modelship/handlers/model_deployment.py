@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,16 +56,7 @@ def _with_conflicts(observed: Observed, conflicts: frozenset[Ref]) -> Observed:
 
 
 RECONCILER = executor.KindReconciler(KIND, gather, decide, _with_conflicts)
-
-
-async def reconcile(
-    body: Mapping[str, Any],
-    indexes: Indexes,
-    runtime: Runtime,
-    trigger: str,
-    logger: executor.Logger,
-) -> datetime | None:
-    return await executor.reconcile(RECONCILER, body, indexes, runtime, trigger, logger)
+reconcile = RECONCILER.reconcile
 
 
 def _exits_wanted(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from modelship.api.retrain_job import KIND
@@ -28,16 +27,7 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
 
 
 RECONCILER = executor.KindReconciler(KIND, gather, decide)
-
-
-async def reconcile(
-    body: Mapping[str, Any],
-    indexes: Indexes,
-    runtime: Runtime,
-    trigger: str,
-    logger: executor.Logger,
-) -> datetime | None:
-    return await executor.reconcile(RECONCILER, body, indexes, runtime, trigger, logger)
+reconcile = RECONCILER.reconcile
 
 
 async def _results(runtime: Runtime, namespace: str, runs: list[str]) -> dict[str, str]:

@@ -46,7 +46,7 @@ def run(wake_at: datetime | None) -> datetime | None:
     runtime = Runtime(kube=NoKube())  # type: ignore[arg-type]
     logger = logging.getLogger("test")
     return asyncio.run(
-        executor.reconcile(reconciler(wake_at), BODY, None, runtime, "test", logger)  # type: ignore[arg-type]
+        reconciler(wake_at).reconcile(BODY, None, runtime, "test", logger)  # type: ignore[arg-type]
     )
 
 
