@@ -52,6 +52,7 @@ from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
 from modelship.reconcile.rollout import (
     Phase,
     Rollout,
+    RolloutState,
     available_replicas,
     deadline_exceeded,
     ready_replicas,
@@ -102,7 +103,7 @@ def decide(observed: Observed) -> Decision:
         if child["kind"] == "Deployment"
     }
     stable = stable_revision(md, previous, deployments)
-    rollout = strategy_for(md).step(md, target, stable, deployments, observed.now)
+    rollout = strategy_for(md).step(RolloutState(md, target, stable, deployments, observed.now))
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
     desired = [
         with_last_applied(child) for child in build_model_deployment_children(md, rollout.plan)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from modelship.api.model_deployment import ModelDeployment
-from modelship.builders import Revision
 from modelship.reconcile import model_deployment, rollout
 from modelship.reconcile.model_deployment import Observed, decide
-from modelship.reconcile.rollout import Recreate, Rollout, Strategy
+from modelship.reconcile.rollout import Recreate, Rollout, RolloutState, Strategy
 from states import md_body
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -24,15 +21,8 @@ class Pausing:
     def __init__(self, until: datetime) -> None:
         self.until = until
 
-    def step(
-        self,
-        md: ModelDeployment,
-        target: Revision,
-        stable: Revision | None,
-        deployments: Mapping[str, Mapping[str, Any]],
-        now: datetime,
-    ) -> Rollout:
-        step = Recreate().step(md, target, stable, deployments, now)
+    def step(self, state: RolloutState) -> Rollout:
+        step = Recreate().step(state)
         return dataclasses.replace(step, wake_at=self.until)
 
 

@@ -10,7 +10,7 @@ the canary's routes built and its weight at 0).
 from __future__ import annotations
 
 from modelship.api.model_deployment import ModelDeployment
-from modelship.reconcile.rollout.base import Phase, Rollout, Strategy
+from modelship.reconcile.rollout.base import Phase, Rollout, RolloutState, Strategy
 from modelship.reconcile.rollout.deployments import (
     available_replicas,
     deadline_exceeded,
@@ -25,6 +25,7 @@ __all__ = [
     "Phase",
     "Recreate",
     "Rollout",
+    "RolloutState",
     "Strategy",
     "available_replicas",
     "deadline_exceeded",

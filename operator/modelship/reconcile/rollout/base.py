@@ -33,14 +33,18 @@ class Rollout:
     wake_at: datetime | None = None
 
 
-class Strategy(Protocol):
-    """A rollout strategy: the next step, from the live Deployments by revision name."""
+@dataclass(frozen=True)
+class RolloutState:
+    """What a strategy decides its next step from."""
 
-    def step(
-        self,
-        md: ModelDeployment,
-        target: Revision,
-        stable: Revision | None,
-        deployments: Mapping[str, Mapping[str, Any]],
-        now: datetime,
-    ) -> Rollout: ...
+    md: ModelDeployment
+    target: Revision  # the revision the spec asks for
+    stable: Revision | None  # the revision that serves now, as the status recorded it
+    deployments: Mapping[str, Mapping[str, Any]]  # the live Deployments, by revision name
+    now: datetime
+
+
+class Strategy(Protocol):
+    """A rollout strategy: the next step, from the state of the rollout."""
+
+    def step(self, state: RolloutState) -> Rollout: ...

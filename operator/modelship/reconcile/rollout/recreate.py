@@ -4,27 +4,19 @@ once the new one is available it becomes stable and the old one goes."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment
 from modelship.builders import Revision, RevisionPlan, RolloutPlan, steady_plan
-from modelship.reconcile.rollout.base import Phase, Rollout
+from modelship.reconcile.rollout.base import Phase, Rollout, RolloutState
 from modelship.reconcile.rollout.deployments import rollout_complete
 
 
 class Recreate:
     """The Recreate strategy; it never needs waking: each step follows a Deployment's change."""
 
-    def step(
-        self,
-        md: ModelDeployment,
-        target: Revision,
-        stable: Revision | None,
-        deployments: Mapping[str, Mapping[str, Any]],
-        now: datetime,
-    ) -> Rollout:
-        return recreate(md, target, stable, deployments)
+    def step(self, state: RolloutState) -> Rollout:
+        return recreate(state.md, state.target, state.stable, state.deployments)
 
 
 def recreate(
