@@ -1,6 +1,7 @@
 """Cross-field rules of API types, each declared once for the CRD and for Python.
 
-A rule lives beside the type it checks (`rules` on the class). It ends up in
+A rule lives beside the type it checks (`rules` on the class; for a rule on one
+field's value, `cel_rules` in its schema and `checked` as its validator). It ends up in
 the CRD as an `x-kubernetes-validations` entry, so the API server refuses bad
 input at `kubectl apply`; and `ApiModel` checks the same rule's Python
 predicate with the same message, so that `modelship render` and the operator
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,19 @@ class Rule:
         if self.holds is None or self.holds(obj):
             return None
         return self.message + (self.detail(obj) if self.detail is not None else "")
+
+
+def checked(*rules: Rule) -> Callable[[T], T]:
+    """A field validator (pydantic's AfterValidator) for rules on a field's value: the
+    value as it is, or ValueError with the messages of the rules it breaks."""
+
+    def check(value: T) -> T:
+        broken = [message for rule in rules if (message := rule.broken_by(value)) is not None]
+        if broken:
+            raise ValueError("; ".join(broken))
+        return value
+
+    return check
 
 
 def cel_rules(*rules: Rule) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from modelship.api.base import (
     Quantity,
     quantity_value,
 )
-from modelship.api.cel import Rule, cel_rules
+from modelship.api.cel import Rule, cel_rules, checked
 
 
 class ObjectMeta(ApiModel):
@@ -86,26 +86,20 @@ NODE_SELECTOR_KEYS = (
 )
 
 
-def _node_selector_keys(selector: dict[str, str]) -> dict[str, str]:
-    if any(not re.fullmatch(QUALIFIED_NAME_PATTERN, key) or len(key) > 316 for key in selector):
-        raise ValueError(NODE_SELECTOR_KEYS)
-    return selector
-
+NODE_SELECTOR_KEYS_RULE = Rule(
+    # A raw string: CEL has no \. escape.
+    rule=f"self.all(k, size(k) <= 316 && k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
+    message=NODE_SELECTOR_KEYS,
+    holds=lambda selector: all(
+        len(key) <= 316 and re.fullmatch(QUALIFIED_NAME_PATTERN, key) for key in selector
+    ),
+)
 
 # Node labels pods must match: keys label names, values label values, at most 32 of them.
 NodeSelector = Annotated[
     dict[str, LabelValue],
-    Field(
-        max_length=32,
-        json_schema_extra=cel_rules(
-            Rule(
-                # A raw string: CEL has no \. escape.
-                rule=f"self.all(k, size(k) <= 316 && k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
-                message=NODE_SELECTOR_KEYS,
-            )
-        ),
-    ),
-    AfterValidator(_node_selector_keys),
+    Field(max_length=32, json_schema_extra=cel_rules(NODE_SELECTOR_KEYS_RULE)),
+    AfterValidator(checked(NODE_SELECTOR_KEYS_RULE)),
 ]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field
 
 from modelship.api.base import (
     DNS_SUBDOMAIN_PATTERN,
@@ -17,7 +18,7 @@ from modelship.api.base import (
     DnsSubdomain,
     Duration,
 )
-from modelship.api.cel import Rule, cel_rules
+from modelship.api.cel import Rule, cel_rules, checked
 
 
 class RolloutStrategy(StrEnum):
@@ -153,7 +154,26 @@ SECTION_NAME_NEEDED = (
 SECTION_NAME_UNIQUE = (
     "sectionName must be unique when parentRefs includes 2 or more references to the same parent"
 )
-PARENT_REF_RULES = cel_rules(
+
+
+def _sections_named_alike(refs: list[ParentReference]) -> bool:
+    """Every reference to one parent names a section, or none does."""
+    return not any(
+        bool(other.section_name) != bool(first.section_name)
+        for first in refs
+        for other in refs
+        if other.parent() == first.parent()
+    )
+
+
+def _each_section_once(refs: list[ParentReference]) -> bool:
+    """No parent and section is referenced twice."""
+    keys = [(ref.parent(), ref.section_name or "") for ref in refs]
+    return len(keys) == len(set(keys))
+
+
+# The Gateway API's own rules on parentRefs (HTTPRoute, GRPCRoute), on the list's value.
+PARENT_REF_RULES = (
     Rule(
         rule=(
             f"self.all(p1, self.all(p2, {_SAME_PARENT} ? "
@@ -161,6 +181,7 @@ PARENT_REF_RULES = cel_rules(
             "(!has(p2.sectionName) || p2.sectionName == '')) : true))"
         ),
         message=SECTION_NAME_NEEDED,
+        holds=_sections_named_alike,
     ),
     Rule(
         rule=(
@@ -171,26 +192,10 @@ PARENT_REF_RULES = cel_rules(
             "p1.sectionName == p2.sectionName))))"
         ),
         message=SECTION_NAME_UNIQUE,
+        holds=_each_section_once,
     ),
 )
-
-
-def _parent_ref_problem(refs: list[ParentReference]) -> str | None:
-    """The Gateway API's parentRefs rules, in Python: which of the two a list breaks."""
-    for first in refs:
-        same = [other for other in refs if other.parent() == first.parent()]
-        if any(bool(other.section_name) != bool(first.section_name) for other in same):
-            return SECTION_NAME_NEEDED
-    for first in refs:
-        same = [
-            other
-            for other in refs
-            if other.parent() == first.parent()
-            and (other.section_name or "") == (first.section_name or "")
-        ]
-        if len(same) != 1:
-            return SECTION_NAME_UNIQUE
-    return None
+ParentRefs = Annotated[list[ParentReference], AfterValidator(checked(*PARENT_REF_RULES))]
 
 
 GRPC_NEEDS_GATEWAY = "grpcParentRefs needs the gatewayAPI router"
@@ -225,16 +230,16 @@ class CanaryTraffic(ApiModel):
             "weighted backends of an HTTPRoute."
         ),
     )
-    parent_refs: list[ParentReference] = Field(
+    parent_refs: ParentRefs = Field(
         default_factory=list,
         max_length=32,
         description=(
             "Gateways the HTTPRoute attaches to (gatewayAPI); at most 32, each parent once "
             "(or once per sectionName, then every reference to it names one)."
         ),
-        json_schema_extra=PARENT_REF_RULES,
+        json_schema_extra=cel_rules(*PARENT_REF_RULES),
     )
-    grpc_parent_refs: list[ParentReference] = Field(
+    grpc_parent_refs: ParentRefs = Field(
         default_factory=list,
         max_length=32,
         description=(
@@ -242,16 +247,8 @@ class CanaryTraffic(ApiModel):
             "(gatewayAPI); empty: gRPC traffic is not split. Not the HTTPRoute's parents: "
             "a listener accepts only one of an HTTPRoute and a GRPCRoute for a hostname."
         ),
-        json_schema_extra=PARENT_REF_RULES,
+        json_schema_extra=cel_rules(*PARENT_REF_RULES),
     )
-
-    @model_validator(mode="after")
-    def _parents(self) -> CanaryTraffic:
-        for refs in (self.parent_refs, self.grpc_parent_refs):
-            problem = _parent_ref_problem(refs)
-            if problem is not None:
-                raise ValueError(problem)
-        return self
 
 
 class CanarySpec(ApiModel):
