@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from modelship.api.cel import Rule, add_rules, broken_rules
 
 GROUP = "modelship.dev"
 VERSION = "v1alpha1"
@@ -92,6 +94,11 @@ def uri_pattern(*schemes: str) -> str:
     return rf"^({'|'.join(alternatives)})$"
 
 
+MODEL_URI_PATTERN = uri_pattern("s3", "gs", "https?", "pvc", "file")
+# Outputs are written, so no http(s).
+OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "pvc", "file")
+HTTP_URL_PATTERN = uri_pattern("https?")
+
 # A Kubernetes resource quantity ("500m", "2Gi", 4), as the pattern Kubernetes' own schemas
 # give resource.Quantity, without the minus sign: requests and limits are never negative.
 QUANTITY_PATTERN = (
@@ -142,7 +149,17 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        json_schema_extra=add_rules,
     )
+    # Cross-field rules: the CRD's x-kubernetes-validations and the Python check below.
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _rules_hold(self) -> Self:
+        broken = broken_rules(self)
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
 
     def to_wire(self) -> dict[str, Any]:
         """The object as it appears in YAML: camelCase, unset optional fields omitted."""

@@ -22,7 +22,7 @@ from modelship.api.base import (
     Quantity,
     quantity_value,
 )
-from modelship.api.cel import Rule, cel_rules
+from modelship.api.cel import Rule, cel_rules, checked
 
 
 class ObjectMeta(ApiModel):
@@ -43,18 +43,15 @@ class ObjectMeta(ApiModel):
 
 
 def name_rule(pattern: str, message: str) -> Rule:
-    """The CEL rule a kind puts on its own name: at most 63 characters matching ``pattern``
-    (the API server itself only asks for a DNS subdomain). :func:`check_name` mirrors it."""
+    """The rule a kind puts on its own name: at most 63 characters matching ``pattern``
+    (the API server itself only asks for a DNS subdomain)."""
     return Rule(
         rule=f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{pattern}')",
         message=message,
+        holds=lambda obj: (
+            len(obj.metadata.name) <= 63 and re.fullmatch(pattern, obj.metadata.name) is not None
+        ),
     )
-
-
-def check_name(name: str, pattern: str, message: str) -> None:
-    """ValueError(``message``) unless ``name`` passes :func:`name_rule` (``pattern``)."""
-    if len(name) > 63 or not re.fullmatch(pattern, name):
-        raise ValueError(message)
 
 
 # Resources a container names: cpu, memory, ephemeral-storage, hugepages-2Mi, vendor/x.
@@ -89,26 +86,20 @@ NODE_SELECTOR_KEYS = (
 )
 
 
-def _node_selector_keys(selector: dict[str, str]) -> dict[str, str]:
-    if any(not re.fullmatch(QUALIFIED_NAME_PATTERN, key) or len(key) > 316 for key in selector):
-        raise ValueError(NODE_SELECTOR_KEYS)
-    return selector
-
+NODE_SELECTOR_KEYS_RULE = Rule(
+    # A raw string: CEL has no \. escape.
+    rule=f"self.all(k, size(k) <= 316 && k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
+    message=NODE_SELECTOR_KEYS,
+    holds=lambda selector: all(
+        len(key) <= 316 and re.fullmatch(QUALIFIED_NAME_PATTERN, key) for key in selector
+    ),
+)
 
 # Node labels pods must match: keys label names, values label values, at most 32 of them.
 NodeSelector = Annotated[
     dict[str, LabelValue],
-    Field(
-        max_length=32,
-        json_schema_extra=cel_rules(
-            Rule(
-                # A raw string: CEL has no \. escape.
-                rule=f"self.all(k, size(k) <= 316 && k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
-                message=NODE_SELECTOR_KEYS,
-            )
-        ),
-    ),
-    AfterValidator(_node_selector_keys),
+    Field(max_length=32, json_schema_extra=cel_rules(NODE_SELECTOR_KEYS_RULE)),
+    AfterValidator(checked(NODE_SELECTOR_KEYS_RULE)),
 ]
 
 
@@ -179,30 +170,30 @@ class Toleration(ApiModel):
     label value, and the rules below), so a pod is never refused for one.
     """
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule=(
-                    "!has(self.tolerationSeconds) || "
-                    "(has(self.effect) && self.effect == 'NoExecute')"
-                ),
-                message=TOLERATION_SECONDS_NEED_NO_EXECUTE,
+    rules = (
+        Rule(
+            rule=(
+                "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')"
             ),
-            Rule(
-                rule=(
-                    "!has(self.operator) || self.operator != 'Exists' || "
-                    "!has(self.value) || self.value == ''"
-                ),
-                message=TOLERATION_EXISTS_WITHOUT_VALUE,
+            message=TOLERATION_SECONDS_NEED_NO_EXECUTE,
+            holds=lambda t: t.toleration_seconds is None or t.effect == TaintEffect.NO_EXECUTE,
+        ),
+        Rule(
+            rule=(
+                "!has(self.operator) || self.operator != 'Exists' || "
+                "!has(self.value) || self.value == ''"
             ),
-            Rule(
-                rule=(
-                    "(has(self.key) && self.key != '') || "
-                    "(has(self.operator) && self.operator == 'Exists')"
-                ),
-                message=TOLERATION_WITHOUT_KEY,
+            message=TOLERATION_EXISTS_WITHOUT_VALUE,
+            holds=lambda t: t.operator != TolerationOperator.EXISTS or not t.value,
+        ),
+        Rule(
+            rule=(
+                "(has(self.key) && self.key != '') || "
+                "(has(self.operator) && self.operator == 'Exists')"
             ),
-        )
+            message=TOLERATION_WITHOUT_KEY,
+            holds=lambda t: bool(t.key) or t.operator == TolerationOperator.EXISTS,
+        ),
     )
 
     key: str | None = Field(
@@ -226,25 +217,6 @@ class Toleration(ApiModel):
         description="How long a NoExecute taint is tolerated before eviction (effect NoExecute).",
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Toleration:
-        exists = self.operator == TolerationOperator.EXISTS
-        broken = [
-            message
-            for fails, message in (
-                (
-                    self.toleration_seconds is not None and self.effect != TaintEffect.NO_EXECUTE,
-                    TOLERATION_SECONDS_NEED_NO_EXECUTE,
-                ),
-                (exists and bool(self.value), TOLERATION_EXISTS_WITHOUT_VALUE),
-                (not self.key and not exists, TOLERATION_WITHOUT_KEY),
-            )
-            if fails
-        ]
-        if broken:
-            raise ValueError("; ".join(broken))
-        return self
-
 
 # MIG profiles as the NVIDIA device plugin names them: 1g.5gb, 3g.40gb, ...
 MIG_PROFILE_PATTERN = r"^[0-9]+g\.[0-9]+gb$"
@@ -253,13 +225,12 @@ MIG_PROFILE_PATTERN = r"^[0-9]+g\.[0-9]+gb$"
 class GpuSpec(ApiModel):
     """NVIDIA GPUs for each pod."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="(!has(self.product) && !has(self.migProfile)) || has(self.count)",
-                message="gpu.product and gpu.migProfile need gpu.count",
-            ),
-        )
+    rules = (
+        Rule(
+            rule="(!has(self.product) && !has(self.migProfile)) || has(self.count)",
+            message="gpu.product and gpu.migProfile need gpu.count",
+            holds=lambda g: (g.product is None and g.mig_profile is None) or g.count is not None,
+        ),
     )
 
     count: int | None = Field(
@@ -287,12 +258,6 @@ class GpuSpec(ApiModel):
             "nvidia.com/mig-<profile> instead of whole GPUs."
         ),
     )
-
-    @model_validator(mode="after")
-    def _count_with_product(self) -> GpuSpec:
-        if (self.product is not None or self.mig_profile is not None) and self.count is None:
-            raise ValueError("gpu.product and gpu.migProfile need gpu.count")
-        return self
 
 
 class Lineage(ApiModel):
@@ -384,13 +349,12 @@ class EnvFromSecret(ApiModel):
 class EnvVar(ApiModel):
     """An environment variable: a literal value, or a key of a Secret by reference."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="has(self.value) != has(self.secretKeyRef)",
-                message="set exactly one of value or secretKeyRef",
-            ),
-        )
+    rules = (
+        Rule(
+            rule="has(self.value) != has(self.secretKeyRef)",
+            message="set exactly one of value or secretKeyRef",
+            holds=lambda e: (e.value is None) != (e.secret_key_ref is None),
+        ),
     )
 
     name: str = Field(
@@ -404,12 +368,6 @@ class EnvVar(ApiModel):
     secret_key_ref: EnvFromSecret | None = Field(
         default=None, description="Take the value from a Secret key (for credentials)."
     )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> EnvVar:
-        if (self.value is None) == (self.secret_key_ref is None):
-            raise ValueError("set exactly one of value or secretKeyRef")
-        return self
 
 
 # Embedded Kubernetes objects whose schema we do not restate.

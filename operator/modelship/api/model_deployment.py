@@ -2,44 +2,49 @@
 
 from __future__ import annotations
 
-import itertools
-from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from modelship.api.base import (
-    ARG_MAX_LENGTH,
-    DNS_1035_LABEL_PATTERN,
-    DNS_LABEL_PATTERN,
-    DNS_SUBDOMAIN_PATTERN,
-    INT32_MAX,
-    SHA256_PATTERN,
-    URI_MAX_LENGTH,
-    ApiModel,
-    Cron,
-    DnsLabel,
-    DnsSubdomain,
-    Duration,
-    Image,
-    list_map,
-    uri_pattern,
+from modelship.api.autoscaling import (
+    HPA_SCALE_TO_ZERO,
+    KEDA_CPU_REQUEST,
+    KEDA_MEMORY_REQUEST,
+    KEDA_NAME,
+    KEDA_NAME_MAX_LENGTH,
+    KEDA_SCALE_TO_ZERO_ON_RESOURCES,
+    REPLICA_BOUNDS,
+    TRITON_METRICS,
+    AutoscalingEngine,
+    AutoscalingSpec,
+    MetricType,
+    ScalingMetric,
 )
-from modelship.api.cel import Rule, cel_rules
+from modelship.api.base import (
+    DNS_1035_LABEL_PATTERN,
+    ApiModel,
+    list_map,
+)
+from modelship.api.batch import (
+    INPUT_FORMAT_UNKNOWN,
+    OUTPUT_FORMAT_UNKNOWN,
+    OUTPUT_NOT_PER_RUN,
+    TABLE_EXTENSIONS,
+    BatchInput,
+    BatchJob,
+    BatchOutput,
+    DataFormat,
+)
+from modelship.api.cel import Rule
+from modelship.api.common import Lineage as Lineage
 from modelship.api.common import (
-    PRESERVE_UNKNOWN,
-    GpuSpec,
-    KubernetesObject,
-    NodeSelector,
     ObjectMeta,
     ResourceRequirements,
-    Toleration,
-    check_name,
     name_rule,
 )
-from modelship.api.common import Lineage as Lineage
 
-# The status types, importable from here as well as from their own module.
+# The status types, importable from here as well as from their own module (and so are the
+# spec parts above, through __all__ below).
 from modelship.api.model_deployment_status import BatchJobStatus as BatchJobStatus
 from modelship.api.model_deployment_status import CanaryStatus as CanaryStatus
 from modelship.api.model_deployment_status import Endpoints as Endpoints
@@ -47,6 +52,37 @@ from modelship.api.model_deployment_status import HistoryEntry as HistoryEntry
 from modelship.api.model_deployment_status import ModelDeploymentStatus as ModelDeploymentStatus
 from modelship.api.model_deployment_status import RevisionOutcome as RevisionOutcome
 from modelship.api.model_deployment_status import RevisionStatus as RevisionStatus
+from modelship.api.model_source import (
+    MODEL_VERSION_PATTERN,
+    ModelFormat,
+    ModelSource,
+)
+from modelship.api.monitoring import (
+    DriftAction,
+    DriftMonitoring,
+    MonitoringSpec,
+)
+from modelship.api.rollout import (
+    GRPC_NEEDS_GATEWAY,
+    PARENT_REF_RULES,
+    SECTION_NAME_NEEDED,
+    SECTION_NAME_UNIQUE,
+    CanaryAnalysis,
+    CanarySpec,
+    CanaryStep,
+    CanaryTraffic,
+    MetricsProvider,
+    MetricsProviderType,
+    ParentReference,
+    RolloutSpec,
+    RolloutStrategy,
+    TrafficRouter,
+)
+from modelship.api.serving import (
+    DEFAULT_TRITON_IMAGE,
+    DynamicBatching,
+    ServingSpec,
+)
 
 KIND = "ModelDeployment"
 PLURAL = "modeldeployments"
@@ -55,770 +91,12 @@ NAME_MESSAGE = (
     "metadata.name must be a DNS-1035 label: at most 63 lower case letters, digits "
     "and '-', starting with a letter (it names the stable Service)"
 )
-MODEL_URI_PATTERN = uri_pattern("s3", "gs", "https?", "pvc", "file")
-# Outputs are written, so no http(s).
-OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "pvc", "file")
-HTTP_URL_PATTERN = uri_pattern("https?")
-MODEL_VERSION_PATTERN = r"^[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$"
-DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 
 
-class ModelFormat(StrEnum):
-    ONNX = "onnx"
-    TENSORRT = "tensorrt"
-    TORCHSCRIPT = "torchscript"
-    TENSORFLOW = "tensorflow"
-    PYTHON = "python"
-
-
-class ModelSource(ApiModel):
-    """Which model to serve: a packaged Triton model repository and its provenance."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="has(self.uri) == has(self.version)",
-                message="model.uri and model.version go together",
-            ),
-            Rule(
-                rule="has(self.uri) != has(self.fromRetrainJob)",
-                message="set exactly one of model.uri (with model.version) or model.fromRetrainJob",
-            ),
-        )
-    )
-
-    name: DnsLabel = Field(
-        description="Model name: the directory name in the Triton model repository."
-    )
-    version: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=63,
-        pattern=MODEL_VERSION_PATTERN,
-        description="Version of the model. A new version (or uri) makes a new revision.",
-    )
-    uri: str | None = Field(
-        default=None,
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
-        description=(
-            "Where the packaged model repository is: s3://, gs://, http(s)://, "
-            "pvc://CLAIM/PATH (CLAIM a PersistentVolumeClaim's name) or file:// (tests); "
-            "at most 2048 characters."
-        ),
-    )
-    format: ModelFormat = Field(
-        default=ModelFormat.ONNX, description="Format of the model inside the repository."
-    )
-    sha256: str | None = Field(
-        default=None,
-        pattern=SHA256_PATTERN,
-        max_length=64,
-        description="Digest printed by `modelship package`; the pod refuses a model that differs.",
-    )
-    credentials_secret: DnsSubdomain | None = Field(
-        default=None,
-        description=(
-            "Secret whose keys become the fetch container's environment "
-            "(e.g. AWS_ACCESS_KEY_ID); referenced, never copied."
-        ),
-    )
-    lineage: Lineage | None = Field(
-        default=None, description="Data, code and parameters this version was trained with."
-    )
-    from_retrain_job: DnsLabel | None = Field(
-        default=None,
-        description=(
-            "Instead of uri and version: serve the latest version this RetrainJob "
-            "(same namespace) validated and promoted."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ModelSource:
-        if (self.uri is None) != (self.version is None):
-            raise ValueError("model.uri and model.version go together")
-        if (self.uri is None) == (self.from_retrain_job is None):
-            raise ValueError(
-                "set exactly one of model.uri (with model.version) or model.fromRetrainJob"
-            )
-        return self
-
-
-class DynamicBatching(ApiModel):
-    """Triton dynamic batching: requests are merged into batches on the server."""
-
-    max_queue_delay_microseconds: int = Field(
-        default=100,
-        ge=0,
-        le=INT32_MAX,
-        description="How long a request may wait for others to form a batch.",
-    )
-    preferred_batch_sizes: list[Annotated[int, Field(ge=1, le=INT32_MAX)]] = Field(
-        default_factory=list,
-        max_length=16,
-        description=(
-            "Batch sizes Triton tries to form (at most 16, each at most the packaged "
-            "max batch size); empty lets Triton choose."
-        ),
-    )
-
-
-class ServingSpec(ApiModel):
-    """How the Triton inference server runs."""
-
-    image: Image = Field(
-        default=DEFAULT_TRITON_IMAGE,
-        description=(
-            "Triton server image; it must also carry `modelship fetch`. Not empty, no "
-            "whitespace, at most 1024 characters."
-        ),
-    )
-    replicas: int = Field(
-        default=1,
-        ge=0,
-        le=INT32_MAX,
-        description="Pods of the stable revision when autoscaling is off.",
-    )
-    resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory of the Triton container."
-    )
-    gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for each pod.")
-    node_selector: NodeSelector = Field(
-        default_factory=dict,
-        description="Node labels pods must match (merged with GPU ones); at most 32.",
-    )
-    tolerations: list[Toleration] = Field(
-        default_factory=list,
-        max_length=32,
-        description=(
-            "Tolerations added to the pods (the GPU taint is tolerated by default); at most 32."
-        ),
-    )
-    affinity: KubernetesObject | None = Field(
-        default=None,
-        description="A Kubernetes Affinity object for the pods.",
-        json_schema_extra=PRESERVE_UNKNOWN,
-    )
-    dynamic_batching: DynamicBatching | None = Field(
-        default=None,
-        description=(
-            "Server-side batching. When set, Triton batches with these settings (the model "
-            "must have been packaged with a max batch size above 0). When absent, the "
-            "packaged config.pbtxt decides: `modelship package` turns dynamic batching on "
-            "unless told otherwise."
-        ),
-    )
-    instance_count: int = Field(
-        default=1, ge=1, le=64, description="Model instances Triton runs in each pod."
-    )
-    args: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
-        default_factory=list,
-        max_length=64,
-        description="Extra tritonserver command-line arguments (at most 64).",
-    )
-
-
-class AutoscalingEngine(StrEnum):
-    HPA = "hpa"
-    KEDA = "keda"
-
-
-class MetricType(StrEnum):
-    CPU = "cpu"
-    MEMORY = "memory"
-    GPU_UTILIZATION = "gpuUtilization"
-    QUEUE_TIME_MICROSECONDS = "queueTimeMicroseconds"
-    REQUESTS_PER_SECOND = "requestsPerSecond"
-
-
-# Metrics read from Triton's Prometheus endpoint rather than the resource metrics API.
-TRITON_METRICS = frozenset(
-    {
-        MetricType.GPU_UTILIZATION,
-        MetricType.QUEUE_TIME_MICROSECONDS,
-        MetricType.REQUESTS_PER_SECOND,
-    }
-)
-
-
-# Scale to zero needs the HPAScaleToZero feature gate, which clusters rarely enable.
-HPA_SCALE_TO_ZERO = (
-    "a HorizontalPodAutoscaler cannot scale to zero: set minReplicas to 1 or more, "
-    "or use engine keda"
-)
-REPLICA_BOUNDS = "minReplicas must not exceed maxReplicas"
-# KEDA's admission webhook (scaledobject_webhook.go, verifyCPUMemoryScalers) refuses these.
-KEDA_SCALE_TO_ZERO_ON_RESOURCES = (
-    "KEDA cannot scale to zero on cpu and memory alone: set minReplicas to 1 or more, "
-    "or add a Triton metric"
-)
-KEDA_CPU_REQUEST = (
-    "KEDA's cpu metric needs serving.resources.requests.cpu (or limits.cpu): KEDA refuses "
-    "a ScaledObject whose Triton container requests no cpu"
-)
-KEDA_MEMORY_REQUEST = (
-    "KEDA's memory metric needs serving.resources.requests.memory (or limits.memory): KEDA "
-    "refuses a ScaledObject whose Triton container requests no memory"
-)
-# The ScaledObject is named after the ModelDeployment and KEDA names its HPA
-# keda-hpa-<name>, which must fit in 63 characters (verifyName).
-KEDA_NAME_MAX_LENGTH = 63 - len("keda-hpa-")
-KEDA_NAME = (
-    f"with engine keda, metadata.name must be at most {KEDA_NAME_MAX_LENGTH} characters: "
-    "KEDA names its HorizontalPodAutoscaler keda-hpa-<name>, at most 63"
-)
-
-
-class ScalingMetric(ApiModel):
-    """One signal the autoscaler follows."""
-
-    type: MetricType = Field(description="Which signal.")
-    target: int = Field(
-        ge=1,
-        le=INT32_MAX,
-        description=(
-            "Target per pod: percent of requests for cpu and memory, percent for "
-            "gpuUtilization, average microseconds for queueTimeMicroseconds, "
-            "requests per second for requestsPerSecond."
-        ),
-    )
-
-
-class AutoscalingSpec(ApiModel):
-    """Scale the stable revision between bounds on CPU, memory, GPU or Triton metrics."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            # No messageExpression naming the numbers: the API server cannot bound the
-            # length of string(int), estimates its cost as unbounded and refuses the CRD.
-            Rule(rule="self.minReplicas <= self.maxReplicas", message=REPLICA_BOUNDS),
-            Rule(
-                rule="self.engine != 'hpa' || self.minReplicas >= 1",
-                message=HPA_SCALE_TO_ZERO,
-            ),
-            Rule(
-                rule=(
-                    "self.engine != 'keda' || has(self.prometheusUrl) || "
-                    "self.metrics.all(m, m.type == 'cpu' || m.type == 'memory')"
-                ),
-                message="KEDA scaling on Triton metrics needs prometheusUrl",
-            ),
-            Rule(
-                rule=(
-                    "self.engine != 'keda' || self.minReplicas >= 1 || "
-                    "self.metrics.exists(m, m.type != 'cpu' && m.type != 'memory')"
-                ),
-                message=KEDA_SCALE_TO_ZERO_ON_RESOURCES,
-            ),
-        )
-    )
-
-    min_replicas: int = Field(default=1, ge=0, le=INT32_MAX, description="Fewest pods.")
-    max_replicas: int = Field(ge=1, le=INT32_MAX, description="Most pods.")
-    engine: AutoscalingEngine = Field(
-        default=AutoscalingEngine.HPA,
-        description=(
-            "hpa: a HorizontalPodAutoscaler (Triton metrics come through the custom "
-            "metrics API); keda: a KEDA ScaledObject with Prometheus triggers."
-        ),
-    )
-    metrics: list[ScalingMetric] = Field(
-        default_factory=lambda: [ScalingMetric(type=MetricType.CPU, target=80)],
-        min_length=1,
-        max_length=10,
-        description="Signals to scale on; the largest wanted replica count wins.",
-    )
-    prometheus_url: str | None = Field(
-        default=None,
-        pattern=HTTP_URL_PATTERN,
-        max_length=URI_MAX_LENGTH,
-        description="Prometheus that scrapes Triton, queried by KEDA for Triton metrics.",
-    )
-
-    @model_validator(mode="after")
-    def _bounds(self) -> AutoscalingSpec:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(f"{REPLICA_BOUNDS} ({self.min_replicas} > {self.max_replicas})")
-        if self.engine == AutoscalingEngine.HPA and self.min_replicas < 1:
-            raise ValueError(HPA_SCALE_TO_ZERO)
-        wants_triton = any(m.type in TRITON_METRICS for m in self.metrics)
-        keda = self.engine == AutoscalingEngine.KEDA
-        if keda and wants_triton and not self.prometheus_url:
-            raise ValueError("KEDA scaling on Triton metrics needs prometheusUrl")
-        if keda and self.min_replicas < 1 and not wants_triton:
-            raise ValueError(KEDA_SCALE_TO_ZERO_ON_RESOURCES)
-        return self
-
-    def keda_scales_on(self, metric: MetricType) -> bool:
-        """Whether KEDA scales on ``metric`` (cpu or memory need a request to do so)."""
-        return self.engine == AutoscalingEngine.KEDA and any(m.type == metric for m in self.metrics)
-
-
-class RolloutStrategy(StrEnum):
-    CANARY = "Canary"
-    RECREATE = "Recreate"
-
-
-class CanaryStep(ApiModel):
-    """Send a share of traffic to the new revision, then wait."""
-
-    weight: int = Field(ge=1, le=100, description="Percent of traffic to the new revision.")
-    pause: Duration = Field(
-        default="1m", description="How long to hold this weight while analysis runs."
-    )
-
-
-class MetricsProviderType(StrEnum):
-    TRITON = "triton"
-    PROMETHEUS = "prometheus"
-
-
-class MetricsProvider(ApiModel):
-    """Where canary analysis reads request counts, failures and latency."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="self.type != 'prometheus' || has(self.url)",
-                message="a prometheus metrics provider needs url",
-            ),
-        )
-    )
-
-    type: MetricsProviderType = Field(
-        default=MetricsProviderType.TRITON,
-        description="triton: scrape each revision's metrics port; prometheus: query url.",
-    )
-    url: str | None = Field(
-        default=None,
-        pattern=HTTP_URL_PATTERN,
-        max_length=URI_MAX_LENGTH,
-        description="Prometheus base URL.",
-    )
-
-    @model_validator(mode="after")
-    def _url(self) -> MetricsProvider:
-        if self.type == MetricsProviderType.PROMETHEUS and self.url is None:
-            raise ValueError("a prometheus metrics provider needs url")
-        return self
-
-
-class CanaryAnalysis(ApiModel):
-    """How the new revision is judged against the stable one while traffic shifts."""
-
-    interval: Duration = Field(default="1m", description="Time between two measurements.")
-    max_failure_rate_increase: float = Field(
-        default=0.01,
-        ge=0,
-        le=1,
-        description=(
-            "How much higher the canary's failure rate may be than stable's "
-            "(0.01 = one percentage point)."
-        ),
-    )
-    max_latency_ratio: float = Field(
-        default=1.5,
-        ge=1,
-        description="Largest allowed canary mean latency divided by stable's.",
-    )
-    min_requests: int = Field(
-        default=100,
-        ge=0,
-        le=INT32_MAX,
-        description="Requests a canary must have served before it is judged.",
-    )
-    failure_limit: int = Field(
-        default=2,
-        ge=0,
-        le=INT32_MAX,
-        description="Failed measurements tolerated before automatic rollback.",
-    )
-    provider: MetricsProvider = Field(
-        default_factory=MetricsProvider, description="Where the metrics come from."
-    )
-
-
-class TrafficRouter(StrEnum):
-    GATEWAY_API = "gatewayAPI"
-    REPLICAS = "replicas"
-
-
-class ParentReference(ApiModel):
-    """A Gateway API parent (usually a Gateway) the HTTPRoute attaches to.
-
-    Bounds and patterns are the upstream HTTPRoute CRD's (Gateway API v1.6.1, standard
-    channel), so every route we render is one the Gateway API accepts.
-    """
-
-    group: str = Field(
-        default="gateway.networking.k8s.io",
-        max_length=253,
-        pattern=rf"^$|{DNS_SUBDOMAIN_PATTERN}",
-        description="API group of the parent; empty for the core group.",
-    )
-    kind: str = Field(
-        default="Gateway",
-        min_length=1,
-        max_length=63,
-        pattern=r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$",
-        description="Kind of the parent.",
-    )
-    name: str = Field(min_length=1, max_length=253, description="Name of the parent.")
-    namespace: DnsLabel | None = Field(
-        default=None, description="Namespace; defaults to the route's."
-    )
-    section_name: DnsSubdomain | None = Field(
-        default=None, description="Listener name on the parent (a DNS-1123 subdomain)."
-    )
-    port: int | None = Field(
-        default=None, ge=1, le=65535, description="Port on the parent (listener port)."
-    )
-
-    def parent(self) -> tuple[str, str, str, str]:
-        """The object referenced: group, kind, name and namespace ('' for the route's)."""
-        return (self.group, self.kind, self.name, self.namespace or "")
-
-
-# The HTTPRoute CRD's own rules on parentRefs, copied verbatim (namespace is a CEL
-# reserved word, escaped as __namespace__ as the API server requires).
-_SAME_PARENT = (
-    "p1.group == p2.group && p1.kind == p2.kind && p1.name == p2.name && "
-    "(((!has(p1.__namespace__) || p1.__namespace__ == '') && "
-    "(!has(p2.__namespace__) || p2.__namespace__ == '')) || "
-    "(has(p1.__namespace__) && has(p2.__namespace__) && "
-    "p1.__namespace__ == p2.__namespace__ ))"
-)
-SECTION_NAME_NEEDED = (
-    "sectionName must be specified when parentRefs includes 2 or more references to the same parent"
-)
-SECTION_NAME_UNIQUE = (
-    "sectionName must be unique when parentRefs includes 2 or more references to the same parent"
-)
-PARENT_REF_RULES = cel_rules(
-    Rule(
-        rule=(
-            f"self.all(p1, self.all(p2, {_SAME_PARENT} ? "
-            "((!has(p1.sectionName) || p1.sectionName == '') == "
-            "(!has(p2.sectionName) || p2.sectionName == '')) : true))"
-        ),
-        message=SECTION_NAME_NEEDED,
-    ),
-    Rule(
-        rule=(
-            f"self.all(p1, self.exists_one(p2, {_SAME_PARENT} && "
-            "(((!has(p1.sectionName) || p1.sectionName == '') && "
-            "(!has(p2.sectionName) || p2.sectionName == '')) || "
-            "(has(p1.sectionName) && has(p2.sectionName) && "
-            "p1.sectionName == p2.sectionName))))"
-        ),
-        message=SECTION_NAME_UNIQUE,
-    ),
-)
-
-
-def _parent_ref_problem(refs: list[ParentReference]) -> str | None:
-    """The Gateway API's parentRefs rules, in Python: which of the two a list breaks."""
-    for first in refs:
-        same = [other for other in refs if other.parent() == first.parent()]
-        if any(bool(other.section_name) != bool(first.section_name) for other in same):
-            return SECTION_NAME_NEEDED
-    for first in refs:
-        same = [
-            other
-            for other in refs
-            if other.parent() == first.parent()
-            and (other.section_name or "") == (first.section_name or "")
-        ]
-        if len(same) != 1:
-            return SECTION_NAME_UNIQUE
-    return None
-
-
-GRPC_NEEDS_GATEWAY = "grpcParentRefs needs the gatewayAPI router"
-
-
-class CanaryTraffic(ApiModel):
-    """How traffic is split between the stable and canary revisions."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                # has(): an empty list is not stored, so parentRefs may be absent.
-                rule=(
-                    "self.router != 'gatewayAPI' || "
-                    "(has(self.parentRefs) && size(self.parentRefs) > 0)"
-                ),
-                message="the gatewayAPI router needs at least one parentRef",
-            ),
-            Rule(
-                rule=(
-                    "self.router == 'gatewayAPI' || !has(self.grpcParentRefs) || "
-                    "size(self.grpcParentRefs) == 0"
-                ),
-                message=GRPC_NEEDS_GATEWAY,
-            ),
-        )
-    )
-
-    router: TrafficRouter = Field(
-        default=TrafficRouter.REPLICAS,
-        description=(
-            "replicas: split by pod counts behind the stable Service; gatewayAPI: "
-            "weighted backends of an HTTPRoute."
-        ),
-    )
-    parent_refs: list[ParentReference] = Field(
-        default_factory=list,
-        max_length=32,
-        description=(
-            "Gateways the HTTPRoute attaches to (gatewayAPI); at most 32, each parent once "
-            "(or once per sectionName, then every reference to it names one)."
-        ),
-        json_schema_extra=PARENT_REF_RULES,
-    )
-    grpc_parent_refs: list[ParentReference] = Field(
-        default_factory=list,
-        max_length=32,
-        description=(
-            "Gateways (gRPC listeners) the GRPCRoute for Triton's gRPC port 8001 attaches to "
-            "(gatewayAPI); empty: gRPC traffic is not split. Not the HTTPRoute's parents: "
-            "a listener accepts only one of an HTTPRoute and a GRPCRoute for a hostname."
-        ),
-        json_schema_extra=PARENT_REF_RULES,
-    )
-
-    @model_validator(mode="after")
-    def _parents(self) -> CanaryTraffic:
-        if self.router == TrafficRouter.GATEWAY_API and not self.parent_refs:
-            raise ValueError("the gatewayAPI router needs at least one parentRef")
-        if self.router != TrafficRouter.GATEWAY_API and self.grpc_parent_refs:
-            raise ValueError(GRPC_NEEDS_GATEWAY)
-        for refs in (self.parent_refs, self.grpc_parent_refs):
-            problem = _parent_ref_problem(refs)
-            if problem is not None:
-                raise ValueError(problem)
-        return self
-
-
-class CanarySpec(ApiModel):
-    """A canary rollout: shift traffic step by step, judge, roll back on failure."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule=(
-                    "self.steps.map(s, s.weight).isSorted() && "
-                    "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight))"
-                ),
-                message="canary step weights must be strictly increasing",
-            ),
-        )
-    )
-
-    steps: list[CanaryStep] = Field(
-        default_factory=lambda: [CanaryStep(weight=10), CanaryStep(weight=50)],
-        min_length=1,
-        max_length=20,
-        description="Traffic steps, in strictly increasing weight; 100% follows the last.",
-    )
-    analysis: CanaryAnalysis = Field(
-        default_factory=CanaryAnalysis, description="How each step is judged."
-    )
-    traffic: CanaryTraffic = Field(
-        default_factory=CanaryTraffic, description="How traffic is split."
-    )
-
-    @model_validator(mode="after")
-    def _increasing(self) -> CanarySpec:
-        weights = [step.weight for step in self.steps]
-        if any(a >= b for a, b in itertools.pairwise(weights)):
-            raise ValueError(f"canary step weights must be strictly increasing, got {weights}")
-        return self
-
-
-class RolloutSpec(ApiModel):
-    """How a new model revision replaces the running one."""
-
-    strategy: RolloutStrategy = Field(
-        default=RolloutStrategy.RECREATE,
-        description=(
-            "Recreate: the new revision takes over once available; Canary: traffic "
-            "shifts in steps judged on live metrics."
-        ),
-    )
-    canary: CanarySpec | None = Field(
-        default=None, description="Canary settings; defaults apply when strategy is Canary."
-    )
-
-
-class DataFormat(StrEnum):
-    CSV = "csv"
-    PARQUET = "parquet"
-    JSONL = "jsonl"
-
-
-TABLE_EXTENSIONS = (".csv", ".parquet", ".jsonl")
-_ENDS_AS_TABLE = " || ".join(f"self.uri.endsWith('{ext}')" for ext in TABLE_EXTENSIONS)
-INPUT_FORMAT_UNKNOWN = (
-    "input.uri does not end in .csv, .parquet or .jsonl: name its format in input.format"
-)
-OUTPUT_FORMAT_UNKNOWN = "output.uri must end in .csv, .parquet or .jsonl (its format)"
-OUTPUT_NOT_PER_RUN = (
-    "output.uri must contain {date} or {run}: a scheduled job writes a new output each "
-    "run, and an existing output is never overwritten"
-)
-
-
-def _is_table(uri: str) -> bool:
-    return uri.endswith(TABLE_EXTENSIONS)
-
-
-class BatchInput(ApiModel):
-    """The table a batch job scores."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(rule=f"has(self.format) || {_ENDS_AS_TABLE}", message=INPUT_FORMAT_UNKNOWN),
-        )
-    )
-
-    uri: str = Field(
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
-        description=(
-            "The input table (one object or file); {date} and {run} name the run. "
-            "At most 2048 characters."
-        ),
-    )
-    format: DataFormat | None = Field(
-        default=None, description="csv, parquet or jsonl; taken from the extension when absent."
-    )
-
-    @model_validator(mode="after")
-    def _known_format(self) -> BatchInput:
-        if self.format is None and not _is_table(self.uri):
-            raise ValueError(INPUT_FORMAT_UNKNOWN)
-        return self
-
-
-class BatchOutput(ApiModel):
-    """Where the predictions go; they appear only once complete."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(rule=_ENDS_AS_TABLE, message=OUTPUT_FORMAT_UNKNOWN),
-            Rule(
-                rule="self.uri.contains('{date}') || self.uri.contains('{run}')",
-                message=OUTPUT_NOT_PER_RUN,
-            ),
-        )
-    )
-
-    uri: str = Field(
-        pattern=OUTPUT_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
-        description="The output table; its extension (.csv, .parquet, .jsonl) picks the format."
-        " {date} (the scheduled day) and {run} (the Job's name) give each run its own output."
-        " At most 2048 characters.",
-    )
-
-    @model_validator(mode="after")
-    def _per_run_table(self) -> BatchOutput:
-        if not _is_table(self.uri):
-            raise ValueError(OUTPUT_FORMAT_UNKNOWN)
-        if "{date}" not in self.uri and "{run}" not in self.uri:
-            raise ValueError(OUTPUT_NOT_PER_RUN)
-        return self
-
-
-class BatchJob(ApiModel):
-    """A scheduled scoring job over a table, run as a CronJob."""
-
-    # Shorter than a DNS label: the CronJob is named after the deployment and the job.
-    name: str = Field(
-        pattern=DNS_LABEL_PATTERN,
-        min_length=1,
-        max_length=40,
-        description="Job name, unique in this deployment.",
-    )
-    schedule: Cron = Field(description="Cron schedule, e.g. '0 2 * * *'.")
-    input: BatchInput = Field(description="The table to score.")
-    output: BatchOutput = Field(description="Where predictions are written.")
-    batch_size: int = Field(
-        default=4096, ge=1, le=INT32_MAX, description="Rows per inference call."
-    )
-    concurrency: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description="onnxruntime threads scoring in the job's pod; match the CPU it requests.",
-    )
-    suspend: bool = Field(default=False, description="Pause the schedule.")
-    active_deadline_seconds: int = Field(
-        default=21600,
-        ge=60,
-        le=INT32_MAX,
-        description="A run that takes longer is stopped and failed.",
-    )
-    resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory of the scoring container."
-    )
-
-
-class DriftAction(StrEnum):
-    ALERT = "alert"
-    RETRAIN = "retrain"
-
-
-class DriftMonitoring(ApiModel):
-    """Compare what the model sees with its training reference profile."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            Rule(
-                rule="self.action != 'retrain' || has(self.retrainJob)",
-                message="drift action retrain needs retrainJob",
-            ),
-        )
-    )
-
-    reference: str | None = Field(
-        default=None,
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
-        description="Reference profile uri; the one packaged with the model when absent.",
-    )
-    threshold: float = Field(
-        default=0.2,
-        gt=0,
-        description="Population stability index above which a feature counts as drifted.",
-    )
-    window: Duration = Field(default="24h", description="How much recent data each check sees.")
-    action: DriftAction = Field(
-        default=DriftAction.ALERT, description="alert: set a condition; retrain: also trigger."
-    )
-    retrain_job: DnsLabel | None = Field(
-        default=None, description="RetrainJob (same namespace) to trigger on drift."
-    )
-
-    @model_validator(mode="after")
-    def _retrain_target(self) -> DriftMonitoring:
-        if self.action == DriftAction.RETRAIN and self.retrain_job is None:
-            raise ValueError("drift action retrain needs retrainJob")
-        return self
-
-
-class MonitoringSpec(ApiModel):
-    """What is watched once the model serves."""
-
-    drift: DriftMonitoring | None = Field(default=None, description="Data drift checks.")
-
-
-def _keda_resource_rule(resource: str, message: str) -> Rule:
+def _keda_resource_rule(metric: MetricType, message: str) -> Rule:
     """KEDA's cpu or memory trigger needs that resource requested (or limited) on the Triton
     container, the only container of the pod template it scales."""
-    resources = "self.serving.resources"
+    resource, resources = metric.value, "self.serving.resources"
     return Rule(
         rule=(
             f"!has(self.autoscaling) || self.autoscaling.engine != 'keda' || "
@@ -828,17 +106,23 @@ def _keda_resource_rule(resource: str, message: str) -> Rule:
             f"(has({resources}.limits) && has({resources}.limits.{resource}))))"
         ),
         message=message,
+        holds=lambda spec: _keda_resource_given(spec, metric),
     )
+
+
+def _keda_resource_given(spec: ModelDeploymentSpec, metric: MetricType) -> bool:
+    if spec.autoscaling is None or not spec.autoscaling.keda_scales_on(metric):
+        return True
+    resources = spec.serving.resources or ResourceRequirements()
+    return metric.value in resources.requests or metric.value in resources.limits
 
 
 class ModelDeploymentSpec(ApiModel):
     """The desired state of a served model."""
 
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            _keda_resource_rule("cpu", KEDA_CPU_REQUEST),
-            _keda_resource_rule("memory", KEDA_MEMORY_REQUEST),
-        )
+    rules = (
+        _keda_resource_rule(MetricType.CPU, KEDA_CPU_REQUEST),
+        _keda_resource_rule(MetricType.MEMORY, KEDA_MEMORY_REQUEST),
     )
 
     model: ModelSource = Field(description="Which model to serve.")
@@ -865,41 +149,25 @@ class ModelDeploymentSpec(ApiModel):
             raise ValueError(f"batch job names must be unique, repeated: {', '.join(duplicates)}")
         return self
 
-    @model_validator(mode="after")
-    def _keda_resource_requests(self) -> ModelDeploymentSpec:
-        if self.autoscaling is None:
-            return self
-        resources = self.serving.resources or ResourceRequirements()
-        missing = [
-            message
-            for metric, message in (
-                (MetricType.CPU, KEDA_CPU_REQUEST),
-                (MetricType.MEMORY, KEDA_MEMORY_REQUEST),
-            )
-            if self.autoscaling.keda_scales_on(metric)
-            and metric.value not in resources.requests
-            and metric.value not in resources.limits
-        ]
-        if missing:
-            raise ValueError("; ".join(missing))
-        return self
-
 
 class ModelDeployment(ApiModel):
     """A trained model served on NVIDIA Triton, online and in batch."""
 
     # The name becomes the stable Service's name and a label value on every child.
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE),
-            Rule(
-                rule=(
-                    "!has(self.spec.autoscaling) || self.spec.autoscaling.engine != 'keda' || "
-                    f"size(self.metadata.name) <= {KEDA_NAME_MAX_LENGTH}"
-                ),
-                message=KEDA_NAME,
+    rules = (
+        name_rule(DNS_1035_LABEL_PATTERN, NAME_MESSAGE),
+        Rule(
+            rule=(
+                "!has(self.spec.autoscaling) || self.spec.autoscaling.engine != 'keda' || "
+                f"size(self.metadata.name) <= {KEDA_NAME_MAX_LENGTH}"
             ),
-        )
+            message=KEDA_NAME,
+            holds=lambda md: (
+                md.spec.autoscaling is None
+                or md.spec.autoscaling.engine != AutoscalingEngine.KEDA
+                or len(md.metadata.name) <= KEDA_NAME_MAX_LENGTH
+            ),
+        ),
     )
 
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
@@ -912,15 +180,58 @@ class ModelDeployment(ApiModel):
     spec: ModelDeploymentSpec = Field(description="Desired state.")
     status: ModelDeploymentStatus | None = Field(default=None, description="Observed state.")
 
-    @model_validator(mode="after")
-    def _service_name(self) -> ModelDeployment:
-        check_name(self.metadata.name, DNS_1035_LABEL_PATTERN, NAME_MESSAGE)
-        autoscaling = self.spec.autoscaling
-        keda = autoscaling is not None and autoscaling.engine == AutoscalingEngine.KEDA
-        if keda and len(self.metadata.name) > KEDA_NAME_MAX_LENGTH:
-            raise ValueError(KEDA_NAME)
-        return self
-
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> ModelDeployment:
         return cls.model_validate(manifest)
+
+
+__all__ = [
+    "DEFAULT_TRITON_IMAGE",
+    "GRPC_NEEDS_GATEWAY",
+    "HPA_SCALE_TO_ZERO",
+    "INPUT_FORMAT_UNKNOWN",
+    "KEDA_CPU_REQUEST",
+    "KEDA_MEMORY_REQUEST",
+    "KEDA_NAME",
+    "KEDA_NAME_MAX_LENGTH",
+    "KEDA_SCALE_TO_ZERO_ON_RESOURCES",
+    "KIND",
+    "MODEL_VERSION_PATTERN",
+    "NAME_MESSAGE",
+    "OUTPUT_FORMAT_UNKNOWN",
+    "OUTPUT_NOT_PER_RUN",
+    "PARENT_REF_RULES",
+    "PLURAL",
+    "REPLICA_BOUNDS",
+    "SECTION_NAME_NEEDED",
+    "SECTION_NAME_UNIQUE",
+    "TABLE_EXTENSIONS",
+    "TRITON_METRICS",
+    "AutoscalingEngine",
+    "AutoscalingSpec",
+    "BatchInput",
+    "BatchJob",
+    "BatchOutput",
+    "CanaryAnalysis",
+    "CanarySpec",
+    "CanaryStep",
+    "CanaryTraffic",
+    "DataFormat",
+    "DriftAction",
+    "DriftMonitoring",
+    "DynamicBatching",
+    "MetricType",
+    "MetricsProvider",
+    "MetricsProviderType",
+    "ModelDeployment",
+    "ModelDeploymentSpec",
+    "ModelFormat",
+    "ModelSource",
+    "MonitoringSpec",
+    "ParentReference",
+    "RolloutSpec",
+    "RolloutStrategy",
+    "ScalingMetric",
+    "ServingSpec",
+    "TrafficRouter",
+]

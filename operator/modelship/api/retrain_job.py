@@ -6,12 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field
 
 from modelship.api.base import (
     ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
     INT32_MAX,
+    MODEL_URI_PATTERN,
+    OUTPUT_URI_PATTERN,
     SHA256_PATTERN,
     URI_MAX_LENGTH,
     ApiModel,
@@ -21,7 +23,6 @@ from modelship.api.base import (
     Image,
     list_map,
 )
-from modelship.api.cel import cel_rules
 from modelship.api.common import (
     Condition,
     EnvVar,
@@ -30,14 +31,9 @@ from modelship.api.common import (
     ObjectMeta,
     ResourceRequirements,
     Toleration,
-    check_name,
     name_rule,
 )
-from modelship.api.model_deployment import (
-    MODEL_URI_PATTERN,
-    MODEL_VERSION_PATTERN,
-    OUTPUT_URI_PATTERN,
-)
+from modelship.api.model_source import MODEL_VERSION_PATTERN
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
@@ -252,9 +248,7 @@ class RetrainJob(ApiModel):
     """Scheduled or drift-triggered retraining whose candidate must earn its promotion."""
 
     # The name is a label value on every training Job and pod.
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(name_rule(DNS_LABEL_PATTERN, NAME_MESSAGE))
-    )
+    rules = (name_rule(DNS_LABEL_PATTERN, NAME_MESSAGE),)
 
     api_version: Literal["modelship.dev/v1alpha1"] = Field(
         default="modelship.dev/v1alpha1", description="modelship.dev/v1alpha1"
@@ -263,11 +257,6 @@ class RetrainJob(ApiModel):
     metadata: ObjectMeta = Field(description="Standard object metadata.")
     spec: RetrainJobSpec = Field(description="Desired state.")
     status: RetrainJobStatus | None = Field(default=None, description="Observed state.")
-
-    @model_validator(mode="after")
-    def _label_name(self) -> RetrainJob:
-        check_name(self.metadata.name, DNS_LABEL_PATTERN, NAME_MESSAGE)
-        return self
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> RetrainJob:

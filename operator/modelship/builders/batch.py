@@ -19,6 +19,8 @@ from modelship.builders.pod import (
 )
 from modelship.builders.pod_security import container_security_context, pod_security_context
 from modelship.builders.revision import Revision
+from modelship.core import names
+from modelship.core.names import SCORE_CONTAINER
 
 # The Job's name, the same for every pod retry of one scheduled run: `score` fills
 # {run} and {date} in the table uris from it.
@@ -85,12 +87,12 @@ def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[
 def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -> dict[str, Any]:
     """`<deployment>-<job>`: fetch the model, then `modelship score` the input table."""
     name = md.metadata.name
-    job_labels = labels.deployment_labels(name, labels.BATCH, stable) | {labels.BATCH_JOB: job.name}
+    job_labels = labels.deployment_labels(name, names.BATCH, stable) | {names.BATCH_JOB: job.name}
     annotations = labels.revision_annotations(stable)
     model = stable.model
     input_uri, output_uri, table_volumes, table_mounts = _table_volumes(job)
     score: dict[str, Any] = {
-        "name": "score",
+        "name": SCORE_CONTAINER,
         "image": md.spec.serving.image,
         "command": ["modelship"],
         "args": [

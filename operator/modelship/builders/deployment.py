@@ -19,6 +19,8 @@ from modelship.builders.pod import (
 )
 from modelship.builders.pod_security import container_security_context, pod_security_context
 from modelship.builders.revision import RevisionPlan
+from modelship.core import names
+from modelship.core.names import TRITON_CONTAINER
 
 SHM_MOUNT: dict[str, Any] = {"name": defaults.SHM_VOLUME, "mountPath": defaults.SHM_PATH}
 
@@ -39,7 +41,7 @@ def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
         "strategy": _update_strategy(gpu=wants_gpu(serving.gpu)),
         "template": {
             "metadata": {
-                "labels": labels.deployment_labels(name, labels.SERVER, revision),
+                "labels": labels.deployment_labels(name, names.SERVER, revision),
                 "annotations": annotations | defaults.SCRAPE_ANNOTATIONS,
             },
             "spec": {
@@ -70,7 +72,7 @@ def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": child_meta(
-            md, revision.name, labels.deployment_labels(name, labels.SERVER, revision), annotations
+            md, revision.name, labels.deployment_labels(name, names.SERVER, revision), annotations
         ),
         "spec": spec,
     }
@@ -89,7 +91,7 @@ def _update_strategy(gpu: bool) -> dict[str, Any]:
 def _triton_container(md: ModelDeployment) -> dict[str, Any]:
     serving = md.spec.serving
     container: dict[str, Any] = {
-        "name": "triton",
+        "name": TRITON_CONTAINER,
         "image": serving.image,
         "command": ["tritonserver"],
         "args": [

@@ -15,6 +15,7 @@ from modelship.api.model_deployment import ModelDeployment, ParentReference
 from modelship.builders import defaults, labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import RolloutPlan
+from modelship.core import names
 
 
 def build_grpc_route(
@@ -25,7 +26,7 @@ def build_grpc_route(
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "GRPCRoute",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.ROUTER)),
+        "metadata": child_meta(md, name, labels.deployment_labels(name, names.ROUTER)),
         "spec": {
             "parentRefs": [ref.to_wire() for ref in parent_refs],
             # A rule without matches takes every service and method.

@@ -34,6 +34,7 @@ from modelship.api.model_deployment import (
 from modelship.builders import labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision
+from modelship.core import names
 
 # Custom metric names (as prometheus-adapter exposes them) of Triton's signals.
 TRITON_POD_METRICS = {
@@ -51,7 +52,7 @@ def build_hpa(
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.AUTOSCALER)),
+        "metadata": child_meta(md, name, labels.deployment_labels(name, names.AUTOSCALER)),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name},
             "minReplicas": autoscaling.min_replicas,

@@ -8,6 +8,7 @@ from modelship.api.model_deployment import CanarySpec, ModelDeployment
 from modelship.builders import defaults, labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import RolloutPlan
+from modelship.core import names
 
 
 def build_http_route(md: ModelDeployment, canary: CanarySpec, plan: RolloutPlan) -> dict[str, Any]:
@@ -16,7 +17,7 @@ def build_http_route(md: ModelDeployment, canary: CanarySpec, plan: RolloutPlan)
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.ROUTER)),
+        "metadata": child_meta(md, name, labels.deployment_labels(name, names.ROUTER)),
         "spec": {
             "parentRefs": [ref.to_wire() for ref in canary.traffic.parent_refs],
             "rules": [

@@ -1,4 +1,4 @@
-"""Labels and annotations every child carries."""
+"""Labels and annotations every child carries (their names are in `modelship.core.names`)."""
 
 from __future__ import annotations
 
@@ -6,35 +6,27 @@ import json
 import re
 
 from modelship.builders.revision import Revision
-
-NAME = "app.kubernetes.io/name"
-INSTANCE = "app.kubernetes.io/instance"
-COMPONENT = "app.kubernetes.io/component"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PART_OF = "app.kubernetes.io/part-of"
-DEPLOYMENT = "modelship.dev/deployment"
-REVISION = "modelship.dev/revision"
-RETRAIN_JOB = "modelship.dev/retrain-job"
-BATCH_JOB = "modelship.dev/batch-job"
-MODEL_VERSION = "modelship.dev/model-version"
-
-MODEL_URI_ANNOTATION = "modelship.dev/model-uri"
-MODEL_SHA256_ANNOTATION = "modelship.dev/model-sha256"
-LINEAGE_ANNOTATION = "modelship.dev/lineage"
+from modelship.core.names import (
+    COMPONENT,
+    DEPLOYMENT,
+    INSTANCE,
+    LINEAGE_ANNOTATION,
+    MANAGED_BY,
+    MANAGER,
+    MODEL_SHA256_ANNOTATION,
+    MODEL_URI_ANNOTATION,
+    MODEL_VERSION,
+    NAME,
+    PART_OF,
+    RETRAIN_JOB,
+    REVISION,
+    SERVER,
+    SERVER_NAME,
+    TRAINER,
+)
 
 # A label value: at most 63 characters, alphanumeric at both ends.
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-._A-Za-z0-9]{0,61}[A-Za-z0-9])?)?$")
-
-MANAGER = "modelship"
-SERVER_NAME = "triton"
-
-# app.kubernetes.io/component values.
-SERVER = "server"
-AUTOSCALER = "autoscaler"
-ROUTER = "router"
-DISRUPTION_BUDGET = "disruption-budget"
-BATCH = "batch"
-TRAINER = "trainer"
 
 
 def deployment_labels(

@@ -9,6 +9,7 @@ from modelship.api.model_deployment import KIND as MODEL_DEPLOYMENT_KIND
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.retrain_job import KIND as RETRAIN_JOB_KIND
 from modelship.api.retrain_job import RetrainJob
+from modelship.core.ownership import owner_references
 
 
 def child_meta(
@@ -19,28 +20,8 @@ def child_meta(
 ) -> dict[str, Any]:
     """metadata of a child in its owner's namespace, with the owner's controller reference."""
     kind = MODEL_DEPLOYMENT_KIND if isinstance(owner, ModelDeployment) else RETRAIN_JOB_KIND
-    owners = owner_references(kind, owner.metadata.name, owner.metadata.uid)
+    owners = owner_references(API_VERSION, kind, owner.metadata.name, owner.metadata.uid)
     return object_meta(name, owner.metadata.namespace, labels, owners, annotations)
-
-
-def owner_references(kind: str, name: str, uid: str | None) -> list[dict[str, Any]]:
-    """The controller reference to the owning custom resource.
-
-    Empty when the owner has no uid yet (offline `modelship render`): a made-up
-    uid would let the garbage collector delete the children as orphans.
-    """
-    if uid is None:
-        return []
-    return [
-        {
-            "apiVersion": API_VERSION,
-            "kind": kind,
-            "name": name,
-            "uid": uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
 
 
 def object_meta(

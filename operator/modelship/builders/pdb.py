@@ -7,6 +7,7 @@ from typing import Any
 from modelship.api.model_deployment import ModelDeployment
 from modelship.builders import defaults, labels
 from modelship.builders.owner import child_meta
+from modelship.core import names
 
 
 def build_pdb(md: ModelDeployment) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def build_pdb(md: ModelDeployment) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.DISRUPTION_BUDGET)),
+        "metadata": child_meta(md, name, labels.deployment_labels(name, names.DISRUPTION_BUDGET)),
         "spec": {
             "maxUnavailable": defaults.PDB_MAX_UNAVAILABLE,
             "selector": {"matchLabels": labels.server_selector(name)},

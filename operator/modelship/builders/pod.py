@@ -11,6 +11,7 @@ from modelship.api.model_deployment import ServingSpec
 from modelship.builders import defaults
 from modelship.builders.pod_security import container_security_context
 from modelship.builders.revision import ResolvedModel
+from modelship.core.names import CONFIGURE_CONTAINER, FETCH_CONTAINER
 
 MODEL_MOUNT: dict[str, Any] = {
     "name": defaults.MODEL_VOLUME,
@@ -63,7 +64,7 @@ def fetch_container(image: str, model: ResolvedModel) -> dict[str, Any]:
     if model.sha256 is not None:
         args += ["--sha256", model.sha256]
     container: dict[str, Any] = {
-        "name": "fetch",
+        "name": FETCH_CONTAINER,
         "image": image,
         "command": ["modelship"],
         "args": args,
@@ -96,7 +97,7 @@ def configure_container(serving: ServingSpec, model: ResolvedModel) -> dict[str,
         for size in batching.preferred_batch_sizes:
             args += ["--preferred-batch-size", str(size)]
     return {
-        "name": "configure",
+        "name": CONFIGURE_CONTAINER,
         "image": serving.image,
         "command": ["modelship"],
         "args": args,

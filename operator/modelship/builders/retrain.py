@@ -14,6 +14,7 @@ from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import TMP_MOUNT, resources, scheduling
 from modelship.builders.pod_security import container_security_context, pod_security_context
+from modelship.core.names import TRAINER_CONTAINER
 
 # Pods of a Job carry its name in this label; the trainer reads it as its run name.
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -106,7 +107,7 @@ def _trainer_container(rtj: RetrainJob) -> dict[str, Any]:
         }
     )
     env += [_env_var(var.to_wire()) for var in template.env]
-    container: dict[str, Any] = {"name": "trainer", "image": template.image}
+    container: dict[str, Any] = {"name": TRAINER_CONTAINER, "image": template.image}
     if template.command:
         container["command"] = list(template.command)
     if template.args:

@@ -18,6 +18,7 @@ from modelship.api.model_deployment import (
 from modelship.builders import defaults, labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision
+from modelship.core import names
 
 
 def build_scaled_object(
@@ -28,7 +29,7 @@ def build_scaled_object(
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, labels.AUTOSCALER)),
+        "metadata": child_meta(md, name, labels.deployment_labels(name, names.AUTOSCALER)),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name},
             "minReplicaCount": autoscaling.min_replicas,

@@ -8,6 +8,7 @@ from modelship.api.model_deployment import ModelDeployment, TrafficRouter
 from modelship.builders import defaults, labels
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision, RolloutPlan
+from modelship.core import names
 
 _HTTP = {"name": "http", "port": defaults.HTTP_PORT, "targetPort": "http", "protocol": "TCP"}
 _GRPC = {"name": "grpc", "port": defaults.GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"}
@@ -23,7 +24,7 @@ def build_revision_service(md: ModelDeployment, revision: Revision) -> dict[str,
     """`<revision>`: the pods of one revision, metrics port included."""
     name = md.metadata.name
     return _service(
-        child_meta(md, revision.name, labels.deployment_labels(name, labels.SERVER, revision)),
+        child_meta(md, revision.name, labels.deployment_labels(name, names.SERVER, revision)),
         labels.server_selector(name, revision.name),
         [_HTTP, _GRPC, _METRICS],
     )
@@ -48,7 +49,7 @@ def build_client_service(md: ModelDeployment, plan: RolloutPlan) -> dict[str, An
     )
     selector = labels.server_selector(name, None if split_by_pods else plan.stable.revision.name)
     return _service(
-        child_meta(md, name, labels.deployment_labels(name, labels.SERVER)),
+        child_meta(md, name, labels.deployment_labels(name, names.SERVER)),
         selector,
         [_HTTP, _GRPC],
     )

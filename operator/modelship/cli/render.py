@@ -23,18 +23,16 @@ from modelship.api.base import (
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     DURATION_PATTERN,
+    HTTP_URL_PATTERN,
     IMAGE_PATTERN,
     LABEL_VALUE_PATTERN,
+    MODEL_URI_PATTERN,
+    OUTPUT_URI_PATTERN,
     QUALIFIED_NAME_PATTERN,
     QUANTITY_PATTERN,
     SHA256_PATTERN,
 )
 from modelship.api.common import MIG_PROFILE_PATTERN, TOLERATION_KEY_PATTERN
-from modelship.api.model_deployment import (
-    HTTP_URL_PATTERN,
-    MODEL_URI_PATTERN,
-    OUTPUT_URI_PATTERN,
-)
 from modelship.api.retrain_job import TrainerResult
 from modelship.builders import (
     BuildError,

@@ -17,7 +17,7 @@ import kopf
 from modelship.api.base import GROUP, VERSION
 from modelship.api.model_deployment import PLURAL as MODEL_DEPLOYMENTS
 from modelship.api.retrain_job import PLURAL as RETRAIN_JOBS
-from modelship.builders.labels import (
+from modelship.core.names import (
     BATCH_JOB,
     COMPONENT,
     DEPLOYMENT,
@@ -26,12 +26,13 @@ from modelship.builders.labels import (
     RETRAIN_JOB,
     SERVER,
 )
+from modelship.core.ownership import controller_uid
 from modelship.handlers import indexes, metrics, model_deployment, retrain_job
+from modelship.handlers.executor import requeue
 from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.kube.client import Kube
-from modelship.reconcile.diff import controller_uid
 from modelship.reconcile.pods import pod_problem
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -138,11 +139,12 @@ def _reconciles(
     async def on_change(
         body: kopf.Body, memo: kopf.Memo, logger: Logger, reason: str, **kwargs: Any
     ) -> None:
-        await reconcile(body, Indexes.of(kwargs), memo.runtime, reason or "resume", logger)
+        found = Indexes.of(kwargs)
+        requeue(await reconcile(body, found, memo.runtime, reason or "resume", logger))
 
     async def on_timer(body: kopf.Body, memo: kopf.Memo, logger: Logger, **kwargs: Any) -> None:
         metrics.MANAGED.labels(body["kind"]).set(len(kwargs[f"{plural}_by_uid"]))
-        await reconcile(body, Indexes.of(kwargs), memo.runtime, "timer", logger)
+        requeue(await reconcile(body, Indexes.of(kwargs), memo.runtime, "timer", logger))
 
     kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume", registry=registry)(on_change)
     kopf.on.create(GROUP, VERSION, plural, id=f"{plural}-create", registry=registry)(on_change)

@@ -12,8 +12,8 @@ from typing import Any
 
 import kopf
 
-from modelship.builders.labels import DEPLOYMENT, RETRAIN_JOB
-from modelship.reconcile.diff import controller_uid
+from modelship.core.names import DEPLOYMENT, RETRAIN_JOB
+from modelship.core.ownership import controller_uid
 
 # (group, version, plural) of every kind a ModelDeployment or RetrainJob may own.
 CHILD_RESOURCES = (

@@ -1,52 +1,22 @@
-"""Reconcile one ModelDeployment: gather, decide, act, then write the status once."""
+"""Reconcile one ModelDeployment: what its gather reads; the loop is the shared executor's."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymentStatus
-from modelship.handlers import metrics
+from modelship.core.names import JOB_NAME_LABEL
+from modelship.core.objects import Ref
+from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
-from modelship.handlers.retrain_job import JOB_NAME_LABEL
-from modelship.handlers.runtime import Runtime, post, retryable
-from modelship.kube.apply import apply
-from modelship.kube.errors import KubeError
+from modelship.handlers.runtime import Runtime
 from modelship.reconcile.batch import exit_of, exits_wanted
-from modelship.reconcile.model_deployment import Observed, decide
-from modelship.reconcile.objects import lenient
-
-
-async def reconcile(
-    body: Mapping[str, Any],
-    indexes: Indexes,
-    runtime: Runtime,
-    trigger: str,
-    logger: logging.Logger | logging.LoggerAdapter[Any],
-) -> None:
-    meta = body["metadata"]
-    if meta.get("deletionTimestamp"):
-        return  # the garbage collector takes the children with it
-    async with runtime.locks[meta["uid"]]:
-        metrics.RECONCILES.labels(KIND, trigger).inc()
-        with metrics.RECONCILE_SECONDS.labels(KIND).time():
-            try:
-                observed = await gather(body, indexes, runtime)
-                decision = decide(observed)
-                applied = await apply(runtime.kube, decision.actions, meta["uid"])
-                runtime.remember(meta["uid"], applied)
-                if applied.conflicts:
-                    conflicts = frozenset(applied.conflicts)
-                    decision = decide(dataclasses.replace(observed, conflicts=conflicts))
-                post(body, applied, decision.events, logger)
-                await runtime.write_status(body, decision.status, decision.status_patch)
-            except KubeError as error:
-                raise retryable(error, KIND) from error
+from modelship.reconcile.model_deployment import Observed, decide, parse
+from modelship.reconcile.parsing import lenient
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
@@ -68,26 +38,36 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         if child["kind"] == "CronJob" and "uid" in child["metadata"]
         for run in indexes.children_of(child["metadata"]["uid"])
     ]
+    spec = parse(body)
     return Observed(
         body=body,
         children=children,
-        now=datetime.now(UTC).replace(microsecond=0),
+        now=executor.now(),
         retrain_job=retrain_job,
         pods=indexes.all_of(indexes.server_pods, (namespace, meta["name"])),
         batch_runs=batch_runs,
-        batch_exits=await _exits(runtime, namespace, _exits_wanted(body, batch_runs)),
+        batch_exits=await _exits(runtime, namespace, _exits_wanted(body, spec, batch_runs)),
+        spec=spec,
     )
 
 
-def _exits_wanted(body: Mapping[str, Any], runs: list[dict[str, Any]]) -> list[str]:
-    try:
-        md = ModelDeployment.model_validate(
-            {"metadata": body["metadata"], "spec": body.get("spec", {})}
-        )
-    except ValidationError:
+def _with_conflicts(observed: Observed, conflicts: frozenset[Ref]) -> Observed:
+    return dataclasses.replace(observed, conflicts=conflicts)
+
+
+RECONCILER = executor.KindReconciler(KIND, gather, decide, _with_conflicts)
+reconcile = RECONCILER.reconcile
+
+
+def _exits_wanted(
+    body: Mapping[str, Any],
+    spec: ModelDeployment | ValidationError,
+    runs: list[dict[str, Any]],
+) -> list[str]:
+    if isinstance(spec, ValidationError):
         return []  # decide reports it
     previous = lenient(ModelDeploymentStatus, body.get("status"))
-    return exits_wanted(md, previous.batch, runs)
+    return exits_wanted(spec, previous.batch, runs)
 
 
 async def _exits(runtime: Runtime, namespace: str, jobs: list[str]) -> dict[str, str]:

@@ -1,54 +1,33 @@
-"""Reconcile one RetrainJob: its CronJob or run Job, and the status of its runs."""
+"""Reconcile one RetrainJob: what its gather reads; the loop is the shared executor's."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from modelship.api.retrain_job import KIND
-from modelship.handlers import metrics
+from modelship.core.names import JOB_NAME_LABEL, TRAINER_CONTAINER
+from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
-from modelship.handlers.runtime import Runtime, post, retryable
-from modelship.kube.apply import apply
-from modelship.kube.errors import KubeError
+from modelship.handlers.runtime import Runtime
 from modelship.reconcile.retrain_job import Observed, decide, results_wanted
 
-# Pods of a Job carry its name in this label (Kubernetes 1.27+).
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-TRAINER_CONTAINER = "trainer"
 
-
-async def reconcile(
-    body: Mapping[str, Any],
-    indexes: Indexes,
-    runtime: Runtime,
-    trigger: str,
-    logger: logging.Logger | logging.LoggerAdapter[Any],
-) -> None:
+async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
+    """Its CronJob or Job, the Jobs of its runs, and the result of each newly finished run."""
     meta = body["metadata"]
-    if meta.get("deletionTimestamp"):
-        return
-    async with runtime.locks[meta["uid"]]:
-        metrics.RECONCILES.labels(KIND, trigger).inc()
-        with metrics.RECONCILE_SECONDS.labels(KIND).time():
-            runs = indexes.all_of(indexes.runs, (meta["namespace"], meta["name"]))
-            try:
-                observed = Observed(
-                    body=body,
-                    children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
-                    runs=runs,
-                    now=datetime.now(UTC).replace(microsecond=0),
-                    results=await _results(runtime, meta["namespace"], results_wanted(body, runs)),
-                )
-                decision = decide(observed)
-                applied = await apply(runtime.kube, decision.actions, meta["uid"])
-                runtime.remember(meta["uid"], applied)
-                post(body, applied, (), logger)
-                await runtime.write_status(body, decision.status, decision.status_patch)
-            except KubeError as error:
-                raise retryable(error, KIND) from error
+    runs = indexes.all_of(indexes.runs, (meta["namespace"], meta["name"]))
+    return Observed(
+        body=body,
+        children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
+        runs=runs,
+        now=executor.now(),
+        results=await _results(runtime, meta["namespace"], results_wanted(body, runs)),
+    )
+
+
+RECONCILER = executor.KindReconciler(KIND, gather, decide)
+reconcile = RECONCILER.reconcile
 
 
 async def _results(runtime: Runtime, namespace: str, runs: list[str]) -> dict[str, str]:

@@ -11,11 +11,11 @@ from typing import Any, cast
 
 import kopf
 
+from modelship.core.objects import Event, Ref
 from modelship.handlers import metrics
 from modelship.kube.apply import Applied
 from modelship.kube.client import Kube
 from modelship.kube.errors import ConflictError, KubeError, RejectedError, UnavailableError
-from modelship.reconcile.objects import Event, Ref
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelship.core.merge import owned_patch
+from modelship.core.objects import Action, Create, Delete, Patch, Ref
+from modelship.core.ownership import is_controlled_by
 from modelship.kube.client import Kube
 from modelship.kube.errors import AlreadyExistsError, NotFoundError
-from modelship.reconcile.diff import is_controlled_by, owned_patch
-from modelship.reconcile.objects import Action, Create, Delete, Patch, Ref
 
 
 @dataclass

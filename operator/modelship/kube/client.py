@@ -18,6 +18,7 @@ from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import CascadeType, PatchType
 
+from modelship.core.objects import Ref
 from modelship.kube.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -26,7 +27,6 @@ from modelship.kube.errors import (
     RejectedError,
     UnavailableError,
 )
-from modelship.reconcile.objects import Ref
 
 FIELD_MANAGER = "modelship"
 

@@ -14,12 +14,12 @@ from datetime import datetime
 
 from modelship.api.model_deployment import BatchJobStatus, ModelDeployment
 from modelship.builders.batch import batch_job_name
+from modelship.core.names import SCORE_CONTAINER
+from modelship.core.objects import Event, Manifest
 from modelship.reconcile import reasons
-from modelship.reconcile.objects import Event, Manifest
 
 # Long enough for a reason and the controller's sentence; a status is no log.
 MAX_MESSAGE_LENGTH = 256
-SCORE_CONTAINER = "score"
 
 
 @dataclass(frozen=True)

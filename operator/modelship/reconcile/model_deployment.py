@@ -15,7 +15,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -38,35 +37,28 @@ from modelship.builders import (
     revision_for,
 )
 from modelship.builders.defaults import GRPC_PORT, HTTP_PORT
-from modelship.builders.labels import REVISION
+from modelship.core.merge import status_patch, with_last_applied
+from modelship.core.names import REVISION
+from modelship.core.objects import Action, Event, Manifest, Ref
 from modelship.reconcile import reasons
 from modelship.reconcile.batch import batch_status, failure_events
-from modelship.reconcile.conditions import Verdict, find, merge_conditions
-from modelship.reconcile.diff import owned_patch, with_last_applied
+from modelship.reconcile.children import diff_children
+from modelship.reconcile.conditions import find, merge_conditions
+from modelship.reconcile.decision import Decision
 from modelship.reconcile.history import bounded
-from modelship.reconcile.objects import (
-    Action,
-    Create,
-    Delete,
-    Event,
-    Manifest,
-    Patch,
-    Ref,
-    lenient,
-    problems,
-    status_patch,
-)
-from modelship.reconcile.ordering import autoscalers_one_at_a_time
-from modelship.reconcile.pods import PodProblem, revision_problem
+from modelship.reconcile.parsing import lenient, problems, typed
+from modelship.reconcile.pods import revision_problem
+from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
 from modelship.reconcile.rollout import (
     Phase,
     Rollout,
+    RolloutState,
     available_replicas,
     deadline_exceeded,
     ready_replicas,
-    recreate,
     rollout_complete,
     stable_revision,
+    strategy_for,
     wanted_replicas,
 )
 
@@ -84,28 +76,22 @@ class Observed:
     batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
     # How the score container of a failed batch Job ended, by Job, where gather read its pods.
     batch_exits: Mapping[str, str] = field(default_factory=dict)
+    # The spec as gather parsed it, so that a reconcile parses it once; None: decide parses.
+    spec: ModelDeployment | ValidationError | None = None
 
 
-@dataclass(frozen=True)
-class Decision:
-    actions: tuple[Action, ...]
-    status: dict[str, Any]  # the whole status, as the operator writes it
-    status_patch: dict[str, Any]  # empty when the status stays as it is
-    events: tuple[Event, ...] = field(default=())
+def parse(body: Manifest) -> ModelDeployment | ValidationError:
+    """The ModelDeployment's metadata and spec, typed; or why they are not valid."""
+    return typed(ModelDeployment, body)
 
 
 def decide(observed: Observed) -> Decision:
     body = observed.body
     generation = body["metadata"].get("generation")
     previous = lenient(ModelDeploymentStatus, body.get("status"))
-    try:
-        md = ModelDeployment.model_validate(
-            {"metadata": body["metadata"], "spec": body.get("spec", {})}
-        )
-    except ValidationError as error:
-        return _blocked(
-            observed, previous, reasons.INVALID_SPEC, f"Invalid spec: {problems(error)}."
-        )
+    md = observed.spec if observed.spec is not None else parse(body)
+    if isinstance(md, ValidationError):
+        return _blocked(observed, previous, reasons.INVALID_SPEC, f"Invalid spec: {problems(md)}.")
     try:
         model = resolve_model(md, _retrain_job(observed.retrain_job))
     except UnresolvedModelError as error:
@@ -116,7 +102,8 @@ def decide(observed: Observed) -> Decision:
         for child in observed.children
         if child["kind"] == "Deployment"
     }
-    rollout = recreate(md, target, stable_revision(md, previous, deployments), deployments)
+    stable = stable_revision(md, previous, deployments)
+    rollout = strategy_for(md).step(RolloutState(md, target, stable, deployments, observed.now))
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
     desired = [
         with_last_applied(child) for child in build_model_deployment_children(md, rollout.plan)
@@ -135,7 +122,7 @@ def decide(observed: Observed) -> Decision:
         observed_generation=generation,
         conditions=merge_conditions(
             previous.conditions,
-            _serving_verdicts(rollout, stable_live, canary_live, cannot_start),
+            verdicts(_facts(rollout, stable_live, canary_live, cannot_start)),
             generation,
             observed.now,
         ),
@@ -161,27 +148,6 @@ def decide(observed: Observed) -> Decision:
     return dataclasses.replace(decision, events=(*decision.events, *events))
 
 
-def diff_children(desired: Sequence[Manifest], live: Sequence[Manifest]) -> list[Action]:
-    """Create what is missing, patch what differs on our fields, delete what is no longer wanted;
-    autoscalers one at a time (see `ordering`)."""
-    live_by_ref = {Ref.of(obj): obj for obj in live}
-    actions: list[Action] = []
-    for child in desired:
-        ref = Ref.of(child)
-        current = live_by_ref.pop(ref, None)
-        if current is None:
-            actions.append(Create(child))
-        elif (patch := owned_patch(child, current)) is not None:
-            actions.append(Patch(ref, patch))
-    # One already being deleted (a finalizer holds it) needs no second delete.
-    actions.extend(
-        Delete(ref)
-        for ref, obj in sorted(live_by_ref.items())
-        if not obj["metadata"].get("deletionTimestamp")
-    )
-    return autoscalers_one_at_a_time(actions, live)
-
-
 def endpoints(md: ModelDeployment) -> Endpoints:
     host = f"{md.metadata.name}.{md.metadata.namespace}.svc"
     return Endpoints(http=f"http://{host}:{HTTP_PORT}", grpc=f"{host}:{GRPC_PORT}")
@@ -202,111 +168,39 @@ def _retrain_job(body: Manifest | None) -> RetrainJob | None:
         return None
 
 
-def _cannot_start(
-    rollout: Rollout, pods: Sequence[Manifest], namespace: str
-) -> tuple[Revision, PodProblem] | None:
+def _cannot_start(rollout: Rollout, pods: Sequence[Manifest], namespace: str) -> CannotStart | None:
     """A live revision whose pods cannot start, the new one looked at first, and why."""
     for plan in reversed(rollout.plan.live):
         own = [pod for pod in pods if pod["metadata"]["labels"].get(REVISION) == plan.revision.name]
         if (problem := revision_problem(own, namespace)) is not None:
-            return plan.revision, problem
+            return CannotStart(plan.revision, problem)
     return None
 
 
-def _serving_verdicts(
+def _facts(
     rollout: Rollout,
     stable_live: Manifest | None,
     canary_live: Manifest | None,
-    cannot_start: tuple[Revision, PodProblem] | None,
-) -> list[Verdict]:
+    cannot_start: CannotStart | None,
+) -> Facts:
     stable = rollout.plan.stable
-    name = stable.revision.name
-    version = stable.revision.model.version
-    wanted = wanted_replicas(stable_live, stable.replicas)
-    ready = ready_replicas(stable_live)
-    available = available_replicas(stable_live)
-    failed = deadline_exceeded(stable_live) or deadline_exceeded(canary_live)
-
-    if available > 0 or (wanted == 0 and stable_live is not None):
-        available_verdict = Verdict.true(
-            reasons.AVAILABLE,
-            reasons.MINIMUM_REPLICAS_AVAILABLE,
-            f"Revision {name} (version {version}) has {available} of {wanted} pods available.",
-        )
-    else:
-        available_verdict = Verdict.false(
-            reasons.AVAILABLE,
-            reasons.NO_REPLICAS_AVAILABLE,
-            f"No pod of revision {name} (version {version}) is available yet.",
-        )
-
-    if rollout.phase == Phase.ROLLING_OUT and rollout.plan.canary is not None:
-        new = rollout.plan.canary.revision
-        reason = reasons.ROLLING_OUT
-        message = (
-            f"Revision {new.name} (version {new.model.version}) is starting; "
-            f"{name} (version {version}) serves until it is available."
-        )
-    elif stable_live is None or not rollout_complete(stable_live):
-        reason = reasons.WAITING_FOR_REPLICAS
-        message = f"{ready} of {wanted} pods of revision {name} (version {version}) are ready."
-    else:
-        reason = reasons.ROLLOUT_COMPLETE
-        message = f"Revision {name} (version {version}) runs {ready} of {wanted} pods, all ready."
-
-    if failed:
-        stuck = canary_live if deadline_exceeded(canary_live) else stable_live
-        stuck_name = (stuck or {}).get("metadata", {}).get("name", name)
-        message = f"{failed}. Check its pods: kubectl describe deployment {stuck_name}"
-        degraded = Verdict.true(reasons.DEGRADED, reasons.ROLLOUT_FAILED, message)
-    else:
-        degraded = Verdict.false(reasons.DEGRADED, reasons.AS_EXPECTED, "Nothing is wrong.")
-
-    if cannot_start is not None:
-        return _stuck_verdicts(*cannot_start, available_verdict, available, wanted, stable.revision)
-    if reason == reasons.ROLLOUT_COMPLETE:
-        ready_verdict = Verdict.true(
-            reasons.READY,
-            reasons.SERVING,
-            f"Revision {name} serves model version {version} on {ready} of {wanted} pods.",
-        )
-        progressing = Verdict.false(reasons.PROGRESSING, reason, message)
-    else:
-        ready_verdict = Verdict.false(
-            reasons.READY, reasons.ROLLOUT_FAILED if failed else reason, message
-        )
-        progressing = Verdict.true(reasons.PROGRESSING, reason, message)
-    return [ready_verdict, available_verdict, progressing, degraded]
-
-
-def _stuck_verdicts(
-    revision: Revision,
-    problem: PodProblem,
-    available_verdict: Verdict,
-    available: int,
-    wanted: int,
-    serving: Revision,
-) -> list[Verdict]:
-    """Pods that cannot start: Ready only while pods of the stable revision serve."""
-    version = revision.model.version
-    message = (
-        f"Pods of revision {revision.name} (version {version}) cannot start: {problem.message}"
+    stuck = canary_live if deadline_exceeded(canary_live) else stable_live
+    canary = rollout.plan.canary
+    return Facts(
+        name=stable.revision.name,
+        version=stable.revision.model.version,
+        wanted=wanted_replicas(stable_live, stable.replicas),
+        ready=ready_replicas(stable_live),
+        available=available_replicas(stable_live),
+        stable_live=stable_live is not None,
+        rolling_out_to=(
+            canary.revision if rollout.phase == Phase.ROLLING_OUT and canary is not None else None
+        ),
+        complete=stable_live is not None and rollout_complete(stable_live),
+        failed=deadline_exceeded(stable_live) or deadline_exceeded(canary_live),
+        stuck_deployment=(stuck or {}).get("metadata", {}).get("name", stable.revision.name),
+        cannot_start=cannot_start,
     )
-    if available > 0:
-        ready = Verdict.true(
-            reasons.READY,
-            reasons.SERVING,
-            f"Revision {serving.name} serves model version {serving.model.version} on "
-            f"{available} of {wanted} pods. {message}",
-        )
-    else:
-        ready = Verdict.false(reasons.READY, problem.reason, message)
-    return [
-        ready,
-        available_verdict,
-        Verdict.false(reasons.PROGRESSING, problem.reason, message),
-        Verdict.true(reasons.DEGRADED, problem.reason, message),
-    ]
 
 
 def _blocked(
@@ -325,29 +219,21 @@ def _blocked(
         ),
         None,
     )
-    if stable is not None and available_replicas(live) > 0:
-        serving = f" Revision {stable.name} (version {stable.version}) keeps serving."
-        available = Verdict.true(
-            reasons.AVAILABLE,
-            reasons.MINIMUM_REPLICAS_AVAILABLE,
-            f"Revision {stable.name} (version {stable.version}) has "
-            f"{available_replicas(live)} pods available.",
-        )
-    else:
-        serving = ""
-        available = Verdict.false(
-            reasons.AVAILABLE, reasons.NO_REPLICAS_AVAILABLE, "No revision is serving."
-        )
-    verdicts = [
-        Verdict.false(reasons.READY, reason, message + serving),
-        available,
-        Verdict.false(reasons.PROGRESSING, reason, "Nothing changes until this is fixed."),
-        Verdict.true(reasons.DEGRADED, reason, message),
-    ]
+    facts = Facts(
+        name=stable.name if stable is not None else "",
+        version=stable.version if stable is not None else "",
+        wanted=0,
+        ready=0,
+        available=available_replicas(live),
+        stable_live=live is not None,
+        blocker=Blocker(reason, message),
+    )
     status = previous.model_copy(
         update={
             "observed_generation": generation,
-            "conditions": merge_conditions(previous.conditions, verdicts, generation, observed.now),
+            "conditions": merge_conditions(
+                previous.conditions, verdicts(facts), generation, observed.now
+            ),
         }
     )
     return _decision(previous, status, (), None)
@@ -371,7 +257,8 @@ def _decision(
                 f"replaces {rollout.retiring.name} (version {rollout.retiring.model.version}).",
             )
         )
-    return Decision(actions, new, status_patch(old, new), tuple(events))
+    wake_at = rollout.wake_at if rollout is not None else None
+    return Decision(actions, new, status_patch(old, new), tuple(events), wake_at)
 
 
 def _flip_events(before: Sequence[Condition], after: Sequence[Condition]) -> list[Event]:

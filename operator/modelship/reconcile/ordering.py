@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from modelship.reconcile.objects import Action, Create, Delete, Manifest
+from modelship.core.objects import Action, Create, Delete, Manifest
 
 AUTOSCALER_KINDS = frozenset({"HorizontalPodAutoscaler", "ScaledObject"})
 

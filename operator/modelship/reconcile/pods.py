@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modelship.core.names import FETCH_CONTAINER
 from modelship.reconcile import reasons
 
-FETCH_CONTAINER = "fetch"
 # Longer kubelet or termination messages are cut, so a condition stays readable.
 MESSAGE_LIMIT = 200
 

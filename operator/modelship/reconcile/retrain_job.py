@@ -26,20 +26,14 @@ from modelship.api.retrain_job import (
     TrainerResult,
 )
 from modelship.builders import build_retrain_job_children
+from modelship.core.merge import status_patch, with_last_applied
+from modelship.core.objects import Action, Create, Manifest, Patch
 from modelship.reconcile import reasons
+from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import Verdict, merge_conditions
-from modelship.reconcile.diff import with_last_applied
+from modelship.reconcile.decision import Decision
 from modelship.reconcile.history import bounded
-from modelship.reconcile.model_deployment import diff_children
-from modelship.reconcile.objects import (
-    Action,
-    Create,
-    Manifest,
-    Patch,
-    lenient,
-    problems,
-    status_patch,
-)
+from modelship.reconcile.parsing import lenient, problems, typed
 
 FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.REJECTED, RunOutcome.PROMOTED)
 
@@ -54,23 +48,13 @@ class Observed:
     results: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Decision:
-    actions: tuple[Action, ...]
-    status: dict[str, Any]
-    status_patch: dict[str, Any]
-
-
 def decide(observed: Observed) -> Decision:
     body = observed.body
     generation = body["metadata"].get("generation")
     previous = lenient(RetrainJobStatus, body.get("status"))
-    try:
-        rtj = RetrainJob.model_validate(
-            {"metadata": body["metadata"], "spec": body.get("spec", {})}
-        )
-    except ValidationError as error:
-        message = f"Invalid spec: {problems(error)}."
+    rtj = typed(RetrainJob, body)
+    if isinstance(rtj, ValidationError):
+        message = f"Invalid spec: {problems(rtj)}."
         verdicts = [
             Verdict.false(reasons.READY, reasons.INVALID_SPEC, message),
             Verdict.false(reasons.PROGRESSING, reasons.INVALID_SPEC, "Nothing runs until fixed."),

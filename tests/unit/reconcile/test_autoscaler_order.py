@@ -10,8 +10,8 @@ import copy
 import dataclasses
 from typing import Any
 
+from modelship.core.objects import Create, Delete
 from modelship.reconcile.model_deployment import Observed, decide
-from modelship.reconcile.objects import Create, Delete
 from states import NOW, as_live, md_body
 
 HPA = {"maxReplicas": 4, "metrics": [{"type": "cpu", "target": 70}]}

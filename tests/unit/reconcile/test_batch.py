@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from modelship.api.model_deployment import BatchJobStatus, ModelDeployment
+from modelship.core.objects import Event
 from modelship.reconcile.batch import batch_status, exit_of, exits_wanted, failure_events
-from modelship.reconcile.objects import Event
 from states import md_body
 
 NIGHTLY = {

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from modelship.reconcile.diff import (
-    LAST_APPLIED_ANNOTATION,
-    contains,
-    is_controlled_by,
-    owned_patch,
-    with_last_applied,
-)
+from modelship.core.merge import contains, owned_patch, with_last_applied
+from modelship.core.names import LAST_APPLIED_ANNOTATION
+from modelship.core.ownership import is_controlled_by
 
 
 def service(**spec: Any) -> dict[str, Any]:

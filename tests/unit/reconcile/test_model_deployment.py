@@ -10,8 +10,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from modelship.core.objects import Create, Delete, Patch, Ref
 from modelship.reconcile.model_deployment import Decision, Observed, decide
-from modelship.reconcile.objects import Create, Delete, Patch, Ref
 from states import LATER, NOW, UID, as_live, md_body
 
 CHILDREN = {"Deployment", "Service", "PodDisruptionBudget"}

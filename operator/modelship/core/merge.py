@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-LAST_APPLIED_ANNOTATION = "modelship.dev/last-applied"
-
-Manifest = Mapping[str, Any]
+from modelship.core.names import LAST_APPLIED_ANNOTATION
+from modelship.core.objects import Manifest
 
 
 def with_last_applied(desired: Manifest) -> dict[str, Any]:
@@ -111,19 +110,8 @@ def _amount(value: Any) -> Decimal | None:
         return None
 
 
-def is_controlled_by(obj: Manifest, owner_uid: str | None) -> bool:
-    """Whether `obj` names the owner as its controller: only such objects are ours to change."""
-    if owner_uid is None:
-        return False
-    return any(
-        ref.get("uid") == owner_uid and ref.get("controller")
-        for ref in obj.get("metadata", {}).get("ownerReferences", [])
-    )
-
-
-def controller_uid(obj: Manifest) -> str | None:
-    for ref in obj.get("metadata", {}).get("ownerReferences", []):
-        if ref.get("controller"):
-            uid = ref.get("uid")
-            return str(uid) if uid is not None else None
-    return None
+def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch from our old status to the new one (keys we dropped become null)."""
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    patch.update({key: value for key, value in new.items() if old.get(key) != value})
+    return patch

@@ -1,0 +1,92 @@
+"""Which model a ModelDeployment serves: a packaged model repository, or a RetrainJob's."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from modelship.api.base import (
+    MODEL_URI_PATTERN,
+    SHA256_PATTERN,
+    URI_MAX_LENGTH,
+    ApiModel,
+    DnsLabel,
+    DnsSubdomain,
+)
+from modelship.api.cel import Rule
+from modelship.api.common import Lineage
+
+MODEL_VERSION_PATTERN = r"^[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$"
+
+
+class ModelFormat(StrEnum):
+    ONNX = "onnx"
+    TENSORRT = "tensorrt"
+    TORCHSCRIPT = "torchscript"
+    TENSORFLOW = "tensorflow"
+    PYTHON = "python"
+
+
+class ModelSource(ApiModel):
+    """Which model to serve: a packaged Triton model repository and its provenance."""
+
+    rules = (
+        Rule(
+            rule="has(self.uri) == has(self.version)",
+            message="model.uri and model.version go together",
+            holds=lambda m: (m.uri is None) == (m.version is None),
+        ),
+        Rule(
+            rule="has(self.uri) != has(self.fromRetrainJob)",
+            message="set exactly one of model.uri (with model.version) or model.fromRetrainJob",
+            holds=lambda m: (m.uri is None) != (m.from_retrain_job is None),
+        ),
+    )
+
+    name: DnsLabel = Field(
+        description="Model name: the directory name in the Triton model repository."
+    )
+    version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern=MODEL_VERSION_PATTERN,
+        description="Version of the model. A new version (or uri) makes a new revision.",
+    )
+    uri: str | None = Field(
+        default=None,
+        pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
+        description=(
+            "Where the packaged model repository is: s3://, gs://, http(s)://, "
+            "pvc://CLAIM/PATH (CLAIM a PersistentVolumeClaim's name) or file:// (tests); "
+            "at most 2048 characters."
+        ),
+    )
+    format: ModelFormat = Field(
+        default=ModelFormat.ONNX, description="Format of the model inside the repository."
+    )
+    sha256: str | None = Field(
+        default=None,
+        pattern=SHA256_PATTERN,
+        max_length=64,
+        description="Digest printed by `modelship package`; the pod refuses a model that differs.",
+    )
+    credentials_secret: DnsSubdomain | None = Field(
+        default=None,
+        description=(
+            "Secret whose keys become the fetch container's environment "
+            "(e.g. AWS_ACCESS_KEY_ID); referenced, never copied."
+        ),
+    )
+    lineage: Lineage | None = Field(
+        default=None, description="Data, code and parameters this version was trained with."
+    )
+    from_retrain_job: DnsLabel | None = Field(
+        default=None,
+        description=(
+            "Instead of uri and version: serve the latest version this RetrainJob "
+            "(same namespace) validated and promoted."
+        ),
+    )

@@ -1,0 +1,58 @@
+"""What is watched once the model serves: data drift."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from modelship.api.base import (
+    MODEL_URI_PATTERN,
+    URI_MAX_LENGTH,
+    ApiModel,
+    DnsLabel,
+    Duration,
+)
+from modelship.api.cel import Rule
+
+
+class DriftAction(StrEnum):
+    ALERT = "alert"
+    RETRAIN = "retrain"
+
+
+class DriftMonitoring(ApiModel):
+    """Compare what the model sees with its training reference profile."""
+
+    rules = (
+        Rule(
+            rule="self.action != 'retrain' || has(self.retrainJob)",
+            message="drift action retrain needs retrainJob",
+            holds=lambda d: d.action != DriftAction.RETRAIN or d.retrain_job is not None,
+        ),
+    )
+
+    reference: str | None = Field(
+        default=None,
+        pattern=MODEL_URI_PATTERN,
+        max_length=URI_MAX_LENGTH,
+        description="Reference profile uri; the one packaged with the model when absent.",
+    )
+    threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="Population stability index above which a feature counts as drifted.",
+    )
+    window: Duration = Field(default="24h", description="How much recent data each check sees.")
+    action: DriftAction = Field(
+        default=DriftAction.ALERT, description="alert: set a condition; retrain: also trigger."
+    )
+    retrain_job: DnsLabel | None = Field(
+        default=None, description="RetrainJob (same namespace) to trigger on drift."
+    )
+
+
+class MonitoringSpec(ApiModel):
+    """What is watched once the model serves."""
+
+    drift: DriftMonitoring | None = Field(default=None, description="Data drift checks.")

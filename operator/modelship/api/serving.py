@@ -1,0 +1,98 @@
+"""How Triton serves the model: image, replicas, resources, GPUs, batching, scheduling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from modelship.api.base import (
+    ARG_MAX_LENGTH,
+    INT32_MAX,
+    ApiModel,
+    Image,
+)
+from modelship.api.common import (
+    PRESERVE_UNKNOWN,
+    GpuSpec,
+    KubernetesObject,
+    NodeSelector,
+    ResourceRequirements,
+    Toleration,
+)
+
+DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
+
+
+class DynamicBatching(ApiModel):
+    """Triton dynamic batching: requests are merged into batches on the server."""
+
+    max_queue_delay_microseconds: int = Field(
+        default=100,
+        ge=0,
+        le=INT32_MAX,
+        description="How long a request may wait for others to form a batch.",
+    )
+    preferred_batch_sizes: list[Annotated[int, Field(ge=1, le=INT32_MAX)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Batch sizes Triton tries to form (at most 16, each at most the packaged "
+            "max batch size); empty lets Triton choose."
+        ),
+    )
+
+
+class ServingSpec(ApiModel):
+    """How the Triton inference server runs."""
+
+    image: Image = Field(
+        default=DEFAULT_TRITON_IMAGE,
+        description=(
+            "Triton server image; it must also carry `modelship fetch`. Not empty, no "
+            "whitespace, at most 1024 characters."
+        ),
+    )
+    replicas: int = Field(
+        default=1,
+        ge=0,
+        le=INT32_MAX,
+        description="Pods of the stable revision when autoscaling is off.",
+    )
+    resources: ResourceRequirements | None = Field(
+        default=None, description="CPU and memory of the Triton container."
+    )
+    gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for each pod.")
+    node_selector: NodeSelector = Field(
+        default_factory=dict,
+        description="Node labels pods must match (merged with GPU ones); at most 32.",
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list,
+        max_length=32,
+        description=(
+            "Tolerations added to the pods (the GPU taint is tolerated by default); at most 32."
+        ),
+    )
+    affinity: KubernetesObject | None = Field(
+        default=None,
+        description="A Kubernetes Affinity object for the pods.",
+        json_schema_extra=PRESERVE_UNKNOWN,
+    )
+    dynamic_batching: DynamicBatching | None = Field(
+        default=None,
+        description=(
+            "Server-side batching. When set, Triton batches with these settings (the model "
+            "must have been packaged with a max batch size above 0). When absent, the "
+            "packaged config.pbtxt decides: `modelship package` turns dynamic batching on "
+            "unless told otherwise."
+        ),
+    )
+    instance_count: int = Field(
+        default=1, ge=1, le=64, description="Model instances Triton runs in each pod."
+    )
+    args: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra tritonserver command-line arguments (at most 64).",
+    )

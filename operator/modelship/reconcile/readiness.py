@@ -1,0 +1,169 @@
+"""A ModelDeployment's conditions, each derived from the same facts by one small function.
+
+`Available`, `Progressing` and `Degraded` each look at the facts alone; `Ready` is
+derived from them in one place. Each function is a chain of checks, the first
+that applies decides (a blocked spec, then pods that cannot start, then the
+rollout itself). A new condition is one more function in `DEPENDENTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from modelship.builders import Revision
+from modelship.reconcile import reasons
+from modelship.reconcile.conditions import Verdict
+from modelship.reconcile.pods import PodProblem
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why the wanted revision cannot be built at all; every child stays as it is."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CannotStart:
+    """A live revision whose pods cannot start, as the kubelet reports on them."""
+
+    revision: Revision
+    problem: PodProblem
+
+    @property
+    def message(self) -> str:
+        version = self.revision.model.version
+        return (
+            f"Pods of revision {self.revision.name} (version {version}) cannot start: "
+            f"{self.problem.message}"
+        )
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the conditions are derived from, gathered from the rollout and its Deployments."""
+
+    name: str  # the stable revision (when blocked: the one the status recorded)
+    version: str
+    wanted: int
+    ready: int
+    available: int
+    stable_live: bool  # its Deployment exists
+    rolling_out_to: Revision | None = None  # a new revision starting beside the stable one
+    complete: bool = False  # the stable Deployment's rollout is complete
+    failed: str | None = None  # the Deployment controller's "no progress in time" message
+    stuck_deployment: str = ""  # the Deployment that made no progress
+    cannot_start: CannotStart | None = None
+    blocker: Blocker | None = None
+
+
+def available(facts: Facts) -> Verdict:
+    serving = f"Revision {facts.name} (version {facts.version})"
+    if facts.blocker is not None:
+        if facts.available > 0:
+            return Verdict.true(
+                reasons.AVAILABLE,
+                reasons.MINIMUM_REPLICAS_AVAILABLE,
+                f"{serving} has {facts.available} pods available.",
+            )
+        return Verdict.false(
+            reasons.AVAILABLE, reasons.NO_REPLICAS_AVAILABLE, "No revision is serving."
+        )
+    if facts.available > 0 or (facts.wanted == 0 and facts.stable_live):
+        return Verdict.true(
+            reasons.AVAILABLE,
+            reasons.MINIMUM_REPLICAS_AVAILABLE,
+            f"{serving} has {facts.available} of {facts.wanted} pods available.",
+        )
+    return Verdict.false(
+        reasons.AVAILABLE,
+        reasons.NO_REPLICAS_AVAILABLE,
+        f"No pod of revision {facts.name} (version {facts.version}) is available yet.",
+    )
+
+
+def progressing(facts: Facts) -> Verdict:
+    if facts.blocker is not None:
+        return Verdict.false(
+            reasons.PROGRESSING, facts.blocker.reason, "Nothing changes until this is fixed."
+        )
+    if facts.cannot_start is not None:
+        stuck = facts.cannot_start
+        return Verdict.false(reasons.PROGRESSING, stuck.problem.reason, stuck.message)
+    reason, message = _rollout_step(facts)
+    if reason == reasons.ROLLOUT_COMPLETE:
+        return Verdict.false(reasons.PROGRESSING, reason, message)
+    return Verdict.true(reasons.PROGRESSING, reason, message)
+
+
+def degraded(facts: Facts) -> Verdict:
+    if facts.blocker is not None:
+        return Verdict.true(reasons.DEGRADED, facts.blocker.reason, facts.blocker.message)
+    if facts.cannot_start is not None:
+        stuck = facts.cannot_start
+        return Verdict.true(reasons.DEGRADED, stuck.problem.reason, stuck.message)
+    if facts.failed:
+        message = (
+            f"{facts.failed}. Check its pods: kubectl describe deployment {facts.stuck_deployment}"
+        )
+        return Verdict.true(reasons.DEGRADED, reasons.ROLLOUT_FAILED, message)
+    return Verdict.false(reasons.DEGRADED, reasons.AS_EXPECTED, "Nothing is wrong.")
+
+
+def ready(facts: Facts, dependents: Mapping[str, Verdict]) -> Verdict:
+    """Serving or not, from what the other conditions say and the pods that serve."""
+    progress, degradation = dependents[reasons.PROGRESSING], dependents[reasons.DEGRADED]
+    if facts.blocker is not None:
+        keeps = (
+            f" Revision {facts.name} (version {facts.version}) keeps serving."
+            if facts.available > 0
+            else ""
+        )
+        return Verdict.false(reasons.READY, degradation.reason, degradation.message + keeps)
+    if facts.cannot_start is not None:
+        if facts.available > 0:
+            return Verdict.true(
+                reasons.READY,
+                reasons.SERVING,
+                f"Revision {facts.name} serves model version {facts.version} on "
+                f"{facts.available} of {facts.wanted} pods. {degradation.message}",
+            )
+        return Verdict.false(reasons.READY, degradation.reason, degradation.message)
+    if progress.reason == reasons.ROLLOUT_COMPLETE:
+        return Verdict.true(
+            reasons.READY,
+            reasons.SERVING,
+            f"Revision {facts.name} serves model version {facts.version} on "
+            f"{facts.ready} of {facts.wanted} pods.",
+        )
+    reason = reasons.ROLLOUT_FAILED if facts.failed else progress.reason
+    return Verdict.false(reasons.READY, reason, progress.message)
+
+
+# The conditions Ready is derived from, in the order the status lists them after Ready.
+DEPENDENTS: tuple[Callable[[Facts], Verdict], ...] = (available, progressing, degraded)
+
+
+def verdicts(facts: Facts) -> list[Verdict]:
+    """Every condition: Ready first, then its dependents."""
+    dependents = [condition(facts) for condition in DEPENDENTS]
+    return [ready(facts, {verdict.type: verdict for verdict in dependents}), *dependents]
+
+
+def _rollout_step(facts: Facts) -> tuple[str, str]:
+    serving = f"{facts.name} (version {facts.version})"
+    if facts.rolling_out_to is not None:
+        new = facts.rolling_out_to
+        return reasons.ROLLING_OUT, (
+            f"Revision {new.name} (version {new.model.version}) is starting; "
+            f"{serving} serves until it is available."
+        )
+    if not facts.stable_live or not facts.complete:
+        return reasons.WAITING_FOR_REPLICAS, (
+            f"{facts.ready} of {facts.wanted} pods of revision {serving} are ready."
+        )
+    return reasons.ROLLOUT_COMPLETE, (
+        f"Revision {serving} runs {facts.ready} of {facts.wanted} pods, all ready."
+    )
