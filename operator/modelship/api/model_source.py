@@ -13,6 +13,7 @@ from modelship.api.base import (
     ApiModel,
     DnsLabel,
     DnsSubdomain,
+    Quantity,
 )
 from modelship.api.cel import Rule
 from modelship.api.common import Lineage
@@ -82,6 +83,20 @@ class ModelSource(ApiModel):
     )
     lineage: Lineage | None = Field(
         default=None, description="Data, code and parameters this version was trained with."
+    )
+    size_limit: Quantity = Field(
+        default="20Gi",
+        description=(
+            "Most the fetched model may take on disk, archive and extracted files together: "
+            "the fetch stops as soon as it is passed, and the pod's model volume is limited "
+            "to this plus 64Mi (the packaged configs that configure keeps)."
+        ),
+    )
+    fetch_timeout_seconds: int = Field(
+        default=1800,
+        ge=1,
+        le=86400,
+        description="Seconds the whole fetch may take, retries included, before the pod fails.",
     )
     from_retrain_job: DnsLabel | None = Field(
         default=None,

@@ -145,9 +145,11 @@ def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -
                             "automountServiceAccountToken": False,
                             "enableServiceLinks": False,
                             "securityContext": pod_security_context(),
-                            "initContainers": [fetch_container(md.spec.serving.image, model)],
+                            "initContainers": [
+                                fetch_container(md.spec.serving.image, model, md.spec.model)
+                            ],
                             "containers": [score],
-                            "volumes": model_volumes(model) + table_volumes,
+                            "volumes": model_volumes(model, md.spec.model) + table_volumes,
                         },
                     },
                 },

@@ -31,6 +31,9 @@ TMP_VOLUME = "tmp"
 SHM_PATH = "/dev/shm"
 SHM_VOLUME = "dshm"
 SHM_SIZE_LIMIT = "1Gi"
+# Room in the model volume beyond the fetch's byte limit: staging directories and the
+# packaged config.pbtxt that configure keeps beside the effective one.
+MODEL_VOLUME_HEADROOM_BYTES = 64 * 2**20
 # A pvc:// model is read from this read-only mount and copied into the repository.
 PVC_SOURCE_PATH = "/mnt/model-source"
 PVC_SOURCE_VOLUME = "model-source"

@@ -49,11 +49,14 @@ def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
                 "enableServiceLinks": False,
                 "securityContext": pod_security_context(),
                 "initContainers": [
-                    fetch_container(serving.image, revision.model),
+                    fetch_container(serving.image, revision.model, md.spec.model),
                     configure_container(serving, revision.model),
                 ],
                 "containers": [_triton_container(md)],
-                "volumes": [*model_volumes(revision.model), _shared_memory_volume()],
+                "volumes": [
+                    *model_volumes(revision.model, md.spec.model),
+                    _shared_memory_volume(),
+                ],
                 **scheduling(
                     serving.gpu, serving.node_selector, serving.tolerations, serving.affinity
                 ),

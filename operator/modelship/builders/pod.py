@@ -6,8 +6,9 @@ import copy
 from typing import Any
 from urllib.parse import urlsplit
 
+from modelship.api.base import quantity_value
 from modelship.api.common import GpuSpec, ResourceRequirements, Toleration
-from modelship.api.model_deployment import ServingSpec
+from modelship.api.model_deployment import ModelSource, ServingSpec
 from modelship.builders import defaults
 from modelship.builders.pod_security import container_security_context
 from modelship.builders.revision import ResolvedModel
@@ -23,10 +24,13 @@ TMP_MOUNT: dict[str, Any] = {"name": defaults.TMP_VOLUME, "mountPath": defaults.
 HOME_ENV = {"name": "HOME", "value": defaults.TMP_PATH}
 
 
-def model_volumes(model: ResolvedModel) -> list[dict[str, Any]]:
-    """The model repository (an emptyDir), a writable /tmp, and a pvc:// source claim."""
+def model_volumes(model: ResolvedModel, source: ModelSource) -> list[dict[str, Any]]:
+    """The model repository (an emptyDir no larger than the fetch may fill, so a model
+    that outgrows it evicts its own pod, not the node's disk), a writable /tmp, and a
+    pvc:// source claim."""
+    size_limit = str(fetch_max_bytes(source) + defaults.MODEL_VOLUME_HEADROOM_BYTES)
     volumes: list[dict[str, Any]] = [
-        {"name": defaults.MODEL_VOLUME, "emptyDir": {}},
+        {"name": defaults.MODEL_VOLUME, "emptyDir": {"sizeLimit": size_limit}},
         {"name": defaults.TMP_VOLUME, "emptyDir": {}},
     ]
     claim = _pvc_claim(model.uri)
@@ -40,7 +44,12 @@ def model_volumes(model: ResolvedModel) -> list[dict[str, Any]]:
     return volumes
 
 
-def fetch_container(image: str, model: ResolvedModel) -> dict[str, Any]:
+def fetch_max_bytes(source: ModelSource) -> int:
+    """`model.sizeLimit` in whole bytes."""
+    return int(quantity_value(source.size_limit))
+
+
+def fetch_container(image: str, model: ResolvedModel, source: ModelSource) -> dict[str, Any]:
     """Init container that fills the model repository and checks its digest.
 
     A pvc://CLAIM/PATH model is mounted read-only and copied from there, so the
@@ -61,6 +70,8 @@ def fetch_container(image: str, model: ResolvedModel) -> dict[str, Any]:
             }
         )
     args = ["fetch", "--uri", uri, "--dest", defaults.MODEL_REPOSITORY_PATH]
+    args += ["--max-bytes", str(fetch_max_bytes(source))]
+    args += ["--timeout-seconds", str(source.fetch_timeout_seconds)]
     if model.sha256 is not None:
         args += ["--sha256", model.sha256]
     container: dict[str, Any] = {

@@ -47,6 +47,9 @@ ANNOTATIONS = {
 }
 MODEL_MOUNT = {"name": "model-repository", "mountPath": "/models"}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+# The default model.sizeLimit (20Gi) and fetchTimeoutSeconds; the volume holds 64Mi more.
+FETCH_LIMITS = ["--max-bytes", "21474836480", "--timeout-seconds", "1800"]
+MODEL_VOLUME = {"name": "model-repository", "emptyDir": {"sizeLimit": "21541945344"}}
 SECRET = [{"secretRef": {"name": "store"}}]
 
 
@@ -126,6 +129,7 @@ NIGHTLY: dict[str, Any] = {
                                     "s3://models/fraud/3",
                                     "--dest",
                                     "/models",
+                                    *FETCH_LIMITS,
                                     "--sha256",
                                     SHA,
                                 ],
@@ -152,7 +156,7 @@ NIGHTLY: dict[str, Any] = {
                             }
                         ],
                         "volumes": [
-                            {"name": "model-repository", "emptyDir": {}},
+                            MODEL_VOLUME,
                             {"name": "tmp", "emptyDir": {}},
                         ],
                     },
@@ -205,7 +209,7 @@ def test_batch_cron_job(make_deployment: Any) -> None:
 POD = ("spec", "jobTemplate", "spec", "template", "spec")
 SCORE = (*POD, "containers", 0)
 VOLUMES = [
-    {"name": "model-repository", "emptyDir": {}},
+    MODEL_VOLUME,
     {"name": "tmp", "emptyDir": {}},
 ]
 INPUT_CLAIM = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from modelship.api.model_deployment import ModelFormat
+from modelship.api.model_deployment import ModelFormat, ModelSource
 from modelship.builders import ResolvedModel, RevisionPlan, revision_for, steady_plan
 from modelship.builders.deployment import build_deployment
 from modelship.builders.pod import fetch_container, model_volumes
@@ -44,6 +44,9 @@ LABELS = {
 }
 MODEL_MOUNT = {"name": "model-repository", "mountPath": "/models"}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+# The default model.sizeLimit (20Gi) and fetchTimeoutSeconds; the volume holds 64Mi more.
+FETCH_LIMITS = ["--max-bytes", "21474836480", "--timeout-seconds", "1800"]
+MODEL_VOLUME = {"name": "model-repository", "emptyDir": {"sizeLimit": "21541945344"}}
 HOME = {"name": "HOME", "value": "/tmp"}
 POD = ("spec", "template", "spec")
 CONFIGURE_ARGS = (*POD, "initContainers", 1, "args")
@@ -101,7 +104,14 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                         "name": "fetch",
                         "image": IMAGE,
                         "command": ["modelship"],
-                        "args": ["fetch", "--uri", "s3://models/fraud/3", "--dest", "/models"],
+                        "args": [
+                            "fetch",
+                            "--uri",
+                            "s3://models/fraud/3",
+                            "--dest",
+                            "/models",
+                            *FETCH_LIMITS,
+                        ],
                         "env": [HOME],
                         "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
                         "securityContext": SECURE,
@@ -167,7 +177,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                     }
                 ],
                 "volumes": [
-                    {"name": "model-repository", "emptyDir": {}},
+                    MODEL_VOLUME,
                     {"name": "tmp", "emptyDir": {}},
                     # Triton's python backend needs more than the default 64 MiB /dev/shm.
                     {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
@@ -343,12 +353,12 @@ FETCH_CASES = [
             "name": "fetch",
             "image": "img",
             "command": ["modelship"],
-            "args": ["fetch", "--uri", "s3://b/m/1", "--dest", "/models"],
+            "args": ["fetch", "--uri", "s3://b/m/1", "--dest", "/models", *FETCH_LIMITS],
             "env": [HOME],
             "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
             "securityContext": SECURE,
         },
-        [{"name": "model-repository", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
         id="object-storage",
     ),
     pytest.param(
@@ -364,13 +374,22 @@ FETCH_CASES = [
             "name": "fetch",
             "image": "img",
             "command": ["modelship"],
-            "args": ["fetch", "--uri", "gs://b/m/1", "--dest", "/models", "--sha256", "ab" * 32],
+            "args": [
+                "fetch",
+                "--uri",
+                "gs://b/m/1",
+                "--dest",
+                "/models",
+                *FETCH_LIMITS,
+                "--sha256",
+                "ab" * 32,
+            ],
             "env": [HOME],
             "envFrom": [{"secretRef": {"name": "gcs-reader"}}],
             "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
             "securityContext": SECURE,
         },
-        [{"name": "model-repository", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
         id="digest-and-credentials-by-reference",
     ),
     pytest.param(
@@ -379,7 +398,14 @@ FETCH_CASES = [
             "name": "fetch",
             "image": "img",
             "command": ["modelship"],
-            "args": ["fetch", "--uri", "file:///mnt/model-source/m/1", "--dest", "/models"],
+            "args": [
+                "fetch",
+                "--uri",
+                "file:///mnt/model-source/m/1",
+                "--dest",
+                "/models",
+                *FETCH_LIMITS,
+            ],
             "env": [HOME],
             "volumeMounts": [
                 MODEL_MOUNT,
@@ -389,7 +415,7 @@ FETCH_CASES = [
             "securityContext": SECURE,
         },
         [
-            {"name": "model-repository", "emptyDir": {}},
+            MODEL_VOLUME,
             {"name": "tmp", "emptyDir": {}},
             {
                 "name": "model-source",
@@ -405,8 +431,21 @@ FETCH_CASES = [
 def test_fetch_container_and_volumes(
     model: ResolvedModel, container: dict[str, Any], volumes: list[dict[str, Any]]
 ) -> None:
-    assert fetch_container("img", model) == container
-    assert model_volumes(model) == volumes
+    source = ModelSource(name="m", version="1", uri="s3://b/m/1")
+    assert fetch_container("img", model, source) == container
+    assert model_volumes(model, source) == volumes
+
+
+def test_model_size_limit_and_fetch_timeout_reach_the_fetch_and_the_volume() -> None:
+    model = ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX)
+    source = ModelSource(
+        name="m", version="1", uri="s3://b/m/1", sizeLimit="1Gi", fetchTimeoutSeconds=60
+    )
+    args = fetch_container("img", model, source)["args"]
+    assert args[args.index("--max-bytes") + 1] == str(2**30)
+    assert args[args.index("--timeout-seconds") + 1] == "60"
+    (volume, *_) = model_volumes(model, source)
+    assert volume == {"name": "model-repository", "emptyDir": {"sizeLimit": str(2**30 + 2**26)}}
 
 
 def test_builders_do_not_mutate_or_share_the_spec(make_deployment: Any) -> None:

@@ -177,7 +177,8 @@ def test_from_retrain_job_with_retrain_result(tmp_path: Path, runner: CliRunner)
     deployment = next(yaml.safe_load_all(result.stdout))
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
     assert init["args"] == [
-        "fetch", "--uri", "s3://models/churn/r7", "--dest", "/models", "--sha256", "e" * 64,
+        "fetch", "--uri", "s3://models/churn/r7", "--dest", "/models",
+        "--max-bytes", "21474836480", "--timeout-seconds", "1800", "--sha256", "e" * 64,
     ]  # fmt: skip
 
 
