@@ -52,19 +52,22 @@ __all__ = [
 ]
 
 
-def build_model_deployment_children(md: ModelDeployment, plan: RolloutPlan) -> list[dict[str, Any]]:
+def build_model_deployment_children(
+    md: ModelDeployment, plan: RolloutPlan, fetch_image: str | None = None
+) -> list[dict[str, Any]]:
     """Every object a ModelDeployment owns under this rollout plan, in a stable order.
 
     Per live revision (stable first) a Deployment and a Service; then the client
     Service, the PodDisruptionBudget, the autoscaler of the stable revision, the
     HTTPRoute when the Gateway API carries canary traffic (and the GRPCRoute when
     gRPC parents are given), and one CronJob per batch job (scoring with the stable
-    revision's model).
+    revision's model). `fetch_image` fetches the models (with their credentials) where
+    given, the serving image where not.
     """
     stable = plan.stable.revision
     children: list[dict[str, Any]] = []
     for live in plan.live:
-        children.append(build_deployment(md, live))
+        children.append(build_deployment(md, live, fetch_image))
         children.append(build_revision_service(md, live.revision))
     children.append(build_client_service(md, plan))
     children.append(build_pdb(md))
@@ -78,7 +81,7 @@ def build_model_deployment_children(md: ModelDeployment, plan: RolloutPlan) -> l
         children.append(build_http_route(md, canary, plan))
         if canary.traffic.grpc_parent_refs:
             children.append(build_grpc_route(md, canary.traffic.grpc_parent_refs, plan))
-    children.extend(build_batch_cron_job(md, job, stable) for job in md.spec.batch)
+    children.extend(build_batch_cron_job(md, job, stable, fetch_image) for job in md.spec.batch)
     return children
 
 

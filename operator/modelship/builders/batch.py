@@ -84,8 +84,11 @@ def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[
     return input_uri, output_uri, volumes, mounts
 
 
-def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -> dict[str, Any]:
-    """`<deployment>-<job>`: fetch the model, then `modelship score` the input table."""
+def build_batch_cron_job(
+    md: ModelDeployment, job: BatchJob, stable: Revision, fetch_image: str | None = None
+) -> dict[str, Any]:
+    """`<deployment>-<job>`: fetch the model (with `fetch_image`, or the serving image when
+    none is given), then `modelship score` the input table."""
     name = md.metadata.name
     job_labels = labels.deployment_labels(name, names.BATCH, stable) | {names.BATCH_JOB: job.name}
     annotations = labels.revision_annotations(stable)
@@ -146,7 +149,9 @@ def build_batch_cron_job(md: ModelDeployment, job: BatchJob, stable: Revision) -
                             "enableServiceLinks": False,
                             "securityContext": pod_security_context(),
                             "initContainers": [
-                                fetch_container(md.spec.serving.image, model, md.spec.model)
+                                fetch_container(
+                                    fetch_image or md.spec.serving.image, model, md.spec.model
+                                )
                             ],
                             "containers": [score],
                             "volumes": model_volumes(model, md.spec.model) + table_volumes,

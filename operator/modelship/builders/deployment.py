@@ -25,8 +25,11 @@ from modelship.core.names import TRITON_CONTAINER
 SHM_MOUNT: dict[str, Any] = {"name": defaults.SHM_VOLUME, "mountPath": defaults.SHM_PATH}
 
 
-def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
-    """The Deployment named after the revision, running Triton on its model."""
+def build_deployment(
+    md: ModelDeployment, plan: RevisionPlan, fetch_image: str | None = None
+) -> dict[str, Any]:
+    """The Deployment named after the revision, running Triton on its model (fetched by
+    `fetch_image`, or by the serving image when none is given)."""
     revision = plan.revision
     serving = md.spec.serving
     name = md.metadata.name
@@ -49,7 +52,7 @@ def build_deployment(md: ModelDeployment, plan: RevisionPlan) -> dict[str, Any]:
                 "enableServiceLinks": False,
                 "securityContext": pod_security_context(),
                 "initContainers": [
-                    fetch_container(serving.image, revision.model, md.spec.model),
+                    fetch_container(fetch_image or serving.image, revision.model, md.spec.model),
                     configure_container(serving, revision.model),
                 ],
                 "containers": [_triton_container(md)],

@@ -33,6 +33,11 @@ import click
 @click.option(
     "--log-format", type=click.Choice(["plain", "full", "json"]), help="Log format (default plain)."
 )
+@click.option(
+    "--fetch-image",
+    help="Image of the init containers that fetch models with their credentials "
+    "(default: each ModelDeployment's serving image).",
+)
 @click.option("--verbose", "-v", is_flag=True, default=None, help="Log what each reconcile does.")
 @click.option("--debug", is_flag=True, default=None, help="Log every API request and event.")
 def run_operator(**options: Any) -> None:
@@ -41,7 +46,7 @@ def run_operator(**options: Any) -> None:
     Every option can also be set as an environment variable: MODELSHIP_NAMESPACES
     (a JSON list), MODELSHIP_RESYNC_INTERVAL, MODELSHIP_METRICS_PORT,
     MODELSHIP_LIVENESS_PORT, MODELSHIP_PEERING, MODELSHIP_PRIORITY,
-    MODELSHIP_LOG_FORMAT, MODELSHIP_VERBOSE, MODELSHIP_DEBUG. The API
+    MODELSHIP_LOG_FORMAT, MODELSHIP_FETCH_IMAGE, MODELSHIP_VERBOSE, MODELSHIP_DEBUG. The API
     server is found in-cluster, or through $KUBECONFIG.
     """
     import kopf

@@ -87,7 +87,7 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
 def _lifecycle(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
     @kopf.on.startup(registry=registry)
     async def start(memo: kopf.Memo, **_: Any) -> None:
-        memo.runtime = Runtime(kube=Kube.from_env())
+        memo.runtime = Runtime(kube=Kube.from_env(), fetch_image=settings.fetch_image)
         if settings.metrics_port:
             metrics.serve(settings.metrics_address, settings.metrics_port)
 

@@ -48,6 +48,7 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         batch_runs=batch_runs,
         batch_exits=await _exits(runtime, namespace, _exits_wanted(body, spec, batch_runs)),
         spec=spec,
+        fetch_image=runtime.fetch_image,
     )
 
 

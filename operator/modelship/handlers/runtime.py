@@ -28,6 +28,8 @@ class Runtime:
     """Kept in Kopf's memo for the life of the operator."""
 
     kube: Kube
+    # The image that fetches models (OperatorSettings.fetch_image); None: the serving image.
+    fetch_image: str | None = None
     # One reconcile at a time per object, whether a handler or a child's event started it.
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     # The status last written per uid: a view a moment old must not make us write it again.

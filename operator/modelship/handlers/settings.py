@@ -58,6 +58,15 @@ class OperatorSettings(BaseSettings):
             "Unset with peering: a random one, so that replicas never tie (a tie pauses all)."
         ),
     )
+    fetch_image: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Image of the init container that fetches a model with its credentials Secret "
+            "(the operator's own, pinned by the chart), so that the Secret never reaches a "
+            "user's serving image; unset: the serving image fetches."
+        ),
+    )
     log_format: LogFormat = Field(default=LogFormat.PLAIN, description="plain, full or json.")
     verbose: bool = Field(default=False, description="Log what each reconcile does.")
     debug: bool = Field(default=False, description="Log every API request and event.")

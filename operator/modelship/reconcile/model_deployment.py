@@ -78,6 +78,8 @@ class Observed:
     batch_exits: Mapping[str, str] = field(default_factory=dict)
     # The spec as gather parsed it, so that a reconcile parses it once; None: decide parses.
     spec: ModelDeployment | ValidationError | None = None
+    # The image of the fetch init container (the operator's); None: the serving image.
+    fetch_image: str | None = None
 
 
 def parse(body: Manifest) -> ModelDeployment | ValidationError:
@@ -106,7 +108,8 @@ def decide(observed: Observed) -> Decision:
     rollout = strategy_for(md).step(RolloutState(md, target, stable, deployments, observed.now))
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
     desired = [
-        with_last_applied(child) for child in build_model_deployment_children(md, rollout.plan)
+        with_last_applied(child)
+        for child in build_model_deployment_children(md, rollout.plan, observed.fetch_image)
     ]
     conflicts = [Ref.of(child) for child in desired if Ref.of(child) in observed.conflicts]
     if conflicts:

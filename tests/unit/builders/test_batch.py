@@ -304,3 +304,43 @@ def test_long_names_stay_within_the_cronjob_limit(make_deployment: Any) -> None:
     names = [c["metadata"]["name"] for c in children if c["kind"] == "CronJob"]
     assert names == ["a-rather-long-model-deployment-name-for-fraud-f6fa6"]
     assert len(names[0]) <= 52
+
+
+def test_the_operator_image_fetches_the_model(make_deployment: Any) -> None:
+    """With MODELSHIP_FETCH_IMAGE every fetch init container runs the operator's image, so a
+    serving pod's credentials reach no user image; Triton and configure keep the serving
+    image. A batch job's score container still gets the credentials in the serving image
+    (it reads and writes the tables): docs/threat-model.md lists that gap as open."""
+    md = make_deployment(
+        {
+            "model": {"credentialsSecret": "store"},
+            "batch": [
+                {
+                    "name": "nightly",
+                    "schedule": "0 2 * * *",
+                    "input": {"uri": "s3://data/in.parquet"},
+                    "output": {"uri": "s3://data/out/{date}.parquet"},
+                }
+            ],
+        }
+    )
+    operator_image = "ghcr.io/modelship/operator@sha256:" + "c" * 64
+    children = build_model_deployment_children(md, steady_plan(md, MODEL), operator_image)
+    pods = [
+        c["spec"]["template"]["spec"] if c["kind"] == "Deployment" else c["spec"]["jobTemplate"]
+        ["spec"]["template"]["spec"]
+        for c in children
+        if c["kind"] in ("Deployment", "CronJob")
+    ]  # fmt: skip
+    assert len(pods) == 2
+    images = {
+        (container["name"], container["image"], "envFrom" in container)
+        for pod in pods
+        for container in [*pod["initContainers"], *pod["containers"]]
+    }
+    assert images == {
+        ("fetch", operator_image, True),
+        ("configure", IMAGE, False),
+        ("triton", IMAGE, False),
+        ("score", IMAGE, True),
+    }

@@ -62,6 +62,17 @@ def test_a_new_model_deployment_gets_its_children_and_waits_for_pods() -> None:
     ]
 
 
+def test_the_operator_fetch_image_reaches_the_serving_pods() -> None:
+    """The operator's MODELSHIP_FETCH_IMAGE (in Observed) fetches; Triton keeps its image."""
+    decision = decide(Observed(body=md_body(), children=[], now=NOW, fetch_image="op:1"))
+    (deployment,) = [
+        a.manifest for a in decision.actions if isinstance(a, Create) and a.ref.kind == "Deployment"
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    assert [c["image"] for c in pod["initContainers"] if c["name"] == "fetch"] == ["op:1"]
+    assert "op:1" not in [c["image"] for c in pod["containers"]]
+
+
 def test_converged_and_idle_means_no_action_and_no_status_write() -> None:
     observed = converge(md_body())
     idle = decide(dataclasses.replace(observed, now=LATER))
