@@ -3,6 +3,7 @@ made before anything is scored or written."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,18 @@ def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) 
         )
 
 
+def check_unique(columns: list[str], shown: str) -> None:
+    """ScoringError when a column name appears more than once (Parquet allows it): which
+    of the two the model should take is anyone's guess."""
+    seen = Counter(columns)
+    repeated = [name for name, count in seen.items() if count > 1]
+    if repeated:
+        raise ScoringError(
+            f"input {shown}: column {repeated[0]!r} appears {seen[repeated[0]]} times; give"
+            " every column its own name. Nothing was scored."
+        )
+
+
 def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> None:
     """SchemaMismatchError when a numeric column holds text."""
     try:
@@ -52,10 +65,17 @@ def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> Non
         raise SchemaMismatchError(f"{where}: {error}") from error
 
 
-def read_dtypes(metadata: ModelMetadata) -> dict[str, Any]:
+def read_dtypes(metadata: ModelMetadata, key: str | None = None) -> dict[str, Any]:
     """Column types to read the input with."""
-    # Categories stay text even when they look like numbers (zip codes, "01").
-    return {c.name: str for c in metadata.input_schema.columns if c.kind == "categorical"}
+    # Categories stay text even when they look like numbers (zip codes, "01"). So does the
+    # key: an identifier is carried verbatim ("007", ids beyond 2**53), and its type cannot
+    # change from one chunk to the next (ints, then a gap, then a text id).
+    dtypes: dict[str, Any] = {
+        c.name: str for c in metadata.input_schema.columns if c.kind == "categorical"
+    }
+    if key is not None:
+        dtypes[key] = str
+    return dtypes
 
 
 def check_input(
@@ -72,9 +92,10 @@ def check_input(
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
+    check_unique(columns, shown)
     check_columns(columns, metadata, key)
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
-    first = next(iter(read_chunks(path, first_rows, read_dtypes(metadata), table)), None)
+    first = next(iter(read_chunks(path, first_rows, read_dtypes(metadata, key), table)), None)
     if first is None or first.empty:
         raise no_rows
     check_types(first, metadata, f"{shown} (first rows)")
