@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,17 @@ _NUMPY_FOR_DATATYPE: dict[str, type[np.generic]] = {
     "INT64": np.int64,
     "INT32": np.int32,
 }
+
+
+def first_repeated(names: list[str]) -> tuple[str, int] | None:
+    """The first column name that appears more than once (Parquet allows it), and how many
+    times; None when every name is unique. Which of the two a model should take is anyone's
+    guess, so tables like that are refused."""
+    counts = Counter(names)
+    for name in names:
+        if counts[name] > 1:
+            return name, counts[name]
+    return None
 
 
 def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]:

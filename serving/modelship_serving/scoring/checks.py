@@ -3,7 +3,6 @@ made before anything is scored or written."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pandas as pd
 
 from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
 from modelship_serving.metadata import ModelMetadata, read_model_metadata
-from modelship_serving.packaging.schema import frame_to_feeds
+from modelship_serving.packaging.schema import first_repeated, frame_to_feeds
 from modelship_serving.scoring.formats import TableFormat, input_columns, read_chunks
 
 FIRST_ROWS_CHECKED = 1000
@@ -46,14 +45,12 @@ def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) 
 
 
 def check_unique(columns: list[str], shown: str) -> None:
-    """ScoringError when a column name appears more than once (Parquet allows it): which
-    of the two the model should take is anyone's guess."""
-    seen = Counter(columns)
-    repeated = [name for name, count in seen.items() if count > 1]
-    if repeated:
+    """ScoringError when a column name appears more than once."""
+    repeated = first_repeated(columns)
+    if repeated is not None:
         raise ScoringError(
-            f"input {shown}: column {repeated[0]!r} appears {seen[repeated[0]]} times; give"
-            " every column its own name. Nothing was scored."
+            f"input {shown}: column {repeated[0]!r} appears {repeated[1]} times; give every"
+            " column its own name. Nothing was scored."
         )
 
 
