@@ -3,7 +3,8 @@ with one line naming what to fix, the same way on every retry, and a retry never
 over an input that changed since the crash. Values the model's input type cannot hold
 (inf, 1e200 into FP32) are refused naming the column and row; a --key column is carried
 as text, so its values cannot change type between chunks; a presigned URL's query string
-reaches neither the manifest, nor the drift report, nor the job state, nor the logs."""
+reaches neither the manifest, nor the drift report, nor the job state, nor the logs, and
+such a URL can come from the environment (a Secret) instead of the command line."""
 
 from __future__ import annotations
 
@@ -320,3 +321,20 @@ def test_a_presigned_input_url_is_kept_out_of_manifest_drift_state_and_logs(
             assert "s3cr3t" not in path.read_text(), path
     assert manifest_path(tmp_path / "out.csv").is_file()
     assert "s3cr3t" not in caplog.text
+
+
+def test_a_presigned_input_can_come_from_the_environment_instead_of_the_command_line(
+    churn_repo: Path, http_folder: tuple[Path, str], tmp_path: Path
+) -> None:
+    folder, base = http_folder
+    rows(120).to_csv(folder / "in.csv", index=False)
+    output = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        main,
+        ["score", "--model-repo", str(churn_repo), "--model", "churn", "--output", str(output)],
+        env={"MODELSHIP_SCORE_INPUT": f"{base}/in.csv?{SECRET}"},
+    )
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(output)) == 120
+    assert "s3cr3t" not in result.output
+    assert "s3cr3t" not in manifest_path(output).read_text()
