@@ -62,17 +62,17 @@ def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> Non
         raise SchemaMismatchError(f"{where}: {error}") from error
 
 
-def read_dtypes(metadata: ModelMetadata, key: str | None = None) -> dict[str, Any]:
+def read_dtypes(metadata: ModelMetadata) -> dict[str, Any]:
     """Column types to read the input with."""
-    # Categories stay text even when they look like numbers (zip codes, "01"). So does the
-    # key: an identifier is carried verbatim ("007", ids beyond 2**53), and its type cannot
-    # change from one chunk to the next (ints, then a gap, then a text id).
-    dtypes: dict[str, Any] = {
-        c.name: str for c in metadata.input_schema.columns if c.kind == "categorical"
-    }
-    if key is not None:
-        dtypes[key] = str
-    return dtypes
+    # Categories stay text even when they look like numbers (zip codes, "01").
+    return {c.name: str for c in metadata.input_schema.columns if c.kind == "categorical"}
+
+
+def text_columns(key: str | None) -> tuple[str, ...]:
+    """Columns read as text in every format: the key. An identifier is carried verbatim
+    ("007", ids beyond 2**53), and its type cannot change from one chunk to the next (ints,
+    then a gap, then a text id), which would make the chunks unfit to assemble."""
+    return (key,) if key is not None else ()
 
 
 def check_input(
@@ -92,7 +92,8 @@ def check_input(
     check_unique(columns, shown)
     check_columns(columns, metadata, key)
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
-    first = next(iter(read_chunks(path, first_rows, read_dtypes(metadata, key), table)), None)
+    first_chunks = read_chunks(path, first_rows, read_dtypes(metadata), table, text_columns(key))
+    first = next(iter(first_chunks), None)
     if first is None or first.empty:
         raise no_rows
     check_types(first, metadata, f"{shown} (first rows)")

@@ -74,17 +74,19 @@ def read_chunks(
     rows_per_chunk: int,
     dtypes: dict[str, Any] | None = None,
     fmt: TableFormat | None = None,
+    text: tuple[str, ...] = (),
 ) -> Iterator[pd.DataFrame]:
     """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter).
 
-    ``fmt`` overrides the format the extension names.
+    ``fmt`` overrides the format the extension names; ``dtypes`` applies to CSV and JSONL;
+    the columns ``text`` are text in every format.
     """
     fmt = fmt or table_format(path)
+    dtypes = {**(dtypes or {}), **dict.fromkeys(text, str)}
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            text = [name for name, kind in (dtypes or {}).items() if kind is str]
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_chunk):
                 yield _with_text_columns(batch, text).to_pandas()
         elif fmt == "csv":
@@ -97,7 +99,7 @@ def read_chunks(
         raise ScoringError(f"cannot read input {path}: {error}") from error
 
 
-def _with_text_columns(batch: Any, names: list[str]) -> Any:
+def _with_text_columns(batch: Any, names: tuple[str, ...]) -> Any:
     """``batch`` with the columns ``names`` as text, as CSV and JSONL are read with
     ``dtype=str`` (an integer column with a gap would otherwise become floats)."""
     import pyarrow as pa

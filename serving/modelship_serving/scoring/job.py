@@ -35,7 +35,13 @@ from modelship_serving.drift import BatchCounts
 from modelship_serving.errors import ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
-from modelship_serving.scoring.checks import check_input, check_types, load_model, read_dtypes
+from modelship_serving.scoring.checks import (
+    check_input,
+    check_types,
+    load_model,
+    read_dtypes,
+    text_columns,
+)
 from modelship_serving.scoring.destination import Location, locate
 from modelship_serving.scoring.formats import read_chunks, table_format
 from modelship_serving.scoring.output import (
@@ -209,8 +215,13 @@ def _score_chunks(
     reference = metadata.reference_profile
     rows_in = chunk_count = resumed = 0
     clock = time.monotonic()
-    dtypes = read_dtypes(metadata, settings.key_column)
-    chunks = read_chunks(input_path, settings.rows_per_chunk, dtypes, settings.input_format)
+    chunks = read_chunks(
+        input_path,
+        settings.rows_per_chunk,
+        read_dtypes(metadata),
+        settings.input_format,
+        text_columns(settings.key_column),
+    )
     for chunk_index, frame in enumerate(chunks):
         row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
         frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
