@@ -14,7 +14,10 @@ Beside the output ``OUT`` (e.g. ``scores.parquet``), local or in object storage:
 An attempt that finds ``OUT`` published but no manifest (a crash in between)
 finishes the job when ``OUT`` is the output its own committed chunks produced, and
 refuses to touch any other ``OUT``. Input from object storage is downloaded into the
-work directory first. Where files live is the business of
+work directory first, afresh by every attempt. A job is its input's content, not its uri:
+the state records a download's sha256 (a local file's size, mtime and ctime) and the uri
+without its query string, so a re-signed presigned URL resumes, a replaced input starts
+over, and no signature is ever stored. Where files live is the business of
 modelship_serving.scoring.destination; this module never asks.
 """
 

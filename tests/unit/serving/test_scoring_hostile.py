@@ -165,7 +165,11 @@ def test_a_chunk_whose_keys_are_all_missing_does_not_break_assembly(
     source = tmp_path / "in.jsonl"
     frame.to_json(source, orient="records", lines=True)
     run_scoring(job(churn_repo, source, tmp_path / "out.parquet", key_column="customer"))
-    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 300
+    keys = pd.read_parquet(tmp_path / "out.parquet")["customer"].tolist()
+    assert len(keys) == 300
+    assert keys[99] == "99"
+    assert all(pd.isna(key) for key in keys[100:200])
+    assert keys[200] == "200"
 
 
 # --- Parquet input with duplicate column names --------------------------------------------
