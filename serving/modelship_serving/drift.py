@@ -42,8 +42,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _finite(value: float) -> float | None:
+    """``value``, or None where it is no number JSON can carry (inf, nan)."""
+    return value if math.isfinite(value) else None
+
+
 class NumericCounts(_Model):
     """Additive summary of one numeric column of a batch, in the reference's bins."""
+
+    # Sums of huge values (1e200 squared) overflow to infinity: kept as "Infinity" so that
+    # the counts of a committed chunk read back, instead of null, which no float accepts.
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
 
     bin_counts: list[int] = Field(description="Counts per reference histogram bin.")
     missing: int = Field(default=0, description="Missing values.")
@@ -92,8 +101,9 @@ class BatchCounts(_Model):
             present = values[~np.isnan(values)]
             counts.missing += int(len(values) - len(present))
             counts.count += len(present)
-            counts.total += float(present.sum())
-            counts.total_of_squares += float(np.square(present).sum())
+            with np.errstate(over="ignore"):  # beyond 1e154 a square is infinite, and says so
+                counts.total += float(present.sum())
+                counts.total_of_squares += float(np.square(present).sum())
             edges = reference.numeric[name].histogram_edges
             if len(edges) >= 2 and len(present):
                 # Interior edges only: values below/above the range land in the end bins.
@@ -209,7 +219,7 @@ def drift_report(
             drifted=psi > threshold and p_value < SIGNIFICANCE,
             missing_fraction=numeric.missing / rows,
             reference_missing_fraction=profile.missing_fraction,
-            mean=numeric.total / numeric.count if numeric.count else None,
+            mean=_finite(numeric.total / numeric.count) if numeric.count else None,
             reference_mean=profile.mean,
         )
     for name, categorical in counts.categorical.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
@@ -32,6 +33,24 @@ def _check_archive(archive: Path) -> None:
         raise PackagingError(
             f"--archive {archive}: directory {archive.parent} does not exist; create it first"
         )
+
+
+def _archive_or_undo(
+    output: Path, output_existed: bool, model_dir: Path, archive: Path, name: str
+) -> None:
+    """Write the --archive; when that fails, remove what this run wrote into --output, so
+    that the rerun finds nothing in its way."""
+    from modelship_serving.errors import PackagingError
+    from modelship_serving.fetch.archive import write_repository_archive
+
+    try:
+        write_repository_archive(output, archive, only_model=name)
+    except OSError as error:
+        shutil.rmtree(output if not output_existed else model_dir, ignore_errors=True)
+        raise PackagingError(
+            f"cannot write --archive {archive}: {error.strerror or error}; nothing was"
+            f" written to {output}, rerun once that is fixed"
+        ) from error
 
 
 @click.command(
@@ -178,13 +197,12 @@ def package(
             instance_count=instances,
             instance_kind="gpu" if instance_kind == "gpu" else "cpu",
         )
+        output_existed = output.exists()
         result = package_model(
             model, sample, name, model_version, output, lineage, options, atol, rtol
         )
         if archive is not None:
-            from modelship_serving.fetch.archive import write_repository_archive
-
-            write_repository_archive(output, archive, only_model=name)
+            _archive_or_undo(output, output_existed, result.model_dir, archive, name)
     metadata = result.metadata
     click.echo(f"Wrote {result.model_dir} (version {metadata.version}, {metadata.backend} backend)")
     columns = ", ".join(f"{c.name}:{c.kind}" for c in metadata.input_schema.columns)

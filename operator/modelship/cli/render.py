@@ -44,6 +44,9 @@ from modelship.builders import (
 )
 
 EXIT_INVALID = 2
+# Deeper than any manifest needs (a spec is about ten levels deep) and shallow enough that
+# reading it never meets Python's recursion limit: PyYAML composes nodes recursively.
+MAX_YAML_DEPTH = 100
 _KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
     "ModelDeployment": ModelDeployment,
     "RetrainJob": RetrainJob,
@@ -145,6 +148,22 @@ class _Loader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Refuse nesting deeper than MAX_YAML_DEPTH, as a YAML error naming its line,
+        instead of crashing with a RecursionError."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    problem=f"nested deeper than {MAX_YAML_DEPTH} levels",
+                    problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class _Dumper(yaml.SafeDumper):

@@ -51,7 +51,10 @@ def _progress_printer() -> Any:
     "--input",
     "input_uri",
     required=True,
-    help="Input table: path, file://, s3://, gs:// or http(s)://.",
+    envvar="MODELSHIP_SCORE_INPUT",
+    help="Input table: path, file://, s3://, gs:// or http(s)://. Read from"
+    " MODELSHIP_SCORE_INPUT when absent, so that a presigned URL can come from a Secret"
+    " rather than the command line; its query string is never logged or recorded.",
 )
 @click.option(
     "--input-format",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from modelship_serving.errors import PackagingError, SampleError, UnsupportedModelError
 from modelship_serving.packaging.boosting import is_catboost, missing_library_message
+from modelship_serving.packaging.schema import first_repeated
 
 ONNX_SUFFIXES = frozenset({".onnx"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
@@ -62,6 +63,12 @@ def load_model(path: Path) -> LoadedModel:
             f"cannot unpickle {path}: {error}; install the libraries (and the versions) the"
             " model was trained with"
         ) from error
+    except Exception as error:  # the pickle's own code raised: anything at all
+        raise PackagingError(
+            f"cannot load {path}: unpickling it raised {type(error).__name__}: {error}; give"
+            " a file written by joblib.dump or pickle.dump of a fitted estimator, in an"
+            " environment like the one it was trained in, or an .onnx file"
+        ) from error
     from sklearn.base import BaseEstimator
 
     if not isinstance(estimator, BaseEstimator) and not is_catboost(estimator):
@@ -83,6 +90,14 @@ def load_sample(path: Path) -> pd.DataFrame:
         if suffix in CSV_SUFFIXES:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
         elif suffix in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            repeated = first_repeated(pq.ParquetFile(path).schema_arrow.names)
+            if repeated is not None:
+                raise SampleError(
+                    f"sample {path}: column {repeated[0]!r} appears {repeated[1]} times; give"
+                    " every column its own name"
+                )
             frame = pd.read_parquet(path)
         else:
             raise SampleError(

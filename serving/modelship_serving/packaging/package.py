@@ -179,8 +179,14 @@ def package_model(
     model_bytes = converted.SerializeToString()
 
     staging_parent = output_dir if output_dir.exists() else output_dir.parent
-    staging_parent.mkdir(parents=True, exist_ok=True)
-    staging_root = Path(tempfile.mkdtemp(prefix=".modelship-package-", dir=staging_parent))
+    try:
+        staging_parent.mkdir(parents=True, exist_ok=True)
+        staging_root = Path(tempfile.mkdtemp(prefix=".modelship-package-", dir=staging_parent))
+    except OSError as error:
+        raise PackagingError(
+            f"cannot write {staging_parent} ({error.strerror}): give an --output in a folder"
+            " you can write"
+        ) from error
     staging_root.chmod(0o755)  # mkdtemp makes it private; it may become the repository itself
     try:
         staged_model_dir = staging_root / name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,17 @@ _NUMPY_FOR_DATATYPE: dict[str, type[np.generic]] = {
 }
 
 
+def first_repeated(names: list[str]) -> tuple[str, int] | None:
+    """The first column name that appears more than once (Parquet allows it), and how many
+    times; None when every name is unique. Which of the two a model should take is anyone's
+    guess, so tables like that are refused."""
+    counts = Counter(names)
+    for name in names:
+        if counts[name] > 1:
+            return name, counts[name]
+    return None
+
+
 def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]:
     """The [rows, 1] array that carries ``series`` into the model, or a SampleError."""
     if column.kind == "categorical":
@@ -146,8 +158,28 @@ def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]
             )
         series = converted
     dtype = _NUMPY_FOR_DATATYPE[column.datatype]
-    array: np.ndarray[Any, Any] = series.to_numpy(dtype=np.float64).astype(dtype).reshape(-1, 1)
+    values = series.to_numpy(dtype=np.float64)
+    _refuse_unrepresentable(values, series.index, column, dtype)
+    array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
     return array
+
+
+def _refuse_unrepresentable(
+    values: np.ndarray[Any, Any], index: pd.Index, column: InputColumn, dtype: Any
+) -> None:
+    """SampleError for the first value the model's input type cannot hold: an infinity, or a
+    number beyond its range (which a cast would turn into an infinity or a wrapped integer),
+    since the model's answer to it would mean nothing. Missing values (NaN) pass."""
+    limit = float(np.finfo(dtype).max if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).max)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > limit))
+    if len(bad):
+        position = int(bad[0])
+        raise SampleError(
+            f"column {column.name!r} holds {values[position]!r} (row {index[position]}), which"
+            f" the model's {column.datatype} input cannot hold (|x| <= {limit:.3g});"
+            " fix or drop the row"
+        )
 
 
 def frame_to_feeds(frame: pd.DataFrame, schema: InputSchema) -> dict[str, np.ndarray[Any, Any]]:

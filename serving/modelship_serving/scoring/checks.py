@@ -10,7 +10,7 @@ import pandas as pd
 
 from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
 from modelship_serving.metadata import ModelMetadata, read_model_metadata
-from modelship_serving.packaging.schema import frame_to_feeds
+from modelship_serving.packaging.schema import first_repeated, frame_to_feeds
 from modelship_serving.scoring.formats import TableFormat, input_columns, read_chunks
 
 FIRST_ROWS_CHECKED = 1000
@@ -44,6 +44,16 @@ def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) 
         )
 
 
+def check_unique(columns: list[str], shown: str) -> None:
+    """ScoringError when a column name appears more than once."""
+    repeated = first_repeated(columns)
+    if repeated is not None:
+        raise ScoringError(
+            f"input {shown}: column {repeated[0]!r} appears {repeated[1]} times; give every"
+            " column its own name. Nothing was scored."
+        )
+
+
 def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> None:
     """SchemaMismatchError when a numeric column holds text."""
     try:
@@ -56,6 +66,13 @@ def read_dtypes(metadata: ModelMetadata) -> dict[str, Any]:
     """Column types to read the input with."""
     # Categories stay text even when they look like numbers (zip codes, "01").
     return {c.name: str for c in metadata.input_schema.columns if c.kind == "categorical"}
+
+
+def text_columns(key: str | None) -> tuple[str, ...]:
+    """Columns read as text in every format: the key. An identifier is carried verbatim
+    ("007", ids beyond 2**53), and its type cannot change from one chunk to the next (ints,
+    then a gap, then a text id), which would make the chunks unfit to assemble."""
+    return (key,) if key is not None else ()
 
 
 def check_input(
@@ -72,9 +89,11 @@ def check_input(
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
+    check_unique(columns, shown)
     check_columns(columns, metadata, key)
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
-    first = next(iter(read_chunks(path, first_rows, read_dtypes(metadata), table)), None)
+    first_chunks = read_chunks(path, first_rows, read_dtypes(metadata), table, text_columns(key))
+    first = next(iter(first_chunks), None)
     if first is None or first.empty:
         raise no_rows
     check_types(first, metadata, f"{shown} (first rows)")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from modelship_serving.digest import file_sha256
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.formats import local_path
@@ -72,12 +73,13 @@ class Destination(Protocol):
 
     def local_file(self, name: str, copy: Path) -> Path:
         """The file ``name`` as a path on this machine: the file itself on a local disk,
-        else a download to ``copy`` (kept: an existing ``copy`` is taken as the file).
+        else a fresh download to ``copy`` (an earlier copy may be out of date).
         FileNotFoundError when a local file is missing."""
         ...
 
-    def modified_ns(self, name: str) -> int | None:
-        """When the file ``name`` last changed, where that is cheap to know; else None."""
+    def content_identity(self, name: str, at_hand: Path) -> str:
+        """What changes whenever the content of the file ``name`` changes, given the path
+        :meth:`local_file` returned for it: a job that finds it changed starts over."""
         ...
 
     def staging_dir(self, scratch: Path) -> Path:
@@ -150,8 +152,12 @@ class LocalDestination:
             raise FileNotFoundError(path)
         return path
 
-    def modified_ns(self, name: str) -> int | None:
-        return self._path(name).stat().st_mtime_ns
+    def content_identity(self, name: str, at_hand: Path) -> str:
+        # Cheap and enough on a disk: a rewrite changes ctime even when size and mtime are
+        # put back (cp -p, rsync -t), and a rename over the file changes all of them. A
+        # false change (chmod, a restored volume) only costs a fresh start.
+        stat = self._path(name).stat()
+        return f"size={stat.st_size} mtime_ns={stat.st_mtime_ns} ctime_ns={stat.st_ctime_ns}"
 
     def staging_dir(self, scratch: Path) -> Path:
         return self.folder  # the same filesystem: publishing is a rename
@@ -207,13 +213,14 @@ class ObjectStoreDestination:
         return ObjectStoreDestination(self._uri(folder))
 
     def local_file(self, name: str, copy: Path) -> Path:
-        if not copy.is_file():
-            logger.info("downloading %s", self.show(name))
-            self.get_file(name, copy)
+        logger.info("downloading %s", self.show(name))
+        self.get_file(name, copy)
         return copy
 
-    def modified_ns(self, name: str) -> int | None:
-        return None  # a version would cost a request; the size and uri identify the job
+    def content_identity(self, name: str, at_hand: Path) -> str:
+        # A hash of the download itself: an ETag or a generation would cost a request and
+        # still be absent from some http servers; the download was read in full anyway.
+        return f"sha256={file_sha256(at_hand)}"
 
     def staging_dir(self, scratch: Path) -> Path:
         return scratch

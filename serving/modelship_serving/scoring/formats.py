@@ -74,18 +74,21 @@ def read_chunks(
     rows_per_chunk: int,
     dtypes: dict[str, Any] | None = None,
     fmt: TableFormat | None = None,
+    text: tuple[str, ...] = (),
 ) -> Iterator[pd.DataFrame]:
     """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter).
 
-    ``fmt`` overrides the format the extension names.
+    ``fmt`` overrides the format the extension names; ``dtypes`` applies to CSV and JSONL;
+    the columns ``text`` are text in every format.
     """
     fmt = fmt or table_format(path)
+    dtypes = {**(dtypes or {}), **dict.fromkeys(text, str)}
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_chunk):
-                yield batch.to_pandas()
+                yield _with_text_columns(batch, text).to_pandas()
         elif fmt == "csv":
             yield from pd.read_csv(path, chunksize=rows_per_chunk, dtype=dtypes)
         else:
@@ -94,6 +97,19 @@ def read_chunks(
         raise
     except Exception as error:
         raise ScoringError(f"cannot read input {path}: {error}") from error
+
+
+def _with_text_columns(batch: Any, names: tuple[str, ...]) -> Any:
+    """``batch`` with the columns ``names`` as text, as CSV and JSONL are read with
+    ``dtype=str`` (an integer column with a gap would otherwise become floats)."""
+    import pyarrow as pa
+
+    for name in names:
+        position = batch.schema.get_field_index(name)
+        if position >= 0 and not pa.types.is_string(batch.schema.field(position).type):
+            column = batch.column(position).cast(pa.string())
+            batch = batch.set_column(position, pa.field(name, pa.string()), column)
+    return batch
 
 
 class TableWriter:

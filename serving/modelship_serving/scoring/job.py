@@ -14,14 +14,16 @@ Beside the output ``OUT`` (e.g. ``scores.parquet``), local or in object storage:
 An attempt that finds ``OUT`` published but no manifest (a crash in between)
 finishes the job when ``OUT`` is the output its own committed chunks produced, and
 refuses to touch any other ``OUT``. Input from object storage is downloaded into the
-work directory first. Where files live is the business of
+work directory first, afresh by every attempt. A job is its input's content, not its uri:
+the state records a download's sha256 (a local file's size, mtime and ctime) and the uri
+without its query string, so a re-signed presigned URL resumes, a replaced input starts
+over, and no signature is ever stored. Where files live is the business of
 modelship_serving.scoring.destination; this module never asks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,13 +32,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from modelship_serving.drift import BatchCounts
 from modelship_serving.errors import ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
-from modelship_serving.scoring.checks import check_input, check_types, load_model, read_dtypes
-from modelship_serving.scoring.destination import LocalDestination, Location, locate
+from modelship_serving.scoring.checks import (
+    check_input,
+    check_types,
+    load_model,
+    read_dtypes,
+    text_columns,
+)
+from modelship_serving.scoring.destination import Location, locate
 from modelship_serving.scoring.formats import read_chunks, table_format
 from modelship_serving.scoring.output import (
     DRIFT_SUFFIX,
@@ -46,7 +55,7 @@ from modelship_serving.scoring.output import (
     prediction_frame,
     work_directory,
 )
-from modelship_serving.scoring.partial import STATE, PartialResults
+from modelship_serving.scoring.partial import PartialResults
 from modelship_serving.scoring.publish import (
     JobOutput,
     assemble_and_publish,
@@ -104,22 +113,31 @@ def _input_file(settings: ScoreSettings, work: Path) -> tuple[Location, Path]:
     if settings.input_format is None:
         table_format(Path(source.file_name))  # an unknown extension is refused first
     copy = work / f"input-{source.file_name}"
-    previous = json.loads(LocalDestination(work).read_text(STATE) or "{}")
-    if previous.get("input") != settings.input_uri:
-        copy.unlink(missing_ok=True)
     try:
         return source, source.folder.local_file(source.name, copy)
     except FileNotFoundError as error:
         raise ScoringError(f"input {source.show()} does not exist or is not a file") from error
 
 
+def _make_work_directory(work: Path) -> None:
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ScoringError(
+            f"cannot write {work} ({error.strerror}): give an --output in a folder this job"
+            " can write, or a writable --work-dir"
+        ) from error
+
+
 def _job_state(
     settings: ScoreSettings, source: Location, input_path: Path, metadata: ModelMetadata
 ) -> dict[str, Any]:
+    # The uri without its query string: a presigned URL is re-signed for a retry (and must
+    # not be stored); the content identity tells whether the table behind it changed.
     return {
-        "input": settings.input_uri,
+        "input": redact_uri(settings.input_uri),
         "input_size": input_path.stat().st_size,
-        "input_mtime_ns": source.folder.modified_ns(source.name),
+        "input_identity": source.folder.content_identity(source.name, input_path),
         "input_format": settings.input_format,
         "model_sha256": metadata.model_sha256,
         "rows_per_chunk": settings.rows_per_chunk,
@@ -141,10 +159,11 @@ def run_scoring(
         )
     source, input_path = _input_file(settings, output.partial.work)
     metadata, model_file = load_model(settings.model_repo, settings.model)
+    shown_input = redact_uri(settings.input_uri)
     # Check the input against the schema before anything is scored or written.
     check_input(
         input_path,
-        redact_uri(settings.input_uri),
+        shown_input,
         settings.input_format,
         metadata,
         settings.key_column,
@@ -153,18 +172,19 @@ def run_scoring(
     state = _job_state(settings, source, input_path, metadata)
     if output.exists():
         return finish_published(output, state)
+    _make_work_directory(output.partial.work)
     output.partial.begin(state)
 
     scorer = scorer_factory(settings, metadata, model_file)
     try:
         rows_in, chunk_count, resumed = _score_chunks(
-            settings, input_path, metadata, scorer, output.partial, progress
+            settings, input_path, shown_input, metadata, scorer, output.partial, progress
         )
     finally:
         scorer.close()
     summary = ScoreManifest(
-        input=settings.input_uri,
-        output=settings.output_uri,
+        input=shown_input,
+        output=output.shown,
         output_format=output.format,
         rows_in=rows_in,
         rows_out=rows_in,
@@ -188,6 +208,7 @@ def run_scoring(
 def _score_chunks(
     settings: ScoreSettings,
     input_path: Path,
+    shown: str,
     metadata: ModelMetadata,
     scorer: Scorer,
     partial: PartialResults,
@@ -197,20 +218,22 @@ def _score_chunks(
     reference = metadata.reference_profile
     rows_in = chunk_count = resumed = 0
     clock = time.monotonic()
-    dtypes = read_dtypes(metadata)
-    chunks = read_chunks(input_path, settings.rows_per_chunk, dtypes, settings.input_format)
+    chunks = read_chunks(
+        input_path,
+        settings.rows_per_chunk,
+        read_dtypes(metadata),
+        settings.input_format,
+        text_columns(settings.key_column),
+    )
     for chunk_index, frame in enumerate(chunks):
         row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
+        frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
         rows_in += len(frame)
         chunk_count += 1
         if partial.is_committed(chunk_index):
             resumed += 1
             continue
-        where = (
-            f"{input_path} rows {row_numbers[0]}-{row_numbers[-1]}"
-            if len(frame)
-            else str(input_path)
-        )
+        where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
         check_types(frame, metadata, where)
         outputs = scorer.score(frame)
         keys = frame[settings.key_column] if settings.key_column else None

@@ -45,7 +45,8 @@ def prediction_frame(
     """The output rows of one chunk: row number, key, label/prediction, one column per score."""
     columns: dict[str, Any] = {ROW_COLUMN: rows}
     if keys is not None and key_column is not None:
-        columns[key_column] = keys.to_numpy()
+        # Text whatever the chunk holds (all gaps included): one column type in every chunk.
+        columns[key_column] = keys.astype("string").array
     for spec in metadata.outputs:
         values = outputs[spec.name].reshape(len(rows), -1)
         if values.dtype == np.object_:

@@ -275,3 +275,48 @@ def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
         "scores/wine.csv.drift.json",
         "scores/wine.csv.manifest.json",
     ]
+
+
+def reverse_rows(path: Path) -> None:
+    """Rewrite the CSV at ``path`` with its rows reversed: another table, the same size."""
+    header, *lines = path.read_text().splitlines(keepends=True)
+    path.write_text(header + "".join(reversed(lines)))
+
+
+def test_an_s3_input_replaced_with_a_same_size_table_is_scored_afresh(
+    s3: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = held_out_job(
+        "churn", 10, "in.csv", "s3://batch/swap/out.csv", 100, "s3://batch/in/swap.csv", "pod1"
+    )
+    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/swap.csv")
+    crash_on_chunk(job.settings, monkeypatch, 4)
+    reverse_rows(tmp_path / "in.csv")
+    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/swap.csv")
+    manifest = run_scoring(job.settings.model_copy(update={"work_dir": tmp_path / "pod2"}))
+    assert manifest.chunks_resumed == 0
+    s3.download_file("batch", "swap/out.csv", str(tmp_path / "out.csv"))
+    replaced = Job(job.settings, pd.read_csv(tmp_path / "in.csv"), job.original)
+    replaced.assert_every_row_once_in_order(pd.read_csv(tmp_path / "out.csv"))
+
+
+def test_a_gs_input_replaced_with_a_same_size_table_is_scored_afresh(
+    gcs_emulator: str, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    bucket = storage.Client(project="test", credentials=credentials).bucket("models")
+    job = held_out_job(
+        "wine", 4, "in.csv", str(tmp_path / "out.csv"), 60, "gs://models/in/swap.csv", "pod1"
+    )
+    bucket.blob("in/swap.csv").upload_from_filename(str(tmp_path / "in.csv"))
+    crash_on_chunk(job.settings, monkeypatch, 3)
+    reverse_rows(tmp_path / "in.csv")
+    bucket.blob("in/swap.csv").upload_from_filename(str(tmp_path / "in.csv"))
+    manifest = run_scoring(job.settings)  # the same work directory, holding the old download
+    assert manifest.chunks_resumed == 0
+    replaced = Job(job.settings, pd.read_csv(tmp_path / "in.csv"), job.original)
+    replaced.assert_every_row_once_in_order(pd.read_csv(tmp_path / "out.csv"))
