@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from upstream_crd import upstream_crds
+from support.upstream_crd import upstream_crds
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "modelship"

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from emulator import EmulatorThread
-from harness import ROOT, EmulatedCluster, OperatorProcess
+from support.emulator import EmulatorThread
+from support.harness import ROOT, EmulatedCluster, OperatorProcess
 
 # The upstream kinds the operator creates (ScaledObject, HTTPRoute, GRPCRoute), as vendored.
 UPSTREAM_CRDS = ROOT / "tests" / "conformance" / "upstream" / "crds"

@@ -8,12 +8,11 @@ Argo CD opens for argocd-cm scripts, as Argo CD would to colour the Application.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-from harness import EmulatedCluster
-from scenarios import (
+from support.argocd_sandbox import Health, evaluate, health_check
+from support.harness import EmulatedCluster
+from support.scenarios import (
     MD_API,
     Obj,
     condition,
@@ -26,9 +25,6 @@ from scenarios import (
     retrain_job,
     wait_for,
 )
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "conformance" / "argocd"))
-from argocd_sandbox import Health, evaluate, health_check
 
 NS = "ml"
 

@@ -12,18 +12,18 @@ garbage collector is exactly what the ModelDeployment controls.
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-import scenarios
-from emulator import Fault, Kind
-from harness import RESYNC_SECONDS, EmulatedCluster, OperatorProcess
 from lightkube.generic_resource import create_global_resource
-from scenarios import (
+from modelship_serving.triton.server import free_port
+from support import scenarios
+from support.emulator import Fault, Kind
+from support.harness import RESYNC_SECONDS, EmulatedCluster, OperatorProcess
+from support.scenarios import (
     MD_API,
     create,
     delete,
@@ -165,12 +165,6 @@ def _healthy(port: int) -> bool:
 def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return str(response.read().decode())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_replicas_with_peering_let_one_act(cluster: EmulatedCluster, tmp_path: Path) -> None:

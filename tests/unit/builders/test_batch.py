@@ -18,8 +18,8 @@ import pytest
 from modelship.api.common import Lineage
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 REV = "fraud-0dfcab3e92"
 SHA = "ab" * 32
 SECURE = {
@@ -79,16 +79,7 @@ NIGHTLY: dict[str, Any] = {
         "namespace": "ml",
         "labels": LABELS,
         "annotations": ANNOTATIONS,
-        "ownerReferences": [
-            {
-                "apiVersion": "modelship.dev/v1alpha1",
-                "kind": "ModelDeployment",
-                "name": "fraud",
-                "uid": UID,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
+        "ownerReferences": [controller_reference()],
     },
     "spec": {
         "schedule": "0 2 * * *",

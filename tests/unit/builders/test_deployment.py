@@ -16,8 +16,8 @@ from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, RevisionPlan, revision_for, steady_plan
 from modelship.builders.deployment import build_deployment
 from modelship.builders.pod import fetch_container, model_volumes
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 REV = "fraud-1b64e32ff5"
 IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 SECURE = {
@@ -57,16 +57,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
         "namespace": "ml",
         "labels": LABELS,
         "annotations": {"modelship.dev/model-uri": "s3://models/fraud/3"},
-        "ownerReferences": [
-            {
-                "apiVersion": "modelship.dev/v1alpha1",
-                "kind": "ModelDeployment",
-                "name": "fraud",
-                "uid": UID,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
+        "ownerReferences": [controller_reference()],
     },
     "spec": {
         "replicas": 1,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from modelship.builders import build_retrain_job_children, build_retrain_run_job
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 LABELS = {
     "app.kubernetes.io/name": "trainer",
     "app.kubernetes.io/instance": "fraud-retrain",
@@ -26,16 +26,7 @@ LABELS = {
 META = {
     "namespace": "ml",
     "labels": LABELS,
-    "ownerReferences": [
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "RetrainJob",
-            "name": "fraud-retrain",
-            "uid": UID,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ],
+    "ownerReferences": [controller_reference("fraud-retrain", kind="RetrainJob")],
 }
 RUN_ENV = {
     "name": "MODELSHIP_RUN",

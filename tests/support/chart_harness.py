@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -21,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import scenarios
 import yaml
-from emulator import EmulatorThread
-from harness import EmulatedCluster
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from modelship_serving.triton.server import free_port
 
-REPO = Path(__file__).resolve().parents[3]
+from support import scenarios
+from support.emulator import EmulatorThread
+from support.harness import EmulatedCluster
+
+REPO = Path(__file__).resolve().parents[2]
 # The upstream kinds the operator watches and creates (ScaledObject, HTTPRoute, GRPCRoute),
 # served too, so that the RBAC replay covers the operator's requests on them.
 UPSTREAM_CRDS = REPO / "tests" / "conformance" / "upstream" / "crds"
@@ -38,13 +39,6 @@ SCENARIO_TOKEN = "scenarios"
 
 create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
 create_namespaced_resource("kopf.dev", "v1", "KopfPeering", "kopfpeerings")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def kubeconfig(url: str, token: str) -> Obj:
@@ -137,7 +131,7 @@ class ChartInstall:
         return self.cluster.server.call(
             lambda: [
                 request
-                for request in emulator._requests
+                for request in emulator.requests
                 if request.headers.get("Authorization") == f"Bearer {OPERATOR_TOKEN}"
             ]
         )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "modelship"
 ALERTS_FILE = CHART / "files" / "alerts.yaml"
 DASHBOARD_FILE = CHART / "files" / "dashboards" / "modelship.json"

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from emulator import EmulatorThread, Fault
 from lightkube import Client, KubeConfig
-from scenarios import Obj, create, delete, list_all, patch
 
-ROOT = Path(__file__).parents[3]
+from support.emulator import EmulatorThread, Fault
+from support.scenarios import Obj, create, delete, list_all, patch
+
+ROOT = Path(__file__).parents[2]
 MODELSHIP = Path(sys.executable).parent / "modelship"
 # Short, so that resync-driven behaviour shows within a test's patience.
 RESYNC_SECONDS = 1.0
@@ -60,6 +61,19 @@ class OperatorProcess:
         self.process = None
 
 
+def available_status(deployment: Obj) -> Obj:
+    """The status the Deployment controller writes once every replica is up to date and ready."""
+    replicas = deployment["spec"].get("replicas", 1)
+    return {
+        "observedGeneration": deployment["metadata"]["generation"],
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+        "conditions": [{"type": "Available", "status": "True", "reason": "Ready"}],
+    }
+
+
 class EmulatedCluster:
     """The Cluster of the scenarios, over the emulator; plus what only an emulator can do."""
 
@@ -70,15 +84,7 @@ class EmulatedCluster:
 
     def make_available(self, deployment: Obj) -> None:
         meta = deployment["metadata"]
-        replicas = deployment["spec"].get("replicas", 1)
-        status = {
-            "observedGeneration": meta["generation"],
-            "replicas": replicas,
-            "updatedReplicas": replicas,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
-            "conditions": [{"type": "Available", "status": "True", "reason": "Ready"}],
-        }
+        status = available_status(deployment)
         patch(
             self, "apps/v1", "Deployment", meta["namespace"], meta["name"], {"status": status}, True
         )
@@ -147,7 +153,7 @@ class EmulatedCluster:
         def collect() -> list[str]:
             return [
                 f"{request.method.value} {request.url.path}"
-                for request in self.server.emulator._requests
+                for request in self.server.emulator.requests
                 if request.method in ("POST", "PUT", "PATCH", "DELETE")
             ]
 

@@ -33,7 +33,7 @@ import celpy
 import jsonschema
 import yaml
 
-CRD_DIR = Path(__file__).resolve().parent / "crds"
+CRD_DIR = Path(__file__).resolve().parents[1] / "conformance" / "upstream" / "crds"
 
 Schema = dict[str, Any]
 
