@@ -28,12 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from support.custom_resources import model_deployment_body
 from support.emulator import EmulatorThread
-from support.harness import OperatorProcess, available_status
-
-ROOT = Path(__file__).resolve().parents[2]
+from support.harness import OperatorProcess, available_status, emulated_crds, kubeconfig
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -46,12 +43,11 @@ def main() -> None:
     parser.add_argument("--metrics-port", type=int, default=19090)
     args = parser.parse_args()
 
-    crds = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "crds").glob("*.yaml"))]
-    with EmulatorThread(crds) as server, tempfile.TemporaryDirectory() as tmp:
+    with EmulatorThread(emulated_crds()) as server, tempfile.TemporaryDirectory() as tmp:
         emulator = server.emulator
-        kubeconfig = Path(tmp) / "kubeconfig"
-        kubeconfig.write_text(json.dumps(_kubeconfig(server.url)))
-        operator = OperatorProcess(kubeconfig, Path(tmp) / "operator.log")
+        config_path = Path(tmp) / "kubeconfig"
+        config_path.write_text(json.dumps(kubeconfig(server.url)))
+        operator = OperatorProcess(config_path, Path(tmp) / "operator.log")
         operator.extra_args = [
             f"--resync-interval={args.resync_interval}",
             f"--metrics-port={args.metrics_port}",
@@ -119,17 +115,6 @@ def main() -> None:
         "operator_peak_rss_mib": peak,
     }
     print(json.dumps(figures, indent=2))
-
-
-def _kubeconfig(url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "bench",
-        "clusters": [{"name": "bench", "cluster": {"server": url}}],
-        "users": [{"name": "bench", "user": {"token": "unused"}}],
-        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
-    }
 
 
 def _is_ready(md: dict[str, Any]) -> bool:

@@ -84,3 +84,13 @@ def controller_reference(
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def model_following_body(name: str, namespace: str, retrain_job: str, model: str = "wine") -> Body:
+    """A ModelDeployment that serves whatever model the RetrainJob `retrain_job` promotes."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ModelDeployment",
+        "metadata": _metadata(name, namespace),
+        "spec": {"model": {"name": model, "fromRetrainJob": retrain_job}},
+    }

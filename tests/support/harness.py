@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from lightkube import Client, KubeConfig
 
 from support.emulator import EmulatorThread, Fault
@@ -17,6 +18,31 @@ ROOT = Path(__file__).parents[2]
 MODELSHIP = Path(sys.executable).parent / "modelship"
 # Short, so that resync-driven behaviour shows within a test's patience.
 RESYNC_SECONDS = 1.0
+# The upstream kinds the operator watches and creates (ScaledObject, HTTPRoute, GRPCRoute),
+# as vendored.
+UPSTREAM_CRDS = ROOT / "tests" / "conformance" / "upstream" / "crds"
+
+
+def upstream_crds() -> list[Obj]:
+    return [yaml.safe_load(path.read_text()) for path in sorted(UPSTREAM_CRDS.glob("*.yaml"))]
+
+
+def emulated_crds() -> list[Obj]:
+    """modelship's CRDs from crds/ and the upstream ones: what the emulator serves."""
+    own = [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "crds").glob("*.yaml"))]
+    return own + upstream_crds()
+
+
+def kubeconfig(url: str, token: str = "unused") -> Obj:
+    """A kubeconfig for the emulator at `url`, authenticating with `token`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "emulator",
+        "clusters": [{"name": "emulator", "cluster": {"server": url}}],
+        "users": [{"name": "emulator", "user": {"token": token}}],
+        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "emulator"}}],
+    }
 
 
 class OperatorProcess:
@@ -50,15 +76,19 @@ class OperatorProcess:
             )
 
     def stop(self, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process, kill)
+            self.process = None
+
+
+def stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """SIGTERM (SIGKILL when `kill`), then SIGKILL if it has not exited within 20 seconds."""
+    process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def available_status(deployment: Obj) -> Obj:

@@ -18,7 +18,7 @@ from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
-from support.custom_resources import model_deployment_body, retrain_job_body
+from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
 
 MD_API = "modelship.dev/v1alpha1"
 for _kind, _plural in (("ModelDeployment", "modeldeployments"), ("RetrainJob", "retrainjobs")):
@@ -443,12 +443,7 @@ def invalid_spec_is_reported_and_touches_nothing(cluster: Cluster, ns: str) -> N
 
 def model_from_retrain_job(cluster: Cluster, ns: str) -> None:
     """A ModelDeployment following a RetrainJob waits for its promoted model, then serves it."""
-    create(cluster, {
-        "apiVersion": MD_API,
-        "kind": "ModelDeployment",
-        "metadata": {"name": "wine", "namespace": ns},
-        "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
-    })  # fmt: skip
+    create(cluster, model_following_body("wine", ns, "retrain"))
     md = md_with(cluster, ns, "wine", "Ready", "False", "ModelUnresolved")
     assert condition(md, "Ready")["message"] == 'RetrainJob "retrain" is not known.'
     retrain = create(cluster, retrain_job("retrain", ns))

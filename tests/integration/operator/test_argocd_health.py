@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from support.argocd_sandbox import Health, evaluate, health_check
+from support.custom_resources import model_following_body
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
@@ -164,12 +165,7 @@ def test_an_invalid_spec_is_degraded_and_says_the_old_revision_serves(
 
 
 def test_a_model_from_an_unknown_retrain_job_is_degraded(cluster: EmulatedCluster) -> None:
-    create(cluster, {
-        "apiVersion": MD_API,
-        "kind": "ModelDeployment",
-        "metadata": {"name": "wine", "namespace": NS},
-        "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
-    })  # fmt: skip
+    create(cluster, model_following_body("wine", NS, "retrain"))
     degraded = health_becomes(cluster, "ModelDeployment", "wine", "Degraded")
     assert degraded == Health("Degraded", 'ModelUnresolved: RetrainJob "retrain" is not known.')
 

@@ -21,6 +21,7 @@ import pytest
 from lightkube.generic_resource import create_global_resource
 from modelship_serving.triton.server import free_port
 from support import scenarios
+from support.custom_resources import model_following_body
 from support.emulator import Fault, Kind
 from support.harness import RESYNC_SECONDS, EmulatedCluster, OperatorProcess
 from support.scenarios import (
@@ -388,12 +389,7 @@ def test_followers_of_a_retrain_job_roll_out_its_promotion_at_once(
     cluster.operator.start()
     create(cluster, retrain_job("retrain", NS))
     for name in ("wine", "wine-shadow"):
-        create(cluster, {
-            "apiVersion": MD_API,
-            "kind": "ModelDeployment",
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
-        })  # fmt: skip
+        create(cluster, model_following_body(name, NS, "retrain"))
         md_with(cluster, NS, name, "Ready", "False", "ModelUnresolved")
 
     promoted = {"version": "7", "uri": "s3://models/wine/retrain-run"}
