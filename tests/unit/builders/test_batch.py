@@ -19,16 +19,11 @@ from modelship.api.common import Lineage
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
+from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-0dfcab3e92"
 SHA = "ab" * 32
-SECURE = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+SECURE = RESTRICTED_CONTAINER
 IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 LABELS = {
     "app.kubernetes.io/name": "triton",
@@ -99,13 +94,7 @@ NIGHTLY: dict[str, Any] = {
                         "restartPolicy": "Never",
                         "automountServiceAccountToken": False,
                         "enableServiceLinks": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": 1000,
-                            "runAsGroup": 1000,
-                            "fsGroup": 1000,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": RESTRICTED_POD,
                         "initContainers": [
                             {
                                 "name": "fetch",

@@ -17,16 +17,11 @@ from modelship.builders import ResolvedModel, RevisionPlan, revision_for, steady
 from modelship.builders.deployment import build_deployment
 from modelship.builders.pod import fetch_container, model_volumes
 from support.custom_resources import controller_reference
+from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-1b64e32ff5"
 IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
-SECURE = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+SECURE = RESTRICTED_CONTAINER
 SELECTOR = {
     "app.kubernetes.io/instance": "fraud",
     "app.kubernetes.io/component": "server",
@@ -80,13 +75,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
             "spec": {
                 "automountServiceAccountToken": False,
                 "enableServiceLinks": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 1000,
-                    "runAsGroup": 1000,
-                    "fsGroup": 1000,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": RESTRICTED_POD,
                 "initContainers": [
                     {
                         "name": "fetch",

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from modelship.builders import build_retrain_job_children, build_retrain_run_job
 from support.custom_resources import controller_reference
+from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 LABELS = {
     "app.kubernetes.io/name": "trainer",
@@ -32,20 +33,9 @@ RUN_ENV = {
     "name": "MODELSHIP_RUN",
     "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
 }
-POD_SECURITY = {
-    "runAsNonRoot": True,
-    "runAsUser": 1000,
-    "runAsGroup": 1000,
-    "fsGroup": 1000,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-TRAINER_SECURITY = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+POD_SECURITY = RESTRICTED_POD
+# The trainer is the user's image: it may write where it likes.
+TRAINER_SECURITY = RESTRICTED_CONTAINER | {"readOnlyRootFilesystem": False}
 
 
 def _job_spec(pod: dict[str, Any], container: dict[str, Any], **job: Any) -> dict[str, Any]:
