@@ -1,19 +1,20 @@
 """Which everyday models `modelship package` ships, and how (not a test).
 
-Packages every model of tests/unit/serving/model_zoo.py, plus a few it refuses, and
+Packages every model of tests/support/model_zoo.py, plus a few it refuses, and
 prints a Markdown table: shipped in float32, shipped by the float64 retry, or refused
 (with the first words of the one-line reason); the packaging time (conversion, parity
 on the 300-row sample, writing; not the training); and the packaged graph's in-process
 onnxruntime throughput on 64-row batches of held-out rows (a ceiling of what Triton can
 serve, which adds RPC and batching costs measured in the Serving section).
 
-    .venv/bin/python hack/bench/families_bench.py
+    PYTHONPATH=tests .venv/bin/python hack/bench/families_bench.py
+
+(tests/support holds the models; PYTHONPATH=tests makes it importable as `support`.)
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,20 +27,9 @@ from modelship_serving.errors import PackagingError
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session
 from modelship_serving.packaging.schema import frame_to_feeds
+from support import model_zoo
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_zoo() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "modelship_model_zoo", ROOT / "tests/unit/serving/model_zoo.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["modelship_model_zoo"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def refused_cases(zoo: Any) -> list[tuple[str, Callable[[], Any]]]:
@@ -112,7 +102,7 @@ def measure(name: str, build: Callable[[], Any], work: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    zoo = load_zoo()
+    zoo = model_zoo
     cases: list[tuple[str, Callable[[], Any], str | None]] = [
         (case.name, case.build, case.library) for case in zoo.ZOO
     ]

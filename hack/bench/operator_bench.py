@@ -10,7 +10,10 @@ HTTP request the emulator serves comes from the operator), then measures:
 - writes (and requests) of the idle operator over the idle window of resyncs;
 - the operator's resident memory (now and peak).
 
-    .venv/bin/python hack/bench/operator_bench.py --count 200 --idle-seconds 300
+    PYTHONPATH=tests .venv/bin/python hack/bench/operator_bench.py --count 200 --idle-seconds 300
+
+(the emulator and the operator process come from tests/support, importable as `support`
+with PYTHONPATH=tests.)
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import tempfile
 import time
 import urllib.request
@@ -26,13 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration" / "operator"))
-
-from emulator import EmulatorThread  # noqa: E402
-from harness import OperatorProcess  # noqa: E402
+from support.custom_resources import model_deployment_body
+from support.emulator import EmulatorThread
+from support.harness import OperatorProcess, available_status, emulated_crds, kubeconfig
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -45,12 +43,11 @@ def main() -> None:
     parser.add_argument("--metrics-port", type=int, default=19090)
     args = parser.parse_args()
 
-    crds = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "crds").glob("*.yaml"))]
-    with EmulatorThread(crds) as server, tempfile.TemporaryDirectory() as tmp:
+    with EmulatorThread(emulated_crds()) as server, tempfile.TemporaryDirectory() as tmp:
         emulator = server.emulator
-        kubeconfig = Path(tmp) / "kubeconfig"
-        kubeconfig.write_text(json.dumps(_kubeconfig(server.url)))
-        operator = OperatorProcess(kubeconfig, Path(tmp) / "operator.log")
+        config_path = Path(tmp) / "kubeconfig"
+        config_path.write_text(json.dumps(kubeconfig(server.url)))
+        operator = OperatorProcess(config_path, Path(tmp) / "operator.log")
         operator.extra_args = [
             f"--resync-interval={args.resync_interval}",
             f"--metrics-port={args.metrics_port}",
@@ -60,13 +57,13 @@ def main() -> None:
         pid = operator.process.pid
         try:
             _wait("the operator to start watching", lambda: _watching(server), 60)
-            mark = server.call(lambda: len(emulator._requests))
+            mark = server.call(lambda: len(emulator.requests))
             reconciles_before = _reconciles(args.metrics_port)
 
             started = time.monotonic()
             for i in range(args.count):
-                body = _model_deployment(f"model-{i:03d}", f"ns-{i % 10}")
-                server.call(lambda b=body: emulator._create(_kind(emulator), None, b))
+                body = model_deployment_body(f"model-{i:03d}", f"ns-{i % 10}", model="wine")
+                server.call(lambda b=body: emulator.store(b))
             _wait(
                 "children and status of every ModelDeployment",
                 lambda: (
@@ -79,7 +76,7 @@ def main() -> None:
             converged = time.monotonic() - started
 
             for deployment in server.call(lambda: emulator.objects("deployments")):
-                server.call(lambda d=deployment: _make_available(emulator, d))
+                server.call(lambda d=deployment: emulator.patch_status(d, available_status(d)))
             _wait(
                 "every ModelDeployment Ready",
                 lambda: _all(server, _is_ready, args.count),
@@ -90,7 +87,7 @@ def main() -> None:
             converging = _requests(server, mark)
             reconciles = _since(reconciles_before, _reconciles(args.metrics_port))
 
-            idle_mark = server.call(lambda: len(emulator._requests))
+            idle_mark = server.call(lambda: len(emulator.requests))
             idle_reconciles_before = _reconciles(args.metrics_port)
             time.sleep(args.idle_seconds)
             idle = _requests(server, idle_mark)
@@ -120,45 +117,6 @@ def main() -> None:
     print(json.dumps(figures, indent=2))
 
 
-def _kubeconfig(url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "bench",
-        "clusters": [{"name": "bench", "cluster": {"server": url}}],
-        "users": [{"name": "bench", "user": {"token": "unused"}}],
-        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
-    }
-
-
-def _kind(emulator: Any) -> Any:
-    return emulator._kinds["modelship.dev/v1alpha1", "modeldeployments"]
-
-
-def _model_deployment(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "ModelDeployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"model": {"name": "wine", "version": "1", "uri": f"s3://models/{name}/1"}},
-    }
-
-
-def _make_available(emulator: Any, deployment: dict[str, Any]) -> None:
-    kind = emulator._kinds["apps/v1", "deployments"]
-    meta = deployment["metadata"]
-    replicas = deployment["spec"].get("replicas", 1)
-    status = {
-        "observedGeneration": meta["generation"],
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
-    }
-    key = ("apps/v1", "deployments", meta["namespace"], meta["name"])
-    emulator._patch(kind, key, {"status": status}, "application/merge-patch+json", "status")
-
-
 def _is_ready(md: dict[str, Any]) -> bool:
     conditions = (md.get("status") or {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
@@ -170,14 +128,14 @@ def _all(server: EmulatorThread, check: Callable[[dict[str, Any]], bool], count:
 
 
 def _watching(server: EmulatorThread) -> bool:
-    return bool(server.call(lambda: server.emulator._watches))
+    return server.call(lambda: server.emulator.watching)
 
 
 def _requests(server: EmulatorThread, since: int) -> list[str]:
     def collect() -> list[str]:
         return [
             f"{r.method.value} {r.url.path}" + (" watch" if r.params.get("watch") else "")
-            for r in server.emulator._requests[since:]
+            for r in server.emulator.requests[since:]
         ]
 
     return server.call(collect)

@@ -9,7 +9,6 @@ hack/kind-up.sh loads the images).
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "operator"))
-
-from harness import ROOT, OperatorProcess
-from scenarios import Obj, get, list_all, wait_for
+from support.harness import ROOT, OperatorProcess
+from support.scenarios import Obj, get, list_all, wait_for
 
 # Pods pull images and fetch models here: give them time.
 AVAILABLE_SECONDS = 300.0

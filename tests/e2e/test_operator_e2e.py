@@ -9,7 +9,7 @@ that need the emulator (injected faults, a spec the CRD refuses) are left out.
 from __future__ import annotations
 
 import pytest
-import scenarios
+from support import scenarios
 
 pytestmark = pytest.mark.cluster
 

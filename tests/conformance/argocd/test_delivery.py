@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from argocd_sandbox import KINDS, REPO, config_map_key, health_check
+from support.argocd_sandbox import KINDS, REPO, config_map_key, health_check
 
 README = REPO / "README.md"
 CHART = REPO / "charts" / "modelship"

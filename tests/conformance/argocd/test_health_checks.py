@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
-from argocd_sandbox import KINDS, Health, evaluate, health_check
 from lupa import lua51
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.retrain_job import RetrainJob
 from modelship.reconcile import reasons
+from support.argocd_sandbox import KINDS, Health, evaluate, health_check
 
 CASES_DIR = Path(__file__).parent / "modelship.dev"
 API = {"ModelDeployment": ModelDeployment, "RetrainJob": RetrainJob}

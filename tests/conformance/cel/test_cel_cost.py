@@ -2,7 +2,7 @@
 
 A real apiextensions-apiserver refuses a CRD whose x-kubernetes-validations rule is
 estimated above 10,000,000, or whose rules together are above 100,000,000 (see
-cel_cost.py for the upstream sources ported). Proves: the estimator reproduces the
+tests/support/cel_cost.py for the upstream sources ported). Proves: the estimator reproduces the
 costs Kubernetes' own tests expect (compilation_test.go TestCostEstimation) and the
 refusals reported upstream; every rule and messageExpression of both CRDs is within
 the per-rule budget and each CRD within the total; and without the schema's bounds the

@@ -1,5 +1,6 @@
 """Both CRDs pass the API server's schema rules: structural, consistent extensions,
-pruned defaults, well-formed validation rules (see structural.py for the upstream source).
+pruned defaults, well-formed validation rules (see tests/support/structural_schema.py for the
+upstream source).
 
 Proves it for the CRDs in crds/ and in the chart, and that the checker finds each kind
 of problem it claims to, so that an empty answer means something.

@@ -1,16 +1,9 @@
 """Fixtures of the admission policy replay: the chart's policies rendered by the real helm,
-the CRDs they guard, and the offline evaluators they are checked with.
-
-The replays live in sibling folders' modules; pytest runs with --import-mode=importlib, so
-they are loaded from their files here.
-"""
+the CRDs they guard, and the offline evaluators they are checked with (tests/support)."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -18,28 +11,14 @@ from typing import Any
 
 import pytest
 import yaml
+from support import admission_replay, cel_cost, upstream_crd
+from support.helm import find_helm
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "modelship"
 # What a Kubernetes 1.30+ API server says it serves, as `helm install` learns it.
 SERVED = "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"
-
-
-def _load(path: Path) -> ModuleType:
-    module_name = f"modelship_conformance_policy_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-UPSTREAM_CRD = _load(HERE.parent / "upstream" / "upstream_crd.py")
-CEL_COST = _load(HERE.parent / "cel" / "cel_cost.py")
-ADMISSION_REPLAY = _load(HERE / "admission_replay.py")
+UPSTREAM_CRD, CEL_COST, ADMISSION_REPLAY = upstream_crd, cel_cost, admission_replay
 
 
 @pytest.fixture(scope="session")
@@ -72,14 +51,6 @@ def crd_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def _helm() -> str:
-    local = REPO / ".tools" / "bin" / "helm"
-    found = str(local) if local.is_file() else shutil.which("helm")
-    if found is None:
-        pytest.skip("helm is not installed: run hack/install-helm.sh (hack/setup.sh does)")
-    return found
-
-
 @pytest.fixture(scope="session")
 def render_policy(
     tmp_path_factory: pytest.TempPathFactory,
@@ -100,7 +71,7 @@ def render_policy(
             )
         )
         printed = subprocess.run(
-            [_helm(), "template", "modelship", str(CHART), "-n", "modelship-system",
+            [find_helm(), "template", "modelship", str(CHART), "-n", "modelship-system",
              "--values", str(values), "--api-versions", SERVED,
              "--show-only", "templates/admission-policy.yaml"],
             check=True, capture_output=True, text=True, timeout=60,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_chart import ALERTS_FILE, EVERYTHING_ON, rendered_rule_groups
-from promtool_runner import run_promtool
+from support.prometheus_chart import ALERTS_FILE, EVERYTHING_ON, rendered_rule_groups
+from support.promtool_runner import run_promtool
 
 ALERT_TESTS = sorted((Path(__file__).parent / "alerts").glob("*.test.yaml"))
 

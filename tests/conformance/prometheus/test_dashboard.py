@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_chart import DASHBOARD_FILE
-from promtool_runner import run_promtool
+from support.prometheus_chart import DASHBOARD_FILE
+from support.promtool_runner import run_promtool
 
 GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
 SCOPE = ('namespace="$namespace"', 'modeldeployment="$modeldeployment"', 'revision=~"$revision"')

@@ -14,7 +14,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from prometheus_chart import (
+from support.prometheus_chart import (
     DASHBOARD_FILE,
     EVERYTHING_ON,
     NAMESPACE,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from modelship.handlers import metrics
 from prometheus_client import REGISTRY, generate_latest
-from promtool_runner import run_promtool
+from support.promtool_runner import run_promtool
 
 
 @pytest.fixture(autouse=True)

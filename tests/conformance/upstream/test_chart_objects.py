@@ -7,14 +7,13 @@ switched on (add the values that switch on a new one to UPSTREAM_VALUES).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from upstream_crd import upstream_crds
+from support.helm import find_helm
+from support.upstream_crd import upstream_crds
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "modelship"
@@ -29,20 +28,12 @@ UPSTREAM_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 API_VERSIONS = ("monitoring.coreos.com/v1",)
 
 
-def _helm() -> str:
-    local = REPO / ".tools" / "bin" / "helm"
-    found = str(local) if local.is_file() else shutil.which("helm")
-    if found is None:
-        pytest.skip("helm is not installed: run hack/install-helm.sh (hack/setup.sh does)")
-    return found
-
-
 def test_chart_objects_of_upstream_kinds_pass_their_crds(tmp_path: Path) -> None:
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump(UPSTREAM_VALUES))
     versions = [arg for v in API_VERSIONS for arg in ("--api-versions", v)]
     printed = subprocess.run(
-        [_helm(), "template", "modelship", str(CHART), "-n", "modelship-system",
+        [find_helm(), "template", "modelship", str(CHART), "-n", "modelship-system",
          "--values", str(values), *versions],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from keda_webhook import hpa_name, refusal, scaler_problem
+from support.keda_webhook import hpa_name, refusal, scaler_problem
 
 
 def _scaled_object(**spec: Any) -> dict[str, Any]:

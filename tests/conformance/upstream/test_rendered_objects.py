@@ -27,8 +27,6 @@ import pydantic
 import pytest
 import yaml
 from click.testing import CliRunner
-from edge_specs import EDGE_SPECS
-from keda_webhook import refusal, scaler_problem
 from modelship.api import ModelDeployment
 from modelship.api.model_deployment import ModelFormat, TrafficRouter
 from modelship.builders import (
@@ -41,7 +39,9 @@ from modelship.builders import (
 from modelship.builders.defaults import canary_settings
 from modelship.builders.grpc_route import build_grpc_route
 from modelship.cli.render import render
-from upstream_crd import upstream_crds
+from support.edge_specs import EDGE_SPECS
+from support.keda_webhook import refusal, scaler_problem
+from support.upstream_crd import upstream_crds
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((REPO / "crds" / "samples").glob("*.yaml"))

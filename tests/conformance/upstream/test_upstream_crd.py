@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 import pytest
-from upstream_crd import HarnessGapError, UpstreamCrd, escape_property, upstream_crds
+from support.upstream_crd import HarnessGapError, UpstreamCrd, escape_property, upstream_crds
 
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
 GRPC_ROUTE = ("gateway.networking.k8s.io/v1", "GRPCRoute")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chart_harness import ChartInstall, ChartStartedOperator, installed
-from scenarios import create, deployments, model_deployment, wait_for
+from support.chart_harness import ChartInstall, ChartStartedOperator, installed
+from support.scenarios import create, deployments, model_deployment, wait_for
 
 
 def handled(replica: ChartStartedOperator, name: str) -> bool:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import scenarios
-from chart_harness import Obj, helm_template, installed
+from support import scenarios
+from support.chart_harness import Obj, helm_template, installed
 
 # One namespace per scenario: they reuse object names.
 SCENARIOS = {

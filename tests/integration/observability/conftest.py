@@ -4,7 +4,6 @@ ModelDeployment, on 127.0.0.2 and 127.0.0.3."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +18,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from triton_revisions import ADDRESSES, REVISION_NAMES, TRITON_ARGS, Revision
+from support.triton_revisions import ADDRESSES, REVISION_NAMES, TRITON_ARGS, Revision
 
 
 @pytest.fixture(scope="module")

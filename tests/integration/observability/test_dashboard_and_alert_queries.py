@@ -26,9 +26,10 @@ import pytest
 import tritonclient.http as triton_http
 import yaml
 from modelship.handlers import metrics
+from modelship_serving.triton.server import free_port
 from prometheus_client import start_http_server
-from prometheus_server import PrometheusServer, free_port
-from triton_revisions import MODEL_DEPLOYMENT, NAMESPACE, Revision
+from support.prometheus_server import PrometheusServer
+from support.triton_revisions import MODEL_DEPLOYMENT, NAMESPACE, Revision
 from tritonclient.utils import InferenceServerException
 
 pytestmark = pytest.mark.triton

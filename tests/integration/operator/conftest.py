@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from emulator import EmulatorThread
-from harness import ROOT, EmulatedCluster, OperatorProcess
-
-# The upstream kinds the operator creates (ScaledObject, HTTPRoute, GRPCRoute), as vendored.
-UPSTREAM_CRDS = ROOT / "tests" / "conformance" / "upstream" / "crds"
-
-
-def _crds() -> list[dict[str, Any]]:
-    paths = [*sorted((ROOT / "crds").glob("*.yaml")), *sorted(UPSTREAM_CRDS.glob("*.yaml"))]
-    return [yaml.safe_load(path.read_text()) for path in paths]
+from support.emulator import EmulatorThread
+from support.harness import EmulatedCluster, OperatorProcess, emulated_crds, kubeconfig
 
 
 @pytest.fixture
 def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[EmulatedCluster]:
-    with EmulatorThread(_crds()) as server:
-        kubeconfig = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "current-context": "emulator",
-            "clusters": [{"name": "emulator", "cluster": {"server": server.url}}],
-            "users": [{"name": "emulator", "user": {"token": "unused"}}],
-            "contexts": [
-                {"name": "emulator", "context": {"cluster": "emulator", "user": "emulator"}}
-            ],
-        }
+    with EmulatorThread(emulated_crds()) as server:
+        config = kubeconfig(server.url)
         path = tmp_path / "kubeconfig"
-        path.write_text(json.dumps(kubeconfig))
+        path.write_text(json.dumps(config))
         operator = OperatorProcess(path, tmp_path / "operator.log")
         operator.start()
         try:
-            yield EmulatedCluster(server, kubeconfig, operator)
+            yield EmulatedCluster(server, config, operator)
         finally:
             operator.stop()
             if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:

@@ -8,12 +8,12 @@ Argo CD opens for argocd-cm scripts, as Argo CD would to colour the Application.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-from harness import EmulatedCluster
-from scenarios import (
+from support.argocd_sandbox import Health, evaluate, health_check
+from support.custom_resources import model_following_body
+from support.harness import EmulatedCluster
+from support.scenarios import (
     MD_API,
     Obj,
     condition,
@@ -26,9 +26,6 @@ from scenarios import (
     retrain_job,
     wait_for,
 )
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "conformance" / "argocd"))
-from argocd_sandbox import Health, evaluate, health_check
 
 NS = "ml"
 
@@ -168,12 +165,7 @@ def test_an_invalid_spec_is_degraded_and_says_the_old_revision_serves(
 
 
 def test_a_model_from_an_unknown_retrain_job_is_degraded(cluster: EmulatedCluster) -> None:
-    create(cluster, {
-        "apiVersion": MD_API,
-        "kind": "ModelDeployment",
-        "metadata": {"name": "wine", "namespace": NS},
-        "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
-    })  # fmt: skip
+    create(cluster, model_following_body("wine", NS, "retrain"))
     degraded = health_becomes(cluster, "ModelDeployment", "wine", "Degraded")
     assert degraded == Health("Degraded", 'ModelUnresolved: RetrainJob "retrain" is not known.')
 

@@ -1,7 +1,7 @@
 """Switching a ModelDeployment's autoscaling engine converges under KEDA's admission webhook.
 
 The emulated API server here replays KEDA's ScaledObject webhook (the checks of
-tests/conformance/upstream/keda_webhook.py, against the HPAs, ScaledObjects and
+tests/support/keda_webhook.py, against the HPAs, ScaledObjects and
 Deployments in its store). KEDA refuses a ScaledObject while an HPA it does not own
 targets the same Deployment; an operator that created the ScaledObject before deleting
 the HPA was refused on every reconcile and never reached the delete.
@@ -9,15 +9,15 @@ the HPA was refused on every reconcile and never reached the delete.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
-from emulator import KubernetesApiEmulator
-from harness import ROOT, EmulatedCluster
 from lightkube import ApiError
 from lightkube.generic_resource import create_namespaced_resource
-from scenarios import (
+from support import keda_webhook
+from support.emulator import KubernetesApiEmulator
+from support.harness import EmulatedCluster
+from support.scenarios import (
     MD_API,
     Obj,
     create,
@@ -26,9 +26,6 @@ from scenarios import (
     ready_model_deployment,
     wait_for,
 )
-
-sys.path.insert(0, str(ROOT / "tests" / "conformance" / "upstream"))
-import keda_webhook
 
 NS = "ml"
 HPA_API, SO_API = "autoscaling/v2", "keda.sh/v1alpha1"

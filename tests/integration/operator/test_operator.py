@@ -12,18 +12,19 @@ garbage collector is exactly what the ModelDeployment controls.
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-import scenarios
-from emulator import Fault, Kind
-from harness import RESYNC_SECONDS, EmulatedCluster, OperatorProcess
 from lightkube.generic_resource import create_global_resource
-from scenarios import (
+from modelship_serving.triton.server import free_port
+from support import scenarios
+from support.custom_resources import model_following_body
+from support.emulator import Fault, Kind
+from support.harness import RESYNC_SECONDS, EmulatedCluster, OperatorProcess
+from support.scenarios import (
     MD_API,
     create,
     delete,
@@ -165,12 +166,6 @@ def _healthy(port: int) -> bool:
 def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return str(response.read().decode())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_replicas_with_peering_let_one_act(cluster: EmulatedCluster, tmp_path: Path) -> None:
@@ -394,12 +389,7 @@ def test_followers_of_a_retrain_job_roll_out_its_promotion_at_once(
     cluster.operator.start()
     create(cluster, retrain_job("retrain", NS))
     for name in ("wine", "wine-shadow"):
-        create(cluster, {
-            "apiVersion": MD_API,
-            "kind": "ModelDeployment",
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
-        })  # fmt: skip
+        create(cluster, model_following_body(name, NS, "retrain"))
         md_with(cluster, NS, name, "Ready", "False", "ModelUnresolved")
 
     promoted = {"version": "7", "uri": "s3://models/wine/retrain-run"}

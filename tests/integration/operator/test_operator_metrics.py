@@ -7,9 +7,17 @@ import shutil
 import subprocess
 import urllib.request
 
-from harness import EmulatedCluster
-from scenarios import MD_API, create, delete, deployments, md_with, model_deployment, wait_for
-from test_operator import free_port
+from modelship_serving.triton.server import free_port
+from support.harness import EmulatedCluster
+from support.scenarios import (
+    MD_API,
+    create,
+    delete,
+    deployments,
+    md_with,
+    model_deployment,
+    wait_for,
+)
 
 NS = "ml"
 READY = 'modelship_resource_ready{kind="ModelDeployment",name="wine",namespace="ml"}'

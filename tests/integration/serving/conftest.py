@@ -1,5 +1,5 @@
 """Fixtures for the real-Triton and fetch tests: tiny trained pipelines (and everyday models
-of tests/unit/serving/model_zoo.py), a packaged repository,
+of tests/support/model_zoo.py), a packaged repository,
 one tritonserver shared by the session (stopped at the end), and free ports on 127.0.0.1."""
 
 from __future__ import annotations
@@ -9,24 +9,21 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 import pytest
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging.package import package_model
 from modelship_serving.triton.config import ModelConfigOptions
 from modelship_serving.triton.server import TritonServer, TritonServerSettings
-from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_wine
-from sklearn.ensemble import GradientBoostingRegressor
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from support import model_zoo
+from support.sklearn_models import churn_classifier, mixed_frame, spend_regressor
 
 
 @dataclass(frozen=True)
@@ -38,46 +35,16 @@ class ServedModel:
     held_out: pd.DataFrame
 
 
-def _mixed_frame(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "age": rng.integers(18, 80, rows),
-            "income": rng.normal(50_000, 12_000, rows),
-            "city": rng.choice(["paris", "lyon", "nice"], rows),
-            "plan": rng.choice(["basic", "pro"], rows),
-        }
-    )
-    frame.loc[frame.index % 13 == 0, "income"] = np.nan
-    return frame
-
-
-def _preprocessing(scale: bool) -> ColumnTransformer:
-    numeric = make_pipeline(SimpleImputer(), StandardScaler()) if scale else SimpleImputer()
-    return ColumnTransformer(
-        [
-            ("numeric", numeric, ["age", "income"]),
-            ("category", OneHotEncoder(handle_unknown="ignore"), ["city", "plan"]),
-        ]
-    )
-
-
 def _train_all() -> dict[str, tuple[Any, pd.DataFrame, pd.DataFrame]]:
     wine = load_wine(as_frame=True)
     wine_x = wine.data.rename(columns=lambda name: name.replace("/", "_"))
     wine_model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     wine_model.fit(wine_x.iloc[::2], wine.target.iloc[::2])
 
-    train, held_out = _mixed_frame(400, 1), _mixed_frame(60, 2)
-    labels = np.where((train["age"] > 45) | (train["plan"] == "pro"), "yes", "no")
-    classifier = Pipeline(
-        [("pre", _preprocessing(True)), ("clf", LogisticRegression(max_iter=1000))]
-    ).fit(train, labels)
+    train, held_out = mixed_frame(400, 1), mixed_frame(60, 2)
+    classifier = churn_classifier(train)
 
-    target = train["age"] * 2 + (train["city"] == "nice") * 10 + train["income"].fillna(0) / 1e4
-    regressor = Pipeline(
-        [("pre", _preprocessing(False)), ("reg", GradientBoostingRegressor(n_estimators=25))]
-    ).fit(train, target)
+    regressor = spend_regressor(train)
     return {
         "wine": (wine_model, wine_x.iloc[::2], wine_x.iloc[1::2]),
         "churn": (classifier, train, held_out),
@@ -87,21 +54,7 @@ def _train_all() -> dict[str, tuple[Any, pd.DataFrame, pd.DataFrame]]:
     }
 
 
-def load_model_zoo() -> ModuleType:
-    """tests/unit/serving/model_zoo.py (tests run with --import-mode=importlib)."""
-    name = "modelship_model_zoo"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "unit" / "serving" / "model_zoo.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-MODEL_ZOO = load_model_zoo()  # also what test_triton_model_zoo.py parametrizes over
+MODEL_ZOO = model_zoo  # also what test_triton_model_zoo.py parametrizes over
 
 
 def _package_zoo(work: Path, repository: Path) -> dict[str, ServedModel]:
@@ -198,7 +151,6 @@ def s3_server() -> Iterator[S3Server]:
     import json
     import os
     import subprocess
-    import sys
 
     import boto3
     from modelship_serving.triton.server import free_port
@@ -254,7 +206,6 @@ def gcs_emulator() -> Iterator[str]:
     """gcp-storage-emulator on 127.0.0.1 with an empty bucket `models`; its endpoint url."""
     import os
     import subprocess
-    import sys
 
     from modelship_serving.triton.server import free_port
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from modelship.api import ModelDeployment
 from modelship.builders import build_model_deployment_children, resolve_model, steady_plan
+from support.custom_resources import model_deployment_body
 
 NOBODY = 65534
 SETPRIV = shutil.which("setpriv")
@@ -29,25 +30,14 @@ RUN = "churn-nightly-29013120"  # the Job the CronJob scheduled for 2025-03-01 0
 
 
 def score_container(input_uri: str, output_uri: str) -> dict[str, Any]:
-    md = ModelDeployment.model_validate(
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "ModelDeployment",
-            "metadata": {"name": "churn", "namespace": "ml", "uid": "u-1"},
-            "spec": {
-                "model": {"name": "churn", "version": "1", "uri": "s3://models/churn/1"},
-                "batch": [
-                    {
-                        "name": "nightly",
-                        "schedule": "@daily",
-                        "input": {"uri": input_uri},
-                        "output": {"uri": output_uri},
-                        "batchSize": 100,
-                    }
-                ],
-            },
-        }
-    )
+    batch = {
+        "name": "nightly",
+        "schedule": "@daily",
+        "input": {"uri": input_uri},
+        "output": {"uri": output_uri},
+        "batchSize": 100,
+    }
+    md = ModelDeployment.model_validate(model_deployment_body("churn", uid="u-1", batch=[batch]))
     children = build_model_deployment_children(md, steady_plan(md, resolve_model(md)))
     [cron_job] = [child for child in children if child["kind"] == "CronJob"]
     pod = cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]

@@ -1,4 +1,4 @@
-"""Everyday models (tests/unit/serving/model_zoo.py) packaged by `modelship package` and served
+"""Everyday models (tests/support/model_zoo.py) packaged by `modelship package` and served
 by the real Triton binary answer over HTTP and gRPC like the original on held-out rows: a
 forest shipped by the float64 retry (FP64 inputs), TF-IDF text (no en_US locale needed),
 gradient boosting with gaps, anomaly detection, clustering, a multi-output regressor, kNN,
@@ -7,17 +7,16 @@ XGBoost, LightGBM and CatBoost."""
 from __future__ import annotations
 
 import importlib.util
-import sys
 from typing import Any
 
 import numpy as np
 import pytest
 from modelship_serving.triton.client import infer_frame_grpc, infer_frame_http
 from modelship_serving.triton.server import TritonServer
+from support import model_zoo as zoo
 
 pytestmark = pytest.mark.triton
 
-zoo = sys.modules["modelship_model_zoo"]  # loaded by conftest.py
 LIBRARIES = {case.name: case.library for case in zoo.ZOO}
 
 

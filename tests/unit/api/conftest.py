@@ -11,10 +11,7 @@ same with `jsonschema` (Draft 4 reads OpenAPI v3.0's boolean
 
 from __future__ import annotations
 
-import copy
-import functools
-import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,52 +20,17 @@ import celpy
 import jsonschema
 import pytest
 import yaml
-from celpy import celtypes
+from support.kube_cel import CEL_RESERVED, Schema, apply_defaults, evaluate
 
 REPO = Path(__file__).resolve().parents[3]
 CRD_DIRS = (REPO / "crds", REPO / "charts" / "modelship" / "crds")
 SAMPLES = REPO / "crds" / "samples"
 
-Schema = dict[str, Any]
-
-
-def _is_sorted(values: celtypes.ListType) -> celtypes.BoolType:
-    """Kubernetes' `<list>.isSorted()` (k8s.io/apiserver/pkg/cel/library/lists.go).
-
-    cel-python lacks the Kubernetes list library. There, isSorted is true when
-    every element is <= the next (so equal neighbours are allowed), true for
-    empty and one-element lists, and an error for elements that do not compare.
-    """
-    for left, right in itertools.pairwise(values):
-        if type(left) is not type(right):
-            raise TypeError(f"isSorted: cannot compare {type(left)} with {type(right)}")
-        if left > right:
-            return celtypes.BoolType(False)
-    return celtypes.BoolType(True)
-
-
-KUBERNETES_CEL_FUNCTIONS: Mapping[str, Callable[..., Any]] = {"isSorted": _is_sorted}
-
-
-@functools.cache
-def _program(expression: str) -> celpy.Runner:
-    environment = celpy.Environment()
-    return environment.program(environment.compile(expression), functions=KUBERNETES_CEL_FUNCTIONS)
-
-
-# CEL's reserved words: the API server shows a property so named to rules as __name__
-# (k8s.io/apiserver pkg/cel/escaping.go); cel-python does not, so the value is renamed.
-_CEL_RESERVED = frozenset(
-    {"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for"}
-    | {"function", "if", "import", "let", "loop", "package", "namespace", "return", "var"}
-    | {"void", "while"}
-)
-
 
 def _escaped(value: Any) -> Any:
     if isinstance(value, dict):
         return {
-            (f"__{key}__" if key in _CEL_RESERVED else key): _escaped(child)
+            (f"__{key}__" if key in CEL_RESERVED else key): _escaped(child)
             for key, child in value.items()
         }
     if isinstance(value, list):
@@ -78,10 +40,7 @@ def _escaped(value: Any) -> Any:
 
 def evaluate_cel(expression: str, self_value: Any) -> Any:
     """The value of a CEL expression with `self` bound to a JSON value; raises on errors."""
-    result = _program(expression).evaluate({"self": celpy.json_to_cel(_escaped(self_value))})
-    if isinstance(result, celpy.CELEvalError):
-        raise result
-    return result
+    return evaluate(expression, {"self": celpy.json_to_cel(_escaped(self_value))})
 
 
 @dataclass(frozen=True)
@@ -125,24 +84,6 @@ def _children(schema: Schema, value: Any, path: str) -> Iterator[tuple[str, Sche
     elif isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
             yield f"{path}[{index}]", schema["items"], item
-
-
-def apply_defaults(schema: Schema, value: Any) -> Any:
-    """Structural defaulting: a missing field with a default gets it, then its own defaults."""
-    if isinstance(value, dict):
-        result = dict(value)
-        for name, child_schema in schema.get("properties", {}).items():
-            if name not in result and "default" in child_schema:
-                result[name] = copy.deepcopy(child_schema["default"])
-        for name, child_schema in schema.get("properties", {}).items():
-            if name in result:
-                result[name] = apply_defaults(child_schema, result[name])
-        if isinstance(extra := schema.get("additionalProperties"), dict):
-            result = {key: apply_defaults(extra, child) for key, child in result.items()}
-        return result
-    if isinstance(value, list) and "items" in schema:
-        return [apply_defaults(schema["items"], item) for item in value]
-    return value
 
 
 def to_json_schema(schema: Schema, api_server_owned: bool = False) -> Schema:

@@ -15,34 +15,16 @@ import pydantic
 import pytest
 from modelship.api import ModelDeployment, RetrainJob
 from modelship.api.base import ApiModel
+from support.custom_resources import model_deployment_body, retrain_job_body
 
 if TYPE_CHECKING:
     from conftest import OfflineApiServer
 
 BASES: dict[str, tuple[type[ApiModel], dict[str, Any]]] = {
-    "ModelDeployment": (
-        ModelDeployment,
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "ModelDeployment",
-            "metadata": {"name": "fraud"},
-            "spec": {"model": {"name": "fraud", "version": "3", "uri": "s3://models/fraud/3"}},
-        },
-    ),
+    "ModelDeployment": (ModelDeployment, model_deployment_body("fraud", None, version="3")),
     "RetrainJob": (
         RetrainJob,
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "RetrainJob",
-            "metadata": {"name": "fraud-nightly"},
-            "spec": {
-                "modelDeployment": "fraud",
-                "template": {"image": "trainer:1"},
-                "data": {"uri": "s3://data/fraud/"},
-                "output": {"uri": "s3://models/fraud/{run}"},
-                "validation": {"metric": "auc"},
-            },
-        },
+        retrain_job_body("fraud-nightly", None, model_deployment="fraud"),
     ),
 }
 

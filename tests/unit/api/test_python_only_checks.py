@@ -18,6 +18,7 @@ from modelship.api import ModelDeployment
 from modelship.api.base import quantity_value
 from modelship.api.common import Condition, ResourceRequirements
 from modelship.reconcile import reasons
+from support.custom_resources import model_deployment_body
 
 if TYPE_CHECKING:
     from conftest import OfflineApiServer
@@ -95,15 +96,8 @@ def test_extended_resources_are_requested_at_their_limit(
 def test_requests_above_limits_name_the_field_and_pass_the_crd(
     kind_schemas: dict[str, Any], api_server: OfflineApiServer
 ) -> None:
-    manifest = {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "ModelDeployment",
-        "metadata": {"name": "fraud"},
-        "spec": {
-            "model": {"name": "fraud", "version": "3", "uri": "s3://models/fraud/3"},
-            "serving": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
-        },
-    }
+    resources = {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
+    manifest = model_deployment_body("fraud", None, version="3", serving={"resources": resources})
     with pytest.raises(pydantic.ValidationError) as refused:
         ModelDeployment.model_validate(manifest)
     [error] = refused.value.errors()

@@ -14,43 +14,23 @@ from typing import Any
 import pytest
 import yaml
 from modelship.api import ModelDeployment, RetrainJob
+from support.custom_resources import UID, model_deployment_body, retrain_job_body
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((REPO / "crds" / "samples").glob("*.yaml"))
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 
 
 def model_deployment(spec: dict[str, Any], name: str = "fraud") -> ModelDeployment:
     """A ModelDeployment in namespace ml, with a uid as the API server would give it."""
-    base_spec: dict[str, Any] = {
-        "model": {"name": "fraud", "version": "3", "uri": "s3://models/fraud/3"},
-    }
-    return ModelDeployment.model_validate(
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "ModelDeployment",
-            "metadata": {"name": name, "namespace": "ml", "uid": UID},
-            "spec": merged(base_spec, spec),
-        }
-    )
+    body = model_deployment_body(name, "ml", model="fraud", version="3", uid=UID)
+    body["spec"] = merged(body["spec"], spec)
+    return ModelDeployment.model_validate(body)
 
 
 def retrain_job(spec: dict[str, Any]) -> RetrainJob:
-    base_spec: dict[str, Any] = {
-        "modelDeployment": "fraud",
-        "template": {"image": "trainer:1"},
-        "data": {"uri": "s3://data/fraud/"},
-        "output": {"uri": "s3://models/fraud/{run}"},
-        "validation": {"metric": "auc"},
-    }
-    return RetrainJob.model_validate(
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "RetrainJob",
-            "metadata": {"name": "fraud-retrain", "namespace": "ml", "uid": UID},
-            "spec": merged(base_spec, spec),
-        }
-    )
+    body = retrain_job_body("fraud-retrain", "ml", model_deployment="fraud", uid=UID)
+    body["spec"] = merged(body["spec"], spec)
+    return RetrainJob.model_validate(body)
 
 
 def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 REV = "fraud-1b64e32ff5"
 META = {
     "name": "fraud",
@@ -30,16 +30,7 @@ META = {
         "app.kubernetes.io/managed-by": "modelship",
         "modelship.dev/deployment": "fraud",
     },
-    "ownerReferences": [
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "ModelDeployment",
-            "name": "fraud",
-            "uid": UID,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ],
+    "ownerReferences": [controller_reference()],
 }
 TARGET = {"apiVersion": "apps/v1", "kind": "Deployment", "name": REV}
 PROMETHEUS = "http://prometheus.monitoring.svc:9090"

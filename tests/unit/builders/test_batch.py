@@ -18,17 +18,12 @@ import pytest
 from modelship.api.common import Lineage
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
+from support.custom_resources import controller_reference
+from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 REV = "fraud-0dfcab3e92"
 SHA = "ab" * 32
-SECURE = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+SECURE = RESTRICTED_CONTAINER
 IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 LABELS = {
     "app.kubernetes.io/name": "triton",
@@ -82,16 +77,7 @@ NIGHTLY: dict[str, Any] = {
         "namespace": "ml",
         "labels": LABELS,
         "annotations": ANNOTATIONS,
-        "ownerReferences": [
-            {
-                "apiVersion": "modelship.dev/v1alpha1",
-                "kind": "ModelDeployment",
-                "name": "fraud",
-                "uid": UID,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
+        "ownerReferences": [controller_reference()],
     },
     "spec": {
         "schedule": "0 2 * * *",
@@ -111,13 +97,7 @@ NIGHTLY: dict[str, Any] = {
                         "restartPolicy": "Never",
                         "automountServiceAccountToken": False,
                         "enableServiceLinks": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": 1000,
-                            "runAsGroup": 1000,
-                            "fsGroup": 1000,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": RESTRICTED_POD,
                         "initContainers": [
                             {
                                 "name": "fetch",

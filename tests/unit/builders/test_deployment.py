@@ -16,17 +16,12 @@ from modelship.api.model_deployment import ModelFormat, ModelSource
 from modelship.builders import ResolvedModel, RevisionPlan, revision_for, steady_plan
 from modelship.builders.deployment import build_deployment
 from modelship.builders.pod import fetch_container, model_volumes
+from support.custom_resources import controller_reference
+from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 REV = "fraud-1b64e32ff5"
 IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
-SECURE = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+SECURE = RESTRICTED_CONTAINER
 SELECTOR = {
     "app.kubernetes.io/instance": "fraud",
     "app.kubernetes.io/component": "server",
@@ -60,16 +55,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
         "namespace": "ml",
         "labels": LABELS,
         "annotations": {"modelship.dev/model-uri": "s3://models/fraud/3"},
-        "ownerReferences": [
-            {
-                "apiVersion": "modelship.dev/v1alpha1",
-                "kind": "ModelDeployment",
-                "name": "fraud",
-                "uid": UID,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
+        "ownerReferences": [controller_reference()],
     },
     "spec": {
         "replicas": 1,
@@ -92,13 +78,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
             "spec": {
                 "automountServiceAccountToken": False,
                 "enableServiceLinks": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 1000,
-                    "runAsGroup": 1000,
-                    "fsGroup": 1000,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": RESTRICTED_POD,
                 "initContainers": [
                     {
                         "name": "fetch",

@@ -20,9 +20,10 @@ from modelship.builders import (
     revision_for,
 )
 from modelship.builders.grpc_route import build_grpc_route
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 STABLE, CANARY = "fraud-1b64e32ff5", "fraud-b7ce7dd1c0"
+
 GRPC_PARENT = {"name": "public", "namespace": "gateways", "sectionName": "grpc"}
 WIRE_PARENT = {"group": "gateway.networking.k8s.io", "kind": "Gateway", **GRPC_PARENT}
 
@@ -54,16 +55,7 @@ def _route(parents: list[dict[str, Any]], backends: list[dict[str, Any]]) -> dic
                 "app.kubernetes.io/managed-by": "modelship",
                 "modelship.dev/deployment": "fraud",
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": "modelship.dev/v1alpha1",
-                    "kind": "ModelDeployment",
-                    "name": "fraud",
-                    "uid": UID,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [controller_reference()],
         },
         "spec": {"parentRefs": parents, "rules": [{"backendRefs": backends}]},
     }

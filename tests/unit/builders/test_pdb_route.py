@@ -21,18 +21,9 @@ from modelship.builders import (
     build_model_deployment_children,
     revision_for,
 )
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
-OWNERS = [
-    {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "ModelDeployment",
-        "name": "fraud",
-        "uid": UID,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-]
+OWNERS = [controller_reference()]
 
 
 def _labels(component: str) -> dict[str, str]:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from modelship.builders import build_retrain_job_children, build_retrain_run_job
+from support.custom_resources import controller_reference
+from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 LABELS = {
     "app.kubernetes.io/name": "trainer",
     "app.kubernetes.io/instance": "fraud-retrain",
@@ -26,35 +27,15 @@ LABELS = {
 META = {
     "namespace": "ml",
     "labels": LABELS,
-    "ownerReferences": [
-        {
-            "apiVersion": "modelship.dev/v1alpha1",
-            "kind": "RetrainJob",
-            "name": "fraud-retrain",
-            "uid": UID,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ],
+    "ownerReferences": [controller_reference("fraud-retrain", kind="RetrainJob")],
 }
 RUN_ENV = {
     "name": "MODELSHIP_RUN",
     "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
 }
-POD_SECURITY = {
-    "runAsNonRoot": True,
-    "runAsUser": 1000,
-    "runAsGroup": 1000,
-    "fsGroup": 1000,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-TRAINER_SECURITY = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+POD_SECURITY = RESTRICTED_POD
+# The trainer is the user's image: it may write where it likes.
+TRAINER_SECURITY = RESTRICTED_CONTAINER | {"readOnlyRootFilesystem": False}
 
 
 def _job_spec(pod: dict[str, Any], container: dict[str, Any], **job: Any) -> dict[str, Any]:

@@ -14,20 +14,11 @@ import pytest
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, RevisionPlan, RolloutPlan, revision_for
 from modelship.builders.service import build_client_service, build_revision_service
+from support.custom_resources import controller_reference
 
-UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 STABLE = "fraud-1b64e32ff5"
 CANARY = "fraud-b7ce7dd1c0"
-OWNERS = [
-    {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "ModelDeployment",
-        "name": "fraud",
-        "uid": UID,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-]
+OWNERS = [controller_reference()]
 HTTP = {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
 GRPC = {"name": "grpc", "port": 8001, "targetPort": "grpc", "protocol": "TCP"}
 METRICS = {"name": "metrics", "port": 8002, "targetPort": "metrics", "protocol": "TCP"}

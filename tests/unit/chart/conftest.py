@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.helm import find_helm
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "modelship"
@@ -112,18 +111,6 @@ def value_sets() -> dict[str, ValueSet]:
 # The chart is tested with both major versions of Helm users run: hack/install-helm.sh
 # installs Helm 4 as `helm` and Helm 3 as `helm3`.
 HELM_BINARIES = ("helm", "helm3")
-
-
-def find_helm(binary: str = "helm") -> str:
-    """The path of a helm binary; a missing one fails under CI and skips, saying why, elsewhere."""
-    local = REPO / ".tools" / "bin" / binary
-    found = str(local) if local.is_file() else shutil.which(binary)
-    if found is None:
-        message = f"{binary} is not installed: run hack/install-helm.sh (hack/setup.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="session")

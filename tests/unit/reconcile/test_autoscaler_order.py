@@ -12,7 +12,7 @@ from typing import Any
 
 from modelship.core.objects import Create, Delete
 from modelship.reconcile.model_deployment import Observed, decide
-from states import NOW, as_live, md_body
+from support.reconcile_states import NOW, as_live, md_body
 
 HPA = {"maxReplicas": 4, "metrics": [{"type": "cpu", "target": 70}]}
 KEDA = {**HPA, "engine": "keda"}

@@ -14,7 +14,7 @@ import pytest
 from modelship.api.model_deployment import BatchJobStatus, ModelDeployment
 from modelship.core.objects import Event
 from modelship.reconcile.batch import batch_status, exit_of, exits_wanted, failure_events
-from states import md_body
+from support.reconcile_states import md_body
 
 NIGHTLY = {
     "name": "nightly",

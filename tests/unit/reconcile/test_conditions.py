@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from modelship.api.common import Condition, ConditionStatus
 from modelship.reconcile.conditions import Verdict, merge_conditions
-from states import LATER, NOW
+from support.reconcile_states import LATER, NOW
 
 TRUE, FALSE = ConditionStatus.TRUE, ConditionStatus.FALSE
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from modelship.core.objects import Create, Delete, Patch, Ref
 from modelship.reconcile.model_deployment import Decision, Observed, decide
-from states import LATER, NOW, UID, as_live, md_body
+from support.reconcile_states import LATER, NOW, UID, as_live, md_body
 
 CHILDREN = {"Deployment", "Service", "PodDisruptionBudget"}
 

@@ -6,25 +6,14 @@ from typing import Any
 
 import pytest
 from modelship.reconcile.retrain_job import Observed, decide, results_wanted
-from states import NOW, as_live
+from support.custom_resources import retrain_job_body
+from support.reconcile_states import NOW, as_live
 
 UID = "0b5c7a52-0000-4000-8000-0000000000aa"
 
 
 def rtj_body(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "RetrainJob",
-        "metadata": {"name": "nightly", "namespace": "ml", "uid": UID, "generation": 1},
-        "spec": {
-            "modelDeployment": "wine",
-            "template": {"image": "trainer:1"},
-            "data": {"uri": "s3://data/wine"},
-            "output": {"uri": "s3://models/wine/{run}"},
-            "validation": {"metric": "auc"},
-            **spec,
-        },
-    }
+    return retrain_job_body(uid=UID, generation=1, **spec)
 
 
 def job(name: str, **status: Any) -> dict[str, Any]:

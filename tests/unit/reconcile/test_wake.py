@@ -10,7 +10,7 @@ from modelship.api.model_deployment import ModelDeployment
 from modelship.reconcile import model_deployment, rollout
 from modelship.reconcile.model_deployment import Observed, decide
 from modelship.reconcile.rollout import Recreate, Rollout, RolloutState, Strategy
-from states import md_body
+from support.reconcile_states import md_body
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

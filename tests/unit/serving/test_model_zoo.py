@@ -1,4 +1,4 @@
-"""Everyday models (tests/unit/serving/model_zoo.py) packaged by `modelship package`: each ships
+"""Everyday models (tests/support/model_zoo.py) packaged by `modelship package`: each ships
 (in float32, or by the float64 retry where float32 parity fails) and the packaged ONNX model
 answers like the original on held-out rows; models of a missing optional library are refused
 in one line, and every refusal leaves nothing behind."""
@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import joblib
@@ -25,24 +24,8 @@ from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from support import model_zoo as zoo
 
-
-def load_zoo() -> ModuleType:
-    """model_zoo.py beside this file (tests run with --import-mode=importlib)."""
-    name = "modelship_model_zoo"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("model_zoo.py")
-        )
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-zoo = load_zoo()
 CASES = {case.name: case for case in zoo.ZOO}
 # Where float32 preprocessing flips tree splits: the float64 retry must ship it.
 SHIPPED_BY_FLOAT64_RETRY = {"random-forest-after-scaler-timestamps"}

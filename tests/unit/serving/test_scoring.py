@@ -27,6 +27,7 @@ from modelship_serving.scoring.job import (
     work_directory,
 )
 from modelship_serving.scoring.scorers import InProcessScorer
+from support.sklearn_models import customer_rows as rows
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
 
@@ -68,22 +69,6 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     return pd.read_json(path, lines=True)
-
-
-def rows(count: int, seed: int = 5) -> pd.DataFrame:
-    """Rows drawn like the training data of conftest's mixed models, with a customer key."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "age": rng.integers(18, 80, count),
-            "income": rng.normal(50_000, 12_000, count),
-            "city": rng.choice(["paris", "lyon", "nice"], count),
-            "plan": rng.choice(["basic", "pro"], count),
-        }
-    )
-    frame.loc[frame.index % 13 == 0, "income"] = np.nan
-    frame.insert(0, "customer", [f"c{index:05d}" for index in range(count)])
-    return frame
 
 
 @pytest.mark.parametrize("input_format", list(FORMATS))

@@ -6,21 +6,15 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from support.custom_resources import model_deployment_body
+
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LATER = datetime(2026, 1, 2, 4, 0, 0, tzinfo=UTC)
 UID = "0b5c7a52-0000-4000-8000-000000000001"
 
 
 def md_body(version: str = "1", generation: int = 1, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "ModelDeployment",
-        "metadata": {"name": "wine", "namespace": "ml", "uid": UID, "generation": generation},
-        "spec": {
-            "model": {"name": "wine", "version": version, "uri": f"s3://models/wine/{version}"},
-            **spec,
-        },
-    }
+    return model_deployment_body(uid=UID, generation=generation, version=version, **spec)
 
 
 def as_live(manifest: dict[str, Any], available: bool = False) -> dict[str, Any]:

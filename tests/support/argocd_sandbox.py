@@ -18,7 +18,7 @@ from typing import Any
 
 from lupa import lua51
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 # The shipped checks, laid out as Argo CD's resource_customizations/<group>/<kind>/health.lua.
 HEALTH_CHECKS = REPO / "charts" / "modelship" / "argocd"
 GROUP = "modelship.dev"

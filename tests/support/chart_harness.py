@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,17 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-import scenarios
 import yaml
-from emulator import EmulatorThread
-from harness import EmulatedCluster
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from modelship_serving.triton.server import free_port
 
-REPO = Path(__file__).resolve().parents[3]
-# The upstream kinds the operator watches and creates (ScaledObject, HTTPRoute, GRPCRoute),
-# served too, so that the RBAC replay covers the operator's requests on them.
-UPSTREAM_CRDS = REPO / "tests" / "conformance" / "upstream" / "crds"
+from support import scenarios
+from support.emulator import EmulatorThread
+from support.harness import EmulatedCluster, kubeconfig, stop_process, upstream_crds
+from support.helm import find_helm
+
+REPO = Path(__file__).resolve().parents[2]
 Obj = dict[str, Any]
 # The operator and the scenarios authenticate differently, to tell their requests apart.
 OPERATOR_TOKEN = "operator"
@@ -40,37 +37,13 @@ create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeeri
 create_namespaced_resource("kopf.dev", "v1", "KopfPeering", "kopfpeerings")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def kubeconfig(url: str, token: str) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "emulator",
-        "clusters": [{"name": "emulator", "cluster": {"server": url}}],
-        "users": [{"name": "emulator", "user": {"token": token}}],
-        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "emulator"}}],
-    }
-
-
 # The helm binary that renders the chart: `helm` (Helm 4) or `helm3`; conftest.py runs
 # every test in this folder with each.
 HELM = "helm"
 
 
 def helm_template(values: Obj, tmp_path: Path) -> list[Obj]:
-    helm = REPO / ".tools" / "bin" / HELM
-    binary = str(helm) if helm.is_file() else shutil.which(HELM)
-    if binary is None:
-        message = f"{HELM} is not installed: run hack/install-helm.sh (hack/setup.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    binary = find_helm(HELM)
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
     command = [binary, "template", "modelship", str(REPO / "charts" / "modelship")]
@@ -109,12 +82,7 @@ class ChartStartedOperator:
 
     def stop(self, kill: bool = False) -> None:
         if self.process is not None:
-            self.process.kill() if kill else self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, kill)
             self.process = None
 
     def answers(self, port_name: str, path: str) -> bytes:
@@ -137,7 +105,7 @@ class ChartInstall:
         return self.cluster.server.call(
             lambda: [
                 request
-                for request in emulator._requests
+                for request in emulator.requests
                 if request.headers.get("Authorization") == f"Bearer {OPERATOR_TOKEN}"
             ]
         )
@@ -148,7 +116,8 @@ def installed(values: Obj, tmp_path: Path, start: bool = True) -> Iterator[Chart
     """The chart "installed" with these values: a process per replica, started unless not."""
     rendered = helm_template(values, tmp_path)
     crds = [obj for obj in rendered if obj["kind"] == "CustomResourceDefinition"]
-    crds += [yaml.safe_load(path.read_text()) for path in sorted(UPSTREAM_CRDS.glob("*.yaml"))]
+    # The upstream kinds served too, so that the RBAC replay covers the requests on them.
+    crds += upstream_crds()
     (deployment,) = [obj for obj in rendered if obj["kind"] == "Deployment"]
     with EmulatorThread(crds) as server:
         operator_config = tmp_path / "kubeconfig"

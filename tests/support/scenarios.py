@@ -18,6 +18,8 @@ from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
+from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
+
 MD_API = "modelship.dev/v1alpha1"
 for _kind, _plural in (("ModelDeployment", "modeldeployments"), ("RetrainJob", "retrainjobs")):
     create_namespaced_resource("modelship.dev", "v1alpha1", _kind, _plural)
@@ -97,29 +99,13 @@ def create(cluster: Cluster, manifest: Obj) -> Obj:
 
 
 def model_deployment(name: str, ns: str, version: str = "1", **spec: Any) -> Obj:
-    model = {"name": "wine", "version": version, "uri": f"s3://models/wine/{version}"}
-    return {
-        "apiVersion": MD_API,
-        "kind": "ModelDeployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"model": model, **spec},
-    }
+    """A ModelDeployment of the `wine` model, version `version`."""
+    return model_deployment_body(name, ns, model="wine", version=version, **spec)
 
 
 def retrain_job(name: str, ns: str) -> Obj:
     """A run-once RetrainJob of the `wine` ModelDeployment."""
-    return {
-        "apiVersion": MD_API,
-        "kind": "RetrainJob",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "modelDeployment": "wine",
-            "template": {"image": "trainer:1"},
-            "data": {"uri": "s3://data/wine"},
-            "output": {"uri": "s3://models/wine/{run}"},
-            "validation": {"metric": "accuracy"},
-        },
-    }
+    return retrain_job_body(name, ns, model_deployment="wine", metric="accuracy")
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> T:
@@ -457,12 +443,7 @@ def invalid_spec_is_reported_and_touches_nothing(cluster: Cluster, ns: str) -> N
 
 def model_from_retrain_job(cluster: Cluster, ns: str) -> None:
     """A ModelDeployment following a RetrainJob waits for its promoted model, then serves it."""
-    create(cluster, {
-        "apiVersion": MD_API,
-        "kind": "ModelDeployment",
-        "metadata": {"name": "wine", "namespace": ns},
-        "spec": {"model": {"name": "wine", "fromRetrainJob": "retrain"}},
-    })  # fmt: skip
+    create(cluster, model_following_body("wine", ns, "retrain"))
     md = md_with(cluster, ns, "wine", "Ready", "False", "ModelUnresolved")
     assert condition(md, "Ready")["message"] == 'RetrainJob "retrain" is not known.'
     retrain = create(cluster, retrain_job("retrain", ns))

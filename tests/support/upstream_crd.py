@@ -20,7 +20,6 @@ is evaluated when an old object is given, else reported in `skipped` with the re
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Iterator, Mapping
@@ -33,9 +32,10 @@ import celpy
 import jsonschema
 import yaml
 
-CRD_DIR = Path(__file__).resolve().parent / "crds"
+from support.kube_cel import CEL_RESERVED, Schema, apply_defaults, evaluate
 
-Schema = dict[str, Any]
+CRD_DIR = Path(__file__).resolve().parents[1] / "conformance" / "upstream" / "crds"
+
 
 # Schema keywords the converter understands; any other is a harness gap, not a pass.
 _KNOWN_KEYWORDS = frozenset(
@@ -79,34 +79,6 @@ _KNOWN_KEYWORDS = frozenset(
     }
 )
 
-# CEL reserved words: a property of that name is `__<word>__` in a rule
-# (k8s.io/apiserver/pkg/cel/escaping.go).
-_CEL_RESERVED = frozenset(
-    [
-        "true",
-        "false",
-        "null",
-        "in",
-        "as",
-        "break",
-        "const",
-        "continue",
-        "else",
-        "for",
-        "function",
-        "if",
-        "import",
-        "let",
-        "loop",
-        "package",
-        "namespace",
-        "return",
-        "var",
-        "void",
-        "while",
-    ]
-)
-
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -130,7 +102,7 @@ class Checked:
 
 def escape_property(name: str) -> str:
     """A property name as CEL sees it (apiserver's cel.Escape)."""
-    if name in _CEL_RESERVED:
+    if name in CEL_RESERVED:
         return f"__{name}__"
     escaped = name.replace("__", "__underscores__")
     for char, word in ((".", "dot"), ("-", "dash"), ("/", "slash")):
@@ -236,25 +208,6 @@ def to_json_schema(node: Schema, where: str = "") -> Schema:
     return out
 
 
-def apply_defaults(schema: Schema, value: Any) -> Any:
-    """Structural defaulting: a missing property with a default gets it, then its own."""
-    if isinstance(value, dict):
-        result = dict(value)
-        properties = schema.get("properties", {})
-        for name, child in properties.items():
-            if name not in result and "default" in child:
-                result[name] = copy.deepcopy(child["default"])
-        for name, child in properties.items():
-            if name in result:
-                result[name] = apply_defaults(child, result[name])
-        if isinstance(extra := schema.get("additionalProperties"), dict):
-            result = {key: apply_defaults(extra, item) for key, item in result.items()}
-        return result
-    if isinstance(value, list) and "items" in schema:
-        return [apply_defaults(schema["items"], item) for item in value]
-    return value
-
-
 def to_cel(schema: Schema, value: Any) -> Any:
     """A JSON value as CEL sees it: object properties under their escaped names."""
     return celpy.json_to_cel(_escaped(schema, value))
@@ -276,20 +229,6 @@ def _escaped(schema: Schema, value: Any) -> Any:
     if isinstance(value, list) and "items" in schema:
         return [_escaped(schema["items"], item) for item in value]
     return value
-
-
-@functools.cache
-def _program(expression: str) -> celpy.Runner:
-    environment = celpy.Environment()
-    return environment.program(environment.compile(expression))
-
-
-def evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
-    """The value of a CEL expression; raises when it cannot be evaluated."""
-    result = _program(expression).evaluate(dict(activation))
-    if isinstance(result, celpy.CELEvalError):
-        raise result
-    return result
 
 
 def _nodes(schema: Schema, value: Any, path: str) -> Iterator[tuple[str, Schema, Any]]:

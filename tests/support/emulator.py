@@ -167,6 +167,33 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
         for watch in self._watches:
             watch.queue.put_nowait(None)
 
+    @property
+    def requests(self) -> list[kmock.Request]:
+        """Every HTTP request served so far, oldest first (watch requests included)."""
+        return list(self._requests)
+
+    @property
+    def watching(self) -> bool:
+        """Whether a watch stream is open."""
+        return bool(self._watches)
+
+    def store(self, body: Obj) -> Obj:
+        """Create an object as a client's POST would, without an HTTP request."""
+        return self._create(self._kind_of(body["apiVersion"], body["kind"]), None, body)
+
+    def patch_status(self, obj: Obj, status: Obj) -> Obj:
+        """Merge `status` into the status of the stored `obj`, as its controller would."""
+        kind = self._kind_of(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        key = (kind.group_version, kind.plural, meta.get("namespace"), meta["name"])
+        return self._patch(kind, key, {"status": status}, "application/merge-patch+json", "status")
+
+    def _kind_of(self, api_version: str, kind_name: str) -> Kind:
+        for kind in self._kinds.values():
+            if (kind.group_version, kind.kind) == (api_version, kind_name):
+                return kind
+        raise KeyError(f"{kind_name} of {api_version} is not served: register it or its CRD")
+
     # --- serving --------------------------------------------------------------------
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+from support.helm import find_helm
+
+REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "modelship"
 ALERTS_FILE = CHART / "files" / "alerts.yaml"
 DASHBOARD_FILE = CHART / "files" / "dashboards" / "modelship.json"
@@ -32,11 +32,7 @@ Manifest = dict[str, Any]
 
 
 def helm() -> str:
-    local = REPO / ".tools" / "bin" / "helm"
-    found = str(local) if local.is_file() else shutil.which("helm")
-    if found is None:
-        pytest.skip("helm is not installed: run hack/install-helm.sh (hack/setup.sh does)")
-    return found
+    return find_helm()
 
 
 def helm_run(*args: str, values: dict[str, Any]) -> subprocess.CompletedProcess[str]:

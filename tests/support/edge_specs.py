@@ -9,8 +9,9 @@ they are here so that the tests prove it does.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from support.custom_resources import model_deployment_body, retrain_job_body
 
 Document = dict[str, Any]
 
@@ -28,31 +29,12 @@ ALL_METRICS = [
 
 
 def model_deployment(name: str = "edge", **spec: Any) -> Document:
-    return {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "ModelDeployment",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "model": {"name": "edge", "version": "1", "uri": "s3://models/edge/1"},
-            **copy.deepcopy(spec),
-        },
-    }
+    return model_deployment_body(name, NAMESPACE, model="edge", **spec)
 
 
 def retrain_job(name: str = "edge-retrain", **spec: Any) -> Document:
-    return {
-        "apiVersion": "modelship.dev/v1alpha1",
-        "kind": "RetrainJob",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "modelDeployment": "edge",
-            "template": {"image": "registry.example.com/trainer:1"},
-            "data": {"uri": "s3://data/edge/"},
-            "output": {"uri": "s3://models/edge/{run}"},
-            "validation": {"metric": "auc"},
-            **copy.deepcopy(spec),
-        },
-    }
+    image = "registry.example.com/trainer:1"
+    return retrain_job_body(name, NAMESPACE, model_deployment="edge", image=image, **spec)
 
 
 def keda(*metrics: dict[str, Any], min_replicas: int = 1, **extra: Any) -> dict[str, Any]:

@@ -8,14 +8,41 @@ import subprocess
 import sys
 from pathlib import Path
 
-from emulator import EmulatorThread, Fault
+import yaml
 from lightkube import Client, KubeConfig
-from scenarios import Obj, create, delete, list_all, patch
 
-ROOT = Path(__file__).parents[3]
+from support.emulator import EmulatorThread, Fault
+from support.scenarios import Obj, create, delete, list_all, patch
+
+ROOT = Path(__file__).parents[2]
 MODELSHIP = Path(sys.executable).parent / "modelship"
 # Short, so that resync-driven behaviour shows within a test's patience.
 RESYNC_SECONDS = 1.0
+# The upstream kinds the operator watches and creates (ScaledObject, HTTPRoute, GRPCRoute),
+# as vendored.
+UPSTREAM_CRDS = ROOT / "tests" / "conformance" / "upstream" / "crds"
+
+
+def upstream_crds() -> list[Obj]:
+    return [yaml.safe_load(path.read_text()) for path in sorted(UPSTREAM_CRDS.glob("*.yaml"))]
+
+
+def emulated_crds() -> list[Obj]:
+    """modelship's CRDs from crds/ and the upstream ones: what the emulator serves."""
+    own = [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "crds").glob("*.yaml"))]
+    return own + upstream_crds()
+
+
+def kubeconfig(url: str, token: str = "unused") -> Obj:
+    """A kubeconfig for the emulator at `url`, authenticating with `token`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "emulator",
+        "clusters": [{"name": "emulator", "cluster": {"server": url}}],
+        "users": [{"name": "emulator", "user": {"token": token}}],
+        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "emulator"}}],
+    }
 
 
 class OperatorProcess:
@@ -49,15 +76,32 @@ class OperatorProcess:
             )
 
     def stop(self, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process, kill)
+            self.process = None
+
+
+def stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """SIGTERM (SIGKILL when `kill`), then SIGKILL if it has not exited within 20 seconds."""
+    process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def available_status(deployment: Obj) -> Obj:
+    """The status the Deployment controller writes once every replica is up to date and ready."""
+    replicas = deployment["spec"].get("replicas", 1)
+    return {
+        "observedGeneration": deployment["metadata"]["generation"],
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+        "conditions": [{"type": "Available", "status": "True", "reason": "Ready"}],
+    }
 
 
 class EmulatedCluster:
@@ -70,15 +114,7 @@ class EmulatedCluster:
 
     def make_available(self, deployment: Obj) -> None:
         meta = deployment["metadata"]
-        replicas = deployment["spec"].get("replicas", 1)
-        status = {
-            "observedGeneration": meta["generation"],
-            "replicas": replicas,
-            "updatedReplicas": replicas,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
-            "conditions": [{"type": "Available", "status": "True", "reason": "Ready"}],
-        }
+        status = available_status(deployment)
         patch(
             self, "apps/v1", "Deployment", meta["namespace"], meta["name"], {"status": status}, True
         )
@@ -147,7 +183,7 @@ class EmulatedCluster:
         def collect() -> list[str]:
             return [
                 f"{request.method.value} {request.url.path}"
-                for request in self.server.emulator._requests
+                for request in self.server.emulator.requests
                 if request.method in ("POST", "PUT", "PATCH", "DELETE")
             ]
 
