@@ -85,12 +85,19 @@ QualifiedName = Annotated[str, Field(pattern=QUALIFIED_NAME_PATTERN, min_length=
 
 def uri_pattern(*schemes: str) -> str:
     """A URI with one of ``schemes``; pvc://CLAIM/PATH needs CLAIM to be a claim's name
-    (a DNS-1123 subdomain), which the pod's volume would otherwise be refused for."""
+    (a DNS-1123 subdomain), which the pod's volume would otherwise be refused for.
+
+    No user info, query string or fragment: the spec is stored, shown by kubectl and copied
+    into children, so a password or a presigned URL's signature must not be in it (a pod
+    gets a presigned URL from the credentials Secret instead).
+    """
     others = [scheme for scheme in schemes if scheme != "pvc"]
-    alternatives = [f"({'|'.join(others)})://.+"] if others else []
+    # An authority (possibly with a path), or none and a path (file:///x).
+    rest = r"([^/?#@]+(/[^?#]*)?|/[^?#]+)"
+    alternatives = [f"({'|'.join(others)})://{rest}"] if others else []
     if "pvc" in schemes:
         claim = DNS_SUBDOMAIN_PATTERN.removeprefix("^").removesuffix("$")
-        alternatives.append(f"pvc://{claim}(/.*)?")
+        alternatives.append(f"pvc://{claim}(/[^?#]*)?")
     return rf"^({'|'.join(alternatives)})$"
 
 

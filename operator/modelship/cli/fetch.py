@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
 from modelship_serving.cli_support import user_errors
 from modelship_serving.fetch.limits import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECONDS
+
+# A presigned model URL, from the credentials Secret: it replaces --uri.
+FETCH_URI_ENV = "MODELSHIP_FETCH_URI"
 
 
 @click.command(
@@ -19,7 +23,12 @@ from modelship_serving.fetch.limits import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SE
     " MODELSHIP_HTTP_AUTHORIZATION (http). The sha256 is modelship_serving.digest's repository"
     " digest, as printed by `modelship package`."
 )
-@click.option("--uri", required=True, help="Where the model repository is.")
+@click.option(
+    "--uri",
+    required=True,
+    help="Where the model repository is. MODELSHIP_FETCH_URI, when set (from the credentials"
+    " Secret), replaces it: a presigned URL never appears in the pod's spec.",
+)
 @click.option(
     "--dest",
     required=True,
@@ -61,6 +70,7 @@ def fetch(
         from modelship_serving.fetch.limits import FetchBudget
 
         budget = FetchBudget(max_bytes=max_bytes, timeout_seconds=timeout_seconds)
+        uri = os.environ.get(FETCH_URI_ENV) or uri
         result = fetch_repository(uri, dest, expected_sha256, budget)
     state = "already present" if result.already_present else "fetched"
     verified = "verified" if expected_sha256 else "not verified: no --sha256 given"

@@ -55,6 +55,7 @@ _KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
 _YAML_TYPES: dict[type, str] = {list: "list", str: "string", int: "number", float: "number"}
 # Pydantic's prefix on errors raised by validators; the message says enough.
 _VALUE_ERROR_PREFIX = "Value error, "
+NO_SECRETS_IN_URIS = "with no user info or query string (put a presigned URL in a Secret)"
 # What the API's patterns mean, for messages people read instead of regexes.
 _PATTERN_MEANINGS = {
     QUANTITY_PATTERN: "a Kubernetes quantity such as 500m, 2Gi or 4",
@@ -68,10 +69,14 @@ _PATTERN_MEANINGS = {
     SHA256_PATTERN: "64 lower case hex digits",
     MIG_PROFILE_PATTERN: "a MIG profile such as 1g.10gb",
     MODEL_URI_PATTERN: (
-        "a uri starting with s3://, gs://, http(s)://, pvc://CLAIM (a claim's name) or file://"
+        "a uri starting with s3://, gs://, http(s)://, pvc://CLAIM (a claim's name) or file://,"
+        f" {NO_SECRETS_IN_URIS}"
     ),
-    OUTPUT_URI_PATTERN: "a uri starting with s3://, gs://, pvc://CLAIM (a claim's name) or file://",
-    HTTP_URL_PATTERN: "an http:// or https:// URL",
+    OUTPUT_URI_PATTERN: (
+        "a uri starting with s3://, gs://, pvc://CLAIM (a claim's name) or file://,"
+        f" {NO_SECRETS_IN_URIS}"
+    ),
+    HTTP_URL_PATTERN: f"an http:// or https:// URL, {NO_SECRETS_IN_URIS}",
     IMAGE_PATTERN: "an image reference without whitespace, such as ghcr.io/org/triton:24.10",
     LABEL_VALUE_PATTERN: (
         "a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ def _progress_printer() -> Any:
     return as_json
 
 
+# A presigned input URL, from the credentials Secret: it replaces --input.
+SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
+
+
 @click.command(
     help="Score the table at --input with model --model of the repository --model-repo and write"
     " one prediction per input row to --output (format from its extension: .csv, .parquet,"
@@ -51,10 +56,10 @@ def _progress_printer() -> Any:
     "--input",
     "input_uri",
     required=True,
-    envvar="MODELSHIP_SCORE_INPUT",
-    help="Input table: path, file://, s3://, gs:// or http(s)://. Read from"
-    " MODELSHIP_SCORE_INPUT when absent, so that a presigned URL can come from a Secret"
-    " rather than the command line; its query string is never logged or recorded.",
+    envvar=SCORE_INPUT_ENV,
+    help="Input table: path, file://, s3://, gs:// or http(s)://. MODELSHIP_SCORE_INPUT, when"
+    " set, replaces it, so that a presigned URL comes from the credentials Secret rather than"
+    " the pod's spec; its query string is never logged or recorded.",
 )
 @click.option(
     "--input-format",
@@ -128,7 +133,7 @@ def score(
             ScoreSettings(
                 model_repo=model_repo,
                 model=model_name,
-                input_uri=expand_run(input_uri, run),
+                input_uri=expand_run(os.environ.get(SCORE_INPUT_ENV) or input_uri, run),
                 input_format=input_format,
                 output_uri=expand_run(output_uri, run),
                 triton_url=triton_url,

@@ -130,6 +130,16 @@ EDITS: list[tuple[str, str, Any, bool]] = [
     (MD, "model.uri", "pvc://Models/x", False),
     (MD, "model.uri", "pvc://models.team-a/fraud/3", True),
     (MD, "model.uri", "pvc://models", True),
+    # Nothing secret in a stored, shown and copied uri: no user info, query or fragment.
+    (MD, "model.uri", "https://models.example.com/fraud/3.tar.gz", True),
+    (MD, "model.uri", "https://b.s3.amazonaws.com/m.tar.gz?X-Amz-Signature=ab", False),
+    (MD, "model.uri", "https://user:pw@models.example.com/m.tar.gz", False),
+    (MD, "model.uri", "s3://models/fraud/3#v2", False),
+    (MD, "model.uri", "pvc://models/fraud?x=1", False),
+    (MD, "model.uri", "file:///srv/models/fraud", True),
+    (MD, "model.uri", "s3://", False),
+    (MD, "autoscaling", {"maxReplicas": 2, "prometheusUrl": "http://prometheus:9090"}, True),
+    (MD, "autoscaling", {"maxReplicas": 2, "prometheusUrl": "http://a:pw@prometheus:9090"}, False),
     (MD, "model.uri", "s3://models/" + "x" * 2048, False),
     (MD, "rollout.canary", {"steps": [{"weight": 20, "pause": "1" * 32 + "s"}]}, False),
     (

@@ -49,7 +49,16 @@ spec:
             "  batch: [{name: n, schedule: '@daily', input: {uri: 'pvc:///x.csv'}, "
             "output: {uri: 's3://o/{date}.csv'}}]\n",
             "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, http(s)://, "
-            "pvc://CLAIM (a claim's name) or file://, not 'pvc:///x.csv'",
+            "pvc://CLAIM (a claim's name) or file://, with no user info or query string (put a "
+            "presigned URL in a Secret), not 'pvc:///x.csv'",
+        ),
+        (
+            "  batch: [{name: n, schedule: '@daily', input: {uri: "
+            "'https://b.s3.amazonaws.com/in.csv?X-Amz-Signature=abc'}, "
+            "output: {uri: 's3://o/{date}.csv'}}]\n",
+            "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, http(s)://, "
+            "pvc://CLAIM (a claim's name) or file://, with no user info or query string (put a "
+            "presigned URL in a Secret), not 'https://b.s3.amazonaws.com/in.csv?X-Amz-Signature=abc'",
         ),
         (
             "  autoscaling: {engine: keda, maxReplicas: 2, "
@@ -59,7 +68,16 @@ spec:
             "memory",
         ),
     ],
-    ids=["image", "replicas", "negative-cpu", "requests-above-limits", "toleration", "pvc", "keda"],
+    ids=[
+        "image",
+        "replicas",
+        "negative-cpu",
+        "requests-above-limits",
+        "toleration",
+        "pvc",
+        "presigned",
+        "keda",
+    ],
 )
 def test_render_names_the_field_a_cluster_would_refuse(
     spec: str, line: str, tmp_path: Path

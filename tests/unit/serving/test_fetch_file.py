@@ -229,3 +229,19 @@ def test_rerun_without_sha256_accepts_its_own_complete_fetch(tmp_path: Path) -> 
     mount.mkdir()
     fetch_repository(source.as_uri(), mount)
     assert fetch_repository(source.as_uri(), mount).already_present
+
+
+def test_a_presigned_uri_from_the_credentials_secret_replaces_the_spec_uri(
+    repository: Path, tmp_path: Path
+) -> None:
+    """The init container always gets --uri from the spec (which holds no query string);
+    MODELSHIP_FETCH_URI, from the credentials Secret, carries the presigned one and wins."""
+    dest = tmp_path / "dest"
+    result = CliRunner().invoke(
+        main,
+        ["fetch", "--uri", "file:///spec/uri/is/replaced", "--dest", str(dest),
+         "--sha256", repository_sha256(repository)],
+        env={"MODELSHIP_FETCH_URI": f"file://{repository}"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert repository_sha256(dest) == repository_sha256(repository)

@@ -342,3 +342,22 @@ def test_a_presigned_input_can_come_from_the_environment_instead_of_the_command_
     assert len(pd.read_csv(output)) == 120
     assert "s3cr3t" not in result.output
     assert "s3cr3t" not in manifest_path(output).read_text()
+
+
+def test_a_presigned_input_from_the_secret_replaces_the_spec_uri_the_builder_passes(
+    churn_repo: Path, http_folder: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The batch CronJob always passes --input (the spec's uri, which may hold no query);
+    MODELSHIP_SCORE_INPUT from the credentials Secret carries the signed one and wins."""
+    folder, base = http_folder
+    rows(120).to_csv(folder / "in.csv", index=False)
+    output = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        main,
+        ["score", "--model-repo", str(churn_repo), "--model", "churn", "--output", str(output),
+         "--input", f"{base}/missing.csv"],
+        env={"MODELSHIP_SCORE_INPUT": f"{base}/in.csv?{SECRET}"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(output)) == 120
+    assert "s3cr3t" not in manifest_path(output).read_text()
