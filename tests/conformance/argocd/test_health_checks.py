@@ -36,6 +36,11 @@ READY_REASONS = {
         reasons.SECRET_NOT_FOUND: "Degraded",
         reasons.IMAGE_PULL_FAILED: "Degraded",
         reasons.MODEL_FETCH_FAILED: "Degraded",
+        reasons.CANARY_STEP: "Progressing",
+        reasons.PAUSED: "Progressing",
+        reasons.ANALYZING: "Progressing",
+        reasons.PROMOTING: "Progressing",
+        reasons.CANARY_FAILED: "Degraded",
     },
     "RetrainJob": {
         reasons.WAITING_FOR_RUN: "Healthy",
@@ -63,6 +68,8 @@ OTHER_NAMES = {
     reasons.DELETED,
     reasons.REVISION_PROMOTED,
     reasons.BATCH_JOB_FAILED,
+    reasons.ROLLED_BACK,
+    reasons.ANALYSIS_FAILED,
 }
 
 
