@@ -141,7 +141,8 @@ def ready(facts: Facts, dependents: Mapping[str, Verdict]) -> Verdict:
                 f"{facts.available} of {facts.wanted} pods. {degradation.message}",
             )
         return Verdict.false(reasons.READY, degradation.reason, degradation.message)
-    if progress.reason in SETTLED:
+    # A canary runs beside a stable revision that serves with every pod: still Ready.
+    if progress.reason in SETTLED or (facts.progress is not None and facts.complete):
         return Verdict.true(
             reasons.READY,
             reasons.SERVING,

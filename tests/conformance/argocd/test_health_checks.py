@@ -36,10 +36,6 @@ READY_REASONS = {
         reasons.SECRET_NOT_FOUND: "Degraded",
         reasons.IMAGE_PULL_FAILED: "Degraded",
         reasons.MODEL_FETCH_FAILED: "Degraded",
-        reasons.CANARY_STEP: "Progressing",
-        reasons.PAUSED: "Progressing",
-        reasons.ANALYZING: "Progressing",
-        reasons.PROMOTING: "Progressing",
         reasons.CANARY_FAILED: "Degraded",
     },
     "RetrainJob": {
@@ -70,6 +66,11 @@ OTHER_NAMES = {
     reasons.BATCH_JOB_FAILED,
     reasons.ROLLED_BACK,
     reasons.ANALYSIS_FAILED,
+    # A canary's steps: Progressing's reasons while Ready stays True on the stable revision.
+    reasons.CANARY_STEP,
+    reasons.PAUSED,
+    reasons.ANALYZING,
+    reasons.PROMOTING,
 }
 
 
