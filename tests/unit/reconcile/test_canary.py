@@ -19,7 +19,7 @@ from modelship.api.rollout import CanarySpec
 from modelship.core.objects import Create, Delete, Patch
 from modelship.reconcile.model_deployment import Decision, Observed, decide
 from modelship.reconcile.rollout.canary import canary_replicas
-from states import NOW, as_live, md_body
+from states import NOW, UID, as_live, md_body
 
 CANARY = {
     "strategy": "Canary",
@@ -423,3 +423,25 @@ def test_the_replicas_router_approximates_the_weight_by_pod_counts(
     settings = CanarySpec()
     assert canary_replicas(settings, stable_pods, weight) == canary_pods
     assert round(100 * canary_pods / (stable_pods + canary_pods)) == share
+
+
+def test_every_child_of_a_canary_goes_with_the_model_deployment() -> None:
+    """Deleted mid-canary, the ModelDeployment takes both revisions and the route with it:
+    each child names it as controller, for the garbage collector."""
+    cluster, _ = started()
+    cluster.md["spec"]["rollout"]["canary"]["traffic"] = {
+        "router": "gatewayAPI",
+        "parentRefs": [{"name": "gateway"}],
+    }
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    route = cluster.children[("HTTPRoute", "wine")]
+    backends = route["spec"]["rules"][0]["backendRefs"]
+    assert [ref["weight"] for ref in backends] == [80, 20]  # stable, canary
+    kinds = {kind for kind, _ in cluster.children}
+    assert {"Deployment", "Service", "HTTPRoute"} <= kinds
+    assert len([k for k, _ in cluster.children if k == "Deployment"]) == 2
+    for child in cluster.children.values():
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["uid"], owner["controller"]) == (UID, True)
