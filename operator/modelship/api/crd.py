@@ -87,6 +87,13 @@ KINDS = (
                 "Model version of the canary revision.",
                 priority=1,
             ),
+            PrinterColumn(
+                "Canary-Step",
+                "integer",
+                ".status.canary.step",
+                "Index of the canary's current step (the number of steps while promoting).",
+                priority=1,
+            ),
             AGE_COLUMN,
         ),
     ),

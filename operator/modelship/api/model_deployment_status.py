@@ -23,12 +23,62 @@ class RevisionStatus(ApiModel):
     ready_replicas: int = Field(default=0, description="Pods ready to serve.")
 
 
+class AnalysisOutcome(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class AnalysisResult(ApiModel):
+    """One measurement of the canary against the stable revision over the same window."""
+
+    at: datetime = Field(description="When the window closed.")
+    step: int = Field(description="Index of the canary step it was taken in.")
+    outcome: AnalysisOutcome = Field(description="Passed, Failed or Inconclusive.")
+    message: str = Field(description="The measurements compared, and the one that failed.")
+
+
+class RequestCounters(ApiModel):
+    """Triton's cumulative counters of one revision, summed over its pods."""
+
+    success: float = Field(default=0, description="nv_inference_request_success.")
+    failure: float = Field(default=0, description="nv_inference_request_failure.")
+    request_duration_us: float = Field(
+        default=0, description="nv_inference_request_duration_us (microseconds)."
+    )
+    queue_duration_us: float = Field(
+        default=0, description="nv_inference_queue_duration_us (microseconds)."
+    )
+
+
+class AnalysisWindow(ApiModel):
+    """Where the current measurement window started: the counters then, of both revisions."""
+
+    started_at: datetime = Field(description="When the window opened.")
+    stable: RequestCounters = Field(description="The stable revision's counters then.")
+    canary: RequestCounters = Field(description="The canary revision's counters then.")
+
+
 class CanaryStatus(RevisionStatus):
     """The revision being rolled out."""
 
     weight: int = Field(default=0, description="Percent of traffic it receives now.")
-    step: int = Field(default=0, description="Index of the current canary step.")
+    step: int = Field(
+        default=0,
+        description="Index of the current canary step; the number of steps while promoting.",
+    )
+    step_started_at: datetime | None = Field(
+        default=None, description="When the current step's weight first reached a ready pod."
+    )
     failed_analyses: int = Field(default=0, description="Failed measurements so far.")
+    window: AnalysisWindow | None = Field(
+        default=None, description="The measurement window in progress."
+    )
+    analyses: list[AnalysisResult] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The latest measurements, newest first (at most 10).",
+    )
 
 
 class Endpoints(ApiModel):
@@ -55,6 +105,7 @@ class HistoryEntry(ApiModel):
     lineage: Lineage | None = Field(default=None, description="Data, code and parameters.")
     deployed_at: datetime = Field(description="When the revision was first created.")
     outcome: RevisionOutcome = Field(description="What became of it.")
+    message: str | None = Field(default=None, description="Why it ended, when it was rolled back.")
 
 
 class BatchJobStatus(ApiModel):

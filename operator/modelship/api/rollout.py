@@ -81,6 +81,32 @@ class CanaryAnalysis(ApiModel):
         ge=1,
         description="Largest allowed canary mean latency divided by stable's.",
     )
+    max_failure_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Largest allowed canary failure rate, whatever stable's (0.05 = 5%); unset: none."
+        ),
+    )
+    max_mean_latency_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest allowed canary mean request latency in milliseconds; unset: none.",
+    )
+    max_queue_time_ratio: float = Field(
+        default=2.0,
+        ge=1,
+        description=(
+            "Largest allowed canary mean queue time divided by stable's. Ratios of latency and "
+            "queue time never fail on a difference under 1 ms."
+        ),
+    )
+    max_mean_queue_time_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest allowed canary mean queue time in milliseconds; unset: none.",
+    )
     min_requests: int = Field(
         default=100,
         ge=0,

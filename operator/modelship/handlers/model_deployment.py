@@ -9,11 +9,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymentStatus
+from modelship.api.rollout import RolloutStrategy
 from modelship.core.names import JOB_NAME_LABEL
 from modelship.core.objects import Ref
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime
+from modelship.handlers.triton_metrics import scrape_revisions
 from modelship.reconcile.batch import exit_of, exits_wanted
 from modelship.reconcile.model_deployment import Observed, decide, parse
 from modelship.reconcile.parsing import lenient
@@ -39,17 +41,31 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         for run in indexes.children_of(child["metadata"]["uid"])
     ]
     spec = parse(body)
+    pods = indexes.all_of(indexes.server_pods, (namespace, meta["name"]))
     return Observed(
         body=body,
         children=children,
         now=executor.now(),
         retrain_job=retrain_job,
-        pods=indexes.all_of(indexes.server_pods, (namespace, meta["name"])),
+        pods=pods,
         batch_runs=batch_runs,
         batch_exits=await _exits(runtime, namespace, _exits_wanted(body, spec, batch_runs)),
         spec=spec,
         fetch_image=runtime.fetch_image,
+        metrics=await scrape_revisions(pods, _canary_revisions(body)),
     )
+
+
+def _canary_revisions(body: Mapping[str, Any]) -> list[str]:
+    """The stable and canary revisions while a canary runs: the ones its analysis measures."""
+    status = body.get("status") or {}
+    stable, canary = status.get("stable") or {}, status.get("canary") or {}
+    rollout = (body.get("spec") or {}).get("rollout") or {}
+    if rollout.get("strategy") != RolloutStrategy.CANARY:
+        return []
+    if "name" not in stable or "name" not in canary:
+        return []
+    return [stable["name"], canary["name"]]
 
 
 def _with_conflicts(observed: Observed, conflicts: frozenset[Ref]) -> Observed:

@@ -28,9 +28,11 @@ from modelship.api.model_deployment import (
     RevisionOutcome,
     RevisionStatus,
 )
+from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.retrain_job import RetrainJob
 from modelship.builders import (
     Revision,
+    RevisionPlan,
     UnresolvedModelError,
     build_model_deployment_children,
     resolve_model,
@@ -80,6 +82,9 @@ class Observed:
     spec: ModelDeployment | ValidationError | None = None
     # The image of the fetch init container (the operator's); None: the serving image.
     fetch_image: str | None = None
+    # Triton's counters summed over each live revision's ready pods, by revision name,
+    # where gather scraped them (a canary's analysis reads them).
+    metrics: Mapping[str, RequestCounters] = field(default_factory=dict)
 
 
 def parse(body: Manifest) -> ModelDeployment | ValidationError:
@@ -105,7 +110,23 @@ def decide(observed: Observed) -> Decision:
         if child["kind"] == "Deployment"
     }
     stable = stable_revision(md, previous, deployments)
-    rollout = strategy_for(md).step(RolloutState(md, target, stable, deployments, observed.now))
+    rolled_back = {
+        entry.revision: entry.message or "rolled back"
+        for entry in previous.history
+        if entry.outcome == RevisionOutcome.ROLLED_BACK
+    }
+    rollout = strategy_for(md).step(
+        RolloutState(
+            md,
+            target,
+            stable,
+            deployments,
+            observed.now,
+            canary=previous.canary,
+            metrics=observed.metrics,
+            rolled_back=rolled_back,
+        )
+    )
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
     desired = [
         with_last_applied(child)
@@ -130,25 +151,32 @@ def decide(observed: Observed) -> Decision:
             observed.now,
         ),
         stable=_revision_status(stable_plan.revision, stable_live, stable_plan.replicas),
-        canary=(
-            CanaryStatus(
-                **_revision_status(
-                    canary_plan.revision, canary_live, canary_plan.replicas
-                ).model_dump(),
-                weight=canary_plan.weight,
-            )
-            if canary_plan
-            else None
-        ),
+        canary=(_canary_status(rollout, canary_plan, canary_live) if canary_plan else None),
         endpoints=endpoints(md),
-        history=_history(previous.history, rollout, stable_live, observed.now),
+        history=_history(previous.history, rollout, stable_live, canary_live, observed.now),
         batch=batch_status(
             md, observed.children, observed.batch_runs, previous.batch, observed.batch_exits
         ),
     )
     decision = _decision(previous, status, tuple(actions), rollout)
-    events = failure_events(previous.batch, status.batch)
-    return dataclasses.replace(decision, events=(*decision.events, *events))
+    batch_events = failure_events(previous.batch, status.batch)
+    return dataclasses.replace(decision, events=(*rollout.events, *decision.events, *batch_events))
+
+
+def _canary_status(rollout: Rollout, plan: RevisionPlan, live: Manifest | None) -> CanaryStatus:
+    progress = rollout.canary
+    recorded = _revision_status(plan.revision, live, plan.replicas).model_dump()
+    if progress is None:  # Recreate: the new revision starts at weight 0
+        return CanaryStatus(**recorded, weight=plan.weight)
+    return CanaryStatus(
+        **recorded,
+        weight=plan.weight,
+        step=progress.step,
+        step_started_at=progress.step_started_at,
+        failed_analyses=progress.failed_analyses,
+        window=progress.window,
+        analyses=list(progress.analyses),
+    )
 
 
 def endpoints(md: ModelDeployment) -> Endpoints:
@@ -190,6 +218,8 @@ def _facts(
     stuck = canary_live if deadline_exceeded(canary_live) else stable_live
     canary = rollout.plan.canary
     return Facts(
+        progress=rollout.progressing,
+        canary_failed=rollout.rolled_back.message if rollout.rolled_back else None,
         name=stable.revision.name,
         version=stable.revision.model.version,
         wanted=wanted_replicas(stable_live, stable.replicas),
@@ -276,7 +306,15 @@ def _flip_events(before: Sequence[Condition], after: Sequence[Condition]) -> lis
         if now is not None and now.status == ConditionStatus.TRUE and not _same(was, now):
             events.append(Event("Warning", now.reason, now.message))
         return events
-    quiet = {reasons.ROLLING_OUT, reasons.WAITING_FOR_REPLICAS}
+    # Progress is not a warning; a canary's steps have Events of their own.
+    quiet = {
+        reasons.ROLLING_OUT,
+        reasons.WAITING_FOR_REPLICAS,
+        reasons.CANARY_STEP,
+        reasons.ANALYZING,
+        reasons.PAUSED,
+        reasons.PROMOTING,
+    }
     if _same(old, new) or new.reason in quiet:
         return []
     return [Event("Warning", new.reason, new.message)]
@@ -303,11 +341,31 @@ def _history(
     history: Sequence[HistoryEntry],
     rollout: Rollout,
     stable_live: Manifest | None,
+    canary_live: Manifest | None,
     now: datetime,
 ) -> list[HistoryEntry]:
-    """The stable revision on top as Serving; the one it replaced, Superseded."""
+    """The stable revision as Serving; the one it replaced, Superseded; a canary rolled
+    back, on top as RolledBack with why."""
+    failed = rollout.rolled_back
+    if failed is not None and not any(e.revision == failed.revision.name for e in history):
+        model = failed.revision.model
+        created = (canary_live or {}).get("metadata", {}).get("creationTimestamp")
+        entry = HistoryEntry(
+            revision=failed.revision.name,
+            version=model.version,
+            uri=model.uri,
+            sha256=model.sha256,
+            lineage=model.lineage,
+            deployed_at=created or now,
+            outcome=RevisionOutcome.ROLLED_BACK,
+            message=failed.message,
+        )
+        history = bounded([entry, *history])
     revision = rollout.plan.stable.revision
-    if history and history[0].revision == revision.name:
+    if any(
+        entry.revision == revision.name and entry.outcome == RevisionOutcome.SERVING
+        for entry in history
+    ):
         return list(history)
     entries = [
         entry.model_copy(update={"outcome": RevisionOutcome.SUPERSEDED})

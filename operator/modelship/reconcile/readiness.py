@@ -57,6 +57,14 @@ class Facts:
     stuck_deployment: str = ""  # the Deployment that made no progress
     cannot_start: CannotStart | None = None
     blocker: Blocker | None = None
+    # A rollout strategy's own step (Progressing's reason and message), e.g. a canary's.
+    progress: tuple[str, str] | None = None
+    # Why the wanted revision, a canary, was rolled back (the stable one serves alone).
+    canary_failed: str | None = None
+
+
+# Progressing reasons of a rollout that has nothing left to do.
+SETTLED = frozenset({reasons.ROLLOUT_COMPLETE, reasons.ROLLED_BACK})
 
 
 def available(facts: Facts) -> Verdict:
@@ -93,7 +101,7 @@ def progressing(facts: Facts) -> Verdict:
         stuck = facts.cannot_start
         return Verdict.false(reasons.PROGRESSING, stuck.problem.reason, stuck.message)
     reason, message = _rollout_step(facts)
-    if reason == reasons.ROLLOUT_COMPLETE:
+    if reason in SETTLED:
         return Verdict.false(reasons.PROGRESSING, reason, message)
     return Verdict.true(reasons.PROGRESSING, reason, message)
 
@@ -109,6 +117,8 @@ def degraded(facts: Facts) -> Verdict:
             f"{facts.failed}. Check its pods: kubectl describe deployment {facts.stuck_deployment}"
         )
         return Verdict.true(reasons.DEGRADED, reasons.ROLLOUT_FAILED, message)
+    if facts.canary_failed:
+        return Verdict.true(reasons.DEGRADED, reasons.CANARY_FAILED, facts.canary_failed)
     return Verdict.false(reasons.DEGRADED, reasons.AS_EXPECTED, "Nothing is wrong.")
 
 
@@ -131,7 +141,8 @@ def ready(facts: Facts, dependents: Mapping[str, Verdict]) -> Verdict:
                 f"{facts.available} of {facts.wanted} pods. {degradation.message}",
             )
         return Verdict.false(reasons.READY, degradation.reason, degradation.message)
-    if progress.reason == reasons.ROLLOUT_COMPLETE:
+    # A canary runs beside a stable revision that serves with every pod: still Ready.
+    if progress.reason in SETTLED or (facts.progress is not None and facts.complete):
         return Verdict.true(
             reasons.READY,
             reasons.SERVING,
@@ -154,6 +165,8 @@ def verdicts(facts: Facts) -> list[Verdict]:
 
 def _rollout_step(facts: Facts) -> tuple[str, str]:
     serving = f"{facts.name} (version {facts.version})"
+    if facts.progress is not None:
+        return facts.progress
     if facts.rolling_out_to is not None:
         new = facts.rolling_out_to
         return reasons.ROLLING_OUT, (
@@ -163,6 +176,11 @@ def _rollout_step(facts: Facts) -> tuple[str, str]:
     if not facts.stable_live or not facts.complete:
         return reasons.WAITING_FOR_REPLICAS, (
             f"{facts.ready} of {facts.wanted} pods of revision {serving} are ready."
+        )
+    if facts.canary_failed:
+        return reasons.ROLLED_BACK, (
+            f"Revision {serving} runs {facts.ready} of {facts.wanted} pods, all ready; "
+            "the canary was rolled back."
         )
     return reasons.ROLLOUT_COMPLETE, (
         f"Revision {serving} runs {facts.ready} of {facts.wanted} pods, all ready."

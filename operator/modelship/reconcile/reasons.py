@@ -17,6 +17,12 @@ NO_REPLICAS_AVAILABLE: Final = "NoReplicasAvailable"
 ROLLING_OUT: Final = "RollingOut"
 WAITING_FOR_REPLICAS: Final = "WaitingForReplicas"
 ROLLOUT_COMPLETE: Final = "RolloutComplete"
+# A canary rollout (reasons of Progressing, and of Ready while it is False).
+CANARY_STEP: Final = "CanaryStep"  # a step's weight goes to the canary (or waits for a pod)
+ANALYZING: Final = "Analyzing"  # a step without pause waits for a passed measurement
+PAUSED: Final = "Paused"  # a step holds its weight for its pause
+PROMOTING: Final = "Promoting"  # every step passed; the canary scales up to take over
+ROLLED_BACK: Final = "RolledBack"  # the canary failed; the stable revision serves alone
 # Something is wrong, and the message says what to do.
 AS_EXPECTED: Final = "AsExpected"
 ROLLOUT_FAILED: Final = "RolloutFailed"
@@ -27,6 +33,8 @@ NAME_CONFLICT: Final = "NameConflict"
 SECRET_NOT_FOUND: Final = "SecretNotFound"
 IMAGE_PULL_FAILED: Final = "ImagePullFailed"
 MODEL_FETCH_FAILED: Final = "ModelFetchFailed"
+# A canary failed more measurements than its failure limit and was rolled back.
+CANARY_FAILED: Final = "CanaryFailed"
 
 # RetrainJob.
 RUN_ACTIVE: Final = "RunActive"
@@ -41,5 +49,7 @@ CREATED: Final = "Created"
 UPDATED: Final = "Updated"
 DELETED: Final = "Deleted"
 REVISION_PROMOTED: Final = "RevisionPromoted"
+# A canary measurement failed (the message quotes it).
+ANALYSIS_FAILED: Final = "AnalysisFailed"
 # The newest run of a batch job failed (status.batch[].lastFailureMessage says why).
 BATCH_JOB_FAILED: Final = "BatchJobFailed"

@@ -36,6 +36,7 @@ READY_REASONS = {
         reasons.SECRET_NOT_FOUND: "Degraded",
         reasons.IMAGE_PULL_FAILED: "Degraded",
         reasons.MODEL_FETCH_FAILED: "Degraded",
+        reasons.CANARY_FAILED: "Degraded",
     },
     "RetrainJob": {
         reasons.WAITING_FOR_RUN: "Healthy",
@@ -63,6 +64,13 @@ OTHER_NAMES = {
     reasons.DELETED,
     reasons.REVISION_PROMOTED,
     reasons.BATCH_JOB_FAILED,
+    reasons.ROLLED_BACK,
+    reasons.ANALYSIS_FAILED,
+    # A canary's steps: Progressing's reasons while Ready stays True on the stable revision.
+    reasons.CANARY_STEP,
+    reasons.PAUSED,
+    reasons.ANALYZING,
+    reasons.PROMOTING,
 }
 
 

@@ -77,6 +77,7 @@ def test_no_crds_of_other_modelship_kinds_are_left(folder: Any) -> None:
                 ("Stable", ".status.stable.version"),
                 ("Canary", ".status.canary.weight"),
                 ("Canary-Version", ".status.canary.version"),
+                ("Canary-Step", ".status.canary.step"),
                 ("Age", ".metadata.creationTimestamp"),
             ],
         ),

@@ -1,16 +1,23 @@
 """Which revisions are live while a new model version replaces the running one.
 
 One module per strategy behind the `Strategy` interface (`base`); `strategy_for`
-picks the one a ModelDeployment asks for. Only Recreate is implemented: a canary
-strategy goes in `canary.py` beside it, and `strategy_for` returns it for
-`spec.rollout.strategy: Canary` (which until then rolls out as Recreate does, with
-the canary's routes built and its weight at 0).
+picks the one a ModelDeployment asks for: Recreate, or Canary (steps judged on
+Triton's counters, `canary.py`).
 """
 
 from __future__ import annotations
 
 from modelship.api.model_deployment import ModelDeployment
-from modelship.reconcile.rollout.base import Phase, Rollout, RolloutState, Strategy
+from modelship.api.rollout import RolloutStrategy
+from modelship.reconcile.rollout.base import (
+    CanaryProgress,
+    Phase,
+    RolledBack,
+    Rollout,
+    RolloutState,
+    Strategy,
+)
+from modelship.reconcile.rollout.canary import Canary
 from modelship.reconcile.rollout.deployments import (
     available_replicas,
     deadline_exceeded,
@@ -22,8 +29,11 @@ from modelship.reconcile.rollout.recreate import Recreate, recreate
 from modelship.reconcile.rollout.stable import stable_revision
 
 __all__ = [
+    "Canary",
+    "CanaryProgress",
     "Phase",
     "Recreate",
+    "RolledBack",
     "Rollout",
     "RolloutState",
     "Strategy",
@@ -38,8 +48,9 @@ __all__ = [
 ]
 
 RECREATE = Recreate()
+CANARY = Canary()
 
 
 def strategy_for(md: ModelDeployment) -> Strategy:
     """The strategy that rolls out this ModelDeployment's new revisions."""
-    return RECREATE
+    return CANARY if md.spec.rollout.strategy == RolloutStrategy.CANARY else RECREATE

@@ -9,13 +9,20 @@ interval) says when in `wake_at`; the handler then reconciles again at that time
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from modelship.api.model_deployment import ModelDeployment
+from modelship.api.model_deployment_status import (
+    AnalysisResult,
+    AnalysisWindow,
+    CanaryStatus,
+    RequestCounters,
+)
 from modelship.builders import Revision, RolloutPlan
+from modelship.core.objects import Event
 
 
 class Phase(StrEnum):
@@ -25,12 +32,36 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True)
+class CanaryProgress:
+    """Where a canary is, as `status.canary` keeps it so that a restart resumes there."""
+
+    step: int  # index into canary.steps; len(steps) while promoting
+    step_started_at: datetime | None  # when the step's weight first reached a ready pod
+    failed_analyses: int
+    window: AnalysisWindow | None  # the measurement window in progress
+    analyses: tuple[AnalysisResult, ...]  # newest first, bounded
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """A canary revision that failed its analysis; it is not retried until the model changes."""
+
+    revision: Revision
+    message: str
+
+
+@dataclass(frozen=True)
 class Rollout:
     plan: RolloutPlan
     phase: Phase
     retiring: Revision | None = None  # the revision a promotion replaces
     # When this step changes by itself with nothing else changing (None: only on a change).
     wake_at: datetime | None = None
+    canary: CanaryProgress | None = None  # a canary strategy's state, for status.canary
+    # Progressing's reason and message while a strategy knows better than the Deployments.
+    progressing: tuple[str, str] | None = None
+    rolled_back: RolledBack | None = None  # the wanted revision, rolled back
+    events: tuple[Event, ...] = ()  # the strategy's own transitions
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,12 @@ class RolloutState:
     stable: Revision | None  # the revision that serves now, as the status recorded it
     deployments: Mapping[str, Mapping[str, Any]]  # the live Deployments, by revision name
     now: datetime
+    canary: CanaryStatus | None = None  # what the status recorded of the canary
+    # Triton's counters summed over each revision's ready pods, by revision name, as the
+    # handler scraped them; a revision missing was not (or could not be) scraped.
+    metrics: Mapping[str, RequestCounters] = field(default_factory=dict)
+    # Revisions rolled back, by name, with why (from status.history).
+    rolled_back: Mapping[str, str] = field(default_factory=dict)
 
 
 class Strategy(Protocol):

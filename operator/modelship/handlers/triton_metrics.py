@@ -1,0 +1,102 @@
+"""Read Triton's request counters from each ready pod of a canary's two revisions.
+
+The counters are inputs of the canary's pure analysis; reading them is the only I/O.
+Each pod's Prometheus text (its metrics port) is parsed with prometheus_client's
+parser and summed over the pod's models, then over the revision's ready pods. A
+revision with a pod that does not answer in time is left out: a partial sum would
+look like counters that went down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from modelship.api.model_deployment_status import RequestCounters
+from modelship.builders.defaults import METRICS_PORT
+from modelship.core.names import REVISION
+
+# Triton's counter families (Prometheus names without _total) and the field each sums into.
+COUNTERS = {
+    "nv_inference_request_success": "success",
+    "nv_inference_request_failure": "failure",
+    "nv_inference_request_duration_us": "request_duration_us",
+    "nv_inference_queue_duration_us": "queue_duration_us",
+}
+# A pod's metrics must answer within this, or its revision is not measured this time.
+SCRAPE_TIMEOUT_SECONDS = 3.0
+
+
+def counters_of(text: str) -> RequestCounters:
+    """Triton's counters in one Prometheus text exposition, summed over models and versions."""
+    sums = dict.fromkeys(COUNTERS.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        field = COUNTERS.get(family.name)
+        if field is None:
+            continue
+        for sample in family.samples:
+            if sample.name in (family.name, f"{family.name}_total"):
+                sums[field] += sample.value
+    return RequestCounters(**sums)
+
+
+def ready_pod_ips(pods: Iterable[Mapping[str, Any]], revision: str) -> list[str]:
+    """Addresses of a revision's pods whose Ready condition is True."""
+    found = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        ip = status.get("podIP")
+        if pod["metadata"].get("labels", {}).get(REVISION) == revision and ready and ip:
+            found.append(str(ip))
+    return found
+
+
+async def scrape_revisions(
+    pods: Sequence[Mapping[str, Any]], revisions: Iterable[str], port: int = METRICS_PORT
+) -> dict[str, RequestCounters]:
+    """Each revision's counters summed over its ready pods; a revision not read is left out."""
+    wanted = {revision: ready_pod_ips(pods, revision) for revision in revisions}
+    if not wanted:
+        return {}
+    timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        read = await asyncio.gather(
+            *(_revision(session, ips, port) for ips in wanted.values()),
+        )
+    return {revision: c for revision, c in zip(wanted, read, strict=True) if c is not None}
+
+
+async def _revision(
+    session: aiohttp.ClientSession, ips: Sequence[str], port: int
+) -> RequestCounters | None:
+    if not ips:
+        return None
+    texts = await asyncio.gather(*(_text(session, ip, port) for ip in ips))
+    if any(text is None for text in texts):
+        return None
+    each = [counters_of(text) for text in texts if text is not None]
+    return RequestCounters(
+        success=sum(c.success for c in each),
+        failure=sum(c.failure for c in each),
+        request_duration_us=sum(c.request_duration_us for c in each),
+        queue_duration_us=sum(c.queue_duration_us for c in each),
+    )
+
+
+async def _text(session: aiohttp.ClientSession, ip: str, port: int) -> str | None:
+    host = f"[{ip}]" if ":" in ip else ip
+    try:
+        async with session.get(f"http://{host}:{port}/metrics") as response:
+            if response.status != 200:
+                return None
+            return await response.text()
+    except (aiohttp.ClientError, TimeoutError):
+        return None

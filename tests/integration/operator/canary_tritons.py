@@ -1,0 +1,98 @@
+"""Two real Tritons playing the stable and canary revisions' pods of a canary rollout, each on
+its own loopback address with Triton's metrics on the port the operator scrapes (8002), and
+the gateway the test plays: it sends each request to one of them by the HTTPRoute's weights."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import tritonclient.http as triton_http
+from modelship.builders.defaults import METRICS_PORT
+from modelship_serving.packaging.package import package_model
+from modelship_serving.triton.server import TritonServer, TritonServerSettings
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from tritonclient.utils import InferenceServerException
+
+STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.2", "127.0.0.3"
+MODEL = "wine"
+
+
+def package(work: Path) -> Path:
+    """A classifier on one text column: text that is not UTF-8 fails inside the backend,
+    which Triton counts in nv_inference_request_failure."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"region": rng.choice(["north", "south"], 100)})
+    labels = np.where(frame["region"] == "north", "red", "white")
+    model = Pipeline([("region", OneHotEncoder()), ("clf", LogisticRegression())])
+    model.fit(frame, labels)
+    joblib.dump(model, work / "wine.joblib")
+    frame.to_csv(work / "wine.csv", index=False)
+    package_model(work / "wine.joblib", work / "wine.csv", MODEL, "1", work / "repository")
+    return work / "repository"
+
+
+@contextmanager
+def tritons(repository: Path) -> Iterator[dict[str, TritonServer]]:
+    """Triton on each address, metrics on 8002 there, as a pod's would be on its IP."""
+    started: dict[str, TritonServer] = {}
+    try:
+        for address in (STABLE_ADDRESS, CANARY_ADDRESS):
+            server = TritonServer(
+                TritonServerSettings(
+                    repository=repository, address=address, metrics_port=METRICS_PORT
+                )
+            )
+            server.start()
+            started[address] = server
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+def _inputs(client: triton_http.InferenceServerClient, text: bytes) -> list[Any]:
+    (spec,) = client.get_model_config(MODEL)["input"]
+    tensor = triton_http.InferInput(spec["name"], [1, 1], "BYTES")
+    tensor.set_data_from_numpy(np.array([[text]], dtype=object))
+    return [tensor]
+
+
+@dataclass
+class Gateway:
+    """Sends requests split by the route's backend weights, as a Gateway would."""
+
+    clients: dict[str, triton_http.InferenceServerClient]  # by revision name
+    # Share of the canary's requests that carry text its backend fails on.
+    canary_failing: float = 0.0
+    canary: str | None = None
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    sent: dict[str, list[int]] = field(default_factory=dict)  # revision: [ok, failed]
+
+    def send(self, weights: dict[str, int], seconds: float) -> None:
+        backends = [name for name, weight in weights.items() if weight > 0]
+        if not backends:
+            return
+        inputs = {b: (_inputs(self.clients[b], b"north"), _inputs(self.clients[b], b"\xff\xfe"))
+                  for b in backends}  # fmt: skip
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            name = self.rng.choices(backends, [weights[b] for b in backends])[0]
+            failing = name == self.canary and self.rng.random() < self.canary_failing
+            counts = self.sent.setdefault(name, [0, 0])
+            try:
+                self.clients[name].infer(MODEL, inputs[name][1 if failing else 0])
+            except InferenceServerException:
+                counts[1] += 1
+            else:
+                counts[0] += 1

@@ -1,0 +1,185 @@
+"""A canary rollout end to end: the real operator against the emulated API server, real Triton
+processes as the stable and canary revisions' pods (127.0.0.2 and 127.0.0.3, whose pod IPs
+the emulated pods carry), and real traffic split by the HTTPRoute weights the operator writes
+(the test plays the gateway). The operator reads each Triton's metrics itself.
+
+The failing canary is the same model; the gateway sends it requests of which about 5% carry
+text its backend fails on, so Triton itself counts the failures the analysis judges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import tritonclient.http as triton_http
+from canary_tritons import CANARY_ADDRESS, STABLE_ADDRESS, Gateway, package, tritons
+from harness import EmulatedCluster
+from lightkube.generic_resource import create_namespaced_resource
+from modelship_serving.triton.server import TritonServer
+from scenarios import (
+    MD_API,
+    Obj,
+    condition,
+    create,
+    deployments,
+    get,
+    patch,
+    ready_model_deployment,
+    wait_for,
+)
+
+NS = "ml"
+# So that lightkube can read the routes the operator writes.
+create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
+# Each rollout must end (promoted or rolled back) within this.
+ROLLOUT_SECONDS = 90.0
+SPEC: dict[str, Any] = {
+    "serving": {"replicas": 1},
+    "rollout": {
+        "strategy": "Canary",
+        "canary": {
+            "steps": [{"weight": 20, "pause": "0s"}, {"weight": 50, "pause": "0s"}],
+            "analysis": {
+                "interval": "4s",
+                "minRequests": 50,
+                "failureLimit": 1,
+                # Two Tritons share a busy test machine: latency is judged loosely here.
+                "maxLatencyRatio": 3,
+                "maxQueueTimeRatio": 5,
+            },
+            "traffic": {"router": "gatewayAPI", "parentRefs": [{"name": "gateway"}]},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TritonServer]]:
+    with tritons(package(tmp_path_factory.mktemp("canary"))) as started:
+        yield started
+
+
+def serve_pod(cluster: EmulatedCluster, deployment: Obj, ip: str) -> None:
+    """The revision's one pod, ready at `ip`, as the kubelet would report it."""
+    meta, template = deployment["metadata"], deployment["spec"]["template"]
+    name = f"{meta['name']}-pod"
+    create(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS, **template["metadata"]},
+            "spec": template["spec"],
+        },
+    )
+    status = {
+        "phase": "Running",
+        "podIP": ip,
+        "conditions": [{"type": "Ready", "status": "True"}],
+    }
+    patch(cluster, "v1", "Pod", NS, name, {"status": status}, True)
+
+
+def route_weights(cluster: EmulatedCluster) -> dict[str, int]:
+    route = get(cluster, "gateway.networking.k8s.io/v1", "HTTPRoute", NS, "wine") or {}
+    rules = (route.get("spec") or {}).get("rules") or [{}]
+    return {ref["name"]: int(ref.get("weight", 1)) for ref in rules[0].get("backendRefs", [])}
+
+
+def client(server: TritonServer) -> triton_http.InferenceServerClient:
+    assert server.endpoints is not None
+    return triton_http.InferenceServerClient(server.endpoints.http)
+
+
+def roll_out(
+    cluster: EmulatedCluster, servers: dict[str, TritonServer], canary_failing: float
+) -> tuple[Obj, list[int], Gateway]:
+    """v1 serves; v2 rolls out as a canary under traffic until the operator decides. Returns
+    the ModelDeployment then, the canary weights the gateway saw in turn, and the gateway."""
+    ready_model_deployment(cluster, NS, "wine", **SPEC)
+    (stable,) = deployments(cluster, NS, "wine")
+    serve_pod(cluster, stable, STABLE_ADDRESS)
+    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": {
+        "version": "2", "uri": "s3://models/wine/2"}}})  # fmt: skip
+    canary = wait_for(
+        "the canary Deployment",
+        lambda: next(
+            (d for d in deployments(cluster, NS, "wine") if d["metadata"] != stable["metadata"]),
+            None,
+        ),
+    )
+    cluster.make_available(canary)
+    serve_pod(cluster, canary, CANARY_ADDRESS)
+    names = stable["metadata"]["name"], canary["metadata"]["name"]
+    gateway = Gateway(
+        clients={
+            names[0]: client(servers[STABLE_ADDRESS]),
+            names[1]: client(servers[CANARY_ADDRESS]),
+        },
+        canary=names[1],
+        canary_failing=canary_failing,
+    )
+    seen: list[int] = []
+    deadline = time.monotonic() + ROLLOUT_SECONDS
+    while time.monotonic() < deadline:
+        md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}
+        status = md.get("status") or {}
+        promoted = (status.get("stable") or {}).get("version") == "2"
+        rolled_back = condition(md, "Degraded").get("reason") == "CanaryFailed"
+        if promoted or rolled_back:
+            return md, seen, gateway
+        weights = route_weights(cluster)
+        if weights.get(names[1]) and (not seen or seen[-1] != weights[names[1]]):
+            seen.append(weights[names[1]])
+        gateway.send(weights, 0.25)
+    raise AssertionError(f"no decision within {ROLLOUT_SECONDS:.0f}s; weights seen {seen}")
+
+
+def test_a_healthy_canary_is_promoted_through_every_step(
+    cluster: EmulatedCluster, servers: dict[str, TritonServer]
+) -> None:
+    md, seen, gateway = roll_out(cluster, servers, canary_failing=0.0)
+    assert seen == [20, 50], "the gateway was sent to the canary at each step's weight in turn"
+    status = md["status"]
+    assert status["stable"]["name"] == gateway.canary
+    assert [(h["version"], h["outcome"]) for h in status["history"]] == [
+        ("2", "Serving"),
+        ("1", "Superseded"),
+    ]
+    assert condition(md, "Degraded")["status"] == "False"
+    assert gateway.sent[gateway.canary][0] >= 100, "the canary was judged on real requests"
+    wait_for(
+        "the route to send everything to the promoted revision",
+        lambda: route_weights(cluster) == {gateway.canary: 100},
+    )
+
+
+def test_a_canary_failing_five_percent_of_requests_is_rolled_back(
+    cluster: EmulatedCluster, servers: dict[str, TritonServer]
+) -> None:
+    md, seen, gateway = roll_out(cluster, servers, canary_failing=0.05)
+    assert gateway.canary is not None
+    ok, failed = gateway.sent[gateway.canary]
+    assert 0.01 < failed / (ok + failed) < 0.15, "about 5% of the canary's requests failed"
+    degraded = condition(md, "Degraded")
+    assert degraded["status"] == "True"
+    assert "canary failure rate" in degraded["message"]
+    assert condition(md, "Ready")["status"] == "True", "the stable revision serves on"
+    assert md["status"]["stable"]["version"] == "1"
+    assert [(h["version"], h["outcome"]) for h in md["status"]["history"]][:2] == [
+        ("2", "RolledBack"),
+        ("1", "Serving"),
+    ]
+    stable = md["status"]["stable"]["name"]
+    wait_for(
+        "the route to send everything back to stable",
+        lambda: route_weights(cluster) == {stable: 100},
+    )
+    wait_for(
+        "the canary to be scaled down",
+        lambda: [d["metadata"]["name"] for d in deployments(cluster, NS, "wine")] == [stable],
+    )
+    assert seen[:1] == [20]

@@ -1,0 +1,447 @@
+"""The Canary strategy through decide: steps, analysis, promotion, rollback, restarts.
+
+A small cooperative cluster applies each decision's actions (every Deployment it
+creates becomes available unless told otherwise) and Triton's counters are given per
+revision, as the handler would scrape them; time moves by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from modelship.api.model_deployment_status import RequestCounters
+from modelship.api.rollout import CanarySpec
+from modelship.core.objects import Create, Delete, Patch
+from modelship.reconcile.model_deployment import Decision, Observed, decide
+from modelship.reconcile.rollout.canary import canary_replicas
+from states import NOW, UID, as_live, md_body
+
+CANARY = {
+    "strategy": "Canary",
+    "canary": {
+        "steps": [{"weight": 20, "pause": "2m"}, {"weight": 50, "pause": "0s"}],
+        "analysis": {"interval": "1m", "minRequests": 100, "failureLimit": 1},
+    },
+}
+
+
+def body(version: str, generation: int = 1) -> dict[str, Any]:
+    return md_body(version, generation, serving={"replicas": 4}, rollout=CANARY)
+
+
+def counters(success: float, failure: float = 0, latency_ms: float = 5) -> RequestCounters:
+    return RequestCounters(
+        success=success,
+        failure=failure,
+        request_duration_us=success * latency_ms * 1000,
+        queue_duration_us=success * 100,
+    )
+
+
+def merged(target: Any, patch: Any) -> Any:
+    """A JSON merge patch (RFC 7386), as the API server applies it."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merged(result.get(key), value)
+    return result
+
+
+@dataclasses.dataclass
+class Cluster:
+    """The ModelDeployment and its children as a cooperative API server keeps them."""
+
+    md: dict[str, Any]
+    children: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    now: datetime = NOW
+    metrics: dict[str, RequestCounters] = dataclasses.field(default_factory=dict)
+    unready: set[str] = dataclasses.field(default_factory=set)  # Deployments with no ready pod
+
+    def observed(self) -> Observed:
+        return Observed(
+            body=self.md, children=list(self.children.values()), now=self.now, metrics=self.metrics
+        )
+
+    def reconcile(self) -> Decision:
+        decision = decide(self.observed())
+        for action in decision.actions:
+            if isinstance(action, Create):
+                self.children[(action.ref.kind, action.ref.name)] = as_live(dict(action.manifest))
+            elif isinstance(action, Patch):
+                key = (action.ref.kind, action.ref.name)
+                self.children[key] = merged(self.children[key], action.patch)
+            elif isinstance(action, Delete):
+                del self.children[(action.ref.kind, action.ref.name)]
+        self.md = {**self.md, "status": decision.status}
+        self.settle()
+        return decision
+
+    def settle(self) -> None:
+        """Each Deployment runs the pods it asks for, all ready unless listed unready."""
+        for (kind, name), child in self.children.items():
+            if kind == "Deployment":
+                replicas = child["spec"].get("replicas", 1)
+                up = 0 if name in self.unready else replicas
+                child["status"] = {
+                    "observedGeneration": child["metadata"]["generation"],
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": up,
+                    "availableReplicas": up,
+                }
+
+    def later(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def serve(self, stable: RequestCounters, canary: RequestCounters) -> None:
+        status = self.md["status"]
+        self.metrics = {status["stable"]["name"]: stable, status["canary"]["name"]: canary}
+
+    def deployments(self) -> dict[str, int]:
+        return {
+            name: child["spec"]["replicas"]
+            for (kind, name), child in self.children.items()
+            if kind == "Deployment"
+        }
+
+    def stable_service_selects_canary(self) -> bool:
+        selector = self.children[("Service", "wine")]["spec"]["selector"]
+        return "modelship.dev/revision" not in selector
+
+
+def condition(decision: Decision, type_: str) -> tuple[str, str]:
+    found = next(c for c in decision.status["conditions"] if c["type"] == type_)
+    return found["status"], found["reason"]
+
+
+def message(decision: Decision, type_: str) -> str:
+    return str(next(c for c in decision.status["conditions"] if c["type"] == type_)["message"])
+
+
+def canary(decision: Decision) -> dict[str, Any]:
+    return dict(decision.status["canary"])
+
+
+def started(version: str = "2") -> tuple[Cluster, str]:
+    """v1 serves on 4 pods; the spec now asks for `version`, rolled out as a canary."""
+    cluster = Cluster(body("1"))
+    cluster.reconcile()
+    cluster.reconcile()
+    stable = cluster.md["status"]["stable"]["name"]
+    cluster.md = {**body(version, generation=2), "status": cluster.md["status"]}
+    return cluster, stable
+
+
+def test_a_healthy_canary_walks_every_step_and_is_promoted() -> None:
+    cluster, old = started()
+    first = cluster.reconcile()
+    new = canary(first)["name"]
+    # The canary's pods start with no traffic; its Deployment is sized for the first step.
+    assert canary(first)["weight"] == 0
+    assert condition(first, "Progressing") == ("True", "CanaryStep")
+    assert [e.reason for e in first.events] == ["CanaryStep"]
+    assert cluster.deployments() == {old: 4, new: 1}  # 1 of 5 pods: 20%
+
+    cluster.serve(counters(0), counters(0))
+    step1 = cluster.reconcile()
+    assert (canary(step1)["step"], canary(step1)["weight"]) == (0, 20)
+    assert canary(step1)["stepStartedAt"] == "2026-01-02T03:04:05Z"
+    assert condition(step1, "Progressing") == ("True", "Paused")
+    assert condition(step1, "Ready") == ("True", "Serving")  # the stable revision serves on
+    assert condition(step1, "Degraded") == ("False", "AsExpected")
+    assert cluster.stable_service_selects_canary()
+    assert step1.wake_at == NOW + timedelta(minutes=1)  # the first measurement is due
+
+    cluster.later(60)
+    cluster.serve(counters(1000), counters(250))
+    measured = cluster.reconcile()
+    assert [a["outcome"] for a in canary(measured)["analyses"]] == ["Passed"]
+    assert canary(measured)["step"] == 0  # the pause holds for 2m
+    assert measured.wake_at == NOW + timedelta(minutes=2)
+
+    cluster.later(60)
+    cluster.serve(counters(2000), counters(500))
+    step2 = cluster.reconcile()
+    assert (canary(step2)["step"], canary(step2)["weight"]) == (1, 50)
+    assert condition(step2, "Progressing") == ("True", "Analyzing")
+    assert [e.reason for e in step2.events] == ["CanaryStep"]
+    assert cluster.deployments() == {old: 4, new: 4}  # the stable revision never shrinks
+
+    cluster.later(30)
+    cluster.serve(counters(2300), counters(600))
+    too_soon = cluster.reconcile()
+    assert canary(too_soon)["step"] == 1
+    assert too_soon.wake_at == NOW + timedelta(minutes=3)
+
+    cluster.later(30)
+    cluster.serve(counters(2600), counters(900))
+    promoted = cluster.reconcile()
+    assert "canary" not in promoted.status
+    assert promoted.status["stable"]["name"] == new
+    assert [e.reason for e in promoted.events] == ["Promoting", "RevisionPromoted"]
+    assert [(h["version"], h["outcome"]) for h in promoted.status["history"]] == [
+        ("2", "Serving"),
+        ("1", "Superseded"),
+    ]
+    assert cluster.deployments() == {new: 4}
+    assert condition(promoted, "Ready") == ("True", "Serving")
+
+
+def test_a_canary_failing_five_percent_is_rolled_back_and_not_retried() -> None:
+    cluster, old = started()
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    cluster.later(60)
+    cluster.serve(counters(1000), counters(237, 13))
+    first_failure = cluster.reconcile()
+    assert canary(first_failure)["failedAnalyses"] == 1  # the failure limit tolerates one
+    assert [(e.type, e.reason) for e in first_failure.events] == [("Warning", "AnalysisFailed")]
+    assert "canary failure rate 5.20%" in first_failure.events[0].message
+
+    cluster.later(60)
+    cluster.serve(counters(2000), counters(474, 26))
+    rolled_back = cluster.reconcile()
+    assert "canary" not in rolled_back.status
+    assert cluster.deployments() == {old: 4}  # weight 0, canary gone, stable untouched
+    assert not cluster.stable_service_selects_canary()
+    assert condition(rolled_back, "Ready") == ("True", "Serving")
+    assert condition(rolled_back, "Degraded") == ("True", "CanaryFailed")
+    assert condition(rolled_back, "Progressing") == ("False", "RolledBack")
+    assert "canary failure rate 5.20% exceeds stable's 0.00%" in message(rolled_back, "Degraded")
+    assert [(h["version"], h["outcome"]) for h in rolled_back.status["history"]] == [
+        ("2", "RolledBack"),
+        ("1", "Serving"),
+    ]
+    assert ("Warning", "CanaryFailed") in [(e.type, e.reason) for e in rolled_back.events]
+
+    cluster.later(3600)
+    idle = cluster.reconcile()  # the same model: not retried
+    assert (idle.actions, idle.status_patch, idle.events) == ((), {}, ())
+    assert condition(idle, "Degraded") == ("True", "CanaryFailed")
+
+    cluster.md = {**body("3", generation=3), "status": cluster.md["status"]}
+    retried = cluster.reconcile()  # a new model is a new canary
+    assert canary(retried)["version"] == "3"
+    assert condition(retried, "Degraded") == ("False", "AsExpected")
+
+
+@pytest.mark.parametrize(
+    ("canary_counters", "outcome", "quoted"),
+    [
+        (counters(250, latency_ms=20), "Failed", "mean latency 20.00 ms is more than 1.5 times"),
+        (counters(50), "Inconclusive", "fewer than the 100 needed"),
+        (counters(250, latency_ms=5.5), "Passed", "canary 250 requests"),
+    ],
+)
+def test_each_measurement_compares_the_canary_with_stable_over_the_same_window(
+    canary_counters: RequestCounters, outcome: str, quoted: str
+) -> None:
+    cluster, _ = started()
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    cluster.later(60)
+    cluster.serve(counters(1000), canary_counters)
+    decision = cluster.reconcile()
+    (result,) = canary(decision)["analyses"]
+    assert result["outcome"] == outcome
+    assert quoted in result["message"]
+
+
+def test_too_few_requests_grow_the_window_until_there_are_enough() -> None:
+    cluster, _ = started()
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    cluster.later(60)
+    cluster.serve(counters(100), counters(60))
+    assert canary(cluster.reconcile())["window"]["startedAt"] == "2026-01-02T03:04:05Z"
+    cluster.later(60)
+    cluster.serve(counters(200), counters(120, 10))  # 130 since the window opened
+    decision = cluster.reconcile()
+    assert [a["outcome"] for a in canary(decision)["analyses"]] == ["Failed", "Inconclusive"]
+    assert canary(decision)["window"]["startedAt"] == "2026-01-02T03:06:05Z"
+
+
+def test_a_counter_reset_restarts_the_window_without_judging() -> None:
+    cluster, _ = started()
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(500))
+    cluster.reconcile()
+    cluster.later(60)
+    cluster.serve(counters(1000), counters(20))  # a canary pod restarted
+    decision = cluster.reconcile()
+    assert [a["outcome"] for a in canary(decision)["analyses"]] == ["Inconclusive"]
+    assert canary(decision)["failedAnalyses"] == 0
+    assert canary(decision)["window"]["canary"]["success"] == 20
+
+
+def test_no_traffic_reaches_a_canary_with_no_ready_pod() -> None:
+    cluster, _ = started()
+    cluster.reconcile()
+    new = cluster.md["status"]["canary"]["name"]
+    cluster.unready.add(new)
+    cluster.settle()
+    cluster.serve(counters(0), counters(0))
+    waiting = cluster.reconcile()
+    assert canary(waiting)["weight"] == 0
+    assert not cluster.stable_service_selects_canary()
+    assert "has no ready pod yet" in message(waiting, "Progressing")
+    assert waiting.wake_at is None  # its pods becoming ready wakes it
+
+
+def test_a_canary_whose_deployment_is_deleted_mid_step_loses_its_traffic_not_its_step() -> None:
+    cluster, _ = started()
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    cluster.later(120)
+    cluster.serve(counters(2000), counters(500))
+    cluster.reconcile()  # step 2, 50%
+    new = cluster.md["status"]["canary"]["name"]
+    del cluster.children[("Deployment", new)]
+    decision = cluster.reconcile()
+    assert (canary(decision)["step"], canary(decision)["weight"]) == (1, 0)
+    assert ("Create", "Deployment", new) in [
+        (type(a).__name__, a.ref.kind, a.ref.name) for a in decision.actions
+    ]
+
+
+def test_a_newer_version_mid_canary_replaces_the_canary_from_the_first_step() -> None:
+    cluster, old = started()
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    cluster.later(120)
+    cluster.serve(counters(2000), counters(500))
+    cluster.reconcile()  # step 2
+    v2 = cluster.md["status"]["canary"]["name"]
+    cluster.md = {**body("3", generation=3), "status": cluster.md["status"]}
+    decision = cluster.reconcile()
+    assert canary(decision)["version"] == "3"
+    assert (canary(decision)["step"], canary(decision)["weight"]) == (0, 0)
+    assert canary(decision)["analyses"] == []
+    assert v2 not in cluster.deployments()
+    assert cluster.deployments()[old] == 4
+
+
+def _walk() -> list[str]:
+    """Names of the states the restart test stops in."""
+    return ["starting", "paused", "measured", "analyzing", "failed-once", "rolled-back"]
+
+
+@pytest.mark.parametrize("stop", _walk())
+def test_an_operator_restart_resumes_in_every_state(stop: str) -> None:
+    """An operator restarted right after writing a status decides from that status alone
+    what it decided before: the same step, no second measurement, no write, no Event."""
+    cluster, _ = started()
+    walk: list[tuple[str, float, RequestCounters, RequestCounters]] = [
+        ("starting", 0, counters(0), counters(0)),
+        ("paused", 0, counters(0), counters(0)),
+        ("measured", 60, counters(1000), counters(250)),
+        ("analyzing", 60, counters(2000), counters(500)),
+        ("failed-once", 60, counters(3000), counters(700, 50)),
+        ("rolled-back", 60, counters(4000), counters(900, 100)),
+    ]
+    for name, seconds, stable, canary_counters in walk:
+        cluster.later(seconds)
+        if name != "starting":
+            cluster.serve(stable, canary_counters)
+        before = cluster.observed()
+        decision = cluster.reconcile()
+        if name == stop:
+            break
+    reached = {
+        "starting": "CanaryStep",
+        "paused": "Paused",
+        "measured": "Paused",
+        "analyzing": "Analyzing",
+        "failed-once": "Analyzing",
+        "rolled-back": "RolledBack",
+    }
+    assert condition(decision, "Progressing")[1] == reached[stop]
+    restarted = decide(dataclasses.replace(before, body={**before.body, "status": decision.status}))
+    assert restarted.status == decision.status
+    assert restarted.status_patch == {}
+    assert restarted.events == ()
+    assert restarted.wake_at == decision.wake_at
+
+
+def test_after_the_last_step_the_canary_scales_to_stable_size_then_takes_over() -> None:
+    cluster, old = started()
+    cluster.md["spec"]["rollout"] = {
+        "strategy": "Canary",
+        "canary": {"steps": [{"weight": 20, "pause": "0s"}], "analysis": {"minRequests": 10}},
+    }
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    new = cluster.md["status"]["canary"]["name"]
+    cluster.later(60)
+    cluster.serve(counters(100), counters(25))
+    before = cluster.observed()
+    promoting = cluster.reconcile()
+    assert condition(promoting, "Progressing") == ("True", "Promoting")
+    assert [e.reason for e in promoting.events] == ["Promoting"]
+    assert cluster.deployments() == {old: 4, new: 4}
+    assert canary(promoting)["weight"] == 20  # the last step's weight holds meanwhile
+    restarted = decide(
+        dataclasses.replace(before, body={**before.body, "status": promoting.status})
+    )
+    assert (restarted.status_patch, restarted.events) == ({}, ())
+
+    promoted = cluster.reconcile()
+    assert promoted.status["stable"]["name"] == new
+    assert cluster.deployments() == {new: 4}
+
+
+@pytest.mark.parametrize(
+    ("stable_pods", "weight", "canary_pods", "share"),
+    [
+        (4, 10, 1, 20),
+        (4, 20, 1, 20),
+        (4, 50, 4, 50),
+        (10, 10, 1, 9),
+        (10, 30, 4, 29),
+        (1, 50, 1, 50),
+    ],
+)
+def test_the_replicas_router_approximates_the_weight_by_pod_counts(
+    stable_pods: int, weight: int, canary_pods: int, share: int
+) -> None:
+    """The precision README documents: share = canary / (stable + canary) pods."""
+    settings = CanarySpec()
+    assert canary_replicas(settings, stable_pods, weight) == canary_pods
+    assert round(100 * canary_pods / (stable_pods + canary_pods)) == share
+
+
+def test_every_child_of_a_canary_goes_with_the_model_deployment() -> None:
+    """Deleted mid-canary, the ModelDeployment takes both revisions and the route with it:
+    each child names it as controller, for the garbage collector."""
+    cluster, _ = started()
+    cluster.md["spec"]["rollout"]["canary"]["traffic"] = {
+        "router": "gatewayAPI",
+        "parentRefs": [{"name": "gateway"}],
+    }
+    cluster.reconcile()
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    route = cluster.children[("HTTPRoute", "wine")]
+    backends = route["spec"]["rules"][0]["backendRefs"]
+    assert [ref["weight"] for ref in backends] == [80, 20]  # stable, canary
+    kinds = {kind for kind, _ in cluster.children}
+    assert {"Deployment", "Service", "HTTPRoute"} <= kinds
+    assert len([k for k, _ in cluster.children if k == "Deployment"]) == 2
+    for child in cluster.children.values():
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["uid"], owner["controller"]) == (UID, True)
