@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import tritonclient.http as triton_http
-from canary_tritons import CANARY_ADDRESS, STABLE_ADDRESS, Gateway, package, tritons
-from harness import EmulatedCluster
 from lightkube.generic_resource import create_namespaced_resource
 from modelship_serving.triton.server import TritonServer
-from scenarios import (
+from support.canary_tritons import CANARY_ADDRESS, STABLE_ADDRESS, Gateway, package, tritons
+from support.harness import EmulatedCluster
+from support.scenarios import (
     MD_API,
     Obj,
     condition,

@@ -19,7 +19,7 @@ from modelship.api.rollout import CanarySpec
 from modelship.core.objects import Create, Delete, Patch
 from modelship.reconcile.model_deployment import Decision, Observed, decide
 from modelship.reconcile.rollout.canary import canary_replicas
-from states import NOW, UID, as_live, md_body
+from support.reconcile_states import NOW, UID, as_live, md_body
 
 CANARY = {
     "strategy": "Canary",
