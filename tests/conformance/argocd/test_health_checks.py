@@ -33,6 +33,7 @@ READY_REASONS = {
         reasons.INVALID_SPEC: "Degraded",
         reasons.MODEL_UNRESOLVED: "Degraded",
         reasons.NAME_CONFLICT: "Degraded",
+        reasons.CHILD_REJECTED: "Degraded",
         reasons.SECRET_NOT_FOUND: "Degraded",
         reasons.IMAGE_PULL_FAILED: "Degraded",
         reasons.MODEL_FETCH_FAILED: "Degraded",

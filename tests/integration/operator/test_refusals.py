@@ -1,0 +1,88 @@
+"""The API server refuses a child: the real operator says so on the ModelDeployment.
+
+A 422 Invalid on create, and an admission webhook's 403 on an in-place serving change,
+each show as Ready=False with the reason ChildRejected and the server's words, a Warning
+Event, and an observedGeneration that names the generation refused; the refused write is
+not retried in a hot loop, and the revision that serves keeps serving untouched.
+"""
+
+from __future__ import annotations
+
+import time
+
+from emulator import Fault, KubernetesApiEmulator
+from harness import RESYNC_SECONDS, EmulatedCluster
+from scenarios import (
+    MD_API,
+    Obj,
+    condition,
+    create,
+    deployments,
+    list_all,
+    md_with,
+    model_deployment,
+    patch,
+    ready_model_deployment,
+    wait_for,
+)
+
+NS = "ml"
+
+
+def warnings(cluster: EmulatedCluster, name: str) -> list[tuple[str, str]]:
+    return [
+        (e["reason"], e["message"])
+        for e in list_all(cluster, "v1", "Event", NS)
+        if e["involvedObject"]["name"] == name and e.get("type") == "Warning"
+    ]
+
+
+def test_a_deployment_refused_on_create_is_reported_and_backed_off(
+    cluster: EmulatedCluster,
+) -> None:
+    cluster.inject(Fault("POST", "deployments", 422, times=1000))
+    create(cluster, model_deployment("wine", NS))
+
+    md = md_with(cluster, NS, "wine", "Ready", "False", "ChildRejected")
+    assert md["status"]["observedGeneration"] == md["metadata"]["generation"]
+    assert "injected fault 422" in condition(md, "Ready")["message"]
+    assert condition(md, "Degraded")["reason"] == "ChildRejected"
+    said = wait_for("a Warning Event", lambda: warnings(cluster, "wine"))
+    assert said[0][0] == "ChildRejected"
+
+    # Resyncs every second, yet the refused write waits out its back-off (10 s first).
+    time.sleep(RESYNC_SECONDS * 5)
+    served = cluster.server.call(lambda: cluster.server.emulator.faults[0].served)
+    assert served <= 2, f"the refused Deployment was asked for {served} times in 5 s"
+
+
+def refuse_memory_over_1gi(operation: str, obj: Obj, emulator: KubernetesApiEmulator) -> str | None:
+    """A policy on pods' memory, as a ValidatingAdmissionPolicy or Kyverno would hold one."""
+    if obj["kind"] != "Deployment" or operation != "UPDATE":
+        return None
+    for container in obj["spec"]["template"]["spec"]["containers"]:
+        if container.get("resources", {}).get("limits", {}).get("memory") == "2Gi":
+            return "memory limits above 1Gi are not allowed in namespace ml"
+    return None
+
+
+def test_an_in_place_change_refused_by_admission_keeps_the_old_pods_and_says_so(
+    cluster: EmulatedCluster,
+) -> None:
+    ready_model_deployment(cluster, NS, "wine")
+    before = deployments(cluster, NS, "wine")[0]
+    cluster.server.call(lambda: cluster.server.emulator.admission.append(refuse_memory_over_1gi))
+    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"serving": {
+        "resources": {"limits": {"memory": "2Gi"}}}}})  # fmt: skip
+
+    md = md_with(cluster, NS, "wine", "Ready", "False", "ChildRejected")
+    assert md["status"]["observedGeneration"] == md["metadata"]["generation"] == 2
+    ready = condition(md, "Ready")["message"]
+    assert "memory limits above 1Gi are not allowed" in ready
+    assert "keeps serving" in ready
+    assert condition(md, "Available")["status"] == "True"
+    after = deployments(cluster, NS, "wine")
+    assert [d["metadata"]["uid"] for d in after] == [before["metadata"]["uid"]]
+    assert after[0]["spec"]["template"] == before["spec"]["template"], "the old pods serve on"
+    reasons = wait_for("a Warning Event", lambda: warnings(cluster, "wine"))
+    assert [reason for reason, _ in reasons] == ["ChildRejected"]
