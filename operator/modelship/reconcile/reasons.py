@@ -29,6 +29,7 @@ CHILD_REJECTED: Final = "ChildRejected"
 SECRET_NOT_FOUND: Final = "SecretNotFound"
 IMAGE_PULL_FAILED: Final = "ImagePullFailed"
 MODEL_FETCH_FAILED: Final = "ModelFetchFailed"
+CONFIGURE_FAILED: Final = "ConfigureFailed"
 
 # RetrainJob.
 RUN_ACTIVE: Final = "RunActive"

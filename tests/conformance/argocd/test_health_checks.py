@@ -37,6 +37,7 @@ READY_REASONS = {
         reasons.SECRET_NOT_FOUND: "Degraded",
         reasons.IMAGE_PULL_FAILED: "Degraded",
         reasons.MODEL_FETCH_FAILED: "Degraded",
+        reasons.CONFIGURE_FAILED: "Degraded",
     },
     "RetrainJob": {
         reasons.WAITING_FOR_RUN: "Healthy",

@@ -86,3 +86,65 @@ def test_an_in_place_change_refused_by_admission_keeps_the_old_pods_and_says_so(
     assert after[0]["spec"]["template"] == before["spec"]["template"], "the old pods serve on"
     reasons = wait_for("a Warning Event", lambda: warnings(cluster, "wine"))
     assert [reason for reason, _ in reasons] == ["ChildRejected"]
+
+
+CONFIGURE_SAID = (
+    "Error: serving.dynamicBatching.preferredBatchSizes has 128, above the max_batch_size 64 "
+    "model 'wine' was packaged with: lower it to at most 64, or repackage with "
+    "--max-batch-size 128"
+)
+
+
+def fail_configure(cluster: EmulatedCluster, deployment: Obj) -> None:
+    """A pod of the Deployment whose `configure` init container exited 1 with its one line,
+    as the kubelet reports it under terminationMessagePolicy FallbackToLogsOnError."""
+    meta, template = deployment["metadata"], deployment["spec"]["template"]
+    name = f"{meta['name']}-configure"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, **template["metadata"]},
+        "spec": template["spec"],
+    }
+    create(cluster, pod)
+    done = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+    failed = {"terminated": {"exitCode": 1, "reason": "Error", "message": CONFIGURE_SAID}}
+    status = {
+        "phase": "Pending",
+        "initContainerStatuses": [
+            {"name": "fetch", "image": "i", "imageID": "", "ready": False, "restartCount": 0,
+             "state": done},
+            {"name": "configure", "image": "i", "imageID": "", "ready": False, "restartCount": 1,
+             "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": failed},
+        ],
+    }  # fmt: skip
+    patch(cluster, "v1", "Pod", NS, name, {"status": status}, True)
+
+
+def test_a_batch_size_the_package_cannot_take_shows_as_configure_failed(
+    cluster: EmulatedCluster,
+) -> None:
+    ready_model_deployment(cluster, NS, "wine")
+    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"serving": {
+        "dynamicBatching": {"preferredBatchSizes": [32, 128]}}}})  # fmt: skip
+    deployment = wait_for(
+        "the Deployment patched in place",
+        lambda: next(
+            (
+                d
+                for d in deployments(cluster, NS, "wine")
+                if "128" in d["spec"]["template"]["spec"]["initContainers"][1]["args"]
+            ),
+            None,
+        ),
+    )
+    configure = deployment["spec"]["template"]["spec"]["initContainers"][1]
+    assert configure["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    fail_configure(cluster, deployment)
+
+    md = md_with(cluster, NS, "wine", "Degraded", "True", "ConfigureFailed")
+    message = condition(md, "Degraded")["message"]
+    assert "128" in message
+    assert "max_batch_size 64" in message
+    assert condition(md, "Available")["status"] == "True", "the old pod serves on"
