@@ -230,3 +230,22 @@ def test_the_servers_message_is_bounded(events: list[tuple[str, str, str]]) -> N
     assert "x" * MAX_REFUSAL_MESSAGE not in message
     assert "x" * 100 in message
     assert len(message) < MAX_REFUSAL_MESSAGE + 400
+
+
+def test_a_kind_without_a_refusal_status_still_gets_a_warning_and_a_back_off(
+    events: list[tuple[str, str, str]],
+) -> None:
+    """RetrainJob reports no refusal in its status yet: the loop alone must not hide it."""
+    kube = FakeKube(refuse_deployments)
+    runtime = Runtime(kube=kube)  # type: ignore[arg-type]
+    real = reconciler(kube)
+    bare = executor.KindReconciler(real.kind, real.gather, decide)
+    logger = logging.getLogger("test")
+    body = md_body("1", generation=1)
+
+    retry_at = asyncio.run(bare.reconcile(body, None, runtime, "test", logger))  # type: ignore[arg-type]
+
+    assert retry_at is not None
+    warnings = [(reason, message) for type, reason, message in events if type == "Warning"]
+    assert [reason for reason, _ in warnings] == ["ChildRejected"]
+    assert INVALID in warnings[0][1]
