@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
@@ -46,8 +46,9 @@ class ServingOverrides(BaseModel):
         ge=0,
         description="Turn dynamic batching on with this queue delay; unchanged when absent.",
     )
-    preferred_batch_sizes: list[int] = Field(
-        default_factory=list, description="Batch sizes the dynamic batcher aims for."
+    preferred_batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        description="Batch sizes the dynamic batcher aims for; each at most max_batch_size.",
     )
 
 
@@ -82,11 +83,26 @@ def apply_overrides(
                 f"model {tuned.name!r} was packaged with max_batch_size 0, so Triton cannot "
                 "batch it: remove serving.dynamicBatching or repackage with --max-batch-size"
             )
+        _check_preferred_sizes(tuned, overrides.preferred_batch_sizes)
         batching = tuned.dynamic_batching
         batching.max_queue_delay_microseconds = overrides.max_queue_delay_microseconds
         del batching.preferred_batch_size[:]
         batching.preferred_batch_size.extend(overrides.preferred_batch_sizes)
     return tuned
+
+
+def _check_preferred_sizes(config: model_config_pb2.ModelConfig, sizes: list[int]) -> None:
+    # Triton refuses to load a model whose preferred batch size exceeds its max_batch_size,
+    # and the pod never becomes ready: say so here, in the init container's last words.
+    above = sorted({size for size in sizes if size > config.max_batch_size})
+    if above:
+        listed = ", ".join(str(size) for size in above)
+        raise ConfigureError(
+            f"serving.dynamicBatching.preferredBatchSizes has {listed}, above the "
+            f"max_batch_size {config.max_batch_size} model {config.name!r} was packaged with: "
+            f"lower it to at most {config.max_batch_size}, or repackage with "
+            f"--max-batch-size {above[-1]}"
+        )
 
 
 def _write_atomically(path: Path, text: str) -> None:

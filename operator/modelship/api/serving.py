@@ -37,8 +37,10 @@ class DynamicBatching(ApiModel):
         default_factory=list,
         max_length=16,
         description=(
-            "Batch sizes Triton tries to form (at most 16, each at most the packaged "
-            "max batch size); empty lets Triton choose."
+            "Batch sizes Triton tries to form (at most 16, each at least 1; order and "
+            "repeats do not matter); empty lets Triton choose. Each must be at most the "
+            "max batch size the model was packaged with: the pod's configure step checks "
+            "it and the ModelDeployment reports ConfigureFailed otherwise."
         ),
     )
 

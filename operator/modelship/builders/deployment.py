@@ -41,7 +41,7 @@ def build_deployment(
     spec |= {
         "revisionHistoryLimit": defaults.DEPLOYMENT_HISTORY_LIMIT,
         "selector": {"matchLabels": selector},
-        "strategy": _update_strategy(gpu=wants_gpu(serving.gpu)),
+        "strategy": _update_strategy(wants_gpu(serving.gpu), _fewest_pods(md, plan)),
         "template": {
             "metadata": {
                 "labels": labels.deployment_labels(name, names.SERVER, revision),
@@ -84,14 +84,30 @@ def build_deployment(
     }
 
 
-def _update_strategy(gpu: bool) -> dict[str, Any]:
-    # A surge pod needs a spare GPU, which a GPU cluster rarely has: replace in place
-    # there; on CPUs keep full capacity while a serving change rolls.
-    surge, unavailable = (0, 1) if gpu else (1, 0)
+def _update_strategy(gpu: bool, fewest_pods: int) -> dict[str, Any]:
+    """How a serving change (resources, GPUs, batching, args) replaces the pods in place.
+
+    A surge pod (maxSurge 1, maxUnavailable 0) keeps every old pod serving until its
+    replacement is ready, so a change whose pods cannot start takes nothing down. On GPUs a
+    surge pod needs a spare GPU, which a GPU cluster rarely has, so with several pods one is
+    replaced at a time instead (maxSurge 0, maxUnavailable 1), and the others serve. With a
+    single pod that would take the model off the air for as long as the new pod cannot
+    start: there it surges on GPUs too, and the new pod waits Pending for a free GPU (past
+    the progress deadline, Degraded says RolloutFailed) while the old one serves.
+    """
+    surge, unavailable = (0, 1) if gpu and fewest_pods > 1 else (1, 0)
     return {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
     }
+
+
+def _fewest_pods(md: ModelDeployment, plan: RevisionPlan) -> int:
+    """The fewest pods the Deployment may run: as planned, or the autoscaler's floor."""
+    if plan.replicas is not None:
+        return plan.replicas
+    autoscaling = md.spec.autoscaling
+    return autoscaling.min_replicas if autoscaling is not None else md.spec.serving.replicas
 
 
 def _triton_container(md: ModelDeployment) -> dict[str, Any]:

@@ -80,12 +80,18 @@ def fetch_container(image: str, model: ResolvedModel, source: ModelSource) -> di
         "command": ["modelship"],
         "args": args,
         "env": [dict(HOME_ENV)],
+        **LAST_WORDS,
     }
     if model.credentials_secret is not None:
         container["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
     container["volumeMounts"] = mounts
     container["securityContext"] = container_security_context()
     return container
+
+
+# An init step that fails says why in its last log line (`Error: ...`); the kubelet keeps
+# that line as the container's termination message, where the operator reads it.
+LAST_WORDS: dict[str, str] = {"terminationMessagePolicy": "FallbackToLogsOnError"}
 
 
 def configure_container(serving: ServingSpec, model: ResolvedModel) -> dict[str, Any]:
@@ -115,6 +121,7 @@ def configure_container(serving: ServingSpec, model: ResolvedModel) -> dict[str,
         "env": [dict(HOME_ENV)],
         "volumeMounts": [dict(MODEL_MOUNT), dict(TMP_MOUNT)],
         "securityContext": container_security_context(),
+        **LAST_WORDS,
     }
 
 

@@ -57,3 +57,23 @@ class Event:
     type: str  # Normal or Warning
     reason: str
     message: str
+
+
+# An API server's refusal can quote the whole object back; a condition and an Event carry
+# only its beginning (Events are cut at 1024 bytes by the API server anyway).
+MAX_REFUSAL_MESSAGE = 512
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The API server refused to write a child (422 Invalid, 403 from an admission webhook or
+    policy): which child, and the server's own words, bounded."""
+
+    ref: Ref
+    message: str
+
+    @classmethod
+    def of(cls, ref: Ref, message: str) -> Refusal:
+        if len(message) > MAX_REFUSAL_MESSAGE:
+            message = message[: MAX_REFUSAL_MESSAGE - 1] + "…"
+        return cls(ref, message)

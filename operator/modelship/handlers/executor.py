@@ -5,10 +5,16 @@ A kind supplies how to gather what its decide reads and the pure decide itself
 become Kopf's temporary errors with the delay they call for, and a decision that
 changes by itself at a known time comes back as that time, for the Kopf handler
 to requeue on (`requeue`).
+
+A child the API server refuses (422 Invalid, 403 from admission) is no transient
+failure: the status says so (the kind's decide gets the refusal back), a Warning
+Event says so, and the same generation is not written again before its back-off
+ends, however many child or pod events arrive meanwhile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -17,12 +23,13 @@ from typing import Any, Generic, TypeVar
 
 import kopf
 
-from modelship.core.objects import Ref
+from modelship.core.objects import Event, Ref, Refusal
 from modelship.handlers import metrics
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime, post, retryable
-from modelship.kube.apply import apply
+from modelship.kube.apply import Applied, apply
 from modelship.kube.errors import KubeError
+from modelship.reconcile import reasons
 from modelship.reconcile.decision import Decision
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -42,6 +49,9 @@ class KindReconciler(Generic[Obs]):
     # The observation again, with names someone else holds that a create ran into;
     # None for a kind whose decision does not depend on them.
     with_conflicts: Callable[[Obs, frozenset[Ref]], Obs] | None = None
+    # The observation again, with the child the API server refused to write; None for a kind
+    # whose status does not report it (a Warning Event still does).
+    with_refusal: Callable[[Obs, Refusal], Obs] | None = None
 
     async def reconcile(
         self,
@@ -56,23 +66,62 @@ class KindReconciler(Generic[Obs]):
         meta = body["metadata"]
         if meta.get("deletionTimestamp"):
             return None  # the garbage collector takes the children with it
-        kind = self.kind
-        async with runtime.locks[meta["uid"]]:
+        kind, uid, generation = self.kind, meta["uid"], meta.get("generation")
+        async with runtime.locks[uid]:
             metrics.RECONCILES.labels(kind, trigger).inc()
             with metrics.RECONCILE_SECONDS.labels(kind).time():
                 try:
                     observed = await self.gather(body, indexes, runtime)
-                    decision = self.decide(observed)
-                    applied = await apply(runtime.kube, decision.actions, meta["uid"])
-                    runtime.remember(meta["uid"], applied)
-                    if applied.conflicts and self.with_conflicts is not None:
-                        conflicts = frozenset(applied.conflicts)
-                        decision = self.decide(self.with_conflicts(observed, conflicts))
-                    post(body, applied, decision.events, logger)
+                    held = runtime.backing_off(uid, generation, now())
+                    if held is not None:  # refused moments ago: write nothing until retry_at
+                        decision, applied = self._refused(observed, held.refusal), Applied()
+                    else:
+                        decision, applied = await self._act(body, observed, runtime)
+                        held = runtime.refused(uid, generation, applied.refused, now())
+                    events = decision.events
+                    if applied.refused is not None and self.with_refusal is None:
+                        events = (*events, _refusal_event(applied.refused))
+                    post(body, applied, events, logger)
                     await runtime.write_status(body, decision.status, decision.status_patch)
                 except KubeError as error:
                     raise retryable(error, kind) from error
-        return decision.wake_at
+        return _earliest(decision.wake_at, held.retry_at if held is not None else None)
+
+    async def _act(
+        self, body: Mapping[str, Any], observed: Obs, runtime: Runtime
+    ) -> tuple[Decision, Applied]:
+        """Decide and apply; decide again when the writes ran into a taken name or a refusal."""
+        decision = self.decide(observed)
+        applied = await apply(runtime.kube, decision.actions, body["metadata"]["uid"])
+        runtime.remember(body["metadata"]["uid"], applied)
+        if applied.conflicts and self.with_conflicts is not None:
+            observed = self.with_conflicts(observed, frozenset(applied.conflicts))
+            decision = self.decide(observed)
+        if applied.refused is not None:
+            metrics.RECONCILE_ERRORS.labels(self.kind, "RejectedError").inc()
+            decision = self._refused(observed, applied.refused)
+        return decision, applied
+
+    def _refused(self, observed: Obs, refusal: Refusal) -> Decision:
+        """The decision that reports the refusal; its actions are not carried out."""
+        if self.with_refusal is None:
+            decision = self.decide(observed)
+        else:
+            decision = self.decide(self.with_refusal(observed, refusal))
+        return dataclasses.replace(decision, actions=())
+
+
+def _refusal_event(refusal: Refusal) -> Event:
+    return Event(
+        "Warning",
+        reasons.CHILD_REJECTED,
+        f"The API server refused {refusal.ref}: {refusal.message}",
+    )
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    known = [time for time in times if time is not None]
+    return min(known) if known else None
 
 
 def requeue(wake_at: datetime | None, now: datetime | None = None) -> None:

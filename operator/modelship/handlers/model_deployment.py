@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymentStatus
 from modelship.api.rollout import RolloutStrategy
 from modelship.core.names import JOB_NAME_LABEL
-from modelship.core.objects import Ref
+from modelship.core.objects import Ref, Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime
@@ -72,7 +72,11 @@ def _with_conflicts(observed: Observed, conflicts: frozenset[Ref]) -> Observed:
     return dataclasses.replace(observed, conflicts=conflicts)
 
 
-RECONCILER = executor.KindReconciler(KIND, gather, decide, _with_conflicts)
+def _with_refusal(observed: Observed, refusal: Refusal) -> Observed:
+    return dataclasses.replace(observed, refused=refusal)
+
+
+RECONCILER = executor.KindReconciler(KIND, gather, decide, _with_conflicts, _with_refusal)
 reconcile = RECONCILER.reconcile
 
 

@@ -7,11 +7,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import kopf
 
-from modelship.core.objects import Event, Ref
+from modelship.core.objects import Event, Ref, Refusal
 from modelship.handlers import metrics
 from modelship.kube.apply import Applied
 from modelship.kube.client import Kube
@@ -21,6 +22,30 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 # Seconds to wait before retrying after an API error that said nothing about when.
 DEFAULT_RETRY_DELAY = 5.0
+# A refused write is asked again after 10 s, then twice as long each time, up to 10 min:
+# the same spec is refused the same way until a person (or a policy change) fixes it.
+FIRST_REFUSAL_BACKOFF = 10.0
+MAX_REFUSAL_BACKOFF = 600.0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A write the API server refused, and when to ask again for the same generation."""
+
+    generation: int | None
+    refusal: Refusal
+    attempts: int
+    retry_at: datetime
+
+    @classmethod
+    def after(
+        cls, previous: Backoff | None, generation: int | None, refusal: Refusal, now: datetime
+    ) -> Backoff:
+        attempts = (
+            1 if previous is None or previous.generation != generation else previous.attempts + 1
+        )
+        delay = min(FIRST_REFUSAL_BACKOFF * 2 ** (attempts - 1), MAX_REFUSAL_BACKOFF)
+        return cls(generation, refusal, attempts, now + timedelta(seconds=delay))
 
 
 @dataclass
@@ -36,6 +61,8 @@ class Runtime:
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Children created per owner uid that the watch-fed indexes may not show yet.
     created: dict[str, dict[Ref, dict[str, Any]]] = field(default_factory=dict)
+    # Per uid, the last refused write: not asked again before its time for the same generation.
+    refusals: dict[str, Backoff] = field(default_factory=dict)
 
     def with_created(self, uid: str, indexed: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The indexed children, plus those we created that the index has not caught up with."""
@@ -67,7 +94,26 @@ class Runtime:
         metrics.observe_status(body, status)
         return True
 
+    def backing_off(self, uid: str, generation: int | None, now: datetime) -> Backoff | None:
+        """The refusal still in its back-off for this generation; None: go ahead and write."""
+        backoff = self.refusals.get(uid)
+        if backoff is None or backoff.generation != generation or now >= backoff.retry_at:
+            return None
+        return backoff
+
+    def refused(
+        self, uid: str, generation: int | None, refusal: Refusal | None, now: datetime
+    ) -> Backoff | None:
+        """Record how the writes went: a refusal backs off longer each time; success clears it."""
+        if refusal is None:
+            self.refusals.pop(uid, None)
+            return None
+        backoff = Backoff.after(self.refusals.get(uid), generation, refusal, now)
+        self.refusals[uid] = backoff
+        return backoff
+
     def forget(self, uid: str) -> None:
+        self.refusals.pop(uid, None)
         self.written.pop(uid, None)
         self.created.pop(uid, None)
         self.locks.pop(uid, None)

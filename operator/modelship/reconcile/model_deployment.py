@@ -6,7 +6,9 @@ model that cannot be resolved, a name taken by someone else) is reported as
 ``Ready=False`` and leaves every child as it is, so the running revision keeps
 serving. A revision whose pods cannot start (a missing credentials Secret, an
 image that cannot be pulled, a failed model fetch) is reported from what the
-kubelet says on its pods; the revision it would replace serves meanwhile.
+kubelet says on its pods; the revision it would replace serves meanwhile. A
+child the API server refused to write (422, or 403 from admission) blocks like an
+invalid spec, with the server's words: the executor hands the refusal back in.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from modelship.builders import (
 from modelship.builders.defaults import GRPC_PORT, HTTP_PORT
 from modelship.core.merge import status_patch, with_last_applied
 from modelship.core.names import REVISION
-from modelship.core.objects import Action, Event, Manifest, Ref
+from modelship.core.objects import Action, Event, Manifest, Ref, Refusal
 from modelship.reconcile import reasons
 from modelship.reconcile.batch import batch_status, failure_events
 from modelship.reconcile.children import diff_children
@@ -75,6 +77,7 @@ class Observed:
     retrain_job: Manifest | None = None  # the RetrainJob spec.model.fromRetrainJob names
     pods: Sequence[Manifest] = ()  # its Triton pods, of any revision (labelled with it)
     conflicts: frozenset[Ref] = frozenset()  # names we want that another owner holds
+    refused: Refusal | None = None  # the child the API server refused to write just now
     batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
     # How the score container of a failed batch Job ended, by Job, where gather read its pods.
     batch_exits: Mapping[str, str] = field(default_factory=dict)
@@ -137,6 +140,8 @@ def decide(observed: Observed) -> Decision:
         names = ", ".join(str(ref) for ref in conflicts)
         message = f"{names} exists and is not owned by this ModelDeployment: rename or remove it."
         return _blocked(observed, previous, reasons.NAME_CONFLICT, message)
+    if observed.refused is not None:
+        return _blocked(observed, previous, reasons.CHILD_REJECTED, _refused(observed.refused))
 
     actions = diff_children(desired, observed.children)
     stable_plan, canary_plan = rollout.plan.stable, rollout.plan.canary
@@ -182,6 +187,14 @@ def _canary_status(rollout: Rollout, plan: RevisionPlan, live: Manifest | None) 
 def endpoints(md: ModelDeployment) -> Endpoints:
     host = f"{md.metadata.name}.{md.metadata.namespace}.svc"
     return Endpoints(http=f"http://{host}:{HTTP_PORT}", grpc=f"{host}:{GRPC_PORT}")
+
+
+def _refused(refusal: Refusal) -> str:
+    return (
+        f"The API server refused {refusal.ref}: {refusal.message.rstrip('.')}. "
+        "Fix the spec (or ask who runs the admission policy that refused it); "
+        "the operator tries again with back-off."
+    )
 
 
 def _retrain_job(body: Manifest | None) -> RetrainJob | None:

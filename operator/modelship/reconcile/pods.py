@@ -3,7 +3,8 @@
 The operator never reads Secrets: a missing credentials Secret shows on the pod,
 where the kubelet leaves the fetch container waiting with
 ``CreateContainerConfigError``. The same goes for an image that cannot be
-pulled and a model fetch that fails.
+pulled, a model fetch that fails, and `modelship configure` refusing serving
+settings the packaged model cannot take.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelship.core.names import FETCH_CONTAINER
+from modelship.core.names import CONFIGURE_CONTAINER, FETCH_CONTAINER
 from modelship.reconcile import reasons
 
 # Longer kubelet or termination messages are cut, so a condition stays readable.
@@ -72,17 +73,32 @@ def _container_problem(container: Mapping[str, Any], namespace: str) -> PodProbl
             f'Image "{container.get("image", "")}" of container {name} cannot be pulled '
             f"({_short(said or reason)}): fix spec.serving.image or the registry's access.",
         )
-    if name == FETCH_CONTAINER:
+    if name in _INIT_STEPS:
+        reason, failed, fix = _INIT_STEPS[name]
         states = (container.get("state") or {}, container.get("lastState") or {})
         for terminated in (state.get("terminated") or {} for state in states):
             if terminated.get("exitCode", 0) != 0:
                 said = _short(str(terminated.get("message") or terminated.get("reason") or ""))
                 return PodProblem(
-                    reasons.MODEL_FETCH_FAILED,
-                    f"Fetching the model failed (exit code {terminated['exitCode']}): {said}. "
-                    "Check spec.model.uri and its credentials.",
+                    reason,
+                    f"{failed} (exit code {terminated['exitCode']}): {said}. {fix}",
                 )
     return None
+
+
+# The init containers that prepare the model, and how their failure is reported.
+_INIT_STEPS = {
+    FETCH_CONTAINER: (
+        reasons.MODEL_FETCH_FAILED,
+        "Fetching the model failed",
+        "Check spec.model.uri and its credentials.",
+    ),
+    CONFIGURE_CONTAINER: (
+        reasons.CONFIGURE_FAILED,
+        "Configuring the model for its pods failed",
+        "Fix spec.serving to fit the packaged model.",
+    ),
+}
 
 
 def _short(text: str) -> str:

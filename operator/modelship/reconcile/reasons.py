@@ -29,10 +29,13 @@ ROLLOUT_FAILED: Final = "RolloutFailed"
 INVALID_SPEC: Final = "InvalidSpec"
 MODEL_UNRESOLVED: Final = "ModelUnresolved"
 NAME_CONFLICT: Final = "NameConflict"
+# The API server refused to write a child (422 Invalid, 403 from an admission webhook or policy).
+CHILD_REJECTED: Final = "ChildRejected"
 # A revision's pods cannot start, as the kubelet reports on them.
 SECRET_NOT_FOUND: Final = "SecretNotFound"
 IMAGE_PULL_FAILED: Final = "ImagePullFailed"
 MODEL_FETCH_FAILED: Final = "ModelFetchFailed"
+CONFIGURE_FAILED: Final = "ConfigureFailed"
 # A canary failed more measurements than its failure limit and was rolled back.
 CANARY_FAILED: Final = "CanaryFailed"
 

@@ -33,10 +33,12 @@ READY_REASONS = {
         reasons.INVALID_SPEC: "Degraded",
         reasons.MODEL_UNRESOLVED: "Degraded",
         reasons.NAME_CONFLICT: "Degraded",
+        reasons.CHILD_REJECTED: "Degraded",
         reasons.SECRET_NOT_FOUND: "Degraded",
         reasons.IMAGE_PULL_FAILED: "Degraded",
         reasons.MODEL_FETCH_FAILED: "Degraded",
         reasons.CANARY_FAILED: "Degraded",
+        reasons.CONFIGURE_FAILED: "Degraded",
     },
     "RetrainJob": {
         reasons.WAITING_FOR_RUN: "Healthy",

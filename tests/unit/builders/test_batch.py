@@ -114,6 +114,7 @@ NIGHTLY: dict[str, Any] = {
                                     SHA,
                                 ],
                                 "env": [{"name": "HOME", "value": "/tmp"}],
+                                "terminationMessagePolicy": "FallbackToLogsOnError",
                                 "envFrom": SECRET,
                                 "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
                                 "securityContext": SECURE,

@@ -93,6 +93,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             *FETCH_LIMITS,
                         ],
                         "env": [HOME],
+                        "terminationMessagePolicy": "FallbackToLogsOnError",
                         "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
                         "securityContext": SECURE,
                     },
@@ -112,6 +113,7 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             "KIND_CPU",
                         ],
                         "env": [HOME],
+                        "terminationMessagePolicy": "FallbackToLogsOnError",
                         "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
                         "securityContext": SECURE,
                     },
@@ -274,7 +276,6 @@ CASES = [
             }
         },
         {
-            ("spec", "strategy"): GPU_STRATEGY,
             CONFIGURE_ARGS: CONFIGURE_GPU,
             (*TRITON, "resources"): {"limits": {"memory": "4Gi", "nvidia.com/mig-1g.10gb": 1}},
             (*POD, "tolerations"): [GPU_TOLERATION],
@@ -289,7 +290,6 @@ CASES = [
             }
         },
         {
-            ("spec", "strategy"): GPU_STRATEGY,
             CONFIGURE_ARGS: CONFIGURE_GPU,
             (*TRITON, "resources"): {"limits": {"nvidia.com/gpu": 1}},
             (*POD, "tolerations"): [{"key": "nvidia.com/gpu", "operator": "Exists"}],
@@ -326,6 +326,38 @@ def test_canary_revision_gets_the_planned_replicas(make_deployment: Any, edit: A
     assert build_deployment(md, live) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): 2})
 
 
+SURGE = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "strategy"),
+    [
+        pytest.param({"serving": {"gpu": {"count": 1}}}, SURGE, id="gpu-one-pod-surges"),
+        pytest.param(
+            {"serving": {"gpu": {"count": 1}, "replicas": 2}}, GPU_STRATEGY, id="gpu-two-pods"
+        ),
+        pytest.param(
+            {"serving": {"gpu": {"count": 1}}, "autoscaling": {"minReplicas": 1, "maxReplicas": 4}},
+            SURGE,
+            id="gpu-autoscaled-down-to-one-surges",
+        ),
+        pytest.param(
+            {"serving": {"gpu": {"count": 1}}, "autoscaling": {"minReplicas": 2, "maxReplicas": 4}},
+            GPU_STRATEGY,
+            id="gpu-autoscaled-never-below-two",
+        ),
+        pytest.param({"serving": {"replicas": 5}}, SURGE, id="cpu-always-surges"),
+    ],
+)
+def test_an_in_place_change_never_takes_the_last_serving_pod_down(
+    spec: dict[str, Any], strategy: dict[str, Any], make_deployment: Any
+) -> None:
+    """maxUnavailable 1 on a single pod would stop serving until a new pod starts, and for
+    good when the change cannot start (a preferred batch size the package refuses)."""
+    md = make_deployment(spec)
+    assert build_deployment(md, steady_plan(md, _model()).stable)["spec"]["strategy"] == strategy
+
+
 FETCH_CASES = [
     pytest.param(
         ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX),
@@ -335,6 +367,7 @@ FETCH_CASES = [
             "command": ["modelship"],
             "args": ["fetch", "--uri", "s3://b/m/1", "--dest", "/models", *FETCH_LIMITS],
             "env": [HOME],
+            "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
             "securityContext": SECURE,
         },
@@ -365,6 +398,7 @@ FETCH_CASES = [
                 "ab" * 32,
             ],
             "env": [HOME],
+            "terminationMessagePolicy": "FallbackToLogsOnError",
             "envFrom": [{"secretRef": {"name": "gcs-reader"}}],
             "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
             "securityContext": SECURE,
@@ -387,6 +421,7 @@ FETCH_CASES = [
                 *FETCH_LIMITS,
             ],
             "env": [HOME],
+            "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": [
                 MODEL_MOUNT,
                 TMP_MOUNT,

@@ -36,6 +36,13 @@ def fetch_failed(exit_code: int, message: str) -> dict[str, Any]:
     }
 
 
+CONFIGURE_SAID = (
+    "Error: serving.dynamicBatching.preferredBatchSizes has 128, above the max_batch_size 64 "
+    "model 'wine' was packaged with: lower it to at most 64, or repackage with "
+    "--max-batch-size 128"
+)
+
+
 @pytest.mark.parametrize(
     ("observed", "expected"),
     [
@@ -87,6 +94,26 @@ def fetch_failed(exit_code: int, message: str) -> dict[str, Any]:
                 "ModelFetchFailed",
                 f"Fetching the model failed (exit code 1): {'x' * 199}…. "
                 "Check spec.model.uri and its credentials.",
+            ),
+        ),
+        (
+            # `modelship configure` refused a preferred batch size the package cannot take;
+            # FallbackToLogsOnError makes its one-line error the termination message.
+            pod(
+                {
+                    "name": "fetch",
+                    "image": "triton:1",
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+                },
+                {
+                    **fetch_failed(1, CONFIGURE_SAID),
+                    "name": "configure",
+                },
+            ),
+            PodProblem(
+                "ConfigureFailed",
+                f"Configuring the model for its pods failed (exit code 1): {CONFIGURE_SAID}. "
+                "Fix spec.serving to fit the packaged model.",
             ),
         ),
         # Starting normally, or a config error that is not about a Secret: nothing to report.

@@ -126,3 +126,46 @@ def test_cli_tunes_the_config_and_reports_errors_in_one_line(repository: Path) -
     assert missing.exit_code == 1
     assert missing.output.startswith("Error: ")
     assert "Traceback" not in missing.output
+
+
+def test_a_preferred_size_above_the_packaged_max_is_refused_in_one_line_naming_both(
+    repository: Path,
+) -> None:
+    """Triton would refuse to load the model and the pod would never be ready: the init
+    container says why instead, and leaves the config as packaged."""
+    config = repository / "wine" / "config.pbtxt"
+    before = config.read_text()
+    args = ["configure", "--repository", str(repository), "--model", "wine"]
+    batching = ["--max-queue-delay-microseconds", "100"]
+    sizes = ["--preferred-batch-size", "32", "--preferred-batch-size", "128"]
+
+    refused = CliRunner().invoke(main, [*args, *batching, *sizes])
+
+    assert refused.exit_code == 1
+    lines = refused.output.strip().splitlines()
+    assert len(lines) == 1, refused.output
+    assert lines[0].startswith("Error: serving.dynamicBatching.preferredBatchSizes has 128, ")
+    assert "max_batch_size 64" in lines[0]
+    assert config.read_text() == before
+
+
+def test_a_preferred_size_equal_to_the_packaged_max_is_kept(repository: Path) -> None:
+    overrides = ServingOverrides(
+        instance_count=1,
+        instance_kind="KIND_CPU",
+        max_queue_delay_microseconds=100,
+        preferred_batch_sizes=[64],
+    )
+    configure_model(repository, "wine", overrides)
+    tuned = read_config(repository / "wine" / "config.pbtxt")
+    assert list(tuned.dynamic_batching.preferred_batch_size) == [64]
+
+
+@pytest.mark.parametrize("size", ["0", "-4"])
+def test_a_preferred_size_below_one_is_refused_by_the_cli(repository: Path, size: str) -> None:
+    args = ["configure", "--repository", str(repository), "--model", "wine"]
+    refused = CliRunner().invoke(
+        main, [*args, "--max-queue-delay-microseconds", "1", "--preferred-batch-size", size]
+    )
+    assert refused.exit_code == 2
+    assert "--preferred-batch-size" in refused.output
