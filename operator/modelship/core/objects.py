@@ -72,6 +72,15 @@ class Refusal:
     ref: Ref
     message: str
 
+    @property
+    def explanation(self) -> str:
+        """What a status says of it: the server's words and what to do."""
+        return (
+            f"The API server refused {self.ref}: {self.message.rstrip('.')}. "
+            "Fix the spec (or ask who runs the admission policy that refused it); "
+            "the operator tries again with back-off."
+        )
+
     @classmethod
     def of(cls, ref: Ref, message: str) -> Refusal:
         if len(message) > MAX_REFUSAL_MESSAGE:

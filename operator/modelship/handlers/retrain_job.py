@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from modelship.api.retrain_job import KIND
 from modelship.core.names import JOB_NAME_LABEL, TRAINER_CONTAINER
+from modelship.core.objects import Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime
@@ -26,7 +28,11 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
     )
 
 
-RECONCILER = executor.KindReconciler(KIND, gather, decide)
+def _with_refusal(observed: Observed, refusal: Refusal) -> Observed:
+    return dataclasses.replace(observed, refused=refusal)
+
+
+RECONCILER = executor.KindReconciler(KIND, gather, decide, with_refusal=_with_refusal)
 reconcile = RECONCILER.reconcile
 
 

@@ -141,7 +141,7 @@ def decide(observed: Observed) -> Decision:
         message = f"{names} exists and is not owned by this ModelDeployment: rename or remove it."
         return _blocked(observed, previous, reasons.NAME_CONFLICT, message)
     if observed.refused is not None:
-        return _blocked(observed, previous, reasons.CHILD_REJECTED, _refused(observed.refused))
+        return _blocked(observed, previous, reasons.CHILD_REJECTED, observed.refused.explanation)
 
     actions = diff_children(desired, observed.children)
     stable_plan, canary_plan = rollout.plan.stable, rollout.plan.canary
@@ -187,14 +187,6 @@ def _canary_status(rollout: Rollout, plan: RevisionPlan, live: Manifest | None) 
 def endpoints(md: ModelDeployment) -> Endpoints:
     host = f"{md.metadata.name}.{md.metadata.namespace}.svc"
     return Endpoints(http=f"http://{host}:{HTTP_PORT}", grpc=f"{host}:{GRPC_PORT}")
-
-
-def _refused(refusal: Refusal) -> str:
-    return (
-        f"The API server refused {refusal.ref}: {refusal.message.rstrip('.')}. "
-        "Fix the spec (or ask who runs the admission policy that refused it); "
-        "the operator tries again with back-off."
-    )
 
 
 def _retrain_job(body: Manifest | None) -> RetrainJob | None:

@@ -27,7 +27,7 @@ from modelship.api.retrain_job import (
 )
 from modelship.builders import build_retrain_job_children
 from modelship.core.merge import status_patch, with_last_applied
-from modelship.core.objects import Action, Create, Manifest, Patch
+from modelship.core.objects import Action, Create, Manifest, Patch, Refusal
 from modelship.reconcile import reasons
 from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import Verdict, merge_conditions
@@ -46,6 +46,7 @@ class Observed:
     now: datetime
     # The trainer's termination message, by run, for finished runs whose result is not known yet.
     results: Mapping[str, str] = field(default_factory=dict)
+    refused: Refusal | None = None  # the child the API server refused to write just now
 
 
 def decide(observed: Observed) -> Decision:
@@ -58,6 +59,14 @@ def decide(observed: Observed) -> Decision:
         verdicts = [
             Verdict.false(reasons.READY, reasons.INVALID_SPEC, message),
             Verdict.false(reasons.PROGRESSING, reasons.INVALID_SPEC, "Nothing runs until fixed."),
+        ]
+        return _decision(previous, generation, verdicts, (), previous, observed.now)
+    if observed.refused is not None:
+        verdicts = [
+            Verdict.false(reasons.READY, reasons.CHILD_REJECTED, observed.refused.explanation),
+            Verdict.false(
+                reasons.PROGRESSING, reasons.CHILD_REJECTED, "Nothing runs until it is written."
+            ),
         ]
         return _decision(previous, generation, verdicts, (), previous, observed.now)
 

@@ -235,7 +235,7 @@ def test_the_servers_message_is_bounded(events: list[tuple[str, str, str]]) -> N
 def test_a_kind_without_a_refusal_status_still_gets_a_warning_and_a_back_off(
     events: list[tuple[str, str, str]],
 ) -> None:
-    """RetrainJob reports no refusal in its status yet: the loop alone must not hide it."""
+    """A kind whose decide takes no refusal back: the loop alone must not hide it."""
     kube = FakeKube(refuse_deployments)
     runtime = Runtime(kube=kube)  # type: ignore[arg-type]
     real = reconciler(kube)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from modelship.core.objects import Ref, Refusal
 from modelship.reconcile.retrain_job import Observed, decide, results_wanted
 from support.custom_resources import retrain_job_body
 from support.reconcile_states import NOW, as_live
@@ -123,3 +124,21 @@ def test_a_result_is_read_once_then_kept_in_the_status() -> None:
     again = decide(Observed(body=body, children=[], runs=[run], now=NOW))
     assert again.status["lastRun"]["result"]["version"] == "7"
     assert again.status_patch == {}
+
+
+def test_a_job_the_api_server_refuses_shows_as_ready_false_with_its_words() -> None:
+    """The executor hands a refusal back in (422, or 403 from an admission policy)."""
+    refusal = Refusal.of(
+        Ref("batch/v1", "Job", "ml", "nightly-run"),
+        'admission webhook "images.example.com" denied the request: image not allowed',
+    )
+    observed = Observed(body=rtj_body(), children=[], runs=[], now=NOW, refused=refusal)
+    decision = decide(observed)
+    assert decision.actions == ()
+    conditions = {c["type"]: c for c in decision.status["conditions"]}
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == (
+        "False",
+        "ChildRejected",
+    )
+    assert "image not allowed" in conditions["Ready"]["message"]
+    assert decision.status["observedGeneration"] == 1
