@@ -26,7 +26,7 @@ from modelship_serving.errors import (
 from modelship_serving.metadata import Lineage, read_model_metadata
 from modelship_serving.packaging import package as package_module
 from modelship_serving.packaging.convert import convert_sklearn_model
-from modelship_serving.packaging.package import package_model
+from modelship_serving.packaging.package import PackageResult, package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
 from modelship_serving.triton.config import ModelConfigOptions
 from sklearn.compose import ColumnTransformer
@@ -43,12 +43,19 @@ def parse_config(path: Path) -> Any:
     return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
 
 
-@pytest.mark.parametrize("fixture_name", MODELS)
+@pytest.fixture(params=MODELS)
+def packaged(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, PackageResult]:
+    """Each trained model and what packaging it as model m, version 1, under tmp_path/repo gave."""
+    trained = request.getfixturevalue(request.param)
+    return trained, package_model(
+        trained.model_path, trained.sample_path, "m", "1", tmp_path / "repo"
+    )
+
+
 def test_packaged_model_answers_like_scikit_learn_on_held_out_rows(
-    fixture_name: str, request: pytest.FixtureRequest, tmp_path: Path
+    packaged: tuple[Any, PackageResult], tmp_path: Path
 ) -> None:
-    trained = request.getfixturevalue(fixture_name)
-    result = package_model(trained.model_path, trained.sample_path, "m", "1", tmp_path / "repo")
+    trained, result = packaged
     metadata = result.metadata
     session = onnx_session((tmp_path / "repo/m/1/model.onnx").read_bytes())
     outputs = run_onnx(session, trained.held_out, metadata.input_schema)
@@ -64,12 +71,10 @@ def test_packaged_model_answers_like_scikit_learn_on_held_out_rows(
         np.testing.assert_allclose(outputs["prediction"].reshape(-1), expected, rtol=1e-4)
 
 
-@pytest.mark.parametrize("fixture_name", MODELS)
 def test_config_parses_with_tritons_model_config_protobuf(
-    fixture_name: str, request: pytest.FixtureRequest, tmp_path: Path
+    packaged: tuple[Any, PackageResult], tmp_path: Path
 ) -> None:
-    trained = request.getfixturevalue(fixture_name)
-    result = package_model(trained.model_path, trained.sample_path, "m", "1", tmp_path / "repo")
+    _, result = packaged
     config = parse_config(tmp_path / "repo/m/config.pbtxt")
     assert config.name == "m"
     assert config.platform == "onnxruntime_onnx"
