@@ -63,7 +63,7 @@ def run_demo(echo: Callable[[str], None] = print, rows: int = 6) -> str:
     from sklearn.model_selection import train_test_split
 
     from modelship_serving.packaging.package import package_model
-    from modelship_serving.triton.client import infer_frame_grpc, infer_frame_http
+    from modelship_serving.triton.client import infer_frame
     from modelship_serving.triton.server import TritonServer, TritonServerSettings
 
     features, target = demo_data()
@@ -98,8 +98,8 @@ def run_demo(echo: Callable[[str], None] = print, rows: int = 6) -> str:
             )
             held_out = test_x.head(rows)
             expected = np.asarray(pipeline.predict(held_out))  # type: ignore[attr-defined]
-            over_http = infer_frame_http(server.endpoints.http, result.metadata, held_out)
-            over_grpc = infer_frame_grpc(server.endpoints.grpc, result.metadata, held_out)
+            over_http = infer_frame(server.endpoints.http, result.metadata, held_out, "http")
+            over_grpc = infer_frame(server.endpoints.grpc, result.metadata, held_out, "grpc")
             http_labels = over_http["label"].reshape(-1)
             grpc_labels = over_grpc["label"].reshape(-1)
             confidence = over_http["probabilities"].max(axis=1)

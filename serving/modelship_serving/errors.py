@@ -49,3 +49,9 @@ class ScoringError(ModelshipServingError):
 
 class SchemaMismatchError(ScoringError):
     """The input table does not have the columns and types the model was packaged with."""
+
+
+def one_line(error: BaseException) -> str:
+    """A library's error message on one line (scikit-learn's, tarfile's and others span lines),
+    for the one-line messages above."""
+    return " ".join(str(error).split())

@@ -11,6 +11,15 @@ API_VERSION = "modelship.dev/v1alpha1"
 UID = "0b6f2a39-5c1e-4f7e-9a1d-2f3c4b5a6d7e"
 
 Body = dict[str, Any]
+# The fewest lines a ModelDeployment takes, as a user writes them for `modelship render`
+# (no namespace); a test adds spec fields as further lines indented by two.
+MINIMAL_MODEL_DEPLOYMENT_YAML = """\
+apiVersion: modelship.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: fraud}
+spec:
+  model: {name: fraud, version: "3", uri: "s3://models/fraud/3"}
+"""
 
 
 def _metadata(name: str, namespace: str | None, **extra: Any) -> Body:

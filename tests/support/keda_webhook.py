@@ -32,6 +32,23 @@ _SUFFIXES = {
 }
 
 
+def scaled_object(**spec: Any) -> dict[str, Any]:
+    """A ScaledObject KEDA admits: churn in ml, scaling Deployment churn-a on CPU between 1
+    and 4 replicas; `spec` adds or replaces fields of its spec."""
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "churn", "namespace": "ml"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "churn-a"},
+            "minReplicaCount": 1,
+            "maxReplicaCount": 4,
+            "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}],
+            **spec,
+        },
+    }
+
+
 def hpa_name(so: Obj) -> str:
     """getHpaName: spec.advanced.horizontalPodAutoscalerConfig.name, else keda-hpa-<name>."""
     config = ((so["spec"].get("advanced") or {}).get("horizontalPodAutoscalerConfig")) or {}

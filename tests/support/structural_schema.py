@@ -21,6 +21,15 @@ Schema = Mapping[str, Any]
 
 TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean"})
 SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean"})
+# The x-kubernetes-* extensions a structural schema may carry (no embedded resources).
+X_KUBERNETES_KEYWORDS = (
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+)
 KEYWORDS = frozenset(
     {
         "description",
@@ -45,12 +54,7 @@ KEYWORDS = frozenset(
         "minProperties",
         "maxProperties",
         "anyOf",
-        "x-kubernetes-validations",
-        "x-kubernetes-list-type",
-        "x-kubernetes-list-map-keys",
-        "x-kubernetes-map-type",
-        "x-kubernetes-int-or-string",
-        "x-kubernetes-preserve-unknown-fields",
+        *X_KUBERNETES_KEYWORDS,
     }
 )
 INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]

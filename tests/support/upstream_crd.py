@@ -33,48 +33,48 @@ import jsonschema
 import yaml
 
 from support.kube_cel import CEL_RESERVED, Schema, apply_defaults, evaluate
+from support.structural_schema import X_KUBERNETES_KEYWORDS
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "conformance" / "upstream" / "crds"
 
 
+# Validation keywords that mean the same in JSON Schema Draft 4: copied as they are.
+_COPIED_KEYWORDS = (
+    "required",
+    "enum",
+    "pattern",
+    "maxLength",
+    "minLength",
+    "maxItems",
+    "minItems",
+    "maxProperties",
+    "minProperties",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "uniqueItems",
+    "format",
+)
 # Schema keywords the converter understands; any other is a harness gap, not a pass.
 _KNOWN_KEYWORDS = frozenset(
     {
         "type",
         "description",
         "properties",
-        "required",
         "items",
         "additionalProperties",
         "anyOf",
         "allOf",
         "oneOf",
         "not",
-        "enum",
-        "pattern",
-        "maxLength",
-        "minLength",
-        "maxItems",
-        "minItems",
-        "maxProperties",
-        "minProperties",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "uniqueItems",
-        "format",
+        *_COPIED_KEYWORDS,
         "default",
         "nullable",
         "example",
         "title",
-        "x-kubernetes-validations",
-        "x-kubernetes-list-type",
-        "x-kubernetes-list-map-keys",
-        "x-kubernetes-map-type",
-        "x-kubernetes-int-or-string",
-        "x-kubernetes-preserve-unknown-fields",
+        *X_KUBERNETES_KEYWORDS,
         "x-kubernetes-embedded-resource",
     }
 )
@@ -159,24 +159,7 @@ def to_json_schema(node: Schema, where: str = "") -> Schema:
     if (fmt := node.get("format")) is not None and fmt not in FORMAT_CHECKER.checkers:
         raise HarnessGapError(f"{where}: format {fmt!r} is not checked by the harness")
     out: Schema = {}
-    for key in (
-        "required",
-        "enum",
-        "pattern",
-        "maxLength",
-        "minLength",
-        "maxItems",
-        "minItems",
-        "maxProperties",
-        "minProperties",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "uniqueItems",
-        "format",
-    ):
+    for key in _COPIED_KEYWORDS:
         if key in node:
             out[key] = node[key]
     if "pattern" in node:

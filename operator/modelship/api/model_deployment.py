@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -179,10 +179,6 @@ class ModelDeployment(ApiModel):
     metadata: ObjectMeta = Field(description="Standard object metadata.")
     spec: ModelDeploymentSpec = Field(description="Desired state.")
     status: ModelDeploymentStatus | None = Field(default=None, description="Observed state.")
-
-    @classmethod
-    def from_manifest(cls, manifest: dict[str, Any]) -> ModelDeployment:
-        return cls.model_validate(manifest)
 
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -257,7 +257,3 @@ class RetrainJob(ApiModel):
     metadata: ObjectMeta = Field(description="Standard object metadata.")
     spec: RetrainJobSpec = Field(description="Desired state.")
     status: RetrainJobStatus | None = Field(default=None, description="Observed state.")
-
-    @classmethod
-    def from_manifest(cls, manifest: dict[str, Any]) -> RetrainJob:
-        return cls.model_validate(manifest)

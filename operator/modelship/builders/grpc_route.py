@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment, ParentReference
-from modelship.builders import defaults, labels
-from modelship.builders.owner import child_meta
+from modelship.builders import defaults
+from modelship.builders.deployment_wide import deployment_wide_child, weighted_backends
 from modelship.builders.revision import RolloutPlan
 from modelship.core import names
 
@@ -22,25 +22,11 @@ def build_grpc_route(
     md: ModelDeployment, parent_refs: Sequence[ParentReference], plan: RolloutPlan
 ) -> dict[str, Any]:
     """`<deployment>`: every gRPC call, weighted over the live revisions' Services."""
-    name = md.metadata.name
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "GRPCRoute",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, names.ROUTER)),
-        "spec": {
-            "parentRefs": [ref.to_wire() for ref in parent_refs],
-            # A rule without matches takes every service and method.
-            "rules": [
-                {
-                    "backendRefs": [
-                        {
-                            "name": live.revision.name,
-                            "port": defaults.GRPC_PORT,
-                            "weight": live.weight,
-                        }
-                        for live in plan.live
-                    ],
-                }
-            ],
-        },
+    spec = {
+        "parentRefs": [ref.to_wire() for ref in parent_refs],
+        # A rule without matches takes every service and method.
+        "rules": [{"backendRefs": weighted_backends(plan, defaults.GRPC_PORT)}],
     }
+    return deployment_wide_child(
+        md, "gateway.networking.k8s.io/v1", "GRPCRoute", names.ROUTER, spec
+    )

@@ -31,8 +31,7 @@ from modelship.api.model_deployment import (
     MetricType,
     ModelDeployment,
 )
-from modelship.builders import labels
-from modelship.builders.owner import child_meta
+from modelship.builders.deployment_wide import deployment_wide_child, scale_target
 from modelship.builders.revision import Revision
 from modelship.core import names
 
@@ -48,18 +47,15 @@ def build_hpa(
     md: ModelDeployment, autoscaling: AutoscalingSpec, stable: Revision
 ) -> dict[str, Any]:
     """`<deployment>`: scales the stable revision's Deployment."""
-    name = md.metadata.name
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, names.AUTOSCALER)),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name},
-            "minReplicas": autoscaling.min_replicas,
-            "maxReplicas": autoscaling.max_replicas,
-            "metrics": [_metric(m.type, m.target) for m in autoscaling.metrics],
-        },
+    spec = {
+        "scaleTargetRef": scale_target(stable),
+        "minReplicas": autoscaling.min_replicas,
+        "maxReplicas": autoscaling.max_replicas,
+        "metrics": [_metric(m.type, m.target) for m in autoscaling.metrics],
     }
+    return deployment_wide_child(
+        md, "autoscaling/v2", "HorizontalPodAutoscaler", names.AUTOSCALER, spec
+    )
 
 
 def _metric(kind: MetricType, target: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment
 from modelship.builders import defaults, labels
-from modelship.builders.owner import child_meta
+from modelship.builders.deployment_wide import deployment_wide_child
 from modelship.core import names
 
 
@@ -15,13 +15,10 @@ def build_pdb(md: ModelDeployment) -> dict[str, Any]:
 
     It spans all revisions, so a canary and its stable share the budget.
     """
-    name = md.metadata.name
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, names.DISRUPTION_BUDGET)),
-        "spec": {
-            "maxUnavailable": defaults.PDB_MAX_UNAVAILABLE,
-            "selector": {"matchLabels": labels.server_selector(name)},
-        },
+    spec = {
+        "maxUnavailable": defaults.PDB_MAX_UNAVAILABLE,
+        "selector": {"matchLabels": labels.server_selector(md.metadata.name)},
     }
+    return deployment_wide_child(
+        md, "policy/v1", "PodDisruptionBudget", names.DISRUPTION_BUDGET, spec
+    )

@@ -15,8 +15,8 @@ from modelship.api.model_deployment import (
     MetricType,
     ModelDeployment,
 )
-from modelship.builders import defaults, labels
-from modelship.builders.owner import child_meta
+from modelship.builders import defaults
+from modelship.builders.deployment_wide import deployment_wide_child, scale_target
 from modelship.builders.revision import Revision
 from modelship.core import names
 
@@ -25,21 +25,16 @@ def build_scaled_object(
     md: ModelDeployment, autoscaling: AutoscalingSpec, stable: Revision
 ) -> dict[str, Any]:
     """`<deployment>`: KEDA scales the stable revision's Deployment (through its own HPA)."""
-    name = md.metadata.name
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": child_meta(md, name, labels.deployment_labels(name, names.AUTOSCALER)),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name},
-            "minReplicaCount": autoscaling.min_replicas,
-            "maxReplicaCount": autoscaling.max_replicas,
-            "triggers": [
-                _trigger(md.metadata.namespace, stable, autoscaling, m.type, m.target)
-                for m in autoscaling.metrics
-            ],
-        },
+    spec = {
+        "scaleTargetRef": scale_target(stable),
+        "minReplicaCount": autoscaling.min_replicas,
+        "maxReplicaCount": autoscaling.max_replicas,
+        "triggers": [
+            _trigger(md.metadata.namespace, stable, autoscaling, m.type, m.target)
+            for m in autoscaling.metrics
+        ],
     }
+    return deployment_wide_child(md, "keda.sh/v1alpha1", "ScaledObject", names.AUTOSCALER, spec)
 
 
 def _trigger(

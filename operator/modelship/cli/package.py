@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from modelship_serving.cli_support import user_errors
 
+from modelship.cli.options import float_option, int_option
+
 PICKLE_WARNING = (
     "Loading a pickle or joblib file runs code stored in it: package only model files you trust."
 )
@@ -88,12 +90,8 @@ def _archive_or_undo(
     metavar="KEY=VALUE",
     help="Lineage: a training parameter (repeatable).",
 )
-@click.option(
-    "--max-batch-size",
-    default=64,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Triton max_batch_size; 0 turns batching off.",
+@int_option(
+    "--max-batch-size", default=64, minimum=0, help="Triton max_batch_size; 0 turns batching off."
 )
 @click.option(
     "--dynamic-batching/--no-dynamic-batching",
@@ -101,12 +99,8 @@ def _archive_or_undo(
     show_default=True,
     help="Let Triton merge concurrent requests into batches.",
 )
-@click.option(
-    "--max-queue-delay-us",
-    default=100,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Dynamic batcher's max queue delay.",
+@int_option(
+    "--max-queue-delay-us", default=100, minimum=0, help="Dynamic batcher's max queue delay."
 )
 @click.option(
     "--preferred-batch-size",
@@ -114,13 +108,7 @@ def _archive_or_undo(
     type=click.IntRange(min=1),
     help="Dynamic batcher's preferred batch size (repeatable).",
 )
-@click.option(
-    "--instances",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Model instances (instance_group count).",
-)
+@int_option("--instances", default=1, minimum=1, help="Model instances (instance_group count).")
 @click.option(
     "--instance-kind",
     type=click.Choice(["cpu", "gpu"]),
@@ -139,20 +127,8 @@ def _archive_or_undo(
     type=click.Path(path_type=Path),
     help="Also write this model's repository as a .tar.gz (for http(s)/s3/gs uris).",
 )
-@click.option(
-    "--atol",
-    default=1e-4,
-    show_default=True,
-    type=float,
-    help="Parity: absolute tolerance on scores.",
-)
-@click.option(
-    "--rtol",
-    default=1e-3,
-    show_default=True,
-    type=float,
-    help="Parity: relative tolerance on scores.",
-)
+@float_option("--atol", default=1e-4, help="Parity: absolute tolerance on scores.")
+@float_option("--rtol", default=1e-3, help="Parity: relative tolerance on scores.")
 def package(
     model: Path,
     sample: Path,

@@ -12,6 +12,8 @@ from typing import Any
 import click
 from modelship_serving.cli_support import user_errors
 
+from modelship.cli.options import int_option
+
 
 def _progress_printer() -> Any:
     if sys.stderr.isatty():
@@ -74,18 +76,16 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     "triton_url",
     help="Score via Triton gRPC at HOST:PORT instead of onnxruntime in-process.",
 )
-@click.option(
+@int_option(
     "--batch-size",
     default=50_000,
-    show_default=True,
-    type=click.IntRange(min=1),
+    minimum=1,
     help="Rows read, scored and committed at a time (memory stays flat).",
 )
-@click.option(
+@int_option(
     "--request-rows",
     default=64,
-    show_default=True,
-    type=click.IntRange(min=1),
+    minimum=1,
     help="Rows per Triton request (at most the model's max_batch_size).",
 )
 @click.option(

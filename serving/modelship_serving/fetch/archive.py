@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Self
 
-from modelship_serving.errors import FetchError
+from modelship_serving.errors import FetchError, one_line
 from modelship_serving.fetch.limits import (
     BLOCK_BYTES,
     CHUNK_BYTES,
@@ -91,7 +91,7 @@ def extract_repository_archive(
         raise
     except (tarfile.TarError, EOFError, OSError, ValueError) as error:
         # ValueError: what zlib, bz2 and lzma raise for some damaged streams.
-        reason = " ".join(str(error).split())  # tarfile lists each method it tried on a line
+        reason = one_line(error)  # tarfile lists each method it tried on a line
         raise FetchError(f"{shown_as} is not a readable tar archive: {reason}") from error
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import onnx
 
-from modelship_serving.errors import UnsupportedModelError
+from modelship_serving.errors import UnsupportedModelError, one_line
 
 BOOSTING_EXTRA = "pip install 'modelship[boosting]'"
 _FAMILIES = {"xgboost": "XGBoost", "lightgbm": "LightGBM", "catboost": "CatBoost"}
@@ -125,7 +125,7 @@ def convert_catboost(model: Any, column_count: int) -> onnx.ModelProto:
         try:
             copy.copy(model).save_model(str(path), format="onnx")
         except Exception as error:
-            reason = " ".join(str(error).split())
+            reason = one_line(error)
             raise UnsupportedModelError(
                 f"CatBoost cannot export {type(model).__name__} to ONNX ({reason}); CatBoost"
                 " exports only models without categorical or text features"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import onnx
 
-from modelship_serving.errors import UnsupportedModelError
+from modelship_serving.errors import UnsupportedModelError, one_line
 from modelship_serving.metadata import InputSchema
 from modelship_serving.packaging.boosting import (
     catboost_task,
@@ -176,7 +176,7 @@ def _text_options(model: Any) -> dict[int, dict[str, Any]]:
 
 
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+    text = one_line(error) or type(error).__name__
     return text if len(text) <= 300 else text[:297] + "..."
 
 

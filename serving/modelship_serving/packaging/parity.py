@@ -14,7 +14,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 
-from modelship_serving.errors import PackagingError, ParityError, SampleError
+from modelship_serving.errors import PackagingError, ParityError, SampleError, one_line
 from modelship_serving.metadata import InputSchema, ParityReport
 from modelship_serving.packaging.schema import frame_to_feeds
 
@@ -31,7 +31,7 @@ def onnx_session(model: onnx.ModelProto | bytes) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
     except Exception as error:
-        reason = " ".join(str(error).split())
+        reason = one_line(error)
         raise PackagingError(
             f"onnxruntime {ort.__version__} cannot load the model ({reason}); check that the"
             " model's opsets and operators are ones this onnxruntime runs"
@@ -93,7 +93,7 @@ def original_predictions(model: Any, inputs: pd.DataFrame | pd.Series) -> np.nda
         text_columns = [
             str(name) for name in frame.columns if not pd.api.types.is_numeric_dtype(frame[name])
         ]
-        reason = " ".join(str(error).split())  # scikit-learn's messages span lines
+        reason = one_line(error)
         raise SampleError(
             f"the original model fails on the sample ({type(error).__name__}: {reason}); check"
             " that the sample has the training columns with the training types (columns read"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import importlib
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,41 +30,27 @@ def infer_inputs(
     return inputs
 
 
+TritonProtocol = Literal["http", "grpc"]
+
 DEFAULT_ROWS_PER_REQUEST = 64
 """At most the packaged default max_batch_size, so any default package accepts it."""
 
 
-def infer_frame_http(
+def infer_frame(
     url: str,
     metadata: ModelMetadata,
     frame: pd.DataFrame,
+    protocol: TritonProtocol,
     rows_per_request: int = DEFAULT_ROWS_PER_REQUEST,
 ) -> dict[str, Any]:
-    """Outputs by name for ``frame``, over Triton's HTTP protocol (binary tensors)."""
-    import tritonclient.http as triton_http
-
-    outputs = [
-        triton_http.InferRequestedOutput(spec.name, binary_data=True) for spec in metadata.outputs
-    ]
-    with triton_http.InferenceServerClient(url) as client:
+    """Outputs by name for ``frame``, over Triton's HTTP (binary tensors) or gRPC protocol."""
+    triton: Any = importlib.import_module(f"tritonclient.{protocol}")
+    # Over HTTP, outputs come back as JSON lists unless asked for as binary tensors.
+    binary: dict[str, bool] = {"binary_data": True} if protocol == "http" else {}
+    outputs = [triton.InferRequestedOutput(spec.name, **binary) for spec in metadata.outputs]
+    with triton.InferenceServerClient(url) as client:
         return _infer_in_slices(
-            client, triton_http.InferInput, outputs, metadata, frame, rows_per_request
-        )
-
-
-def infer_frame_grpc(
-    url: str,
-    metadata: ModelMetadata,
-    frame: pd.DataFrame,
-    rows_per_request: int = DEFAULT_ROWS_PER_REQUEST,
-) -> dict[str, Any]:
-    """Outputs by name for ``frame``, over Triton's gRPC protocol."""
-    import tritonclient.grpc as triton_grpc
-
-    outputs = [triton_grpc.InferRequestedOutput(spec.name) for spec in metadata.outputs]
-    with triton_grpc.InferenceServerClient(url) as client:
-        return _infer_in_slices(
-            client, triton_grpc.InferInput, outputs, metadata, frame, rows_per_request
+            client, triton.InferInput, outputs, metadata, frame, rows_per_request
         )
 
 

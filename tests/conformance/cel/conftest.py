@@ -1,26 +1,20 @@
 """Fixtures of the CRD conformance checks: the checked-in CRDs and the offline replays of
 the API server's CRD validation (CEL cost estimate, structural schema rules).
 
-The replays live in tests/support (cel_cost, structural_schema) and reach tests as fixtures.
+The replays live in tests/support (cel_cost, structural_schema); tests import them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from support import cel_cost, structural_schema
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 CRD_FOLDERS = (REPO / "crds", REPO / "charts" / "modelship" / "crds")
-
-
-CEL_COST = cel_cost
-STRUCTURAL = structural_schema
 
 
 def checked_in_crds(folder: Path = CRD_FOLDERS[0]) -> dict[str, dict[str, Any]]:
@@ -38,18 +32,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for kind, crd in checked_in_crds(folder).items()
         ]
         metafunc.parametrize("checked_in_crd", params)
-
-
-@pytest.fixture(scope="session")
-def cel_cost() -> ModuleType:
-    """The API server's CEL cost estimate (tests/support/cel_cost.py)."""
-    return CEL_COST
-
-
-@pytest.fixture(scope="session")
-def structural() -> ModuleType:
-    """The API server's structural schema and CRD schema rules (support/structural_schema.py)."""
-    return STRUCTURAL
 
 
 @pytest.fixture(scope="session")

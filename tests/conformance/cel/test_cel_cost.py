@@ -14,11 +14,11 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from support import cel_cost
 
 PER_RULE = 10_000_000
 PER_CRD = 100_000_000
@@ -92,9 +92,7 @@ UPSTREAM_COSTS = [
 
 
 @pytest.mark.parametrize(("schema", "rule", "cost"), UPSTREAM_COSTS)
-def test_estimate_matches_kubernetes(
-    schema: dict[str, Any], rule: str, cost: int, cel_cost: ModuleType
-) -> None:
+def test_estimate_matches_kubernetes(schema: dict[str, Any], rule: str, cost: int) -> None:
     assert cel_cost.estimate_rule_cost(rule, cel_cost.decl_type(schema)) == cost
 
 
@@ -133,13 +131,11 @@ STEPS = {
     ],
     ids=["map-isSorted", "exists_one", "exists", "filter", "in", "in-map", "ternary"],
 )
-def test_estimate_of_hand_computed_cases(
-    schema: dict[str, Any], rule: str, cost: int, cel_cost: ModuleType
-) -> None:
+def test_estimate_of_hand_computed_cases(schema: dict[str, Any], rule: str, cost: int) -> None:
     assert cel_cost.estimate_rule_cost(rule, cel_cost.decl_type(schema)) == cost
 
 
-def test_message_expression_with_converted_numbers_is_refused(cel_cost: ModuleType) -> None:
+def test_message_expression_with_converted_numbers_is_refused() -> None:
     """kubernetes/kubernetes#124234: string(int) has no size bound, so concatenating it is
     estimated at the whole uint64 range and the API server refuses the CRD."""
     config = {"type": "object", "properties": {"attempts": {"type": "integer"}}}
@@ -163,23 +159,19 @@ STRINGS = _array("string", 10, maxLength=10)
         ({"type": "string"}, "self == 'a\\.b'"),  # escapes in a literal
     ],
 )
-def test_unknown_cel_is_refused_not_guessed(
-    schema: dict[str, Any], rule: str, cel_cost: ModuleType
-) -> None:
+def test_unknown_cel_is_refused_not_guessed(schema: dict[str, Any], rule: str) -> None:
     with pytest.raises(cel_cost.UnsupportedExpressionError):
         cel_cost.estimate_rule_cost(rule, cel_cost.decl_type(schema))
 
 
-def _costs(crd: dict[str, Any], cel_cost: ModuleType) -> list[Any]:
+def _costs(crd: dict[str, Any]) -> list[Any]:
     root = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     costs: list[Any] = cel_cost.crd_rule_costs(root)
     return costs
 
 
-def test_every_rule_is_within_the_per_rule_budget(
-    checked_in_crd: dict[str, Any], cel_cost: ModuleType
-) -> None:
-    costs = _costs(checked_in_crd, cel_cost)
+def test_every_rule_is_within_the_per_rule_budget(checked_in_crd: dict[str, Any]) -> None:
+    costs = _costs(checked_in_crd)
     assert costs, "the CRD has no rules: did the walk miss them?"
     over = [
         f"{cost.path} {cost.kind} {cost.expression!r}: {cost.cost}"
@@ -189,10 +181,8 @@ def test_every_rule_is_within_the_per_rule_budget(
     assert over == []
 
 
-def test_all_rules_together_are_within_the_per_crd_budget(
-    checked_in_crd: dict[str, Any], cel_cost: ModuleType
-) -> None:
-    assert sum(cost.cost for cost in _costs(checked_in_crd, cel_cost)) <= PER_CRD
+def test_all_rules_together_are_within_the_per_crd_budget(checked_in_crd: dict[str, Any]) -> None:
+    assert sum(cost.cost for cost in _costs(checked_in_crd)) <= PER_CRD
 
 
 def _unbounded(schema: Any) -> Any:
@@ -208,16 +198,14 @@ def _unbounded(schema: Any) -> Any:
     return schema
 
 
-def test_without_bounds_the_batch_output_rule_is_refused(
-    crds: dict[str, Any], cel_cost: ModuleType
-) -> None:
+def test_without_bounds_the_batch_output_rule_is_refused(crds: dict[str, Any]) -> None:
     """The failure the bounds fix: an unbounded uri in an unbounded list of batch jobs."""
     crd = copy.deepcopy(crds["ModelDeployment"])
     version = crd["spec"]["versions"][0]
     version["schema"]["openAPIV3Schema"] = _unbounded(version["schema"]["openAPIV3Schema"])
     output = [
         cost
-        for cost in _costs(crd, cel_cost)
+        for cost in _costs(crd)
         if cost.path == ".spec.batch[].output" and "{date}" in cost.expression
     ]
     assert len(output) == 1
@@ -245,9 +233,7 @@ VENDORED = _vendored_upstream_crds()
 
 @pytest.mark.skipif(not VENDORED, reason="no upstream CRDs are vendored in this repository yet")
 @pytest.mark.parametrize("path", VENDORED or [None])
-def test_upstream_crds_real_servers_accept_are_within_budget(
-    path: Path, cel_cost: ModuleType
-) -> None:
+def test_upstream_crds_real_servers_accept_are_within_budget(path: Path) -> None:
     for document in yaml.safe_load_all(path.read_text()):
         if not document or document.get("kind") != "CustomResourceDefinition":
             continue

@@ -8,10 +8,10 @@ of problem it claims to, so that an empty answer means something.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import pytest
+from support import structural_schema as structural
 
 Schema = dict[str, Any]
 
@@ -21,9 +21,7 @@ def _root(crd: dict[str, Any]) -> Schema:
     return schema
 
 
-def test_crd_schema_passes_the_api_server_rules(
-    checked_in_crd: dict[str, Any], structural: ModuleType
-) -> None:
+def test_crd_schema_passes_the_api_server_rules(checked_in_crd: dict[str, Any]) -> None:
     assert structural.schema_problems(_root(checked_in_crd)) == []
 
 
@@ -188,5 +186,5 @@ LIST_MAP = {
         ),
     ],
 )
-def test_checker_finds_each_problem(schema: Schema, problem: str, structural: ModuleType) -> None:
+def test_checker_finds_each_problem(schema: Schema, problem: str) -> None:
     assert problem in structural.schema_problems(schema)

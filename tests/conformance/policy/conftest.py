@@ -6,38 +6,26 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from support import admission_replay, cel_cost, upstream_crd
+from support import admission_replay, upstream_crd
 from support.helm import find_helm
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "modelship"
 # What a Kubernetes 1.30+ API server says it serves, as `helm install` learns it.
 SERVED = "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"
-UPSTREAM_CRD, CEL_COST, ADMISSION_REPLAY = upstream_crd, cel_cost, admission_replay
 
 
 @pytest.fixture(scope="session")
 def replay() -> Any:
-    return ADMISSION_REPLAY.Replay(
-        evaluate=UPSTREAM_CRD.evaluate,
-        to_cel=UPSTREAM_CRD.to_cel,
-        apply_defaults=UPSTREAM_CRD.apply_defaults,
+    return admission_replay.Replay(
+        evaluate=upstream_crd.evaluate,
+        to_cel=upstream_crd.to_cel,
+        apply_defaults=upstream_crd.apply_defaults,
     )
-
-
-@pytest.fixture(scope="session")
-def admission() -> ModuleType:
-    return ADMISSION_REPLAY
-
-
-@pytest.fixture(scope="session")
-def cel_cost() -> ModuleType:
-    return CEL_COST
 
 
 @pytest.fixture(scope="session")

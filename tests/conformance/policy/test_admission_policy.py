@@ -17,11 +17,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from support import admission_replay as admission
+from support import cel_cost
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "crds" / "samples"
@@ -90,9 +91,7 @@ def allowed(render_policy: Callable[[dict[str, Any]], Rendered]) -> Rendered:
 
 
 @pytest.fixture
-def decide(
-    admission: ModuleType, replay: Any, crd_schemas: dict[str, dict[str, Any]]
-) -> Callable[..., Any]:
+def decide(replay: Any, crd_schemas: dict[str, dict[str, Any]]) -> Callable[..., Any]:
     """The decision of the rendered policies on a CREATE (or, given `old`, an UPDATE)."""
 
     def _decide(rendered: Rendered, obj: dict[str, Any], old: dict[str, Any] | None = None) -> Any:
@@ -246,9 +245,7 @@ def test_warn_only_warns(
     assert decision.warnings == [f'spec.serving.image "docker.io/x/y:1"{IMAGE_HINT}']
 
 
-def test_each_policy_guards_only_its_kind_on_create_and_update(
-    allowed: Rendered, admission: ModuleType
-) -> None:
+def test_each_policy_guards_only_its_kind_on_create_and_update(allowed: Rendered) -> None:
     for plural, entry in allowed.items():
         policy = entry["policy"]
         obj = next(iter(samples({v: k for k, v in PLURALS.items()}[plural]).values()))
@@ -281,9 +278,7 @@ def worst_case_values() -> dict[str, Any]:
     }
 
 
-def expression_costs(
-    cel_cost: ModuleType, policy: dict[str, Any], schema: dict[str, Any]
-) -> dict[str, int]:
+def expression_costs(policy: dict[str, Any], schema: dict[str, Any]) -> dict[str, int]:
     """The estimated worst-case cost of each expression, typed as the API server types a
     policy's expressions for a matched CRD: `object` and `oldObject` by its schema, each
     variable by its own expression. A variable is charged once per request (the API server
@@ -326,13 +321,12 @@ def expression_costs(
 
 def test_worst_case_cost_fits_the_api_servers_limits(
     render_policy: Callable[[dict[str, Any]], Rendered],
-    cel_cost: ModuleType,
     crd_schemas: dict[str, dict[str, Any]],
 ) -> None:
     rendered = render_policy(worst_case_values())
     report = {}
     for plural, entry in rendered.items():
-        costs = expression_costs(cel_cost, entry["policy"], crd_schemas[plural])
+        costs = expression_costs(entry["policy"], crd_schemas[plural])
         variables = sum(cost for name, cost in costs.items() if name.startswith("variables."))
         # An expression may be the first to read every variable, and pay for them.
         assert all(cost + variables <= PER_CALL_LIMIT for cost in costs.values()), costs

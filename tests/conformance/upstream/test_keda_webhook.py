@@ -11,22 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from support.keda_webhook import hpa_name, refusal, scaler_problem
-
-
-def _scaled_object(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {"name": "churn", "namespace": "ml"},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "churn-a"},
-            "minReplicaCount": 1,
-            "maxReplicaCount": 4,
-            "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}],
-            **spec,
-        },
-    }
+from support.keda_webhook import hpa_name, refusal, scaled_object, scaler_problem
 
 
 def _deployment(*resources: dict[str, Any]) -> dict[str, Any]:
@@ -56,98 +41,98 @@ PROMETHEUS = {
 
 
 def test_a_good_scaled_object_is_admitted() -> None:
-    assert refusal(_scaled_object(), _deployment(CPU)) is None
+    assert refusal(scaled_object(), _deployment(CPU)) is None
 
 
 def test_a_cpu_limit_counts_as_set() -> None:
-    assert refusal(_scaled_object(), _deployment({"limits": {"cpu": "1"}})) is None
+    assert refusal(scaled_object(), _deployment({"limits": {"cpu": "1"}})) is None
 
 
 REFUSED = {
     "cpu trigger, one container without a cpu request": (
-        _scaled_object(),
+        scaled_object(),
         _deployment(CPU, {"requests": {"memory": "1Gi"}}),
         [],
         "the scaledobject has a cpu trigger but the container c1 doesn't have the cpu request",
     ),
     "cpu request of zero": (
-        _scaled_object(),
+        scaled_object(),
         _deployment({"requests": {"cpu": "0"}}),
         [],
         "doesn't have the cpu request defined",
     ),
     "memory trigger without memory": (
-        _scaled_object(triggers=[{"type": "memory", "metadata": {"value": "80"}}]),
+        scaled_object(triggers=[{"type": "memory", "metadata": {"value": "80"}}]),
         _deployment(CPU),
         [],
         "has a memory trigger but the container c0 doesn't have the memory request",
     ),
     "cpu trigger, target not there yet": (
-        _scaled_object(),
+        scaled_object(),
         None,
         [],
         'deployments.apps "churn-a" not found',
     ),
     "scale to zero on cpu only": (
-        _scaled_object(minReplicaCount=0),
+        scaled_object(minReplicaCount=0),
         _deployment(CPU),
         [],
         "only cpu/memory triggers AND minReplica is 0",
     ),
     "no minReplicaCount on cpu only": (
         {
-            **_scaled_object(),
-            "spec": {k: v for k, v in _scaled_object()["spec"].items() if k != "minReplicaCount"},
+            **scaled_object(),
+            "spec": {k: v for k, v in scaled_object()["spec"].items() if k != "minReplicaCount"},
         },
         _deployment(CPU),
         [],
         "only cpu/memory triggers AND minReplica is 0",
     ),
     "another HPA targets the workload": (
-        _scaled_object(),
+        scaled_object(),
         _deployment(CPU),
         [_hpa("churn")],
         "the workload 'churn-a' of type 'apps/v1.Deployment' is already managed by the hpa 'churn'",
     ),
     "HPA name too long": (
-        {**_scaled_object(), "metadata": {"name": "s" * 55, "namespace": "ml"}},
+        {**scaled_object(), "metadata": {"name": "s" * 55, "namespace": "ml"}},
         _deployment(CPU),
         [],
         "derived from scaledobject is 64 characters long",
     ),
     "name too long": (
-        {**_scaled_object(), "metadata": {"name": "s" * 64, "namespace": "ml"}},
+        {**scaled_object(), "metadata": {"name": "s" * 64, "namespace": "ml"}},
         _deployment(CPU),
         [],
         "is 64 characters long; must be no more than 63",
     ),
     "min above max": (
-        _scaled_object(minReplicaCount=5, maxReplicaCount=2),
+        scaled_object(minReplicaCount=5, maxReplicaCount=2),
         _deployment(CPU),
         [],
         "MinReplicaCount=5 must be less than MaxReplicaCount=2",
     ),
     "idle not below min": (
-        _scaled_object(idleReplicaCount=1),
+        scaled_object(idleReplicaCount=1),
         _deployment(CPU),
         [],
         "IdleReplicaCount=1 must be less than MinReplicaCount=1",
     ),
     "fallback with cpu only": (
-        _scaled_object(fallback={"failureThreshold": 3, "replicas": 2}),
+        scaled_object(fallback={"failureThreshold": 3, "replicas": 2}),
         _deployment(CPU),
         [],
         "at least one trigger (that is not cpu or memory)",
     ),
     "duplicate trigger names": (
-        _scaled_object(triggers=[{**PROMETHEUS, "name": "a"}, {**PROMETHEUS, "name": "a"}]),
+        scaled_object(triggers=[{**PROMETHEUS, "name": "a"}, {**PROMETHEUS, "name": "a"}]),
         None,
         [],
         "triggerName 'a' is defined multiple times",
     ),
-    "no triggers": (_scaled_object(triggers=[]), None, [], "no triggers defined"),
+    "no triggers": (scaled_object(triggers=[]), None, [], "no triggers defined"),
     "cached metrics on cpu": (
-        _scaled_object(
+        scaled_object(
             minReplicaCount=1,
             triggers=[
                 {**PROMETHEUS},
@@ -175,25 +160,25 @@ def test_its_own_hpa_and_hpas_of_other_workloads_do_not_count() -> None:
     )
     other = _hpa("other", target="churn-b")
     opted_out = _hpa("legacy", annotations={"validations.keda.sh/hpa-ownership": "false"})
-    assert refusal(_scaled_object(), _deployment(CPU), hpas=[own, other, opted_out]) is None
+    assert refusal(scaled_object(), _deployment(CPU), hpas=[own, other, opted_out]) is None
 
 
 def test_another_scaled_object_on_the_same_workload_is_refused() -> None:
-    other = copy.deepcopy(_scaled_object())
+    other = copy.deepcopy(scaled_object())
     other["metadata"]["name"] = "older"
-    found = refusal(_scaled_object(), _deployment(CPU), scaled_objects=[other, _scaled_object()])
+    found = refusal(scaled_object(), _deployment(CPU), scaled_objects=[other, scaled_object()])
     assert found is not None
     assert "is already managed by the ScaledObject 'older'" in found
 
 
 def test_prometheus_triggers_need_no_resources_and_may_scale_to_zero() -> None:
-    so = _scaled_object(minReplicaCount=0, triggers=[PROMETHEUS])
+    so = scaled_object(minReplicaCount=0, triggers=[PROMETHEUS])
     assert refusal(so, None) is None
 
 
 def test_the_hpa_name_is_keda_hpa_and_the_scaled_object_name() -> None:
-    assert hpa_name(_scaled_object()) == "keda-hpa-churn"
-    named = _scaled_object(advanced={"horizontalPodAutoscalerConfig": {"name": "short"}})
+    assert hpa_name(scaled_object()) == "keda-hpa-churn"
+    named = scaled_object(advanced={"horizontalPodAutoscalerConfig": {"name": "short"}})
     assert hpa_name(named) == "short"
 
 

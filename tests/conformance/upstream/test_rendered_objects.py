@@ -28,19 +28,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from modelship.api import ModelDeployment
-from modelship.api.model_deployment import ModelFormat, TrafficRouter
+from modelship.api.model_deployment import TrafficRouter
 from modelship.builders import (
-    ResolvedModel,
-    RevisionPlan,
-    RolloutPlan,
     build_model_deployment_children,
-    revision_for,
 )
 from modelship.builders.defaults import canary_settings
 from modelship.builders.grpc_route import build_grpc_route
 from modelship.cli.render import render
 from support.edge_specs import EDGE_SPECS
 from support.keda_webhook import refusal, scaler_problem
+from support.rollout_plans import rollout_plan
 from support.upstream_crd import upstream_crds
 
 REPO = Path(__file__).resolve().parents[3]
@@ -162,19 +159,6 @@ def test_specs_the_cluster_would_refuse_are_refused_by_render(name: str, field: 
     assert field in output
 
 
-def _canary_plan(md: ModelDeployment) -> RolloutPlan:
-    def model(version: str) -> ResolvedModel:
-        uri = f"s3://models/{md.spec.model.name}/{version}"
-        return ResolvedModel(
-            name=md.spec.model.name, version=version, uri=uri, format=ModelFormat.ONNX
-        )
-
-    return RolloutPlan(
-        stable=RevisionPlan(revision_for(md, model("1")), replicas=2, weight=90),
-        canary=RevisionPlan(revision_for(md, model("2")), replicas=1, weight=10),
-    )
-
-
 GATEWAY_CASES = [
     name for name, document in EDGE_SPECS.items() if "gatewayAPI" in json.dumps(document)
 ]
@@ -190,7 +174,7 @@ def test_routes_mid_canary_pass_the_gateway_api_crds(name: str) -> None:
     canary = canary_settings(md.spec.rollout)
     assert canary is not None
     assert canary.traffic.router == TrafficRouter.GATEWAY_API
-    plan = _canary_plan(md)
+    plan = rollout_plan(md, canary_weight=10, versions=("1", "2"))
     routes = [c for c in build_model_deployment_children(md, plan) if c["kind"] == "HTTPRoute"]
     routes.append(build_grpc_route(md, canary.traffic.parent_refs, plan))
     assert [len(r["spec"]["rules"][0]["backendRefs"]) for r in routes] == [2, 2]

@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 import pytest
+from support.keda_webhook import scaled_object
 from support.upstream_crd import HarnessGapError, UpstreamCrd, escape_property, upstream_crds
 
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
@@ -34,21 +35,6 @@ def _http_route(**spec: Any) -> dict[str, Any]:
                     ],
                 }
             ],
-            **spec,
-        },
-    }
-
-
-def _scaled_object(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {"name": "churn", "namespace": "ml"},
-        "spec": {
-            "scaleTargetRef": {"name": "churn-a"},
-            "minReplicaCount": 1,
-            "maxReplicaCount": 4,
-            "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}],
             **spec,
         },
     }
@@ -135,7 +121,7 @@ def test_metadata_is_checked_like_object_meta() -> None:
 
 
 def test_a_good_scaled_object_passes() -> None:
-    assert upstream_crds()[SCALED_OBJECT].problems(_scaled_object()) == []
+    assert upstream_crds()[SCALED_OBJECT].problems(scaled_object()) == []
 
 
 BAD_SCALED_OBJECTS = {
@@ -154,7 +140,7 @@ BAD_SCALED_OBJECTS = {
 
 @pytest.mark.parametrize(("spec", "expected"), BAD_SCALED_OBJECTS.values(), ids=BAD_SCALED_OBJECTS)
 def test_a_bad_scaled_object_is_refused(spec: dict[str, Any], expected: str) -> None:
-    obj = _scaled_object(**spec)
+    obj = scaled_object(**spec)
     obj["spec"] = {key: value for key, value in obj["spec"].items() if value is not None}
     problems = upstream_crds()[SCALED_OBJECT].problems(obj)
     assert any(expected in problem for problem in problems), problems

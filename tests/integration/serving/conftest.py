@@ -234,3 +234,15 @@ def gcs_emulator() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def gcs_models(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Bucket `models` on the emulator; the code under test finds the emulator in the
+    environment (STORAGE_EMULATOR_HOST)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return storage.Client(project="test", credentials=credentials).bucket("models")

@@ -199,15 +199,9 @@ def test_cli_as_the_init_container_runs_it(
 
 
 @pytest.fixture
-def gcs_bucket(
-    gcs_emulator: str, packaged: Any, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def gcs_bucket(gcs_models: Any, packaged: Any, archive_dir: Path) -> str:
     """Bucket `models` on the emulator with the repository under `wine-1/` and as an archive."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
-    bucket = storage.Client(project="test", credentials=AnonymousCredentials()).bucket("models")
+    bucket = gcs_models
     for path in sorted(packaged[0].rglob("*")):
         if path.is_file():
             bucket.blob(f"wine-1/{path.relative_to(packaged[0]).as_posix()}").upload_from_filename(

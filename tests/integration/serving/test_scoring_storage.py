@@ -255,14 +255,9 @@ def test_a_foreign_output_without_manifest_is_refused(
 
 
 def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
-    gcs_emulator: str, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs_models: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    bucket = storage.Client(project="test", credentials=credentials).bucket("models")
+    bucket = gcs_models
     job = held_out_job("wine", 4, "in.csv", "gs://models/scores/wine.csv", 60, work="first-pod")
     settings = job.settings
     crash_on_chunk(settings, monkeypatch, 3)
@@ -301,14 +296,9 @@ def test_an_s3_input_replaced_with_a_same_size_table_is_scored_afresh(
 
 
 def test_a_gs_input_replaced_with_a_same_size_table_is_scored_afresh(
-    gcs_emulator: str, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs_models: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    bucket = storage.Client(project="test", credentials=credentials).bucket("models")
+    bucket = gcs_models
     job = held_out_job(
         "wine", 4, "in.csv", str(tmp_path / "out.csv"), 60, "gs://models/in/swap.csv", "pod1"
     )

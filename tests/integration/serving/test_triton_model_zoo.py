@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from modelship_serving.triton.client import infer_frame_grpc, infer_frame_http
+from modelship_serving.triton.client import TritonProtocol, infer_frame
 from modelship_serving.triton.server import TritonServer
 from support import model_zoo as zoo
 
@@ -23,16 +23,15 @@ LIBRARIES = {case.name: case.library for case in zoo.ZOO}
 @pytest.mark.parametrize("name", zoo.SERVED_BY_TRITON)
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_served_zoo_model_answers_like_the_original(
-    name: str, protocol: str, packaged: Any, triton: TritonServer
+    name: str, protocol: TritonProtocol, packaged: Any, triton: TritonServer
 ) -> None:
     library = LIBRARIES[name]
     if library is not None and importlib.util.find_spec(library) is None:
         pytest.skip(f"{library} is not installed (the boosting extra)")
     served = packaged[1][name]
     assert triton.endpoints is not None
-    infer = infer_frame_http if protocol == "http" else infer_frame_grpc
     url = triton.endpoints.http if protocol == "http" else triton.endpoints.grpc
-    outputs = infer(url, served.metadata, served.held_out)
+    outputs = infer_frame(url, served.metadata, served.held_out, protocol)
     expected = zoo.expected_answers(served.original, served.held_out)
     first = outputs[served.metadata.outputs[0].name]
     predicted = expected["predict"]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tritonclient.http as triton_http
-from modelship_serving.triton.client import infer_frame_grpc, infer_frame_http
+from modelship_serving.triton.client import TritonProtocol, infer_frame
 from modelship_serving.triton.server import TritonServer, free_port
 
 pytestmark = pytest.mark.triton
@@ -36,19 +36,15 @@ def assert_same_answers(model: Any, outputs: dict[str, Any], rows: Any, task: st
         np.testing.assert_allclose(outputs["prediction"].reshape(-1), expected, rtol=1e-4)
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_http_answers_equal_scikit_learn(name: str, packaged: Any, triton: TritonServer) -> None:
+def test_answers_equal_scikit_learn(
+    name: str, protocol: TritonProtocol, packaged: Any, triton: TritonServer
+) -> None:
     served = packaged[1][name]
     assert triton.endpoints is not None
-    outputs = infer_frame_http(triton.endpoints.http, served.metadata, served.held_out)
-    assert_same_answers(served.original, outputs, served.held_out, served.metadata.task)
-
-
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_grpc_answers_equal_scikit_learn(name: str, packaged: Any, triton: TritonServer) -> None:
-    served = packaged[1][name]
-    assert triton.endpoints is not None
-    outputs = infer_frame_grpc(triton.endpoints.grpc, served.metadata, served.held_out)
+    url = triton.endpoints.http if protocol == "http" else triton.endpoints.grpc
+    outputs = infer_frame(url, served.metadata, served.held_out, protocol)
     assert_same_answers(served.original, outputs, served.held_out, served.metadata.task)
 
 
@@ -60,7 +56,7 @@ def test_concurrent_single_row_requests_are_batched_and_split_back(
     url = triton.endpoints.http
     rows = [served.held_out.iloc[[index]] for index in range(len(served.held_out))]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda row: infer_frame_http(url, served.metadata, row), rows))
+        answers = list(pool.map(lambda row: infer_frame(url, served.metadata, row, "http"), rows))
     labels = [answer["label"].reshape(-1)[0] for answer in answers]
     assert labels == served.original.predict(served.held_out).tolist()
 

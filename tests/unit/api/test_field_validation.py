@@ -31,6 +31,23 @@ BASES: dict[str, tuple[type[ApiModel], dict[str, Any]]] = {
 MD = "ModelDeployment"
 RTJ = "RetrainJob"
 
+
+def _batch_job(**changes: Any) -> dict[str, Any]:
+    """A nightly batch job of a ModelDeployment, with `changes` to its fields."""
+    job = {
+        "name": "nightly",
+        "schedule": "@daily",
+        "input": {"uri": "s3://in/x.csv"},
+        "output": {"uri": "s3://out/{date}.csv"},
+    }
+    return job | changes
+
+
+def _gateway_traffic(parent: dict[str, Any]) -> dict[str, Any]:
+    """A canary routed by Gateway API through gateway `gw`, with `parent`'s fields on its ref."""
+    return {"traffic": {"router": "gatewayAPI", "parentRefs": [{"name": "gw", **parent}]}}
+
+
 # (kind, path below spec, value, accepted)
 EDITS: list[tuple[str, str, Any, bool]] = [
     (MD, "serving.resources.limits.memory", "4Gi", True),
@@ -62,45 +79,9 @@ EDITS: list[tuple[str, str, Any, bool]] = [
     (MD, "autoscaling", {"maxReplicas": 2, "metrics": []}, False),
     (MD, "monitoring.drift", {"threshold": 0}, False),
     (MD, "monitoring.drift", {"threshold": 0.1, "window": "7d"}, False),
-    (
-        MD,
-        "batch",
-        [
-            {
-                "name": "n" * 41,
-                "schedule": "@daily",
-                "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/{date}.csv"},
-            }
-        ],
-        False,
-    ),
-    (
-        MD,
-        "batch",
-        [
-            {
-                "name": "nightly",
-                "schedule": "0 2 * * *",
-                "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/{date}.csv"},
-            }
-        ],
-        True,
-    ),
-    (
-        MD,
-        "batch",
-        [
-            {
-                "name": "nightly",
-                "schedule": "every night",
-                "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/{date}.csv"},
-            }
-        ],
-        False,
-    ),
+    (MD, "batch", [_batch_job(name="n" * 41)], False),
+    (MD, "batch", [_batch_job(schedule="0 2 * * *")], True),
+    (MD, "batch", [_batch_job(schedule="every night")], False),
     # Values a real API server, kubelet or Gateway refuses are refused here first.
     (MD, "serving.replicas", 2**31 - 1, True),
     (MD, "serving.replicas", 2**31, False),
@@ -145,73 +126,13 @@ EDITS: list[tuple[str, str, Any, bool]] = [
     (MD, "autoscaling", {"maxReplicas": 2, "prometheusUrl": "http://a:pw@prometheus:9090"}, False),
     (MD, "model.uri", "s3://models/" + "x" * 2048, False),
     (MD, "rollout.canary", {"steps": [{"weight": 20, "pause": "1" * 32 + "s"}]}, False),
-    (
-        MD,
-        "rollout.canary",
-        {
-            "traffic": {
-                "router": "gatewayAPI",
-                "parentRefs": [{"name": "gw", "sectionName": "Web_1"}],
-            }
-        },
-        False,
-    ),
-    (
-        MD,
-        "rollout.canary",
-        {
-            "traffic": {
-                "router": "gatewayAPI",
-                "parentRefs": [{"name": "gw", "namespace": "In.fra"}],
-            }
-        },
-        False,
-    ),
-    (
-        MD,
-        "rollout.canary",
-        {"traffic": {"router": "gatewayAPI", "parentRefs": [{"name": "gw", "port": 0}]}},
-        False,
-    ),
-    (
-        MD,
-        "rollout.canary",
-        {
-            "traffic": {
-                "router": "gatewayAPI",
-                "parentRefs": [{"name": "gw", "sectionName": "web.public", "port": 443}],
-            }
-        },
-        True,
-    ),
+    (MD, "rollout.canary", _gateway_traffic({"sectionName": "Web_1"}), False),
+    (MD, "rollout.canary", _gateway_traffic({"namespace": "In.fra"}), False),
+    (MD, "rollout.canary", _gateway_traffic({"port": 0}), False),
+    (MD, "rollout.canary", _gateway_traffic({"sectionName": "web.public", "port": 443}), True),
     (MD, "monitoring.drift", {"reference": "ftp://profiles/x.json"}, False),
-    (
-        MD,
-        "batch",
-        [
-            {
-                "name": f"job{n}",
-                "schedule": "@daily",
-                "input": {"uri": "s3://in/x.csv"},
-                "output": {"uri": "s3://out/{date}.csv"},
-            }
-            for n in range(33)
-        ],
-        False,
-    ),
-    (
-        MD,
-        "batch",
-        [
-            {
-                "name": "nightly",
-                "schedule": "@daily",
-                "input": {"uri": "pvc:///x.csv"},
-                "output": {"uri": "s3://out/{date}.csv"},
-            }
-        ],
-        False,
-    ),
+    (MD, "batch", [_batch_job(name=f"job{n}") for n in range(33)], False),
+    (MD, "batch", [_batch_job(input={"uri": "pvc:///x.csv"})], False),
     (RTJ, "template.image", "", False),
     (RTJ, "template.image", " trainer:1", False),
     (RTJ, "data.uri", "pvc:///data", False),

@@ -1,4 +1,4 @@
-"""Fixtures of the builder tests: spec factories, samples and an independent PSS checker.
+"""Fixtures of the builder tests: spec factories, samples and the restricted-pod checker.
 
 Helpers reach tests as fixtures (pytest runs with --import-mode=importlib, so
 test modules cannot import this one).
@@ -15,6 +15,7 @@ import pytest
 import yaml
 from modelship.api import ModelDeployment, RetrainJob
 from support.custom_resources import UID, model_deployment_body, retrain_job_body
+from support.restricted_pods import restricted_violations
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((REPO / "crds" / "samples").glob("*.yaml"))
@@ -64,50 +65,6 @@ def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "CronJob":
         return [obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
     return []
-
-
-def restricted_violations(pod: dict[str, Any]) -> list[str]:
-    """What keeps a pod spec from the `restricted` Pod Security Standard (v1.29+).
-
-    Written from the standard itself, independently of the builders: host
-    namespaces and ports, privileged, capabilities (drop ALL, add at most
-    NET_BIND_SERVICE), volume types, privilege escalation, non-root, seccomp.
-    """
-    problems = []
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(flag):
-            problems.append(flag)
-    allowed_volumes = {
-        "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-        "persistentVolumeClaim", "projected", "secret",
-    }  # fmt: skip
-    for volume in pod.get("volumes", []):
-        kinds = set(volume) - {"name"}
-        if not kinds <= allowed_volumes:
-            problems.append(f"volume {volume['name']}: {sorted(kinds - allowed_volumes)}")
-    pod_context = pod.get("securityContext", {})
-    pod_seccomp = pod_context.get("seccompProfile", {}).get("type")
-    for container in pod.get("initContainers", []) + pod["containers"]:
-        name = container["name"]
-        context = container.get("securityContext", {})
-        if context.get("privileged"):
-            problems.append(f"{name}: privileged")
-        if context.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{name}: allowPrivilegeEscalation must be false")
-        if "ALL" not in context.get("capabilities", {}).get("drop", []):
-            problems.append(f"{name}: capabilities must drop ALL")
-        if set(context.get("capabilities", {}).get("add", [])) - {"NET_BIND_SERVICE"}:
-            problems.append(f"{name}: adds capabilities")
-        if not context.get("runAsNonRoot", pod_context.get("runAsNonRoot")):
-            problems.append(f"{name}: runAsNonRoot must be true")
-        if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
-            problems.append(f"{name}: runs as uid 0")
-        seccomp = context.get("seccompProfile", {}).get("type", pod_seccomp)
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            problems.append(f"{name}: seccompProfile must be RuntimeDefault or Localhost")
-        if any(port.get("hostPort") for port in container.get("ports", [])):
-            problems.append(f"{name}: hostPort")
-    return problems
 
 
 @pytest.fixture

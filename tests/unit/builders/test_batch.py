@@ -19,12 +19,19 @@ from modelship.api.common import Lineage
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
+from support.model_pods import (
+    HOME,
+    IMAGE,
+    MODEL_MOUNT,
+    MODEL_VOLUME,
+    TMP_MOUNT,
+    fetch_init_container,
+)
 from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-0dfcab3e92"
 SHA = "ab" * 32
 SECURE = RESTRICTED_CONTAINER
-IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 LABELS = {
     "app.kubernetes.io/name": "triton",
     "app.kubernetes.io/instance": "fraud",
@@ -40,11 +47,6 @@ ANNOTATIONS = {
     "modelship.dev/model-sha256": SHA,
     "modelship.dev/lineage": '{"codeRef": "8d3f2a1", "parameters": {}}',
 }
-MODEL_MOUNT = {"name": "model-repository", "mountPath": "/models"}
-TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
-# The default model.sizeLimit (20Gi) and fetchTimeoutSeconds; the volume holds 64Mi more.
-FETCH_LIMITS = ["--max-bytes", "21474836480", "--timeout-seconds", "1800"]
-MODEL_VOLUME = {"name": "model-repository", "emptyDir": {"sizeLimit": "21541945344"}}
 SECRET = [{"secretRef": {"name": "store"}}]
 
 
@@ -99,26 +101,9 @@ NIGHTLY: dict[str, Any] = {
                         "enableServiceLinks": False,
                         "securityContext": RESTRICTED_POD,
                         "initContainers": [
-                            {
-                                "name": "fetch",
-                                "image": IMAGE,
-                                "command": ["modelship"],
-                                "args": [
-                                    "fetch",
-                                    "--uri",
-                                    "s3://models/fraud/3",
-                                    "--dest",
-                                    "/models",
-                                    *FETCH_LIMITS,
-                                    "--sha256",
-                                    SHA,
-                                ],
-                                "env": [{"name": "HOME", "value": "/tmp"}],
-                                "terminationMessagePolicy": "FallbackToLogsOnError",
-                                "envFrom": SECRET,
-                                "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
-                                "securityContext": SECURE,
-                            }
+                            fetch_init_container(
+                                "s3://models/fraud/3", "--sha256", SHA, env_from=SECRET
+                            )
                         ],
                         "containers": [
                             {
@@ -126,7 +111,7 @@ NIGHTLY: dict[str, Any] = {
                                 "image": IMAGE,
                                 "command": ["modelship"],
                                 "args": NIGHTLY_ARGS,
-                                "env": [{"name": "HOME", "value": "/tmp"}, RUN_ENV],
+                                "env": [HOME, RUN_ENV],
                                 "envFrom": SECRET,
                                 "resources": {"requests": {"cpu": "2"}},
                                 "volumeMounts": [

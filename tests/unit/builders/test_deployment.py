@@ -17,10 +17,17 @@ from modelship.builders import ResolvedModel, RevisionPlan, revision_for, steady
 from modelship.builders.deployment import build_deployment
 from modelship.builders.pod import fetch_container, model_volumes
 from support.custom_resources import controller_reference
+from support.model_pods import (
+    HOME,
+    IMAGE,
+    MODEL_MOUNT,
+    MODEL_VOLUME,
+    TMP_MOUNT,
+    fetch_init_container,
+)
 from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-1b64e32ff5"
-IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 SECURE = RESTRICTED_CONTAINER
 SELECTOR = {
     "app.kubernetes.io/instance": "fraud",
@@ -37,15 +44,25 @@ LABELS = {
     "modelship.dev/revision": REV,
     "modelship.dev/model-version": "3",
 }
-MODEL_MOUNT = {"name": "model-repository", "mountPath": "/models"}
-TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
-# The default model.sizeLimit (20Gi) and fetchTimeoutSeconds; the volume holds 64Mi more.
-FETCH_LIMITS = ["--max-bytes", "21474836480", "--timeout-seconds", "1800"]
-MODEL_VOLUME = {"name": "model-repository", "emptyDir": {"sizeLimit": "21541945344"}}
-HOME = {"name": "HOME", "value": "/tmp"}
 POD = ("spec", "template", "spec")
 CONFIGURE_ARGS = (*POD, "initContainers", 1, "args")
 TRITON = (*POD, "containers", 0)
+
+
+def configure_args(instances: int, kind: str) -> list[str]:
+    """The configure init container's args for model fraud, before any batching flags."""
+    return [
+        "configure",
+        "--repository",
+        "/models",
+        "--model",
+        "fraud",
+        "--instance-count",
+        str(instances),
+        "--instance-kind",
+        kind,
+    ]
+
 
 CPU_DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -80,38 +97,12 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                 "enableServiceLinks": False,
                 "securityContext": RESTRICTED_POD,
                 "initContainers": [
-                    {
-                        "name": "fetch",
-                        "image": IMAGE,
-                        "command": ["modelship"],
-                        "args": [
-                            "fetch",
-                            "--uri",
-                            "s3://models/fraud/3",
-                            "--dest",
-                            "/models",
-                            *FETCH_LIMITS,
-                        ],
-                        "env": [HOME],
-                        "terminationMessagePolicy": "FallbackToLogsOnError",
-                        "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
-                        "securityContext": SECURE,
-                    },
+                    fetch_init_container("s3://models/fraud/3"),
                     {
                         "name": "configure",
                         "image": IMAGE,
                         "command": ["modelship"],
-                        "args": [
-                            "configure",
-                            "--repository",
-                            "/models",
-                            "--model",
-                            "fraud",
-                            "--instance-count",
-                            "1",
-                            "--instance-kind",
-                            "KIND_CPU",
-                        ],
+                        "args": configure_args(1, "KIND_CPU"),
                         "env": [HOME],
                         "terminationMessagePolicy": "FallbackToLogsOnError",
                         "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
@@ -187,17 +178,7 @@ AFFINITY = {
         }
     }
 }
-CONFIGURE_GPU = [
-    "configure",
-    "--repository",
-    "/models",
-    "--model",
-    "fraud",
-    "--instance-count",
-    "1",
-    "--instance-kind",
-    "KIND_GPU",
-]
+CONFIGURE_GPU = configure_args(1, "KIND_GPU")
 
 CASES = [
     pytest.param({}, {}, id="cpu-defaults"),
@@ -228,15 +209,7 @@ CASES = [
             (*POD, "initContainers", 1, "image"): "triton:24.10",
             (*TRITON, "image"): "triton:24.10",
             CONFIGURE_ARGS: [
-                "configure",
-                "--repository",
-                "/models",
-                "--model",
-                "fraud",
-                "--instance-count",
-                "2",
-                "--instance-kind",
-                "KIND_GPU",
+                *configure_args(2, "KIND_GPU"),
                 "--max-queue-delay-microseconds",
                 "500",
                 "--preferred-batch-size",
@@ -361,16 +334,7 @@ def test_an_in_place_change_never_takes_the_last_serving_pod_down(
 FETCH_CASES = [
     pytest.param(
         ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX),
-        {
-            "name": "fetch",
-            "image": "img",
-            "command": ["modelship"],
-            "args": ["fetch", "--uri", "s3://b/m/1", "--dest", "/models", *FETCH_LIMITS],
-            "env": [HOME],
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
-            "securityContext": SECURE,
-        },
+        fetch_init_container("s3://b/m/1", image="img"),
         [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
         id="object-storage",
     ),
@@ -383,52 +347,25 @@ FETCH_CASES = [
             sha256="ab" * 32,
             credentials_secret="gcs-reader",
         ),
-        {
-            "name": "fetch",
-            "image": "img",
-            "command": ["modelship"],
-            "args": [
-                "fetch",
-                "--uri",
-                "gs://b/m/1",
-                "--dest",
-                "/models",
-                *FETCH_LIMITS,
-                "--sha256",
-                "ab" * 32,
-            ],
-            "env": [HOME],
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "envFrom": [{"secretRef": {"name": "gcs-reader"}}],
-            "volumeMounts": [MODEL_MOUNT, TMP_MOUNT],
-            "securityContext": SECURE,
-        },
+        fetch_init_container(
+            "gs://b/m/1",
+            "--sha256",
+            "ab" * 32,
+            image="img",
+            env_from=[{"secretRef": {"name": "gcs-reader"}}],
+        ),
         [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
         id="digest-and-credentials-by-reference",
     ),
     pytest.param(
         ResolvedModel(name="m", version="1", uri="pvc://models/m/1/", format=ModelFormat.ONNX),
-        {
-            "name": "fetch",
-            "image": "img",
-            "command": ["modelship"],
-            "args": [
-                "fetch",
-                "--uri",
-                "file:///mnt/model-source/m/1",
-                "--dest",
-                "/models",
-                *FETCH_LIMITS,
-            ],
-            "env": [HOME],
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "volumeMounts": [
-                MODEL_MOUNT,
-                TMP_MOUNT,
+        fetch_init_container(
+            "file:///mnt/model-source/m/1",
+            image="img",
+            extra_mounts=(
                 {"name": "model-source", "mountPath": "/mnt/model-source", "readOnly": True},
-            ],
-            "securityContext": SECURE,
-        },
+            ),
+        ),
         [
             MODEL_VOLUME,
             {"name": "tmp", "emptyDir": {}},

@@ -11,16 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from modelship.api.model_deployment import ModelFormat, ParentReference
+from modelship.api.model_deployment import ParentReference
 from modelship.builders import (
-    ResolvedModel,
-    RevisionPlan,
     RolloutPlan,
     build_model_deployment_children,
-    revision_for,
 )
 from modelship.builders.grpc_route import build_grpc_route
 from support.custom_resources import controller_reference
+from support.rollout_plans import rollout_plan
 
 STABLE, CANARY = "fraud-1b64e32ff5", "fraud-b7ce7dd1c0"
 
@@ -29,16 +27,7 @@ WIRE_PARENT = {"group": "gateway.networking.k8s.io", "kind": "Gateway", **GRPC_P
 
 
 def _plan(md: Any, canary: bool) -> RolloutPlan:
-    def model(version: str) -> ResolvedModel:
-        uri = f"s3://models/fraud/{version}"
-        return ResolvedModel(name="fraud", version=version, uri=uri, format=ModelFormat.ONNX)
-
-    if not canary:
-        return RolloutPlan(stable=RevisionPlan(revision_for(md, model("3")), replicas=2))
-    return RolloutPlan(
-        stable=RevisionPlan(revision_for(md, model("3")), replicas=2, weight=90),
-        canary=RevisionPlan(revision_for(md, model("4")), replicas=1, weight=10),
-    )
+    return rollout_plan(md, canary_weight=10 if canary else None)
 
 
 def _route(parents: list[dict[str, Any]], backends: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,15 +13,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from modelship.api.model_deployment import ModelFormat
 from modelship.builders import (
-    ResolvedModel,
-    RevisionPlan,
     RolloutPlan,
     build_model_deployment_children,
-    revision_for,
 )
 from support.custom_resources import controller_reference
+from support.rollout_plans import rollout_plan
 
 OWNERS = [controller_reference()]
 
@@ -131,16 +128,7 @@ HTTP_ROUTE_SCHEMA = {
 
 
 def _plan(md: Any, canary: bool) -> RolloutPlan:
-    def model(version: str) -> ResolvedModel:
-        uri = f"s3://models/fraud/{version}"
-        return ResolvedModel(name="fraud", version=version, uri=uri, format=ModelFormat.ONNX)
-
-    if not canary:
-        return RolloutPlan(stable=RevisionPlan(revision_for(md, model("3")), replicas=2))
-    return RolloutPlan(
-        stable=RevisionPlan(revision_for(md, model("3")), replicas=2, weight=75),
-        canary=RevisionPlan(revision_for(md, model("4")), replicas=1, weight=25),
-    )
+    return rollout_plan(md, canary_weight=25 if canary else None)
 
 
 def _of_kind(children: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

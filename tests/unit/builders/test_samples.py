@@ -136,7 +136,7 @@ def _items(node: Any) -> Iterator[tuple[Any, Any]]:
     [
         ({"hostNetwork": True, "containers": []}, "hostNetwork"),
         ({"volumes": [{"name": "h", "hostPath": {"path": "/"}}], "containers": []}, "volume h"),
-        ({"containers": [{"name": "c"}]}, "c: allowPrivilegeEscalation must be false"),
+        ({"containers": [{"name": "c"}]}, "c: allowPrivilegeEscalation is not false"),
     ],
     ids=["host-network", "host-path", "bare-container"],
 )

@@ -44,6 +44,10 @@ class Rendered:
         (found,) = self.of_kind(kind)
         return found
 
+    def named(self, kind: str, name: str) -> Manifest:
+        (found,) = (obj for obj in self.of_kind(kind) if obj["metadata"]["name"] == name)
+        return found
+
 
 VALUE_SETS: dict[str, ValueSet] = {
     "default": ValueSet({}),

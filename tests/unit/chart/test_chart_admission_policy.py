@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from support.chart_labels import LABELS
 
 SERVED = ("admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",)
 POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
@@ -20,15 +21,6 @@ ON = {
         "allowedServiceAccounts": ["risk-trainer"],
         "admission": {"enabled": True},
     }
-}
-LABELS = {
-    "app.kubernetes.io/name": "modelship",
-    "app.kubernetes.io/instance": "modelship",
-    "app.kubernetes.io/component": "operator",
-    "helm.sh/chart": "modelship-0.1.0",
-    "app.kubernetes.io/version": "0.1.0",
-    "app.kubernetes.io/managed-by": "Helm",
-    "app.kubernetes.io/part-of": "modelship",
 }
 
 Template = Callable[..., Any]
@@ -64,11 +56,7 @@ def test_a_policy_and_binding_per_kind(template_with_any_helm: Template) -> None
 
 def test_binding_whole(template_with_any_helm: Template) -> None:
     rendered = template_with_any_helm(ON, api_versions=SERVED)
-    binding = next(
-        obj
-        for obj in rendered.of_kind("ValidatingAdmissionPolicyBinding")
-        if obj["metadata"]["name"] == "modelship-retrainjobs"
-    )
+    binding = rendered.named("ValidatingAdmissionPolicyBinding", "modelship-retrainjobs")
     # No matchResources: every namespace, so an object made where no operator watches yet
     # cannot carry a refused image into a namespace a later operator watches.
     assert binding == {
@@ -81,11 +69,7 @@ def test_binding_whole(template_with_any_helm: Template) -> None:
 
 def test_retrainjob_policy_whole(template_with_any_helm: Template) -> None:
     rendered = template_with_any_helm(ON, api_versions=SERVED)
-    policy = next(
-        obj
-        for obj in rendered.of_kind("ValidatingAdmissionPolicy")
-        if obj["metadata"]["name"] == "modelship-retrainjobs"
-    )
+    policy = rendered.named("ValidatingAdmissionPolicy", "modelship-retrainjobs")
     images = "registry.example.com/ml/, nvcr.io/nvidia/tritonserver"
     image_hint = (
         f" is not an image this cluster allows: name one under {images} (the modelship "

@@ -11,16 +11,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from support.chart_labels import LABELS
 
-LABELS = {
-    "app.kubernetes.io/name": "modelship",
-    "app.kubernetes.io/instance": "modelship",
-    "app.kubernetes.io/component": "operator",
-    "helm.sh/chart": "modelship-0.1.0",
-    "app.kubernetes.io/version": "0.1.0",
-    "app.kubernetes.io/managed-by": "Helm",
-    "app.kubernetes.io/part-of": "modelship",
-}
 SELECTOR = {
     "app.kubernetes.io/name": "modelship",
     "app.kubernetes.io/instance": "modelship",

@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-LABELS = {
-    "app.kubernetes.io/name": "modelship",
-    "app.kubernetes.io/instance": "modelship",
-    "app.kubernetes.io/component": "operator",
-    "helm.sh/chart": "modelship-0.1.0",
-    "app.kubernetes.io/version": "0.1.0",
-    "app.kubernetes.io/managed-by": "Helm",
-    "app.kubernetes.io/part-of": "modelship",
-}
+from support.chart_labels import LABELS
+
 KINDS = ["modeldeployments", "retrainjobs"]
 STATUS = ["modeldeployments/status", "retrainjobs/status"]
 READ = ["get", "list", "watch"]

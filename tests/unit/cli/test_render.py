@@ -17,6 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from modelship.cli.render import render
+from support.custom_resources import MINIMAL_MODEL_DEPLOYMENT_YAML
 
 SAMPLES = Path(__file__).resolve().parents[3] / "crds" / "samples"
 FOLLOWER = SAMPLES / "modeldeployment-from-retrainjob.yaml"
@@ -29,12 +30,9 @@ metadata: {name: fraud, namespace: ml}
 spec:
   model: {name: fraud, version: "3", uri: "s3://models/fraud/3"}
 """
-BAD = """\
-apiVersion: modelship.dev/v1alpha1
-kind: ModelDeployment
-metadata: {name: fraud}
-spec:
-  model: {name: fraud, version: "3", uri: "s3://models/fraud/3"}
+BAD = (
+    MINIMAL_MODEL_DEPLOYMENT_YAML
+    + """\
   serving:
     replicas: -1
     resources: {requests: {cpu: lots}}
@@ -58,6 +56,7 @@ spec:
   output: {uri: "s3://models/{run}"}
   validation: {metric: auc}
 """
+)
 
 
 @pytest.fixture

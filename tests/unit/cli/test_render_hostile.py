@@ -10,14 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from modelship.cli.render import EXIT_INVALID, MAX_YAML_DEPTH, render
-
-MANIFEST = """\
-apiVersion: modelship.dev/v1alpha1
-kind: ModelDeployment
-metadata: {name: fraud}
-spec:
-  model: {name: fraud, version: "3", uri: "s3://models/fraud/3"}
-"""
+from support.custom_resources import MINIMAL_MODEL_DEPLOYMENT_YAML as MANIFEST
 
 DEPTH = 10_000
 NESTINGS = {

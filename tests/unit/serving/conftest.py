@@ -1,7 +1,9 @@
-"""Tiny scikit-learn models and samples for the packaging tests (trained once per session)."""
+"""Tiny scikit-learn models and samples for the packaging tests (trained once per session),
+and `modelship score` as a batch Job runs it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,8 @@ from typing import Any
 import joblib
 import pandas as pd
 import pytest
+from click.testing import CliRunner, Result
+from modelship.cli import main
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -65,3 +69,15 @@ def mixed_regressor(models_dir: Path) -> TrainedModel:
     return TrainedModel(
         model, models_dir / "mixed-regressor.pkl", models_dir / "mixed.csv", held_out
     )
+
+
+def run_score_cli(repo: Path, model: str, source: Path, output: Path, *options: str) -> Result:
+    """`modelship score` of `source` into `output` with `model` of the repository `repo`."""
+    arguments = ["score", "--model-repo", str(repo), "--model", model]
+    arguments += ["--input", str(source), "--output", str(output), *options]
+    return CliRunner().invoke(main, arguments)
+
+
+@pytest.fixture
+def score_cli() -> Callable[..., Result]:
+    return run_score_cli

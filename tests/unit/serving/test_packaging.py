@@ -26,7 +26,7 @@ from modelship_serving.errors import (
 from modelship_serving.metadata import Lineage, read_model_metadata
 from modelship_serving.packaging import package as package_module
 from modelship_serving.packaging.convert import convert_sklearn_model
-from modelship_serving.packaging.package import package_model
+from modelship_serving.packaging.package import PackageResult, package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
 from modelship_serving.triton.config import ModelConfigOptions
 from sklearn.compose import ColumnTransformer
@@ -39,16 +39,26 @@ from tritonclient.grpc import model_config_pb2
 MODELS = ["iris_classifier", "mixed_classifier", "mixed_regressor"]
 
 
+def package_as_m1(trained: Any, output: Path, **options: Any) -> PackageResult:
+    """Package a trained model (a conftest fixture) as model m, version 1, into `output`."""
+    return package_model(trained.model_path, trained.sample_path, "m", "1", output, **options)
+
+
 def parse_config(path: Path) -> Any:
     return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
 
 
-@pytest.mark.parametrize("fixture_name", MODELS)
+@pytest.fixture(params=MODELS)
+def packaged(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, PackageResult]:
+    """Each trained model and what packaging it as model m, version 1, under tmp_path/repo gave."""
+    trained = request.getfixturevalue(request.param)
+    return trained, package_as_m1(trained, tmp_path / "repo")
+
+
 def test_packaged_model_answers_like_scikit_learn_on_held_out_rows(
-    fixture_name: str, request: pytest.FixtureRequest, tmp_path: Path
+    packaged: tuple[Any, PackageResult], tmp_path: Path
 ) -> None:
-    trained = request.getfixturevalue(fixture_name)
-    result = package_model(trained.model_path, trained.sample_path, "m", "1", tmp_path / "repo")
+    trained, result = packaged
     metadata = result.metadata
     session = onnx_session((tmp_path / "repo/m/1/model.onnx").read_bytes())
     outputs = run_onnx(session, trained.held_out, metadata.input_schema)
@@ -64,12 +74,10 @@ def test_packaged_model_answers_like_scikit_learn_on_held_out_rows(
         np.testing.assert_allclose(outputs["prediction"].reshape(-1), expected, rtol=1e-4)
 
 
-@pytest.mark.parametrize("fixture_name", MODELS)
 def test_config_parses_with_tritons_model_config_protobuf(
-    fixture_name: str, request: pytest.FixtureRequest, tmp_path: Path
+    packaged: tuple[Any, PackageResult], tmp_path: Path
 ) -> None:
-    trained = request.getfixturevalue(fixture_name)
-    result = package_model(trained.model_path, trained.sample_path, "m", "1", tmp_path / "repo")
+    _, result = packaged
     config = parse_config(tmp_path / "repo/m/config.pbtxt")
     assert config.name == "m"
     assert config.platform == "onnxruntime_onnx"
@@ -87,9 +95,7 @@ def test_config_parses_with_tritons_model_config_protobuf(
 
 
 def test_mixed_schema_maps_columns_to_types(mixed_classifier: Any, tmp_path: Path) -> None:
-    result = package_model(
-        mixed_classifier.model_path, mixed_classifier.sample_path, "m", "1", tmp_path / "r"
-    )
+    result = package_as_m1(mixed_classifier, tmp_path / "r")
     schema = {
         c.name: (c.tensor_name, c.kind, c.datatype) for c in result.metadata.input_schema.columns
     }
@@ -113,9 +119,7 @@ def test_mixed_schema_maps_columns_to_types(mixed_classifier: Any, tmp_path: Pat
 def test_column_names_that_are_not_tensor_names_are_mapped(
     iris_classifier: Any, tmp_path: Path
 ) -> None:
-    result = package_model(
-        iris_classifier.model_path, iris_classifier.sample_path, "m", "1", tmp_path / "r"
-    )
+    result = package_as_m1(iris_classifier, tmp_path / "r")
     first = result.metadata.input_schema.columns[0]
     assert (first.name, first.tensor_name) == ("sepal length (cm)", "sepal_length__cm_")
 
@@ -154,11 +158,8 @@ def test_metadata_records_hash_versions_lineage_schema_and_profile(
 def test_python_backend_variant_carries_the_onnx_runner(
     iris_classifier: Any, tmp_path: Path
 ) -> None:
-    package_model(
-        iris_classifier.model_path,
-        iris_classifier.sample_path,
-        "m",
-        "1",
+    package_as_m1(
+        iris_classifier,
         tmp_path / "r",
         config_options=ModelConfigOptions(backend="python", max_batch_size=8, instance_count=2),
     )
@@ -228,9 +229,7 @@ def test_parity_check_rejects_a_broken_conversion(
 
     monkeypatch.setattr(package_module, "convert_sklearn_model", broken_conversion)
     with pytest.raises(ParityError) as caught:
-        package_model(
-            mixed_classifier.model_path, mixed_classifier.sample_path, "m", "1", tmp_path / "r"
-        )
+        package_as_m1(mixed_classifier, tmp_path / "r")
     message = str(caught.value)
     assert "does not match" in message
     assert "row " in message  # says where they differ
@@ -242,11 +241,8 @@ def test_parity_check_rejects_a_broken_conversion(
 def test_parity_tolerance_is_the_stated_one(iris_classifier: Any, tmp_path: Path) -> None:
     # float32 ONNX vs float64 scikit-learn differ by ~1e-7: an absurdly tight bound refuses.
     with pytest.raises(ParityError, match="atol=1e-12"):
-        package_model(
-            iris_classifier.model_path,
-            iris_classifier.sample_path,
-            "m",
-            "1",
+        package_as_m1(
+            iris_classifier,
             tmp_path / "r",
             absolute_tolerance=1e-12,
             relative_tolerance=0.0,
@@ -315,7 +311,7 @@ def test_unreadable_files_are_refused(tmp_path: Path, iris_classifier: Any) -> N
 
 
 def test_existing_output_is_never_overwritten(iris_classifier: Any, tmp_path: Path) -> None:
-    package_model(iris_classifier.model_path, iris_classifier.sample_path, "m", "1", tmp_path / "r")
+    package_as_m1(iris_classifier, tmp_path / "r")
     before = repository_sha256(tmp_path / "r")
     with pytest.raises(OutputExistsError, match="already exists"):
         package_model(

@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from modelship.cli import main
 from modelship_serving.drift import population_stability_index
 from modelship_serving.errors import SchemaMismatchError, ScoringError
 from modelship_serving.metadata import METADATA_FILENAME, ModelMetadata
@@ -259,59 +257,27 @@ def test_psi_of_identical_distributions_is_zero() -> None:
     assert population_stability_index([10, 0], [0, 10]) > 1
 
 
-def test_cli_score_and_its_errors(
-    churn_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_score_and_its_errors(churn_repo: Path, tmp_path: Path, score_cli: Any) -> None:
     source = write_table(rows(120), tmp_path / "in.csv")
-    runner = CliRunner()
-    done = runner.invoke(
-        main,
-        [
-            "score",
-            "--model-repo",
-            str(churn_repo),
-            "--model",
-            "churn",
-            "--input",
-            str(source),
-            "--output",
-            str(tmp_path / "out.parquet"),
-            "--batch-size",
-            "50",
-            "--key",
-            "customer",
-        ],
-    )
+    options = ["--batch-size", "50", "--key", "customer"]
+    done = score_cli(churn_repo, "churn", source, tmp_path / "out.parquet", *options)
     assert done.exit_code == 0, done.output
     assert "scored 120 rows with churn v1" in done.output
-    refused = runner.invoke(
-        main,
-        [
-            "score",
-            "--model-repo",
-            str(churn_repo),
-            "--model",
-            "nope",
-            "--input",
-            str(source),
-            "--output",
-            str(tmp_path / "o2.parquet"),
-        ],
-    )
+    refused = score_cli(churn_repo, "nope", source, tmp_path / "o2.parquet")
     assert refused.exit_code == 1
     assert "Error:" in refused.output
     assert "Traceback" not in refused.output
 
 
-def test_input_format_overrides_the_extension(churn_repo: Path, tmp_path: Path) -> None:
+def test_input_format_overrides_the_extension(
+    churn_repo: Path, tmp_path: Path, score_cli: Any
+) -> None:
     source = tmp_path / "export.txt"
     rows(40).to_json(source, orient="records", lines=True)
-    arguments = ["score", "--model-repo", str(churn_repo), "--model", "churn"]
-    arguments += ["--input", str(source), "--output", str(tmp_path / "out.csv")]
-    refused = CliRunner().invoke(main, arguments)
+    refused = score_cli(churn_repo, "churn", source, tmp_path / "out.csv")
     assert refused.exit_code == 1
     assert "unknown table format '.txt'" in refused.output
-    done = CliRunner().invoke(main, [*arguments, "--input-format", "jsonl"])
+    done = score_cli(churn_repo, "churn", source, tmp_path / "out.csv", "--input-format", "jsonl")
     assert done.exit_code == 0, done.output
     assert pd.read_csv(tmp_path / "out.csv")["row"].tolist() == list(range(40))
 

@@ -191,25 +191,12 @@ def test_parquet_input_with_duplicate_column_names_is_refused_in_one_line(
 # --- an unwritable output ----------------------------------------------------------------
 
 
-def test_an_unwritable_output_is_one_line(churn_repo: Path, tmp_path: Path) -> None:
+def test_an_unwritable_output_is_one_line(churn_repo: Path, tmp_path: Path, score_cli: Any) -> None:
     source = tmp_path / "in.csv"
     rows(20).to_csv(source, index=False)
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("a file where the output's folder should be")
-    result = CliRunner().invoke(
-        main,
-        [
-            "score",
-            "--model-repo",
-            str(churn_repo),
-            "--model",
-            "churn",
-            "--input",
-            str(source),
-            "--output",
-            str(not_a_folder / "out.csv"),
-        ],
-    )
+    result = score_cli(churn_repo, "churn", source, not_a_folder / "out.csv")
     assert result.exit_code == 1, result.output
     assert not isinstance(result.exception, OSError), result.exception
     assert f"cannot write {not_a_folder}" in result.output

@@ -1,0 +1,34 @@
+"""The children of a ModelDeployment that span its revisions (the autoscaler, the routes,
+the disruption budget): each is named after the deployment and labelled with its component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.model_deployment import ModelDeployment
+from modelship.builders import labels
+from modelship.builders.owner import child_meta
+from modelship.builders.revision import Revision, RolloutPlan
+
+
+def deployment_wide_child(
+    md: ModelDeployment, api_version: str, kind: str, component: str, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """`<deployment>` of this kind, labelled as the deployment's `component`."""
+    name = md.metadata.name
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": child_meta(md, name, labels.deployment_labels(name, component)),
+        "spec": spec,
+    }
+
+
+def scale_target(stable: Revision) -> dict[str, str]:
+    """An autoscaler's scaleTargetRef: the stable revision's Deployment."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name}
+
+
+def weighted_backends(plan: RolloutPlan, port: int) -> list[dict[str, Any]]:
+    """A route's backendRefs: one per live revision's Service, with its traffic weight."""
+    return [{"name": live.revision.name, "port": port, "weight": live.weight} for live in plan.live]
