@@ -35,6 +35,8 @@ import attrs
 import jsonpatch
 import kmock
 
+from support.merge_patch import merged
+
 KMOCK_VERSION = "0.8"  # the gaps fixed here are those of this version
 assert kmock.__version__.startswith(KMOCK_VERSION), kmock.__version__
 
@@ -332,7 +334,7 @@ class KubernetesApiEmulator(kmock.KubernetesScaffold):  # type: ignore[misc]
             except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
                 raise ApiError(422, "Invalid", str(error)) from None
         else:  # merge, strategic merge and apply patches are all merged as RFC 7386 here
-            new = _merge(new, patch)
+            new = merged(new, patch)
         return self._update(kind, key, old, new, sub)
 
     def _replace(self, kind: Kind, key: Key, body: Obj, sub: str | None) -> Obj:
@@ -453,19 +455,6 @@ def _now() -> str:
 
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge(result.get(key), value)
-    return result
 
 
 _REQUIREMENT = re.compile(r"^\s*([^!=\s]+)\s*(==|=|!=)?\s*([^,\s]*)\s*$")

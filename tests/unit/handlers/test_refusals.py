@@ -21,6 +21,7 @@ from modelship.handlers import executor, model_deployment
 from modelship.handlers.runtime import FIRST_REFUSAL_BACKOFF, Runtime
 from modelship.kube.errors import RejectedError
 from modelship.reconcile.model_deployment import Observed, decide, parse
+from support.merge_patch import merged
 
 UID = "0b5c7a52-0000-4000-8000-000000000001"
 INVALID = 'Deployment.apps "wine" is invalid: spec.template.spec.containers[0].args: Invalid value'
@@ -70,19 +71,6 @@ class FakeKube:
     async def patch_status(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         self.status = merged(self.status, patch)
         return {}
-
-
-def merged(target: Any, patch: Any) -> Any:
-    """A JSON merge patch (RFC 7386) applied, as the API server applies the status patch."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merged(result.get(key), value)
-    return result
 
 
 def serving(kube: FakeKube) -> None:

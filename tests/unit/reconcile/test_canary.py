@@ -7,9 +7,7 @@ revision, as the handler would scrape them; time moves by hand.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +17,7 @@ from modelship.api.rollout import CanarySpec
 from modelship.core.objects import Create, Delete, Patch
 from modelship.reconcile.model_deployment import Decision, Observed, decide
 from modelship.reconcile.rollout.canary import canary_replicas
+from support.merge_patch import merged
 from support.reconcile_states import NOW, UID, as_live, md_body
 
 CANARY = {
@@ -41,19 +40,6 @@ def counters(success: float, failure: float = 0, latency_ms: float = 5) -> Reque
         request_duration_us=success * latency_ms * 1000,
         queue_duration_us=success * 100,
     )
-
-
-def merged(target: Any, patch: Any) -> Any:
-    """A JSON merge patch (RFC 7386), as the API server applies it."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merged(result.get(key), value)
-    return result
 
 
 @dataclasses.dataclass
