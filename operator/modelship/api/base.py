@@ -105,6 +105,10 @@ MODEL_URI_PATTERN = uri_pattern("s3", "gs", "https?", "pvc", "file")
 # Outputs are written, so no http(s).
 OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "pvc", "file")
 HTTP_URL_PATTERN = uri_pattern("https?")
+# Where a model or a table is read from, and where outputs are written: scheme, claim and
+# no secrets checked by the pattern, length bounded for the CEL rules that read them.
+ModelUri = Annotated[str, Field(pattern=MODEL_URI_PATTERN, max_length=URI_MAX_LENGTH)]
+OutputUri = Annotated[str, Field(pattern=OUTPUT_URI_PATTERN, max_length=URI_MAX_LENGTH)]
 
 # A Kubernetes resource quantity ("500m", "2Gi", 4), as the pattern Kubernetes' own schemas
 # give resource.Quantity, without the minus sign: requests and limits are never negative.

@@ -9,11 +9,10 @@ from pydantic import Field
 from modelship.api.base import (
     DNS_LABEL_PATTERN,
     INT32_MAX,
-    MODEL_URI_PATTERN,
-    OUTPUT_URI_PATTERN,
-    URI_MAX_LENGTH,
     ApiModel,
     Cron,
+    ModelUri,
+    OutputUri,
 )
 from modelship.api.cel import Rule
 from modelship.api.common import (
@@ -54,9 +53,7 @@ class BatchInput(ApiModel):
         ),
     )
 
-    uri: str = Field(
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
+    uri: ModelUri = Field(
         description=(
             "The input table (one object or file); {date} and {run} name the run. "
             "At most 2048 characters."
@@ -79,9 +76,7 @@ class BatchOutput(ApiModel):
         ),
     )
 
-    uri: str = Field(
-        pattern=OUTPUT_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
+    uri: OutputUri = Field(
         description="The output table; its extension (.csv, .parquet, .jsonl) picks the format."
         " {date} (the scheduled day) and {run} (the Job's name) give each run its own output."
         " At most 2048 characters.",

@@ -7,12 +7,11 @@ from enum import StrEnum
 from pydantic import Field
 
 from modelship.api.base import (
-    MODEL_URI_PATTERN,
     SHA256_PATTERN,
-    URI_MAX_LENGTH,
     ApiModel,
     DnsLabel,
     DnsSubdomain,
+    ModelUri,
     Quantity,
 )
 from modelship.api.cel import Rule
@@ -55,10 +54,8 @@ class ModelSource(ApiModel):
         pattern=MODEL_VERSION_PATTERN,
         description="Version of the model. A new version (or uri) makes a new revision.",
     )
-    uri: str | None = Field(
+    uri: ModelUri | None = Field(
         default=None,
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
         description=(
             "Where the packaged model repository is: s3://, gs://, http(s)://, "
             "pvc://CLAIM/PATH (CLAIM a PersistentVolumeClaim's name) or file:// (tests); "

@@ -7,11 +7,10 @@ from enum import StrEnum
 from pydantic import Field
 
 from modelship.api.base import (
-    MODEL_URI_PATTERN,
-    URI_MAX_LENGTH,
     ApiModel,
     DnsLabel,
     Duration,
+    ModelUri,
 )
 from modelship.api.cel import Rule
 
@@ -32,10 +31,8 @@ class DriftMonitoring(ApiModel):
         ),
     )
 
-    reference: str | None = Field(
+    reference: ModelUri | None = Field(
         default=None,
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
         description="Reference profile uri; the one packaged with the model when absent.",
     )
     threshold: float = Field(

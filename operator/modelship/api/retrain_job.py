@@ -12,15 +12,14 @@ from modelship.api.base import (
     ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
     INT32_MAX,
-    MODEL_URI_PATTERN,
-    OUTPUT_URI_PATTERN,
     SHA256_PATTERN,
-    URI_MAX_LENGTH,
     ApiModel,
     Cron,
     DnsLabel,
     Duration,
     Image,
+    ModelUri,
+    OutputUri,
     list_map,
 )
 from modelship.api.common import (
@@ -99,9 +98,7 @@ class TrainerTemplate(ApiModel):
 class TrainingData(ApiModel):
     """The data a run trains on, passed to the trainer as MODELSHIP_DATA_URI/VERSION."""
 
-    uri: str = Field(
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
+    uri: ModelUri = Field(
         description="Training data (s3, gs, http(s), pvc://CLAIM/PATH or file uri).",
     )
     version: str | None = Field(
@@ -112,9 +109,7 @@ class TrainingData(ApiModel):
 class TrainingOutput(ApiModel):
     """Where the trainer writes the packaged candidate."""
 
-    uri: str = Field(
-        pattern=OUTPUT_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
+    uri: OutputUri = Field(
         description=(
             "Output uri template, passed as MODELSHIP_OUTPUT_URI; {run} is replaced "
             "with the run's name."
@@ -191,9 +186,7 @@ class TrainerResult(ApiModel):
         pattern=MODEL_VERSION_PATTERN,
         description="Version of the candidate: what model.version would say.",
     )
-    uri: str = Field(
-        pattern=MODEL_URI_PATTERN,
-        max_length=URI_MAX_LENGTH,
+    uri: ModelUri = Field(
         description="Where the packaged candidate is: what model.uri would say.",
     )
     sha256: str | None = Field(
