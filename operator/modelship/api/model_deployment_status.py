@@ -139,7 +139,7 @@ class ModelDeploymentStatus(ApiModel):
     rollout_command: str | None = Field(
         default=None,
         description=(
-            "The last modelship.dev/rollout annotation value acted on (command/nonce); "
+            "The last rollout.modelship.dev/command annotation value acted on (command/nonce); "
             "the same value again is not a new command."
         ),
     )

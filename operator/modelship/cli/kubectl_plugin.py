@@ -2,7 +2,7 @@
 
 Installed with the package as the `kubectl-modelship` console script, which kubectl
 finds on PATH as a plugin. A command sets the ModelDeployment's
-`modelship.dev/rollout` annotation to `<command>/<nonce>` with a merge patch (the
+`rollout.modelship.dev/command` annotation to `<command>/<nonce>` with a merge patch (the
 operator acts on each value once); `status` prints the canary's steps, weights and
 latest analyses. It talks to the API server through the operator's own client, with
 the same kubeconfig resolution (in-cluster, $KUBECONFIG, ~/.kube/config).
@@ -56,7 +56,7 @@ def _command(action: Action, done: str) -> click.Command:
     def run(target: str, namespace: str | None) -> None:
         command = Command(action, secrets.token_hex(6))
         name = asyncio.run(_annotate(_name(target), namespace, command))
-        click.echo(f"modeldeployment/{name} {done} (modelship.dev/rollout={command.value})")
+        click.echo(f"modeldeployment/{name} {done} (rollout.modelship.dev/command={command.value})")
 
     return click.command(name=action.value, help=f"Ask the operator to {done}.")(run)
 

@@ -1,14 +1,15 @@
 """`kubectl modelship` against the emulated API server: each command sets the rollout
 annotation the operator acts on, and `status` shows a canary's steps and analyses.
 
-No operator runs here: the plugin's half of the contract is the annotation it writes
-and the status it reads (the operator's half: tests/unit/reconcile/test_canary.py and
-test_canary.py beside this file).
+Most tests run no operator: the plugin's half of the contract is the annotation it
+writes and the status it reads. The last one runs the real operator: a paused canary
+holds its step past its pause, and promote finishes the rollout.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,18 @@ from click.testing import CliRunner
 from lightkube import Client, KubeConfig
 from modelship.cli.kubectl_plugin import main
 from support.emulator import EmulatorThread
-from support.harness import emulated_crds, kubeconfig
-from support.scenarios import MD_API, Obj, create, get, model_deployment, patch
+from support.harness import EmulatedCluster, emulated_crds, kubeconfig
+from support.scenarios import (
+    MD_API,
+    Obj,
+    create,
+    deployments,
+    get,
+    model_deployment,
+    patch,
+    ready_model_deployment,
+    wait_for,
+)
 
 NS = "ml"
 CANARY = {
@@ -41,7 +52,7 @@ class Plugin:
     def annotation(self, name: str) -> str | None:
         found = get(self, MD_API, "ModelDeployment", NS, name)
         assert found is not None
-        return found["metadata"].get("annotations", {}).get("modelship.dev/rollout")
+        return found["metadata"].get("annotations", {}).get("rollout.modelship.dev/command")
 
 
 @pytest.fixture
@@ -140,3 +151,57 @@ def test_status_of_a_model_deployment_with_no_canary(plugin: Plugin) -> None:
     assert code == 0, output
     assert "Strategy: Recreate" in output
     assert "Canary: none" in output
+
+
+def test_the_operator_holds_a_paused_canary_and_promote_finishes_it(
+    cluster: EmulatedCluster,
+) -> None:
+    steps = [{"weight": 20, "pause": "2s"}, {"weight": 50, "pause": "2s"}]
+    rollout = {"strategy": "Canary", "canary": {"steps": steps}}
+    ready_model_deployment(cluster, NS, "wine", serving={"replicas": 2}, rollout=rollout)
+    plugin = Plugin(cluster.client, cluster.operator.kubeconfig)
+    (stable,) = deployments(cluster, NS, "wine")
+    new_model = {"model": {"version": "2", "uri": "s3://models/wine/2"}}
+    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": new_model})
+    canary = wait_for(
+        "the canary Deployment",
+        lambda: next(
+            (d for d in deployments(cluster, NS, "wine") if d["metadata"] != stable["metadata"]),
+            None,
+        ),
+    )
+
+    def canary_status() -> Obj:
+        md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}
+        return dict((md.get("status") or {}).get("canary") or {})
+
+    assert plugin("pause", "mdep/wine", "-n", NS)[0] == 0
+    wait_for("the canary to be paused", lambda: canary_status().get("paused"))
+    cluster.make_available(canary)
+    wait_for("the first step's weight", lambda: canary_status().get("weight") == 20)
+    time.sleep(5)  # more than the step's 2s pause, with resyncs every second
+    held = canary_status()
+    assert (held["step"], held["weight"], held["paused"]) == (0, 20, True)
+    assert "paused" in plugin("status", "mdep/wine", "-n", NS)[1]
+
+    assert plugin("promote", "mdep/wine", "-n", NS)[0] == 0
+
+    def promoting() -> Obj | None:
+        found = [
+            d
+            for d in deployments(cluster, NS, "wine")
+            if d["metadata"]["name"] == canary["metadata"]["name"]
+        ]
+        return found[0] if found and found[0]["spec"]["replicas"] == 2 else None
+
+    cluster.make_available(wait_for("the canary scaled to stable's size", promoting))
+    md = wait_for(
+        "the canary to take over",
+        lambda: (
+            (found := get(cluster, MD_API, "ModelDeployment", NS, "wine"))
+            and found["status"]["stable"]["version"] == "2"
+            and found
+        ),
+    )
+    assert "canary" not in md["status"]
+    assert md["status"]["rolloutCommand"].startswith("promote/")

@@ -436,7 +436,7 @@ def test_every_child_of_a_canary_goes_with_the_model_deployment() -> None:
 def command(cluster: Cluster, value: str) -> None:
     """A person's rollout command, as `kubectl modelship` writes it."""
     meta = cluster.md["metadata"]
-    annotations = {**meta.get("annotations", {}), "modelship.dev/rollout": value}
+    annotations = {**meta.get("annotations", {}), "rollout.modelship.dev/command": value}
     cluster.md = {**cluster.md, "metadata": {**meta, "annotations": annotations}}
 
 

@@ -82,7 +82,7 @@ class RolloutState:
     metrics: Mapping[str, RequestCounters] = field(default_factory=dict)
     # Revisions rolled back, by name, with why (from status.history).
     rolled_back: Mapping[str, str] = field(default_factory=dict)
-    # A person's command not yet acted on (the modelship.dev/rollout annotation).
+    # A person's command not yet acted on (the rollout.modelship.dev/command annotation).
     command: Command | None = None
 
 

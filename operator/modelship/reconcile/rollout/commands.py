@@ -1,11 +1,18 @@
 """A person's command to a rollout, read from the ModelDeployment's annotation.
 
-`modelship.dev/rollout: <command>/<nonce>` (for example `promote/1764466200123`) asks
+`rollout.modelship.dev/command: <command>/<nonce>` (for example `promote/3f9a1c2b`) asks
 the canary to pause, resume, promote now, abort or retry. The nonce makes a command
-seen once: the status records the last one acted on, and the same value again is
-not a new command. An annotation is metadata, not spec: it does not change the
-generation, and Argo CD leaves annotations that are not in Git alone, so a command
-does not make an application OutOfSync nor is undone by its next sync.
+seen once: the status records the last value acted on, and the same value again is
+not a new command; a command with nothing to act on (resume when not paused) is used up.
+
+Why an annotation: it is metadata, not spec, so it does not change the generation, and
+Argo CD leaves it alone. Its default diff is three-way against the
+kubectl last-applied-configuration annotation, so a field Git never set is neither shown
+as OutOfSync nor removed by a sync; with server-side apply or server-side diff the field
+belongs to its own field manager (kubectl-modelship), which Argo CD's apply does not
+take over. Why not under `modelship.dev/`: Kopf, which keeps its own state in
+annotations under that prefix, leaves every annotation with that prefix out of the
+changes it reacts to.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-ROLLOUT_ANNOTATION: Final = "modelship.dev/rollout"
+ROLLOUT_ANNOTATION: Final = "rollout.modelship.dev/command"
 
 
 class Action(StrEnum):
