@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from lightkube import Client, KubeConfig
 from modelship.cli.kubectl_plugin import main
+from support.argocd_sandbox import evaluate, health_check
 from support.emulator import EmulatorThread
 from support.harness import EmulatedCluster, emulated_crds, kubeconfig
 from support.scenarios import (
@@ -183,6 +184,10 @@ def test_the_operator_holds_a_paused_canary_and_promote_finishes_it(
     held = canary_status()
     assert (held["step"], held["weight"], held["paused"]) == (0, 20, True)
     assert "paused" in plugin("status", "mdep/wine", "-n", NS)[1]
+    paused = get(cluster, MD_API, "ModelDeployment", NS, "wine")
+    health = evaluate(health_check("ModelDeployment"), paused, "ModelDeployment/health.lua")
+    assert health.status == "Suspended", "Argo CD shows a paused canary as Suspended"
+    assert "paused by a rollout command" in health.message
 
     assert plugin("promote", "mdep/wine", "-n", NS)[0] == 0
 
