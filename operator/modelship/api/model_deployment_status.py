@@ -71,6 +71,10 @@ class CanaryStatus(RevisionStatus):
         default=None, description="When the current step's weight first reached a ready pod."
     )
     failed_analyses: int = Field(default=0, description="Failed measurements so far.")
+    paused: bool = Field(
+        default=False,
+        description="Held at its step by a person's pause command until resumed or promoted.",
+    )
     window: AnalysisWindow | None = Field(
         default=None, description="The measurement window in progress."
     )
@@ -132,6 +136,13 @@ class ModelDeploymentStatus(ApiModel):
     stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
     canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")
     endpoints: Endpoints | None = Field(default=None, description="Where clients connect.")
+    rollout_command: str | None = Field(
+        default=None,
+        description=(
+            "The last rollout.modelship.dev/command annotation value acted on (command/nonce); "
+            "the same value again is not a new command."
+        ),
+    )
     history: list[HistoryEntry] = Field(
         default_factory=list, description="Recent revisions, newest first (bounded)."
     )

@@ -34,6 +34,7 @@ from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.kube.client import Kube
 from modelship.reconcile.pods import pod_problem
+from modelship.reconcile.rollout.commands import ROLLOUT_ANNOTATION
 
 FINALIZER = f"{GROUP}/finalizer"
 # The pods it watches: Triton's, of its own Deployments. The API server filters them.
@@ -151,6 +152,16 @@ def _reconciles(
     kopf.on.update(GROUP, VERSION, plural, id=f"{plural}-update", field="spec", registry=registry)(
         on_change
     )
+    if plural == MODEL_DEPLOYMENTS:
+        # A person's rollout command (kubectl modelship) is an annotation, not spec.
+        kopf.on.update(
+            GROUP,
+            VERSION,
+            plural,
+            id=f"{plural}-command",
+            field=("metadata", "annotations", ROLLOUT_ANNOTATION),
+            registry=registry,
+        )(on_change)
     kopf.timer(
         GROUP,
         VERSION,

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymentStatus
-from modelship.api.rollout import RolloutStrategy
+from modelship.api.model_deployment_status import RequestCounters
+from modelship.api.rollout import MetricsProviderType, RolloutStrategy
+from modelship.builders.defaults import canary_settings
 from modelship.core.names import JOB_NAME_LABEL
 from modelship.core.objects import Ref, Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
+from modelship.handlers.prometheus_metrics import query_revisions
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.triton_metrics import scrape_revisions
 from modelship.reconcile.batch import exit_of, exits_wanted
@@ -52,8 +55,21 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         batch_exits=await _exits(runtime, namespace, _exits_wanted(body, spec, batch_runs)),
         spec=spec,
         fetch_image=runtime.fetch_image,
-        metrics=await scrape_revisions(pods, _canary_revisions(body)),
+        metrics=await _canary_metrics(spec, pods, _canary_revisions(body)),
     )
+
+
+async def _canary_metrics(
+    spec: ModelDeployment | ValidationError, pods: Sequence[Mapping[str, Any]], revisions: list[str]
+) -> dict[str, RequestCounters]:
+    """The revisions' counters from the provider the analysis names: the pods, or Prometheus."""
+    if not revisions or isinstance(spec, ValidationError):
+        return {}
+    settings = canary_settings(spec.spec.rollout)
+    provider = settings.analysis.provider if settings is not None else None
+    if provider is not None and provider.type == MetricsProviderType.PROMETHEUS and provider.url:
+        return await query_revisions(provider.url, spec.metadata.namespace, revisions)
+    return await scrape_revisions(pods, revisions)
 
 
 def _canary_revisions(body: Mapping[str, Any]) -> list[str]:

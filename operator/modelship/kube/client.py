@@ -49,9 +49,14 @@ class Kube:
         self._client = client
 
     @classmethod
-    def from_env(cls) -> Kube:
+    def from_env(cls, field_manager: str = FIELD_MANAGER) -> Kube:
         """In-cluster service account, else $KUBECONFIG or ~/.kube/config."""
-        return cls(AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER))
+        return cls(AsyncClient(KubeConfig.from_env(), field_manager=field_manager))
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of the kubeconfig's current context (or the service account's)."""
+        return str(self._client.namespace)
 
     async def close(self) -> None:
         await self._client.close()

@@ -65,6 +65,7 @@ from modelship.reconcile.rollout import (
     strategy_for,
     wanted_replicas,
 )
+from modelship.reconcile.rollout.commands import new_command
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def decide(observed: Observed) -> Decision:
         for entry in previous.history
         if entry.outcome == RevisionOutcome.ROLLED_BACK
     }
+    command = new_command(body["metadata"].get("annotations"), previous.rollout_command)
     rollout = strategy_for(md).step(
         RolloutState(
             md,
@@ -128,6 +130,7 @@ def decide(observed: Observed) -> Decision:
             canary=previous.canary,
             metrics=observed.metrics,
             rolled_back=rolled_back,
+            command=command,
         )
     )
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
@@ -158,6 +161,7 @@ def decide(observed: Observed) -> Decision:
         stable=_revision_status(stable_plan.revision, stable_live, stable_plan.replicas),
         canary=(_canary_status(rollout, canary_plan, canary_live) if canary_plan else None),
         endpoints=endpoints(md),
+        rollout_command=command.value if command else previous.rollout_command,
         history=_history(previous.history, rollout, stable_live, canary_live, observed.now),
         batch=batch_status(
             md, observed.children, observed.batch_runs, previous.batch, observed.batch_exits
@@ -181,6 +185,7 @@ def _canary_status(rollout: Rollout, plan: RevisionPlan, live: Manifest | None) 
         failed_analyses=progress.failed_analyses,
         window=progress.window,
         analyses=list(progress.analyses),
+        paused=progress.paused,
     )
 
 
@@ -351,6 +356,8 @@ def _history(
 ) -> list[HistoryEntry]:
     """The stable revision as Serving; the one it replaced, Superseded; a canary rolled
     back, on top as RolledBack with why."""
+    if rollout.retried is not None:  # tried again: its rollback no longer holds it back
+        history = [entry for entry in history if entry.revision != rollout.retried.name]
     failed = rollout.rolled_back
     if failed is not None and not any(e.revision == failed.revision.name for e in history):
         model = failed.revision.model

@@ -54,5 +54,7 @@ DELETED: Final = "Deleted"
 REVISION_PROMOTED: Final = "RevisionPromoted"
 # A canary measurement failed (the message quotes it).
 ANALYSIS_FAILED: Final = "AnalysisFailed"
+# A person's rollout command (pause, resume, promote, abort, retry) was acted on.
+ROLLOUT_COMMAND: Final = "RolloutCommand"
 # The newest run of a batch job failed (status.batch[].lastFailureMessage says why).
 BATCH_JOB_FAILED: Final = "BatchJobFailed"

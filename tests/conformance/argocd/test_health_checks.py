@@ -68,6 +68,7 @@ OTHER_NAMES = {
     reasons.BATCH_JOB_FAILED,
     reasons.ROLLED_BACK,
     reasons.ANALYSIS_FAILED,
+    reasons.ROLLOUT_COMMAND,  # an Event's reason only
     # A canary's steps: Progressing's reasons while Ready stays True on the stable revision.
     reasons.CANARY_STEP,
     reasons.PAUSED,

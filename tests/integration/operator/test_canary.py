@@ -1,7 +1,8 @@
 """A canary rollout end to end: the real operator against the emulated API server, real Triton
 processes as the stable and canary revisions' pods (127.0.0.2 and 127.0.0.3, whose pod IPs
 the emulated pods carry), and real traffic split by the HTTPRoute weights the operator writes
-(the test plays the gateway). The operator reads each Triton's metrics itself.
+(the test plays the gateway). The operator reads each Triton's metrics itself, or, with the
+prometheus provider, from a real Prometheus scraping them.
 
 The failing canary is the same model; the gateway sends it requests of which about 5% carry
 text its backend fails on, so Triton itself counts the failures the analysis judges.
@@ -9,16 +10,23 @@ text its backend fails on, so Triton itself counts the failures the analysis jud
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import tritonclient.http as triton_http
 from lightkube.generic_resource import create_namespaced_resource
+from modelship.builders.defaults import METRICS_PORT
 from modelship_serving.triton.server import TritonServer
+from prometheus_client.parser import text_string_to_metric_families
 from support.canary_tritons import CANARY_ADDRESS, STABLE_ADDRESS, Gateway, package, tritons
 from support.harness import EmulatedCluster
+from support.prometheus_server import PrometheusServer
 from support.scenarios import (
     MD_API,
     Obj,
@@ -95,11 +103,16 @@ def client(server: TritonServer) -> triton_http.InferenceServerClient:
 
 
 def roll_out(
-    cluster: EmulatedCluster, servers: dict[str, TritonServer], canary_failing: float
+    cluster: EmulatedCluster,
+    servers: dict[str, TritonServer],
+    canary_failing: float,
+    spec: dict[str, Any] = SPEC,
+    on_revisions: Callable[[str, str], None] = lambda stable, canary: None,
 ) -> tuple[Obj, list[int], Gateway]:
     """v1 serves; v2 rolls out as a canary under traffic until the operator decides. Returns
-    the ModelDeployment then, the canary weights the gateway saw in turn, and the gateway."""
-    ready_model_deployment(cluster, NS, "wine", **SPEC)
+    the ModelDeployment then, the canary weights the gateway saw in turn, and the gateway.
+    `on_revisions` learns the stable and canary revisions' names once both exist."""
+    ready_model_deployment(cluster, NS, "wine", **spec)
     (stable,) = deployments(cluster, NS, "wine")
     serve_pod(cluster, stable, STABLE_ADDRESS)
     patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": {
@@ -114,6 +127,7 @@ def roll_out(
     cluster.make_available(canary)
     serve_pod(cluster, canary, CANARY_ADDRESS)
     names = stable["metadata"]["name"], canary["metadata"]["name"]
+    on_revisions(*names)
     gateway = Gateway(
         clients={
             names[0]: client(servers[STABLE_ADDRESS]),
@@ -183,3 +197,50 @@ def test_a_canary_failing_five_percent_of_requests_is_rolled_back(
         lambda: [d["metadata"]["name"] for d in deployments(cluster, NS, "wine")] == [stable],
     )
     assert seen[:1] == [20]
+
+
+def test_with_the_prometheus_provider_a_canary_failing_five_percent_is_rolled_back(
+    cluster: EmulatedCluster, servers: dict[str, TritonServer], tmp_path: Path
+) -> None:
+    """The operator reads the counters from a real Prometheus scraping the Tritons, never
+    from the pods: Prometheus learns the pods' names (its file discovery) once they exist."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus is not installed: run hack/install-prometheus.sh")
+    targets = tmp_path / "targets.json"
+    targets.write_text("[]")
+    scrape = {"job_name": "triton", "file_sd_configs": [{"files": [str(targets)]}]}
+
+    def discovered(stable: str, canary: str) -> None:
+        found = [
+            {
+                "targets": [f"{address}:{METRICS_PORT}"],
+                "labels": {"namespace": NS, "pod": f"{name}-pod"},  # as serve_pod names it
+            }
+            for name, address in ((stable, STABLE_ADDRESS), (canary, CANARY_ADDRESS))
+        ]
+        targets.write_text(json.dumps(found))
+
+    with PrometheusServer(binary, [scrape]) as prometheus:
+        analysis = {**SPEC["rollout"]["canary"]["analysis"],
+                    "provider": {"type": "prometheus", "url": prometheus.url}}  # fmt: skip
+        canary_spec = {**SPEC["rollout"]["canary"], "analysis": analysis}
+        spec = {**SPEC, "rollout": {**SPEC["rollout"], "canary": canary_spec}}
+        md, _, gateway = roll_out(cluster, servers, 0.05, spec, discovered)
+        answer = prometheus.query(f'nv_inference_request_failure{{pod="{gateway.canary}-pod"}}')
+        with urllib.request.urlopen(f"{prometheus.url}/metrics", timeout=10) as response:
+            served = text_string_to_metric_families(response.read().decode())
+        queries = sum(
+            sample.value
+            for family in served
+            for sample in family.samples
+            if sample.name == "prometheus_http_requests_total"
+            and sample.labels.get("handler") == "/api/v1/query"
+        )
+    degraded = condition(md, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "CanaryFailed")
+    assert "canary failure rate" in degraded["message"]
+    assert answer["data"]["result"], "Prometheus scraped the canary's Triton"
+    # Two revisions a measurement, at least two measurements, besides the test's own query.
+    assert queries >= 5, "the operator read the counters from Prometheus"
+    assert md["status"]["stable"]["version"] == "1"

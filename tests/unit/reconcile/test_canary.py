@@ -431,3 +431,114 @@ def test_every_child_of_a_canary_goes_with_the_model_deployment() -> None:
     for child in cluster.children.values():
         (owner,) = child["metadata"]["ownerReferences"]
         assert (owner["uid"], owner["controller"]) == (UID, True)
+
+
+def command(cluster: Cluster, value: str) -> None:
+    """A person's rollout command, as `kubectl modelship` writes it."""
+    meta = cluster.md["metadata"]
+    annotations = {**meta.get("annotations", {}), "rollout.modelship.dev/command": value}
+    cluster.md = {**cluster.md, "metadata": {**meta, "annotations": annotations}}
+
+
+def at_first_step() -> tuple[Cluster, str, str]:
+    cluster, old = started()
+    new = canary(cluster.reconcile())["name"]
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    return cluster, old, new
+
+
+def test_pause_holds_the_step_past_its_pause_and_resume_walks_on() -> None:
+    cluster, _, _ = at_first_step()
+    command(cluster, "pause/1")
+    paused = cluster.reconcile()
+    assert canary(paused)["paused"] is True
+    assert condition(paused, "Progressing") == ("True", "Paused")
+    assert "paused by a rollout command" in message(paused, "Progressing")
+    assert [e.reason for e in paused.events] == ["RolloutCommand"]
+    assert paused.status["rolloutCommand"] == "pause/1"
+
+    for minute in (1, 2, 3, 4):  # measurements pass and the 2m pause ends: still held
+        cluster.later(60)
+        cluster.serve(counters(1000 * minute), counters(250 * minute))
+        held = cluster.reconcile()
+        assert (canary(held)["step"], canary(held)["weight"]) == (0, 20)
+        assert held.events == ()  # the same annotation is not a new command
+
+    command(cluster, "resume/2")
+    resumed = cluster.reconcile()
+    assert canary(resumed)["paused"] is False
+    assert (canary(resumed)["step"], canary(resumed)["weight"]) == (1, 50)
+    assert [e.reason for e in resumed.events] == ["RolloutCommand", "CanaryStep"]
+
+
+def test_a_paused_canary_that_fails_its_analysis_is_still_rolled_back() -> None:
+    cluster, old, _ = at_first_step()
+    command(cluster, "pause/1")
+    cluster.reconcile()
+    for minute in (1, 2):
+        cluster.later(60)
+        cluster.serve(counters(1000 * minute), counters(200 * minute, 50 * minute))
+        rolled_back = cluster.reconcile()
+    assert condition(rolled_back, "Degraded") == ("True", "CanaryFailed")
+    assert cluster.deployments() == {old: 4}
+
+
+def test_promote_skips_the_remaining_steps_even_while_paused() -> None:
+    cluster, old, new = at_first_step()
+    command(cluster, "pause/1")
+    cluster.reconcile()
+    command(cluster, "promote/2")
+    promoting = cluster.reconcile()
+    assert condition(promoting, "Progressing") == ("True", "Promoting")
+    assert canary(promoting)["step"] == 2
+    assert cluster.deployments() == {old: 4, new: 4}
+    promoted = cluster.reconcile()
+    assert promoted.status["stable"]["name"] == new
+    assert cluster.deployments() == {new: 4}
+
+
+def test_abort_rolls_back_now_and_retry_starts_the_same_revision_again() -> None:
+    cluster, old, new = at_first_step()
+    command(cluster, "abort/1")
+    aborted = cluster.reconcile()
+    assert cluster.deployments() == {old: 4}
+    assert condition(aborted, "Degraded") == ("True", "CanaryFailed")
+    assert "aborted by a rollout command (abort/1)" in message(aborted, "Degraded")
+    assert aborted.status["history"][0]["outcome"] == "RolledBack"
+
+    cluster.later(600)
+    assert "canary" not in cluster.reconcile().status  # not retried by itself
+
+    command(cluster, "retry/2")
+    retried = cluster.reconcile()
+    assert (canary(retried)["name"], canary(retried)["step"]) == (new, 0)
+    assert [e.reason for e in retried.events][:2] == ["RolloutCommand", "CanaryStep"]
+    assert [h["outcome"] for h in retried.status["history"]] == ["Serving"]
+    assert condition(retried, "Degraded") == ("False", "AsExpected")
+    assert cluster.deployments() == {old: 4, new: 1}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["retry/1", "resume/1", "skip/1", ""],
+)
+def test_a_command_with_nothing_to_act_on_changes_nothing(value: str) -> None:
+    cluster, _, _ = at_first_step()
+    before = canary(cluster.reconcile())
+    command(cluster, value)
+    after = cluster.reconcile()
+    assert {k: v for k, v in canary(after).items() if k != "paused"} == {
+        k: v for k, v in before.items() if k != "paused"
+    }
+    assert canary(after)["paused"] is False
+
+
+def test_a_pause_survives_an_operator_restart() -> None:
+    cluster, _, _ = at_first_step()
+    command(cluster, "pause/1")
+    cluster.reconcile()
+    cluster.later(600)
+    cluster.serve(counters(5000), counters(1250))
+    # A restart reads only the status and the annotation it recorded as acted on.
+    assert canary(cluster.reconcile())["step"] == 0

@@ -23,6 +23,7 @@ from modelship.api.model_deployment_status import (
 )
 from modelship.builders import Revision, RolloutPlan
 from modelship.core.objects import Event
+from modelship.reconcile.rollout.commands import Command
 
 
 class Phase(StrEnum):
@@ -40,6 +41,7 @@ class CanaryProgress:
     failed_analyses: int
     window: AnalysisWindow | None  # the measurement window in progress
     analyses: tuple[AnalysisResult, ...]  # newest first, bounded
+    paused: bool = False  # held at its step by a person until resumed or promoted
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Rollout:
     # Progressing's reason and message while a strategy knows better than the Deployments.
     progressing: tuple[str, str] | None = None
     rolled_back: RolledBack | None = None  # the wanted revision, rolled back
+    retried: Revision | None = None  # a rolled-back revision a person asked to retry
     events: tuple[Event, ...] = ()  # the strategy's own transitions
 
 
@@ -79,6 +82,8 @@ class RolloutState:
     metrics: Mapping[str, RequestCounters] = field(default_factory=dict)
     # Revisions rolled back, by name, with why (from status.history).
     rolled_back: Mapping[str, str] = field(default_factory=dict)
+    # A person's command not yet acted on (the rollout.modelship.dev/command annotation).
+    command: Command | None = None
 
 
 class Strategy(Protocol):

@@ -17,6 +17,7 @@ decide the counts and the share is theirs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -42,6 +43,7 @@ from modelship.reconcile.rollout.base import (
     Rollout,
     RolloutState,
 )
+from modelship.reconcile.rollout.commands import Action, Command
 from modelship.reconcile.rollout.deployments import ready_replicas, rollout_complete
 
 # Measurements kept in status.canary.analyses (the API's maxItems).
@@ -62,14 +64,58 @@ def canary_step(state: RolloutState) -> Rollout:
     steady = steady_plan(md, target.model)
     if stable is None or stable.name == target.name:
         return Rollout(steady, Phase.STEADY)
+    command = state.command
     if (why := state.rolled_back.get(target.name)) is not None:
-        kept = RolloutPlan(stable=RevisionPlan(stable, replicas=steady.stable.replicas))
-        return Rollout(kept, Phase.STEADY, rolled_back=RolledBack(target, why))
+        if command is None or command.action != Action.RETRY:
+            kept = RolloutPlan(stable=RevisionPlan(stable, replicas=steady.stable.replicas))
+            return Rollout(kept, Phase.STEADY, rolled_back=RolledBack(target, why))
+        heard = _heard(command, f"revision {target.name} tries again from the first step")
+        retried = _stepping(state, settings, _progress(None), None)
+        return dataclasses.replace(retried, retried=target, events=(heard, *retried.events))
     previous = state.canary if state.canary and state.canary.name == target.name else None
     progress = _progress(previous)
+    heard_events: tuple[Event, ...] = ()
+    if command is not None:
+        if command.action == Action.ABORT:
+            return _rollback(
+                state,
+                steady.stable.replicas,
+                f"Canary revision {target.name} (version {target.model.version}) was "
+                f"aborted by a rollout command ({command.value}). It is not retried until the "
+                "model changes or a retry command.",
+                _heard(command, f"canary revision {target.name} is rolled back"),
+            )
+        progress, heard = _commanded(command, progress, len(settings.steps), target)
+        heard_events = (heard,)
     if progress.step >= len(settings.steps):
-        return _promoting(state, settings, progress, previous)
-    return _stepping(state, settings, progress, previous)
+        promoting = _promoting(state, settings, progress, previous)
+    else:
+        promoting = _stepping(state, settings, progress, previous)
+    return dataclasses.replace(promoting, events=(*heard_events, *promoting.events))
+
+
+def _commanded(
+    command: Command, progress: CanaryProgress, steps: int, target: Revision
+) -> tuple[CanaryProgress, Event]:
+    """Progress after pause, resume or promote (retry has nothing to retry here)."""
+    if command.action == Action.PAUSE:
+        return dataclasses.replace(progress, paused=True), _heard(
+            command, f"canary revision {target.name} holds its step until resumed"
+        )
+    if command.action == Action.RESUME:
+        return dataclasses.replace(progress, paused=False), _heard(
+            command, f"canary revision {target.name} walks its steps again"
+        )
+    if command.action == Action.PROMOTE:
+        promoted = dataclasses.replace(progress, step=steps, step_started_at=None, paused=False)
+        return promoted, _heard(
+            command, f"canary revision {target.name} skips its remaining steps and takes over"
+        )
+    return progress, _heard(command, f"canary revision {target.name} was not rolled back: ignored")
+
+
+def _heard(command: Command, what: str) -> Event:
+    return Event("Normal", reasons.ROLLOUT_COMMAND, f"Rollout command {command.value}: {what}.")
 
 
 def _progress(previous: CanaryStatus | None) -> CanaryProgress:
@@ -81,6 +127,7 @@ def _progress(previous: CanaryStatus | None) -> CanaryProgress:
         previous.failed_analyses,
         previous.window,
         tuple(previous.analyses),
+        previous.paused,
     )
 
 
@@ -98,7 +145,7 @@ def _stepping(
     events = [] if previous is not None else [_started(target, stable, settings)]
     if ready_replicas(state.deployments.get(target.name)) == 0:
         # No traffic to a canary with no ready pod; its step starts again when one is.
-        waiting = CanaryProgress(index, None, progress.failed_analyses, None, progress.analyses)
+        waiting = dataclasses.replace(progress, step_started_at=None, window=None)
         return Rollout(
             _plan(settings, stable, target, total, index, weight=0),
             Phase.ROLLING_OUT,
@@ -112,9 +159,7 @@ def _stepping(
             events=tuple(events),
         )
     if progress.step_started_at is None:
-        progress = CanaryProgress(
-            index, now, progress.failed_analyses, _open(state, now), progress.analyses
-        )
+        progress = dataclasses.replace(progress, step_started_at=now, window=_open(state, now))
         events.append(
             Event(
                 "Normal",
@@ -127,7 +172,14 @@ def _stepping(
     if result is not None and result.outcome == AnalysisOutcome.FAILED:
         events.append(Event("Warning", reasons.ANALYSIS_FAILED, result.message))
         if progress.failed_analyses > settings.analysis.failure_limit:
-            return _rollback(state, total, progress, result)
+            return _rollback(
+                state,
+                total,
+                f"Canary revision {target.name} (version {target.model.version}) was rolled "
+                f"back after {progress.failed_analyses} failed measurements; the last: "
+                f"{result.message}. It is not retried until the model changes or a retry "
+                "command.",
+            )
     pause = duration(steps[index].pause)
     started = progress.step_started_at
     assert started is not None
@@ -136,14 +188,13 @@ def _stepping(
     )
     just_failed = result is not None and result.outcome == AnalysisOutcome.FAILED
     done = (now >= started + pause) if pause else step_passed
-    if done and not just_failed:
+    if done and not just_failed and not progress.paused:
         following = index + 1
-        advanced = CanaryProgress(
-            following,
-            now if following < len(steps) else None,
-            progress.failed_analyses,
-            _open(state, now),
-            progress.analyses,
+        advanced = dataclasses.replace(
+            progress,
+            step=following,
+            step_started_at=now if following < len(steps) else None,
+            window=_open(state, now),
         )
         if following == len(steps):
             events.append(_promoting_event(target, total, len(steps)))
@@ -175,7 +226,13 @@ def _holding(
     pause = duration(steps[index].pause)
     where = f"step {index + 1} of {len(steps)}, {steps[index].weight}% of traffic"
     wakes = [_next_measurement(state, settings, progress)]
-    if pause:
+    if progress.paused:
+        reason = reasons.PAUSED
+        message = (
+            f"Canary revision {target.name} holds {where}: paused by a rollout command until "
+            "resumed or promoted (kubectl modelship resume|promote)."
+        )
+    elif pause:
         ends = progress.step_started_at + pause
         wakes.append(ends)
         reason = reasons.PAUSED
@@ -232,18 +289,11 @@ def _promoting(
     )
 
 
-def _rollback(
-    state: RolloutState, total: int | None, progress: CanaryProgress, result: AnalysisResult
-) -> Rollout:
+def _rollback(state: RolloutState, total: int | None, message: str, *events: Event) -> Rollout:
     target, stable = state.target, state.stable
     assert stable is not None
-    message = (
-        f"Canary revision {target.name} (version {target.model.version}) was rolled back after "
-        f"{progress.failed_analyses} failed measurements; the last: {result.message}. It is not "
-        "retried until the model changes."
-    )
     kept = RolloutPlan(stable=RevisionPlan(stable, replicas=total))
-    return Rollout(kept, Phase.STEADY, rolled_back=RolledBack(target, message))
+    return Rollout(kept, Phase.STEADY, rolled_back=RolledBack(target, message), events=events)
 
 
 def _measure(
@@ -269,17 +319,14 @@ def _measure(
     opened = progress.window if few_requests else _open(state, now)
     failed = progress.failed_analyses + (verdict.outcome == AnalysisOutcome.FAILED)
     analyses = (result, *progress.analyses)[:ANALYSES_KEPT]
-    return CanaryProgress(progress.step, progress.step_started_at, failed, opened, analyses), result
+    measured = dataclasses.replace(
+        progress, failed_analyses=failed, window=opened, analyses=analyses
+    )
+    return measured, result
 
 
 def _with_window(progress: CanaryProgress, opened: AnalysisWindow | None) -> CanaryProgress:
-    return CanaryProgress(
-        progress.step,
-        progress.step_started_at,
-        progress.failed_analyses,
-        opened,
-        progress.analyses,
-    )
+    return dataclasses.replace(progress, window=opened)
 
 
 def _counters(state: RolloutState) -> tuple[RequestCounters, RequestCounters] | None:

@@ -67,7 +67,12 @@ if ready == nil then
 end
 
 if ready.status == "True" then
-  if progressing ~= nil and progressing.status == "True" then
+  -- A canary a person paused (kubectl modelship pause) waits for them, as a paused Argo
+  -- Rollout does: Suspended, not Progressing.
+  if status.canary ~= nil and status.canary.paused == true then
+    hs.status = "Suspended"
+    hs.message = progressing ~= nil and said(progressing) or "The canary is paused."
+  elseif progressing ~= nil and progressing.status == "True" then
     hs.status = "Progressing"
     hs.message = said(progressing)
   elseif status.canary ~= nil then

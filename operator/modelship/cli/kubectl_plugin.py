@@ -1,0 +1,179 @@
+"""`kubectl modelship`: steer a canary rollout and see where it is.
+
+Installed with the package as the `kubectl-modelship` console script, which kubectl
+finds on PATH as a plugin. A command sets the ModelDeployment's
+`rollout.modelship.dev/command` annotation to `<command>/<nonce>` with a merge patch (the
+operator acts on each value once); `status` prints the canary's steps, weights and
+latest analyses. It talks to the API server through the operator's own client, with
+the same kubeconfig resolution (in-cluster, $KUBECONFIG, ~/.kube/config).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from modelship.api.base import GROUP, VERSION
+from modelship.api.model_deployment import KIND, PLURAL, ModelDeploymentStatus
+from modelship.core.objects import Ref
+from modelship.kube.client import Kube
+from modelship.kube.errors import KubeError
+from modelship.reconcile.parsing import lenient
+from modelship.reconcile.rollout.analysis import duration
+from modelship.reconcile.rollout.commands import ROLLOUT_ANNOTATION, Action, Command
+
+FIELD_MANAGER = "kubectl-modelship"
+# How a ModelDeployment may be named on the command line: mdep/NAME, modeldeployment/NAME ...
+KIND_NAMES = ("mdep", KIND.lower(), PLURAL, f"{PLURAL}.{GROUP}", f"{KIND.lower()}.{GROUP}")
+
+TARGET = click.argument("target", metavar="mdep/NAME")
+NAMESPACE = click.option(
+    "-n", "--namespace", default=None, help="Namespace (default: the kubeconfig context's)."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Pause, resume, promote, abort or retry a ModelDeployment's canary, or show it."""
+
+
+def _name(target: str) -> str:
+    kind, slash, name = target.rpartition("/")
+    if slash and kind.lower() not in KIND_NAMES:
+        raise click.BadParameter(f"{target!r} is not a ModelDeployment: write mdep/NAME")
+    if not name:
+        raise click.BadParameter("no name given: write mdep/NAME")
+    return name
+
+
+def _command(action: Action, done: str) -> click.Command:
+    @TARGET
+    @NAMESPACE
+    def run(target: str, namespace: str | None) -> None:
+        command = Command(action, secrets.token_hex(6))
+        name = asyncio.run(_annotate(_name(target), namespace, command))
+        click.echo(f"modeldeployment/{name} {done} (rollout.modelship.dev/command={command.value})")
+
+    return click.command(name=action.value, help=f"Ask the operator to {done}.")(run)
+
+
+for _action, _done in (
+    (Action.PAUSE, "hold the canary at its current step"),
+    (Action.RESUME, "walk the canary's steps again"),
+    (Action.PROMOTE, "promote the canary now, skipping the remaining steps"),
+    (Action.ABORT, "roll the canary back now"),
+    (Action.RETRY, "retry the rolled-back revision from the first step"),
+):
+    main.add_command(_command(_action, _done))
+
+
+@main.command()
+@TARGET
+@NAMESPACE
+def status(target: str, namespace: str | None) -> None:
+    """Show the canary's steps, weights and latest analyses."""
+    body = asyncio.run(_read(_name(target), namespace))
+    click.echo(describe(body))
+
+
+async def _annotate(name: str, namespace: str | None, command: Command) -> str:
+    kube = Kube.from_env(FIELD_MANAGER)
+    try:
+        ref = _ref(kube, name, namespace)
+        await kube.patch(ref, {"metadata": {"annotations": {ROLLOUT_ANNOTATION: command.value}}})
+        return name
+    except KubeError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        await kube.close()
+
+
+async def _read(name: str, namespace: str | None) -> dict[str, Any]:
+    kube = Kube.from_env(FIELD_MANAGER)
+    try:
+        ref = _ref(kube, name, namespace)
+        body = await kube.get(ref)
+    except KubeError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        await kube.close()
+    if body is None:
+        raise click.ClickException(f"modeldeployment {ref.namespace}/{name} not found")
+    return body
+
+
+def _ref(kube: Kube, name: str, namespace: str | None) -> Ref:
+    return Ref(f"{GROUP}/{VERSION}", KIND, namespace or kube.namespace, name)
+
+
+def describe(body: dict[str, Any]) -> str:
+    """The rollout as tables: revisions, steps with their weights, the latest analyses."""
+    meta, spec = body["metadata"], body.get("spec") or {}
+    status = lenient(ModelDeploymentStatus, body.get("status"))
+    rollout = spec.get("rollout") or {}
+    lines = [f"ModelDeployment {meta['namespace']}/{meta['name']}"]
+    lines.append(f"Strategy: {rollout.get('strategy', 'Recreate')}")
+    if status.stable is not None:
+        lines.append(f"Stable: {status.stable.name} (version {status.stable.version})")
+    canary = status.canary
+    if canary is None:
+        lines.append("Canary: none")
+    else:
+        paused = ", paused" if canary.paused else ""
+        lines.append(
+            f"Canary: {canary.name} (version {canary.version}), {canary.weight}% of traffic, "
+            f"{canary.ready_replicas}/{canary.replicas} pods ready, "
+            f"{canary.failed_analyses} failed analyses{paused}"
+        )
+    progressing = next((c for c in status.conditions if c.type == "Progressing"), None)
+    if progressing is not None:
+        lines.append(f"Progressing: {progressing.reason}: {progressing.message}")
+    if status.rollout_command:
+        lines.append(f"Last command: {status.rollout_command}")
+    steps = ((rollout.get("canary") or {}).get("steps")) or []
+    if steps:
+        current = canary.step if canary is not None else None
+        rows = [
+            (
+                str(index + 1),
+                f"{step.get('weight', 0)}%",
+                step.get("pause") or "-",
+                _step_state(index, current, step.get("pause")),
+            )
+            for index, step in enumerate(steps)
+        ]
+        lines += ["", *_table(("STEP", "WEIGHT", "PAUSE", "STATE"), rows)]
+    if canary is not None and canary.analyses:
+        rows = [
+            (
+                a.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                str(a.step + 1),
+                a.outcome.value,
+                a.message,
+            )
+            for a in canary.analyses
+        ]
+        lines += ["", *_table(("AT", "STEP", "OUTCOME", "MEASURED"), rows)]
+    return "\n".join(lines)
+
+
+def _step_state(index: int, current: int | None, pause: str | None) -> str:
+    if current is None:
+        return "-"
+    if index < current:
+        return "done"
+    if index > current:
+        return "pending"
+    return "current (pause)" if pause and duration(pause) else "current (analysis)"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
