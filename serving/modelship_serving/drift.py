@@ -27,7 +27,6 @@ import math
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import chi2_contingency
 
 from modelship_serving.profile import ReferenceProfile
 
@@ -195,7 +194,14 @@ def homogeneity_p_value(reference: list[float], batch: list[float]) -> float:
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) <= 0).any():
         return 1.0
-    return float(chi2_contingency(table, correction=False).pvalue)
+    # Pearson's statistic by hand and only the chi-square tail from scipy.special: the same
+    # figure as scipy.stats.chi2_contingency(correction=False), without scipy.stats' 0.4 s
+    # import on every scoring run.
+    from scipy.special import chdtrc
+
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float((np.square(table - expected) / expected).sum())
+    return float(chdtrc(table.shape[1] - 1, statistic))
 
 
 def drift_report(
