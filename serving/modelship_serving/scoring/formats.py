@@ -113,29 +113,56 @@ def _with_text_columns(batch: Any, names: tuple[str, ...]) -> Any:
 
 
 class TableWriter:
-    """Appends DataFrames to one file of the given format."""
+    """Appends tables to one file of the given format, through one open writer.
 
-    def __init__(self, path: Path, fmt: TableFormat) -> None:
+    ``dictionary_columns``: the Parquet columns worth a dictionary (few distinct values);
+    elsewhere one would be built and thrown away for every page.
+    """
+
+    def __init__(
+        self, path: Path, fmt: TableFormat, dictionary_columns: tuple[str, ...] = ()
+    ) -> None:
         self.path = path
         self.format = fmt
+        self.dictionary_columns = list(dictionary_columns)
         self._parquet_writer: Any = None
         self._header_written = False
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.format == "parquet":
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet_writer is None:
-                self._parquet_writer = pq.ParquetWriter(self.path, table.schema)
-            self._parquet_writer.write_table(table)
+            self._write_arrow(pa.Table.from_pandas(frame, preserve_index=False))
         elif self.format == "csv":
             frame.to_csv(self.path, mode="a", header=not self._header_written, index=False)
         else:
             with self.path.open("a", encoding="utf-8") as stream:
                 text = frame.to_json(orient="records", lines=True)
                 stream.write(text if text.endswith("\n") or not text else text + "\n")
+        self._header_written = True
+
+    def write_parquet_file(self, source: Path) -> int:
+        """Append the rows of the Parquet file ``source`` (as Arrow, without pandas, when
+        this writes Parquet too); how many rows that was."""
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(source)
+        if self.format == "parquet":
+            self._write_arrow(table)
+        else:
+            self.write(table.to_pandas())
+        return int(table.num_rows)
+
+    def _write_arrow(self, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        if self._parquet_writer is None:
+            names = set(table.schema.names)
+            dictionary = [name for name in self.dictionary_columns if name in names]
+            self._parquet_writer = pq.ParquetWriter(
+                self.path, table.schema, use_dictionary=dictionary
+            )
+        self._parquet_writer.write_table(table)
         self._header_written = True
 
     def close(self) -> None:

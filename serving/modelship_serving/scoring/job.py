@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial as partial_function
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,10 @@ from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.checks import (
     check_input,
-    check_types,
     load_model,
     read_dtypes,
     text_columns,
+    types_checked,
 )
 from modelship_serving.scoring.destination import Location, locate
 from modelship_serving.scoring.formats import read_chunks, table_format
@@ -54,8 +55,10 @@ from modelship_serving.scoring.output import (
     partial_folder,
     prediction_frame,
     work_directory,
+    write_chunk,
 )
 from modelship_serving.scoring.partial import PartialResults
+from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
 from modelship_serving.scoring.publish import (
     JobOutput,
     assemble_and_publish,
@@ -214,7 +217,12 @@ def _score_chunks(
     partial: PartialResults,
     progress: ProgressCallback | None,
 ) -> tuple[int, int, int]:
-    """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed)."""
+    """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed).
+
+    The next chunk is read and the previous one committed while this one is scored (see
+    modelship_serving.scoring.pipeline); chunks are committed in order, and every chunk
+    scored before an error is committed before the error leaves.
+    """
     reference = metadata.reference_profile
     rows_in = chunk_count = resumed = 0
     clock = time.monotonic()
@@ -225,34 +233,44 @@ def _score_chunks(
         settings.input_format,
         text_columns(settings.key_column),
     )
-    for chunk_index, frame in enumerate(chunks):
-        row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
-        frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
-        rows_in += len(frame)
-        chunk_count += 1
-        if partial.is_committed(chunk_index):
-            resumed += 1
-            continue
-        where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
-        check_types(frame, metadata, where)
-        outputs = scorer.score(frame)
+
+    def commit(
+        chunk_index: int,
+        frame: pd.DataFrame,
+        outputs: dict[str, np.ndarray[Any, Any]],
+        row_numbers: np.ndarray[Any, Any],
+    ) -> None:
         keys = frame[settings.key_column] if settings.key_column else None
         predictions = prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
         counts = BatchCounts.empty(reference)
         counts.add_frame(frame, reference)
         partial.commit(
             chunk_index,
-            lambda path, p=predictions: p.to_parquet(path, index=False),
+            lambda path: write_chunk(predictions, path, metadata),
             counts.model_dump_json(),
         )
-        if progress is not None:
-            elapsed = time.monotonic() - clock
-            progress(
-                {
-                    "event": "chunk_scored",
-                    "chunk": chunk_index,
-                    "rows_done": rows_in,
-                    "rows_per_second": round(rows_in / elapsed) if elapsed > 0 else None,
-                }
-            )
+
+    with InOrderWork("commit") as commits:
+        for chunk_index, frame in enumerate(read_ahead(chunks)):
+            row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
+            frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
+            rows_in += len(frame)
+            chunk_count += 1
+            if partial.is_committed(chunk_index):
+                resumed += 1
+                continue
+            where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
+            with types_checked(where):  # the scorer's conversion is the type check
+                outputs = scorer.score(frame)
+            commits.submit(partial_function(commit, chunk_index, frame, outputs, row_numbers))
+            if progress is not None:
+                elapsed = time.monotonic() - clock
+                progress(
+                    {
+                        "event": "chunk_scored",
+                        "chunk": chunk_index,
+                        "rows_done": rows_in,
+                        "rows_per_second": round(rows_in / elapsed) if elapsed > 0 else None,
+                    }
+                )
     return rows_in, chunk_count, resumed

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from modelship_serving.metadata import ModelMetadata
+from modelship_serving.scoring.formats import TableWriter
 
 ROW_COLUMN = "row"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -62,3 +63,16 @@ def prediction_frame(
             for index in range(values.shape[1]):
                 columns[f"{spec.name}_{index}"] = values[:, index]
     return pd.DataFrame(columns)
+
+
+def label_outputs(metadata: ModelMetadata) -> tuple[str, ...]:
+    """The output columns that hold labels: few distinct values, where a Parquet dictionary
+    pays (rows, keys and scores are mostly unique, where building one is wasted work)."""
+    return tuple(spec.name for spec in metadata.outputs if spec.role == "label")
+
+
+def write_chunk(predictions: pd.DataFrame, path: Path, metadata: ModelMetadata) -> None:
+    """One chunk's output rows as Parquet at ``path``."""
+    writer = TableWriter(path, "parquet", label_outputs(metadata))
+    writer.write(predictions)
+    writer.close()

@@ -13,15 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from modelship_serving.digest import file_sha256
 from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
 from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.destination import Location
 from modelship_serving.scoring.formats import TableFormat, TableWriter
-from modelship_serving.scoring.output import DRIFT_SUFFIX, MANIFEST_SUFFIX
+from modelship_serving.scoring.output import DRIFT_SUFFIX, MANIFEST_SUFFIX, label_outputs
 from modelship_serving.scoring.partial import PartialResults
 from modelship_serving.scoring.settings import ScoreManifest
 
@@ -61,11 +59,10 @@ def assemble_and_publish(
     temporary_output.unlink()
     rows_out = 0
     try:
-        writer = TableWriter(temporary_output, output.format)
+        writer = TableWriter(temporary_output, output.format, label_outputs(metadata))
         for chunk_index in range(summary.chunks):
-            chunk = pd.read_parquet(partial.chunk(chunk_index))
-            rows_out += len(chunk)
-            writer.write(chunk)
+            chunk = partial.chunk(chunk_index)
+            rows_out += writer.write_parquet_file(chunk)
             total.merge(batch_counts_from_json(partial.counts(chunk_index).read_text()))
         writer.close()
         if rows_out != summary.rows_in:
