@@ -132,7 +132,7 @@ class TableWriter:
         if self.format == "parquet":
             import pyarrow as pa
 
-            self._write_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+            self.write_arrow(pa.Table.from_pandas(frame, preserve_index=False))
         elif self.format == "csv":
             frame.to_csv(self.path, mode="a", header=not self._header_written, index=False)
         else:
@@ -142,18 +142,18 @@ class TableWriter:
         self._header_written = True
 
     def write_parquet_file(self, source: Path) -> int:
-        """Append the rows of the Parquet file ``source`` (as Arrow, without pandas, when
-        this writes Parquet too); how many rows that was."""
+        """Append the rows of the Parquet file ``source``; how many rows that was."""
         import pyarrow.parquet as pq
 
         table = pq.read_table(source)
-        if self.format == "parquet":
-            self._write_arrow(table)
-        else:
-            self.write(table.to_pandas())
+        self.write_arrow(table)
         return int(table.num_rows)
 
-    def _write_arrow(self, table: Any) -> None:
+    def write_arrow(self, table: Any) -> None:
+        """Append an Arrow table (without pandas, when this writes Parquet)."""
+        if self.format != "parquet":
+            self.write(table.to_pandas())
+            return
         import pyarrow.parquet as pq
 
         if self._parquet_writer is None:

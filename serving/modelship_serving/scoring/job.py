@@ -51,9 +51,11 @@ from modelship_serving.scoring.formats import read_chunks, table_format
 from modelship_serving.scoring.output import (
     DRIFT_SUFFIX,
     MANIFEST_SUFFIX,
+    StreamedOutput,
     manifest_path,
     partial_folder,
     prediction_frame,
+    prediction_table,
     work_directory,
     write_chunk,
 )
@@ -179,12 +181,21 @@ def run_scoring(
     output.partial.begin(state)
 
     scorer = scorer_factory(settings, metadata, model_file)
+    stream = (
+        None
+        if output.partial.is_committed(0)
+        else StreamedOutput(
+            output.partial.work / f"streamed-{output.location.file_name}", output.format, metadata
+        )
+    )
     try:
         rows_in, chunk_count, resumed = _score_chunks(
-            settings, input_path, shown_input, metadata, scorer, output.partial, progress
+            settings, input_path, shown_input, metadata, scorer, output.partial, stream, progress
         )
     finally:
         scorer.close()
+        if stream is not None:
+            stream.close()
     summary = ScoreManifest(
         input=shown_input,
         output=output.shown,
@@ -203,7 +214,9 @@ def run_scoring(
         drift_file=output.location.file_name + DRIFT_SUFFIX,
         drifted_features=[],
     )
-    manifest, drift = assemble_and_publish(output, metadata, summary, settings.psi_threshold)
+    manifest, drift = assemble_and_publish(
+        output, metadata, summary, settings.psi_threshold, stream
+    )
     publish_drift_and_manifest(output, drift, manifest)
     return manifest
 
@@ -215,6 +228,7 @@ def _score_chunks(
     metadata: ModelMetadata,
     scorer: Scorer,
     partial: PartialResults,
+    stream: StreamedOutput | None,
     progress: ProgressCallback | None,
 ) -> tuple[int, int, int]:
     """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed).
@@ -241,7 +255,9 @@ def _score_chunks(
         row_numbers: np.ndarray[Any, Any],
     ) -> None:
         keys = frame[settings.key_column] if settings.key_column else None
-        predictions = prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
+        predictions = prediction_table(
+            prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
+        )
         counts = BatchCounts.empty(reference)
         counts.add_frame(frame, reference)
         partial.commit(
@@ -249,6 +265,8 @@ def _score_chunks(
             lambda path: write_chunk(predictions, path, metadata),
             counts.model_dump_json(),
         )
+        if stream is not None:
+            stream.append(chunk_index, predictions)
 
     with InOrderWork("commit") as commits:
         for chunk_index, frame in enumerate(read_ahead(chunks)):
@@ -258,6 +276,8 @@ def _score_chunks(
             chunk_count += 1
             if partial.is_committed(chunk_index):
                 resumed += 1
+                if stream is not None:
+                    stream.abandoned = True
                 continue
             where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
             with types_checked(where):  # the scorer's conversion is the type check
