@@ -112,7 +112,10 @@ class BatchCounts(_Model):
         for name, categorical in self.categorical.items():
             column = frame[name]
             categorical.missing += int(column.isna().sum())
-            for category, added in column.dropna().astype(str).value_counts().items():
+            present = column.dropna()
+            if not isinstance(present.dtype, pd.StringDtype):  # text already: no cast
+                present = present.astype(str)
+            for category, added in present.value_counts().items():
                 key = (
                     str(category)
                     if str(category) in categorical.category_counts

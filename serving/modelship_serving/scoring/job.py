@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial as partial_function
 from pathlib import Path
@@ -248,9 +248,17 @@ def _score_chunks(
         text_columns(settings.key_column),
     )
 
+    def counted(frames: Iterator[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, BatchCounts]]:
+        # Drift is counted on the reading thread, which has the least to do of the three.
+        for frame in frames:
+            counts = BatchCounts.empty(reference)
+            counts.add_frame(frame, reference)
+            yield frame, counts
+
     def commit(
         chunk_index: int,
         frame: pd.DataFrame,
+        counts: BatchCounts,
         outputs: dict[str, np.ndarray[Any, Any]],
         row_numbers: np.ndarray[Any, Any],
     ) -> None:
@@ -258,8 +266,6 @@ def _score_chunks(
         predictions = prediction_table(
             prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
         )
-        counts = BatchCounts.empty(reference)
-        counts.add_frame(frame, reference)
         partial.commit(
             chunk_index,
             lambda path: write_chunk(predictions, path, metadata),
@@ -269,7 +275,7 @@ def _score_chunks(
             stream.append(chunk_index, predictions)
 
     with InOrderWork("commit") as commits:
-        for chunk_index, frame in enumerate(read_ahead(chunks)):
+        for chunk_index, (frame, counts) in enumerate(read_ahead(counted(read_ahead(chunks)))):
             row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
             frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
             rows_in += len(frame)
@@ -282,7 +288,9 @@ def _score_chunks(
             where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
             with types_checked(where):  # the scorer's conversion is the type check
                 outputs = scorer.score(frame)
-            commits.submit(partial_function(commit, chunk_index, frame, outputs, row_numbers))
+            commits.submit(
+                partial_function(commit, chunk_index, frame, counts, outputs, row_numbers)
+            )
             if progress is not None:
                 elapsed = time.monotonic() - clock
                 progress(
