@@ -7,7 +7,9 @@ Beside the output ``OUT`` (e.g. ``scores.parquet``), local or in object storage:
   a new pod, skips the committed chunks and scores the rest: no row is lost or
   scored twice. It is deleted once the job is done.
 - ``OUT``: all chunks in input order, in the format OUT's extension names,
-  published (renamed into place, or uploaded) only when complete.
+  published (renamed into place, or uploaded) only when complete. An attempt that
+  commits every chunk itself writes it as it goes, through one open writer in the work
+  directory; a resumed attempt assembles it from the committed chunks.
 - ``OUT.drift.json``: drift of the whole input against the model's reference profile.
 - ``OUT.manifest.json``: published last; its presence means the job finished.
 
