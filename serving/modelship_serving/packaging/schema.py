@@ -146,6 +146,9 @@ def first_repeated(names: list[str]) -> tuple[str, int] | None:
 def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]:
     """The [rows, 1] array that carries ``series`` into the model, or a SampleError."""
     if column.kind == "categorical":
+        if isinstance(series.dtype, pd.StringDtype):
+            # Text already: straight to Python strings, a gap as "", without a per-value cast.
+            return np.asarray(series.to_numpy(dtype=object, na_value="")).reshape(-1, 1)
         values = series.astype(object).where(series.notna(), "")
         return np.asarray(values.astype(str).to_numpy(dtype=object)).reshape(-1, 1)
     if not _is_numeric(series):

@@ -3,6 +3,8 @@ made before anything is scored or written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +56,20 @@ def check_unique(columns: list[str], shown: str) -> None:
         )
 
 
-def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> None:
-    """SchemaMismatchError when a numeric column holds text."""
+@contextmanager
+def types_checked(where: str) -> Iterator[None]:
+    """Turns the SampleError of converting rows for the model (a numeric column holding
+    text, a number the model's type cannot hold) into a SchemaMismatchError at ``where``."""
     try:
-        frame_to_feeds(frame, metadata.input_schema)
+        yield
     except SampleError as error:
         raise SchemaMismatchError(f"{where}: {error}") from error
+
+
+def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> None:
+    """SchemaMismatchError when a numeric column holds text."""
+    with types_checked(where):
+        frame_to_feeds(frame, metadata.input_schema)
 
 
 def read_dtypes(metadata: ModelMetadata) -> dict[str, Any]:

@@ -7,7 +7,9 @@ Beside the output ``OUT`` (e.g. ``scores.parquet``), local or in object storage:
   a new pod, skips the committed chunks and scores the rest: no row is lost or
   scored twice. It is deleted once the job is done.
 - ``OUT``: all chunks in input order, in the format OUT's extension names,
-  published (renamed into place, or uploaded) only when complete.
+  published (renamed into place, or uploaded) only when complete. An attempt that
+  commits every chunk itself writes it as it goes, through one open writer in the work
+  directory; a resumed attempt assembles it from the committed chunks.
 - ``OUT.drift.json``: drift of the whole input against the model's reference profile.
 - ``OUT.manifest.json``: published last; its presence means the job finished.
 
@@ -26,8 +28,9 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial as partial_function
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +43,26 @@ from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.checks import (
     check_input,
-    check_types,
     load_model,
     read_dtypes,
     text_columns,
+    types_checked,
 )
 from modelship_serving.scoring.destination import Location, locate
 from modelship_serving.scoring.formats import read_chunks, table_format
 from modelship_serving.scoring.output import (
     DRIFT_SUFFIX,
     MANIFEST_SUFFIX,
+    StreamedOutput,
     manifest_path,
     partial_folder,
     prediction_frame,
+    prediction_table,
     work_directory,
+    write_chunk,
 )
 from modelship_serving.scoring.partial import PartialResults
+from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
 from modelship_serving.scoring.publish import (
     JobOutput,
     assemble_and_publish,
@@ -176,12 +183,21 @@ def run_scoring(
     output.partial.begin(state)
 
     scorer = scorer_factory(settings, metadata, model_file)
+    stream = (
+        None
+        if output.partial.is_committed(0)
+        else StreamedOutput(
+            output.partial.work / f"streamed-{output.location.file_name}", output.format, metadata
+        )
+    )
     try:
         rows_in, chunk_count, resumed = _score_chunks(
-            settings, input_path, shown_input, metadata, scorer, output.partial, progress
+            settings, input_path, shown_input, metadata, scorer, output.partial, stream, progress
         )
     finally:
         scorer.close()
+        if stream is not None:
+            stream.close()
     summary = ScoreManifest(
         input=shown_input,
         output=output.shown,
@@ -200,7 +216,9 @@ def run_scoring(
         drift_file=output.location.file_name + DRIFT_SUFFIX,
         drifted_features=[],
     )
-    manifest, drift = assemble_and_publish(output, metadata, summary, settings.psi_threshold)
+    manifest, drift = assemble_and_publish(
+        output, metadata, summary, settings.psi_threshold, stream
+    )
     publish_drift_and_manifest(output, drift, manifest)
     return manifest
 
@@ -212,9 +230,15 @@ def _score_chunks(
     metadata: ModelMetadata,
     scorer: Scorer,
     partial: PartialResults,
+    stream: StreamedOutput | None,
     progress: ProgressCallback | None,
 ) -> tuple[int, int, int]:
-    """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed)."""
+    """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed).
+
+    The next chunk is read and the previous one committed while this one is scored (see
+    modelship_serving.scoring.pipeline); chunks are committed in order, and every chunk
+    scored before an error is committed before the error leaves.
+    """
     reference = metadata.reference_profile
     rows_in = chunk_count = resumed = 0
     clock = time.monotonic()
@@ -225,34 +249,58 @@ def _score_chunks(
         settings.input_format,
         text_columns(settings.key_column),
     )
-    for chunk_index, frame in enumerate(chunks):
-        row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
-        frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
-        rows_in += len(frame)
-        chunk_count += 1
-        if partial.is_committed(chunk_index):
-            resumed += 1
-            continue
-        where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
-        check_types(frame, metadata, where)
-        outputs = scorer.score(frame)
+
+    def counted(frames: Iterator[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, BatchCounts]]:
+        # Drift is counted on the reading thread, which has the least to do of the three.
+        for frame in frames:
+            counts = BatchCounts.empty(reference)
+            counts.add_frame(frame, reference)
+            yield frame, counts
+
+    def commit(
+        chunk_index: int,
+        frame: pd.DataFrame,
+        counts: BatchCounts,
+        outputs: dict[str, np.ndarray[Any, Any]],
+        row_numbers: np.ndarray[Any, Any],
+    ) -> None:
         keys = frame[settings.key_column] if settings.key_column else None
-        predictions = prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
-        counts = BatchCounts.empty(reference)
-        counts.add_frame(frame, reference)
+        predictions = prediction_table(
+            prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
+        )
         partial.commit(
             chunk_index,
-            lambda path, p=predictions: p.to_parquet(path, index=False),
+            lambda path: write_chunk(predictions, path, metadata),
             counts.model_dump_json(),
         )
-        if progress is not None:
-            elapsed = time.monotonic() - clock
-            progress(
-                {
-                    "event": "chunk_scored",
-                    "chunk": chunk_index,
-                    "rows_done": rows_in,
-                    "rows_per_second": round(rows_in / elapsed) if elapsed > 0 else None,
-                }
+        if stream is not None:
+            stream.append(chunk_index, predictions)
+
+    with InOrderWork("commit") as commits:
+        for chunk_index, (frame, counts) in enumerate(read_ahead(counted(read_ahead(chunks)))):
+            row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
+            frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
+            rows_in += len(frame)
+            chunk_count += 1
+            if partial.is_committed(chunk_index):
+                resumed += 1
+                if stream is not None:
+                    stream.abandoned = True
+                continue
+            where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
+            with types_checked(where):  # the scorer's conversion is the type check
+                outputs = scorer.score(frame)
+            commits.submit(
+                partial_function(commit, chunk_index, frame, counts, outputs, row_numbers)
             )
+            if progress is not None:
+                elapsed = time.monotonic() - clock
+                progress(
+                    {
+                        "event": "chunk_scored",
+                        "chunk": chunk_index,
+                        "rows_done": rows_in,
+                        "rows_per_second": round(rows_in / elapsed) if elapsed > 0 else None,
+                    }
+                )
     return rows_in, chunk_count, resumed

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
+from modelship_serving.scoring.formats import TableFormat, TableWriter
 
 ROW_COLUMN = "row"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -62,3 +64,55 @@ def prediction_frame(
             for index in range(values.shape[1]):
                 columns[f"{spec.name}_{index}"] = values[:, index]
     return pd.DataFrame(columns)
+
+
+def label_outputs(metadata: ModelMetadata) -> tuple[str, ...]:
+    """The output columns that hold labels: few distinct values, where a Parquet dictionary
+    pays (rows, keys and scores are mostly unique, where building one is wasted work)."""
+    return tuple(spec.name for spec in metadata.outputs if spec.role == "label")
+
+
+def prediction_table(predictions: pd.DataFrame) -> Any:
+    """The output rows of one chunk as an Arrow table, as every writer takes them."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(predictions, preserve_index=False)
+
+
+def write_chunk(predictions: Any, path: Path, metadata: ModelMetadata) -> None:
+    """One chunk's output rows (an Arrow table) as Parquet at ``path``."""
+    writer = TableWriter(path, "parquet", label_outputs(metadata))
+    writer.write_arrow(predictions)
+    writer.close()
+
+
+class StreamedOutput:
+    """The output, written through one open writer as its chunks are committed, so that a
+    job scored in one attempt publishes it without reading its chunks back. Only an
+    attempt that commits every chunk itself, from the first, streams; a resumed one
+    assembles the output from the committed chunks."""
+
+    def __init__(self, path: Path, fmt: TableFormat, metadata: ModelMetadata) -> None:
+        path.unlink(missing_ok=True)  # a crashed attempt's
+        self.path = path
+        self.rows = 0
+        self.chunks = 0
+        self.abandoned = False  # a chunk was resumed after all: assemble instead
+        self._writer = TableWriter(path, fmt, label_outputs(metadata))
+
+    def append(self, chunk_index: int, predictions: Any) -> None:
+        """Append a committed chunk's rows (an Arrow table); chunks come in order."""
+        if self.abandoned:
+            return
+        if chunk_index != self.chunks:
+            raise ScoringError(f"internal error: chunk {chunk_index} streamed out of order")
+        self._writer.write_arrow(predictions)
+        self.rows += int(predictions.num_rows)
+        self.chunks += 1
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def file(self, chunks: int) -> Path | None:
+        """The streamed output, when it holds all ``chunks`` chunks of the job."""
+        return None if self.abandoned or self.chunks != chunks else self.path

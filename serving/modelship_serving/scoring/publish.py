@@ -13,15 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from modelship_serving.digest import file_sha256
 from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
 from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.destination import Location
 from modelship_serving.scoring.formats import TableFormat, TableWriter
-from modelship_serving.scoring.output import DRIFT_SUFFIX, MANIFEST_SUFFIX
+from modelship_serving.scoring.output import (
+    DRIFT_SUFFIX,
+    MANIFEST_SUFFIX,
+    StreamedOutput,
+    label_outputs,
+)
 from modelship_serving.scoring.partial import PartialResults
 from modelship_serving.scoring.settings import ScoreManifest
 
@@ -45,29 +48,31 @@ class JobOutput:
 
 
 def assemble_and_publish(
-    output: JobOutput, metadata: ModelMetadata, summary: ScoreManifest, psi_threshold: float
+    output: JobOutput,
+    metadata: ModelMetadata,
+    summary: ScoreManifest,
+    psi_threshold: float,
+    stream: StreamedOutput | None = None,
 ) -> tuple[ScoreManifest, dict[str, Any]]:
-    """Assemble the output from the committed chunks, record it, then publish it."""
+    """Assemble the output from the committed chunks (or take the output ``stream`` wrote
+    when it holds every chunk), record it, then publish it."""
     partial = output.partial
     reference = metadata.reference_profile
     total = BatchCounts.empty(reference)
-    staging = output.location.folder.staging_dir(partial.work)
-    staging.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(
-        prefix=f".{output.location.file_name}.", suffix=".tmp", dir=staging
-    )
-    os.close(handle)
-    temporary_output = Path(temporary_name)
-    temporary_output.unlink()
-    rows_out = 0
+    for chunk_index in range(summary.chunks):
+        total.merge(batch_counts_from_json(partial.counts(chunk_index).read_text()))
+    streamed = None if stream is None else stream.file(summary.chunks)
+    if stream is not None and streamed is not None:
+        temporary_output, rows_out = streamed, stream.rows
+    else:
+        temporary_output = _staging_file(output)
+        rows_out = 0
     try:
-        writer = TableWriter(temporary_output, output.format)
-        for chunk_index in range(summary.chunks):
-            chunk = pd.read_parquet(partial.chunk(chunk_index))
-            rows_out += len(chunk)
-            writer.write(chunk)
-            total.merge(batch_counts_from_json(partial.counts(chunk_index).read_text()))
-        writer.close()
+        if streamed is None:
+            writer = TableWriter(temporary_output, output.format, label_outputs(metadata))
+            for chunk_index in range(summary.chunks):
+                rows_out += writer.write_parquet_file(partial.chunk(chunk_index))
+            writer.close()
         if rows_out != summary.rows_in:
             raise ScoringError(
                 f"internal error: {summary.rows_in} rows read but {rows_out} assembled"
@@ -92,6 +97,19 @@ def assemble_and_publish(
     finally:
         temporary_output.unlink(missing_ok=True)
     return manifest, drift
+
+
+def _staging_file(output: JobOutput) -> Path:
+    """A free name where the output can be assembled and then published whole."""
+    staging = output.location.folder.staging_dir(output.partial.work)
+    staging.mkdir(parents=True, exist_ok=True)
+    handle, temporary_name = tempfile.mkstemp(
+        prefix=f".{output.location.file_name}.", suffix=".tmp", dir=staging
+    )
+    os.close(handle)
+    temporary_output = Path(temporary_name)
+    temporary_output.unlink()
+    return temporary_output
 
 
 def finish_published(output: JobOutput, state: dict[str, Any]) -> ScoreManifest:

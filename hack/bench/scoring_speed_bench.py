@@ -1,0 +1,174 @@
+"""Benchmark of `modelship score` against the script a data scientist would write (not a test).
+
+On the scoring benchmark's table and model (hack/bench/scoring_bench.py, default
+1,000,000 rows), runs side by side, as whole processes and in alternation (paired
+rounds, so a busy moment of the machine hits both), each in its own child process whose
+peak resident memory is its own:
+
+- the naive script: pandas reads the whole table, the fitted scikit-learn pipeline's
+  ``predict_proba``, pandas writes Parquet (the id, the label and both probabilities);
+- ``modelship score`` of this checkout (onnxruntime in-process, default chunks);
+- with ``--before REV``: ``modelship score`` of that git revision of serving/ and
+  operator/ (exported to a temporary folder), for a before/after in the same run;
+- once each: the bare onnxruntime ceiling (the whole table in memory, ``session.run``
+  only), and the start-up of ``modelship score`` (the whole command on a 100-row table).
+
+Prints medians of the rounds and the ratios the issue asks for.
+
+    .venv/bin/python hack/bench/scoring_speed_bench.py --rounds 5 --before e10e637
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import joblib
+from modelship_serving.packaging.package import package_model
+from modelship_serving.triton.config import ModelConfigOptions
+from scoring_bench import CEILING, make_table, run_child
+from synthetic import FEATURES, train
+
+NAIVE = textwrap.dedent(
+    """
+    import sys
+    import joblib
+    import pandas as pd
+    model = joblib.load(sys.argv[1])
+    frame = pd.read_parquet(sys.argv[2])
+    scores = model.predict_proba(frame[model.feature_names_in_])
+    out = pd.DataFrame({"id": frame["id"], "label": model.classes_[scores.argmax(axis=1)]})
+    for index, label in enumerate(model.classes_):
+        out[f"probabilities_{label}"] = scores[:, index]
+    out.to_parquet(sys.argv[3], index=False)
+    """
+)
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def export_revision(revision: str, into: Path) -> Path:
+    """serving/ and operator/ of ``revision``, as files under ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "archive", revision, "serving", "operator"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def with_path(command: list[str], tree: Path) -> list[str]:
+    """``command`` run with ``tree``'s serving/ and operator/ first on the import path."""
+    path = f"{tree / 'operator'}{os.pathsep}{tree / 'serving'}"
+    return ["env", f"PYTHONPATH={path}", *command]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before", help="a git revision to measure too, e.g. e10e637")
+    arguments = parser.parse_args()
+    modelship = [sys.executable, "-c", "from modelship.cli import main; main()"]
+    with tempfile.TemporaryDirectory(prefix="scoring-speed-") as workdir:
+        work = Path(workdir)
+        table = work / "input.parquet"
+        make_table(arguments.rows, 2).to_parquet(table, index=False)
+        make_table(100, 3).to_parquet(work / "small.parquet", index=False)
+        sample = make_table(5000, 1)
+        joblib.dump(train(sample), work / "model.joblib")
+        sample[FEATURES].to_csv(work / "sample.csv", index=False)
+        package_model(
+            work / "model.joblib",
+            work / "sample.csv",
+            "bench",
+            "1",
+            work / "repo",
+            config_options=ModelConfigOptions(max_batch_size=1024),
+        )
+        trees = {"after": REPOSITORY}
+        if arguments.before:
+            trees["before"] = export_revision(arguments.before, work / "before")
+
+        def score(tree: Path, source: Path, output: Path) -> list[str]:
+            output.unlink(missing_ok=True)
+            for suffix in (".manifest.json", ".drift.json"):
+                output.with_name(output.name + suffix).unlink(missing_ok=True)
+            model = ["--model-repo", str(work / "repo"), "--model", "bench", "--key", "id"]
+            files = ["--input", str(source), "--output", str(output)]
+            return with_path([*modelship, "score", *model, *files], tree)
+
+        runs: dict[str, list[tuple[float, float]]] = {"naive": []}
+        runs.update({f"modelship score ({name})": [] for name in trees})
+        for round_number in range(arguments.rounds):
+            naive = [sys.executable, "-c", NAIVE, str(work / "model.joblib"), str(table)]
+            seconds, memory, _ = run_child([*naive, str(work / "naive.parquet")])
+            runs["naive"].append((seconds, memory))
+            for name, tree in trees.items():
+                seconds, memory, _ = run_child(score(tree, table, work / f"{name}.parquet"))
+                runs[f"modelship score ({name})"].append((seconds, memory))
+            print(
+                f"round {round_number + 1}: "
+                + ", ".join(f"{label} {r[-1][0]:.2f} s" for label, r in runs.items()),
+                file=sys.stderr,
+            )
+        startup = {
+            name: statistics.median(
+                run_child(score(tree, work / "small.parquet", work / f"small-{name}.parquet"))[0]
+                for _ in range(3)
+            )
+            for name, tree in trees.items()
+        }
+        _, ceiling_memory, ceiling_output = run_child(
+            [sys.executable, "-c", CEILING, str(work / "repo" / "bench"), str(table)]
+        )
+        ceiling_rate = arguments.rows / float(ceiling_output.strip())
+
+    medians = {
+        label: (
+            statistics.median(seconds for seconds, _ in figures),
+            statistics.median(memory for _, memory in figures),
+        )
+        for label, figures in runs.items()
+    }
+    naive_seconds, naive_memory = medians["naive"]
+    print(
+        f"{arguments.rows:,} rows, {arguments.rounds} paired rounds (medians),"
+        f" python {sys.version.split()[0]}, {os.cpu_count()} CPUs,"
+        f" load average at the end {os.getloadavg()[0]:.2f},"
+        f" OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
+    )
+    print()
+    print("| run | time for the table | rows/s | peak RSS (MiB) | vs naive: speed | memory |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, (seconds, memory) in medians.items():
+        print(
+            f"| {label} | {seconds:.2f} s | {arguments.rows / seconds:,.0f} | {memory:,.0f}"
+            f" | {naive_seconds / seconds:.2f}x | {memory / naive_memory:.2f}x |"
+        )
+    print(
+        f"| ceiling: onnxruntime on the whole table in memory (`session.run` only) |"
+        f" {arguments.rows / ceiling_rate:.2f} s | {ceiling_rate:,.0f} | {ceiling_memory:,.0f}"
+        " | | |"
+    )
+    print()
+    for name in trees:
+        seconds = medians[f"modelship score ({name})"][0]
+        print(
+            f"- {name}: {arguments.rows / seconds / ceiling_rate:.2f}x of the ceiling's rows/s;"
+            f" start-up (whole command on 100 rows, median of 3) {startup[name]:.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
