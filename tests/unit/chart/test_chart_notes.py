@@ -58,3 +58,13 @@ def test_notes_show_how_to_apply_a_sample_and_wait_for_ready(
     assert "kubectl -n modelship-system rollout status deployment/modelship" in text
     assert f"kubectl -n {namespace} apply -f {SAMPLE}" in text
     assert f"kubectl -n {namespace} wait --for=condition=Ready mdep/{name} --timeout=10m" in text
+
+
+def test_notes_warn_when_the_admission_policy_asked_for_cannot_be_created(
+    helm: str, tmp_path: Path
+) -> None:
+    """helm install --dry-run=client serves no ValidatingAdmissionPolicy: the policy the user
+    turned on is not rendered, and the notes must say so rather than stay silent."""
+    text = notes(helm, {"policy": {"admission": {"enabled": True}}}, tmp_path)
+    assert "WARNING: policy.admission.enabled is set" in text
+    assert "WARNING: policy.admission" not in notes(helm, {}, tmp_path)
