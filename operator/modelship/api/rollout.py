@@ -10,13 +10,12 @@ from pydantic import AfterValidator, Field
 
 from modelship.api.base import (
     DNS_SUBDOMAIN_PATTERN,
-    HTTP_URL_PATTERN,
-    INT32_MAX,
-    URI_MAX_LENGTH,
     ApiModel,
     DnsLabel,
     DnsSubdomain,
     Duration,
+    HttpUrl,
+    NonNegativeInt32,
 )
 from modelship.api.cel import Rule, cel_rules, checked
 
@@ -55,10 +54,8 @@ class MetricsProvider(ApiModel):
         default=MetricsProviderType.TRITON,
         description="triton: scrape each revision's metrics port; prometheus: query url.",
     )
-    url: str | None = Field(
+    url: HttpUrl | None = Field(
         default=None,
-        pattern=HTTP_URL_PATTERN,
-        max_length=URI_MAX_LENGTH,
         description="Prometheus base URL.",
     )
 
@@ -107,16 +104,12 @@ class CanaryAnalysis(ApiModel):
         gt=0,
         description="Largest allowed canary mean queue time in milliseconds; unset: none.",
     )
-    min_requests: int = Field(
+    min_requests: NonNegativeInt32 = Field(
         default=100,
-        ge=0,
-        le=INT32_MAX,
         description="Requests a canary must have served before it is judged.",
     )
-    failure_limit: int = Field(
+    failure_limit: NonNegativeInt32 = Field(
         default=2,
-        ge=0,
-        le=INT32_MAX,
         description="Failed measurements tolerated before automatic rollback.",
     )
     provider: MetricsProvider = Field(
