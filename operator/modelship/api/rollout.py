@@ -60,14 +60,16 @@ class MetricsProvider(ApiModel):
     )
 
 
+# A rate or share of requests: 0 to 1 (0.05 = 5%).
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
 class CanaryAnalysis(ApiModel):
     """How the new revision is judged against the stable one while traffic shifts."""
 
     interval: Duration = Field(default="1m", description="Time between two measurements.")
-    max_failure_rate_increase: float = Field(
+    max_failure_rate_increase: Fraction = Field(
         default=0.01,
-        ge=0,
-        le=1,
         description=(
             "How much higher the canary's failure rate may be than stable's "
             "(0.01 = one percentage point)."
@@ -78,10 +80,8 @@ class CanaryAnalysis(ApiModel):
         ge=1,
         description="Largest allowed canary mean latency divided by stable's.",
     )
-    max_failure_rate: float | None = Field(
+    max_failure_rate: Fraction | None = Field(
         default=None,
-        ge=0,
-        le=1,
         description=(
             "Largest allowed canary failure rate, whatever stable's (0.05 = 5%); unset: none."
         ),
