@@ -62,6 +62,9 @@ class MetricsProvider(ApiModel):
 
 # A rate or share of requests: 0 to 1 (0.05 = 5%).
 Fraction = Annotated[float, Field(ge=0, le=1)]
+# The canary's figure divided by stable's: a bound below 1 would fail an equal canary.
+RatioToStable = Annotated[float, Field(ge=1)]
+Milliseconds = Annotated[float, Field(gt=0)]
 
 
 class CanaryAnalysis(ApiModel):
@@ -75,9 +78,8 @@ class CanaryAnalysis(ApiModel):
             "(0.01 = one percentage point)."
         ),
     )
-    max_latency_ratio: float = Field(
+    max_latency_ratio: RatioToStable = Field(
         default=1.5,
-        ge=1,
         description="Largest allowed canary mean latency divided by stable's.",
     )
     max_failure_rate: Fraction | None = Field(
@@ -86,22 +88,19 @@ class CanaryAnalysis(ApiModel):
             "Largest allowed canary failure rate, whatever stable's (0.05 = 5%); unset: none."
         ),
     )
-    max_mean_latency_ms: float | None = Field(
+    max_mean_latency_ms: Milliseconds | None = Field(
         default=None,
-        gt=0,
         description="Largest allowed canary mean request latency in milliseconds; unset: none.",
     )
-    max_queue_time_ratio: float = Field(
+    max_queue_time_ratio: RatioToStable = Field(
         default=2.0,
-        ge=1,
         description=(
             "Largest allowed canary mean queue time divided by stable's. Ratios of latency and "
             "queue time never fail on a difference under 1 ms."
         ),
     )
-    max_mean_queue_time_ms: float | None = Field(
+    max_mean_queue_time_ms: Milliseconds | None = Field(
         default=None,
-        gt=0,
         description="Largest allowed canary mean queue time in milliseconds; unset: none.",
     )
     min_requests: NonNegativeInt32 = Field(
