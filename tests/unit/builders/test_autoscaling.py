@@ -99,34 +99,24 @@ SCALED_OBJECT_SCHEMA = {
 }
 
 
-def hpa(min_replicas: int, max_replicas: int, metrics: list[Any]) -> dict[str, Any]:
-    """The HorizontalPodAutoscaler expected to scale the stable revision."""
+def scaler(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaler expected to scale the stable revision, with the rest of its spec."""
     return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
+        "apiVersion": api_version,
+        "kind": kind,
         "metadata": META,
-        "spec": {
-            "scaleTargetRef": TARGET,
-            "minReplicas": min_replicas,
-            "maxReplicas": max_replicas,
-            "metrics": metrics,
-        },
+        "spec": {"scaleTargetRef": TARGET, **spec},
     }
+
+
+def hpa(min_replicas: int, max_replicas: int, metrics: list[Any]) -> dict[str, Any]:
+    spec = {"minReplicas": min_replicas, "maxReplicas": max_replicas, "metrics": metrics}
+    return scaler("autoscaling/v2", "HorizontalPodAutoscaler", spec)
 
 
 def scaled_object(min_count: int, max_count: int, triggers: list[Any]) -> dict[str, Any]:
-    """The KEDA ScaledObject expected to scale the stable revision."""
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": META,
-        "spec": {
-            "scaleTargetRef": TARGET,
-            "minReplicaCount": min_count,
-            "maxReplicaCount": max_count,
-            "triggers": triggers,
-        },
-    }
+    spec = {"minReplicaCount": min_count, "maxReplicaCount": max_count, "triggers": triggers}
+    return scaler("keda.sh/v1alpha1", "ScaledObject", spec)
 
 
 CASES = [
