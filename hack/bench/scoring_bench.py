@@ -54,6 +54,22 @@ _MEASURE = (
 )
 
 
+def package_bench_model(work: Path) -> None:
+    """Train the benchmark's model on its own sample and package it as model "bench"
+    version 1 in ``work``/repo (the model and sample files stay in ``work``)."""
+    sample = make_table(5000, 1)
+    joblib.dump(train(sample), work / "model.joblib")
+    sample[FEATURES].to_csv(work / "sample.csv", index=False)
+    package_model(
+        work / "model.joblib",
+        work / "sample.csv",
+        "bench",
+        "1",
+        work / "repo",
+        config_options=ModelConfigOptions(max_batch_size=1024),
+    )
+
+
 def run_child(command: list[str]) -> tuple[float, float, str]:
     """(seconds, peak RSS MiB, stdout) of one child process."""
     started = time.perf_counter()
@@ -128,17 +144,7 @@ def main() -> None:
         work = Path(workdir)
         table = work / "input.parquet"
         make_table(arguments.rows, 2).to_parquet(table, index=False)
-        sample = make_table(5000, 1)
-        joblib.dump(train(sample), work / "model.joblib")
-        sample[FEATURES].to_csv(work / "sample.csv", index=False)
-        package_model(
-            work / "model.joblib",
-            work / "sample.csv",
-            "bench",
-            "1",
-            work / "repo",
-            config_options=ModelConfigOptions(max_batch_size=1024),
-        )
+        package_bench_model(work)
         figures: list[tuple[str, float, float]] = []
         score = [
             *modelship,

@@ -29,11 +29,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import joblib
-from modelship_serving.packaging.package import package_model
-from modelship_serving.triton.config import ModelConfigOptions
-from scoring_bench import CEILING, make_table, run_child
-from synthetic import FEATURES, train
+from scoring_bench import CEILING, make_table, package_bench_model, run_child
 
 NAIVE = textwrap.dedent(
     """
@@ -85,17 +81,7 @@ def main() -> None:
         table = work / "input.parquet"
         make_table(arguments.rows, 2).to_parquet(table, index=False)
         make_table(100, 3).to_parquet(work / "small.parquet", index=False)
-        sample = make_table(5000, 1)
-        joblib.dump(train(sample), work / "model.joblib")
-        sample[FEATURES].to_csv(work / "sample.csv", index=False)
-        package_model(
-            work / "model.joblib",
-            work / "sample.csv",
-            "bench",
-            "1",
-            work / "repo",
-            config_options=ModelConfigOptions(max_batch_size=1024),
-        )
+        package_bench_model(work)
         trees = {"after": REPOSITORY}
         if arguments.before:
             trees["before"] = export_revision(arguments.before, work / "before")

@@ -7,10 +7,10 @@ from enum import StrEnum
 from pydantic import Field
 
 from modelship.api.base import (
-    HTTP_URL_PATTERN,
-    INT32_MAX,
-    URI_MAX_LENGTH,
     ApiModel,
+    HttpUrl,
+    NonNegativeInt32,
+    PositiveInt32,
 )
 from modelship.api.cel import Rule
 
@@ -70,9 +70,7 @@ class ScalingMetric(ApiModel):
     """One signal the autoscaler follows."""
 
     type: MetricType = Field(description="Which signal.")
-    target: int = Field(
-        ge=1,
-        le=INT32_MAX,
+    target: PositiveInt32 = Field(
         description=(
             "Target per pod: percent of requests for cpu and memory, percent for "
             "gpuUtilization, average microseconds for queueTimeMicroseconds, "
@@ -122,8 +120,8 @@ class AutoscalingSpec(ApiModel):
         ),
     )
 
-    min_replicas: int = Field(default=1, ge=0, le=INT32_MAX, description="Fewest pods.")
-    max_replicas: int = Field(ge=1, le=INT32_MAX, description="Most pods.")
+    min_replicas: NonNegativeInt32 = Field(default=1, description="Fewest pods.")
+    max_replicas: PositiveInt32 = Field(description="Most pods.")
     engine: AutoscalingEngine = Field(
         default=AutoscalingEngine.HPA,
         description=(
@@ -137,10 +135,8 @@ class AutoscalingSpec(ApiModel):
         max_length=10,
         description="Signals to scale on; the largest wanted replica count wins.",
     )
-    prometheus_url: str | None = Field(
+    prometheus_url: HttpUrl | None = Field(
         default=None,
-        pattern=HTTP_URL_PATTERN,
-        max_length=URI_MAX_LENGTH,
         description="Prometheus that scrapes Triton, queried by KEDA for Triton metrics.",
     )
 

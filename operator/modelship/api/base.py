@@ -62,6 +62,10 @@ ARG_MAX_LENGTH = 4096
 MESSAGE_MAX_LENGTH = 32768  # as metav1.Condition's message
 # Kubernetes stores replica counts, ports and the like as int32.
 INT32_MAX = 2**31 - 1
+NonNegativeInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+# A run's deadline (Job activeDeadlineSeconds): at least a minute, as an int32.
+DeadlineSeconds = Annotated[int, Field(ge=60, le=INT32_MAX)]
 
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
 DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)]
@@ -109,6 +113,8 @@ HTTP_URL_PATTERN = uri_pattern("https?")
 # no secrets checked by the pattern, length bounded for the CEL rules that read them.
 ModelUri = Annotated[str, Field(pattern=MODEL_URI_PATTERN, max_length=URI_MAX_LENGTH)]
 OutputUri = Annotated[str, Field(pattern=OUTPUT_URI_PATTERN, max_length=URI_MAX_LENGTH)]
+# A service's base URL (Prometheus): http(s) only, same rules and bound.
+HttpUrl = Annotated[str, Field(pattern=HTTP_URL_PATTERN, max_length=URI_MAX_LENGTH)]
 
 # A Kubernetes resource quantity ("500m", "2Gi", 4), as the pattern Kubernetes' own schemas
 # give resource.Quantity, without the minus sign: requests and limits are never negative.

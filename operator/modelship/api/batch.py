@@ -8,11 +8,12 @@ from pydantic import Field
 
 from modelship.api.base import (
     DNS_LABEL_PATTERN,
-    INT32_MAX,
     ApiModel,
     Cron,
+    DeadlineSeconds,
     ModelUri,
     OutputUri,
+    PositiveInt32,
 )
 from modelship.api.cel import Rule
 from modelship.api.common import (
@@ -96,9 +97,7 @@ class BatchJob(ApiModel):
     schedule: Cron = Field(description="Cron schedule, e.g. '0 2 * * *'.")
     input: BatchInput = Field(description="The table to score.")
     output: BatchOutput = Field(description="Where predictions are written.")
-    batch_size: int = Field(
-        default=4096, ge=1, le=INT32_MAX, description="Rows per inference call."
-    )
+    batch_size: PositiveInt32 = Field(default=4096, description="Rows per inference call.")
     concurrency: int = Field(
         default=1,
         ge=1,
@@ -106,10 +105,8 @@ class BatchJob(ApiModel):
         description="onnxruntime threads scoring in the job's pod; match the CPU it requests.",
     )
     suspend: bool = Field(default=False, description="Pause the schedule.")
-    active_deadline_seconds: int = Field(
+    active_deadline_seconds: DeadlineSeconds = Field(
         default=21600,
-        ge=60,
-        le=INT32_MAX,
         description="A run that takes longer is stopped and failed.",
     )
     resources: ResourceRequirements | None = Field(

@@ -11,10 +11,10 @@ from pydantic import Field
 from modelship.api.base import (
     ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
-    INT32_MAX,
     SHA256_PATTERN,
     ApiModel,
     Cron,
+    DeadlineSeconds,
     DnsLabel,
     Duration,
     Image,
@@ -166,10 +166,8 @@ class RetrainJobSpec(ApiModel):
         default=ConcurrencyPolicy.FORBID, description="What to do when a run is still going."
     )
     backoff_limit: int = Field(default=1, ge=0, le=10, description="Retries of a failed run.")
-    active_deadline_seconds: int = Field(
+    active_deadline_seconds: DeadlineSeconds = Field(
         default=21600,
-        ge=60,
-        le=INT32_MAX,
         description="A run that takes longer is stopped and failed.",
     )
     history_limit: int = Field(

@@ -10,13 +10,12 @@ from pydantic import AfterValidator, Field
 
 from modelship.api.base import (
     DNS_SUBDOMAIN_PATTERN,
-    HTTP_URL_PATTERN,
-    INT32_MAX,
-    URI_MAX_LENGTH,
     ApiModel,
     DnsLabel,
     DnsSubdomain,
     Duration,
+    HttpUrl,
+    NonNegativeInt32,
 )
 from modelship.api.cel import Rule, cel_rules, checked
 
@@ -55,68 +54,61 @@ class MetricsProvider(ApiModel):
         default=MetricsProviderType.TRITON,
         description="triton: scrape each revision's metrics port; prometheus: query url.",
     )
-    url: str | None = Field(
+    url: HttpUrl | None = Field(
         default=None,
-        pattern=HTTP_URL_PATTERN,
-        max_length=URI_MAX_LENGTH,
         description="Prometheus base URL.",
     )
+
+
+# A rate or share of requests: 0 to 1 (0.05 = 5%).
+Fraction = Annotated[float, Field(ge=0, le=1)]
+# The canary's figure divided by stable's: a bound below 1 would fail an equal canary.
+RatioToStable = Annotated[float, Field(ge=1)]
+Milliseconds = Annotated[float, Field(gt=0)]
 
 
 class CanaryAnalysis(ApiModel):
     """How the new revision is judged against the stable one while traffic shifts."""
 
     interval: Duration = Field(default="1m", description="Time between two measurements.")
-    max_failure_rate_increase: float = Field(
+    max_failure_rate_increase: Fraction = Field(
         default=0.01,
-        ge=0,
-        le=1,
         description=(
             "How much higher the canary's failure rate may be than stable's "
             "(0.01 = one percentage point)."
         ),
     )
-    max_latency_ratio: float = Field(
+    max_latency_ratio: RatioToStable = Field(
         default=1.5,
-        ge=1,
         description="Largest allowed canary mean latency divided by stable's.",
     )
-    max_failure_rate: float | None = Field(
+    max_failure_rate: Fraction | None = Field(
         default=None,
-        ge=0,
-        le=1,
         description=(
             "Largest allowed canary failure rate, whatever stable's (0.05 = 5%); unset: none."
         ),
     )
-    max_mean_latency_ms: float | None = Field(
+    max_mean_latency_ms: Milliseconds | None = Field(
         default=None,
-        gt=0,
         description="Largest allowed canary mean request latency in milliseconds; unset: none.",
     )
-    max_queue_time_ratio: float = Field(
+    max_queue_time_ratio: RatioToStable = Field(
         default=2.0,
-        ge=1,
         description=(
             "Largest allowed canary mean queue time divided by stable's. Ratios of latency and "
             "queue time never fail on a difference under 1 ms."
         ),
     )
-    max_mean_queue_time_ms: float | None = Field(
+    max_mean_queue_time_ms: Milliseconds | None = Field(
         default=None,
-        gt=0,
         description="Largest allowed canary mean queue time in milliseconds; unset: none.",
     )
-    min_requests: int = Field(
+    min_requests: NonNegativeInt32 = Field(
         default=100,
-        ge=0,
-        le=INT32_MAX,
         description="Requests a canary must have served before it is judged.",
     )
-    failure_limit: int = Field(
+    failure_limit: NonNegativeInt32 = Field(
         default=2,
-        ge=0,
-        le=INT32_MAX,
         description="Failed measurements tolerated before automatic rollback.",
     )
     provider: MetricsProvider = Field(

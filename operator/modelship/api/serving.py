@@ -8,9 +8,10 @@ from pydantic import Field
 
 from modelship.api.base import (
     ARG_MAX_LENGTH,
-    INT32_MAX,
     ApiModel,
     Image,
+    NonNegativeInt32,
+    PositiveInt32,
 )
 from modelship.api.common import (
     PRESERVE_UNKNOWN,
@@ -27,13 +28,11 @@ DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
 class DynamicBatching(ApiModel):
     """Triton dynamic batching: requests are merged into batches on the server."""
 
-    max_queue_delay_microseconds: int = Field(
+    max_queue_delay_microseconds: NonNegativeInt32 = Field(
         default=100,
-        ge=0,
-        le=INT32_MAX,
         description="How long a request may wait for others to form a batch.",
     )
-    preferred_batch_sizes: list[Annotated[int, Field(ge=1, le=INT32_MAX)]] = Field(
+    preferred_batch_sizes: list[PositiveInt32] = Field(
         default_factory=list,
         max_length=16,
         description=(
@@ -55,10 +54,8 @@ class ServingSpec(ApiModel):
             "whitespace, at most 1024 characters."
         ),
     )
-    replicas: int = Field(
+    replicas: NonNegativeInt32 = Field(
         default=1,
-        ge=0,
-        le=INT32_MAX,
         description="Pods of the stable revision when autoscaling is off.",
     )
     resources: ResourceRequirements | None = Field(

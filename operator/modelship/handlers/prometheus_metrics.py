@@ -11,14 +11,13 @@ Prometheus has no series for, or that it does not answer for in time, is left ou
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
 
 from modelship.api.model_deployment_status import RequestCounters
-from modelship.handlers.triton_metrics import COUNTERS, SCRAPE_TIMEOUT_SECONDS
+from modelship.handlers.triton_metrics import COUNTERS, read_each
 
 
 def counters_query(namespace: str, revision: str) -> str:
@@ -45,15 +44,10 @@ async def query_revisions(
     url: str, namespace: str, revisions: Iterable[str]
 ) -> dict[str, RequestCounters]:
     """Each revision's counters, as Prometheus has them now; a revision not read is left out."""
-    wanted = list(revisions)
-    if not wanted:
-        return {}
-    timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        read = await asyncio.gather(
-            *(_query(session, url, counters_query(namespace, revision)) for revision in wanted)
-        )
-    return {revision: c for revision, c in zip(wanted, read, strict=True) if c is not None}
+    return await read_each(
+        revisions,
+        lambda session, revision: _query(session, url, counters_query(namespace, revision)),
+    )
 
 
 async def _query(session: aiohttp.ClientSession, url: str, query: str) -> RequestCounters | None:

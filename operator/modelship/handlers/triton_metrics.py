@@ -10,7 +10,7 @@ look like counters that went down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -63,15 +63,23 @@ async def scrape_revisions(
     pods: Sequence[Mapping[str, Any]], revisions: Iterable[str], port: int = METRICS_PORT
 ) -> dict[str, RequestCounters]:
     """Each revision's counters summed over its ready pods; a revision not read is left out."""
-    wanted = {revision: ready_pod_ips(pods, revision) for revision in revisions}
+    ips = {revision: ready_pod_ips(pods, revision) for revision in revisions}
+    return await read_each(ips, lambda session, revision: _revision(session, ips[revision], port))
+
+
+async def read_each(
+    revisions: Iterable[str],
+    read: Callable[[aiohttp.ClientSession, str], Awaitable[RequestCounters | None]],
+) -> dict[str, RequestCounters]:
+    """``read`` each revision's counters at once in one session bounded by the scrape
+    timeout; a revision read as None is left out."""
+    wanted = list(revisions)
     if not wanted:
         return {}
     timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        read = await asyncio.gather(
-            *(_revision(session, ips, port) for ips in wanted.values()),
-        )
-    return {revision: c for revision, c in zip(wanted, read, strict=True) if c is not None}
+        counters = await asyncio.gather(*(read(session, revision) for revision in wanted))
+    return {revision: c for revision, c in zip(wanted, counters, strict=True) if c is not None}
 
 
 async def _revision(

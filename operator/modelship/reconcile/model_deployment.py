@@ -360,17 +360,8 @@ def _history(
         history = [entry for entry in history if entry.revision != rollout.retried.name]
     failed = rollout.rolled_back
     if failed is not None and not any(e.revision == failed.revision.name for e in history):
-        model = failed.revision.model
-        created = (canary_live or {}).get("metadata", {}).get("creationTimestamp")
-        entry = HistoryEntry(
-            revision=failed.revision.name,
-            version=model.version,
-            uri=model.uri,
-            sha256=model.sha256,
-            lineage=model.lineage,
-            deployed_at=created or now,
-            outcome=RevisionOutcome.ROLLED_BACK,
-            message=failed.message,
+        entry = _history_entry(
+            failed.revision, canary_live, now, RevisionOutcome.ROLLED_BACK, failed.message
         )
         history = bounded([entry, *history])
     revision = rollout.plan.stable.revision
@@ -385,15 +376,28 @@ def _history(
         else entry
         for entry in history
     ]
+    entry = _history_entry(revision, stable_live, now, RevisionOutcome.SERVING)
+    return bounded([entry, *entries])
+
+
+def _history_entry(
+    revision: Revision,
+    live: Manifest | None,
+    now: datetime,
+    outcome: RevisionOutcome,
+    message: str | None = None,
+) -> HistoryEntry:
+    """``revision`` in the history, deployed when its live Deployment was created (now if
+    there is none yet)."""
     model = revision.model
-    created = (stable_live or {}).get("metadata", {}).get("creationTimestamp")
-    entry = HistoryEntry(
+    created = (live or {}).get("metadata", {}).get("creationTimestamp")
+    return HistoryEntry(
         revision=revision.name,
         version=model.version,
         uri=model.uri,
         sha256=model.sha256,
         lineage=model.lineage,
         deployed_at=created or now,
-        outcome=RevisionOutcome.SERVING,
+        outcome=outcome,
+        message=message,
     )
-    return bounded([entry, *entries])

@@ -54,10 +54,18 @@ class Server:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-def _serve_archive(handler: http.server.BaseHTTPRequestHandler) -> None:
+def _start_body(
+    handler: http.server.BaseHTTPRequestHandler, length: int | str | None = None
+) -> None:
+    """Answer 200 with `length` as Content-Length (none when None); the body comes next."""
     handler.send_response(200)
-    handler.send_header("Content-Length", str(len(ARCHIVE)))
+    if length is not None:
+        handler.send_header("Content-Length", str(length))
     handler.end_headers()
+
+
+def _serve_archive(handler: http.server.BaseHTTPRequestHandler) -> None:
+    _start_body(handler, len(ARCHIVE))
     handler.wfile.write(ARCHIVE)
 
 
@@ -247,9 +255,7 @@ def test_a_server_that_drips_bytes_meets_the_deadline(
     server = start_server()
 
     def drip(handler: http.server.BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Length", "1000")
-        handler.end_headers()
+        _start_body(handler, 1000)
         for _ in range(1000):
             handler.wfile.write(b"\0")
             handler.wfile.flush()
@@ -292,8 +298,7 @@ def test_a_tar_cut_short_without_a_content_length_is_refused(
     server = start_server()
 
     def close_early(handler: http.server.BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)  # no Content-Length: the body ends when the connection does
-        handler.end_headers()
+        _start_body(handler)  # no Content-Length: the body ends when the connection does
         handler.wfile.write(cut)
         handler.close_connection = True
 
@@ -307,10 +312,7 @@ def _endless(
     sent: list[int], length: int | None
 ) -> Callable[[http.server.BaseHTTPRequestHandler], None]:
     def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        if length is not None:
-            handler.send_header("Content-Length", str(length))
-        handler.end_headers()
+        _start_body(handler, length)
         try:
             for _ in range(1024):
                 handler.wfile.write(bytes(MiB))
@@ -358,9 +360,7 @@ def test_an_invalid_content_length_is_one_line(
     server = start_server()
 
     def bogus(handler: http.server.BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Length", "lots")
-        handler.end_headers()
+        _start_body(handler, "lots")
         handler.wfile.write(ARCHIVE)
         handler.close_connection = True
 

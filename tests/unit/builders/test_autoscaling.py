@@ -98,144 +98,139 @@ SCALED_OBJECT_SCHEMA = {
     },
 }
 
+
+def scaler(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaler expected to scale the stable revision, with the rest of its spec."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": META,
+        "spec": {"scaleTargetRef": TARGET, **spec},
+    }
+
+
+def hpa(min_replicas: int, max_replicas: int, metrics: list[Any]) -> dict[str, Any]:
+    spec = {"minReplicas": min_replicas, "maxReplicas": max_replicas, "metrics": metrics}
+    return scaler("autoscaling/v2", "HorizontalPodAutoscaler", spec)
+
+
+def scaled_object(min_count: int, max_count: int, triggers: list[Any]) -> dict[str, Any]:
+    spec = {"minReplicaCount": min_count, "maxReplicaCount": max_count, "triggers": triggers}
+    return scaler("keda.sh/v1alpha1", "ScaledObject", spec)
+
+
 CASES = [
     pytest.param(
         {"minReplicas": 2, "maxReplicas": 6},
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": META,
-            "spec": {
-                "scaleTargetRef": TARGET,
-                "minReplicas": 2,
-                "maxReplicas": 6,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 80},
-                        },
-                    }
-                ],
-            },
-        },
+        hpa(
+            2,
+            6,
+            [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                }
+            ],
+        ),
         id="hpa-default-cpu",
     ),
     pytest.param(
         {"engine": "hpa", "maxReplicas": 10, "metrics": ALL_METRICS},
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": META,
-            "spec": {
-                "scaleTargetRef": TARGET,
-                "minReplicas": 1,
-                "maxReplicas": 10,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 70},
-                        },
+        hpa(
+            1,
+            10,
+            [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
                     },
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "memory",
-                            "target": {"type": "Utilization", "averageUtilization": 80},
-                        },
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
                     },
-                    {
-                        "type": "Pods",
-                        "pods": {
-                            "metric": {"name": "nv_inference_queue_duration_us"},
-                            "target": {"type": "AverageValue", "averageValue": "2000"},
-                        },
+                },
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": "nv_inference_queue_duration_us"},
+                        "target": {"type": "AverageValue", "averageValue": "2000"},
                     },
-                    {
-                        "type": "Pods",
-                        "pods": {
-                            "metric": {"name": "nv_inference_request_success"},
-                            "target": {"type": "AverageValue", "averageValue": "150"},
-                        },
+                },
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": "nv_inference_request_success"},
+                        "target": {"type": "AverageValue", "averageValue": "150"},
                     },
-                    {
-                        "type": "Pods",
-                        "pods": {
-                            "metric": {"name": "nv_gpu_utilization"},
-                            "target": {"type": "AverageValue", "averageValue": "75"},
-                        },
+                },
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": "nv_gpu_utilization"},
+                        "target": {"type": "AverageValue", "averageValue": "75"},
                     },
-                ],
-            },
-        },
+                },
+            ],
+        ),
         id="hpa-every-metric",
     ),
     pytest.param(
         {"engine": "keda", "maxReplicas": 10, "prometheusUrl": PROMETHEUS, "metrics": ALL_METRICS},
-        {
-            "apiVersion": "keda.sh/v1alpha1",
-            "kind": "ScaledObject",
-            "metadata": META,
-            "spec": {
-                "scaleTargetRef": TARGET,
-                "minReplicaCount": 1,
-                "maxReplicaCount": 10,
-                "triggers": [
-                    {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}},
-                    {"type": "memory", "metricType": "Utilization", "metadata": {"value": "80"}},
-                    {
-                        "type": "prometheus",
-                        "metricType": "Value",
-                        "metadata": {
-                            "serverAddress": PROMETHEUS,
-                            "query": f"sum(rate(nv_inference_queue_duration_us{{{MODEL}}}[1m]))"
-                            f" / clamp_min(sum(rate(nv_inference_request_success{{{MODEL}}}"
-                            "[1m])), 1)",
-                            "threshold": "2000",
-                        },
+        scaled_object(
+            1,
+            10,
+            [
+                {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}},
+                {"type": "memory", "metricType": "Utilization", "metadata": {"value": "80"}},
+                {
+                    "type": "prometheus",
+                    "metricType": "Value",
+                    "metadata": {
+                        "serverAddress": PROMETHEUS,
+                        "query": f"sum(rate(nv_inference_queue_duration_us{{{MODEL}}}[1m]))"
+                        f" / clamp_min(sum(rate(nv_inference_request_success{{{MODEL}}}"
+                        "[1m])), 1)",
+                        "threshold": "2000",
                     },
-                    {
-                        "type": "prometheus",
-                        "metricType": "AverageValue",
-                        "metadata": {
-                            "serverAddress": PROMETHEUS,
-                            "query": f"sum(rate(nv_inference_request_success{{{MODEL}}}[1m]))",
-                            "threshold": "150",
-                        },
+                },
+                {
+                    "type": "prometheus",
+                    "metricType": "AverageValue",
+                    "metadata": {
+                        "serverAddress": PROMETHEUS,
+                        "query": f"sum(rate(nv_inference_request_success{{{MODEL}}}[1m]))",
+                        "threshold": "150",
                     },
-                    {
-                        "type": "prometheus",
-                        "metricType": "Value",
-                        "metadata": {
-                            "serverAddress": PROMETHEUS,
-                            "query": f"avg(nv_gpu_utilization{{{PODS}}}) * 100",
-                            "threshold": "75",
-                        },
+                },
+                {
+                    "type": "prometheus",
+                    "metricType": "Value",
+                    "metadata": {
+                        "serverAddress": PROMETHEUS,
+                        "query": f"avg(nv_gpu_utilization{{{PODS}}}) * 100",
+                        "threshold": "75",
                     },
-                ],
-            },
-        },
+                },
+            ],
+        ),
         id="keda-every-metric",
     ),
     # KEDA refuses scale to zero on cpu alone, so the API does: minReplicas 1.
     pytest.param(
         {"engine": "keda", "minReplicas": 1, "maxReplicas": 3},
-        {
-            "apiVersion": "keda.sh/v1alpha1",
-            "kind": "ScaledObject",
-            "metadata": META,
-            "spec": {
-                "scaleTargetRef": TARGET,
-                "minReplicaCount": 1,
-                "maxReplicaCount": 3,
-                "triggers": [
-                    {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}}
-                ],
-            },
-        },
+        scaled_object(
+            1,
+            3,
+            [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}}],
+        ),
         id="keda-cpu-without-prometheus",
     ),
 ]

@@ -127,6 +127,16 @@ def started(version: str = "2") -> tuple[Cluster, str]:
     return cluster, stable
 
 
+def at_first_step() -> tuple[Cluster, str, str]:
+    """The canary at its first step with both revisions' counters read once (all zero):
+    the stable revision's name, then the canary's."""
+    cluster, old = started()
+    new = canary(cluster.reconcile())["name"]
+    cluster.serve(counters(0), counters(0))
+    cluster.reconcile()
+    return cluster, old, new
+
+
 def test_a_healthy_canary_walks_every_step_and_is_promoted() -> None:
     cluster, old = started()
     first = cluster.reconcile()
@@ -183,10 +193,7 @@ def test_a_healthy_canary_walks_every_step_and_is_promoted() -> None:
 
 
 def test_a_canary_failing_five_percent_is_rolled_back_and_not_retried() -> None:
-    cluster, old = started()
-    cluster.reconcile()
-    cluster.serve(counters(0), counters(0))
-    cluster.reconcile()
+    cluster, old, _ = at_first_step()
     cluster.later(60)
     cluster.serve(counters(1000), counters(237, 13))
     first_failure = cluster.reconcile()
@@ -232,10 +239,7 @@ def test_a_canary_failing_five_percent_is_rolled_back_and_not_retried() -> None:
 def test_each_measurement_compares_the_canary_with_stable_over_the_same_window(
     canary_counters: RequestCounters, outcome: str, quoted: str
 ) -> None:
-    cluster, _ = started()
-    cluster.reconcile()
-    cluster.serve(counters(0), counters(0))
-    cluster.reconcile()
+    cluster, _, _ = at_first_step()
     cluster.later(60)
     cluster.serve(counters(1000), canary_counters)
     decision = cluster.reconcile()
@@ -245,10 +249,7 @@ def test_each_measurement_compares_the_canary_with_stable_over_the_same_window(
 
 
 def test_too_few_requests_grow_the_window_until_there_are_enough() -> None:
-    cluster, _ = started()
-    cluster.reconcile()
-    cluster.serve(counters(0), counters(0))
-    cluster.reconcile()
+    cluster, _, _ = at_first_step()
     cluster.later(60)
     cluster.serve(counters(100), counters(60))
     assert canary(cluster.reconcile())["window"]["startedAt"] == "2026-01-02T03:04:05Z"
@@ -287,10 +288,7 @@ def test_no_traffic_reaches_a_canary_with_no_ready_pod() -> None:
 
 
 def test_a_canary_whose_deployment_is_deleted_mid_step_loses_its_traffic_not_its_step() -> None:
-    cluster, _ = started()
-    cluster.reconcile()
-    cluster.serve(counters(0), counters(0))
-    cluster.reconcile()
+    cluster, _, _ = at_first_step()
     cluster.later(120)
     cluster.serve(counters(2000), counters(500))
     cluster.reconcile()  # step 2, 50%
@@ -304,10 +302,7 @@ def test_a_canary_whose_deployment_is_deleted_mid_step_loses_its_traffic_not_its
 
 
 def test_a_newer_version_mid_canary_replaces_the_canary_from_the_first_step() -> None:
-    cluster, old = started()
-    cluster.reconcile()
-    cluster.serve(counters(0), counters(0))
-    cluster.reconcile()
+    cluster, old, _ = at_first_step()
     cluster.later(120)
     cluster.serve(counters(2000), counters(500))
     cluster.reconcile()  # step 2
@@ -438,14 +433,6 @@ def command(cluster: Cluster, value: str) -> None:
     meta = cluster.md["metadata"]
     annotations = {**meta.get("annotations", {}), "rollout.modelship.dev/command": value}
     cluster.md = {**cluster.md, "metadata": {**meta, "annotations": annotations}}
-
-
-def at_first_step() -> tuple[Cluster, str, str]:
-    cluster, old = started()
-    new = canary(cluster.reconcile())["name"]
-    cluster.serve(counters(0), counters(0))
-    cluster.reconcile()
-    return cluster, old, new
 
 
 def test_pause_holds_the_step_past_its_pause_and_resume_walks_on() -> None:

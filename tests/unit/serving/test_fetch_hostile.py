@@ -52,6 +52,13 @@ def _nothing_installed(tmp_path: Path, destination: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if ".modelship-fetch-" in p.name]
 
 
+def _refused(uri: str, tmp_path: Path, match: str) -> None:
+    """Fetching `uri` fails with `match` and installs nothing, not even a temporary folder."""
+    with pytest.raises(FetchError, match=match):
+        fetch_repository(uri, tmp_path / "dest")
+    _nothing_installed(tmp_path, tmp_path / "dest")
+
+
 def _one_line(error: pytest.ExceptionInfo[BaseException]) -> str:
     message = str(error.value)
     assert "\n" not in message
@@ -151,9 +158,7 @@ def test_a_link_out_of_the_source_is_never_followed(repository: Path, tmp_path: 
     secret = tmp_path / "secret.txt"
     secret.write_text("do not copy me")
     (repository / "wine" / "leak").symlink_to(secret)
-    with pytest.raises(FetchError, match="a link that leaves the directory"):
-        fetch_repository(repository.as_uri(), tmp_path / "dest")
-    _nothing_installed(tmp_path, tmp_path / "dest")
+    _refused(repository.as_uri(), tmp_path, "a link that leaves the directory")
 
 
 def test_a_link_to_a_file_inside_the_source_is_copied_as_that_file(
@@ -222,9 +227,7 @@ def test_a_plain_tar_cut_inside_a_member_is_refused(tmp_path: Path) -> None:
     whole = _tar_bytes([("wine/config.pbtxt", b"a" * 5000)])
     truncated = tmp_path / "model.tar"
     truncated.write_bytes(whole[:3000])
-    with pytest.raises(FetchError, match="not a readable tar archive"):
-        fetch_repository(truncated.as_uri(), tmp_path / "dest")
-    _nothing_installed(tmp_path, tmp_path / "dest")
+    _refused(truncated.as_uri(), tmp_path, "not a readable tar archive")
 
 
 def test_a_gzip_cut_before_its_trailer_is_refused(tmp_path: Path) -> None:
@@ -232,9 +235,7 @@ def test_a_gzip_cut_before_its_trailer_is_refused(tmp_path: Path) -> None:
     compressed = gzip.compress(plain)
     truncated = tmp_path / "model.tar.gz"
     truncated.write_bytes(compressed[:-8])  # the CRC32 and length trailer are gone
-    with pytest.raises(FetchError, match="not a readable tar archive"):
-        fetch_repository(truncated.as_uri(), tmp_path / "dest")
-    _nothing_installed(tmp_path, tmp_path / "dest")
+    _refused(truncated.as_uri(), tmp_path, "not a readable tar archive")
 
 
 def test_a_whole_archive_from_another_writer_is_still_accepted(

@@ -29,8 +29,9 @@ from modelship.cli import main
 from modelship_serving.drift import BatchCounts, drift_report
 from modelship_serving.errors import SchemaMismatchError, ScoringError
 from modelship_serving.packaging.package import package_model
-from modelship_serving.scoring.job import ScoreSettings, manifest_path, run_scoring
+from modelship_serving.scoring.job import manifest_path, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
+from support.churn_scoring import churn_job as job
 
 SECRET = "X-Amz-Signature=s3cr3tsignature"
 
@@ -54,17 +55,6 @@ def rows(count: int, seed: int = 3) -> pd.DataFrame:
     )
     frame.insert(0, "customer", list(range(count)))
     return frame
-
-
-def job(repo: Path, source: Path | str, output: Path | str, **options: Any) -> ScoreSettings:
-    return ScoreSettings(
-        model_repo=repo,
-        model="churn",
-        input_uri=str(source),
-        output_uri=str(output),
-        rows_per_chunk=100,
-        **options,
-    )
 
 
 def crash_on_chunk(monkeypatch: pytest.MonkeyPatch, number: int) -> None:

@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 import pytest
 from modelship_serving.packaging.package import package_model
-from modelship_serving.scoring.job import ScoreSettings, run_scoring
+from modelship_serving.scoring.job import run_scoring
 from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
 from modelship_serving.scoring.scorers import InProcessScorer
+from support.churn_scoring import churn_job
 from support.sklearn_models import customer_rows as rows
 
 
@@ -74,15 +75,7 @@ def test_a_streamed_output_equals_the_one_a_resumed_run_assembles(
     source = tmp_path / "in.parquet"
     rows(700).to_parquet(source, index=False)
 
-    def job(output: Path) -> ScoreSettings:
-        return ScoreSettings(
-            model_repo=churn_repo,
-            model="churn",
-            input_uri=str(source),
-            output_uri=str(output),
-            rows_per_chunk=100,
-            key_column="customer",
-        )
+    job = partial(churn_job, churn_repo, source, key_column="customer")
 
     streamed = tmp_path / f"streamed{suffix}"
     run_scoring(job(streamed))
