@@ -156,7 +156,9 @@ def test_a_healthy_canary_is_promoted_through_every_step(
     cluster: EmulatedCluster, servers: dict[str, TritonServer]
 ) -> None:
     md, seen, gateway = roll_out(cluster, servers, canary_failing=0.0)
-    assert seen == [20, 50], "the gateway was sent to the canary at each step's weight in turn"
+    # Promotion sends the canary everything a moment before status names it stable, so the
+    # last glimpse of the route may be that 100.
+    assert seen in ([20, 50], [20, 50, 100]), "the gateway saw each step's weight in turn"
     status = md["status"]
     assert status["stable"]["name"] == gateway.canary
     assert [(h["version"], h["outcome"]) for h in status["history"]] == [
