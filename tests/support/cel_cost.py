@@ -127,22 +127,14 @@ def decl_type(schema: Schema, is_resource_root: bool = False) -> DeclType | None
     if kind == "array":
         if "items" not in schema:
             return None
-        items = decl_type(schema["items"])
-        if items is None:
-            return None
-        max_items = schema.get("maxItems")
-        if max_items is None:
-            max_items = (MAX_REQUEST_SIZE_BYTES - 2) // (items.min_serialized_size + 1)
-        return DeclType("list", max(max_items, 0), 2, elem=items)
+        # An element costs at least its own size and a comma.
+        return _collection("list", schema["items"], schema.get("maxItems"), 1)
     if kind == "object":
         if isinstance(schema.get("additionalProperties"), Mapping):
-            values = decl_type(schema["additionalProperties"])
-            if values is None:
-                return None
-            max_properties = schema.get("maxProperties")
-            if max_properties is None:
-                max_properties = (MAX_REQUEST_SIZE_BYTES - 2) // (values.min_serialized_size + 6)
-            return DeclType("map", max(max_properties, 0), 2, elem=values)
+            # An entry costs at least its value, a comma, a colon and a quoted 1-letter key.
+            return _collection(
+                "map", schema["additionalProperties"], schema.get("maxProperties"), 6
+            )
         required = set(schema.get("required", []))
         fields: dict[str, DeclType] = {}
         min_size = 2  # {}
@@ -164,6 +156,18 @@ def decl_type(schema: Schema, is_resource_root: bool = False) -> DeclType | None
     if kind == "integer":
         return DeclType("int", 0, MIN_NUMBER_SIZE)
     return None
+
+
+def _collection(
+    kind: str, element_schema: Schema, bound: int | None, element_overhead: int
+) -> DeclType | None:
+    """A list or map: as many elements as its bound allows, else as fit in a whole request."""
+    element = decl_type(element_schema)
+    if element is None:
+        return None
+    if bound is None:
+        bound = (MAX_REQUEST_SIZE_BYTES - 2) // (element.min_serialized_size + element_overhead)
+    return DeclType(kind, max(bound, 0), 2, elem=element)
 
 
 def _string_type(schema: Schema) -> DeclType:
