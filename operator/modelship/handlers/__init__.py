@@ -203,12 +203,12 @@ def _child_events(registry: kopf.OperatorRegistry) -> None:
             found.model_deployments_by_name, named
         )
         if owner:
-            await model_deployment.reconcile(owner, found, memo.runtime, "child", logger)
+            await model_deployment.reconcile_on_event(owner, found, memo.runtime, "child", logger)
             return
         key = (meta.get("namespace"), labels.get(RETRAIN_JOB))
         owner = found.first(found.retrain_jobs, uid) or found.first(found.retrain_jobs_by_name, key)
         if owner:
-            await retrain_job.reconcile(owner, found, memo.runtime, "child", logger)
+            await retrain_job.reconcile_on_event(owner, found, memo.runtime, "child", logger)
 
     for group, version, plural in CHILD_RESOURCES:
         kopf.on.event(
@@ -239,7 +239,7 @@ def _pod_events(registry: kopf.OperatorRegistry) -> None:
         found = Indexes.of(kwargs)
         owner = found.first(found.model_deployments_by_name, (namespace, labels.get(DEPLOYMENT)))
         if owner:
-            await model_deployment.reconcile(owner, found, memo.runtime, "pod", logger)
+            await model_deployment.reconcile_on_event(owner, found, memo.runtime, "pod", logger)
 
 
 def _promotions(registry: kopf.OperatorRegistry) -> None:
@@ -253,4 +253,6 @@ def _promotions(registry: kopf.OperatorRegistry) -> None:
     ) -> None:
         found = Indexes.of(kwargs)
         for follower in found.all_of(found.followers, (namespace, name)):
-            await model_deployment.reconcile(follower, found, memo.runtime, "promoted", logger)
+            await model_deployment.reconcile_on_event(
+                follower, found, memo.runtime, "promoted", logger
+            )

@@ -26,7 +26,7 @@ import kopf
 from modelship.core.objects import Event, Ref, Refusal
 from modelship.handlers import metrics
 from modelship.handlers.indexes import Indexes
-from modelship.handlers.runtime import Runtime, post, retryable
+from modelship.handlers.runtime import MIN_WAKE_DELAY, Runtime, post, retryable
 from modelship.kube.apply import Applied, apply
 from modelship.kube.errors import KubeError
 from modelship.reconcile import reasons
@@ -36,7 +36,7 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 Obs = TypeVar("Obs")  # what a kind's gather observes and its decide reads
 
 # Never requeue sooner than this: a wake time already past still waits a moment.
-MIN_REQUEUE_DELAY = 1.0
+MIN_REQUEUE_DELAY = MIN_WAKE_DELAY
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class KindReconciler(Generic[Obs]):
     # The observation again, with the child the API server refused to write; None for a kind
     # whose status does not report it (a Warning Event still does).
     with_refusal: Callable[[Obs, Refusal], Obs] | None = None
+    # Where the indexes keep this kind's objects by uid: a scheduled wake reads the newest body.
+    by_uid: Callable[[Indexes], Mapping[str, Any]] = dataclasses.field(kw_only=True)
 
     async def reconcile(
         self,
@@ -86,6 +88,27 @@ class KindReconciler(Generic[Obs]):
                 except KubeError as error:
                     raise retryable(error, kind) from error
         return _earliest(decision.wake_at, held.retry_at if held is not None else None)
+
+    async def reconcile_on_event(
+        self,
+        body: Mapping[str, Any],
+        indexes: Indexes,
+        runtime: Runtime,
+        trigger: str,
+        logger: Logger,
+    ) -> None:
+        """Reconcile for a watch event (a child's, a pod's, a promotion). Kopf will not call
+        again at the decision's wake time, as it does for its own handlers, so the runtime
+        wakes the object then, with its body as the indexes hold it by that time."""
+        wake_at = await self.reconcile(body, indexes, runtime, trigger, logger)
+        uid = body["metadata"]["uid"]
+
+        async def woken() -> None:
+            current = indexes.first(self.by_uid(indexes), uid)
+            if current is not None:
+                await self.reconcile_on_event(current, indexes, runtime, "wake", logger)
+
+        runtime.wake(uid, wake_at, woken)
 
     async def _act(
         self, body: Mapping[str, Any], observed: Obs, runtime: Runtime

@@ -92,8 +92,16 @@ def _with_refusal(observed: Observed, refusal: Refusal) -> Observed:
     return dataclasses.replace(observed, refused=refusal)
 
 
-RECONCILER = executor.KindReconciler(KIND, gather, decide, _with_conflicts, _with_refusal)
+RECONCILER = executor.KindReconciler(
+    KIND,
+    gather,
+    decide,
+    _with_conflicts,
+    _with_refusal,
+    by_uid=lambda found: found.model_deployments,
+)
 reconcile = RECONCILER.reconcile
+reconcile_on_event = RECONCILER.reconcile_on_event
 
 
 def _exits_wanted(

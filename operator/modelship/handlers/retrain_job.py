@@ -32,8 +32,11 @@ def _with_refusal(observed: Observed, refusal: Refusal) -> Observed:
     return dataclasses.replace(observed, refused=refusal)
 
 
-RECONCILER = executor.KindReconciler(KIND, gather, decide, with_refusal=_with_refusal)
+RECONCILER = executor.KindReconciler(
+    KIND, gather, decide, with_refusal=_with_refusal, by_uid=lambda found: found.retrain_jobs
+)
 reconcile = RECONCILER.reconcile
+reconcile_on_event = RECONCILER.reconcile_on_event
 
 
 async def _results(runtime: Runtime, namespace: str, runs: list[str]) -> dict[str, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import kopf
@@ -26,6 +26,10 @@ DEFAULT_RETRY_DELAY = 5.0
 # the same spec is refused the same way until a person (or a policy change) fixes it.
 FIRST_REFUSAL_BACKOFF = 10.0
 MAX_REFUSAL_BACKOFF = 600.0
+# Never wake sooner than this: a wake time already past still waits a moment.
+MIN_WAKE_DELAY = 1.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,33 @@ class Runtime:
     created: dict[str, dict[Ref, dict[str, Any]]] = field(default_factory=dict)
     # Per uid, the last refused write: not asked again before its time for the same generation.
     refusals: dict[str, Backoff] = field(default_factory=dict)
+    # Per uid, the earliest time a decision asked to be woken at, and the timer for it.
+    wakes: dict[str, tuple[datetime, asyncio.TimerHandle]] = field(default_factory=dict)
+    _woken: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def wake(self, uid: str, at: datetime | None, reconcile: Callable[[], Awaitable[None]]) -> None:
+        """Run `reconcile` at `at`, unless an earlier wake of this object is already set.
+
+        Kopf requeues only its own handlers; a reconcile that a child's or a pod's event
+        started would otherwise lose its decision's wake time until the next resync.
+        """
+        if at is None:
+            return
+        scheduled = self.wakes.get(uid)
+        if scheduled is not None:
+            if scheduled[0] <= at:
+                return
+            scheduled[1].cancel()
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self.wakes.pop(uid, None)
+            task = loop.create_task(_logged(reconcile()))
+            self._woken.add(task)
+            task.add_done_callback(self._woken.discard)
+
+        delay = max((at - datetime.now(UTC)).total_seconds(), MIN_WAKE_DELAY)
+        self.wakes[uid] = (at, loop.call_later(delay, fire))
 
     def with_created(self, uid: str, indexed: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The indexed children, plus those we created that the index has not caught up with."""
@@ -117,6 +148,16 @@ class Runtime:
         self.written.pop(uid, None)
         self.created.pop(uid, None)
         self.locks.pop(uid, None)
+        if (scheduled := self.wakes.pop(uid, None)) is not None:
+            scheduled[1].cancel()
+
+
+async def _logged(reconcile: Awaitable[None]) -> None:
+    """A woken reconcile that fails is logged; the next event or resync tries again."""
+    try:
+        await reconcile
+    except Exception as error:  # nothing awaits this task to hand the error to
+        logger.warning("A scheduled reconcile failed: %s", error)
 
 
 def post(

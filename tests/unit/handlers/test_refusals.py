@@ -98,7 +98,7 @@ def reconciler(kube: FakeKube) -> executor.KindReconciler[Observed]:
 
     real = model_deployment.RECONCILER
     return executor.KindReconciler(
-        real.kind, gather, decide, real.with_conflicts, real.with_refusal
+        real.kind, gather, decide, real.with_conflicts, real.with_refusal, by_uid=real.by_uid
     )
 
 
@@ -227,7 +227,7 @@ def test_a_kind_without_a_refusal_status_still_gets_a_warning_and_a_back_off(
     kube = FakeKube(refuse_deployments)
     runtime = Runtime(kube=kube)  # type: ignore[arg-type]
     real = reconciler(kube)
-    bare = executor.KindReconciler(real.kind, real.gather, decide)
+    bare = executor.KindReconciler(real.kind, real.gather, decide, by_uid=real.by_uid)
     logger = logging.getLogger("test")
     body = md_body("1", generation=1)
 

@@ -11,7 +11,8 @@ from typing import Any
 import kopf
 import pytest
 from modelship.handlers import build_registry, executor, model_deployment
-from modelship.handlers.indexes import CHILD_RESOURCES, child_index_id
+from modelship.handlers import runtime as runtime_module
+from modelship.handlers.indexes import CHILD_RESOURCES, Indexes, child_index_id
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.reconcile.decision import Decision
@@ -39,7 +40,9 @@ def reconciler(wake_at: datetime | None) -> executor.KindReconciler[str]:
     def decide(observed: str) -> Decision:
         return Decision(actions=(), status={}, status_patch={}, wake_at=wake_at)
 
-    return executor.KindReconciler("ModelDeployment", gather, decide)
+    return executor.KindReconciler(
+        "ModelDeployment", gather, decide, by_uid=lambda found: found.model_deployments
+    )
 
 
 def run(wake_at: datetime | None) -> datetime | None:
@@ -110,3 +113,69 @@ def _empty_indexes() -> dict[str, Any]:
         "pods_by_model_deployment",
     ]
     return {index: {} for index in ids}
+
+
+def _indexes_holding(body: Mapping[str, Any]) -> Indexes:
+    found = {index: {} for index in _empty_indexes()}
+    found["modeldeployments_by_uid"] = {body["metadata"]["uid"]: [body]}
+    return Indexes.of(found)
+
+
+def test_an_event_started_reconcile_is_woken_at_its_decision_time_with_the_newest_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kopf requeues only its own handlers: after a child's event the runtime wakes the object."""
+    monkeypatch.setattr(runtime_module, "MIN_WAKE_DELAY", 0.0)
+    newest = BODY | {"metadata": BODY["metadata"] | {"generation": 2}}
+    seen: list[tuple[int, str]] = []
+
+    async def scenario() -> None:
+        wakes = iter([datetime.now(UTC) + timedelta(seconds=0.05), None])
+
+        async def gather(body: Mapping[str, Any], indexes: Any, runtime: Runtime) -> str:
+            return "observed"
+
+        def decide(observed: str) -> Decision:
+            return Decision(actions=(), status={}, status_patch={}, wake_at=next(wakes))
+
+        kind = executor.KindReconciler(
+            "ModelDeployment", gather, decide, by_uid=lambda found: found.model_deployments
+        )
+        original = kind.reconcile
+
+        async def recorded(body: Mapping[str, Any], *args: Any) -> datetime | None:
+            seen.append((body["metadata"]["generation"], args[2]))
+            return await original(body, *args)
+
+        object.__setattr__(kind, "reconcile", recorded)
+        runtime = Runtime(kube=NoKube())  # type: ignore[arg-type]
+        logger = logging.getLogger("test")
+        await kind.reconcile_on_event(BODY, _indexes_holding(newest), runtime, "child", logger)
+        await asyncio.sleep(0.3)
+        assert not runtime.wakes, "no wake is left once the decision asks for none"
+
+    asyncio.run(scenario())
+    assert seen == [(1, "child"), (2, "wake")]
+
+
+def test_an_earlier_wake_replaces_a_later_one_and_forgetting_the_object_cancels_it() -> None:
+    async def scenario() -> list[str]:
+        runtime = Runtime(kube=NoKube())  # type: ignore[arg-type]
+        fired: list[str] = []
+
+        def waking(label: str) -> Any:
+            async def reconcile() -> None:
+                fired.append(label)
+
+            return reconcile
+
+        soon = datetime.now(UTC) + timedelta(seconds=1.1)
+        runtime.wake("u-1", soon + timedelta(minutes=5), waking("late"))
+        runtime.wake("u-1", soon, waking("early"))
+        runtime.wake("u-1", soon + timedelta(minutes=1), waking("later again"))
+        runtime.wake("u-2", soon, waking("forgotten"))
+        runtime.forget("u-2")
+        await asyncio.sleep(1.5)
+        return fired
+
+    assert asyncio.run(scenario()) == ["early"]
