@@ -13,7 +13,7 @@ from typing import Any
 
 from modelship_serving.errors import FetchError
 from modelship_serving.fetch.archive import extract_repository_archive
-from modelship_serving.fetch.limits import FetchBudget, mkdir_charged
+from modelship_serving.fetch.limits import FetchBudget, disk_bytes, mkdir_charged
 from modelship_serving.fetch.retry import TransientFetchError, call_with_retries
 from modelship_serving.fetch.uri import ModelUri
 
@@ -66,9 +66,14 @@ def _call(action: Any, shown: str) -> Any:
     )
 
 
-def _download_blob(bucket: Any, name: str, destination: Path, budget: FetchBudget) -> None:
-    """Download one object under the budget (the client checks its md5 or crc32c)."""
+def _download_blob(
+    bucket: Any, name: str, size: int | None, destination: Path, budget: FetchBudget
+) -> None:
+    """Download one object of the listed `size` under the budget (the client checks its md5
+    or crc32c)."""
     shown = f"gs://{bucket.name}/{name}"
+    # Refuse what cannot fit before taking a byte; the stream is counted too.
+    budget.ensure_room(disk_bytes(size or 0), shown)
 
     def attempt() -> None:
         budget.check_time(f"downloading {shown}")
@@ -85,22 +90,25 @@ def download_gcs_uri(uri: ModelUri, target: Path, scratch: Path, budget: FetchBu
     shown = uri.redacted()
     if uri.is_archive:
         archive = scratch / "repository.tar"
-        _download_blob(bucket, uri.key, archive, budget)
+        blob = _call(lambda: bucket.get_blob(uri.key), shown)
+        if blob is None:
+            raise FetchError(f"{shown} does not exist; check the bucket and object name")
+        _download_blob(bucket, uri.key, blob.size, archive, budget)
         extract_repository_archive(archive, target, shown, budget)
         return
-    names: list[str] = _call(
-        lambda: [
-            blob.name
+    sizes: dict[str, int | None] = _call(
+        lambda: {
+            blob.name: blob.size
             for blob in client.list_blobs(uri.host, prefix=uri.key_prefix)
             if not blob.name.endswith("/")
-        ],
+        },
         shown,
     )
-    if not names:
+    if not sizes:
         raise FetchError(f"{shown} holds no objects; check the bucket and prefix")
-    for name, destination in uri.object_destinations(names, target):
+    for name, destination in uri.object_destinations(list(sizes), target):
         mkdir_charged(destination.parent, budget, name)
-        _download_blob(bucket, name, destination, budget)
+        _download_blob(bucket, name, sizes[name], destination, budget)
 
 
 def download_gcs_object(uri: ModelUri, destination: Path) -> None:

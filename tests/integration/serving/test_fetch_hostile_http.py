@@ -394,3 +394,19 @@ def test_an_s3_object_larger_than_the_byte_limit_is_refused(
     with pytest.raises(FetchLimitError):
         fetch_repository("s3://large/m", tmp_path / "dest", budget=FetchBudget(max_bytes=MiB))
     assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.parametrize("uri", ["gs://models/large", "gs://models/large.tar"])
+def test_a_gcs_object_larger_than_the_byte_limit_is_refused_before_its_first_byte(
+    gcs_models: Any, tmp_path: Path, uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.cloud.storage import Blob
+
+    gcs_models.blob("large/1/model.onnx").upload_from_string(bytes(3 * MiB))
+    gcs_models.blob("large.tar").upload_from_string(bytes(3 * MiB))
+    downloads: list[str] = []
+    monkeypatch.setattr(Blob, "download_to_file", lambda blob, *_, **__: downloads.append(blob))
+    with pytest.raises(FetchLimitError, match="past its limit of 1048576 bytes"):
+        fetch_repository(uri, tmp_path / "dest", budget=FetchBudget(max_bytes=MiB))
+    assert downloads == [], "refused by its listed size, before a byte was asked for"
+    assert not (tmp_path / "dest").exists()
