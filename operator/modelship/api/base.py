@@ -113,6 +113,10 @@ HTTP_URL_PATTERN = uri_pattern("https?")
 # no secrets checked by the pattern, length bounded for the CEL rules that read them.
 ModelUri = Annotated[str, Field(pattern=MODEL_URI_PATTERN, max_length=URI_MAX_LENGTH)]
 OutputUri = Annotated[str, Field(pattern=OUTPUT_URI_PATTERN, max_length=URI_MAX_LENGTH)]
+# Where training data lives, for lineage only (never read): any scheme (lakefs, dvc, bq ...),
+# with the same rule against credentials, since it is copied into status and history.
+DATA_URI_PATTERN = uri_pattern("[a-z][a-z0-9+.-]*")
+DataUri = Annotated[str, Field(pattern=DATA_URI_PATTERN, max_length=URI_MAX_LENGTH)]
 # A service's base URL (Prometheus): http(s) only, same rules and bound.
 HttpUrl = Annotated[str, Field(pattern=HTTP_URL_PATTERN, max_length=URI_MAX_LENGTH)]
 

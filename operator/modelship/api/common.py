@@ -13,8 +13,8 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_v
 from modelship.api.base import (
     MESSAGE_MAX_LENGTH,
     QUALIFIED_NAME_PATTERN,
-    URI_MAX_LENGTH,
     ApiModel,
+    DataUri,
     DnsLabel,
     DnsSubdomain,
     LabelValue,
@@ -268,8 +268,9 @@ class Lineage(ApiModel):
         max_length=253,
         description="Version of the training data (e.g. a DVC or lakeFS ref).",
     )
-    data_uri: str | None = Field(
-        default=None, max_length=URI_MAX_LENGTH, description="Where the training data lives."
+    data_uri: DataUri | None = Field(
+        default=None,
+        description="Where the training data lives: any scheme, no credentials in it.",
     )
     code_ref: str | None = Field(
         default=None,
