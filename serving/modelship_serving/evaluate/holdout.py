@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelship_serving.errors import ModelshipServingError
+from modelship_serving.errors import ModelshipServingError, SchemaMismatchError
 from modelship_serving.evaluate import EvaluationError
 from modelship_serving.evaluate.metrics import Task
 from modelship_serving.evaluate.models import PackagedModel
@@ -78,7 +78,7 @@ def check_holdout(
     for model in models:
         try:
             check_input(path, shown, table, model.metadata, None, ROWS_PER_CHUNK)
-        except ModelshipServingError as error:
+        except SchemaMismatchError as error:  # the model's columns; an empty table is no one's
             raise EvaluationError(f"{model.named()}: {error}") from error
 
 

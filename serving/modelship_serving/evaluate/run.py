@@ -50,7 +50,10 @@ class EvaluateSettings:
 def _task(models: list[PackagedModel]) -> Task:
     tasks = {model.metadata.task for model in models}
     if len(tasks) > 1:
-        described = ", ".join(f"{model.describe()} is a {model.metadata.task}" for model in models)
+        kinds = {"classification": "classifier", "regression": "regressor", "unknown": "model of no known task"}
+        described = ", ".join(
+            f"{model.describe()} is a {kinds[model.metadata.task]}" for model in models
+        )
         raise EvaluationError(
             f"the models do different tasks ({described}); compare like with like"
         )

@@ -462,3 +462,22 @@ def test_models_and_holdout_in_s3(
     local_document = result_document(local, tmp_path / "local-log")
     assert document["candidate"]["metrics"] == local_document["candidate"]["metrics"]
     assert document["champion"]["metrics"] == local_document["champion"]["metrics"]
+
+
+def test_labels_the_model_never_saw_count_as_errors_with_a_note(
+    models: dict[str, Packaged], tmp_path: Path
+) -> None:
+    holdout = iris_holdout()
+    holdout.loc[0, "species"] = 7  # a class the model was not trained on
+    data = write(holdout, tmp_path / "holdout.csv")
+    log = tmp_path / "termination-log"
+    result = evaluate(
+        log, "--candidate", str(models["iris"].repo), "--data", str(data), "--label", "species"
+    )
+    metrics = result_document(result, log)["candidate"]["metrics"]
+    predicted = models["iris"].model.predict(features(holdout, "species"))
+    truth = holdout["species"].to_numpy()
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted), **FLOAT32)
+    assert metrics["log_loss"] is None  # undefined beyond the model's classes
+    assert "1 row(s) hold labels the model does not know (7)" in result.stderr
+    assert "log_loss is null" in result.stderr
