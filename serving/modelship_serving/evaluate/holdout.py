@@ -5,6 +5,7 @@ before anything is scored, then scored by every model, chunk by chunk, with the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +19,18 @@ from modelship_serving.evaluate import EvaluationError
 from modelship_serving.evaluate.metrics import Task
 from modelship_serving.evaluate.models import PackagedModel
 from modelship_serving.fetch.uri import redact_uri
-from modelship_serving.scoring.checks import check_input, read_dtypes, types_checked
+from modelship_serving.scoring.checks import (
+    FIRST_ROWS_CHECKED,
+    check_input,
+    read_dtypes,
+    types_checked,
+)
 from modelship_serving.scoring.destination import locate
 from modelship_serving.scoring.formats import TableFormat, input_columns, read_chunks, table_format
 from modelship_serving.scoring.scorers import InProcessScorer
 
 Array = np.ndarray[Any, Any]
 ROWS_PER_CHUNK = 50_000
-_SHOWN_VALUES = 3
 
 
 @dataclass
@@ -82,6 +87,31 @@ def check_holdout(
             raise EvaluationError(f"{model.named()}: {error}") from error
 
 
+def _chunks(
+    path: Path,
+    table: TableFormat | None,
+    label: str,
+    task: Task,
+    models: list[PackagedModel],
+    rows_per_chunk: int,
+) -> Iterator[pd.DataFrame]:
+    dtypes: dict[str, Any] = {}
+    for model in models:
+        dtypes.update(read_dtypes(model.metadata))
+    # Class labels are compared as the models give them: read as text, converted per model.
+    text = (label,) if task == "classification" else ()
+    return read_chunks(path, rows_per_chunk, dtypes, table, text)
+
+
+def first_labels(
+    path: Path, table: TableFormat | None, label: str, task: Task, models: list[PackagedModel]
+) -> pd.Series:
+    """The label column's first rows, read as :func:`score_holdout` reads it, to check before
+    the whole table is scored."""
+    first = next(_chunks(path, table, label, task, models, FIRST_ROWS_CHECKED), None)
+    return pd.Series([], dtype=object) if first is None else first[label]
+
+
 def score_holdout(
     path: Path,
     shown: str,
@@ -91,11 +121,6 @@ def score_holdout(
     models: list[PackagedModel],
 ) -> ScoredHoldout:
     """Every model's answers for every row of the holdout, and the label column."""
-    dtypes: dict[str, Any] = {}
-    for model in models:
-        dtypes.update(read_dtypes(model.metadata))
-    # Class labels are compared as the models give them: read as text, converted per model.
-    text = (label,) if task == "classification" else ()
     labels: list[pd.Series] = []
     parts: list[list[dict[str, Array]]] = [[] for _ in models]
     with ExitStack() as stack:
@@ -108,7 +133,7 @@ def score_holdout(
             stack.callback(scorer.close)
             scorers.append(scorer)
         rows = 0
-        for frame in read_chunks(path, ROWS_PER_CHUNK, dtypes, table, text):
+        for frame in _chunks(path, table, label, task, models, ROWS_PER_CHUNK):
             frame.index = pd.RangeIndex(rows, rows + len(frame))  # errors name the row
             where = f"{shown} rows {rows}-{rows + len(frame) - 1}"
             rows += len(frame)
@@ -136,79 +161,3 @@ def _answers(model: PackagedModel, parts: list[dict[str, Array]]) -> ModelAnswer
             [part[scores_name].reshape(len(part[predicted_name].reshape(-1)), -1) for part in parts]
         ).astype(np.float64)
     return ModelAnswers(predicted, scores)
-
-
-def _shown(values: Any) -> str:
-    """The first few of ``values``, for a message."""
-    listed = list(values)
-    more = ", ..." if len(listed) > _SHOWN_VALUES else ""
-    return ", ".join(repr(value) for value in listed[:_SHOWN_VALUES]) + more
-
-
-def check_no_missing_labels(labels: pd.Series, label: str) -> None:
-    """EvaluationError when a row has no label."""
-    missing = labels.isna()
-    if missing.any():
-        first = int(np.flatnonzero(missing.to_numpy())[0])
-        raise EvaluationError(
-            f"label column {label!r} is empty in {int(missing.sum())} row(s) (the first is row"
-            f" {first}); drop the rows without a true value from the holdout"
-        )
-
-
-def numeric_labels(labels: pd.Series, label: str) -> Array:
-    """A regressor's true values as float64; EvaluationError when the column holds text."""
-    values = pd.to_numeric(labels, errors="coerce")
-    text = labels[values.isna()]
-    if len(text):
-        raise EvaluationError(
-            f"label column {label!r} holds text ({_shown(text)}), but the models are regressors:"
-            " give the column of true numeric values"
-        )
-    return np.asarray(values, dtype=np.float64)
-
-
-def class_labels(labels: pd.Series, label: str, model: PackagedModel) -> tuple[Array, list[str]]:
-    """The true labels (read as text) as values of ``model``'s classes, and notes; an
-    EvaluationError when they are of another type than its classes, or none is one of them."""
-    classes = list(model.metadata.classes or [])
-    if not classes:
-        raise EvaluationError(f"{model.describe()} records no classes; package it again")
-    if all(isinstance(value, str) for value in classes):
-        truth = labels.astype(str).to_numpy(dtype=object)
-    else:
-        numbers = pd.to_numeric(labels, errors="coerce")
-        not_whole = labels[numbers.isna() | (numbers != np.round(numbers))]
-        if len(not_whole):
-            raise EvaluationError(
-                f"label column {label!r} holds {_shown(not_whole)}, but the classes of"
-                f" {model.describe()} are integers ({_shown(classes)}): give the column of"
-                " true classes"
-            )
-        truth = numbers.to_numpy(dtype=np.int64)
-    known = np.isin(truth, np.asarray(classes, dtype=truth.dtype))
-    if not known.any():
-        raise EvaluationError(
-            f"label column {label!r} holds none of the classes of {model.describe()}"
-            f" ({_shown(classes)}) but {_shown(pd.unique(truth))}: give the column of"
-            " true classes"
-        )
-    notes = []
-    if not known.all():
-        unknown = pd.unique(truth[~known])
-        notes.append(
-            f"{int((~known).sum())} row(s) hold labels the model does not know"
-            f" ({_shown(unknown)}); they count as errors"
-        )
-    return truth, notes
-
-
-def predicted_classes(predicted: Array, model: PackagedModel) -> Array:
-    """A classifier's label output as values of its classes (text arrives as bytes or str)."""
-    classes = list(model.metadata.classes or [])
-    if classes and all(isinstance(value, str) for value in classes):
-        return np.asarray(
-            [value.decode() if isinstance(value, bytes) else str(value) for value in predicted],
-            dtype=object,
-        )
-    return predicted.astype(np.int64)

@@ -12,13 +12,11 @@ from modelship_serving.evaluate import EvaluationError
 from modelship_serving.evaluate.holdout import (
     ModelAnswers,
     check_holdout,
-    check_no_missing_labels,
-    class_labels,
+    first_labels,
     local_table,
-    numeric_labels,
-    predicted_classes,
     score_holdout,
 )
+from modelship_serving.evaluate.labels import predicted_classes, true_values
 from modelship_serving.evaluate.metrics import (
     MetricValues,
     Task,
@@ -50,7 +48,11 @@ class EvaluateSettings:
 def _task(models: list[PackagedModel]) -> Task:
     tasks = {model.metadata.task for model in models}
     if len(tasks) > 1:
-        kinds = {"classification": "classifier", "regression": "regressor", "unknown": "model of no known task"}
+        kinds = {
+            "classification": "classifier",
+            "regression": "regressor",
+            "unknown": "model of no known task",
+        }
         described = ", ".join(
             f"{model.describe()} is a {kinds[model.metadata.task]}" for model in models
         )
@@ -74,10 +76,9 @@ def _metrics(
     labels: pd.Series,
     label: str,
 ) -> MetricValues:
+    truth, notes = true_values(task, model, labels, label)
     if task == "regression":
-        predicted = answers.predicted.astype("float64")
-        return regression_metrics(names, numeric_labels(labels, label), predicted)
-    truth, notes = class_labels(labels, label, model)
+        return regression_metrics(names, truth, answers.predicted.astype("float64"))
     classes = list(model.metadata.classes or [])
     scores = answers.scores
     if scores is not None and scores.shape[1] != len(classes):
@@ -117,8 +118,11 @@ def evaluate(settings: EvaluateSettings) -> Evaluation:
         names = metrics_for(task, requested)
         path, shown = local_table(settings.data_uri, settings.data_format, scratch)
         check_holdout(path, shown, settings.data_format, settings.label, models)
+        # A wrong label column fails now, not after the whole table is scored.
+        first = first_labels(path, settings.data_format, settings.label, task, models)
+        for model in models:
+            true_values(task, model, first, settings.label)
         scored = score_holdout(path, shown, settings.data_format, settings.label, task, models)
-    check_no_missing_labels(scored.labels, settings.label)
     results = [
         ModelResult(
             model.uri,
