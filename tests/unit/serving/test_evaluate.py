@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import joblib
 import numpy as np
 import pandas as pd
@@ -29,7 +28,6 @@ from modelship_serving.evaluate.report import (
 )
 from modelship_serving.metadata import METADATA_FILENAME, ModelMetadata
 from modelship_serving.packaging.package import package_model
-from moto import mock_aws
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
@@ -42,7 +40,9 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 from sklearn.pipeline import Pipeline
+from support.object_store import in_process_s3
 from support.sklearn_models import mixed_frame, mixed_preprocessing
+from support.tables import write_table
 
 # ONNX computes in float32, scikit-learn in float64.
 FLOAT32 = {"rel": 1e-4, "abs": 1e-5}
@@ -128,16 +128,6 @@ def spend_holdout() -> pd.DataFrame:
     return frame
 
 
-def write(frame: pd.DataFrame, path: Path) -> Path:
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    elif path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_json(path, orient="records", lines=True)
-    return path
-
-
 def evaluate(log: Path, *arguments: str) -> Result:
     """`modelship evaluate` with the termination log at ``log``."""
     return CliRunner().invoke(main, ["evaluate", "--termination-log", str(log), *arguments])
@@ -157,11 +147,19 @@ def features(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame.drop(columns=[label])
 
 
+def assert_metrics_are(document: dict[str, Any], expected: dict[str, float]) -> None:
+    """The candidate's metrics are ``expected``, in that order, within float32 tolerance."""
+    metrics = document["candidate"]["metrics"]
+    assert list(metrics) == list(expected)
+    for name, value in expected.items():
+        assert metrics[name] == pytest.approx(value, **FLOAT32), name
+
+
 def test_binary_classifier_metrics_are_scikit_learns(
     models: dict[str, Packaged], tmp_path: Path
 ) -> None:
     holdout = churn_holdout()
-    data = write(holdout, tmp_path / "holdout.parquet")
+    data = write_table(holdout, tmp_path / "holdout.parquet")
     log = tmp_path / "termination-log"
     result = evaluate(log, "--candidate", str(models["churn"].repo), "--data", str(data))
     assert result.exit_code == 2  # --label is required
@@ -187,10 +185,7 @@ def test_binary_classifier_metrics_are_scikit_learns(
     assert document["label"] == "churned"
     assert document["champion"] is None
     assert document["candidate"]["uri"] == str(models["churn"].repo)  # as given
-    metrics = document["candidate"]["metrics"]
-    assert list(metrics) == list(expected)
-    for name, value in expected.items():
-        assert metrics[name] == pytest.approx(value, **FLOAT32), name
+    assert_metrics_are(document, expected)
     summary = result.stdout.strip().splitlines()
     assert len(summary) == 1
     assert "candidate churn v1" in summary[0]
@@ -199,7 +194,7 @@ def test_binary_classifier_metrics_are_scikit_learns(
 
 def test_multiclass_metrics_are_scikit_learns(models: dict[str, Packaged], tmp_path: Path) -> None:
     holdout = iris_holdout()
-    data = write(holdout, tmp_path / "holdout.jsonl")
+    data = write_table(holdout, tmp_path / "holdout.jsonl")
     log = tmp_path / "termination-log"
     result = evaluate(
         log, "--candidate", str(models["iris"].repo), "--data", str(data), "--label", "species"
@@ -215,14 +210,12 @@ def test_multiclass_metrics_are_scikit_learns(models: dict[str, Packaged], tmp_p
         "roc_auc": roc_auc_score(truth, probabilities, multi_class="ovr", average="macro"),
         "log_loss": log_loss(truth, probabilities),
     }
-    metrics = document["candidate"]["metrics"]
-    for name, value in expected.items():
-        assert metrics[name] == pytest.approx(value, **FLOAT32), name
+    assert_metrics_are(document, expected)
 
 
 def test_regressor_metrics_are_scikit_learns(models: dict[str, Packaged], tmp_path: Path) -> None:
     holdout = spend_holdout()
-    data = write(holdout, tmp_path / "holdout.csv")
+    data = write_table(holdout, tmp_path / "holdout.csv")
     log = tmp_path / "termination-log"
     result = evaluate(
         log, "--candidate", str(models["spend"].repo), "--data", str(data), "--label", "spend"
@@ -238,16 +231,13 @@ def test_regressor_metrics_are_scikit_learns(models: dict[str, Packaged], tmp_pa
         "r2": r2_score(truth, predicted),
     }
     assert document["task"] == "regression"
-    metrics = document["candidate"]["metrics"]
-    assert list(metrics) == list(expected)
-    for name, value in expected.items():
-        assert metrics[name] == pytest.approx(value, **FLOAT32), name
+    assert_metrics_are(document, expected)
 
 
 def test_a_candidate_trained_on_shuffled_labels_scores_clearly_worse(
     models: dict[str, Packaged], tmp_path: Path
 ) -> None:
-    data = write(churn_holdout(), tmp_path / "holdout.parquet")
+    data = write_table(churn_holdout(), tmp_path / "holdout.parquet")
     log = tmp_path / "termination-log"
     result = evaluate(
         log,
@@ -279,7 +269,7 @@ def test_a_metric_the_holdout_cannot_define_is_null_with_a_note(
 ) -> None:
     holdout = churn_holdout()
     one_class = holdout[holdout["churned"] == "yes"]
-    data = write(one_class, tmp_path / "holdout.parquet")
+    data = write_table(one_class, tmp_path / "holdout.parquet")
     log = tmp_path / "termination-log"
     result = evaluate(
         log, "--candidate", str(models["churn"].repo), "--data", str(data), "--label", "churned"
@@ -332,8 +322,8 @@ def test_bad_input_is_one_error_line(
     case: str, expected: str, models: dict[str, Packaged], tmp_path: Path
 ) -> None:
     churn, spend, iris = (str(models[name].repo) for name in ("churn", "spend", "iris"))
-    churn_data = write(churn_holdout(20), tmp_path / "churn.parquet")
-    spend_data = write(spend_holdout(), tmp_path / "spend.csv")
+    churn_data = write_table(churn_holdout(20), tmp_path / "churn.parquet")
+    spend_data = write_table(spend_holdout(), tmp_path / "spend.csv")
     gap = churn_holdout(20)
     gap.loc[3, "churned"] = None
     arguments = {
@@ -342,10 +332,10 @@ def test_bad_input_is_one_error_line(
         "label of another type": [churn, churn_data, "age"],
         "integer classes from text": [
             iris,
-            write(iris_holdout().assign(species="setosa"), tmp_path / "iris.csv"),
+            write_table(iris_holdout().assign(species="setosa"), tmp_path / "iris.csv"),
             "species",
         ],
-        "empty label": [churn, write(gap, tmp_path / "gap.parquet"), "churned"],
+        "empty label": [churn, write_table(gap, tmp_path / "gap.parquet"), "churned"],
         "metric of the other task": [spend, spend_data, "spend", "--metrics", "rmse,roc_auc"],
         "unknown metric": [churn, churn_data, "churned", "--metrics", "accuracy,precision"],
         "different tasks": [churn, churn_data, "churned", "--champion", spend],
@@ -355,7 +345,7 @@ def test_bad_input_is_one_error_line(
             "churned",
         ],
         "not a model repository": [str(tmp_path), churn_data, "churned"],
-        "empty table": [churn, write(churn_holdout(0), tmp_path / "empty.csv"), "churned"],
+        "empty table": [churn, write_table(churn_holdout(0), tmp_path / "empty.csv"), "churned"],
         "missing table": [churn, tmp_path / "nowhere.csv", "churned"],
     }[case]
     candidate, data, label, *options = arguments
@@ -372,7 +362,7 @@ def test_bad_input_is_one_error_line(
 
 
 def test_uris_are_shown_without_credentials(models: dict[str, Packaged], tmp_path: Path) -> None:
-    data = write(churn_holdout(20), tmp_path / "holdout.parquet")
+    data = write_table(churn_holdout(20), tmp_path / "holdout.parquet")
     log = tmp_path / "termination-log"
     uri = models["churn"].repo.resolve().as_uri()
     result = evaluate(
@@ -416,18 +406,9 @@ def test_the_termination_message_stays_under_the_kubelets_limit() -> None:
 def test_models_and_holdout_in_s3(
     models: dict[str, Packaged], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    holdout = write(churn_holdout(), tmp_path / "holdout.parquet")
+    holdout = write_table(churn_holdout(), tmp_path / "holdout.parquet")
     log = tmp_path / "termination-log"
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="models")
+    with in_process_s3(monkeypatch, tmp_path, "models") as s3:
         for name in ("churn", "shuffled"):
             for path in models[name].repo.rglob("*"):
                 if path.is_file():
@@ -469,7 +450,7 @@ def test_labels_the_model_never_saw_count_as_errors_with_a_note(
 ) -> None:
     holdout = iris_holdout()
     holdout.loc[0, "species"] = 7  # a class the model was not trained on
-    data = write(holdout, tmp_path / "holdout.csv")
+    data = write_table(holdout, tmp_path / "holdout.csv")
     log = tmp_path / "termination-log"
     result = evaluate(
         log, "--candidate", str(models["iris"].repo), "--data", str(data), "--label", "species"
