@@ -13,9 +13,7 @@ from moto import mock_aws
 
 
 @contextmanager
-def in_process_s3(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *buckets: str
-) -> Iterator[Any]:
+def in_process_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *buckets: str) -> Iterator[Any]:
     """moto's S3 with ``buckets`` created; yields a boto3 client of it."""
     for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
         monkeypatch.delenv(variable, raising=False)

@@ -147,6 +147,34 @@ def features(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame.drop(columns=[label])
 
 
+def churn_pair(
+    log: Path, candidate: Path | str, champion: Path | str, data: Path | str, *options: str
+) -> Result:
+    """`modelship evaluate` of two churn models against the label `churned`."""
+    locations = ["--candidate", str(candidate), "--champion", str(champion), "--data", str(data)]
+    return evaluate(log, *locations, "--label", "churned", *options)
+
+
+def evaluated(
+    packaged: Packaged, data: Path, label: str, log: Path
+) -> tuple[Result, dict[str, Any]]:
+    """`modelship evaluate` of ``packaged`` alone on ``data``, and the JSON it wrote."""
+    result = evaluate(log, "--candidate", str(packaged.repo), "--data", str(data), "--label", label)
+    return result, result_document(result, log)
+
+
+def original_answers(
+    packaged: Packaged, holdout: pd.DataFrame, label: str
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The true labels, and the original classifier's labels and probabilities."""
+    rows = features(holdout, label)
+    return (
+        holdout[label].to_numpy(),
+        packaged.model.predict(rows),
+        packaged.model.predict_proba(rows),
+    )
+
+
 def assert_metrics_are(document: dict[str, Any], expected: dict[str, float]) -> None:
     """The candidate's metrics are ``expected``, in that order, within float32 tolerance."""
     metrics = document["candidate"]["metrics"]
@@ -165,15 +193,9 @@ def test_binary_classifier_metrics_are_scikit_learns(
     assert result.exit_code == 2  # --label is required
     assert "--label" in result.output
 
-    result = evaluate(
-        log, "--candidate", str(models["churn"].repo), "--data", str(data), "--label", "churned"
-    )
-    document = result_document(result, log)
-    model = models["churn"].model
-    truth = holdout["churned"].to_numpy()
-    predicted = model.predict(features(holdout, "churned"))
-    probabilities = model.predict_proba(features(holdout, "churned"))
-    assert list(model.classes_) == ["no", "yes"]  # "yes" is the positive class
+    result, document = evaluated(models["churn"], data, "churned", log)
+    truth, predicted, probabilities = original_answers(models["churn"], holdout, "churned")
+    assert list(models["churn"].model.classes_) == ["no", "yes"]  # "yes" is the positive class
     expected = {
         "accuracy": accuracy_score(truth, predicted),
         "f1": f1_score(truth, predicted, pos_label="yes"),
@@ -195,15 +217,8 @@ def test_binary_classifier_metrics_are_scikit_learns(
 def test_multiclass_metrics_are_scikit_learns(models: dict[str, Packaged], tmp_path: Path) -> None:
     holdout = iris_holdout()
     data = write_table(holdout, tmp_path / "holdout.jsonl")
-    log = tmp_path / "termination-log"
-    result = evaluate(
-        log, "--candidate", str(models["iris"].repo), "--data", str(data), "--label", "species"
-    )
-    document = result_document(result, log)
-    model = models["iris"].model
-    truth = holdout["species"].to_numpy()
-    predicted = model.predict(features(holdout, "species"))
-    probabilities = model.predict_proba(features(holdout, "species"))
+    _, document = evaluated(models["iris"], data, "species", tmp_path / "termination-log")
+    truth, predicted, probabilities = original_answers(models["iris"], holdout, "species")
     expected = {
         "accuracy": accuracy_score(truth, predicted),
         "f1": f1_score(truth, predicted, average="macro"),
@@ -239,18 +254,8 @@ def test_a_candidate_trained_on_shuffled_labels_scores_clearly_worse(
 ) -> None:
     data = write_table(churn_holdout(), tmp_path / "holdout.parquet")
     log = tmp_path / "termination-log"
-    result = evaluate(
-        log,
-        "--candidate",
-        str(models["shuffled"].repo),
-        "--champion",
-        str(models["churn"].repo),
-        "--data",
-        str(data),
-        "--label",
-        "churned",
-        "--metrics",
-        "roc_auc,accuracy",
+    result = churn_pair(
+        log, models["shuffled"].repo, models["churn"].repo, data, "--metrics", "roc_auc,accuracy"
     )
     document = result_document(result, log)  # exit 0: the verdict is the operator's
     candidate = document["candidate"]["metrics"]
@@ -415,28 +420,12 @@ def test_models_and_holdout_in_s3(
                     key = f"{name}/{path.relative_to(models[name].repo).as_posix()}"
                     s3.upload_file(str(path), "models", key)
         s3.upload_file(str(holdout), "models", "data/holdout.parquet")
-        in_s3 = evaluate(
-            log,
-            "--candidate",
-            "s3://models/shuffled",
-            "--champion",
-            "s3://models/churn",
-            "--data",
-            "s3://models/data/holdout.parquet",
-            "--label",
-            "churned",
+        in_s3 = churn_pair(
+            log, "s3://models/shuffled", "s3://models/churn", "s3://models/data/holdout.parquet"
         )
     document = result_document(in_s3, log)
-    local = evaluate(
-        tmp_path / "local-log",
-        "--candidate",
-        str(models["shuffled"].repo),
-        "--champion",
-        str(models["churn"].repo),
-        "--data",
-        str(holdout),
-        "--label",
-        "churned",
+    local = churn_pair(
+        tmp_path / "local-log", models["shuffled"].repo, models["churn"].repo, holdout
     )
     assert document["candidate"]["uri"] == "s3://models/shuffled"
     assert document["champion"]["uri"] == "s3://models/churn"
