@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from modelship_serving.cli_support import user_errors
+from modelship_serving.evaluate.report import TERMINATION_MESSAGE_LIMIT
 
 from modelship.cli.options import fetch_limit_options
 
@@ -17,8 +18,10 @@ DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 def _write_termination_message(path: Path, text: str, explicit: bool) -> None:
     """Write ``text`` to ``path``. Outside a pod the default path cannot be written: say so
     and go on (the summary is on stdout); a path given on purpose must be written."""
+    # The kubelet keeps 4096 bytes; the JSON result is shorter, a long error is cut.
+    kept = text.encode("utf-8")[: TERMINATION_MESSAGE_LIMIT - 1].decode("utf-8", errors="ignore")
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_text(kept, encoding="utf-8")
     except OSError as error:
         if explicit:
             raise click.ClickException(
@@ -45,7 +48,8 @@ def _write_termination_message(path: Path, text: str, explicit: bool) -> None:
     " bytes) to --termination-log: {task, rows, label, candidate: {uri, metrics}, champion:"
     " {uri, metrics} | null}. Exits 0 whichever model is better: the verdict is the"
     " caller's. Model uris and credentials as for `modelship fetch`; a plain path is a local"
-    " repository. Each uri must hold one model, as `modelship package` writes it."
+    " repository. Each uri must hold one model, as `modelship package` writes it. The models"
+    " and a remote holdout are downloaded under $TMPDIR: give it room for them."
 )
 @click.option("--candidate", "candidate_uri", required=True, help="The model to validate.")
 @click.option(

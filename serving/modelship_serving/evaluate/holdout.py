@@ -61,11 +61,10 @@ def local_table(uri: str, table: TableFormat | None, scratch: Path) -> tuple[Pat
     if table is None:
         table_format(Path(source.file_name))  # an unknown extension is refused first
     try:
-        return source.folder.local_file(source.name, scratch / f"holdout-{source.file_name}"), (
-            redact_uri(uri)
-        )
+        path = source.folder.local_file(source.name, scratch / f"holdout-{source.file_name}")
     except FileNotFoundError as error:
         raise EvaluationError(f"holdout {source.show()} does not exist or is not a file") from error
+    return path, redact_uri(uri)
 
 
 def check_holdout(

@@ -319,6 +319,7 @@ def corrupted_model(packaged: Packaged, tmp_path: Path) -> Path:
         ("different tasks", "the models do different tasks"),
         ("unreadable model", "candidate churn v1 (/"),
         ("not a model repository", "holds no packaged model"),
+        ("wrong sha256", "sha256 mismatch"),
         ("empty table", "has no rows"),
         ("missing table", "does not exist"),
     ],
@@ -350,6 +351,7 @@ def test_bad_input_is_one_error_line(
             "churned",
         ],
         "not a model repository": [str(tmp_path), churn_data, "churned"],
+        "wrong sha256": [churn, churn_data, "churned", "--candidate-sha256", "0" * 64],
         "empty table": [churn, write_table(churn_holdout(0), tmp_path / "empty.csv"), "churned"],
         "missing table": [churn, tmp_path / "nowhere.csv", "churned"],
     }[case]
