@@ -114,7 +114,7 @@ def classification_metrics(
 ) -> MetricValues:
     """The classifier metrics ``names`` of predicted labels ``predicted`` and class scores
     ``scores`` (one column per class of ``classes``, in that order) against ``truth``."""
-    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     binary = len(classes) == 2
     result = MetricValues()
@@ -148,8 +148,18 @@ def classification_metrics(
                 why = no_scores if scores is None else "the model gives decision scores"
                 result.notes.append(f"{name} is null: {why}, not probabilities")
             else:
-                _measured(name, lambda: log_loss(truth, scores, labels=list(classes)), result)
+                _measured(name, partial(_log_loss, truth, scores, classes), result)
     return result
+
+
+def _log_loss(truth: Array, probabilities: Array, classes: Sequence[Any]) -> float:
+    from sklearn.metrics import log_loss
+
+    with warnings.catch_warnings():
+        # are_probabilities checked the sums at float32's precision, the model's; scikit-learn
+        # checks them at that of the float64 copy and would warn of float32's rounding.
+        warnings.filterwarnings("ignore", "The y_prob values do not sum to one", UserWarning)
+        return float(log_loss(truth, probabilities, labels=list(classes)))
 
 
 def regression_metrics(names: Sequence[str], truth: Array, predicted: Array) -> MetricValues:

@@ -16,7 +16,7 @@ from modelship_serving.evaluate.holdout import (
     local_table,
     score_holdout,
 )
-from modelship_serving.evaluate.labels import predicted_classes, true_values
+from modelship_serving.evaluate.labels import predicted_codes, true_values
 from modelship_serving.evaluate.metrics import (
     MetricValues,
     Task,
@@ -79,12 +79,13 @@ def _metrics(
     truth, notes = true_values(task, model, labels, label)
     if task == "regression":
         return regression_metrics(names, truth, answers.predicted.astype("float64"))
-    classes = list(model.metadata.classes or [])
+    # Labels are compared as codes of the model's classes: 0, 1, ... in its classes' order.
+    codes = list(range(len(model.metadata.classes or [])))
     scores = answers.scores
-    if scores is not None and scores.shape[1] != len(classes):
+    if scores is not None and scores.shape[1] != len(codes):
         scores = None  # not one score per class: nothing to rank by
     result = classification_metrics(
-        names, truth, predicted_classes(answers.predicted, model), scores, classes
+        names, truth, predicted_codes(answers.predicted, model), scores, codes
     )
     result.notes[:0] = notes
     return result
