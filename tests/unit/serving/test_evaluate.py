@@ -4,7 +4,8 @@
 float32 tolerance; a candidate trained on shuffled labels scores clearly worse than its
 champion, and the command still exits 0; bad input ends in one `Error:` line, also left in the
 termination log; a metric the holdout cannot define is null with a note; the JSON result keeps
-its shape, hides credentials in uris and stays under the kubelet's 4096 bytes; the models and
+its shape, hides credentials in uris and stays under the kubelet's 4096 bytes; decision scores
+rank for ROC AUC but give no log loss; the models and
 the holdout may live in S3."""
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 from modelship.cli import main
-from modelship_serving.evaluate.metrics import MetricValues
+from modelship_serving.evaluate.metrics import (
+    MetricValues,
+    classification_metrics,
+    parse_metric_names,
+)
 from modelship_serving.evaluate.report import (
     TERMINATION_MESSAGE_LIMIT,
     Evaluation,
@@ -453,3 +458,23 @@ def test_labels_the_model_never_saw_count_as_errors_with_a_note(
     assert metrics["log_loss"] is None  # undefined beyond the model's classes
     assert "1 row(s) hold labels the model does not know (7)" in result.stderr
     assert "log_loss is null" in result.stderr
+
+
+def test_decision_scores_rank_for_roc_auc_but_give_no_log_loss() -> None:
+    # A LinearSVC-like model: one signed score per class, not probabilities.
+    truth = np.array(["no", "yes", "yes", "no", "yes"], dtype=object)
+    decision = np.array([-1.5, 0.3, 2.0, 0.1, -0.2])
+    scores = np.column_stack([-decision, decision])
+    measured = classification_metrics(
+        ["roc_auc", "log_loss"], truth, np.where(decision > 0, "yes", "no"), scores, ["no", "yes"]
+    )
+    assert measured.values["roc_auc"] == pytest.approx(roc_auc_score(truth == "yes", decision))
+    assert measured.values["log_loss"] is None
+    assert measured.notes == [
+        "log_loss is null: the model gives decision scores, not probabilities"
+    ]
+
+
+def test_metric_names_keep_their_order_once_each() -> None:
+    assert parse_metric_names(" roc_auc,accuracy,,roc_auc ") == ("roc_auc", "accuracy")
+    assert parse_metric_names(None) is None
