@@ -5,8 +5,7 @@ float32 tolerance; a candidate trained on shuffled labels scores clearly worse t
 champion, and the command still exits 0; bad input ends in one `Error:` line, also left in the
 termination log; a metric the holdout cannot define is null with a note; the JSON result keeps
 its shape, hides credentials in uris and stays under the kubelet's 4096 bytes; decision scores
-rank for ROC AUC but give no log loss; the models and
-the holdout may live in S3."""
+rank for ROC AUC but give no log loss; the models and the holdout may live in S3."""
 
 from __future__ import annotations
 
