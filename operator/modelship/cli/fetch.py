@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 from modelship_serving.cli_support import user_errors
-from modelship_serving.fetch.limits import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECONDS
+
+from modelship.cli.options import fetch_limit_options
 
 # A presigned model URL, from the credentials Secret: it replaces --uri.
 FETCH_URI_ENV = "MODELSHIP_FETCH_URI"
@@ -36,26 +37,7 @@ FETCH_URI_ENV = "MODELSHIP_FETCH_URI"
     help="Directory to create (or an empty one to fill), e.g. the emptyDir mount.",
 )
 @click.option("--sha256", "expected_sha256", help="Expected repository digest (64 hex digits).")
-@click.option(
-    "--max-bytes",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_BYTES,
-    show_default=True,
-    envvar="MODELSHIP_FETCH_MAX_BYTES",
-    show_envvar=True,
-    help="Most bytes the fetch may write under --dest: a downloaded archive and the files it"
-    " holds both count, each file rounded up to 4 KiB blocks. The fetch stops as soon as it"
-    " is passed. Size the model volume (emptyDir sizeLimit) to at least this.",
-)
-@click.option(
-    "--timeout-seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_TIMEOUT_SECONDS,
-    show_default=True,
-    envvar="MODELSHIP_FETCH_TIMEOUT_SECONDS",
-    show_envvar=True,
-    help="Deadline for the whole fetch, retries included.",
-)
+@fetch_limit_options
 def fetch(
     uri: str,
     dest: Path,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from modelship_serving.fetch.limits import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,3 +25,29 @@ def int_option(*param_decls: str, default: int, minimum: int, help: str) -> Call
 def float_option(*param_decls: str, default: float, help: str) -> Callable[[F], F]:
     """A number option, with its default shown in --help."""
     return click.option(*param_decls, default=default, show_default=True, type=float, help=help)
+
+
+def fetch_limit_options(function: F) -> F:
+    """--max-bytes and --timeout-seconds: the limits of `modelship fetch`, for each fetch of a
+    model repository (also from MODELSHIP_FETCH_MAX_BYTES, MODELSHIP_FETCH_TIMEOUT_SECONDS)."""
+    function = click.option(
+        "--timeout-seconds",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_TIMEOUT_SECONDS,
+        show_default=True,
+        envvar="MODELSHIP_FETCH_TIMEOUT_SECONDS",
+        show_envvar=True,
+        help="Deadline for the whole fetch, retries included.",
+    )(function)
+    return click.option(
+        "--max-bytes",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_BYTES,
+        show_default=True,
+        envvar="MODELSHIP_FETCH_MAX_BYTES",
+        show_envvar=True,
+        help="Most bytes a fetch of a model repository may write: a downloaded archive and the"
+        " files it holds both count, each file rounded up to 4 KiB blocks. The fetch stops as"
+        " soon as it is passed. Size the volume it writes to (for `modelship fetch`, the model"
+        " volume's emptyDir sizeLimit) to at least this.",
+    )(function)

@@ -26,6 +26,7 @@ from modelship_serving.scoring.job import (
 )
 from modelship_serving.scoring.scorers import InProcessScorer
 from support.sklearn_models import customer_rows as rows
+from support.tables import write_table
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
 
@@ -49,16 +50,6 @@ def churn_job(repo: Path, source: Path | str, output: Path | str, **options: Any
     return ScoreSettings(
         model_repo=repo, model="churn", input_uri=str(source), output_uri=str(output), **options
     )
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> Path:
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    elif path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_json(path, orient="records", lines=True)
-    return path
 
 
 def read_table(path: Path) -> pd.DataFrame:

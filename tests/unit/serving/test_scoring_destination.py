@@ -11,7 +11,6 @@ import errno
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from modelship_serving.scoring.destination import (
     Destination,
@@ -19,21 +18,13 @@ from modelship_serving.scoring.destination import (
     ObjectStoreDestination,
     locate,
 )
-from moto import mock_aws
+from support.object_store import in_process_s3
 
 
 @pytest.fixture
 def object_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """An in-process S3 with a bucket `batch`, and no AWS configuration but fake keys."""
-    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="batch")
+    with in_process_s3(monkeypatch, tmp_path, "batch"):
         yield
 
 
