@@ -47,6 +47,8 @@ GATEWAY = {
         },
     }
 }
+
+
 def _plan(md: Any, canary: bool) -> RolloutPlan:
     return rollout_plan(md, canary_weight=25 if canary else None)
 
