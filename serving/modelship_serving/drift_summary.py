@@ -34,9 +34,7 @@ def drift_summary(
 
     ``output`` is the run's output as it may be shown (no query string); it names the run.
     """
-    ranked = sorted(
-        report["features"].items(), key=lambda item: (-float(item[1]["psi"]), item[0])
-    )
+    ranked = sorted(report["features"].items(), key=lambda item: (-float(item[1]["psi"]), item[0]))
     features = [
         {
             "name": name[:MAX_NAME_LENGTH],
