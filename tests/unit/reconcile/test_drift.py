@@ -89,8 +89,10 @@ def test_psi_over_the_threshold_without_significance_is_not_drift() -> None:
     """A small batch's PSI is biased upwards: the run's significance gate decides with it."""
     noisy = summary(("age", 0.6, False), ("city", 0.15, True), rows=40)
     status = judged(finished(0, noisy))
-    assert status is not None and not status.drifted
-    assert status.consecutive == 0 and status.since is None
+    assert status is not None
+    assert not status.drifted
+    assert status.consecutive == 0
+    assert status.since is None
     assert status.message == (
         "No feature drifted in batch/wine-nightly-0 (40 rows, 2 features) beyond PSI 0.2;"
         " highest PSI age (0.60)."
@@ -100,7 +102,8 @@ def test_psi_over_the_threshold_without_significance_is_not_drift() -> None:
 def test_the_threshold_is_the_deployments_not_the_runs() -> None:
     """A summary written at score's default 0.25 is judged at monitoring's 0.2."""
     status = judged(finished(0, summary(("age", 0.22, True))))
-    assert status is not None and status.drifted
+    assert status is not None
+    assert status.drifted
 
 
 def test_drifted_runs_in_a_row_count_and_a_clean_one_resets() -> None:
@@ -108,7 +111,8 @@ def test_drifted_runs_in_a_row_count_and_a_clean_one_resets() -> None:
     assert first is not None
     assert (first.consecutive, first.since, first.source) == (2, DAY, "batch/wine-nightly-1")
     third = judged(finished(2, SHIFTED), previous=first)
-    assert third is not None and (third.consecutive, third.since) == (3, DAY)
+    assert third is not None
+    assert (third.consecutive, third.since) == (3, DAY)
     clean = judged(finished(3, CLEAN), previous=third)
     assert clean is not None
     assert (clean.drifted, clean.consecutive, clean.since) == (False, 0, None)
@@ -193,8 +197,10 @@ def test_an_unreadable_summary_leaves_the_status_and_says_why() -> None:
 
 def test_a_newer_readable_run_moves_past_an_unreadable_one() -> None:
     decision = decide_drift(MD, None, [finished(0, "garbage"), finished(1, SHIFTED)])
-    assert decision.status is not None and decision.status.source == "batch/wine-nightly-1"
-    assert decision.verdict is not None and "cannot be read" not in decision.verdict.message
+    assert decision.status is not None
+    assert decision.status.source == "batch/wine-nightly-1"
+    assert decision.verdict is not None
+    assert "cannot be read" not in decision.verdict.message
 
 
 def test_only_a_score_container_that_succeeded_is_read() -> None:
