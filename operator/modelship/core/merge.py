@@ -119,6 +119,8 @@ def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
         before = old.get(key)
         if before == value:
             continue
-        both_objects = isinstance(before, Mapping) and isinstance(value, Mapping)
-        patch[key] = status_patch(before, value) if both_objects else value
+        if isinstance(before, Mapping) and isinstance(value, Mapping):
+            patch[key] = status_patch(before, value)
+        else:
+            patch[key] = value
     return patch
