@@ -36,9 +36,9 @@ from modelship.api.model_deployment_status import (
 )
 from modelship.api.monitoring import DriftMonitoring
 from modelship.builders.batch import batch_job_name
-from modelship.core.names import SCORE_CONTAINER
 from modelship.core.objects import Event, Manifest
 from modelship.reconcile import reasons
+from modelship.reconcile.batch import runs_by_cron_job, score_ended
 from modelship.reconcile.conditions import Verdict, find
 
 # Features named in a message.
@@ -93,19 +93,15 @@ def runs_to_judge(
     drift monitoring)."""
     if drift_monitoring(md) is None:
         return []
-    cron_jobs = {batch_job_name(md, job) for job in md.spec.batch}
+    by_cron_job = runs_by_cron_job(runs)
     finished = []
-    for run in runs:
-        owners = {
-            ref.get("name")
-            for ref in run["metadata"].get("ownerReferences") or []
-            if ref.get("controller") and ref.get("kind") == "CronJob"
-        }
-        completed = (run.get("status") or {}).get("completionTime")
-        if owners & cron_jobs and isinstance(completed, str) and _complete(run):
-            at = datetime.fromisoformat(completed)
-            if previous is None or at > previous.checked_at:
-                finished.append(FinishedRun(run["metadata"]["name"], at))
+    for job in md.spec.batch:
+        for run in by_cron_job.get(batch_job_name(md, job), []):
+            completed = (run.get("status") or {}).get("completionTime")
+            if isinstance(completed, str) and _complete(run):
+                at = datetime.fromisoformat(completed)
+                if previous is None or at > previous.checked_at:
+                    finished.append(FinishedRun(run["metadata"]["name"], at))
     return sorted(finished, key=lambda run: (run.finished_at, run.job))
 
 
@@ -118,12 +114,11 @@ def _complete(job: Manifest) -> bool:
 
 def termination_message(pod: Manifest) -> str | None:
     """The score container's termination message, where it ended well."""
-    for container in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (container.get("state") or {}).get("terminated") or {}
-        if container.get("name") == SCORE_CONTAINER and terminated.get("exitCode") == 0:
-            message = terminated.get("message")
-            return message if isinstance(message, str) else ""
-    return None
+    terminated = score_ended(pod)
+    if terminated is None or terminated.get("exitCode") != 0:
+        return None
+    message = terminated.get("message")
+    return message if isinstance(message, str) else ""
 
 
 def decide_drift(
