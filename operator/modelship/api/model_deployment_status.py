@@ -1,5 +1,5 @@
 """The observed state of a ModelDeployment, written by the operator: its live revisions,
-endpoints, revision history and batch jobs' last runs."""
+endpoints, revision history, batch jobs' last runs and the drift of its inputs."""
 
 from __future__ import annotations
 
@@ -122,6 +122,43 @@ class BatchJobStatus(ApiModel):
     last_failure_message: str | None = Field(default=None, description="Why it last failed.")
 
 
+# Features listed in status.drift: the highest PSI first.
+MAX_DRIFT_FEATURES = 16
+
+
+class FeatureDriftStatus(ApiModel):
+    """One feature of the last drift check."""
+
+    name: str = Field(max_length=128, description="Input column.")
+    psi: float = Field(description="Population stability index against the reference profile.")
+    drifted: bool = Field(
+        description="PSI above monitoring.drift.threshold and the difference significant for"
+        " the check's size."
+    )
+
+
+class DriftStatus(ApiModel):
+    """The last drift check of the model's inputs against its reference profile."""
+
+    drifted: bool = Field(description="Whether any feature drifted in the last check.")
+    checked_at: datetime = Field(description="When the data of the last check was complete.")
+    source: str = Field(
+        max_length=256, description="What was checked: batch/<Job name> for a batch run."
+    )
+    consecutive: int = Field(
+        default=0, ge=0, description="Drifted checks in a row; a clean check resets it to 0."
+    )
+    since: datetime | None = Field(
+        default=None, description="The first drifted check of the current streak."
+    )
+    features: list[FeatureDriftStatus] = Field(
+        default_factory=list,
+        max_length=MAX_DRIFT_FEATURES,
+        description=f"The features with the highest PSI (at most {MAX_DRIFT_FEATURES}).",
+    )
+    message: str = Field(max_length=1024, description="The check in words: the worst features.")
+
+
 class ModelDeploymentStatus(ApiModel):
     """The observed state of a served model, written by the operator."""
 
@@ -150,4 +187,7 @@ class ModelDeploymentStatus(ApiModel):
         default_factory=list,
         description="Batch jobs' last runs.",
         json_schema_extra=list_map("name"),
+    )
+    drift: DriftStatus | None = Field(
+        default=None, description="The last drift check, with monitoring.drift set."
     )

@@ -38,11 +38,15 @@ class DriftMonitoring(ApiModel):
     threshold: float = Field(
         default=0.2,
         gt=0,
-        description="Population stability index above which a feature counts as drifted.",
+        description="Population stability index above which a feature counts as drifted, when"
+        " the difference is also significant for the check's size (batch runs' score reports"
+        " by it too).",
     )
     window: Duration = Field(default="24h", description="How much recent data each check sees.")
     action: DriftAction = Field(
-        default=DriftAction.ALERT, description="alert: set a condition; retrain: also trigger."
+        default=DriftAction.ALERT,
+        description="alert: the Drifted condition, a Warning Event and the modelship_drift_*"
+        " metrics; retrain: also start a run of retrainJob.",
     )
     retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."

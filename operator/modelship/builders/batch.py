@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from modelship.api.model_deployment import BatchJob, ModelDeployment
+from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH
 from modelship.builders import defaults, labels
 from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
@@ -112,9 +113,18 @@ def build_batch_cron_job(
             str(job.batch_size),
             "--concurrency",
             str(job.concurrency),
+            # The run's drift, small and without data, where the operator reads it from the
+            # pod's status (no storage credentials needed): the termination message.
+            "--drift-summary",
+            TERMINATION_MESSAGE_PATH,
         ],
         "env": [dict(HOME_ENV), dict(RUN_ENV)],
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "File",
     }
+    drift = md.spec.monitoring.drift if md.spec.monitoring is not None else None
+    if drift is not None:  # the report beside the output judges as the status does
+        score["args"] += ["--psi-threshold", str(drift.threshold)]
     if job.input.format is not None:
         score["args"] += ["--input-format", job.input.format.value]
     if model.credentials_secret is not None:

@@ -109,6 +109,18 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     " (<cronjob>-<minutes since the epoch>), which the batch CronJob passes as"
     " MODELSHIP_BATCH_RUN; every retry of a run gets the same name, and so resumes.",
 )
+@click.option(
+    "--psi-threshold",
+    type=click.FloatRange(min=0, min_open=True),
+    help="PSI above which a feature counts as drifted (when the difference is also"
+    " significant for the input's size); default 0.25.",
+)
+@click.option(
+    "--drift-summary",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a small drift summary (JSON under 4 KB: per-feature PSI, no data) to"
+    " this file when done; the batch CronJob points it at the termination message.",
+)
 def score(
     model_repo: Path,
     model_name: str,
@@ -122,6 +134,8 @@ def score(
     work_dir: Path | None,
     key_column: str | None,
     run: str | None,
+    psi_threshold: float | None,
+    drift_summary: Path | None,
 ) -> None:
     """See the help text above."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -142,6 +156,8 @@ def score(
                 concurrency=concurrency,
                 key_column=key_column,
                 work_dir=work_dir,
+                drift_summary=drift_summary,
+                **({} if psi_threshold is None else {"psi_threshold": psi_threshold}),
             ),
             progress=_progress_printer(),
         )

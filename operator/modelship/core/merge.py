@@ -111,7 +111,16 @@ def _amount(value: Any) -> Decimal | None:
 
 
 def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """A merge patch from our old status to the new one (keys we dropped become null)."""
+    """A merge patch from our old status to the new one: keys we dropped become null, at
+    any depth, since a merge patch merges objects key by key (status.drift.since gone must
+    be sent as null); a list is replaced whole."""
     patch: dict[str, Any] = {key: None for key in old if key not in new}
-    patch.update({key: value for key, value in new.items() if old.get(key) != value})
+    for key, value in new.items():
+        before = old.get(key)
+        if before == value:
+            continue
+        if isinstance(before, Mapping) and isinstance(value, Mapping):
+            patch[key] = status_patch(before, value)
+        else:
+            patch[key] = value
     return patch

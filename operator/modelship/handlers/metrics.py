@@ -1,9 +1,11 @@
 """The operator's own Prometheus metrics.
 
-Per-object series (readiness, conditions, batch jobs) carry the object's kind, namespace
-and name, so their number grows with the objects the operator manages and nothing else:
-condition types and reasons are the fixed set in modelship.reconcile.reasons, and batch
-job names are bounded by the spec. They are set from the status each reconcile decides
+Per-object series (readiness, conditions, batch jobs, drift) carry the object's kind,
+namespace and name, so their number grows with the objects the operator manages and nothing
+else: condition types and reasons are the fixed set in modelship.reconcile.reasons, batch
+job names are bounded by the spec, and drift features by status.drift's bound (16). A drift
+series' `source` is the kind of check ("batch"), not the run: a Job name there would start
+new series with every run. They are set from the status each reconcile decides
 and removed when the object is deleted, so that no series outlives its object.
 """
 
@@ -55,6 +57,17 @@ BATCH_FAILED = Gauge(
     "1 when the newest finished run of a ModelDeployment's batch job failed, else 0.",
     ["namespace", "name", "batch_job"],
 )
+DRIFT_PSI = Gauge(
+    "modelship_drift_psi",
+    "Population stability index of an input feature against the model's reference profile,"
+    " in the last drift check (the features with the highest PSI).",
+    ["namespace", "name", "feature", "source"],
+)
+DRIFT_DETECTED = Gauge(
+    "modelship_drift_detected",
+    "1 when the last drift check of a ModelDeployment's inputs found a feature drifted, else 0.",
+    ["namespace", "name", "source"],
+)
 
 # The series of each object (kind, namespace, name) and the uid that set them, so that a
 # changed status or a deletion removes the old ones, and the late deletion of an object
@@ -77,6 +90,12 @@ def observe_status(body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
         values[(CONDITION, labels)] = 1.0
     for batch in status.get("batch") or []:
         values[(BATCH_FAILED, (namespace, name, str(batch.get("name", ""))))] = _failed(batch)
+    if drift := status.get("drift"):
+        source = str(drift.get("source", "")).partition("/")[0]
+        values[(DRIFT_DETECTED, (namespace, name, source))] = 1.0 if drift.get("drifted") else 0.0
+        for feature in drift.get("features") or []:
+            labels = (namespace, name, str(feature.get("name", "")), source)
+            values[(DRIFT_PSI, labels)] = float(feature.get("psi", 0.0))
     _replace((kind, namespace, name), meta["uid"], values)
 
 

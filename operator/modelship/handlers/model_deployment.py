@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from modelship.handlers.prometheus_metrics import query_revisions
 from modelship.handlers.runtime import Runtime
 from modelship.handlers.triton_metrics import scrape_revisions
 from modelship.reconcile.batch import exit_of, exits_wanted
+from modelship.reconcile.drift import runs_to_judge, termination_message
 from modelship.reconcile.model_deployment import Observed, decide, parse
 from modelship.reconcile.parsing import lenient
 
@@ -28,7 +29,8 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
     """Children, batch runs, Triton pods and the RetrainJob followed, all from the indexes.
 
     Pods of batch Jobs are read only for a Job that failed since the status last recorded
-    one. Secrets are never read: a missing one shows on the Triton pods.
+    one, and, with drift monitoring, for a Job that completed since the last drift check
+    (its drift summary). Secrets are never read: a missing one shows on the Triton pods.
     """
     meta = body["metadata"]
     model = (body.get("spec") or {}).get("model") or {}
@@ -52,7 +54,12 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         retrain_job=retrain_job,
         pods=pods,
         batch_runs=batch_runs,
-        batch_exits=await _exits(runtime, namespace, _exits_wanted(body, spec, batch_runs)),
+        batch_exits=await _from_pods(
+            runtime, namespace, _exits_wanted(body, spec, batch_runs), exit_of
+        ),
+        batch_drift=await _from_pods(
+            runtime, namespace, _drift_wanted(body, spec, batch_runs), termination_message
+        ),
         spec=spec,
         fetch_image=runtime.fetch_image,
         metrics=await _canary_metrics(spec, pods, _canary_revisions(body)),
@@ -115,11 +122,28 @@ def _exits_wanted(
     return exits_wanted(spec, previous.batch, runs)
 
 
-async def _exits(runtime: Runtime, namespace: str, jobs: list[str]) -> dict[str, str]:
-    """How the score container ended in the pods of newly failed batch Jobs."""
-    exits: dict[str, str] = {}
+def _drift_wanted(
+    body: Mapping[str, Any],
+    spec: ModelDeployment | ValidationError,
+    runs: list[dict[str, Any]],
+) -> list[str]:
+    if isinstance(spec, ValidationError):
+        return []
+    previous = lenient(ModelDeploymentStatus, body.get("status"))
+    return [run.job for run in runs_to_judge(spec, previous.drift, runs)]
+
+
+async def _from_pods(
+    runtime: Runtime,
+    namespace: str,
+    jobs: list[str],
+    read: Callable[[Mapping[str, Any]], str | None],
+) -> dict[str, str]:
+    """What ``read`` finds on the pods of each Job: how a newly failed batch Job's score
+    container ended (reconcile.batch.exit_of), or a completed one's drift summary."""
+    found: dict[str, str] = {}
     for job in jobs:
         for pod in await runtime.kube.list("v1", "Pod", namespace, {JOB_NAME_LABEL: job}):
-            if (how := exit_of(pod)) is not None:
-                exits[job] = how
-    return exits
+            if (value := read(pod)) is not None:
+                found[job] = value
+    return found

@@ -47,17 +47,25 @@ def failure_of(job: Manifest) -> Failure | None:
     return None
 
 
-def exit_of(pod: Manifest) -> str | None:
-    """How the score container ended: its reason and exit code, never its output."""
+def score_ended(pod: Manifest) -> Manifest | None:
+    """The score container's `terminated` state on the pod, once it has ended."""
     for container in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (container.get("state") or {}).get("terminated") or {}
-        if container.get("name") == SCORE_CONTAINER and terminated.get("exitCode"):
-            reason = terminated.get("reason") or "Error"
-            return f"{SCORE_CONTAINER} ended with {reason} (exit code {terminated['exitCode']})"
+        terminated = (container.get("state") or {}).get("terminated")
+        if container.get("name") == SCORE_CONTAINER and terminated:
+            return dict(terminated)
     return None
 
 
-def _runs_by_cron_job(runs: Sequence[Manifest]) -> dict[str, list[Manifest]]:
+def exit_of(pod: Manifest) -> str | None:
+    """How the score container ended: its reason and exit code, never its output."""
+    terminated = score_ended(pod) or {}
+    if terminated.get("exitCode"):
+        reason = terminated.get("reason") or "Error"
+        return f"{SCORE_CONTAINER} ended with {reason} (exit code {terminated['exitCode']})"
+    return None
+
+
+def runs_by_cron_job(runs: Sequence[Manifest]) -> dict[str, list[Manifest]]:
     by_owner: dict[str, list[Manifest]] = {}
     for run in runs:
         for ref in run["metadata"].get("ownerReferences") or []:
@@ -84,7 +92,7 @@ def exits_wanted(
     md: ModelDeployment, previous: Sequence[BatchJobStatus], runs: Sequence[Manifest]
 ) -> list[str]:
     """Jobs whose pods to read: the newest failure of each batch job, when not yet recorded."""
-    by_cron_job = _runs_by_cron_job(runs)
+    by_cron_job = runs_by_cron_job(runs)
     wanted = []
     for job in md.spec.batch:
         failure = _latest_failure(by_cron_job.get(batch_job_name(md, job), []))
@@ -102,7 +110,7 @@ def batch_status(
 ) -> list[BatchJobStatus]:
     """Each batch job's last start and success (its CronJob's) and its last failure."""
     cron_jobs = {c["metadata"]["name"]: c for c in children if c["kind"] == "CronJob"}
-    by_cron_job = _runs_by_cron_job(runs)
+    by_cron_job = runs_by_cron_job(runs)
     statuses = []
     for job in md.spec.batch:
         name = batch_job_name(md, job)

@@ -49,6 +49,13 @@ from modelship.reconcile.batch import batch_status, failure_events
 from modelship.reconcile.children import diff_children
 from modelship.reconcile.conditions import find, merge_conditions
 from modelship.reconcile.decision import Decision
+from modelship.reconcile.drift import (
+    by_job,
+    decide_drift,
+    drift_events,
+    runs_to_judge,
+    without_drifted,
+)
 from modelship.reconcile.history import bounded
 from modelship.reconcile.parsing import lenient, problems, typed
 from modelship.reconcile.pods import revision_problem
@@ -82,6 +89,9 @@ class Observed:
     batch_runs: Sequence[Manifest] = ()  # Jobs its batch CronJobs started
     # How the score container of a failed batch Job ended, by Job, where gather read its pods.
     batch_exits: Mapping[str, str] = field(default_factory=dict)
+    # The score container's termination message (its drift summary), by finished batch Job,
+    # for the Jobs drift.runs_to_judge named.
+    batch_drift: Mapping[str, str] = field(default_factory=dict)
     # The spec as gather parsed it, so that a reconcile parses it once; None: decide parses.
     spec: ModelDeployment | ValidationError | None = None
     # The image of the fetch init container (the operator's); None: the serving image.
@@ -150,11 +160,17 @@ def decide(observed: Observed) -> Decision:
     stable_plan, canary_plan = rollout.plan.stable, rollout.plan.canary
     stable_live = deployments.get(stable_plan.revision.name)
     canary_live = deployments.get(canary_plan.revision.name) if canary_plan else None
+    drift = decide_drift(
+        md,
+        previous.drift,
+        by_job(runs_to_judge(md, previous.drift, observed.batch_runs), observed.batch_drift),
+    )
+    conditions = verdicts(_facts(rollout, stable_live, canary_live, cannot_start))
     status = ModelDeploymentStatus(
         observed_generation=generation,
         conditions=merge_conditions(
-            previous.conditions,
-            verdicts(_facts(rollout, stable_live, canary_live, cannot_start)),
+            previous.conditions if drift.verdict else without_drifted(previous.conditions),
+            [*conditions, drift.verdict] if drift.verdict else conditions,
             generation,
             observed.now,
         ),
@@ -166,10 +182,14 @@ def decide(observed: Observed) -> Decision:
         batch=batch_status(
             md, observed.children, observed.batch_runs, previous.batch, observed.batch_exits
         ),
+        drift=drift.status,
     )
     decision = _decision(previous, status, tuple(actions), rollout)
     batch_events = failure_events(previous.batch, status.batch)
-    return dataclasses.replace(decision, events=(*rollout.events, *decision.events, *batch_events))
+    drifted = drift_events(previous.conditions, status.conditions)
+    return dataclasses.replace(
+        decision, events=(*rollout.events, *decision.events, *batch_events, *drifted)
+    )
 
 
 def _canary_status(rollout: Rollout, plan: RevisionPlan, live: Manifest | None) -> CanaryStatus:

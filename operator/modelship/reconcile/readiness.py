@@ -3,7 +3,9 @@
 `Available`, `Progressing` and `Degraded` each look at the facts alone; `Ready` is
 derived from them in one place. Each function is a chain of checks, the first
 that applies decides (a blocked spec, then pods that cannot start, then the
-rollout itself). A new condition is one more function in `DEPENDENTS`.
+rollout itself). A new condition is one more function in `DEPENDENTS`. Drifted
+(reconcile/drift.py) is not one: it is about the data, not the rollout, and Ready does not
+depend on it.
 """
 
 from __future__ import annotations

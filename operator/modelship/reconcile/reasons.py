@@ -7,6 +7,8 @@ READY: Final = "Ready"
 AVAILABLE: Final = "Available"
 PROGRESSING: Final = "Progressing"
 DEGRADED: Final = "Degraded"
+# Informational: the inputs drifted from the reference profile (status.drift); not in Ready.
+DRIFTED: Final = "Drifted"
 
 # The deployment serves its wanted revision with every pod ready.
 SERVING: Final = "Serving"
@@ -38,6 +40,11 @@ MODEL_FETCH_FAILED: Final = "ModelFetchFailed"
 CONFIGURE_FAILED: Final = "ConfigureFailed"
 # A canary failed more measurements than its failure limit and was rolled back.
 CANARY_FAILED: Final = "CanaryFailed"
+
+# Drifted's reasons besides Drifted itself.
+NO_DRIFT: Final = "NoDrift"  # the last check found no feature drifted
+AWAITING_DRIFT_CHECK: Final = "AwaitingDriftCheck"  # no check has finished yet
+DRIFT_SUMMARY_UNREADABLE: Final = "DriftSummaryUnreadable"  # a run's summary is not readable
 
 # RetrainJob.
 RUN_ACTIVE: Final = "RunActive"

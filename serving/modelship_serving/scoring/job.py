@@ -12,6 +12,8 @@ Beside the output ``OUT`` (e.g. ``scores.parquet``), local or in object storage:
   directory; a resumed attempt assembles it from the committed chunks.
 - ``OUT.drift.json``: drift of the whole input against the model's reference profile.
 - ``OUT.manifest.json``: published last; its presence means the job finished.
+- optionally a drift summary in a local file (a batch pod's termination message; see
+  modelship_serving.drift_summary).
 
 An attempt that finds ``OUT`` published but no manifest (a crash in between)
 finishes the job when ``OUT`` is the output its own committed chunks produced, and
@@ -178,7 +180,7 @@ def run_scoring(
     )
     state = _job_state(settings, source, input_path, metadata)
     if output.exists():
-        return finish_published(output, state)
+        return finish_published(output, state, settings.drift_summary)
     _make_work_directory(output.partial.work)
     output.partial.begin(state)
 
@@ -219,7 +221,7 @@ def run_scoring(
     manifest, drift = assemble_and_publish(
         output, metadata, summary, settings.psi_threshold, stream
     )
-    publish_drift_and_manifest(output, drift, manifest)
+    publish_drift_and_manifest(output, drift, manifest, settings.drift_summary)
     return manifest
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from modelship_serving.digest import file_sha256
 from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
+from modelship_serving.drift_summary import write_drift_summary
 from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.destination import Location
@@ -112,7 +113,9 @@ def _staging_file(output: JobOutput) -> Path:
     return temporary_output
 
 
-def finish_published(output: JobOutput, state: dict[str, Any]) -> ScoreManifest:
+def finish_published(
+    output: JobOutput, state: dict[str, Any], summary: Path | None = None
+) -> ScoreManifest:
     """Finish a job whose output was published before a crash, if it is this job's output."""
     recorded = output.partial.recorded_output(state)
     if recorded is not None:
@@ -123,7 +126,7 @@ def finish_published(output: JobOutput, state: dict[str, Any]) -> ScoreManifest:
         if digest == recorded["sha256"]:
             logger.info("%s was published by this job before it stopped; finishing", output.shown)
             manifest = ScoreManifest.model_validate(recorded["manifest"])
-            publish_drift_and_manifest(output, recorded["drift"], manifest)
+            publish_drift_and_manifest(output, recorded["drift"], manifest, summary)
             return manifest
     raise ScoringError(
         f"output {output.shown} already exists and is not this job's; remove it or choose"
@@ -132,8 +135,10 @@ def finish_published(output: JobOutput, state: dict[str, Any]) -> ScoreManifest:
 
 
 def publish_drift_and_manifest(
-    output: JobOutput, drift: dict[str, Any], manifest: ScoreManifest
+    output: JobOutput, drift: dict[str, Any], manifest: ScoreManifest, summary: Path | None = None
 ) -> None:
     output.write_beside(DRIFT_SUFFIX, json.dumps(drift, indent=2))
     output.write_beside(MANIFEST_SUFFIX, manifest.model_dump_json(indent=2))
+    if summary is not None:
+        write_drift_summary(summary, drift, manifest.finished_at, output.shown)
     output.partial.remove()

@@ -58,6 +58,11 @@ class ScoreSettings(BaseModel):
         gt=0,
         description="PSI above which a feature counts as drifted.",
     )
+    drift_summary: Path | None = Field(
+        default=None,
+        description="Where to write a small drift summary once the job is done (a batch"
+        " pod's terminationMessagePath, where the operator reads it).",
+    )
 
 
 class ScoreManifest(BaseModel):

@@ -56,6 +56,11 @@ OTHER_NAMES = {
     reasons.AVAILABLE,
     reasons.PROGRESSING,
     reasons.DEGRADED,
+    # Drifted (type and reasons) is informational: Argo CD health ignores it (a case shows).
+    reasons.DRIFTED,
+    reasons.NO_DRIFT,
+    reasons.AWAITING_DRIFT_CHECK,
+    reasons.DRIFT_SUMMARY_UNREADABLE,
     reasons.MINIMUM_REPLICAS_AVAILABLE,
     reasons.NO_REPLICAS_AVAILABLE,
     reasons.ROLLOUT_COMPLETE,

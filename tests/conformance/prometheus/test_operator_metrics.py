@@ -86,6 +86,41 @@ def test_ready_conditions_and_batch_failures_follow_the_status() -> None:
     }
 
 
+DRIFTED = {
+    "drift": {
+        "drifted": True,
+        "checkedAt": "2026-11-29T02:05:00Z",
+        "source": "batch/wine-nightly-29401234",
+        "consecutive": 1,
+        "since": "2026-11-29T02:05:00Z",
+        "features": [
+            {"name": "age", "psi": 1.5, "drifted": True},
+            {"name": "plan", "psi": 0.01, "drifted": False},
+        ],
+        "message": "m",
+    }
+}
+
+
+def test_drift_follows_the_status_per_feature_and_goes_with_the_object() -> None:
+    metrics.observe_status(_md("drifting", "u4"), DRIFTED)
+    drift = {line for line in _series("drifting") if line.startswith("modelship_drift")}
+    assert drift == {
+        'modelship_drift_detected{name="drifting",namespace="ml",source="batch"} 1.0',
+        'modelship_drift_psi{feature="age",name="drifting",namespace="ml",source="batch"} 1.5',
+        'modelship_drift_psi{feature="plan",name="drifting",namespace="ml",source="batch"} 0.01',
+    }
+    clean = {**DRIFTED["drift"], "drifted": False, "features": [{"name": "age", "psi": 0.02}]}
+    metrics.observe_status(_md("drifting", "u4"), {"drift": clean})
+    drift = {line for line in _series("drifting") if line.startswith("modelship_drift")}
+    assert drift == {
+        'modelship_drift_detected{name="drifting",namespace="ml",source="batch"} 0.0',
+        'modelship_drift_psi{feature="age",name="drifting",namespace="ml",source="batch"} 0.02',
+    }
+    metrics.forget(_md("drifting", "u4"))
+    assert _series("drifting") == set()
+
+
 def test_an_object_without_conditions_yet_is_not_ready() -> None:
     metrics.observe_status(_md("fresh", "u2"), {})
     assert _series("fresh") == {
@@ -107,7 +142,7 @@ def test_deletion_leaves_no_series_but_spares_a_new_object_of_the_same_name() ->
 
 
 def test_promtool_accepts_the_exposition() -> None:
-    metrics.observe_status(_md("linted", "u3"), SERVING)
+    metrics.observe_status(_md("linted", "u3"), SERVING | DRIFTED)
     metrics.RECONCILES.labels("ModelDeployment", "create").inc()
     with metrics.RECONCILE_SECONDS.labels("ModelDeployment").time():
         pass

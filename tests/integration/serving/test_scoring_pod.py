@@ -10,6 +10,7 @@ scheduled. Needs root to drop to uid 65534 (skipped otherwise)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,8 @@ def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
             "/mnt/batch-input": pod_root / "batch-input",
             "/mnt/batch-output": pod_root / "batch-output",
             "/tmp": pod_root / "tmp",
+            # The kubelet's file behind terminationMessagePath, writable by the container.
+            "/dev/termination-log": pod_root / "termination-log",
         }
         shutil.copytree(repository, mounts["/models"])
         (mounts["/mnt/batch-input"] / "day").mkdir(parents=True)
@@ -69,6 +72,8 @@ def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
         for writable in (mounts["/mnt/batch-output"], mounts["/tmp"]):
             writable.mkdir()
             os.chown(writable, NOBODY, NOBODY)
+        mounts["/dev/termination-log"].touch()
+        os.chown(mounts["/dev/termination-log"], NOBODY, NOBODY)
 
         def on_this_machine(value: str) -> str:
             for mount, directory in mounts.items():
@@ -84,6 +89,9 @@ def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
         assert environment == {"HOME": str(mounts["/tmp"]), "MODELSHIP_BATCH_RUN": RUN}
         # In the pod TMPDIR is unset and Python's default, /tmp, is the emptyDir.
         environment |= {"TMPDIR": str(mounts["/tmp"]), "PATH": os.environ["PATH"]}
+        # The tree under test, where PYTHONPATH names it (the venv's install may be another).
+        if "PYTHONPATH" in os.environ:
+            environment["PYTHONPATH"] = os.environ["PYTHONPATH"]
         command = [str(Path(sys.executable).parent / container["command"][0])]
         command += [on_this_machine(argument) for argument in container["args"]]
         assert SETPRIV is not None
@@ -102,6 +110,9 @@ def test_score_writes_only_to_tmp_and_the_output_volume(packaged: Any) -> None:
             "out.parquet.drift.json",
             "out.parquet.manifest.json",
         ]
+        summary = json.loads(mounts["/dev/termination-log"].read_text())
+        assert summary["rows"] == len(frame)
+        assert summary["output"] == f"{mounts['/mnt/batch-output']}/2025-03-01/out.parquet"
         scored = pd.read_parquet(day / "out.parquet")
         assert scored["row"].tolist() == list(range(len(frame)))
         assert scored["label"].tolist() == served["churn"].original.predict(frame).tolist()

@@ -68,6 +68,8 @@ NIGHTLY_ARGS = [
     "1024",
     "--concurrency",
     "4",
+    "--drift-summary",
+    "/dev/termination-log",
     "--input-format",
     "parquet",
 ]
@@ -112,6 +114,8 @@ NIGHTLY: dict[str, Any] = {
                                 "command": ["modelship"],
                                 "args": NIGHTLY_ARGS,
                                 "env": [HOME, RUN_ENV],
+                                "terminationMessagePath": "/dev/termination-log",
+                                "terminationMessagePolicy": "File",
                                 "envFrom": SECRET,
                                 "resources": {"requests": {"cpu": "2"}},
                                 "volumeMounts": [
@@ -187,6 +191,28 @@ OUTPUT_CLAIM = {"name": "batch-output", "persistentVolumeClaim": {"claimName": "
 OUTPUT_MOUNT = {"name": "batch-output", "mountPath": "/mnt/batch-output"}
 SHARED_CLAIM = {"name": "batch-output", "persistentVolumeClaim": {"claimName": "exports"}}
 SHARED_MOUNT = OUTPUT_MOUNT
+
+
+def test_drift_monitoring_sets_the_threshold_score_judges_by(make_deployment: Any) -> None:
+    """The report beside the output and the status judge features by the same PSI threshold."""
+    md = make_deployment(
+        {
+            "monitoring": {"drift": {"threshold": 0.3}},
+            "batch": [
+                {
+                    "name": "nightly",
+                    "schedule": "0 2 * * *",
+                    "input": {"uri": "s3://data/in.parquet"},
+                    "output": {"uri": "s3://data/{run}.parquet"},
+                }
+            ],
+        }
+    )
+    children = build_model_deployment_children(md, steady_plan(md, MODEL))
+    [cron_job] = [c for c in children if c["kind"] == "CronJob"]
+    args = cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-2:] == ["--psi-threshold", "0.3"]
+    assert args[args.index("--drift-summary") + 1] == "/dev/termination-log"
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from modelship.core.merge import contains, owned_patch, with_last_applied
+from modelship.core.merge import contains, owned_patch, status_patch, with_last_applied
 from modelship.core.names import LAST_APPLIED_ANNOTATION
 from modelship.core.ownership import is_controlled_by
+from support.merge_patch import merged
 
 
 def service(**spec: Any) -> dict[str, Any]:
@@ -114,3 +115,12 @@ def test_what_the_api_server_rewrites_or_drops_is_not_a_difference(
     live: Any, desired: Any, same: bool
 ) -> None:
     assert contains({"cpu": live}, {"cpu": desired}) is same
+
+
+def test_a_status_patch_removes_a_nested_key_the_new_status_drops() -> None:
+    """A merge patch merges objects key by key: a dropped nested key must be sent as null."""
+    old = {"drift": {"drifted": True, "since": "t0", "consecutive": 2}, "stable": {"name": "a"}}
+    new = {"drift": {"drifted": False, "consecutive": 0}, "stable": {"name": "a"}}
+    patch = status_patch(old, new)
+    assert patch == {"drift": {"drifted": False, "since": None, "consecutive": 0}}
+    assert merged(old, patch) == new
