@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "configure": Subcommand("modelship.cli.configure:configure", "serve"),
     "serve": Subcommand("modelship.cli.serve:serve", "serve"),
     "score": Subcommand("modelship.cli.score:score", "package"),
+    "compare": Subcommand("modelship.cli.compare:compare", "serve"),
     "operator": Subcommand("modelship.cli.operator:run_operator", "operator"),
     "demo": Subcommand("modelship.cli.demo:demo", "serve"),
 }
