@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +86,7 @@ class CompareSettings:
     candidate_url: str
     data_uri: str | None = None  # None: rows drawn from the reference profile
     rows: int = DEFAULT_ROWS
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
 
 def compare(settings: CompareSettings) -> CompareResult:
@@ -154,18 +154,16 @@ def prediction_shift(stable: Any, candidate: Any) -> float:
 
 def judged(result: CompareResult, thresholds: Thresholds) -> CompareResult:
     """The result with a verdict where a threshold for its task is given."""
-    failures = []
-    if result.agreement is not None and thresholds.min_agreement is not None:
-        if result.agreement < thresholds.min_agreement:
-            failures.append(f"agreement {result.agreement:.1%} < {thresholds.min_agreement:.1%}")
-    if result.mean_abs_diff is not None and thresholds.max_mean_abs_diff is not None:
-        if result.mean_abs_diff > thresholds.max_mean_abs_diff:
-            failures.append(
-                f"mean |difference| {result.mean_abs_diff:.4g} > {thresholds.max_mean_abs_diff}"
-            )
-    if result.shift is not None and thresholds.max_shift is not None:
-        if result.shift > thresholds.max_shift:
-            failures.append(f"shift {result.shift:.3f} > {thresholds.max_shift}")
+    checks = (
+        (result.agreement, thresholds.min_agreement, "agreement", -1),
+        (result.mean_abs_diff, thresholds.max_mean_abs_diff, "mean |difference|", 1),
+        (result.shift, thresholds.max_shift, "shift", 1),
+    )
+    failures = [
+        f"{name} {value:.4g} {'<' if sign < 0 else '>'} {bound:.4g}"
+        for value, bound, name, sign in checks
+        if value is not None and bound is not None and (value - bound) * sign > 0
+    ]
     judges = (
         [thresholds.min_agreement]
         if result.task == "classification"

@@ -81,7 +81,8 @@ def test_a_classifier_trained_on_shuffled_labels_disagrees(
     result = compare(
         CompareSettings(**{**vars(settings), "thresholds": Thresholds(min_agreement=0.95)})
     )
-    assert result.agreement is not None and result.agreement < 0.9
+    assert result.agreement is not None
+    assert result.agreement < 0.9
     assert result.verdict == "failed"
     assert "agreement" in result.summary
 
@@ -89,19 +90,23 @@ def test_a_classifier_trained_on_shuffled_labels_disagrees(
 def test_the_same_regressor_neither_differs_nor_shifts(served: dict[str, TritonServer]) -> None:
     result = compare(_settings(served, "spend", "stable"))
     assert result.mean_abs_diff == 0.0
-    assert result.shift is not None and result.shift < 0.01
+    assert result.shift is not None
+    assert result.shift < 0.01
 
 
 def test_a_regressor_trained_on_shuffled_targets_shifts(served: dict[str, TritonServer]) -> None:
     result = compare(_settings(served, "spend", "shuffled"))
-    assert result.mean_abs_diff is not None and result.mean_abs_diff > 5
-    assert result.shift is not None and result.shift > 0.25
+    assert result.mean_abs_diff is not None
+    assert result.mean_abs_diff > 5
+    assert result.shift is not None
+    assert result.shift > 0.25
 
 
 def test_the_reference_rows_cover_the_recorded_ranges(served: dict[str, TritonServer]) -> None:
     metadata = read_model_metadata(served["stable"].settings.repository / "churn")
     rows = reference_table(metadata, 1000)
-    assert rows["age"].between(18, 79).all() and (rows["age"] == rows["age"].round()).all()
+    assert rows["age"].between(18, 79).all()
+    assert (rows["age"] == rows["age"].round()).all()
     assert set(rows["city"]) == {"paris", "lyon", "nice"}
     assert rows.equals(reference_table(metadata, 1000)), "every run sends the same rows"
 
