@@ -12,7 +12,7 @@ from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymen
 from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.rollout import MetricsProviderType, RolloutStrategy
 from modelship.builders.defaults import canary_settings
-from modelship.core.names import JOB_NAME_LABEL
+from modelship.core.names import COMPARE_CONTAINER, COMPONENT, JOB_NAME_LABEL, PREDICTION_GATE
 from modelship.core.objects import Ref, Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
@@ -22,6 +22,7 @@ from modelship.handlers.triton_metrics import scrape_revisions
 from modelship.reconcile.batch import exit_of, exits_wanted
 from modelship.reconcile.model_deployment import Observed, decide, parse
 from modelship.reconcile.parsing import lenient
+from modelship.reconcile.rollout import GateRun
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
@@ -56,6 +57,7 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         spec=spec,
         fetch_image=runtime.fetch_image,
         metrics=await _canary_metrics(spec, pods, _canary_revisions(body)),
+        gate_runs=await _gate_runs(runtime, namespace, children),
     )
 
 
@@ -115,3 +117,43 @@ async def _exits(runtime: Runtime, namespace: str, jobs: list[str]) -> dict[str,
             if (how := exit_of(pod)) is not None:
                 exits[job] = how
     return exits
+
+
+async def _gate_runs(
+    runtime: Runtime, namespace: str, children: Sequence[Mapping[str, Any]]
+) -> dict[str, GateRun]:
+    """How each finished prediction gate Job ended: its compare container's termination
+    message, read from its pods (a running Job's pods are not read)."""
+    runs: dict[str, GateRun] = {}
+    for job in children:
+        meta = job["metadata"]
+        if job["kind"] != "Job" or meta.get("labels", {}).get(COMPONENT) != PREDICTION_GATE:
+            continue
+        succeeded = _job_ended(job)
+        if succeeded is None:
+            continue
+        messages = [
+            (terminated.get("exitCode") == 0, terminated.get("message") or "")
+            for pod in await runtime.kube.list(
+                "v1", "Pod", namespace, {JOB_NAME_LABEL: meta["name"]}
+            )
+            for container in (pod.get("status") or {}).get("containerStatuses", [])
+            if container.get("name") == COMPARE_CONTAINER
+            and (terminated := (container.get("state") or {}).get("terminated"))
+        ]
+        # A succeeded Job's measuring pod; a failed one's last words.
+        chosen = [text for ok, text in messages if ok == succeeded] or [""]
+        runs[meta["name"]] = GateRun(succeeded, chosen[-1])
+    return runs
+
+
+def _job_ended(job: Mapping[str, Any]) -> bool | None:
+    """True: the Job succeeded; False: it failed; None: it runs."""
+    status = job.get("status") or {}
+    if status.get("succeeded"):
+        return True
+    failed = any(
+        c.get("type") == "Failed" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return False if failed else None
