@@ -74,6 +74,7 @@ OTHER_NAMES = {
     reasons.PAUSED,
     reasons.ANALYZING,
     reasons.PROMOTING,
+    reasons.PREDICTION_GATE,
 }
 
 
