@@ -141,8 +141,9 @@ async def _gate_runs(
             if container.get("name") == COMPARE_CONTAINER
             and (terminated := (container.get("state") or {}).get("terminated"))
         ]
-        # A succeeded Job's measuring pod; a failed one's last words.
-        chosen = [text for ok, text in messages if ok == succeeded] or [""]
+        # A succeeded Job's measuring pod; a failed one's last words, else the Job's own
+        # (a deadline passed, the model could not be fetched).
+        chosen = [text for ok, text in messages if ok == succeeded] or [_why_failed(job)]
         runs[meta["name"]] = GateRun(succeeded, chosen[-1])
     return runs
 
@@ -152,8 +153,16 @@ def _job_ended(job: Mapping[str, Any]) -> bool | None:
     status = job.get("status") or {}
     if status.get("succeeded"):
         return True
-    failed = any(
-        c.get("type") == "Failed" and c.get("status") == "True"
-        for c in status.get("conditions") or []
+    return False if _failed(job) is not None else None
+
+
+def _failed(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return next(
+        (c for c in conditions if c.get("type") == "Failed" and c.get("status") == "True"), None
     )
-    return False if failed else None
+
+
+def _why_failed(job: Mapping[str, Any]) -> str:
+    failed = _failed(job) or {}
+    return ": ".join(str(failed[key]) for key in ("reason", "message") if failed.get(key))
