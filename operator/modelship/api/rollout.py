@@ -293,11 +293,11 @@ class PredictionGate(ApiModel):
         default=None,
         description="Regressors: largest mean absolute difference of predictions; unset: none.",
     )
-    max_shift: NonNegativeFloat | None = Field(
+    max_shift: NonNegativeFloat = Field(
         default=0.25,
         description=(
             "Regressors: largest shift (PSI) of the canary's prediction distribution from "
-            "stable's (0.25: a major shift); unset: none."
+            "stable's (0.1: moderate, 0.25: major)."
         ),
     )
     data: GateDataUri | None = Field(

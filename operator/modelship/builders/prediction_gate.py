@@ -56,8 +56,7 @@ def compare_args(
     args += ["--rows", str(gate.rows), "--min-agreement", str(gate.min_agreement)]
     if gate.max_mean_abs_diff is not None:
         args += ["--max-mean-abs-diff", str(gate.max_mean_abs_diff)]
-    if gate.max_shift is not None:
-        args += ["--max-shift", str(gate.max_shift)]
+    args += ["--max-shift", str(gate.max_shift)]
     if gate.data is not None:
         args += ["--data", gate.data]
     return [*args, "--termination-path", TERMINATION_MESSAGE_PATH]
