@@ -47,6 +47,10 @@ class ScoringError(ModelshipServingError):
     """A batch scoring job cannot run: bad input, schema mismatch, unusable model or output."""
 
 
+class CompareError(ModelshipServingError):
+    """`modelship compare` cannot measure: an unreadable table, an endpoint that does not answer."""
+
+
 class SchemaMismatchError(ScoringError):
     """The input table does not have the columns and types the model was packaged with."""
 

@@ -59,6 +59,25 @@ class AnalysisWindow(ApiModel):
     canary: RequestCounters = Field(description="The canary revision's counters then.")
 
 
+class GatePhase(StrEnum):
+    RUNNING = "Running"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class PredictionGateStatus(ApiModel):
+    """The comparison of the canary's predictions with stable's before its first step."""
+
+    phase: GatePhase = Field(description="Running, Passed or Failed.")
+    job: str = Field(max_length=63, description="The Job that compares them.")
+    started_at: datetime = Field(description="When the comparison was asked for.")
+    message: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="What it measured (label agreement, or difference and shift), or why not.",
+    )
+
+
 class CanaryStatus(RevisionStatus):
     """The revision being rolled out."""
 
@@ -82,6 +101,9 @@ class CanaryStatus(RevisionStatus):
         default_factory=list,
         max_length=10,
         description="The latest measurements, newest first (at most 10).",
+    )
+    prediction_gate: PredictionGateStatus | None = Field(
+        default=None, description="The prediction gate, where the spec asks for one."
     )
 
 

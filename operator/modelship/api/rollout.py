@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field
 
 from modelship.api.base import (
     DNS_SUBDOMAIN_PATTERN,
+    URI_MAX_LENGTH,
     ApiModel,
     DnsLabel,
     DnsSubdomain,
@@ -65,6 +66,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 # The canary's figure divided by stable's: a bound below 1 would fail an equal canary.
 RatioToStable = Annotated[float, Field(ge=1)]
 Milliseconds = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class CanaryAnalysis(ApiModel):
@@ -269,6 +271,50 @@ class CanaryTraffic(ApiModel):
     )
 
 
+# Where a gate's reference table is read from: object storage or http(s), a table by its
+# extension; no user info or query string (the spec is shown by kubectl), length bounded.
+GATE_DATA_URI_PATTERN = r"^(s3|gs|https?)://[^/?#@]+/[^?#@]*\.(csv|parquet|jsonl)$"
+GateDataUri = Annotated[str, Field(pattern=GATE_DATA_URI_PATTERN, max_length=URI_MAX_LENGTH)]
+
+
+class PredictionGate(ApiModel):
+    """Before any traffic, the canary answers a reference table and is compared with stable.
+
+    A Job in the serving image (`modelship compare`) sends the same rows to both revisions;
+    the canary passes when its answers are close enough to stable's, and is rolled back
+    otherwise, before any user request reaches it.
+    """
+
+    min_agreement: Fraction = Field(
+        default=0.95,
+        description="Classifiers: least share of rows whose predicted label must agree.",
+    )
+    max_mean_abs_diff: NonNegativeFloat | None = Field(
+        default=None,
+        description="Regressors: largest mean absolute difference of predictions; unset: none.",
+    )
+    max_shift: NonNegativeFloat = Field(
+        default=0.25,
+        description=(
+            "Regressors: largest shift (PSI) of the canary's prediction distribution from "
+            "stable's (0.1: moderate, 0.25: major)."
+        ),
+    )
+    data: GateDataUri | None = Field(
+        default=None,
+        description=(
+            "Reference table (s3://, gs:// or http(s)://, ending in .csv, .parquet or .jsonl; "
+            "read with the model's credentials Secret); unset: rows drawn from the model "
+            "package's recorded reference profile."
+        ),
+    )
+    rows: int = Field(default=1000, ge=1, le=100_000, description="Rows sent to each revision.")
+    timeout: Duration = Field(
+        default="10m",
+        description="How long the comparison may take before the canary is rolled back.",
+    )
+
+
 class CanarySpec(ApiModel):
     """A canary rollout: shift traffic step by step, judge, roll back on failure."""
 
@@ -295,6 +341,13 @@ class CanarySpec(ApiModel):
     )
     traffic: CanaryTraffic = Field(
         default_factory=CanaryTraffic, description="How traffic is split."
+    )
+    prediction_gate: PredictionGate | None = Field(
+        default=None,
+        description=(
+            "Compare the canary's predictions with stable's before its first step; unset: "
+            "no comparison."
+        ),
     )
 
     @property

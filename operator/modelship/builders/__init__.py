@@ -19,6 +19,7 @@ from modelship.builders.grpc_route import build_grpc_route
 from modelship.builders.hpa import build_hpa
 from modelship.builders.http_route import build_http_route
 from modelship.builders.pdb import build_pdb
+from modelship.builders.prediction_gate import build_prediction_gate_job
 from modelship.builders.retrain import build_retrain_cron_job, build_retrain_run_job
 from modelship.builders.revision import (
     ResolvedModel,
@@ -60,7 +61,8 @@ def build_model_deployment_children(
     Per live revision (stable first) a Deployment and a Service; then the client
     Service, the PodDisruptionBudget, the autoscaler of the stable revision, the
     HTTPRoute when the Gateway API carries canary traffic (and the GRPCRoute when
-    gRPC parents are given), and one CronJob per batch job (scoring with the stable
+    gRPC parents are given), the canary's prediction gate Job while the plan runs it, and
+    one CronJob per batch job (scoring with the stable
     revision's model). `fetch_image` fetches the models (with their credentials) where
     given, the serving image where not.
     """
@@ -81,6 +83,9 @@ def build_model_deployment_children(
         children.append(build_http_route(md, canary, plan))
         if canary.traffic.grpc_parent_refs:
             children.append(build_grpc_route(md, canary.traffic.grpc_parent_refs, plan))
+    if plan.prediction_gate and plan.canary is not None and canary and canary.prediction_gate:
+        gate, candidate = canary.prediction_gate, plan.canary.revision
+        children.append(build_prediction_gate_job(md, gate, stable, candidate, fetch_image))
     children.extend(build_batch_cron_job(md, job, stable, fetch_image) for job in md.spec.batch)
     return children
 

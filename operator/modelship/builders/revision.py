@@ -65,6 +65,8 @@ class RolloutPlan:
 
     stable: RevisionPlan
     canary: RevisionPlan | None = None
+    # The canary's prediction gate Job runs (canary.predictionGate, before any traffic).
+    prediction_gate: bool = False
 
     @property
     def live(self) -> list[RevisionPlan]:

@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand("modelship.cli.serve:serve", "serve"),
     "score": Subcommand("modelship.cli.score:score", "package"),
     "evaluate": Subcommand("modelship.cli.evaluate:evaluate", "package"),
+    "compare": Subcommand("modelship.cli.compare:compare", "serve"),
     "operator": Subcommand("modelship.cli.operator:run_operator", "operator"),
     "demo": Subcommand("modelship.cli.demo:demo", "serve"),
 }

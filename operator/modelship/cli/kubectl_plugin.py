@@ -129,6 +129,9 @@ def describe(body: dict[str, Any]) -> str:
             f"{canary.ready_replicas}/{canary.replicas} pods ready, "
             f"{canary.failed_analyses} failed analyses{paused}"
         )
+        if (gate := canary.prediction_gate) is not None:
+            said = gate.message or f"Job {gate.job} compares it with stable"
+            lines.append(f"Prediction gate: {gate.phase.value}: {said}")
     progressing = next((c for c in status.conditions if c.type == "Progressing"), None)
     if progressing is not None:
         lines.append(f"Progressing: {progressing.reason}: {progressing.message}")

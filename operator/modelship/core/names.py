@@ -36,6 +36,7 @@ ROUTER: Final = "router"
 DISRUPTION_BUDGET: Final = "disruption-budget"
 BATCH: Final = "batch"
 TRAINER: Final = "trainer"
+PREDICTION_GATE: Final = "prediction-gate"
 
 # Containers.
 FETCH_CONTAINER: Final = "fetch"
@@ -43,3 +44,4 @@ CONFIGURE_CONTAINER: Final = "configure"
 TRITON_CONTAINER: Final = "triton"
 SCORE_CONTAINER: Final = "score"
 TRAINER_CONTAINER: Final = "trainer"
+COMPARE_CONTAINER: Final = "compare"

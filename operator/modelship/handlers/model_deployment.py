@@ -12,7 +12,7 @@ from modelship.api.model_deployment import KIND, ModelDeployment, ModelDeploymen
 from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.rollout import MetricsProviderType, RolloutStrategy
 from modelship.builders.defaults import canary_settings
-from modelship.core.names import JOB_NAME_LABEL
+from modelship.core.names import COMPARE_CONTAINER, COMPONENT, JOB_NAME_LABEL, PREDICTION_GATE
 from modelship.core.objects import Ref, Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
@@ -23,6 +23,7 @@ from modelship.reconcile.batch import exit_of, exits_wanted
 from modelship.reconcile.drift import runs_to_judge, termination_message
 from modelship.reconcile.model_deployment import Observed, decide, parse
 from modelship.reconcile.parsing import lenient
+from modelship.reconcile.rollout import GateRun
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
@@ -63,6 +64,7 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         spec=spec,
         fetch_image=runtime.fetch_image,
         metrics=await _canary_metrics(spec, pods, _canary_revisions(body)),
+        gate_runs=await _gate_runs(runtime, namespace, children),
     )
 
 
@@ -147,3 +149,52 @@ async def _from_pods(
             if (value := read(pod)) is not None:
                 found[job] = value
     return found
+
+
+async def _gate_runs(
+    runtime: Runtime, namespace: str, children: Sequence[Mapping[str, Any]]
+) -> dict[str, GateRun]:
+    """How each finished prediction gate Job ended: its compare container's termination
+    message, read from its pods (a running Job's pods are not read)."""
+    runs: dict[str, GateRun] = {}
+    for job in children:
+        meta = job["metadata"]
+        if job["kind"] != "Job" or meta.get("labels", {}).get(COMPONENT) != PREDICTION_GATE:
+            continue
+        succeeded = _job_ended(job)
+        if succeeded is None:
+            continue
+        messages = [
+            (terminated.get("exitCode") == 0, terminated.get("message") or "")
+            for pod in await runtime.kube.list(
+                "v1", "Pod", namespace, {JOB_NAME_LABEL: meta["name"]}
+            )
+            for container in (pod.get("status") or {}).get("containerStatuses", [])
+            if container.get("name") == COMPARE_CONTAINER
+            and (terminated := (container.get("state") or {}).get("terminated"))
+        ]
+        # A succeeded Job's measuring pod; a failed one's last words, else the Job's own
+        # (a deadline passed, the model could not be fetched).
+        chosen = [text for ok, text in messages if ok == succeeded] or [_why_failed(job)]
+        runs[meta["name"]] = GateRun(succeeded, chosen[-1])
+    return runs
+
+
+def _job_ended(job: Mapping[str, Any]) -> bool | None:
+    """True: the Job succeeded; False: it failed; None: it runs."""
+    status = job.get("status") or {}
+    if status.get("succeeded"):
+        return True
+    return False if _failed(job) is not None else None
+
+
+def _failed(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return next(
+        (c for c in conditions if c.get("type") == "Failed" and c.get("status") == "True"), None
+    )
+
+
+def _why_failed(job: Mapping[str, Any]) -> str:
+    failed = _failed(job) or {}
+    return ": ".join(str(failed[key]) for key in ("reason", "message") if failed.get(key))

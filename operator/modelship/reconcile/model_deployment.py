@@ -61,6 +61,7 @@ from modelship.reconcile.parsing import lenient, problems, typed
 from modelship.reconcile.pods import revision_problem
 from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
 from modelship.reconcile.rollout import (
+    GateRun,
     Phase,
     Rollout,
     RolloutState,
@@ -99,6 +100,8 @@ class Observed:
     # Triton's counters summed over each live revision's ready pods, by revision name,
     # where gather scraped them (a canary's analysis reads them).
     metrics: Mapping[str, RequestCounters] = field(default_factory=dict)
+    # Finished prediction gate Jobs, by name: how their compare container ended.
+    gate_runs: Mapping[str, GateRun] = field(default_factory=dict)
 
 
 def parse(body: Manifest) -> ModelDeployment | ValidationError:
@@ -141,6 +144,7 @@ def decide(observed: Observed) -> Decision:
             metrics=observed.metrics,
             rolled_back=rolled_back,
             command=command,
+            gate_runs=observed.gate_runs,
         )
     )
     cannot_start = _cannot_start(rollout, observed.pods, md.metadata.namespace)
@@ -206,6 +210,7 @@ def _canary_status(rollout: Rollout, plan: RevisionPlan, live: Manifest | None) 
         window=progress.window,
         analyses=list(progress.analyses),
         paused=progress.paused,
+        prediction_gate=progress.prediction_gate,
     )
 
 
@@ -344,6 +349,7 @@ def _flip_events(before: Sequence[Condition], after: Sequence[Condition]) -> lis
         reasons.ANALYZING,
         reasons.PAUSED,
         reasons.PROMOTING,
+        reasons.PREDICTION_GATE,
     }
     if _same(old, new) or new.reason in quiet:
         return []

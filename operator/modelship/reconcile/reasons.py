@@ -23,6 +23,8 @@ ROLLOUT_COMPLETE: Final = "RolloutComplete"
 CANARY_STEP: Final = "CanaryStep"  # a step's weight goes to the canary (or waits for a pod)
 ANALYZING: Final = "Analyzing"  # a step without pause waits for a passed measurement
 PAUSED: Final = "Paused"  # a step holds its weight for its pause
+# Before any traffic, the canary's predictions are compared with stable's (a Job runs).
+PREDICTION_GATE: Final = "PredictionGate"
 PROMOTING: Final = "Promoting"  # every step passed; the canary scales up to take over
 ROLLED_BACK: Final = "RolledBack"  # the canary failed; the stable revision serves alone
 # Something is wrong, and the message says what to do.

@@ -42,15 +42,23 @@ def infer_frame(
     frame: pd.DataFrame,
     protocol: TritonProtocol,
     rows_per_request: int = DEFAULT_ROWS_PER_REQUEST,
+    model_version: str | None = None,
 ) -> dict[str, Any]:
-    """Outputs by name for ``frame``, over Triton's HTTP (binary tensors) or gRPC protocol."""
+    """Outputs by name for ``frame``, over Triton's HTTP (binary tensors) or gRPC protocol;
+    from ``model_version`` where given ("": the version Triton serves), else the metadata's."""
     triton: Any = importlib.import_module(f"tritonclient.{protocol}")
     # Over HTTP, outputs come back as JSON lists unless asked for as binary tensors.
     binary: dict[str, bool] = {"binary_data": True} if protocol == "http" else {}
     outputs = [triton.InferRequestedOutput(spec.name, **binary) for spec in metadata.outputs]
     with triton.InferenceServerClient(url) as client:
         return _infer_in_slices(
-            client, triton.InferInput, outputs, metadata, frame, rows_per_request
+            client,
+            triton.InferInput,
+            outputs,
+            metadata,
+            frame,
+            rows_per_request,
+            metadata.version if model_version is None else model_version,
         )
 
 
@@ -61,6 +69,7 @@ def _infer_in_slices(
     metadata: ModelMetadata,
     frame: pd.DataFrame,
     rows_per_request: int,
+    model_version: str,
 ) -> dict[str, Any]:
     """One request per ``rows_per_request`` rows, joined; the same for either protocol."""
     parts: list[dict[str, Any]] = []
@@ -70,7 +79,7 @@ def _infer_in_slices(
             infer_inputs(
                 frame.iloc[start : start + rows_per_request], metadata.input_schema, infer_input
             ),
-            model_version=metadata.version,
+            model_version=model_version,
             outputs=outputs,
         )
         parts.append({spec.name: result.as_numpy(spec.name) for spec in metadata.outputs})

@@ -79,6 +79,7 @@ OTHER_NAMES = {
     reasons.PAUSED,
     reasons.ANALYZING,
     reasons.PROMOTING,
+    reasons.PREDICTION_GATE,
 }
 
 

@@ -8,17 +8,16 @@ revision, as the handler would scrape them; time moves by hand.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.rollout import CanarySpec
-from modelship.core.objects import Create, Delete, Patch
-from modelship.reconcile.model_deployment import Decision, Observed, decide
+from modelship.reconcile.model_deployment import decide
 from modelship.reconcile.rollout.canary import canary_replicas
-from support.merge_patch import merged
-from support.reconcile_states import NOW, UID, as_live, md_body
+from support.canary_cluster import Cluster, canary, condition, counters, message
+from support.reconcile_states import NOW, UID, md_body
 
 CANARY = {
     "strategy": "Canary",
@@ -31,90 +30,6 @@ CANARY = {
 
 def body(version: str, generation: int = 1) -> dict[str, Any]:
     return md_body(version, generation, serving={"replicas": 4}, rollout=CANARY)
-
-
-def counters(success: float, failure: float = 0, latency_ms: float = 5) -> RequestCounters:
-    return RequestCounters(
-        success=success,
-        failure=failure,
-        request_duration_us=success * latency_ms * 1000,
-        queue_duration_us=success * 100,
-    )
-
-
-@dataclasses.dataclass
-class Cluster:
-    """The ModelDeployment and its children as a cooperative API server keeps them."""
-
-    md: dict[str, Any]
-    children: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
-    now: datetime = NOW
-    metrics: dict[str, RequestCounters] = dataclasses.field(default_factory=dict)
-    unready: set[str] = dataclasses.field(default_factory=set)  # Deployments with no ready pod
-
-    def observed(self) -> Observed:
-        return Observed(
-            body=self.md, children=list(self.children.values()), now=self.now, metrics=self.metrics
-        )
-
-    def reconcile(self) -> Decision:
-        decision = decide(self.observed())
-        for action in decision.actions:
-            if isinstance(action, Create):
-                self.children[(action.ref.kind, action.ref.name)] = as_live(dict(action.manifest))
-            elif isinstance(action, Patch):
-                key = (action.ref.kind, action.ref.name)
-                self.children[key] = merged(self.children[key], action.patch)
-            elif isinstance(action, Delete):
-                del self.children[(action.ref.kind, action.ref.name)]
-        self.md = {**self.md, "status": decision.status}
-        self.settle()
-        return decision
-
-    def settle(self) -> None:
-        """Each Deployment runs the pods it asks for, all ready unless listed unready."""
-        for (kind, name), child in self.children.items():
-            if kind == "Deployment":
-                replicas = child["spec"].get("replicas", 1)
-                up = 0 if name in self.unready else replicas
-                child["status"] = {
-                    "observedGeneration": child["metadata"]["generation"],
-                    "replicas": replicas,
-                    "updatedReplicas": replicas,
-                    "readyReplicas": up,
-                    "availableReplicas": up,
-                }
-
-    def later(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-    def serve(self, stable: RequestCounters, canary: RequestCounters) -> None:
-        status = self.md["status"]
-        self.metrics = {status["stable"]["name"]: stable, status["canary"]["name"]: canary}
-
-    def deployments(self) -> dict[str, int]:
-        return {
-            name: child["spec"]["replicas"]
-            for (kind, name), child in self.children.items()
-            if kind == "Deployment"
-        }
-
-    def stable_service_selects_canary(self) -> bool:
-        selector = self.children[("Service", "wine")]["spec"]["selector"]
-        return "modelship.dev/revision" not in selector
-
-
-def condition(decision: Decision, type_: str) -> tuple[str, str]:
-    found = next(c for c in decision.status["conditions"] if c["type"] == type_)
-    return found["status"], found["reason"]
-
-
-def message(decision: Decision, type_: str) -> str:
-    return str(next(c for c in decision.status["conditions"] if c["type"] == type_)["message"])
-
-
-def canary(decision: Decision) -> dict[str, Any]:
-    return dict(decision.status["canary"])
 
 
 def started(version: str = "2") -> tuple[Cluster, str]:

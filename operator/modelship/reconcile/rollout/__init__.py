@@ -11,6 +11,7 @@ from modelship.api.model_deployment import ModelDeployment
 from modelship.api.rollout import RolloutStrategy
 from modelship.reconcile.rollout.base import (
     CanaryProgress,
+    GateRun,
     Phase,
     RolledBack,
     Rollout,
@@ -31,6 +32,7 @@ from modelship.reconcile.rollout.stable import stable_revision
 __all__ = [
     "Canary",
     "CanaryProgress",
+    "GateRun",
     "Phase",
     "Recreate",
     "RolledBack",

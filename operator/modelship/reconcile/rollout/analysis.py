@@ -7,26 +7,15 @@ and mean is taken over the same window for both revisions.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import timedelta
 
+from modelship.api.base import duration as duration
 from modelship.api.model_deployment_status import AnalysisOutcome, RequestCounters
 from modelship.api.rollout import CanaryAnalysis
 
 # A ratio of latency or queue time never fails on a difference smaller than this: a
 # model answering in 100 µs is not worse for answering in 300 µs.
 NOISE_FLOOR_US = 1000.0
-
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def duration(text: str) -> timedelta:
-    """An API Duration ("1m30s", "500ms") as a timedelta."""
-    return timedelta(
-        seconds=sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
-    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from modelship.api.model_deployment_status import (
     AnalysisResult,
     AnalysisWindow,
     CanaryStatus,
+    PredictionGateStatus,
     RequestCounters,
 )
 from modelship.builders import Revision, RolloutPlan
@@ -42,6 +43,16 @@ class CanaryProgress:
     window: AnalysisWindow | None  # the measurement window in progress
     analyses: tuple[AnalysisResult, ...]  # newest first, bounded
     paused: bool = False  # held at its step by a person until resumed or promoted
+    prediction_gate: PredictionGateStatus | None = None  # before the first step, if asked for
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A finished prediction gate Job: whether it succeeded, and its compare container's
+    termination message (the JSON `modelship compare` writes)."""
+
+    succeeded: bool
+    message: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class RolloutState:
     rolled_back: Mapping[str, str] = field(default_factory=dict)
     # A person's command not yet acted on (the rollout.modelship.dev/command annotation).
     command: Command | None = None
+    # Finished prediction gate Jobs, by Job name, as gather read them.
+    gate_runs: Mapping[str, GateRun] = field(default_factory=dict)
 
 
 class Strategy(Protocol):

@@ -18,9 +18,10 @@ decide the counts and the share is theirs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from modelship.api.model_deployment_status import (
@@ -28,16 +29,20 @@ from modelship.api.model_deployment_status import (
     AnalysisResult,
     AnalysisWindow,
     CanaryStatus,
+    GatePhase,
+    PredictionGateStatus,
     RequestCounters,
 )
-from modelship.api.rollout import CanarySpec, TrafficRouter
+from modelship.api.rollout import CanarySpec, PredictionGate, TrafficRouter
 from modelship.builders import Revision, RevisionPlan, RolloutPlan, steady_plan
 from modelship.builders.defaults import canary_settings
+from modelship.builders.prediction_gate import prediction_gate_job_name
 from modelship.core.objects import Event
 from modelship.reconcile import reasons
 from modelship.reconcile.rollout.analysis import duration, judge, window
 from modelship.reconcile.rollout.base import (
     CanaryProgress,
+    GateRun,
     Phase,
     RolledBack,
     Rollout,
@@ -48,6 +53,11 @@ from modelship.reconcile.rollout.deployments import ready_replicas, rollout_comp
 
 # Measurements kept in status.canary.analyses (the API's maxItems).
 ANALYSES_KEPT = 10
+# A gate Job past its own deadline is failed by the Job controller; past this much more
+# with no verdict read, the operator stops waiting (a Job deleted by hand, say).
+GATE_GRACE = timedelta(minutes=1)
+# Room kept for the gate's message in status (the API's maxLength is 1024).
+GATE_MESSAGE_CHARS = 600
 
 
 class Canary:
@@ -128,6 +138,7 @@ def _progress(previous: CanaryStatus | None) -> CanaryProgress:
         previous.window,
         tuple(previous.analyses),
         previous.paused,
+        previous.prediction_gate,
     )
 
 
@@ -146,8 +157,11 @@ def _stepping(
     if ready_replicas(state.deployments.get(target.name)) == 0:
         # No traffic to a canary with no ready pod; its step starts again when one is.
         waiting = dataclasses.replace(progress, step_started_at=None, window=None)
+        gating = progress.prediction_gate is not None and (
+            progress.prediction_gate.phase == GatePhase.RUNNING
+        )  # a gate Job that runs is kept: it waits for the canary's Service itself
         return Rollout(
-            _plan(settings, stable, target, total, index, weight=0),
+            _plan(settings, stable, target, total, index, weight=0, prediction_gate=gating),
             Phase.ROLLING_OUT,
             canary=waiting,
             progressing=(
@@ -158,6 +172,12 @@ def _stepping(
             ),
             events=tuple(events),
         )
+    gate = settings.prediction_gate
+    if gate is not None and progress.step_started_at is None and _gate_pending(progress):
+        gated = _gate(state, settings, gate, progress, total, events)
+        if isinstance(gated, Rollout):
+            return gated
+        progress = gated
     if progress.step_started_at is None:
         progress = dataclasses.replace(progress, step_started_at=now, window=_open(state, now))
         events.append(
@@ -209,6 +229,97 @@ def _stepping(
         )
         return _holding(state, settings, advanced, total, tuple(events))
     return _holding(state, settings, progress, total, tuple(events))
+
+
+def _gate_pending(progress: CanaryProgress) -> bool:
+    """The gate has yet to pass: before the first step's traffic, and not passed before."""
+    passed = progress.prediction_gate is not None and (
+        progress.prediction_gate.phase == GatePhase.PASSED
+    )
+    return progress.step == 0 and not passed
+
+
+def _gate(
+    state: RolloutState,
+    settings: CanarySpec,
+    gate: PredictionGate,
+    progress: CanaryProgress,
+    total: int | None,
+    events: list[Event],
+) -> Rollout | CanaryProgress:
+    """Before any traffic, the gate Job compares the canary's answers with stable's: the
+    canary holds weight 0 while it runs, and is rolled back on a failed verdict, an error
+    or no verdict in time. Passed: the progress, to walk the first step from."""
+    target, stable, now = state.target, state.stable, state.now
+    assert stable is not None
+    job = prediction_gate_job_name(state.md, gate, stable, target)
+    status = progress.prediction_gate
+    if status is None or status.job != job:  # not yet asked for, or for other bounds or data
+        status = PredictionGateStatus(phase=GatePhase.RUNNING, job=job, started_at=now)
+        events.append(
+            Event(
+                "Normal",
+                reasons.PREDICTION_GATE,
+                f"Canary revision {target.name} answers {gate.rows} reference rows beside "
+                f"{stable.name} before any traffic (Job {job}).",
+            )
+        )
+    who = f"Canary revision {target.name} (version {target.model.version})"
+    run = state.gate_runs.get(job)
+    if run is None:
+        deadline = status.started_at + duration(gate.timeout) + GATE_GRACE
+        if now >= deadline:
+            return _rollback(
+                state,
+                total,
+                f"{who} was rolled back: its prediction gate gave no verdict within "
+                f"{gate.timeout}. No traffic reached it. It is not retried until the model "
+                "changes or a retry command.",
+                *events,
+            )
+        return Rollout(
+            _plan(settings, stable, target, total, 0, weight=0, prediction_gate=True),
+            Phase.ROLLING_OUT,
+            wake_at=deadline,
+            canary=dataclasses.replace(progress, prediction_gate=status),
+            progressing=(
+                reasons.PREDICTION_GATE,
+                f"{who} answers reference rows beside {stable.name} (Job {job}) before it "
+                f"gets {settings.steps[0].weight}% of traffic.",
+            ),
+            events=tuple(events),
+        )
+    passed, measured = gate_verdict(run)
+    if not passed:
+        return _rollback(
+            state,
+            total,
+            f"{who} was rolled back by its prediction gate, before any traffic: {measured}. "
+            "It is not retried until the model changes or a retry command.",
+            *events,
+        )
+    events.append(
+        Event("Normal", reasons.PREDICTION_GATE, f"{who} passed its prediction gate: {measured}.")
+    )
+    done = status.model_copy(update={"phase": GatePhase.PASSED, "message": measured})
+    return dataclasses.replace(progress, prediction_gate=done)
+
+
+def gate_verdict(run: GateRun) -> tuple[bool, str]:
+    """Whether a gate Job passed, and what it measured (or why it could not), from the
+    termination message `modelship compare` writes."""
+    try:
+        result = json.loads(run.message)
+    except ValueError:
+        result = None
+    if not isinstance(result, dict):
+        text = " ".join(run.message.split())[:GATE_MESSAGE_CHARS]
+        return False, f"its Job ended with no result ({text or 'no message'})"
+    if "error" in result:
+        error = str(result["error"])[:GATE_MESSAGE_CHARS]
+        return False, f"it could not compare the revisions: {error}"
+    summary = str(result.get("summary") or "no measurement")[:GATE_MESSAGE_CHARS]
+    return run.succeeded and result.get("verdict") == "passed", summary
 
 
 def _holding(
@@ -359,6 +470,7 @@ def _plan(
     total: int | None,
     index: int,
     weight: int,
+    prediction_gate: bool = False,
 ) -> RolloutPlan:
     wanted = settings.steps[index].weight
     return RolloutPlan(
@@ -366,6 +478,7 @@ def _plan(
         canary=RevisionPlan(
             target, replicas=canary_replicas(settings, total, wanted), weight=weight
         ),
+        prediction_gate=prediction_gate,
     )
 
 
