@@ -88,9 +88,10 @@ RESULT = '{"version": "7", "uri": "s3://models/wine/nightly-run", "metrics": {"a
     [
         (
             RESULT,
-            "Succeeded",
+            "AwaitingApproval",  # judged at once: without validation.data, on its own metric
             {"version": "7", "uri": "s3://models/wine/nightly-run", "metrics": {"auc": 0.91}},
-            "The trainer reported version 7 at s3://models/wine/nightly-run.",
+            "Validated: auc 0.91; there is no champion to beat. Waiting for approval: "
+            "kubectl modelship approve rtj/nightly (or reject).",
         ),
         (
             '{"version": "7"}',
