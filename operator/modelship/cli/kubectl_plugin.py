@@ -1,8 +1,9 @@
-"""`kubectl modelship`: steer a canary rollout and see where it is.
+"""`kubectl modelship`: steer a canary rollout and see where it is; approve a retrained model.
 
 Installed with the package as the `kubectl-modelship` console script, which kubectl
 finds on PATH as a plugin. A command sets the ModelDeployment's
-`rollout.modelship.dev/command` annotation to `<command>/<nonce>` with a merge patch (the
+`rollout.modelship.dev/command` annotation (or, for approve and reject, the RetrainJob's
+`retrain.modelship.dev/command`) to `<command>/<nonce>` with a merge patch (the
 operator acts on each value once); `status` prints the canary's steps, weights and
 latest analyses. It talks to the API server through the operator's own client, with
 the same kubeconfig resolution (in-cluster, $KUBECONFIG, ~/.kube/config).
@@ -13,22 +14,33 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from modelship.api.base import GROUP, VERSION
 from modelship.api.model_deployment import KIND, PLURAL, ModelDeploymentStatus
+from modelship.api.retrain_job import KIND as RETRAIN_KIND
+from modelship.api.retrain_job import PLURAL as RETRAIN_PLURAL
 from modelship.core.objects import Ref
 from modelship.kube.client import Kube
 from modelship.kube.errors import KubeError
 from modelship.reconcile.parsing import lenient
+from modelship.reconcile.retrain_job import RETRAIN_ANNOTATION, Approval
 from modelship.reconcile.rollout.analysis import duration
 from modelship.reconcile.rollout.commands import ROLLOUT_ANNOTATION, Action, Command
 
 FIELD_MANAGER = "kubectl-modelship"
 # How a ModelDeployment may be named on the command line: mdep/NAME, modeldeployment/NAME ...
 KIND_NAMES = ("mdep", KIND.lower(), PLURAL, f"{PLURAL}.{GROUP}", f"{KIND.lower()}.{GROUP}")
+RETRAIN_KIND_NAMES = (
+    "rtj",
+    RETRAIN_KIND.lower(),
+    RETRAIN_PLURAL,
+    f"{RETRAIN_PLURAL}.{GROUP}",
+    f"{RETRAIN_KIND.lower()}.{GROUP}",
+)
 
 TARGET = click.argument("target", metavar="mdep/NAME")
 NAMESPACE = click.option(
@@ -38,16 +50,21 @@ NAMESPACE = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Pause, resume, promote, abort or retry a ModelDeployment's canary, or show it."""
+    """Pause, resume, promote, abort or retry a ModelDeployment's canary, or show it;
+    approve or reject a RetrainJob's validated candidate."""
 
 
-def _name(target: str) -> str:
+def _name(target: str, kinds: Sequence[str] = KIND_NAMES, short: str = "mdep") -> str:
     kind, slash, name = target.rpartition("/")
-    if slash and kind.lower() not in KIND_NAMES:
-        raise click.BadParameter(f"{target!r} is not a ModelDeployment: write mdep/NAME")
+    if slash and kind.lower() not in kinds:
+        raise click.BadParameter(f"{target!r} is not a {_kind(short)}: write {short}/NAME")
     if not name:
-        raise click.BadParameter("no name given: write mdep/NAME")
+        raise click.BadParameter(f"no name given: write {short}/NAME")
     return name
+
+
+def _kind(short: str) -> str:
+    return RETRAIN_KIND if short == "rtj" else KIND
 
 
 def _command(action: Action, done: str) -> click.Command:
@@ -55,8 +72,21 @@ def _command(action: Action, done: str) -> click.Command:
     @NAMESPACE
     def run(target: str, namespace: str | None) -> None:
         command = Command(action, secrets.token_hex(6))
-        name = asyncio.run(_annotate(_name(target), namespace, command))
+        ref = _Named(KIND, _name(target), namespace)
+        name = asyncio.run(_annotate(ref, ROLLOUT_ANNOTATION, command.value))
         click.echo(f"modeldeployment/{name} {done} (rollout.modelship.dev/command={command.value})")
+
+    return click.command(name=action.value, help=f"Ask the operator to {done}.")(run)
+
+
+def _approval(action: Approval, done: str) -> click.Command:
+    @click.argument("target", metavar="rtj/NAME")
+    @NAMESPACE
+    def run(target: str, namespace: str | None) -> None:
+        value = f"{action.value}/{secrets.token_hex(6)}"
+        ref = _Named(RETRAIN_KIND, _name(target, RETRAIN_KIND_NAMES, "rtj"), namespace)
+        name = asyncio.run(_annotate(ref, RETRAIN_ANNOTATION, value))
+        click.echo(f"retrainjob/{name} {done} ({RETRAIN_ANNOTATION}={value})")
 
     return click.command(name=action.value, help=f"Ask the operator to {done}.")(run)
 
@@ -69,6 +99,11 @@ for _action, _done in (
     (Action.RETRY, "retry the rolled-back revision from the first step"),
 ):
     main.add_command(_command(_action, _done))
+for _approve, _done in (
+    (Approval.APPROVE, "promote the validated candidate waiting for approval"),
+    (Approval.REJECT, "reject the validated candidate waiting for approval"),
+):
+    main.add_command(_approval(_approve, _done))
 
 
 @main.command()
@@ -80,12 +115,11 @@ def status(target: str, namespace: str | None) -> None:
     click.echo(describe(body))
 
 
-async def _annotate(name: str, namespace: str | None, command: Command) -> str:
+async def _annotate(ref: _Named, key: str, value: str) -> str:
     kube = Kube.from_env(FIELD_MANAGER)
     try:
-        ref = _ref(kube, name, namespace)
-        await kube.patch(ref, {"metadata": {"annotations": {ROLLOUT_ANNOTATION: command.value}}})
-        return name
+        await kube.patch(ref.of(kube), {"metadata": {"annotations": {key: value}}})
+        return ref.name
     except KubeError as error:
         raise click.ClickException(str(error)) from error
     finally:
@@ -95,7 +129,7 @@ async def _annotate(name: str, namespace: str | None, command: Command) -> str:
 async def _read(name: str, namespace: str | None) -> dict[str, Any]:
     kube = Kube.from_env(FIELD_MANAGER)
     try:
-        ref = _ref(kube, name, namespace)
+        ref = _Named(KIND, name, namespace).of(kube)
         body = await kube.get(ref)
     except KubeError as error:
         raise click.ClickException(str(error)) from error
@@ -106,8 +140,16 @@ async def _read(name: str, namespace: str | None) -> dict[str, Any]:
     return body
 
 
-def _ref(kube: Kube, name: str, namespace: str | None) -> Ref:
-    return Ref(f"{GROUP}/{VERSION}", KIND, namespace or kube.namespace, name)
+@dataclass(frozen=True)
+class _Named:
+    """An object named on the command line; its namespace defaults to the kubeconfig's."""
+
+    kind: str
+    name: str
+    namespace: str | None
+
+    def of(self, kube: Kube) -> Ref:
+        return Ref(f"{GROUP}/{VERSION}", self.kind, self.namespace or kube.namespace, self.name)
 
 
 def describe(body: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -197,10 +196,10 @@ class _Judging:
         command = new_annotated(
             self.rtj.metadata.annotations, RETRAIN_ANNOTATION, Approval, self.command
         )
+        records = [self._carried(record) for record in records]
         waiting = next((r.name for r in records if r.outcome == RunOutcome.AWAITING_APPROVAL), None)
         advanced = []
         for record in reversed(records):
-            record = self._carried(record)
             if command is not None and record.name == waiting:
                 record = self._answered(record, command[0])
             advanced.append(self._step(record))
@@ -343,22 +342,12 @@ def promoted_result(
     rtj: RetrainJob, result: TrainerResult, validation: ValidationRecord | None
 ) -> TrainerResult:
     """What `status.promoted` records: the result, its lineage, and the validation's scores."""
+    # The API's uri pattern admits no user:password@ and no query, so no secret rides along.
     reported = result.lineage or Lineage()
-    lineage = reported.model_copy(
-        update={
-            "data_version": rtj.spec.data.version,
-            "data_uri": without_credentials(rtj.spec.data.uri),
-        }
-    )
+    data = rtj.spec.data
+    lineage = reported.model_copy(update={"data_version": data.version, "data_uri": data.uri})
     scored = {k: v for k, v in (validation.metrics if validation else {}).items() if v is not None}
     return result.model_copy(update={"lineage": lineage, "metrics": result.metrics | scored})
-
-
-def without_credentials(uri: str) -> str:
-    """The uri without user:password@ or a query (where presigned uris carry their secret)."""
-    parts = urlsplit(uri)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _rolled_back(followers: Sequence[Manifest]) -> dict[str, str]:
