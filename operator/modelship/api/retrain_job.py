@@ -342,6 +342,14 @@ class TriggerRecord(ApiModel):
     )
 
 
+class DriftCheck(ApiModel):
+    """What the operator made of the target deployment's latest drift check."""
+
+    checked_at: datetime | None = Field(default=None, description="That check's checkedAt.")
+    started: bool = Field(default=False, description="Whether it started a run.")
+    message: str = Field(default="", max_length=1024, description="Why it did, or did not.")
+
+
 class RetrainJobStatus(ApiModel):
     """The observed state of retraining, written by the operator."""
 
@@ -363,6 +371,10 @@ class RetrainJobStatus(ApiModel):
     )
     last_trigger: TriggerRecord | None = Field(
         default=None, description="The last drift check that started a run."
+    )
+    drift_check: DriftCheck | None = Field(
+        default=None,
+        description="The target's latest drift check as the drift trigger saw it (when on).",
     )
     command: str | None = Field(
         default=None,

@@ -28,6 +28,7 @@ from modelship.api.model_deployment import ModelDeployment
 from modelship.api.model_deployment_status import ModelDeploymentStatus, RevisionOutcome
 from modelship.api.retrain_job import (
     TERMINATION_MESSAGE_PATH,
+    DriftCheck,
     PromotionPolicy,
     RetrainJob,
     RetrainJobStatus,
@@ -140,6 +141,11 @@ def decide(observed: Observed) -> Decision:
     kept = _kept_jobs(observed.children, {r.name for r in history})
     actions = _runnable(diff_children(desired, observed.children), last, kept)
     last_trigger, events = previous.last_trigger, list(judging.events)
+    drift_check = previous.drift_check
+    if trigger.checked_at is not None:
+        drift_check = DriftCheck(
+            checked_at=trigger.checked_at, started=trigger.start, message=trigger.why
+        )
     if trigger.start:
         run = build_retrain_run_job(
             rtj, run_suffix(trigger.checked_at, observed.now), DRIFT, trigger.summary
@@ -157,6 +163,7 @@ def decide(observed: Observed) -> Decision:
             "promoted": judging.promoted,
             "command": judging.command,
             "last_trigger": last_trigger,
+            "drift_check": drift_check,
         }
     )
     decision = _decision(

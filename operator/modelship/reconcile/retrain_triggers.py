@@ -49,7 +49,7 @@ class TriggerDecision:
     start: bool
     why: str  # a sentence: why it starts, or why not
     wake_at: datetime | None = None  # the cooldown's end, when only the cooldown holds it back
-    checked_at: datetime | None = None
+    checked_at: datetime | None = None  # the check decided on, when the deployment reports one
     summary: str = ""
 
 
@@ -87,28 +87,30 @@ def decide_drift_run(
     if rtj.spec.suspend:
         return TriggerDecision(False, "Suspended: drift starts no run.")
     drift = drift_status(target)
-    if drift is None or not drift.drifted:
+    if drift is None:
         return TriggerDecision(False, "The deployment reports no drift.")
+    checked = drift.checked_at
+    if not drift.drifted:
+        return TriggerDecision(False, "The deployment reports no drift.", checked_at=checked)
     if drift.consecutive < trigger.windows:
-        return TriggerDecision(
-            False,
-            f"Drifted for {drift.consecutive} of the {trigger.windows} consecutive windows wanted.",
+        why = (
+            f"Drifted for {drift.consecutive} of the {trigger.windows} consecutive windows wanted."
         )
-    if last is not None and last.checked_at is not None and last.checked_at == drift.checked_at:
-        return TriggerDecision(
-            False, f"The drift check at {_at(drift)} already started {last.run}."
-        )
+        return TriggerDecision(False, why, checked_at=checked)
+    if last is not None and last.checked_at is not None and last.checked_at == checked:
+        why = f"The drift check at {_at(drift)} already started {last.run}."
+        return TriggerDecision(False, why, checked_at=checked)
     if in_flight:
-        return TriggerDecision(False, "A run is in flight; drift waits for it to finish.")
+        why = "A run is in flight; drift waits for it to finish."
+        return TriggerDecision(False, why, checked_at=checked)
     if last is not None:
         cooldown_end = last.at + duration(trigger.min_interval)
         if now < cooldown_end:
-            return TriggerDecision(
-                False,
+            why = (
                 f"Cooling down until {cooldown_end.isoformat()} (minInterval "
-                f"{trigger.min_interval} since {last.run}).",
-                wake_at=cooldown_end,
+                f"{trigger.min_interval} since {last.run})."
             )
+            return TriggerDecision(False, why, wake_at=cooldown_end, checked_at=checked)
     return TriggerDecision(
         True,
         f"Drift for {drift.consecutive} consecutive windows (check at {_at(drift)}).",

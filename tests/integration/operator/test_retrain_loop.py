@@ -30,7 +30,17 @@ from sklearn.metrics import accuracy_score
 from support import wine_trainer
 from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
 from support.harness import EmulatedCluster
-from support.scenarios import MD_API, Obj, create, deployments, get, md_with, patch, wait_for
+from support.scenarios import (
+    MD_API,
+    Obj,
+    create,
+    deployments,
+    get,
+    list_all,
+    md_with,
+    patch,
+    wait_for,
+)
 
 NS = "ml"
 TRAINING_SECONDS = 180.0  # a run packages a model (skl2onnx, then a check on onnxruntime)
@@ -253,3 +263,61 @@ def test_manual_promotion_waits_for_kubectl_modelship_approve(
     assert result.output.startswith("retrainjob/retrain promote the validated candidate")
     promoted = last_run(cluster, "Promoted")["status"]["promoted"]
     assert promoted["version"] == "2"
+
+
+def drift_report(checked_at: str) -> dict[str, Any]:
+    """status.drift as the deployment's drift monitoring writes it (set by hand here)."""
+    return {
+        "drifted": True,
+        "checkedAt": checked_at,
+        "source": "batch",
+        "consecutive": 2,
+        "since": "2026-01-02T00:00:00Z",
+        "features": [{"name": "alcohol", "psi": 0.42, "drifted": True}],
+        "message": "1 of 13 features drifted",
+    }
+
+
+def test_drift_starts_a_run_and_a_second_report_within_the_cooldown_does_not(
+    cluster: EmulatedCluster, tmp_path: Path, data: Path
+) -> None:
+    create(cluster, model_deployment_body("wine", NS, serving={"image": "serving:1"}))
+    body = retraining(tmp_path, data, "good", "Manual")
+    body["spec"] |= {
+        "schedule": "0 3 * * 0",  # a weekly schedule that does not come during the test
+        "triggers": {"drift": {"windows": 2, "minInterval": "1h"}},
+    }
+    create(cluster, body)
+    wait_for("the CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "retrain"))
+
+    def drift_check(checked_at: str) -> Obj:
+        def probe() -> Obj | None:
+            found = get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}
+            check = (found.get("status") or {}).get("driftCheck") or {}
+            return found["status"] if check.get("checkedAt") == checked_at else None
+
+        return wait_for(f"the drift check at {checked_at} seen", probe)
+
+    def drift_runs() -> list[Obj]:
+        jobs = list_all(cluster, "batch/v1", "Job", NS)
+        return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
+
+    patch(cluster, MD_API, "ModelDeployment", NS, "wine",
+          {"status": {"drift": drift_report("2026-01-02T10:00:00Z")}}, True)  # fmt: skip
+    status = drift_check("2026-01-02T10:00:00Z")
+    (run,) = wait_for("the drift-triggered run", drift_runs)
+    assert status["lastTrigger"]["run"] == run["metadata"]["name"]
+    env = {
+        e["name"]: e.get("value") for e in run["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["MODELSHIP_TRIGGER"] == "drift"
+    summary = json.loads(env["MODELSHIP_DRIFT_SUMMARY"])
+    assert summary["features"] == [{"name": "alcohol", "psi": 0.42}]
+    finish(cluster, run, "")  # the run ends: none in flight, only the cooldown holds the next
+
+    patch(cluster, MD_API, "ModelDeployment", NS, "wine",
+          {"status": {"drift": drift_report("2026-01-02T11:00:00Z")}}, True)  # fmt: skip
+    second = drift_check("2026-01-02T11:00:00Z")["driftCheck"]
+    assert second["started"] is False
+    assert second["message"].startswith("Cooling down until")
+    assert [r["metadata"]["name"] for r in drift_runs()] == [run["metadata"]["name"]]
