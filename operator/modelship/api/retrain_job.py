@@ -350,6 +350,15 @@ class DriftCheck(ApiModel):
     message: str = Field(default="", max_length=1024, description="Why it did, or did not.")
 
 
+class RunOnce(ApiModel):
+    """The run a run-once RetrainJob trains, and the training inputs it was started with."""
+
+    run: str = Field(max_length=63, description="The run's name suffix: run, or run-<hash>.")
+    inputs: str = Field(
+        max_length=64, description="Hash of template, data, output, backoffLimit and deadline."
+    )
+
+
 class RetrainJobStatus(ApiModel):
     """The observed state of retraining, written by the operator."""
 
@@ -371,6 +380,12 @@ class RetrainJobStatus(ApiModel):
     )
     last_trigger: TriggerRecord | None = Field(
         default=None, description="The last drift check that started a run."
+    )
+    run_once: RunOnce | None = Field(
+        default=None,
+        description=(
+            "Without a schedule: the run its training inputs started; new inputs start a new one."
+        ),
     )
     drift_check: DriftCheck | None = Field(
         default=None,

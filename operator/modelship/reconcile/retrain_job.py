@@ -15,6 +15,8 @@ promoted version that a following ModelDeployment's canary rolled back is report
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +34,7 @@ from modelship.api.retrain_job import (
     PromotionPolicy,
     RetrainJob,
     RetrainJobStatus,
+    RunOnce,
     RunOutcome,
     RunRecord,
     TrainerResult,
@@ -137,7 +140,9 @@ def decide(observed: Observed) -> Decision:
         any(r.outcome in IN_FLIGHT for r in records),
         observed.now,
     )
-    desired = _desired(rtj) + judging.validation_jobs
+    run_once = _run_once(rtj, previous.run_once, last)
+    run_name = run_once.run if run_once is not None else "run"
+    desired = _desired(rtj, run_name) + judging.validation_jobs
     kept = _kept_jobs(observed.children, {r.name for r in history})
     actions = _runnable(diff_children(desired, observed.children), last, kept)
     last_trigger, events = previous.last_trigger, list(judging.events)
@@ -164,6 +169,7 @@ def decide(observed: Observed) -> Decision:
             "command": judging.command,
             "last_trigger": last_trigger,
             "drift_check": drift_check,
+            "run_once": run_once,
         }
     )
     decision = _decision(
@@ -459,8 +465,35 @@ def with_result(
     return record.model_copy(update={"result": result, "message": message})
 
 
-def _desired(rtj: RetrainJob) -> list[dict[str, Any]]:
-    return [with_last_applied(child) for child in build_retrain_job_children(rtj)]
+def _desired(rtj: RetrainJob, run: str) -> list[dict[str, Any]]:
+    return [with_last_applied(child) for child in build_retrain_job_children(rtj, run)]
+
+
+def training_inputs(rtj: RetrainJob) -> str:
+    """What a run trains from: a change here is a different training, worth a new run."""
+    spec = rtj.spec
+    inputs = {
+        "template": spec.template.to_wire(),
+        "data": spec.data.to_wire(),
+        "output": spec.output.to_wire(),
+        "backoffLimit": spec.backoff_limit,
+        "activeDeadlineSeconds": spec.active_deadline_seconds,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _run_once(rtj: RetrainJob, before: RunOnce | None, last: RunRecord | None) -> RunOnce | None:
+    """The run a run-once RetrainJob wants: `run` first; after its training inputs change,
+    `run-<hash>` once no run is in flight. Other changes (validation, promotion) retrain
+    nothing."""
+    if rtj.spec.schedule is not None:
+        return before
+    inputs = training_inputs(rtj)
+    if before is None:
+        return RunOnce(run="run", inputs=inputs)
+    if before.inputs == inputs or (last is not None and last.outcome in IN_FLIGHT):
+        return before
+    return RunOnce(run=f"run-{inputs[:8]}", inputs=inputs)
 
 
 def _runnable(actions: Sequence[Action], last: RunRecord | None, kept: set[str]) -> list[Action]:
@@ -488,15 +521,14 @@ def _runnable(actions: Sequence[Action], last: RunRecord | None, kept: set[str])
 
 
 def _kept_jobs(children: Sequence[Manifest], runs: set[str]) -> set[str]:
-    """Drift-run and validation Jobs, no longer desired, whose run the history still holds."""
+    """Its Jobs no longer desired (earlier run-once runs, drift runs, validations) whose
+    run the history still holds: kept for inspection, as `historyLimit` says."""
     kept = set()
     for child in children:
-        labels = child["metadata"].get("labels") or {}
-        run = labels.get(VALIDATES) or (
-            child["metadata"]["name"] if labels.get(TRIGGER) == DRIFT else None
-        )
+        name = child["metadata"]["name"]
+        run = (child["metadata"].get("labels") or {}).get(VALIDATES) or name
         if child.get("kind") == "Job" and run in runs:
-            kept.add(child["metadata"]["name"])
+            kept.add(name)
     return kept
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from modelship.core.objects import Ref, Refusal
+from modelship.core.objects import Create, Delete, Ref, Refusal
 from modelship.reconcile.retrain_job import Observed, decide, results_wanted
 from support.custom_resources import model_deployment_body, retrain_job_body
 from support.reconcile_states import NOW, as_live
@@ -337,3 +337,47 @@ def test_drift_starts_one_run_per_check() -> None:
     body = {**body, "status": first.status}
     again = decide(Observed(body=body, children=[], runs=[], now=NOW, target=drifted))
     assert [a.ref.name for a in again.actions] == created[:-1]
+
+
+# A run-once RetrainJob whose spec changes: new training inputs train again, other edits do not.
+
+
+def finished_run_once(**spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run-once RetrainJob after its run succeeded; (its body with status, the live Job)."""
+    first = decide(Observed(body=rtj_body(**spec), children=[], runs=[], now=NOW))
+    live = as_live(dict(first.actions[0].manifest))  # type: ignore[union-attr]
+    live["status"] = {"startTime": "2026-01-02T00:00:01Z", **SUCCEEDED}
+    return {**rtj_body(**spec), "status": first.status}, live
+
+
+@pytest.mark.parametrize(
+    ("change", "new_run"),
+    [
+        ({"template": {"image": "trainer:2"}}, True),
+        ({"data": {"uri": "s3://data/wine/", "version": "v2"}}, True),
+        ({"validation": {"metric": "auc", "threshold": 0.9}}, False),
+        ({"promotion": "Automatic", "historyLimit": 5}, False),
+    ],
+)
+def test_new_training_inputs_start_a_new_run_and_keep_the_old_one(
+    change: dict[str, Any], new_run: bool
+) -> None:
+    body, live = finished_run_once()
+    changed = {**body, "spec": {**body["spec"], **change}}
+    decision = decide(Observed(body=changed, children=[live], runs=[live], now=NOW))
+    created = [a.ref.name for a in decision.actions if isinstance(a, Create)]
+    assert not [a for a in decision.actions if isinstance(a, Delete)]  # the old run stays
+    if new_run:
+        (name,) = created
+        assert name.startswith("nightly-run-")
+        assert decision.status["runOnce"]["run"] == name.removeprefix("nightly-")
+    else:
+        assert created == []
+
+
+def test_a_change_while_the_run_trains_waits_for_it() -> None:
+    body, live = finished_run_once()
+    del live["status"]["succeeded"], live["status"]["completionTime"]
+    changed = {**body, "spec": {**body["spec"], "template": {"image": "trainer:2"}}}
+    decision = decide(Observed(body=changed, children=[live], runs=[live], now=NOW))
+    assert decision.actions == ()
