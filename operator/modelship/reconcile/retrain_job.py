@@ -124,14 +124,12 @@ def decide(observed: Observed) -> Decision:
 
     trainer_runs = [job for job in observed.runs if not _validates(job)]
     known = {run.name: run for run in previous.history if run.result is not None}
-    records = sorted(
-        (with_result(run_record(job), known, observed.results) for job in trainer_runs),
-        key=_newest_first,
-    )
+    live = [with_result(run_record(job), known, observed.results) for job in trainer_runs]
+    records = sorted(live + _gone(previous.history, {r.name for r in live}), key=_newest_first)
     judging = _Judging(rtj, observed, previous)
     records = judging.advance(records)
     last = records[0] if records else previous.last_run
-    history = bounded(records or previous.history, max(rtj.spec.history_limit, 1))
+    history = bounded(records, max(rtj.spec.history_limit, 1))
 
     trigger = decide_drift_run(
         rtj,
@@ -377,6 +375,20 @@ def _rolled_back(followers: Sequence[Manifest]) -> dict[str, str]:
                     f"{entry.version}{why}",
                 )
     return found
+
+
+def _gone(history: Sequence[RunRecord], live: set[str]) -> list[RunRecord]:
+    """Runs of the history whose Job was cleaned up: what the status says of them stands
+    (a waiting candidate can still be approved); one that was training never will finish."""
+    gone = []
+    for record in history:
+        if record.name in live:
+            continue
+        if record.outcome == RunOutcome.RUNNING:
+            message = "Its Job was deleted before it finished."
+            record = record.model_copy(update={"outcome": RunOutcome.FAILED, "message": message})
+        gone.append(record)
+    return gone
 
 
 def _validates(job: Manifest) -> bool:

@@ -381,3 +381,14 @@ def test_a_change_while_the_run_trains_waits_for_it() -> None:
     changed = {**body, "spec": {**body["spec"], "template": {"image": "trainer:2"}}}
     decision = decide(Observed(body=changed, children=[live], runs=[live], now=NOW))
     assert decision.actions == ()
+
+
+def test_a_waiting_candidate_whose_jobs_were_cleaned_up_can_still_be_approved() -> None:
+    loop = Loop()
+    loop.validation_job(succeeded=1)
+    loop.step(reports={"nightly-run-validate": report(0.93, 0.9)})
+    loop.body["metadata"]["annotations"] = {"retrain.modelship.dev/command": "approve/77"}
+    approved = loop.step(children=[], runs=[], results={})
+    assert approved.status["lastRun"]["outcome"] == "Promoted"
+    assert approved.status["promoted"]["uri"] == "s3://models/wine/nightly-run"
+    assert approved.actions == ()  # the finished run is not started again
