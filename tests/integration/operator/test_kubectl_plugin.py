@@ -29,6 +29,7 @@ from support.scenarios import (
     model_deployment,
     patch,
     ready_model_deployment,
+    retrain_job,
     wait_for,
 )
 
@@ -97,6 +98,23 @@ def test_a_missing_model_deployment_or_wrong_kind_is_a_one_line_error(plugin: Pl
     code, output = plugin("status", "deployment/wine")
     assert code == 2
     assert "write mdep/NAME" in output
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_approve_and_reject_set_the_retrain_annotation_of_a_retrain_job(
+    plugin: Plugin, action: str
+) -> None:
+    create(plugin, retrain_job("retrain", NS))
+    code, output = plugin(action, "rtj/retrain", "-n", NS)
+    assert code == 0, output
+    found = get(plugin, MD_API, "RetrainJob", NS, "retrain")
+    assert found is not None
+    value = found["metadata"]["annotations"]["retrain.modelship.dev/command"]
+    assert value.startswith(f"{action}/")
+    assert value in output
+    code, output = plugin(action, "mdep/retrain")
+    assert code == 2
+    assert "write rtj/NAME" in output
 
 
 def test_status_shows_the_steps_the_weight_and_the_latest_analyses(plugin: Plugin) -> None:
