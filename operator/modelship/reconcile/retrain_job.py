@@ -337,7 +337,9 @@ class _Judging:
                 f"Run {record.name} promoted version {result.version} ({result.uri}).",
             )
         )
-        return record.model_copy(update={"outcome": RunOutcome.PROMOTED, "message": message})
+        # The run's record carries the same lineage and scores as status.promoted.
+        update = {"outcome": RunOutcome.PROMOTED, "message": message, "result": self.promoted}
+        return record.model_copy(update=update)
 
     def _champion(self) -> tuple[str | None, TrainerResult | None]:
         """(uri, its recorded result) of the model to beat: the last promoted one, unless a

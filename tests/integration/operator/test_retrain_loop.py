@@ -224,8 +224,16 @@ def test_a_better_candidate_is_validated_promoted_and_rolled_out(
         "parameters": {"quality": "good"},
     }
     assert promoted["metrics"]["accuracy"] == validation["candidate"]
+    assert status["lastRun"]["result"]["lineage"] == promoted["lineage"]
     rolled_out = wait_for("the follower's revision", lambda: deployments(cluster, NS, "wine-next"))
     assert rolled_out[0]["metadata"]["labels"]["modelship.dev/model-version"] == "2"
+
+    def follower_history() -> list[Obj] | None:
+        found = get(cluster, MD_API, "ModelDeployment", NS, "wine-next") or {}
+        return (found.get("status") or {}).get("history")
+
+    entry = wait_for("the follower's history", follower_history)[0]
+    assert (entry["version"], entry["lineage"]) == ("2", promoted["lineage"])
 
 
 def test_a_worse_candidate_is_rejected_and_nothing_changes(
