@@ -12,6 +12,7 @@ the same kubeconfig resolution (in-cluster, $KUBECONFIG, ~/.kube/config).
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +51,8 @@ NAMESPACE = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Pause, resume, promote, abort or retry a ModelDeployment's canary, or show it;
-    approve or reject a RetrainJob's validated candidate."""
+    """Pause, resume, promote, abort or retry a ModelDeployment's canary, or show it; list
+    its revisions or roll back to one; approve or reject a RetrainJob's validated candidate."""
 
 
 def _name(target: str, kinds: Sequence[str] = KIND_NAMES, short: str = "mdep") -> str:
@@ -113,6 +114,114 @@ def status(target: str, namespace: str | None) -> None:
     """Show the canary's steps, weights and latest analyses."""
     body = asyncio.run(_read(_name(target), namespace))
     click.echo(describe(body))
+
+
+# Marks of a GitOps tool that would revert a change made in the cluster: Argo CD's
+# annotation tracking (its default since 2.x/3.x) or its label option, and Flux's labels.
+GITOPS_ANNOTATIONS = ("argocd.argoproj.io/tracking-id",)
+GITOPS_LABELS = ("argocd.argoproj.io/instance", "kustomize.toolkit.fluxcd.io/name",
+                 "helm.toolkit.fluxcd.io/name")  # fmt: skip
+
+
+@main.command()
+@TARGET
+@NAMESPACE
+def history(target: str, namespace: str | None) -> None:
+    """List the revisions in status.history, numbered for rollback (the newest last)."""
+    body = asyncio.run(_read(_name(target), namespace))
+    click.echo("\n".join(_table(("N", "REVISION", "VERSION", "OUTCOME", "DEPLOYED", "LINEAGE"),
+                                 _history_rows(body))))  # fmt: skip
+
+
+@main.command()
+@TARGET
+@NAMESPACE
+@click.option(
+    "--to-revision",
+    "revision",
+    required=True,
+    help="N from `kubectl modelship history`, or the revision's name.",
+)
+@click.option(
+    "--print-only",
+    is_flag=True,
+    help="Print the change to commit instead of applying it (the default under GitOps).",
+)
+def rollback(target: str, namespace: str | None, revision: str, print_only: bool) -> None:
+    """Serve an earlier revision's model again: set spec.model back to it (through the
+    rollout strategy, like any new version). Under GitOps, print the change to commit."""
+    name = _name(target)
+    body = asyncio.run(_read(name, namespace))
+    change = rollback_patch(body, revision)
+    if print_only or _gitops(body):
+        click.echo(
+            f"modeldeployment/{name} is managed from Git: commit this change to spec.model "
+            "there instead (a change made here would be reverted):"
+        )
+        click.echo(json.dumps(change, indent=2))
+        return
+    asyncio.run(_patch(_Named(KIND, name, namespace), change))
+    model = change["spec"]["model"]
+    click.echo(f"modeldeployment/{name} rolls back to version {model['version']} ({model['uri']})")
+
+
+def _history_rows(body: dict[str, Any]) -> list[Sequence[str]]:
+    entries = lenient(ModelDeploymentStatus, body.get("status")).history
+    rows: list[Sequence[str]] = []
+    for number, entry in zip(range(len(entries), 0, -1), entries, strict=True):
+        lineage = entry.lineage
+        said = ", ".join(
+            f"{key}={value}"
+            for key, value in (
+                ("data", lineage.data_version if lineage else None),
+                ("code", lineage.code_ref if lineage else None),
+            )
+            if value
+        )
+        deployed = entry.deployed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append((str(number), entry.revision, entry.version, entry.outcome.value, deployed,
+                     said or "-"))  # fmt: skip
+    return rows[::-1]
+
+
+def rollback_patch(body: dict[str, Any], revision: str) -> dict[str, Any]:
+    """The merge patch that sets spec.model back to a revision of status.history."""
+    meta = body["metadata"]
+    model = (body.get("spec") or {}).get("model") or {}
+    if model.get("fromRetrainJob"):
+        raise click.ClickException(
+            f"modeldeployment/{meta['name']} serves what RetrainJob {model['fromRetrainJob']} "
+            "promotes: roll back there (its next promotion), or set spec.model.uri and version"
+        )
+    entries = lenient(ModelDeploymentStatus, body.get("status")).history
+    numbered = {str(len(entries) - index): entry for index, entry in enumerate(entries)}
+    entry = numbered.get(revision) or next((e for e in entries if e.revision == revision), None)
+    if entry is None:
+        raise click.ClickException(
+            f"no revision {revision!r} in modeldeployment/{meta['name']}'s history: "
+            "see kubectl modelship history"
+        )
+    wanted: dict[str, Any] = {"version": entry.version, "uri": entry.uri, "sha256": entry.sha256}
+    wanted["lineage"] = entry.lineage.to_wire() if entry.lineage is not None else None
+    return {"spec": {"model": wanted}}
+
+
+def _gitops(body: dict[str, Any]) -> bool:
+    meta = body["metadata"]
+    annotations, labels = meta.get("annotations") or {}, meta.get("labels") or {}
+    return any(k in annotations for k in GITOPS_ANNOTATIONS) or any(
+        k in labels for k in GITOPS_LABELS
+    )
+
+
+async def _patch(ref: _Named, change: dict[str, Any]) -> None:
+    kube = Kube.from_env(FIELD_MANAGER)
+    try:
+        await kube.patch(ref.of(kube), change)
+    except KubeError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        await kube.close()
 
 
 async def _annotate(ref: _Named, key: str, value: str) -> str:
