@@ -289,6 +289,10 @@ def drift_report(checked_at: str) -> dict[str, Any]:
 def test_drift_starts_a_run_and_a_second_report_within_the_cooldown_does_not(
     cluster: EmulatedCluster, tmp_path: Path, data: Path
 ) -> None:
+    """With no periodic resync, the deployment's new status.drift alone wakes the RetrainJob."""
+    cluster.operator.stop()
+    cluster.operator.extra_args = ["--resync-interval=3600"]
+    cluster.operator.start()
     create(cluster, model_deployment_body("wine", NS, serving={"image": "serving:1"}))
     body = retraining(tmp_path, data, "good", "Manual")
     body["spec"] |= {
