@@ -333,3 +333,48 @@ def test_drift_starts_a_run_and_a_second_report_within_the_cooldown_does_not(
     assert second["started"] is False
     assert second["message"].startswith("Cooling down until")
     assert [r["metadata"]["name"] for r in drift_runs()] == [run["metadata"]["name"]]
+
+
+def test_a_follower_canary_rolling_back_the_promoted_version_is_reported(
+    cluster: EmulatedCluster, tmp_path: Path, data: Path
+) -> None:
+    champion_uri = champion(tmp_path, data, "bad")
+    create(cluster, model_deployment_body("wine", NS, serving={"image": "serving:1"}))
+    create(cluster, retraining(tmp_path, data, "good", "Automatic"))
+    # What this RetrainJob promoted before: the champion, served by the canary follower.
+    earlier = {"version": "1", "uri": champion_uri, "metrics": {}}
+    patch(cluster, MD_API, "RetrainJob", NS, "retrain", {"status": {"promoted": earlier}}, True)
+    follower = model_following_body("wine-next", NS, "retrain")
+    steps = [{"weight": 20, "pause": "1h"}]
+    follower["spec"]["rollout"] = {"strategy": "Canary", "canary": {"steps": steps}}
+    create(cluster, follower)
+    (stable,) = wait_for(
+        "the follower's first revision", lambda: deployments(cluster, NS, "wine-next")
+    )
+    cluster.make_available(stable)
+    md_with(cluster, NS, "wine-next", "Ready", "True", "Serving")
+
+    train_and_validate(cluster, tmp_path, champion_uri)
+    assert last_run(cluster, "Promoted")["status"]["promoted"]["version"] == "2"
+    canary = wait_for(
+        "the follower's canary",
+        lambda: next(
+            (
+                d
+                for d in deployments(cluster, NS, "wine-next")
+                if d["metadata"] != stable["metadata"]
+            ),
+            None,
+        ),
+    )
+    cluster.make_available(canary)
+    env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
+    result = CliRunner().invoke(kubectl_modelship, ["abort", "mdep/wine-next", "-n", NS], env=env)
+    assert result.exit_code == 0, result.output
+
+    status = last_run(cluster, "RolledBack")["status"]
+    assert status["lastRun"]["message"].startswith(
+        "ModelDeployment wine-next rolled back version 2"
+    )
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "RolledBack")
