@@ -308,7 +308,7 @@ class ValidationRecord(ApiModel):
     reason: str = Field(default="", max_length=128, description="The check that decided.")
     message: str = Field(default="", max_length=MESSAGE_MAX_LENGTH, description="Why.")
     metrics: dict[str, float | None] = Field(
-        default_factory=dict, max_length=16, description="Every metric scored, candidate's."
+        default_factory=dict, max_length=64, description="Every metric scored, candidate's."
     )
 
 

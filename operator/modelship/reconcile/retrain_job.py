@@ -75,6 +75,7 @@ JUDGED = (
     RunOutcome.ROLLED_BACK,
 )
 IN_FLIGHT = (RunOutcome.RUNNING, RunOutcome.VALIDATING)
+METRICS_MAX = 64  # as TrainerResult.metrics allows
 
 # `kubectl modelship approve|reject rtj/NAME` writes `<action>/<nonce>` here (see
 # rollout/commands.py for why an annotation, and why not under modelship.dev/).
@@ -360,7 +361,10 @@ def promoted_result(
     data = rtj.spec.data
     lineage = reported.model_copy(update={"data_version": data.version, "data_uri": data.uri})
     scored = {k: v for k, v in (validation.metrics if validation else {}).items() if v is not None}
-    return result.model_copy(update={"lineage": lineage, "metrics": result.metrics | scored})
+    # The validation's scores first; the trainer's own fill the rest of the 64 allowed.
+    metrics = scored | {k: v for k, v in result.metrics.items() if k not in scored}
+    metrics = dict(list(metrics.items())[:METRICS_MAX])
+    return result.model_copy(update={"lineage": lineage, "metrics": metrics})
 
 
 def _rolled_back(followers: Sequence[Manifest]) -> dict[str, str]:

@@ -186,6 +186,7 @@ class Loop:
         self.body = rtj_body(validation=HOLDOUT, **spec)
         self.trainer = job("nightly-run", **SUCCEEDED)
         self.jobs: list[dict[str, Any]] = []  # the validation Jobs live now
+        self.candidate = CANDIDATE  # what the trainer reports
 
     def step(self, **observed: Any) -> Any:
         defaults = {
@@ -193,7 +194,7 @@ class Loop:
             "children": [self.trainer, *self.jobs],
             "runs": [self.trainer, *self.jobs],
             "now": NOW,
-            "results": {"nightly-run": CANDIDATE},
+            "results": {"nightly-run": self.candidate},
             "target": target(),
         }
         decision = decide(Observed(**(defaults | observed)))
@@ -392,3 +393,15 @@ def test_a_waiting_candidate_whose_jobs_were_cleaned_up_can_still_be_approved() 
     assert approved.status["lastRun"]["outcome"] == "Promoted"
     assert approved.status["promoted"]["uri"] == "s3://models/wine/nightly-run"
     assert approved.actions == ()  # the finished run is not started again
+
+
+def test_promoted_metrics_stay_within_bounds_with_the_validation_scores_first() -> None:
+    many = {f"m{i:02}": float(i) for i in range(64)}
+    candidate = json.dumps({"version": "8", "uri": "s3://models/wine/nightly-run", "metrics": many})
+    loop = Loop(promotion="Automatic")
+    loop.candidate = candidate
+    loop.validation_job(succeeded=1)
+    decision = loop.step(reports={"nightly-run-validate": report(0.93, 0.9)})
+    metrics = decision.status["promoted"]["metrics"]
+    assert len(metrics) == 64
+    assert metrics["accuracy"] == 0.93
