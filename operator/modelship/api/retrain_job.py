@@ -11,7 +11,9 @@ from pydantic import Field
 from modelship.api.base import (
     ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
+    MESSAGE_MAX_LENGTH,
     SHA256_PATTERN,
+    URI_MAX_LENGTH,
     ApiModel,
     Cron,
     DeadlineSeconds,
@@ -22,10 +24,12 @@ from modelship.api.base import (
     OutputUri,
     list_map,
 )
+from modelship.api.cel import Rule
 from modelship.api.common import (
     Condition,
     EnvVar,
     GpuSpec,
+    Lineage,
     NodeSelector,
     ObjectMeta,
     ResourceRequirements,
@@ -46,11 +50,17 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 
 class DriftTrigger(ApiModel):
-    """Retrain when the target deployment reports drift."""
+    """Retrain when the target deployment reports drift (its status.drift)."""
 
     enabled: bool = Field(default=True, description="Retrain on drift.")
     min_interval: Duration = Field(
-        default="24h", description="Least time between two drift-triggered runs."
+        default="24h", description="Least time between two drift-triggered runs (cooldown)."
+    )
+    windows: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Consecutive drifted check windows the deployment must report first.",
     )
 
 
@@ -117,20 +127,82 @@ class TrainingOutput(ApiModel):
     )
 
 
+class EvaluationMetric(StrEnum):
+    """What `modelship evaluate` computes (scikit-learn's definitions)."""
+
+    ACCURACY = "accuracy"
+    F1 = "f1"
+    ROC_AUC = "roc_auc"
+    LOG_LOSS = "log_loss"
+    RMSE = "rmse"
+    MAE = "mae"
+    R2 = "r2"
+
+
 class ValidationSpec(ApiModel):
-    """When a candidate is good enough to promote."""
+    """When a candidate is good enough to promote.
+
+    With `data`, a validation Job scores the candidate and the champion on that holdout
+    table; without it, the metric the trainer reported is judged and the champion's score
+    is the one recorded when it was promoted.
+    """
+
+    rules = (
+        Rule(
+            rule="!has(self.data) || has(self.label)",
+            message="validation.data needs validation.label, the column to predict",
+            holds=lambda v: v.data is None or v.label is not None,
+        ),
+        Rule(
+            rule=(
+                "!has(self.data) || self.metric in "
+                "['accuracy', 'f1', 'roc_auc', 'log_loss', 'rmse', 'mae', 'r2']"
+            ),
+            message=(
+                "with validation.data, validation.metric must be one modelship evaluate "
+                "computes: accuracy, f1, roc_auc, log_loss, rmse, mae or r2"
+            ),
+            holds=lambda v: v.data is None or v.metric in EvaluationMetric.__members__.values(),
+        ),
+    )
 
     metric: str = Field(
-        min_length=1, max_length=253, description="Metric the trainer reports, e.g. auc."
+        min_length=1,
+        max_length=253,
+        description=(
+            "Metric that decides: one modelship evaluate computes (accuracy, f1, roc_auc, "
+            "log_loss, rmse, mae, r2) with data, else one the trainer reports (e.g. auc)."
+        ),
+    )
+    data: ModelUri | None = Field(
+        default=None,
+        description=(
+            "Holdout table (s3, gs, http(s), pvc or file uri) both models are scored on; "
+            "absent: judge the metric the trainer reports."
+        ),
+    )
+    label: str | None = Field(
+        default=None, min_length=1, max_length=253, description="The holdout's label column."
     )
     threshold: float | None = Field(
-        default=None, description="The candidate's metric must reach at least this."
+        default=None,
+        description="Absolute bound the candidate's metric must reach (at least, or at most "
+        "when lower is better).",
     )
-    greater_is_better: bool = Field(
-        default=True, description="false for losses and errors (lower is better)."
+    greater_is_better: bool | None = Field(
+        default=None,
+        description=(
+            "Whether a higher metric is better; absent: false for log_loss, rmse, mae and "
+            "names ending in loss or error, else true."
+        ),
     )
     must_beat_current: bool = Field(
-        default=True, description="The candidate must do better than the serving model."
+        default=True, description="The candidate must do better than the champion."
+    )
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="By how much the candidate must beat the champion's metric (absolute).",
     )
 
 
@@ -193,14 +265,51 @@ class TrainerResult(ApiModel):
     metrics: dict[str, float] = Field(
         default_factory=dict, max_length=64, description="Validation metrics (at most 64)."
     )
+    lineage: Lineage | None = Field(
+        default=None,
+        description=(
+            "Where it came from: the trainer may report codeRef and parameters; the operator "
+            "adds the data version and uri when it promotes the candidate."
+        ),
+    )
 
 
 class RunOutcome(StrEnum):
     RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
+    SUCCEEDED = "Succeeded"  # trained; not judged yet
+    VALIDATING = "Validating"  # its validation Job scores it against the champion
+    AWAITING_APPROVAL = "AwaitingApproval"  # validated; promotion Manual waits for approve
     FAILED = "Failed"
     REJECTED = "Rejected"
     PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"  # promoted, then a following ModelDeployment's canary rolled back
+
+
+class ValidationVerdict(StrEnum):
+    VALIDATED = "Validated"
+    REJECTED = "Rejected"
+
+
+class ValidationRecord(ApiModel):
+    """How a candidate was judged against the champion."""
+
+    metric: str = Field(max_length=253, description="The metric that decided.")
+    candidate: float | None = Field(default=None, description="The candidate's score.")
+    champion: float | None = Field(default=None, description="The champion's score.")
+    champion_uri: str | None = Field(
+        default=None, max_length=URI_MAX_LENGTH, description="The model it was compared with."
+    )
+    job: str | None = Field(
+        default=None, max_length=63, description="The validation Job that scored both."
+    )
+    verdict: ValidationVerdict | None = Field(
+        default=None, description="Validated or Rejected; absent while it is scored."
+    )
+    reason: str = Field(default="", max_length=128, description="The check that decided.")
+    message: str = Field(default="", max_length=MESSAGE_MAX_LENGTH, description="Why.")
+    metrics: dict[str, float | None] = Field(
+        default_factory=dict, max_length=64, description="Every metric scored, candidate's."
+    )
 
 
 class RunRecord(ApiModel):
@@ -212,6 +321,42 @@ class RunRecord(ApiModel):
     outcome: RunOutcome = Field(description="What became of it.")
     message: str = Field(default="", description="Why, in a sentence.")
     result: TrainerResult | None = Field(default=None, description="What the trainer reported.")
+    trigger: str | None = Field(
+        default=None, max_length=32, description="What started it: schedule, manual or drift."
+    )
+    validation: ValidationRecord | None = Field(
+        default=None, description="How its candidate was judged against the champion."
+    )
+
+
+class TriggerRecord(ApiModel):
+    """A drift check of the target deployment that started a run."""
+
+    run: str = Field(max_length=63, description="The run it started.")
+    at: datetime = Field(description="When the run was started.")
+    checked_at: datetime | None = Field(
+        default=None, description="The drift check (status.drift.checkedAt) it answered."
+    )
+    summary: str = Field(
+        default="", max_length=4096, description="The drift summary the trainer was given."
+    )
+
+
+class DriftCheck(ApiModel):
+    """What the operator made of the target deployment's latest drift check."""
+
+    checked_at: datetime | None = Field(default=None, description="That check's checkedAt.")
+    started: bool = Field(default=False, description="Whether it started a run.")
+    message: str = Field(default="", max_length=1024, description="Why it did, or did not.")
+
+
+class RunOnce(ApiModel):
+    """The run a run-once RetrainJob trains, and the training inputs it was started with."""
+
+    run: str = Field(max_length=63, description="The run's name suffix: run, or run-<hash>.")
+    inputs: str = Field(
+        max_length=64, description="Hash of template, data, output, backoffLimit and deadline."
+    )
 
 
 class RetrainJobStatus(ApiModel):
@@ -232,6 +377,27 @@ class RetrainJobStatus(ApiModel):
     )
     history: list[RunRecord] = Field(
         default_factory=list, description="Recent runs, newest first (bounded)."
+    )
+    last_trigger: TriggerRecord | None = Field(
+        default=None, description="The last drift check that started a run."
+    )
+    run_once: RunOnce | None = Field(
+        default=None,
+        description=(
+            "Without a schedule: the run its training inputs started; new inputs start a new one."
+        ),
+    )
+    drift_check: DriftCheck | None = Field(
+        default=None,
+        description="The target's latest drift check as the drift trigger saw it (when on).",
+    )
+    command: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "The last retrain.modelship.dev/command annotation value acted on "
+            "(approve/nonce or reject/nonce); the same value again is not a new command."
+        ),
     )
 
 

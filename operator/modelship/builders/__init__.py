@@ -90,8 +90,9 @@ def build_model_deployment_children(
     return children
 
 
-def build_retrain_job_children(rtj: RetrainJob) -> list[dict[str, Any]]:
-    """A CronJob when the RetrainJob has a schedule, else the Job of its one run."""
+def build_retrain_job_children(rtj: RetrainJob, run: str = "run") -> list[dict[str, Any]]:
+    """A CronJob when the RetrainJob has a schedule, else the Job of its one run (`run`
+    names it: `<retrainjob>-<run>`)."""
     if rtj.spec.schedule is not None:
         return [build_retrain_cron_job(rtj)]
-    return [build_retrain_run_job(rtj)]
+    return [build_retrain_run_job(rtj, run)]

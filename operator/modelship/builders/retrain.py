@@ -14,13 +14,17 @@ from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import TMP_MOUNT, resources, scheduling
 from modelship.builders.pod_security import container_security_context, pod_security_context
-from modelship.core.names import TRAINER_CONTAINER
+from modelship.core.names import TRAINER_CONTAINER, TRIGGER
 
 # Pods of a Job carry its name in this label; the trainer reads it as its run name.
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 # `{run}` in the output uri becomes a reference Kubernetes expands in the container.
 RUN_PLACEHOLDER = "{run}"
 RUN_ENV = "MODELSHIP_RUN"
+# Why a run started (schedule, manual, drift), and for drift the check's summary.
+TRIGGER_ENV = "MODELSHIP_TRIGGER"
+DRIFT_SUMMARY_ENV = "MODELSHIP_DRIFT_SUMMARY"
+SCHEDULE, MANUAL, DRIFT = "schedule", "manual", "drift"
 
 
 def run_job_name(rtj: RetrainJob, run: str = "run") -> str:
@@ -30,7 +34,9 @@ def run_job_name(rtj: RetrainJob, run: str = "run") -> str:
 def build_retrain_cron_job(rtj: RetrainJob) -> dict[str, Any]:
     """`<retrainjob>`: a run on every tick of `spec.schedule`."""
     spec = rtj.spec
-    job_labels = labels.retrain_labels(rtj.metadata.name, spec.model_deployment)
+    job_labels = labels.retrain_labels(rtj.metadata.name, spec.model_deployment) | {
+        TRIGGER: SCHEDULE
+    }
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -46,16 +52,23 @@ def build_retrain_cron_job(rtj: RetrainJob) -> dict[str, Any]:
             "failedJobsHistoryLimit": spec.history_limit,
             "jobTemplate": {
                 "metadata": {"labels": dict(job_labels)},
-                "spec": _job_spec(rtj, job_labels),
+                "spec": _job_spec(rtj, job_labels, _trigger_env(SCHEDULE)),
             },
         },
     }
 
 
-def build_retrain_run_job(rtj: RetrainJob, run: str = "run") -> dict[str, Any]:
+def build_retrain_run_job(
+    rtj: RetrainJob, run: str = "run", trigger: str = MANUAL, drift_summary: str | None = None
+) -> dict[str, Any]:
     """`<retrainjob>-<run>`: one training run (run-once, or started by a trigger)."""
-    job_labels = labels.retrain_labels(rtj.metadata.name, rtj.spec.model_deployment)
-    spec = _job_spec(rtj, job_labels)
+    job_labels = labels.retrain_labels(rtj.metadata.name, rtj.spec.model_deployment) | {
+        TRIGGER: trigger
+    }
+    env = _trigger_env(trigger)
+    if drift_summary is not None:
+        env.append({"name": DRIFT_SUMMARY_ENV, "value": drift_summary})
+    spec = _job_spec(rtj, job_labels, env)
     if rtj.spec.suspend:
         spec = {"suspend": True, **spec}
     return {
@@ -66,7 +79,13 @@ def build_retrain_run_job(rtj: RetrainJob, run: str = "run") -> dict[str, Any]:
     }
 
 
-def _job_spec(rtj: RetrainJob, job_labels: dict[str, str]) -> dict[str, Any]:
+def _trigger_env(trigger: str) -> list[dict[str, Any]]:
+    return [{"name": TRIGGER_ENV, "value": trigger}]
+
+
+def _job_spec(
+    rtj: RetrainJob, job_labels: dict[str, str], trigger_env: list[dict[str, Any]]
+) -> dict[str, Any]:
     spec = rtj.spec
     template = spec.template
     pod: dict[str, Any] = {"restartPolicy": "Never"}
@@ -77,7 +96,7 @@ def _job_spec(rtj: RetrainJob, job_labels: dict[str, str]) -> dict[str, Any]:
     pod |= {
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
-        "containers": [_trainer_container(rtj)],
+        "containers": [_trainer_container(rtj, trigger_env)],
         "volumes": [{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
         **scheduling(template.gpu, template.node_selector, template.tolerations),
     }
@@ -88,7 +107,7 @@ def _job_spec(rtj: RetrainJob, job_labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _trainer_container(rtj: RetrainJob) -> dict[str, Any]:
+def _trainer_container(rtj: RetrainJob, trigger_env: list[dict[str, Any]]) -> dict[str, Any]:
     spec = rtj.spec
     template = spec.template
     env: list[dict[str, Any]] = [
@@ -106,6 +125,7 @@ def _trainer_container(rtj: RetrainJob) -> dict[str, Any]:
             "value": spec.output.uri.replace(RUN_PLACEHOLDER, f"$({RUN_ENV})"),
         }
     )
+    env += trigger_env
     env += [_env_var(var.to_wire()) for var in template.env]
     container: dict[str, Any] = {"name": TRAINER_CONTAINER, "image": template.image}
     if template.command:

@@ -114,8 +114,10 @@ def model_from_result(
     md: ModelDeployment, result: TrainerResult, retrain_job: RetrainJob | None = None
 ) -> ResolvedModel:
     """The model a RetrainJob's (promoted) result stands for, with its data as lineage."""
-    lineage = None
-    if retrain_job is not None:
+    # What the RetrainJob recorded when it promoted the result (code ref, parameters, data);
+    # a result promoted by hand has none, so the RetrainJob's data stands in.
+    lineage = result.lineage
+    if lineage is None and retrain_job is not None:
         data = retrain_job.spec.data
         lineage = Lineage(data_version=data.version, data_uri=data.uri)
     return ResolvedModel(

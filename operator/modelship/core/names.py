@@ -15,6 +15,9 @@ DEPLOYMENT: Final = "modelship.dev/deployment"
 REVISION: Final = "modelship.dev/revision"
 RETRAIN_JOB: Final = "modelship.dev/retrain-job"
 BATCH_JOB: Final = "modelship.dev/batch-job"
+# On a RetrainJob's Jobs: what started a training run; the run a validation Job scores.
+TRIGGER: Final = "modelship.dev/trigger"
+VALIDATES: Final = "modelship.dev/validates"
 MODEL_VERSION: Final = "modelship.dev/model-version"
 # Pods of a Job carry its name in this label (Kubernetes 1.27+); the Job controller sets it.
 JOB_NAME_LABEL: Final = "batch.kubernetes.io/job-name"
@@ -37,6 +40,7 @@ DISRUPTION_BUDGET: Final = "disruption-budget"
 BATCH: Final = "batch"
 TRAINER: Final = "trainer"
 PREDICTION_GATE: Final = "prediction-gate"
+VALIDATION: Final = "validation"
 
 # Containers.
 FETCH_CONTAINER: Final = "fetch"
@@ -45,3 +49,4 @@ TRITON_CONTAINER: Final = "triton"
 SCORE_CONTAINER: Final = "score"
 TRAINER_CONTAINER: Final = "trainer"
 COMPARE_CONTAINER: Final = "compare"
+EVALUATE_CONTAINER: Final = "evaluate"

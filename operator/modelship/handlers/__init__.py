@@ -34,6 +34,7 @@ from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.kube.client import Kube
 from modelship.reconcile.pods import pod_problem
+from modelship.reconcile.retrain_job import RETRAIN_ANNOTATION
 from modelship.reconcile.rollout.commands import ROLLOUT_ANNOTATION
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -57,6 +58,7 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     _child_events(registry)
     _pod_events(registry)
     _promotions(registry)
+    _deployment_news(registry)
     return registry
 
 
@@ -152,16 +154,20 @@ def _reconciles(
     kopf.on.update(GROUP, VERSION, plural, id=f"{plural}-update", field="spec", registry=registry)(
         on_change
     )
-    if plural == MODEL_DEPLOYMENTS:
-        # A person's rollout command (kubectl modelship) is an annotation, not spec.
-        kopf.on.update(
-            GROUP,
-            VERSION,
-            plural,
-            id=f"{plural}-command",
-            field=("metadata", "annotations", ROLLOUT_ANNOTATION),
-            registry=registry,
-        )(on_change)
+    # A person's command (kubectl modelship) is an annotation, not spec: a rollout command
+    # on a ModelDeployment, approve or reject on a RetrainJob.
+    kopf.on.update(
+        GROUP,
+        VERSION,
+        plural,
+        id=f"{plural}-command",
+        field=(
+            "metadata",
+            "annotations",
+            ROLLOUT_ANNOTATION if plural == MODEL_DEPLOYMENTS else RETRAIN_ANNOTATION,
+        ),
+        registry=registry,
+    )(on_change)
     kopf.timer(
         GROUP,
         VERSION,
@@ -256,3 +262,31 @@ def _promotions(registry: kopf.OperatorRegistry) -> None:
             await model_deployment.reconcile_on_event(
                 follower, found, memo.runtime, "promoted", logger
             )
+
+
+def _deployment_news(registry: kopf.OperatorRegistry) -> None:
+    """A ModelDeployment's drift or revision history changed: the RetrainJobs it concerns
+    (the one it drives by drift, the one it follows and may have rolled back) look now."""
+
+    async def on_news(
+        body: kopf.Body, namespace: str | None, memo: kopf.Memo, logger: Logger, **kwargs: Any
+    ) -> None:
+        found = Indexes.of(kwargs)
+        spec = body.get("spec") or {}
+        drift = (spec.get("monitoring") or {}).get("drift") or {}
+        named = {(spec.get("model") or {}).get("fromRetrainJob"), drift.get("retrainJob")}
+        targeting = body["metadata"]["name"]
+        for (ns, name), bodies in found.retrain_jobs_by_name.items():
+            for rtj in bodies:
+                wanted = (
+                    name in named or (rtj.get("spec") or {}).get("modelDeployment") == targeting
+                )
+                if ns == namespace and wanted:
+                    await retrain_job.reconcile_on_event(
+                        rtj, found, memo.runtime, "deployment", logger
+                    )
+
+    for field in ("status.drift", "status.history"):
+        kopf.on.field(
+            GROUP, VERSION, MODEL_DEPLOYMENTS, id=f"news-{field}", field=field, registry=registry
+        )(on_news)

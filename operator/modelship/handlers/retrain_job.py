@@ -7,24 +7,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelship.api.retrain_job import KIND
-from modelship.core.names import JOB_NAME_LABEL, TRAINER_CONTAINER
+from modelship.core.names import EVALUATE_CONTAINER, JOB_NAME_LABEL, TRAINER_CONTAINER
 from modelship.core.objects import Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime
-from modelship.reconcile.retrain_job import Observed, decide, results_wanted
+from modelship.reconcile.retrain_job import Observed, decide, reports_wanted, results_wanted
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:
-    """Its CronJob or Job, the Jobs of its runs, and the result of each newly finished run."""
+    """Its CronJob or Job, the Jobs of its runs and validations, the result of each newly
+    finished run and validation, the ModelDeployment it retrains and those following it."""
     meta = body["metadata"]
-    runs = indexes.all_of(indexes.runs, (meta["namespace"], meta["name"]))
+    namespace = meta["namespace"]
+    runs = indexes.all_of(indexes.runs, (namespace, meta["name"]))
+    target = (body.get("spec") or {}).get("modelDeployment")
     return Observed(
         body=body,
         children=runtime.with_created(meta["uid"], indexes.children_of(meta["uid"])),
         runs=runs,
         now=executor.now(),
-        results=await _results(runtime, meta["namespace"], results_wanted(body, runs)),
+        results=await _results(runtime, namespace, results_wanted(body, runs), TRAINER_CONTAINER),
+        reports=await _results(runtime, namespace, reports_wanted(body, runs), EVALUATE_CONTAINER),
+        target=indexes.first(indexes.model_deployments_by_name, (namespace, target)),
+        followers=indexes.all_of(indexes.followers, (namespace, meta["name"])),
     )
 
 
@@ -39,13 +45,15 @@ reconcile = RECONCILER.reconcile
 reconcile_on_event = RECONCILER.reconcile_on_event
 
 
-async def _results(runtime: Runtime, namespace: str, runs: list[str]) -> dict[str, str]:
-    """The trainer's termination message of each finished run, read from its pods."""
+async def _results(
+    runtime: Runtime, namespace: str, runs: list[str], container_name: str
+) -> dict[str, str]:
+    """The termination message of `container_name` in each finished Job, read from its pods."""
     results: dict[str, str] = {}
     for run in runs:
         for pod in await runtime.kube.list("v1", "Pod", namespace, {JOB_NAME_LABEL: run}):
             for container in (pod.get("status") or {}).get("containerStatuses", []):
                 terminated = (container.get("state") or {}).get("terminated") or {}
-                if container.get("name") == TRAINER_CONTAINER and terminated.get("exitCode") == 0:
+                if container.get("name") == container_name and terminated.get("exitCode") == 0:
                     results[run] = terminated.get("message") or ""
     return results

@@ -55,6 +55,11 @@ RUN_FAILED: Final = "RunFailed"
 SCHEDULED: Final = "Scheduled"
 WAITING_FOR_RUN: Final = "WaitingForRun"
 SUSPENDED: Final = "Suspended"
+VALIDATING: Final = "Validating"  # a validation Job scores the candidate against the champion
+AWAITING_APPROVAL: Final = "AwaitingApproval"  # validated; promotion Manual waits for approve
+CANDIDATE_REJECTED: Final = "CandidateRejected"  # never promoted; its artifact stays
+CANDIDATE_PROMOTED: Final = "CandidatePromoted"  # status.promoted names it now
+DRIFT_TRIGGERED: Final = "DriftTriggered"  # the target deployment's drift started a run
 
 # Events about what the operator did.
 CREATED: Final = "Created"

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -29,6 +30,7 @@ from support.scenarios import (
     model_deployment,
     patch,
     ready_model_deployment,
+    retrain_job,
     wait_for,
 )
 
@@ -97,6 +99,23 @@ def test_a_missing_model_deployment_or_wrong_kind_is_a_one_line_error(plugin: Pl
     code, output = plugin("status", "deployment/wine")
     assert code == 2
     assert "write mdep/NAME" in output
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_approve_and_reject_set_the_retrain_annotation_of_a_retrain_job(
+    plugin: Plugin, action: str
+) -> None:
+    create(plugin, retrain_job("retrain", NS))
+    code, output = plugin(action, "rtj/retrain", "-n", NS)
+    assert code == 0, output
+    found = get(plugin, MD_API, "RetrainJob", NS, "retrain")
+    assert found is not None
+    value = found["metadata"]["annotations"]["retrain.modelship.dev/command"]
+    assert value.startswith(f"{action}/")
+    assert value in output
+    code, output = plugin(action, "mdep/retrain")
+    assert code == 2
+    assert "write rtj/NAME" in output
 
 
 def test_status_shows_the_steps_the_weight_and_the_latest_analyses(plugin: Plugin) -> None:
@@ -210,3 +229,58 @@ def test_the_operator_holds_a_paused_canary_and_promote_finishes_it(
     )
     assert "canary" not in md["status"]
     assert md["status"]["rolloutCommand"].startswith("promote/")
+
+
+HISTORY = [
+    {"revision": "wine-3c", "version": "3", "uri": "s3://models/wine/3", "outcome": "Serving",
+     "deployedAt": "2026-01-03T00:00:00Z"},
+    {"revision": "wine-2b", "version": "2", "uri": "s3://models/wine/2", "sha256": "b" * 64,
+     "outcome": "Superseded", "deployedAt": "2026-01-02T00:00:00Z",
+     "lineage": {"dataVersion": "v2", "codeRef": "abc1", "parameters": {}}},
+    {"revision": "wine-1a", "version": "1", "uri": "s3://models/wine/1", "outcome": "Superseded",
+     "deployedAt": "2026-01-01T00:00:00Z"},
+]  # fmt: skip
+
+
+def with_history(plugin: Plugin, **metadata: Any) -> None:
+    body = model_deployment("wine", NS, version="3")
+    body["metadata"] |= metadata
+    create(plugin, body)
+    patch(plugin, MD_API, "ModelDeployment", NS, "wine", {"status": {"history": HISTORY}}, True)
+
+
+def test_history_numbers_the_revisions_and_rollback_sets_the_model_back(plugin: Plugin) -> None:
+    with_history(plugin)
+    code, output = plugin("history", "mdep/wine", "-n", NS)
+    assert code == 0, output
+    assert output.splitlines() == [
+        "N  REVISION  VERSION  OUTCOME     DEPLOYED              LINEAGE",
+        "1  wine-1a   1        Superseded  2026-01-01T00:00:00Z  -",
+        "2  wine-2b   2        Superseded  2026-01-02T00:00:00Z  data=v2, code=abc1",
+        "3  wine-3c   3        Serving     2026-01-03T00:00:00Z  -",
+    ]
+    code, output = plugin("rollback", "mdep/wine", "--to-revision", "2", "-n", NS)
+    assert code == 0, output
+    model = (get(plugin, MD_API, "ModelDeployment", NS, "wine") or {})["spec"]["model"]
+    assert (model["version"], model["uri"], model["sha256"]) == (
+        "2",
+        "s3://models/wine/2",
+        "b" * 64,
+    )
+    assert model["lineage"] == {"dataVersion": "v2", "codeRef": "abc1", "parameters": {}}
+    code, output = plugin("rollback", "mdep/wine", "--to-revision", "wine-1a", "-n", NS)
+    assert code == 0, output
+    model = (get(plugin, MD_API, "ModelDeployment", NS, "wine") or {})["spec"]["model"]
+    assert (model["version"], "sha256" in model, "lineage" in model) == ("1", False, False)
+    code, output = plugin("rollback", "mdep/wine", "--to-revision", "9", "-n", NS)
+    assert (code, "see kubectl modelship history" in output) == (1, True)
+
+
+def test_under_gitops_rollback_prints_the_change_to_commit(plugin: Plugin) -> None:
+    with_history(plugin, annotations={"argocd.argoproj.io/tracking-id": "ml:modelship.dev/x"})
+    code, output = plugin("rollback", "mdep/wine", "--to-revision", "1", "-n", NS)
+    assert code == 0, output
+    assert "commit this change to spec.model" in output
+    assert '"version": "1"' in output
+    model = (get(plugin, MD_API, "ModelDeployment", NS, "wine") or {})["spec"]["model"]
+    assert model["version"] == "3"

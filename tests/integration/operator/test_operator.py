@@ -229,7 +229,8 @@ def test_a_finished_run_reports_the_trainer_result(cluster: EmulatedCluster) -> 
             "spec": {"containers": [{"name": "trainer", "image": "trainer:1"}]},
         },
     )
-    terminated = {"exitCode": 0, "message": '{"version": "7", "uri": "s3://models/wine/7"}'}
+    result = '{"version": "7", "uri": "s3://models/wine/7", "metrics": {"accuracy": 0.9}}'
+    terminated = {"exitCode": 0, "message": result}
     patch(
         cluster,
         "v1",
@@ -274,8 +275,13 @@ def test_a_finished_run_reports_the_trainer_result(cluster: EmulatedCluster) -> 
         return run if "result" in run else None
 
     run = wait_for("the trainer's result in the status", last_run)
-    assert run["outcome"] == "Succeeded"
-    assert run["result"] == {"version": "7", "uri": "s3://models/wine/7", "metrics": {}}
+    # Judged at once on the metric it reported (no holdout data), then held for approval.
+    assert run["outcome"] == "AwaitingApproval"
+    assert run["result"] == {
+        "version": "7",
+        "uri": "s3://models/wine/7",
+        "metrics": {"accuracy": 0.9},
+    }
 
 
 NIGHTLY = {

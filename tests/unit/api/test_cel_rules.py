@@ -49,7 +49,7 @@ from modelship.api.model_deployment import (
     ModelSource,
     ServingSpec,
 )
-from modelship.api.retrain_job import TrainerTemplate
+from modelship.api.retrain_job import TrainerTemplate, ValidationSpec
 from modelship.api.schema import structural_schema
 
 if TYPE_CHECKING:
@@ -65,6 +65,11 @@ GATEWAY_PARENTS = "the gatewayAPI router needs at least one parentRef"
 GRPC_NEEDS_GATEWAY = "grpcParentRefs needs the gatewayAPI router"
 INCREASING_WEIGHTS = "canary step weights must be strictly increasing"
 DRIFT_RETRAIN = "drift action retrain needs retrainJob"
+HOLDOUT_LABEL = "validation.data needs validation.label, the column to predict"
+HOLDOUT_METRIC = (
+    "with validation.data, validation.metric must be one modelship evaluate computes: "
+    "accuracy, f1, roc_auc, log_loss, rmse, mae or r2"
+)
 MDEP_NAME = (
     "metadata.name must be a DNS-1035 label: at most 63 lower case letters, digits "
     "and '-', starting with a letter (it names the stable Service)"
@@ -316,6 +321,14 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (DriftMonitoring, {}, []),
     (DriftMonitoring, {"action": "retrain", "retrainJob": "nightly"}, []),
     (DriftMonitoring, {"action": "retrain"}, [DRIFT_RETRAIN]),
+    (ValidationSpec, {"metric": "auc"}, []),
+    (ValidationSpec, {"metric": "f1", "data": "s3://d/holdout.parquet", "label": "y"}, []),
+    (ValidationSpec, {"metric": "f1", "data": "s3://d/holdout.parquet"}, [HOLDOUT_LABEL]),
+    (
+        ValidationSpec,
+        {"metric": "auc", "data": "s3://d/holdout.parquet", "label": "y"},
+        [HOLDOUT_METRIC],
+    ),
     (ModelDeployment, _model_deployment("fraud-detector"), []),
     (ModelDeployment, _model_deployment("m" * 63), []),
     (ModelDeployment, _model_deployment("m" * 64), [MDEP_NAME]),

@@ -24,11 +24,10 @@ LABELS = {
     "modelship.dev/retrain-job": "fraud-retrain",
     "modelship.dev/deployment": "fraud",
 }
-META = {
-    "namespace": "ml",
-    "labels": LABELS,
-    "ownerReferences": [controller_reference("fraud-retrain", kind="RetrainJob")],
-}
+MANUAL_LABELS = LABELS | {"modelship.dev/trigger": "manual"}
+SCHEDULE_LABELS = LABELS | {"modelship.dev/trigger": "schedule"}
+OWNER = [controller_reference("fraud-retrain", kind="RetrainJob")]
+META = {"namespace": "ml", "labels": MANUAL_LABELS, "ownerReferences": OWNER}
 RUN_ENV = {
     "name": "MODELSHIP_RUN",
     "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
@@ -43,7 +42,7 @@ def _job_spec(pod: dict[str, Any], container: dict[str, Any], **job: Any) -> dic
         "backoffLimit": job.get("backoffLimit", 1),
         "activeDeadlineSeconds": job.get("activeDeadlineSeconds", 21600),
         "template": {
-            "metadata": {"labels": LABELS},
+            "metadata": {"labels": job.get("labels", MANUAL_LABELS)},
             "spec": {
                 "restartPolicy": "Never",
                 **pod,
@@ -72,6 +71,7 @@ MINIMAL_CONTAINER = {
         RUN_ENV,
         {"name": "MODELSHIP_DATA_URI", "value": "s3://data/fraud/"},
         {"name": "MODELSHIP_OUTPUT_URI", "value": "s3://models/fraud/$(MODELSHIP_RUN)"},
+        {"name": "MODELSHIP_TRIGGER", "value": "manual"},
     ],
 }
 
@@ -129,7 +129,12 @@ CASES = [
             {
                 "apiVersion": "batch/v1",
                 "kind": "CronJob",
-                "metadata": {"name": "fraud-retrain", **META},
+                "metadata": {
+                    "name": "fraud-retrain",
+                    "namespace": "ml",
+                    "labels": SCHEDULE_LABELS,
+                    "ownerReferences": OWNER,
+                },
                 "spec": {
                     "schedule": "0 3 * * 1",
                     "suspend": False,
@@ -138,7 +143,7 @@ CASES = [
                     "successfulJobsHistoryLimit": 5,
                     "failedJobsHistoryLimit": 5,
                     "jobTemplate": {
-                        "metadata": {"labels": LABELS},
+                        "metadata": {"labels": SCHEDULE_LABELS},
                         "spec": _job_spec(
                             {"serviceAccountName": "trainer"},
                             {
@@ -153,6 +158,7 @@ CASES = [
                                         "name": "MODELSHIP_OUTPUT_URI",
                                         "value": "s3://models/fraud/$(MODELSHIP_RUN)",
                                     },
+                                    {"name": "MODELSHIP_TRIGGER", "value": "schedule"},
                                     {"name": "LOG_LEVEL", "value": "info"},
                                     {
                                         "name": "TOKEN",
@@ -166,6 +172,7 @@ CASES = [
                                     "limits": {"nvidia.com/gpu": 1},
                                 },
                             },
+                            labels=SCHEDULE_LABELS,
                             backoffLimit=3,
                             activeDeadlineSeconds=3600,
                             placement={

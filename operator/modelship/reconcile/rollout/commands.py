@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 ROLLOUT_ANNOTATION: Final = "rollout.modelship.dev/command"
+
+A = TypeVar("A", bound=StrEnum)
 
 
 class Action(StrEnum):
@@ -44,15 +46,34 @@ class Command:
         return f"{self.action}/{self.nonce}"
 
 
-def command_of(annotations: Mapping[str, Any] | None) -> Command | None:
-    """The command the annotation carries; None when there is none or it is not one."""
-    value = (annotations or {}).get(ROLLOUT_ANNOTATION)
+def annotated(annotations: Mapping[str, Any] | None, key: str, actions: type[A]) -> A | None:
+    """The action of the `<action>/<nonce>` value under `key`; None when it is not one.
+
+    Every kind that takes a person's command through an annotation reads it here (the
+    RetrainJob's approve and reject too).
+    """
+    value = (annotations or {}).get(key)
     if not isinstance(value, str):
         return None
-    action, _, nonce = value.partition("/")
-    if action not in Action.__members__.values():
+    action = value.partition("/")[0]
+    return actions(action) if action in actions.__members__.values() else None
+
+
+def command_of(annotations: Mapping[str, Any] | None) -> Command | None:
+    """The command the annotation carries; None when there is none or it is not one."""
+    action = annotated(annotations, ROLLOUT_ANNOTATION, Action)
+    if action is None:
         return None
-    return Command(Action(action), nonce)
+    return Command(action, str((annotations or {})[ROLLOUT_ANNOTATION]).partition("/")[2])
+
+
+def new_annotated(
+    annotations: Mapping[str, Any] | None, key: str, actions: type[A], handled: str | None
+) -> tuple[A, str] | None:
+    """(action, the whole value) under `key` unless that value is the one last acted on."""
+    value = (annotations or {}).get(key)
+    action = annotated(annotations, key, actions)
+    return None if action is None or value == handled else (action, str(value))
 
 
 def new_command(annotations: Mapping[str, Any] | None, handled: str | None) -> Command | None:

@@ -1,0 +1,85 @@
+"""The validation Job of a trained candidate: `modelship evaluate` in the serving image.
+
+It scores the candidate and the champion on the same holdout table and writes both scores
+as JSON to its termination message, where the operator reads them without storage
+credentials. It reads the models and the table with the credentials the target
+ModelDeployment already uses for its model (by Secret reference, never copied).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.model_deployment import ModelDeployment
+from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH, RetrainJob
+from modelship.builders import defaults, labels
+from modelship.builders.names import child_name
+from modelship.builders.owner import child_meta
+from modelship.builders.pod import HOME_ENV, TMP_MOUNT
+from modelship.builders.pod_security import container_security_context, pod_security_context
+from modelship.core.names import COMPONENT, EVALUATE_CONTAINER, VALIDATES, VALIDATION
+
+# A scoring run that fails is not retried: its report would say the same.
+VALIDATION_BACKOFF_LIMIT = 0
+
+
+def validation_job_name(run: str) -> str:
+    """`<run>-validate`, cut with a hash to a DNS label when the run's name is long."""
+    return child_name(run, "validate")
+
+
+def build_validation_job(
+    rtj: RetrainJob,
+    md: ModelDeployment,
+    run: str,
+    candidate_uri: str,
+    champion_uri: str | None,
+) -> dict[str, Any]:
+    """`<run>-validate`: score `candidate_uri` (and `champion_uri`, when there is one)."""
+    validation = rtj.spec.validation
+    if validation.data is None or validation.label is None:
+        raise ValueError("a validation Job needs validation.data and validation.label")
+    job_labels = labels.retrain_labels(rtj.metadata.name, rtj.spec.model_deployment) | {
+        COMPONENT: VALIDATION,
+        VALIDATES: run,
+    }
+    args = ["evaluate", "--candidate", candidate_uri]
+    if champion_uri is not None:
+        args += ["--champion", champion_uri]
+    args += ["--data", validation.data, "--label", validation.label]
+    args += ["--metrics", validation.metric]
+    container: dict[str, Any] = {
+        "name": EVALUATE_CONTAINER,
+        "image": md.spec.serving.image,
+        "command": ["modelship"],
+        "args": args,
+        "env": [dict(HOME_ENV)],
+    }
+    if md.spec.model.credentials_secret is not None:
+        container["envFrom"] = [{"secretRef": {"name": md.spec.model.credentials_secret}}]
+    container |= {
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "File",
+        "volumeMounts": [dict(TMP_MOUNT)],
+        "securityContext": container_security_context(),
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": child_meta(rtj, validation_job_name(run), job_labels),
+        "spec": {
+            "backoffLimit": VALIDATION_BACKOFF_LIMIT,
+            "activeDeadlineSeconds": rtj.spec.active_deadline_seconds,
+            "template": {
+                "metadata": {"labels": dict(job_labels)},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": [{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
+                },
+            },
+        },
+    }
