@@ -3,8 +3,7 @@ trains a scikit-learn classifier on the wine table, packages it with `modelship 
 reports its result as JSON in its termination message.
 
 QUALITY=bad trains on shuffled labels: a model that learned nothing, to be rejected. The
-estimator is also kept beside the package (`<output>.joblib`) so that a test can score it on
-the holdout table the way `modelship evaluate` does.
+estimator `package` reads is saved beside the package (`<output>.joblib`).
 Run as `python wine_trainer.py`; MODELSHIP_TERMINATION_LOG replaces /dev/termination-log.
 """
 

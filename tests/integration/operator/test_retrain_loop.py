@@ -3,10 +3,11 @@ a validation Job scores the candidate against the champion, and the verdict prom
 
 The test plays the Job controller: it runs each trainer Job's container command here with the
 Job's environment (a real scikit-learn trainer that packages its model with `modelship
-package` into a local directory), and reports how it ended as the kubelet would, in the pod's
-termination message. Proves: a better candidate is validated, promoted with its lineage and
-rolled out to a following ModelDeployment; a worse one is rejected and nothing changes; with
-`promotion: Manual` it waits until `kubectl modelship approve rtj/NAME`.
+package` into a local directory) and each validation Job's real `modelship evaluate`, and
+reports how they ended as the kubelet would, in the pod's termination message. Proves: a
+better candidate is validated, promoted with its lineage and rolled out to a following
+ModelDeployment; a worse one is rejected and nothing changes; with `promotion: Manual` it
+waits until `kubectl modelship approve rtj/NAME`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from modelship.cli.kubectl_plugin import main as kubectl_modelship
 from sklearn.datasets import load_wine
-from sklearn.metrics import accuracy_score
 from support import wine_trainer
 from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
 from support.harness import EmulatedCluster
@@ -94,37 +92,15 @@ def run_container(job: Obj, log: Path) -> str:
     return train(env, log)
 
 
-def evaluate(job: Obj) -> str:
-    """What `modelship evaluate` reports for the validation Job's arguments.
-
-    `modelship evaluate` is written by another change and not in this tree yet, so this plays
-    it: each model is the estimator its trainer kept beside its package, scored with
-    scikit-learn's accuracy on the holdout table, reported in the agreed format. The
-    integrator swaps in the real command (run_container on this Job) after merging.
-    """
-    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[0] == "evaluate"
-    given = dict(zip(args[1::2], args[2::2], strict=True))
-    table = pd.read_csv(wine_trainer.local(given["--data"]))
-    features, labels = table.drop(columns=[given["--label"]]), table[given["--label"]]
-
-    def scored(uri: str) -> dict[str, Any]:
-        model = joblib.load(wine_trainer.local(uri).with_suffix(".joblib"))
-        return {
-            "uri": uri,
-            "metrics": {"accuracy": accuracy_score(labels, model.predict(features))},
-        }
-
-    rival = given.get("--champion")
-    return json.dumps(
-        {
-            "task": "classification",
-            "rows": len(table),
-            "label": given["--label"],
-            "candidate": scored(given["--candidate"]),
-            "champion": scored(rival) if rival is not None else None,
-        }
+def evaluate(job: Obj, log: Path) -> str:
+    """The validation Job's `modelship evaluate` run here with its arguments; its report."""
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][0] == "evaluate"
+    modelship = [sys.executable, "-c", "from modelship.cli import main; main()"]
+    subprocess.run(
+        [*modelship, *container["args"], "--termination-log", str(log)], check=True, timeout=300
     )
+    return log.read_text()
 
 
 def finish(cluster: EmulatedCluster, job: Obj, message: str) -> None:
@@ -199,7 +175,7 @@ def train_and_validate(cluster: EmulatedCluster, tmp_path: Path, champion_uri: s
     validation = job(cluster, "retrain-run-validate")
     args = validation["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--champion") + 1] == champion_uri
-    finish(cluster, validation, evaluate(validation))
+    finish(cluster, validation, evaluate(validation, tmp_path / "validate.log"))
     return validation
 
 
