@@ -28,7 +28,7 @@ from modelship.core.objects import Ref
 from modelship.kube.client import Kube
 from modelship.kube.errors import KubeError
 from modelship.reconcile.parsing import lenient
-from modelship.reconcile.retrain_job import RETRAIN_ANNOTATION, Approval
+from modelship.reconcile.promotion import RETRAIN_ANNOTATION, Approval
 from modelship.reconcile.rollout.analysis import duration
 from modelship.reconcile.rollout.commands import ROLLOUT_ANNOTATION, Action, Command
 

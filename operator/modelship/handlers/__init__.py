@@ -34,7 +34,7 @@ from modelship.handlers.runtime import Runtime
 from modelship.handlers.settings import OperatorSettings
 from modelship.kube.client import Kube
 from modelship.reconcile.pods import pod_problem
-from modelship.reconcile.retrain_job import RETRAIN_ANNOTATION
+from modelship.reconcile.promotion import RETRAIN_ANNOTATION
 from modelship.reconcile.rollout.commands import ROLLOUT_ANNOTATION
 
 FINALIZER = f"{GROUP}/finalizer"

@@ -12,7 +12,8 @@ from modelship.core.objects import Refusal
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime
-from modelship.reconcile.retrain_job import Observed, decide, reports_wanted, results_wanted
+from modelship.reconcile.retrain_job import Observed, decide
+from modelship.reconcile.retrain_runs import reports_wanted, results_wanted
 
 
 async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) -> Observed:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from modelship.core.objects import Create, Delete, Ref, Refusal
-from modelship.reconcile.retrain_job import Observed, decide, results_wanted
+from modelship.reconcile.retrain_job import Observed, decide
+from modelship.reconcile.retrain_runs import results_wanted
 from support.custom_resources import model_deployment_body, retrain_job_body
 from support.reconcile_states import NOW, as_live
 
