@@ -15,7 +15,7 @@ import pytest
 from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.rollout import CanarySpec
 from modelship.reconcile.model_deployment import decide
-from modelship.reconcile.rollout.canary import canary_replicas
+from modelship.reconcile.rollout.canary_plan import canary_replicas
 from support.canary_cluster import Cluster, canary, condition, counters, message
 from support.reconcile_states import NOW, UID, md_body
 

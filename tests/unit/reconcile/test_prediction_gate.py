@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from modelship.reconcile.model_deployment import Decision, decide
 from modelship.reconcile.rollout import GateRun
-from modelship.reconcile.rollout.canary import gate_verdict
+from modelship.reconcile.rollout.prediction_gate import gate_verdict
 from support.canary_cluster import Cluster, canary, condition, counters, message
 from support.reconcile_states import NOW, md_body
 

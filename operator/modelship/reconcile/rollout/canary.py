@@ -18,46 +18,30 @@ decide the counts and the share is theirs.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any
 
 from modelship.api.model_deployment_status import (
     AnalysisOutcome,
-    AnalysisResult,
-    AnalysisWindow,
     CanaryStatus,
     GatePhase,
-    PredictionGateStatus,
-    RequestCounters,
 )
-from modelship.api.rollout import CanarySpec, PredictionGate, TrafficRouter
+from modelship.api.rollout import CanarySpec
 from modelship.builders import Revision, RevisionPlan, RolloutPlan, steady_plan
 from modelship.builders.defaults import canary_settings
-from modelship.builders.prediction_gate import prediction_gate_job_name
 from modelship.core.objects import Event
 from modelship.reconcile import reasons
-from modelship.reconcile.rollout.analysis import duration, judge, window
+from modelship.reconcile.rollout.analysis import duration
 from modelship.reconcile.rollout.base import (
     CanaryProgress,
-    GateRun,
     Phase,
     RolledBack,
     Rollout,
     RolloutState,
 )
+from modelship.reconcile.rollout.canary_plan import rollback, sized, step_plan
 from modelship.reconcile.rollout.commands import Action, Command
 from modelship.reconcile.rollout.deployments import ready_replicas, rollout_complete
-
-# Measurements kept in status.canary.analyses (the API's maxItems).
-ANALYSES_KEPT = 10
-# A gate Job past its own deadline is failed by the Job controller; past this much more
-# with no verdict read, the operator stops waiting (a Job deleted by hand, say).
-GATE_GRACE = timedelta(minutes=1)
-# Room kept for the gate's message in status (the API's maxLength is 1024).
-GATE_MESSAGE_CHARS = 600
+from modelship.reconcile.rollout.measurement import measure, next_measurement, open_window
+from modelship.reconcile.rollout.prediction_gate import gate_pending, run_gate
 
 
 class Canary:
@@ -87,7 +71,7 @@ def canary_step(state: RolloutState) -> Rollout:
     heard_events: tuple[Event, ...] = ()
     if command is not None:
         if command.action == Action.ABORT:
-            return _rollback(
+            return rollback(
                 state,
                 steady.stable.replicas,
                 f"Canary revision {target.name} (version {target.model.version}) was "
@@ -161,7 +145,7 @@ def _stepping(
             progress.prediction_gate.phase == GatePhase.RUNNING
         )  # a gate Job that runs is kept: it waits for the canary's Service itself
         return Rollout(
-            _plan(settings, stable, target, total, index, weight=0, prediction_gate=gating),
+            step_plan(settings, stable, target, total, index, weight=0, prediction_gate=gating),
             Phase.ROLLING_OUT,
             canary=waiting,
             progressing=(
@@ -173,13 +157,15 @@ def _stepping(
             events=tuple(events),
         )
     gate = settings.prediction_gate
-    if gate is not None and progress.step_started_at is None and _gate_pending(progress):
-        gated = _gate(state, settings, gate, progress, total, events)
+    if gate is not None and progress.step_started_at is None and gate_pending(progress):
+        gated = run_gate(state, settings, gate, progress, total, events)
         if isinstance(gated, Rollout):
             return gated
         progress = gated
     if progress.step_started_at is None:
-        progress = dataclasses.replace(progress, step_started_at=now, window=_open(state, now))
+        progress = dataclasses.replace(
+            progress, step_started_at=now, window=open_window(state, now)
+        )
         events.append(
             Event(
                 "Normal",
@@ -188,11 +174,11 @@ def _stepping(
                 f"(step {index + 1} of {len(steps)}).",
             )
         )
-    progress, result = _measure(state, settings, progress)
+    progress, result = measure(state, settings, progress)
     if result is not None and result.outcome == AnalysisOutcome.FAILED:
         events.append(Event("Warning", reasons.ANALYSIS_FAILED, result.message))
         if progress.failed_analyses > settings.analysis.failure_limit:
-            return _rollback(
+            return rollback(
                 state,
                 total,
                 f"Canary revision {target.name} (version {target.model.version}) was rolled "
@@ -214,7 +200,7 @@ def _stepping(
             progress,
             step=following,
             step_started_at=now if following < len(steps) else None,
-            window=_open(state, now),
+            window=open_window(state, now),
         )
         if following == len(steps):
             events.append(_promoting_event(target, total, len(steps)))
@@ -231,97 +217,6 @@ def _stepping(
     return _holding(state, settings, progress, total, tuple(events))
 
 
-def _gate_pending(progress: CanaryProgress) -> bool:
-    """The gate has yet to pass: before the first step's traffic, and not passed before."""
-    passed = progress.prediction_gate is not None and (
-        progress.prediction_gate.phase == GatePhase.PASSED
-    )
-    return progress.step == 0 and not passed
-
-
-def _gate(
-    state: RolloutState,
-    settings: CanarySpec,
-    gate: PredictionGate,
-    progress: CanaryProgress,
-    total: int | None,
-    events: list[Event],
-) -> Rollout | CanaryProgress:
-    """Before any traffic, the gate Job compares the canary's answers with stable's: the
-    canary holds weight 0 while it runs, and is rolled back on a failed verdict, an error
-    or no verdict in time. Passed: the progress, to walk the first step from."""
-    target, stable, now = state.target, state.stable, state.now
-    assert stable is not None
-    job = prediction_gate_job_name(state.md, gate, stable, target)
-    status = progress.prediction_gate
-    if status is None or status.job != job:  # not yet asked for, or for other bounds or data
-        status = PredictionGateStatus(phase=GatePhase.RUNNING, job=job, started_at=now)
-        events.append(
-            Event(
-                "Normal",
-                reasons.PREDICTION_GATE,
-                f"Canary revision {target.name} answers {gate.rows} reference rows beside "
-                f"{stable.name} before any traffic (Job {job}).",
-            )
-        )
-    who = f"Canary revision {target.name} (version {target.model.version})"
-    run = state.gate_runs.get(job)
-    if run is None:
-        deadline = status.started_at + duration(gate.timeout) + GATE_GRACE
-        if now >= deadline:
-            return _rollback(
-                state,
-                total,
-                f"{who} was rolled back: its prediction gate gave no verdict within "
-                f"{gate.timeout}. No traffic reached it. It is not retried until the model "
-                "changes or a retry command.",
-                *events,
-            )
-        return Rollout(
-            _plan(settings, stable, target, total, 0, weight=0, prediction_gate=True),
-            Phase.ROLLING_OUT,
-            wake_at=deadline,
-            canary=dataclasses.replace(progress, prediction_gate=status),
-            progressing=(
-                reasons.PREDICTION_GATE,
-                f"{who} answers reference rows beside {stable.name} (Job {job}) before it "
-                f"gets {settings.steps[0].weight}% of traffic.",
-            ),
-            events=tuple(events),
-        )
-    passed, measured = gate_verdict(run)
-    if not passed:
-        return _rollback(
-            state,
-            total,
-            f"{who} was rolled back by its prediction gate, before any traffic: {measured}. "
-            "It is not retried until the model changes or a retry command.",
-            *events,
-        )
-    events.append(
-        Event("Normal", reasons.PREDICTION_GATE, f"{who} passed its prediction gate: {measured}.")
-    )
-    done = status.model_copy(update={"phase": GatePhase.PASSED, "message": measured})
-    return dataclasses.replace(progress, prediction_gate=done)
-
-
-def gate_verdict(run: GateRun) -> tuple[bool, str]:
-    """Whether a gate Job passed, and what it measured (or why it could not), from the
-    termination message `modelship compare` writes."""
-    try:
-        result = json.loads(run.message)
-    except ValueError:
-        result = None
-    if not isinstance(result, dict):
-        text = " ".join(run.message.split())[:GATE_MESSAGE_CHARS]
-        return False, f"its Job ended with no result ({text or 'no message'})"
-    if "error" in result:
-        error = str(result["error"])[:GATE_MESSAGE_CHARS]
-        return False, f"it could not compare the revisions: {error}"
-    summary = str(result.get("summary") or "no measurement")[:GATE_MESSAGE_CHARS]
-    return run.succeeded and result.get("verdict") == "passed", summary
-
-
 def _holding(
     state: RolloutState,
     settings: CanarySpec,
@@ -336,7 +231,7 @@ def _holding(
     steps, index = settings.steps, progress.step
     pause = duration(steps[index].pause)
     where = f"step {index + 1} of {len(steps)}, {steps[index].weight}% of traffic"
-    wakes = [_next_measurement(state, settings, progress)]
+    wakes = [next_measurement(state, settings, progress)]
     if progress.paused:
         reason = reasons.PAUSED
         message = (
@@ -356,7 +251,7 @@ def _holding(
         last = progress.analyses[0]
         message += f" Last measurement: {last.outcome}: {last.message}."
     return Rollout(
-        _plan(settings, stable, target, total, index, weight=steps[index].weight),
+        step_plan(settings, stable, target, total, index, weight=steps[index].weight),
         Phase.ROLLING_OUT,
         wake_at=min(wake for wake in wakes if wake is not None),
         canary=progress,
@@ -378,7 +273,7 @@ def _promoting(
     steady = steady_plan(state.md, target.model)
     total = steady.stable.replicas
     live = state.deployments.get(target.name)
-    if live is not None and rollout_complete(live) and _sized(live, total):
+    if live is not None and rollout_complete(live) and sized(live, total):
         return Rollout(steady, Phase.PROMOTED, retiring=stable, events=events)
     last = settings.steps[-1].weight
     weight = last if ready_replicas(live) else 0
@@ -398,104 +293,6 @@ def _promoting(
         ),
         events=events,
     )
-
-
-def _rollback(state: RolloutState, total: int | None, message: str, *events: Event) -> Rollout:
-    target, stable = state.target, state.stable
-    assert stable is not None
-    kept = RolloutPlan(stable=RevisionPlan(stable, replicas=total))
-    return Rollout(kept, Phase.STEADY, rolled_back=RolledBack(target, message), events=events)
-
-
-def _measure(
-    state: RolloutState, settings: CanarySpec, progress: CanaryProgress
-) -> tuple[CanaryProgress, AnalysisResult | None]:
-    """A measurement when the window is an interval old and both revisions were scraped."""
-    now = state.now
-    if progress.window is None:
-        return _with_window(progress, _open(state, now)), None
-    due = progress.window.started_at + duration(settings.analysis.interval)
-    current = _counters(state)
-    if now < due or current is None:
-        return progress, None
-    stable_now, canary_now = current
-    canary = window(progress.window.canary, canary_now)
-    stable = window(progress.window.stable, stable_now)
-    verdict = judge(settings.analysis, canary, stable)
-    result = AnalysisResult(
-        at=now, step=progress.step, outcome=verdict.outcome, message=verdict.message
-    )
-    few_requests = verdict.outcome == AnalysisOutcome.INCONCLUSIVE and None not in (canary, stable)
-    # Too few requests: the window grows until there are enough; otherwise a new one opens.
-    opened = progress.window if few_requests else _open(state, now)
-    failed = progress.failed_analyses + (verdict.outcome == AnalysisOutcome.FAILED)
-    analyses = (result, *progress.analyses)[:ANALYSES_KEPT]
-    measured = dataclasses.replace(
-        progress, failed_analyses=failed, window=opened, analyses=analyses
-    )
-    return measured, result
-
-
-def _with_window(progress: CanaryProgress, opened: AnalysisWindow | None) -> CanaryProgress:
-    return dataclasses.replace(progress, window=opened)
-
-
-def _counters(state: RolloutState) -> tuple[RequestCounters, RequestCounters] | None:
-    assert state.stable is not None
-    stable, canary = state.metrics.get(state.stable.name), state.metrics.get(state.target.name)
-    return None if stable is None or canary is None else (stable, canary)
-
-
-def _open(state: RolloutState, now: datetime) -> AnalysisWindow | None:
-    """A window starting now, from the counters scraped now (None: none were)."""
-    current = _counters(state)
-    if current is None:
-        return None
-    return AnalysisWindow(started_at=now, stable=current[0], canary=current[1])
-
-
-def _next_measurement(
-    state: RolloutState, settings: CanarySpec, progress: CanaryProgress
-) -> datetime:
-    interval = duration(settings.analysis.interval)
-    if progress.window is None:
-        return state.now + interval  # scrape again then
-    return max(progress.window.started_at + interval, state.now)
-
-
-def _plan(
-    settings: CanarySpec,
-    stable: Revision,
-    target: Revision,
-    total: int | None,
-    index: int,
-    weight: int,
-    prediction_gate: bool = False,
-) -> RolloutPlan:
-    wanted = settings.steps[index].weight
-    return RolloutPlan(
-        stable=RevisionPlan(stable, replicas=total, weight=100 - weight),
-        canary=RevisionPlan(
-            target, replicas=canary_replicas(settings, total, wanted), weight=weight
-        ),
-        prediction_gate=prediction_gate,
-    )
-
-
-def canary_replicas(settings: CanarySpec, total: int | None, weight: int) -> int | None:
-    """The canary's pods for a weight, beside `total` stable pods (None: autoscaled)."""
-    if total is None:
-        return None
-    if settings.traffic.router == TrafficRouter.GATEWAY_API or weight >= 100:
-        # The route splits traffic: enough pods to carry the weight at stable's load per pod.
-        return max(1, math.ceil(total * weight / 100))
-    return max(1, round(total * weight / (100 - weight)))
-
-
-def _sized(live: Mapping[str, Any], total: int | None) -> bool:
-    if total is None:
-        return True
-    return int(live.get("spec", {}).get("replicas", 1)) >= total
 
 
 def _started(target: Revision, stable: Revision, settings: CanarySpec) -> Event:
