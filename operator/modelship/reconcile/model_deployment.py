@@ -24,7 +24,6 @@ from modelship.api.common import Condition, ConditionStatus
 from modelship.api.model_deployment import (
     CanaryStatus,
     Endpoints,
-    HistoryEntry,
     ModelDeployment,
     ModelDeploymentStatus,
     RevisionOutcome,
@@ -56,7 +55,7 @@ from modelship.reconcile.drift import (
     runs_to_judge,
     without_drifted,
 )
-from modelship.reconcile.history import bounded
+from modelship.reconcile.history import revision_history
 from modelship.reconcile.parsing import lenient, problems, typed
 from modelship.reconcile.pods import revision_problem
 from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
@@ -182,7 +181,7 @@ def decide(observed: Observed) -> Decision:
         canary=(_canary_status(rollout, canary_plan, canary_live) if canary_plan else None),
         endpoints=endpoints(md),
         rollout_command=command.value if command else previous.rollout_command,
-        history=_history(previous.history, rollout, stable_live, canary_live, observed.now),
+        history=revision_history(previous.history, rollout, stable_live, canary_live, observed.now),
         batch=batch_status(
             md, observed.children, observed.batch_runs, previous.batch, observed.batch_exits
         ),
@@ -370,60 +369,4 @@ def _revision_status(
         sha256=revision.model.sha256,
         replicas=wanted_replicas(live, planned),
         ready_replicas=ready_replicas(live),
-    )
-
-
-def _history(
-    history: Sequence[HistoryEntry],
-    rollout: Rollout,
-    stable_live: Manifest | None,
-    canary_live: Manifest | None,
-    now: datetime,
-) -> list[HistoryEntry]:
-    """The stable revision as Serving; the one it replaced, Superseded; a canary rolled
-    back, on top as RolledBack with why."""
-    if rollout.retried is not None:  # tried again: its rollback no longer holds it back
-        history = [entry for entry in history if entry.revision != rollout.retried.name]
-    failed = rollout.rolled_back
-    if failed is not None and not any(e.revision == failed.revision.name for e in history):
-        entry = _history_entry(
-            failed.revision, canary_live, now, RevisionOutcome.ROLLED_BACK, failed.message
-        )
-        history = bounded([entry, *history])
-    revision = rollout.plan.stable.revision
-    if any(
-        entry.revision == revision.name and entry.outcome == RevisionOutcome.SERVING
-        for entry in history
-    ):
-        return list(history)
-    entries = [
-        entry.model_copy(update={"outcome": RevisionOutcome.SUPERSEDED})
-        if entry.outcome == RevisionOutcome.SERVING
-        else entry
-        for entry in history
-    ]
-    entry = _history_entry(revision, stable_live, now, RevisionOutcome.SERVING)
-    return bounded([entry, *entries])
-
-
-def _history_entry(
-    revision: Revision,
-    live: Manifest | None,
-    now: datetime,
-    outcome: RevisionOutcome,
-    message: str | None = None,
-) -> HistoryEntry:
-    """``revision`` in the history, deployed when its live Deployment was created (now if
-    there is none yet)."""
-    model = revision.model
-    created = (live or {}).get("metadata", {}).get("creationTimestamp")
-    return HistoryEntry(
-        revision=revision.name,
-        version=model.version,
-        uri=model.uri,
-        sha256=model.sha256,
-        lineage=model.lineage,
-        deployed_at=created or now,
-        outcome=outcome,
-        message=message,
     )
