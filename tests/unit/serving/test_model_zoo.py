@@ -20,6 +20,7 @@ from modelship_serving.errors import PackagingError, ParityError, UnsupportedMod
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging import boosting
 from modelship_serving.packaging import package as package_module
+from modelship_serving.packaging.fallback import PickledScorer
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
 from sklearn.pipeline import make_pipeline
@@ -64,6 +65,15 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
 
     metadata = result.metadata
     assert metadata.parity is not None
+    if case_name in zoo.SHIPPED_BY_FALLBACK:
+        assert metadata.source_format == "pickle"
+        assert metadata.backend == "python"
+        assert metadata.fallback_reason
+        scorer = PickledScorer(result.model_dir / metadata.model_file, metadata)
+        expected = zoo.expected_answers(fitted.model, fitted.held_out)
+        assert_answers_like_original(metadata, scorer.score(fitted.held_out), expected)
+        return
+    assert metadata.source_format == "sklearn"
     expected_precision = "float64" if case_name in SHIPPED_BY_FLOAT64_RETRY else "float32"
     assert metadata.parity.precision == expected_precision
     # Only a float64 package records it: earlier readers of modelship.json forbid new fields.
