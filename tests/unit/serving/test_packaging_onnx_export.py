@@ -15,68 +15,7 @@ from modelship.cli import main
 from modelship_serving.errors import SampleError, UnsupportedModelError
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
-from onnx import TensorProto, helper, numpy_helper
-
-FEATURES = ["age", "income", "visits"]
-
-
-def torch_style_mlp(
-    weights: list[np.ndarray[Any, Any]],
-    input_name: str = "onnx::Gemm_0",
-    batch: str | int = "batch_size",
-) -> onnx.ModelProto:
-    """The graph torch.onnx.export gives for nn.Sequential(Linear, ReLU, Linear): Gemm nodes
-    with transposed weights, one [batch, k] float input, a "logits" output."""
-    (w1, b1), (w2, b2) = weights[0:2], weights[2:4]
-    initializers = [
-        numpy_helper.from_array(w1.astype(np.float32), "0.weight"),
-        numpy_helper.from_array(b1.astype(np.float32), "0.bias"),
-        numpy_helper.from_array(w2.astype(np.float32), "2.weight"),
-        numpy_helper.from_array(b2.astype(np.float32), "2.bias"),
-    ]
-    nodes = [
-        helper.make_node("Gemm", [input_name, "0.weight", "0.bias"], ["/0/Gemm_output_0"],
-                         name="/0/Gemm", alpha=1.0, beta=1.0, transB=1),
-        helper.make_node("Relu", ["/0/Gemm_output_0"], ["/1/Relu_output_0"], name="/1/Relu"),
-        helper.make_node("Gemm", ["/1/Relu_output_0", "2.weight", "2.bias"], ["logits"],
-                         name="/2/Gemm", alpha=1.0, beta=1.0, transB=1),
-    ]  # fmt: skip
-    graph = helper.make_graph(
-        nodes,
-        "main_graph",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [batch, w1.shape[1]])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, w2.shape[0]])],
-        initializers,
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def mlp_weights(classes: int = 3, seed: int = 0) -> list[np.ndarray[Any, Any]]:
-    rng = np.random.default_rng(seed)
-    return [
-        rng.normal(0, 0.05, (8, len(FEATURES))),
-        rng.normal(0, 0.1, 8),
-        rng.normal(0, 0.5, (classes, 8)),
-        rng.normal(0, 0.1, classes),
-    ]
-
-
-def reference_logits(weights: list[np.ndarray[Any, Any]], frame: pd.DataFrame) -> Any:
-    """What the network computes, in numpy: the original the package must answer like."""
-    features = frame[FEATURES].to_numpy(np.float32)
-    hidden = np.maximum(features @ weights[0].T.astype(np.float32) + weights[1], 0)
-    return hidden @ weights[2].T.astype(np.float32) + weights[3]
-
-
-def sample(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "age": rng.integers(18, 80, rows).astype(float),
-            "income": rng.normal(50, 12, rows),
-            "visits": rng.poisson(4, rows).astype(float),
-        }
-    )
+from support.onnx_exports import FEATURES, mlp_weights, reference_logits, sample, torch_style_mlp
 
 
 def write(model: onnx.ModelProto, frame: pd.DataFrame, tmp_path: Path) -> tuple[Path, Path]:
@@ -118,7 +57,7 @@ def test_a_torch_export_takes_one_input_per_column_and_names_its_classes(
     assert served["label"].tolist() == expected.tolist()
     config = (result.model_dir / "config.pbtxt").read_text()
     assert 'name: "age"' in config
-    assert f"name: \"{input_name}\"" not in config  # clients send columns, never the joined tensor
+    assert f'name: "{input_name}"' not in config  # clients send columns, never the joined tensor
 
 
 def test_integer_class_names_give_int64_labels(tmp_path: Path) -> None:
