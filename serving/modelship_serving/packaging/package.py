@@ -29,7 +29,13 @@ import onnx
 import pandas as pd
 
 from modelship_serving.digest import file_sha256, repository_sha256
-from modelship_serving.errors import OutputExistsError, PackagingError, ParityError, SampleError
+from modelship_serving.errors import (
+    OutputExistsError,
+    PackagingError,
+    ParityError,
+    SampleError,
+    one_line,
+)
 from modelship_serving.metadata import (
     METADATA_FILENAME,
     InputSchema,
@@ -55,6 +61,7 @@ from modelship_serving.packaging.onnx_files import (
 from modelship_serving.packaging.parity import (
     DEFAULT_ABSOLUTE_TOLERANCE,
     DEFAULT_RELATIVE_TOLERANCE,
+    PARITY_FAILED,
     check_parity,
     model_inputs,
     onnx_session,
@@ -302,7 +309,8 @@ def _from_sklearn(
     except PackagingError as failure:
         if not allow_fallback:
             raise
-        reason = str(failure).partition("\n")[0]
+        reason = one_line(failure)
+        reason = reason if len(reason) <= 400 else reason[:397] + "..."
         served_schema = schema_for(schema, "float64")
         pickled = pickle_fallback.pickled_model(model, inputs, served_schema, task)
         return _Packaged(
@@ -373,16 +381,17 @@ def _convert_with_parity(
             if float32_failure is None:
                 float32_failure = failure
                 continue
-            differences = str(failure).partition("\n")[2] or str(failure)
+            differences = str(failure).partition(f"{PARITY_FAILED}: ")[2] or str(failure)
             raise ParityError(
-                f"{float32_failure}\nthe float64 retry (double preprocessing, float32 cast"
-                f" before the trees) differs too:\n{differences}"
+                f"{float32_failure}; the float64 retry (double preprocessing, float32 cast"
+                f" before the trees) differs too: {differences}; without --no-fallback the model"
+                " ships as its pinned pickle instead"
             ) from failure
         except PackagingError as failure:
             if float32_failure is None:
                 raise
             raise ParityError(
-                f"{float32_failure}\nthe float64 retry failed too: {failure}"
+                f"{float32_failure}; the float64 retry failed too: {failure}"
             ) from failure
         return converted, served_schema, parity.model_copy(update={"precision": precision})
     assert float32_failure is not None

@@ -22,6 +22,7 @@ from modelship_serving.packaging.schema import frame_to_feeds
 DEFAULT_ABSOLUTE_TOLERANCE = 1e-4
 DEFAULT_RELATIVE_TOLERANCE = 1e-3
 _ROWS_SHOWN = 10
+PARITY_FAILED = "the packaged model does not match the original on the sample; nothing was written"
 
 
 def onnx_session(model: onnx.ModelProto | bytes) -> ort.InferenceSession:
@@ -185,10 +186,7 @@ def check_parity(
         scores_compared = True
         max_difference = compare_scores("predictions", expected_prediction, output_values[0])
     if problems:
-        raise ParityError(
-            "the packaged model does not match the original on the sample; nothing was written.\n"
-            + "\n".join(problems)
-        )
+        raise ParityError(f"{PARITY_FAILED}: " + "; ".join(problem.strip() for problem in problems))
     return ParityReport(
         rows_checked=len(frame),
         labels_compared=labels_compared,
