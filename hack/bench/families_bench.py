@@ -5,9 +5,10 @@ Packages every model of tests/support/model_zoo.py, a torch.onnx.export-style ne
 Markdown table: shipped in float32, by the float64 retry, by the pinned pickle fallback,
 or refused (with the first words of the one-line reason); the packaging time (conversion,
 parity on the sample, writing; not the training); and the in-process throughput on 64-row
-batches of held-out rows of what the package serves: the ONNX graph in onnxruntime, or the
-fallback's model.py runner on the pickle (a ceiling of what Triton can serve, which adds
-RPC and batching costs measured in the Serving section).
+batches of held-out rows, given as the per-column arrays Triton hands a model, of what the
+package runs: the ONNX graph in onnxruntime, or the fallback's model.py on the pickle (a
+ceiling of what Triton can serve, which adds RPC and batching costs); then, for one model
+per path, the rows/s the real Triton serves over gRPC.
 
     PYTHONPATH=tests .venv/bin/python hack/bench/families_bench.py
 
@@ -26,7 +27,7 @@ from typing import Any
 import joblib
 import pandas as pd
 from modelship_serving.errors import PackagingError
-from modelship_serving.packaging.fallback import PickledScorer
+from modelship_serving.packaging.fallback import served_runner
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session
 from modelship_serving.packaging.schema import frame_to_feeds
@@ -87,7 +88,7 @@ def extra_cases(zoo: Any) -> list[tuple[str, Callable[[], Any]]]:
     ]
 
 
-def torch_export(directory: Path) -> tuple[Path, Path, Any, list[str]]:
+def torch_export(directory: Path) -> tuple[Path, Path, pd.DataFrame, list[str] | None]:
     """The torch.onnx.export-style MLP and its sample, written into ``directory``."""
     import onnx
     from support import onnx_exports
@@ -102,30 +103,32 @@ def torch_export(directory: Path) -> tuple[Path, Path, Any, list[str]]:
     )
 
 
-def served_answers(result: Any) -> Callable[[pd.DataFrame], Any]:
-    """What the package answers in-process: its ONNX graph, or the fallback's runner."""
+def served_answers(result: Any) -> Callable[[dict[str, Any]], Any]:
+    """What the package runs per batch on Triton's arrays: its ONNX graph in onnxruntime, or
+    the fallback's model.py on the pickle."""
     metadata = result.metadata
     if metadata.source_format == "pickle":
-        return PickledScorer(result.model_dir / metadata.model_file, metadata).score
+        return served_runner(result.model_dir / metadata.version)
     session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
-    return lambda rows: session.run(None, frame_to_feeds(rows, metadata.input_schema))
+    return lambda feeds: session.run(None, feeds)
+
+
+def written_inputs(
+    build: Callable[[], Any] | None, directory: Path
+) -> tuple[Path, Path, pd.DataFrame, list[str] | None]:
+    """Model file, sample, held-out rows and --classes of a case (None: the torch export)."""
+    directory.mkdir()
+    if build is None:
+        return torch_export(directory)
+    fitted = build()
+    joblib.dump(fitted.model, directory / "model.joblib")
+    fitted.sample.to_parquet(directory / "sample.parquet")
+    return directory / "model.joblib", directory / "sample.parquet", fitted.held_out, None
 
 
 def measure(name: str, build: Callable[[], Any] | None, work: Path) -> dict[str, Any]:
     directory = work / name
-    directory.mkdir()
-    classes = None
-    if build is None:  # the torch export
-        model_path, sample_path, held_out, classes = torch_export(directory)
-    else:
-        fitted = build()
-        model_path, sample_path, held_out = (
-            directory / "model.joblib",
-            directory / "sample.parquet",
-            fitted.held_out,
-        )
-        joblib.dump(fitted.model, model_path)
-        fitted.sample.to_parquet(sample_path)
+    model_path, sample_path, held_out, classes = written_inputs(build, directory)
     started = time.perf_counter()
     try:
         result = package_model(model_path, sample_path, "m", "1", directory / "r", classes=classes)
@@ -136,10 +139,11 @@ def measure(name: str, build: Callable[[], Any] | None, work: Path) -> dict[str,
     metadata = result.metadata
     answer = served_answers(result)
     rows = pd.concat([held_out] * 2, ignore_index=True).iloc[:64]
-    answer(rows)
+    feeds = frame_to_feeds(rows, metadata.input_schema)
+    answer(feeds)
     calls, run_started = 0, time.perf_counter()
     while time.perf_counter() - run_started < 0.5:
-        answer(rows)
+        answer(feeds)
         calls += 1
     rows_per_second = calls * len(rows) / (time.perf_counter() - run_started)
     if metadata.source_format == "pickle":
@@ -173,19 +177,9 @@ def triton_throughput(zoo: Any, work: Path) -> None:
     cases = {case.name: case.build for case in zoo.ZOO}
     packaged: dict[str, tuple[Any, pd.DataFrame]] = {}
     for name in SERVED_PER_PATH:
-        directory = work / f"triton-{name}"
-        directory.mkdir()
-        if name == "torch-export-mlp":
-            model_path, sample_path, held_out, classes = torch_export(directory)
-        else:
-            fitted, classes = cases[name](), None
-            model_path, sample_path, held_out = (
-                directory / "m.joblib",
-                directory / "s.parquet",
-                fitted.held_out,
-            )
-            joblib.dump(fitted.model, model_path)
-            fitted.sample.to_parquet(sample_path)
+        model_path, sample_path, held_out, classes = written_inputs(
+            cases.get(name), work / f"triton-{name}"
+        )
         result = package_model(model_path, sample_path, name, "1", repository, classes=classes)
         packaged[name] = (result.metadata, held_out)
     print()

@@ -241,26 +241,30 @@ def _written_runner(version_dir: Path) -> types.ModuleType:
     return module
 
 
-Predict = Callable[[pd.DataFrame], dict[str, np.ndarray[Any, Any]]]
+Feeds = dict[str, np.ndarray[Any, Any]]
 
 
-def served_predictions(version_dir: Path, schema: InputSchema) -> Predict:
-    """What the written runner answers for a frame, fed as Triton feeds it (one array per
-    column, numbers in the served type, text as strings); PackagingError when it refuses
-    to load."""
+def served_runner(version_dir: Path) -> Callable[[Feeds], Feeds]:
+    """The written runner's answers for per-column arrays, as Triton hands them over;
+    PackagingError when it refuses to load."""
     runner = _written_runner(version_dir)
     try:
         model, environment = runner.load_checked(str(version_dir))
     except RuntimeError as error:
         raise PackagingError(str(error)) from error
 
-    def predict(frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
-        answers: dict[str, np.ndarray[Any, Any]] = runner.predict(
-            model, frame_to_feeds(frame, schema), environment
-        )
+    def predict(feeds: Feeds) -> Feeds:
+        answers: Feeds = runner.predict(model, feeds, environment)
         return answers
 
     return predict
+
+
+def served_predictions(version_dir: Path, schema: InputSchema) -> Callable[[pd.DataFrame], Feeds]:
+    """What the written runner answers for a frame, fed as Triton feeds it (one array per
+    column, numbers in the served type, text as strings)."""
+    run = served_runner(version_dir)
+    return lambda frame: run(frame_to_feeds(frame, schema))
 
 
 class PickledScorer:

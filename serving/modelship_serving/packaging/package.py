@@ -235,7 +235,7 @@ def package_model(
                 packaged.task,
                 absolute_tolerance,
                 relative_tolerance,
-            ).model_copy(update={"precision": "float64"})
+            )
         else:
             model_file = MODEL_FILENAME
             (version_dir / MODEL_FILENAME).write_bytes(packaged.signature.SerializeToString())

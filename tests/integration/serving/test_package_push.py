@@ -5,9 +5,7 @@ a push that fails leaves nothing behind."""
 
 from __future__ import annotations
 
-import functools
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +16,7 @@ import yaml
 from click.testing import CliRunner, Result
 from modelship.cli import main
 from support import model_zoo as zoo
+from support.http_servers import serving
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +125,8 @@ class _PutStore(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def put_server() -> Iterator[str]:
     _PutStore.objects, _PutStore.serves_back = {}, True
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_PutStore))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_PutStore) as url:
+        yield url
 
 
 def test_push_by_http_put_counts_once_fetch_reads_it_back(

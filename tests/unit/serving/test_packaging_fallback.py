@@ -150,6 +150,7 @@ def test_cli_says_it_fell_back_and_why(log_ridge: zoo.Fitted, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "fallback: no converter carries this model (skl2onnx cannot convert" in result.output
     assert "python backend: slower than ONNX" in result.output
+    assert "float64 retry" not in result.output  # its FP64 inputs are no retry
     assert "python backend" in result.output
 
     refused = CliRunner().invoke(
