@@ -5,6 +5,7 @@ package."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from modelship.cli import main
 from modelship_serving.errors import ScoringError, UnsupportedModelError
+from modelship_serving.packaging import package as package_module
 from modelship_serving.packaging.fallback import PickledScorer
 from modelship_serving.packaging.package import PackageResult, package_model
 from sklearn.linear_model import Ridge
@@ -184,3 +186,30 @@ def test_a_fallback_classifier_has_the_outputs_of_a_converted_one(tmp_path: Path
         ("label", "label", [1]),
         ("probabilities", "scores", [2]),
     ]
+
+
+@pytest.mark.parametrize(
+    "case_name", ["tfidf-on-a-series", "tfidf-in-column-transformer", "logistic-regression-mixed"]
+)
+def test_text_gaps_and_series_reach_the_pickle_as_in_training(
+    case_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Models a converter carries, sent down the fallback: its runner must rebuild the Series,
+    # the text gaps ("" in a string tensor) and the bool columns the original was trained on.
+    case = zoo.ZOO[[case.name for case in zoo.ZOO].index(case_name)]
+    if case.library is not None and importlib.util.find_spec(case.library) is None:
+        pytest.skip(f"{case.library} is not installed (the boosting extra)")
+
+    def no_converter(model: Any, schema: Any, precision: Any = "float32") -> Any:
+        raise UnsupportedModelError("no converter (test)")
+
+    monkeypatch.setattr(package_module, "convert_sklearn_model", no_converter)
+    fitted = case.build()
+    result = package_fitted(fitted, tmp_path)
+    assert result.metadata.fallback_reason == "no converter (test)"
+    answers = PickledScorer(result.model_dir / result.metadata.model_file, result.metadata).score(
+        fitted.held_out
+    )
+    expected = zoo.expected_answers(fitted.model, fitted.held_out)
+    assert answers["label"].astype(str).tolist() == expected["predict"].astype(str).tolist()
+    np.testing.assert_allclose(answers["probabilities"], expected["predict_proba"], atol=1e-6)
