@@ -6,9 +6,9 @@ Markdown table: shipped in float32, by the float64 retry, by the pinned pickle f
 or refused (with the first words of the one-line reason); the packaging time (conversion,
 parity on the sample, writing; not the training); and the in-process throughput (best of
 three 0.3 s windows) on 64-row batches of held-out rows, given as the per-column arrays
-Triton hands a model, of what the package runs: the ONNX graph in onnxruntime, or the fallback's model.py on the pickle (a
-ceiling of what Triton can serve, which adds RPC and batching costs); then, for one model
-per path, the rows/s the real Triton serves over gRPC.
+Triton hands a model, of what the package runs: the ONNX graph in onnxruntime, or the
+fallback's model.py on the pickle (a ceiling of what Triton can serve, which adds RPC and
+batching costs); then, for one model per path, the rows/s the real Triton serves over gRPC.
 
     PYTHONPATH=tests .venv/bin/python hack/bench/families_bench.py
 
