@@ -67,6 +67,9 @@ def _referenced_modules(model: Any) -> set[str]:
         if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType, np.ufunc)):
             modules.add(str(getattr(value, "__module__", None) or "builtins"))
             continue
+        if isinstance(value, types.ModuleType):  # its name, not everything it holds
+            modules.add(value.__name__)
+            continue
         modules.add(type(value).__module__)
         if isinstance(value, (str, bytes, int, float, complex, bool, np.generic)):
             continue
