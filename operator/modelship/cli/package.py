@@ -72,8 +72,10 @@ def _archive_and_push(
 
 @click.command(
     help=(
-        "Turn MODEL (a pickled/joblib scikit-learn estimator or Pipeline, or an .onnx file)"
-        " into a Triton model repository under --output.\n\n"
+        "Turn MODEL (a pickled/joblib scikit-learn estimator or Pipeline, or an .onnx file:"
+        " one input per column, or one [N, k] input as torch.onnx.export writes it, whose k"
+        " features are the sample's columns in order) into a Triton model repository under"
+        " --output.\n\n"
         "scikit-learn models are converted to ONNX with skl2onnx, preprocessing included,"
         " then run on the --sample rows and compared with the original: labels must agree"
         " and scores must match within --atol/--rtol, otherwise nothing is written. A model"

@@ -120,3 +120,15 @@ def test_cli_classes_flag(tmp_path: Path) -> None:
     assert refused.output.strip().splitlines() == [
         "Error: --classes 'low,low,high' names a class twice"
     ]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".ts"])
+def test_a_pytorch_file_is_pointed_to_its_onnx_export(suffix: str, tmp_path: Path) -> None:
+    (tmp_path / f"net{suffix}").write_bytes(b"PK\x03\x04 a torch.save zip")
+    sample(10, 1).to_parquet(tmp_path / "sample.parquet")
+    with pytest.raises(UnsupportedModelError, match=r"torch\.onnx\.export\(") as caught:
+        package_model(
+            tmp_path / f"net{suffix}", tmp_path / "sample.parquet", "n", "1", tmp_path / "r"
+        )
+    assert "\n" not in str(caught.value)
+    assert_nothing_written(tmp_path)
