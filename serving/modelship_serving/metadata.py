@@ -127,7 +127,10 @@ class ModelMetadata(_Model):
     name: str = Field(description="Model name (the Triton model directory).")
     version: str = Field(description="Model version (the Triton version directory, an integer).")
     created_at: datetime = Field(description="When the package was written (UTC).")
-    source_format: Literal["sklearn", "onnx"] = Field(description="What was packaged.")
+    source_format: Literal["sklearn", "onnx", "pickle"] = Field(
+        description="What was packaged: sklearn (converted to ONNX), onnx (an ONNX file) or"
+        " pickle (the original pickle, served by the python backend: the pinned fallback)."
+    )
     estimator: str | None = Field(
         default=None, description="Class of the scikit-learn estimator (with its module), if any."
     )
@@ -137,8 +140,11 @@ class ModelMetadata(_Model):
     classes: list[str] | list[int] | None = Field(
         default=None, description="Class labels, in the order of the scores' columns."
     )
-    model_file: str = Field(description="Path of the ONNX file relative to the model directory.")
-    model_sha256: str = Field(description="sha256 of the ONNX model file's bytes.")
+    model_file: str = Field(
+        description="Path of the model file (model.onnx, or the fallback's model.pkl) relative"
+        " to the model directory."
+    )
+    model_sha256: str = Field(description="sha256 of the model file's bytes.")
     backend: Literal["onnxruntime", "python"] = Field(
         description="Triton backend the config names: onnxruntime, or python running onnxruntime."
     )
@@ -151,9 +157,22 @@ class ModelMetadata(_Model):
     parity: ParityReport | None = Field(
         default=None, description="Result of the check against the original (sklearn only)."
     )
+    fallback_reason: str | None = Field(
+        default=None,
+        description="Why the model ships as its pinned pickle (the converters' first error"
+        " line); written only for such a package.",
+    )
     reference_profile: ReferenceProfile = Field(
         description="Statistics of the sample, the reference for drift checks."
     )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_fallback(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # As parity's precision: earlier readers forbid unknown fields.
+        data: dict[str, Any] = handler(self)
+        if data.get("fallback_reason") is None:
+            data.pop("fallback_reason", None)
+        return data
 
     def write(self, path: Path) -> None:
         """Write as indented JSON."""

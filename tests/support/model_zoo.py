@@ -1,7 +1,8 @@
 """Everyday models a data scientist hands to `modelship package`, each small and fitted on
 seeded data: linear, trees and forests after preprocessing, gradient boosting with gaps, SVM,
 kNN, MLP, TF-IDF text, anomaly detection, clustering, multi-class and multi-output, XGBoost,
-LightGBM and CatBoost. Shared by the unit tests, the Triton tests and hack/bench (loaded by
+LightGBM and CatBoost, and three no converter carries (shipped by the pinned pickle
+fallback). Shared by the unit tests, the Triton tests and hack/bench (loaded by
 path: tests run with --import-mode=importlib).
 """
 
@@ -32,8 +33,9 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import SVC, SVR
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.semi_supervised import LabelSpreading
+from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 TRAIN_ROWS, HELD_OUT_ROWS = 300, 60
@@ -323,7 +325,30 @@ ZOO: list[ZooCase] = [
     ZooCase("lightgbm-in-pipeline", _lightgbm_in_pipeline, "lightgbm"),
     ZooCase("catboost-classifier", _catboost_classifier, "catboost"),
     ZooCase("catboost-regressor", _catboost_regressor, "catboost"),
+    # No converter carries these: they ship as their pinned pickle (the fallback).
+    ZooCase(
+        "log-transform-then-ridge",
+        lambda: _numeric(make_pipeline(FunctionTransformer(np.log1p), Ridge()), _spend),
+    ),
+    ZooCase("label-spreading", lambda: _numeric(_scaled(LabelSpreading()), _churn)),
+    ZooCase(
+        "linear-svc-after-scaler-mixed",
+        lambda: _tabular(
+            Pipeline(
+                [
+                    ("pre", _mixed(make_pipeline(SimpleImputer(), StandardScaler()))),
+                    ("svc", LinearSVC()),
+                ]
+            ),
+            _churn,
+        ),
+    ),
 ]
+SHIPPED_BY_FALLBACK = {
+    "log-transform-then-ridge",
+    "label-spreading",
+    "linear-svc-after-scaler-mixed",
+}
 
 
 # Served by the real Triton binary in tests/integration/serving: the float64 retry (FP64
@@ -340,6 +365,8 @@ SERVED_BY_TRITON = [
     "xgboost-native-bool-column",
     "lightgbm-in-pipeline",
     "catboost-classifier",
+    "log-transform-then-ridge",
+    "linear-svc-after-scaler-mixed",
 ]
 
 

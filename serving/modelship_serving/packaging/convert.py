@@ -129,7 +129,7 @@ def _prepared(model: Any) -> Any:
     return patched
 
 
-def _with_per_column_inputs(
+def with_per_column_inputs(
     converted: onnx.ModelProto,
     schema: InputSchema,
     joined_input: str = _JOINED_INPUT,
@@ -244,9 +244,7 @@ def convert_sklearn_model(
                         errors.append(_one_line(error))
                     continue
                 if joined:
-                    converted = _with_per_column_inputs(
-                        converted, schema, element_type=element_type
-                    )
+                    converted = with_per_column_inputs(converted, schema, element_type=element_type)
                 break
             if converted is not None:
                 break
@@ -294,5 +292,5 @@ def _convert_catboost_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
         )
     exported = convert_catboost(model, len(schema.columns))
     joined = exported.graph.input[0].name
-    converted = _with_per_column_inputs(exported, schema, joined_input=joined)
+    converted = with_per_column_inputs(exported, schema, joined_input=joined)
     return _named_like_modelship(converted, schema, catboost_task(model))

@@ -18,6 +18,8 @@ from modelship_serving.packaging.boosting import is_catboost, missing_library_me
 from modelship_serving.packaging.schema import first_repeated
 
 ONNX_SUFFIXES = frozenset({".onnx"})
+# PyTorch's own files: packaged through their ONNX export (see the README).
+TORCH_SUFFIXES = frozenset({".pt", ".pth", ".ts", ".torchscript"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
@@ -34,6 +36,13 @@ def load_model(path: Path) -> LoadedModel:
     """Load a pickled/joblib scikit-learn estimator (runs code from the file) or an ONNX file."""
     if not path.is_file():
         raise PackagingError(f"model file {path} does not exist or is not a file")
+    if path.suffix.lower() in TORCH_SUFFIXES:
+        raise UnsupportedModelError(
+            f"{path} is a PyTorch file, which modelship does not load (that would need"
+            " PyTorch, gigabytes of it, wherever you package); export the network with"
+            " torch.onnx.export(model, example_input, 'model.onnx', input_names=['input'],"
+            " dynamic_axes={'input': {0: 'batch'}}) and package model.onnx"
+        )
     if path.suffix.lower() in ONNX_SUFFIXES:
         try:
             model = onnx.load(str(path))

@@ -14,6 +14,7 @@ failure never leaves a half-written model behind.
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 import shutil
@@ -28,7 +29,13 @@ import onnx
 import pandas as pd
 
 from modelship_serving.digest import file_sha256, repository_sha256
-from modelship_serving.errors import OutputExistsError, PackagingError, ParityError
+from modelship_serving.errors import (
+    OutputExistsError,
+    PackagingError,
+    ParityError,
+    SampleError,
+    one_line,
+)
 from modelship_serving.metadata import (
     METADATA_FILENAME,
     InputSchema,
@@ -36,12 +43,25 @@ from modelship_serving.metadata import (
     ModelMetadata,
     ParityReport,
 )
+from modelship_serving.packaging import fallback as pickle_fallback
 from modelship_serving.packaging.boosting import is_catboost
-from modelship_serving.packaging.convert import convert_sklearn_model, model_task
+from modelship_serving.packaging.convert import (
+    convert_sklearn_model,
+    model_task,
+    with_per_column_inputs,
+)
 from modelship_serving.packaging.loading import load_model, load_sample
+from modelship_serving.packaging.onnx_files import (
+    check_class_count,
+    class_labels,
+    joined_input,
+    joined_input_schema,
+    with_label_output,
+)
 from modelship_serving.packaging.parity import (
     DEFAULT_ABSOLUTE_TOLERANCE,
     DEFAULT_RELATIVE_TOLERANCE,
+    PARITY_FAILED,
     check_parity,
     model_inputs,
     onnx_session,
@@ -118,6 +138,23 @@ def validate_name_and_version(name: str, version: str) -> None:
         raise PackagingError(f"model version {version!r} must be a positive integer, e.g. 1")
 
 
+@dataclass(frozen=True)
+class _Packaged:
+    """What one path (a conversion, an ONNX file, the pickle fallback) gives to be written."""
+
+    signature: onnx.ModelProto
+    """The served graph, or (fallback) a graph of its inputs and outputs only."""
+    schema: InputSchema
+    task: Literal["classification", "regression", "unknown"]
+    source_format: Literal["sklearn", "onnx", "pickle"]
+    estimator: str | None = None
+    classes: list[Any] | None = None
+    parity: ParityReport | None = None
+    fallback_reason: str | None = None
+    environment: dict[str, Any] | None = None
+    """The fallback's pinned environment; None for an ONNX graph."""
+
+
 def package_model(
     model_path: Path,
     sample_path: Path,
@@ -128,8 +165,14 @@ def package_model(
     config_options: ModelConfigOptions | None = None,
     absolute_tolerance: float = DEFAULT_ABSOLUTE_TOLERANCE,
     relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
+    classes: list[str] | None = None,
+    fallback: bool = True,
 ) -> PackageResult:
-    """Convert, check and write one model version; see the module docstring."""
+    """Convert, check and write one model version; see the module docstring.
+
+    ``classes`` names an ONNX classifier's score columns (it then gets a label output);
+    ``fallback`` lets a model no converter carries ship as its pinned pickle.
+    """
     validate_name_and_version(name, version)
     options = config_options or ModelConfigOptions()
     target = output_dir / name
@@ -142,41 +185,27 @@ def package_model(
 
     loaded = load_model(model_path)
     sample = load_sample(sample_path)
-    parity = None
-    estimator = None
     if loaded.sklearn_model is not None:
-        model = loaded.sklearn_model
-        estimator = f"{type(model).__module__}.{type(model).__qualname__}"
-        schema = schema_from_sample(sample, sklearn_input_columns(model, sample))
-        # The original must take the sample first: a type problem is the sample's, not skl2onnx's.
-        original_predictions(model, model_inputs(model, sample, schema.column_names()))
-        task = model_task(model)
-        converted, schema, parity = _convert_with_parity(
-            model, schema, sample, task, absolute_tolerance, relative_tolerance
+        if classes is not None:
+            raise PackagingError(
+                "--classes is for ONNX files; a scikit-learn model carries its own classes"
+            )
+        packaged = _from_sklearn(
+            loaded.sklearn_model, sample, absolute_tolerance, relative_tolerance, fallback
         )
-        classes_attr = getattr(model, "classes_", None)
-        classes = (
-            None
-            if classes_attr is None
-            else [c.item() if hasattr(c, "item") else c for c in classes_attr]
-        )
-        source_format = "sklearn"
     else:
         assert loaded.onnx_model is not None
-        converted = loaded.onnx_model
-        schema = schema_from_onnx(converted, sample)
-        run_onnx(onnx_session(converted), sample, schema)  # it must at least run on the sample
-        task = _onnx_task(converted)
-        classes = None
-        source_format = "onnx"
-    outputs = output_specs(converted, task)
+        packaged = _from_onnx(loaded.onnx_model, sample, classes)
+    if packaged.environment is not None:
+        options = options.model_copy(update={"backend": "python"})
+    schema = packaged.schema
+    outputs = output_specs(packaged.signature, packaged.task)
     profile = profile_frame(
         sample,
         [column.name for column in schema.columns if column.kind == "numeric"],
         [column.name for column in schema.columns if column.kind == "categorical"],
     )
-    config_text = render_model_config(name, converted, options)
-    model_bytes = converted.SerializeToString()
+    config_text = render_model_config(name, packaged.signature, options)
 
     staging_parent = output_dir if output_dir.exists() else output_dir.parent
     try:
@@ -192,26 +221,44 @@ def package_model(
         staged_model_dir = staging_root / name
         version_dir = staged_model_dir / version
         version_dir.mkdir(parents=True)
-        (version_dir / MODEL_FILENAME).write_bytes(model_bytes)
-        if options.backend == "python":
-            shutil.copyfile(python_model_source(), version_dir / PYTHON_MODEL_FILENAME)
+        parity = packaged.parity
+        if packaged.environment is not None:
+            model_file = pickle_fallback.MODEL_FILENAME
+            pickle_fallback.write_pickled_model(version_dir, model_path, packaged.environment)
+            # Parity of what was written, run by the written runner, in this environment.
+            served = pickle_fallback.served_predictions(version_dir, schema)
+            parity = check_parity(
+                loaded.sklearn_model,
+                served,
+                sample,
+                schema,
+                packaged.task,
+                absolute_tolerance,
+                relative_tolerance,
+            )
+        else:
+            model_file = MODEL_FILENAME
+            (version_dir / MODEL_FILENAME).write_bytes(packaged.signature.SerializeToString())
+            if options.backend == "python":
+                shutil.copyfile(python_model_source(), version_dir / PYTHON_MODEL_FILENAME)
         (staged_model_dir / "config.pbtxt").write_text(config_text, encoding="utf-8")
         metadata = ModelMetadata(
             name=name,
             version=version,
             created_at=datetime.now(UTC),
-            source_format=source_format,
-            estimator=estimator,
-            task=task,
-            classes=classes,
-            model_file=f"{version}/{MODEL_FILENAME}",
-            model_sha256=file_sha256(version_dir / MODEL_FILENAME),
+            source_format=packaged.source_format,
+            estimator=packaged.estimator,
+            task=packaged.task,
+            classes=packaged.classes,
+            model_file=f"{version}/{model_file}",
+            model_sha256=file_sha256(version_dir / model_file),
             backend=options.backend,
             libraries=library_versions(),
             lineage=lineage or Lineage(),
             input_schema=schema,
             outputs=outputs,
             parity=parity,
+            fallback_reason=packaged.fallback_reason,
             reference_profile=profile,
         )
         metadata.write(staged_model_dir / METADATA_FILENAME)
@@ -230,6 +277,75 @@ def package_model(
         output_repository_sha256=repository_sha256(output_dir),
         metadata=metadata,
     )
+
+
+def _from_sklearn(
+    model: Any,
+    sample: pd.DataFrame,
+    absolute_tolerance: float,
+    relative_tolerance: float,
+    allow_fallback: bool,
+) -> _Packaged:
+    """Converted with parity; else, when allowed, the pinned pickle (parity checked later,
+    on what is written)."""
+    estimator = f"{type(model).__module__}.{type(model).__qualname__}"
+    schema = schema_from_sample(sample, sklearn_input_columns(model, sample))
+    # The original must take the sample first: a type problem is the sample's, not skl2onnx's.
+    inputs = model_inputs(model, sample, schema.column_names())
+    original_predictions(model, inputs)
+    task = model_task(model)
+    classes_attr = getattr(model, "classes_", None)
+    classes = (
+        None
+        if classes_attr is None
+        else [c.item() if hasattr(c, "item") else c for c in classes_attr]
+    )
+    try:
+        converted, schema, parity = _convert_with_parity(
+            model, schema, sample, task, absolute_tolerance, relative_tolerance
+        )
+    except SampleError:
+        raise
+    except PackagingError as failure:
+        if not allow_fallback:
+            raise
+        reason = one_line(failure)
+        reason = reason if len(reason) <= 400 else reason[:397] + "..."
+        served_schema = schema_for(schema, "float64")
+        pickled = pickle_fallback.pickled_model(model, inputs, served_schema, task)
+        return _Packaged(
+            signature=pickled.signature,
+            schema=served_schema,
+            task=task,
+            source_format="pickle",
+            estimator=estimator,
+            classes=classes,
+            fallback_reason=reason,
+            environment=pickled.environment,
+        )
+    return _Packaged(converted, schema, task, "sklearn", estimator, classes, parity)
+
+
+def _from_onnx(
+    model: onnx.ModelProto, sample: pd.DataFrame, classes: list[str] | None
+) -> _Packaged:
+    """An ONNX file: one input per column, or one [batch, k] input joined from the columns."""
+    joined = joined_input(model)
+    if joined is not None:
+        schema = joined_input_schema(joined, sample)
+        model = with_per_column_inputs(
+            model, schema, joined_input=joined.name, element_type=joined.type.tensor_type.elem_type
+        )
+    else:
+        schema = schema_from_onnx(model, sample)
+    if classes is not None:
+        model = with_label_output(model, classes)
+    answers = run_onnx(onnx_session(model), sample, schema)  # it must at least run on the sample
+    if classes is not None:
+        check_class_count(list(answers.values())[1], classes)
+    task = _onnx_task(model)
+    labels = None if classes is None else class_labels(classes)
+    return _Packaged(model, schema, task, "onnx", classes=labels)
 
 
 def _convert_with_parity(
@@ -251,9 +367,10 @@ def _convert_with_parity(
         served_schema = schema_for(schema, precision)
         try:
             converted = convert_sklearn_model(model, served_schema, precision)
+            session = onnx_session(converted)
             parity = check_parity(
                 model,
-                onnx_session(converted),
+                functools.partial(run_onnx, session, schema=served_schema),
                 sample,
                 served_schema,
                 task,
@@ -264,16 +381,17 @@ def _convert_with_parity(
             if float32_failure is None:
                 float32_failure = failure
                 continue
-            differences = str(failure).partition("\n")[2] or str(failure)
+            differences = str(failure).partition(f"{PARITY_FAILED}: ")[2] or str(failure)
             raise ParityError(
-                f"{float32_failure}\nthe float64 retry (double preprocessing, float32 cast"
-                f" before the trees) differs too:\n{differences}"
+                f"{float32_failure}; the float64 retry (double preprocessing, float32 cast"
+                f" before the trees) differs too: {differences}; without --no-fallback the model"
+                " ships as its pinned pickle instead"
             ) from failure
         except PackagingError as failure:
             if float32_failure is None:
                 raise
             raise ParityError(
-                f"{float32_failure}\nthe float64 retry failed too: {failure}"
+                f"{float32_failure}; the float64 retry failed too: {failure}"
             ) from failure
         return converted, served_schema, parity.model_copy(update={"precision": precision})
     assert float32_failure is not None

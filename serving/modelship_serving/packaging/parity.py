@@ -7,6 +7,7 @@ element-wise, the rule of ``numpy.isclose``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from modelship_serving.packaging.schema import frame_to_feeds
 DEFAULT_ABSOLUTE_TOLERANCE = 1e-4
 DEFAULT_RELATIVE_TOLERANCE = 1e-3
 _ROWS_SHOWN = 10
+PARITY_FAILED = "the packaged model does not match the original on the sample; nothing was written"
 
 
 def onnx_session(model: onnx.ModelProto | bytes) -> ort.InferenceSession:
@@ -104,24 +106,25 @@ def original_predictions(model: Any, inputs: pd.DataFrame | pd.Series) -> np.nda
 
 def check_parity(
     model: Any,
-    session: ort.InferenceSession,
+    served: Callable[[pd.DataFrame], dict[str, np.ndarray[Any, Any]]],
     frame: pd.DataFrame,
     schema: InputSchema,
     task: str,
     absolute_tolerance: float = DEFAULT_ABSOLUTE_TOLERANCE,
     relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
 ) -> ParityReport:
-    """Compare the original and the converted model on ``frame``; ParityError lists differences."""
+    """Compare the original with what ``served`` (the converted graph, or the pickle's runner)
+    answers for ``frame``; ParityError lists differences."""
     inputs = model_inputs(model, frame, schema.column_names())
     expected_prediction = original_predictions(model, inputs)
-    outputs = run_onnx(session, frame, schema)
+    outputs = served(frame)
     output_values = list(outputs.values())
     problems: list[str] = []
     first = output_values[0]
     if first.shape[:1] != (len(frame),) or first.size != expected_prediction.size:
         # One prediction per row, as many values as the original gives: never a reshaped guess.
         raise ParityError(
-            f"the converted model gives {first.shape[0] if first.ndim else 0} predictions"
+            f"the packaged model gives {first.shape[0] if first.ndim else 0} predictions"
             f" of shape {list(first.shape)} for {len(frame)} rows, the original"
             f" {list(expected_prediction.shape)}; nothing was written"
         )
@@ -183,10 +186,7 @@ def check_parity(
         scores_compared = True
         max_difference = compare_scores("predictions", expected_prediction, output_values[0])
     if problems:
-        raise ParityError(
-            "the converted model does not match the original on the sample; nothing was written.\n"
-            + "\n".join(problems)
-        )
+        raise ParityError(f"{PARITY_FAILED}: " + "; ".join(problem.strip() for problem in problems))
     return ParityReport(
         rows_checked=len(frame),
         labels_compared=labels_compared,

@@ -94,6 +94,10 @@ def make_scorer(settings: ScoreSettings, metadata: ModelMetadata, model_file: Pa
         return TritonScorer(
             settings.triton_url, metadata, settings.rows_per_request, settings.concurrency or 4
         )
+    if metadata.source_format == "pickle":  # the pinned fallback: its runner, in-process
+        from modelship_serving.packaging.fallback import PickledScorer
+
+        return PickledScorer(model_file, metadata)
     # A pod's CPU limit is not what onnxruntime sees as cores: the builder passes the
     # job's concurrency so the threads match what the pod asked for.
     return InProcessScorer(model_file, metadata, threads=settings.concurrency)

@@ -95,14 +95,37 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         )
         served[name] = ServedModel(model, result.metadata, held_out)
     served.update(_package_zoo(work, repository))
+    served.update(_package_torch_export(work, repository))
     return repository, served
+
+
+def _package_torch_export(work: Path, repository: Path) -> dict[str, ServedModel]:
+    """A torch.onnx.export-style MLP ([batch, k] input, logits) packaged with --classes;
+    its "original" is the weights (support.onnx_exports.reference_logits)."""
+    import onnx
+    from support import onnx_exports
+
+    weights = onnx_exports.mlp_weights()
+    onnx.save(onnx_exports.torch_style_mlp(weights), str(work / "torch-mlp.onnx"))
+    onnx_exports.sample(200, 1).to_parquet(work / "torch-mlp.parquet")
+    result = package_model(
+        work / "torch-mlp.onnx",
+        work / "torch-mlp.parquet",
+        "torch-mlp",
+        "1",
+        repository,
+        classes=onnx_exports.CLASSES,
+    )
+    return {"torch-mlp": ServedModel(weights, result.metadata, onnx_exports.sample(50, 2))}
 
 
 @pytest.fixture(scope="session")
 def triton(packaged: tuple[Path, dict[str, ServedModel]]) -> Iterator[TritonServer]:
     """One real tritonserver on 127.0.0.1 for the whole session."""
     server = TritonServer(TritonServerSettings(repository=packaged[0]))
-    server.start()
+    # About twenty models, each its own python-backend stub process here (the pytriton build
+    # has no onnxruntime backend): on a busy 2-core machine loading them passes 60 s.
+    server.start(ready_timeout=240)
     try:
         yield server
     finally:

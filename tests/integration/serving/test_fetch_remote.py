@@ -12,7 +12,6 @@ import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from modelship_serving.digest import repository_sha256
 from modelship_serving.errors import ChecksumError, FetchError
 from modelship_serving.fetch.archive import write_repository_archive
 from modelship_serving.fetch.fetch import fetch_repository
+from support.http_servers import serving
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +51,8 @@ class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def http_server(archive_dir: Path) -> Iterator[str]:
-    handler = functools.partial(_FlakyHandler, directory=str(archive_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(functools.partial(_FlakyHandler, directory=str(archive_dir))) as url:
+        yield url
 
 
 def test_http_archive_with_right_checksum(http_server: str, packaged: Any, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 by the real Triton binary answer over HTTP and gRPC like the original on held-out rows: a
 forest shipped by the float64 retry (FP64 inputs), TF-IDF text (no en_US locale needed),
 gradient boosting with gaps, anomaly detection, clustering, a multi-output regressor, kNN,
-XGBoost, LightGBM and CatBoost."""
+XGBoost, LightGBM and CatBoost, models shipped by the pinned pickle fallback (python backend),
+and a torch.onnx.export-style network packaged with --classes."""
 
 from __future__ import annotations
 
@@ -41,3 +42,19 @@ def test_served_zoo_model_answers_like_the_original(
     assert first.reshape(-1).astype(str).tolist() == predicted.astype(str).tolist()
     if "predict_proba" in expected and "probabilities" in outputs:
         np.testing.assert_allclose(outputs["probabilities"], expected["predict_proba"], atol=1e-4)
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_served_torch_export_answers_like_the_network(
+    protocol: TritonProtocol, packaged: Any, triton: TritonServer
+) -> None:
+    from support.onnx_exports import CLASSES, reference_logits
+
+    served = packaged[1]["torch-mlp"]
+    assert triton.endpoints is not None
+    url = triton.endpoints.http if protocol == "http" else triton.endpoints.grpc
+    outputs = infer_frame(url, served.metadata, served.held_out, protocol)
+    logits = reference_logits(served.original, served.held_out)
+    np.testing.assert_allclose(outputs["logits"], logits, rtol=1e-5, atol=1e-5)
+    expected = np.array(CLASSES)[logits.argmax(axis=1)]
+    assert outputs["label"].reshape(-1).astype(str).tolist() == expected.tolist()

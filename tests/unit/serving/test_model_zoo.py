@@ -20,6 +20,7 @@ from modelship_serving.errors import PackagingError, ParityError, UnsupportedMod
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging import boosting
 from modelship_serving.packaging import package as package_module
+from modelship_serving.packaging.fallback import PickledScorer
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
 from sklearn.pipeline import make_pipeline
@@ -64,6 +65,15 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
 
     metadata = result.metadata
     assert metadata.parity is not None
+    if case_name in zoo.SHIPPED_BY_FALLBACK:
+        assert metadata.source_format == "pickle"
+        assert metadata.backend == "python"
+        assert metadata.fallback_reason
+        scorer = PickledScorer(result.model_dir / metadata.model_file, metadata)
+        expected = zoo.expected_answers(fitted.model, fitted.held_out)
+        assert_answers_like_original(metadata, scorer.score(fitted.held_out), expected)
+        return
+    assert metadata.source_format == "sklearn"
     expected_precision = "float64" if case_name in SHIPPED_BY_FLOAT64_RETRY else "float32"
     assert metadata.parity.precision == expected_precision
     # Only a float64 package records it: earlier readers of modelship.json forbid new fields.
@@ -78,11 +88,16 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
     )
 
 
-def package_fitted(fitted: Any, tmp_path: Path) -> Any:
+def package_fitted(fitted: Any, tmp_path: Path, fallback: bool = True) -> Any:
     joblib.dump(fitted.model, tmp_path / "model.joblib")
     fitted.sample.to_parquet(tmp_path / "sample.parquet")
     return package_model(
-        tmp_path / "model.joblib", tmp_path / "sample.parquet", "m", "1", tmp_path / "repo"
+        tmp_path / "model.joblib",
+        tmp_path / "sample.parquet",
+        "m",
+        "1",
+        tmp_path / "repo",
+        fallback=fallback,
     )
 
 
@@ -155,7 +170,7 @@ def test_catboost_inside_a_pipeline_is_refused_in_one_line(tmp_path: Path) -> No
         StandardScaler(), CatBoostClassifier(iterations=5, verbose=0, allow_writing_files=False)
     ).fit(fitted.sample, fitted.model.predict(fitted.sample))
     with pytest.raises(UnsupportedModelError, match="CatBoost inside a scikit-learn pipeline"):
-        package_fitted(zoo.Fitted(model, fitted.sample, fitted.held_out), tmp_path)
+        package_fitted(zoo.Fitted(model, fitted.sample, fitted.held_out), tmp_path, False)
 
 
 @pytest.mark.skipif(missing("catboost"), reason="catboost is not installed (the boosting extra)")
@@ -166,7 +181,7 @@ def test_catboost_with_text_features_is_refused_in_one_line(tmp_path: Path) -> N
     model = CatBoostClassifier(iterations=5, verbose=0, allow_writing_files=False)
     model.fit(frame, frame["age"] > 40, cat_features=["city"])
     with pytest.raises(UnsupportedModelError, match="only for numeric features") as caught:
-        package_fitted(zoo.Fitted(model, frame, frame), tmp_path)
+        package_fitted(zoo.Fitted(model, frame, frame), tmp_path, False)
     assert_refused_in_one_line(caught, tmp_path)
 
 
@@ -191,7 +206,7 @@ def test_a_boosting_model_without_its_library_names_the_extra(
         monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setitem(sys.modules, "onnxmltools", None)
     with pytest.raises(UnsupportedModelError, match="XGBoost models need") as caught:
-        package_model(*arguments, tmp_path / "repo")
+        package_model(*arguments, tmp_path / "repo", fallback=False)
     assert_refused_in_one_line(caught, tmp_path)
 
 
@@ -235,7 +250,7 @@ def test_parity_wants_exactly_one_prediction_per_row(
 
     monkeypatch.setattr(package_module, "convert_sklearn_model", one_answer_per_column)
     with pytest.raises(ParityError, match=r"gives 900 predictions of shape .* for 300 rows"):
-        package_fitted(CASES["ridge"].build(), tmp_path)
+        package_fitted(CASES["ridge"].build(), tmp_path, False)
     assert not (tmp_path / "repo").exists()
 
 
@@ -245,5 +260,5 @@ def test_every_converter_error_is_in_the_one_line(tmp_path: Path) -> None:
     fitted = CASES["ridge"].build()
     model = LabelSpreading().fit(fitted.sample, fitted.sample["age"] > 40)
     with pytest.raises(UnsupportedModelError, match=r"every converter failed: \(1\)") as caught:
-        package_fitted(zoo.Fitted(model, fitted.sample, fitted.held_out), tmp_path)
+        package_fitted(zoo.Fitted(model, fitted.sample, fitted.held_out), tmp_path, False)
     assert_refused_in_one_line(caught, tmp_path)

@@ -229,7 +229,7 @@ def test_parity_check_rejects_a_broken_conversion(
 
     monkeypatch.setattr(package_module, "convert_sklearn_model", broken_conversion)
     with pytest.raises(ParityError) as caught:
-        package_as_m1(mixed_classifier, tmp_path / "r")
+        package_as_m1(mixed_classifier, tmp_path / "r", fallback=False)
     message = str(caught.value)
     assert "does not match" in message
     assert "row " in message  # says where they differ
@@ -246,6 +246,7 @@ def test_parity_tolerance_is_the_stated_one(iris_classifier: Any, tmp_path: Path
             tmp_path / "r",
             absolute_tolerance=1e-12,
             relative_tolerance=0.0,
+            fallback=False,
         )
 
 
@@ -256,7 +257,9 @@ def test_unsupported_estimator_is_refused(tmp_path: Path) -> None:
     joblib.dump(LabelSpreading().fit(frame, [0, 1, 0, 1]), tmp_path / "m.pkl")
     frame.to_csv(tmp_path / "s.csv", index=False)
     with pytest.raises(UnsupportedModelError, match="LabelSpreading"):
-        package_model(tmp_path / "m.pkl", tmp_path / "s.csv", "m", "1", tmp_path / "r")
+        package_model(
+            tmp_path / "m.pkl", tmp_path / "s.csv", "m", "1", tmp_path / "r", fallback=False
+        )
     assert not (tmp_path / "r").exists()
 
 
