@@ -27,7 +27,7 @@ from modelship_serving.scoring.checks import (
 )
 from modelship_serving.scoring.destination import locate
 from modelship_serving.scoring.formats import TableFormat, input_columns, read_chunks, table_format
-from modelship_serving.scoring.scorers import InProcessScorer
+from modelship_serving.scoring.scorers import in_process_scorer
 
 Array = np.ndarray[Any, Any]
 ROWS_PER_CHUNK = 50_000
@@ -126,7 +126,7 @@ def score_holdout(
         scorers = []
         for model in models:
             try:
-                scorer = InProcessScorer(model.model_file, model.metadata)
+                scorer = in_process_scorer(model.model_file, model.metadata)
             except ModelshipServingError as error:
                 raise EvaluationError(f"{model.named()}: {error}") from error
             stack.callback(scorer.close)

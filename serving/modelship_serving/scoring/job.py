@@ -71,7 +71,11 @@ from modelship_serving.scoring.publish import (
     finish_published,
     publish_drift_and_manifest,
 )
-from modelship_serving.scoring.scorers import InProcessScorer, Scorer, TritonScorer
+from modelship_serving.scoring.scorers import (
+    Scorer,
+    TritonScorer,
+    in_process_scorer,
+)
 from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
 
 __all__ = [
@@ -94,13 +98,9 @@ def make_scorer(settings: ScoreSettings, metadata: ModelMetadata, model_file: Pa
         return TritonScorer(
             settings.triton_url, metadata, settings.rows_per_request, settings.concurrency or 4
         )
-    if metadata.source_format == "pickle":  # the pinned fallback: its runner, in-process
-        from modelship_serving.packaging.fallback import PickledScorer
-
-        return PickledScorer(model_file, metadata)
     # A pod's CPU limit is not what onnxruntime sees as cores: the builder passes the
     # job's concurrency so the threads match what the pod asked for.
-    return InProcessScorer(model_file, metadata, threads=settings.concurrency)
+    return in_process_scorer(model_file, metadata, threads=settings.concurrency)
 
 
 def default_work_directory(settings: ScoreSettings) -> Path:

@@ -65,6 +65,18 @@ class InProcessScorer:
         pass
 
 
+def in_process_scorer(
+    model_file: Path, metadata: ModelMetadata, threads: int | None = None
+) -> Scorer:
+    """The package's model in this process: onnxruntime, or the pinned fallback's own runner
+    for a package that holds the original pickle."""
+    if metadata.source_format == "pickle":
+        from modelship_serving.packaging.fallback import PickledScorer
+
+        return PickledScorer(model_file, metadata)
+    return InProcessScorer(model_file, metadata, threads=threads)
+
+
 class TritonScorer:
     """Triton over gRPC, with up to ``concurrency`` requests of ``rows_per_request`` in flight."""
 

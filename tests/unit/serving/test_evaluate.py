@@ -44,6 +44,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 from sklearn.pipeline import Pipeline
+from support import model_zoo as zoo
 from support.object_store import in_process_s3
 from support.sklearn_models import mixed_frame, mixed_preprocessing
 from support.tables import write_table
@@ -251,6 +252,29 @@ def test_regressor_metrics_are_scikit_learns(models: dict[str, Packaged], tmp_pa
     }
     assert document["task"] == "regression"
     assert_metrics_are(document, expected)
+
+
+def test_a_package_served_by_the_pinned_fallback_is_evaluated_like_any_other(
+    tmp_path: Path,
+) -> None:
+    """No converter carries a log transform then Ridge: the package holds the pickle, and
+    evaluate scores it with the fallback's own runner."""
+    fitted = zoo.ZOO[[case.name for case in zoo.ZOO].index("log-transform-then-ridge")].build()
+    packaged = package(fitted.model, fitted.sample, "logridge", tmp_path / "fallback")
+    holdout = fitted.held_out.assign(target=fitted.model.predict(fitted.held_out) + 0.5)
+    data = write_table(holdout, tmp_path / "holdout.parquet")
+    log = tmp_path / "termination-log"
+    _, document = evaluated(packaged, data, "target", log)
+    predicted = fitted.model.predict(fitted.held_out)
+    assert document["task"] == "regression"
+    assert_metrics_are(
+        document,
+        {
+            "rmse": root_mean_squared_error(holdout["target"], predicted),
+            "mae": mean_absolute_error(holdout["target"], predicted),
+            "r2": r2_score(holdout["target"], predicted),
+        },
+    )
 
 
 def test_a_candidate_trained_on_shuffled_labels_scores_clearly_worse(
