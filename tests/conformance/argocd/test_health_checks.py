@@ -47,6 +47,12 @@ READY_REASONS = {
         reasons.SUSPENDED: "Healthy",
         reasons.RUN_FAILED: "Degraded",
         reasons.INVALID_SPEC: "Degraded",
+        # A candidate judged is news, not trouble: the RetrainJob works (a person may approve).
+        reasons.AWAITING_APPROVAL: "Healthy",
+        reasons.CANDIDATE_PROMOTED: "Healthy",
+        reasons.CANDIDATE_REJECTED: "Healthy",
+        # What it promoted was rolled back by a follower's canary: someone should look.
+        reasons.ROLLED_BACK: "Degraded",
     },
 }
 # Reasons only of other conditions, of Events, and condition types: no case needs them as
@@ -80,6 +86,9 @@ OTHER_NAMES = {
     reasons.ANALYZING,
     reasons.PROMOTING,
     reasons.PREDICTION_GATE,
+    # A RetrainJob's run being validated (Progressing's reason) and the Event of a drift run.
+    reasons.VALIDATING,
+    reasons.DRIFT_TRIGGERED,
 }
 
 
