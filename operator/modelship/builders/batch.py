@@ -18,7 +18,10 @@ from modelship.builders.pod import (
     model_volumes,
     resources,
 )
-from modelship.builders.pod_security import container_security_context, pod_security_context
+from modelship.builders.pod_security import (
+    container_security_context,
+    job_pod_spec,
+)
 from modelship.builders.revision import Revision
 from modelship.core import names
 from modelship.core.names import SCORE_CONTAINER
@@ -153,19 +156,15 @@ def build_batch_cron_job(
                     "activeDeadlineSeconds": job.active_deadline_seconds,
                     "template": {
                         "metadata": {"labels": dict(job_labels), "annotations": dict(annotations)},
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "automountServiceAccountToken": False,
-                            "enableServiceLinks": False,
-                            "securityContext": pod_security_context(),
-                            "initContainers": [
+                        "spec": job_pod_spec(
+                            initContainers=[
                                 fetch_container(
                                     fetch_image or md.spec.serving.image, model, md.spec.model
                                 )
                             ],
-                            "containers": [score],
-                            "volumes": model_volumes(model, md.spec.model) + table_volumes,
-                        },
+                            containers=[score],
+                            volumes=model_volumes(model, md.spec.model) + table_volumes,
+                        ),
                     },
                 },
             },

@@ -27,3 +27,15 @@ def container_security_context(read_only_root: bool = True) -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def job_pod_spec(**spec: Any) -> dict[str, Any]:
+    """The pod of a Job the operator runs for itself (scoring, a gate, a validation): run once,
+    restricted, with no API token and no Service environment; `spec` adds the containers."""
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        **spec,
+    }

@@ -29,7 +29,10 @@ from modelship.builders.pod import (
     fetch_container,
     model_volumes,
 )
-from modelship.builders.pod_security import container_security_context, pod_security_context
+from modelship.builders.pod_security import (
+    container_security_context,
+    job_pod_spec,
+)
 from modelship.builders.revision import Revision
 from modelship.core import names
 
@@ -113,17 +116,13 @@ def build_prediction_gate_job(
             "ttlSecondsAfterFinished": GATE_TTL_SECONDS,
             "template": {
                 "metadata": {"labels": dict(job_labels)},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security_context(),
-                    "initContainers": [
+                "spec": job_pod_spec(
+                    initContainers=[
                         fetch_container(fetch_image or md.spec.serving.image, model, md.spec.model)
                     ],
-                    "containers": [compare],
-                    "volumes": model_volumes(model, md.spec.model),
-                },
+                    containers=[compare],
+                    volumes=model_volumes(model, md.spec.model),
+                ),
             },
         },
     }

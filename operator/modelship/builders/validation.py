@@ -16,7 +16,10 @@ from modelship.builders import defaults, labels
 from modelship.builders.names import child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import HOME_ENV, TMP_MOUNT
-from modelship.builders.pod_security import container_security_context, pod_security_context
+from modelship.builders.pod_security import (
+    container_security_context,
+    job_pod_spec,
+)
 from modelship.core.names import COMPONENT, EVALUATE_CONTAINER, VALIDATES, VALIDATION
 
 # A scoring run that fails is not retried: its report would say the same.
@@ -72,14 +75,10 @@ def build_validation_job(
             "activeDeadlineSeconds": rtj.spec.active_deadline_seconds,
             "template": {
                 "metadata": {"labels": dict(job_labels)},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    "volumes": [{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
-                },
+                "spec": job_pod_spec(
+                    containers=[container],
+                    volumes=[{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
+                ),
             },
         },
     }
