@@ -97,6 +97,12 @@ class DeclType:
     elem: DeclType | None = None
 
 
+# Grammar rules that stand for their operand alone when they have one child (cel-python's
+# lark grammar nests every expression through all of them).
+_PASSED_THROUGH_WITH_ONE_CHILD = frozenset(
+    {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary"}
+)
+
 # CEL's reserved words; a property so named is seen by rules as __name__ (apiserver
 # pkg/cel/escaping.go), as are the characters below.
 _RESERVED = frozenset(
@@ -275,8 +281,16 @@ class _Coster:
         handler = getattr(self, f"_{tree.data}", None)
         if handler is None:
             raise UnsupportedExpressionError(f"CEL syntax {tree.data!r} is not estimated")
+        children = _trees(tree)
+        if tree.data in _PASSED_THROUGH_WITH_ONE_CHILD and len(children) == 1:
+            return self.cost(children[0])  # the rule matched its operand alone
         result: Estimate = handler(tree)
         return result
+
+    def _operands(self, tree: lark.Tree) -> tuple[str, Estimate, Estimate]:
+        """A binary operator's name and the costs of its left and right operands."""
+        operator_tree, right_tree = _trees(tree)
+        return operator_tree.data, self.cost(_only_child(operator_tree)), self.cost(right_tree)
 
     # Grammar rules that only pass their one child through.
     def _passthrough(self, tree: lark.Tree) -> Estimate:
@@ -284,8 +298,6 @@ class _Coster:
 
     def _expr(self, tree: lark.Tree) -> Estimate:
         children = _trees(tree)
-        if len(children) == 1:
-            return self.cost(children[0])
         condition, if_true, if_false = (self.cost(child) for child in children)
         size = max(_size(if_true), _size(if_false))
         return Estimate(
@@ -299,20 +311,11 @@ class _Coster:
         return self._logical(tree)
 
     def _logical(self, tree: lark.Tree) -> Estimate:
-        children = _trees(tree)
-        if len(children) == 1:
-            return self.cost(children[0])
-        left, right = (self.cost(child) for child in children)
+        left, right = (self.cost(child) for child in _trees(tree))
         return Estimate(_add(left.cost, right.cost), "bool")  # no cost for && or || itself
 
     def _relation(self, tree: lark.Tree) -> Estimate:
-        children = _trees(tree)
-        if len(children) == 1:
-            return self.cost(children[0])
-        operator_tree, right_tree = children
-        operator = operator_tree.data
-        left = self.cost(_only_child(operator_tree))
-        right = self.cost(right_tree)
+        operator, left, right = self._operands(tree)
         args = _add(left.cost, right.cost)
         if operator == "relation_in":
             if right.kind == "map":  # a key lookup: O(1)
@@ -327,14 +330,9 @@ class _Coster:
         return Estimate(_add(1, args), "bool")
 
     def _addition(self, tree: lark.Tree) -> Estimate:
-        children = _trees(tree)
-        if len(children) == 1:
-            return self.cost(children[0])
-        operator_tree, right_tree = children
-        left = self.cost(_only_child(operator_tree))
-        right = self.cost(right_tree)
+        operator, left, right = self._operands(tree)
         args = _add(left.cost, right.cost)
-        if operator_tree.data == "addition_add" and left.kind in ("string", "bytes", "list"):
+        if operator == "addition_add" and left.kind in ("string", "bytes", "list"):
             size = _add(_size(left), _size(right))
             if left.kind == "list":
                 return Estimate(
@@ -350,19 +348,11 @@ class _Coster:
         return Estimate(_add(1, args), left.kind)
 
     def _multiplication(self, tree: lark.Tree) -> Estimate:
-        children = _trees(tree)
-        if len(children) == 1:
-            return self.cost(children[0])
-        operator_tree, right_tree = children
-        left = self.cost(_only_child(operator_tree))
-        right = self.cost(right_tree)
+        _, left, right = self._operands(tree)
         return Estimate(_add(1, left.cost, right.cost), left.kind)
 
     def _unary(self, tree: lark.Tree) -> Estimate:
-        children = _trees(tree)
-        if len(children) == 1:
-            return self.cost(children[0])
-        operator, operand_tree = children
+        operator, operand_tree = _trees(tree)
         operand = self.cost(operand_tree)
         kind = "bool" if operator.data == "unary_not" else operand.kind
         return Estimate(_add(1, operand.cost), kind)
