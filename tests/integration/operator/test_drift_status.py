@@ -7,11 +7,13 @@ machine) on a real packaged model, once on a table with shifted features and onc
 unshifted one, and puts what `score` wrote to the termination message file on the pod's
 status before marking the Job complete. Proves that status.drift, the Drifted condition,
 the Warning Event and the modelship_drift_* series follow each run, one judgement per run,
-with no storage credentials involved.
+with no storage credentials involved; and that with `action: retrain` a drifted night starts
+one run of the named RetrainJob, and the next drifted night inside the cooldown none.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,8 +25,18 @@ import joblib
 import pytest
 from modelship_serving.packaging.package import package_model
 from modelship_serving.triton.server import free_port
+from support.custom_resources import retrain_job_body
 from support.harness import EmulatedCluster
-from support.scenarios import MD_API, condition, create, get, model_deployment, patch, wait_for
+from support.scenarios import (
+    MD_API,
+    condition,
+    create,
+    get,
+    list_all,
+    model_deployment,
+    patch,
+    wait_for,
+)
 from support.sklearn_models import churn_classifier, customer_rows, mixed_frame
 
 NS = "ml"
@@ -221,3 +233,57 @@ def test_batch_runs_drive_status_drift_the_condition_the_event_and_the_metrics(
     )
     warnings = [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
     assert len(warnings) == 1, "one Warning for one turn to drifted"
+
+
+def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_cooldown_none(
+    cluster: EmulatedCluster, repository: Path, tmp_path: Path
+) -> None:
+    """The whole loop's first half: `score`'s report reaches status.drift, which starts a run
+    of the RetrainJob `action: retrain` names, with why in its environment; a second drifted
+    night inside the cooldown starts nothing."""
+    retrain = {"drift": {"threshold": 0.2, "action": "retrain", "retrainJob": "retrain"}}
+    create(cluster, model_deployment("wine", NS, batch=[NIGHTLY], monitoring=retrain))
+    create(
+        cluster,
+        retrain_job_body(
+            "retrain",
+            NS,
+            schedule="0 3 * * 0",  # weekly: no scheduled run comes during the test
+            triggers={"drift": {"minInterval": "24h"}},
+        ),
+    )
+    cron_job = wait_for(
+        "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")
+    )
+
+    def drift_runs() -> list[dict[str, Any]]:
+        jobs = list_all(cluster, "batch/v1", "Job", NS)
+        return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
+
+    def drift_check(job: str) -> dict[str, Any] | None:
+        rtj = get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}
+        check = (rtj.get("status") or {}).get("driftCheck") or {}
+        return check if check.get("checkedAt") == f"2026-01-0{job[-1]}T02:05:00Z" else None
+
+    shifted = customer_rows(2000)
+    shifted["age"] = shifted["age"] + 40
+    for night in ("wine-nightly-1", "wine-nightly-2"):
+        (tmp_path / night).mkdir()
+        shifted.to_csv(tmp_path / night / "in.csv", index=False)
+        message = run_score(cron_job, night, tmp_path / night / "in.csv", repository)
+        finish_job(cluster, cron_job, night, message)
+        check = wait_for(f"the RetrainJob to judge {night}", lambda n=night: drift_check(n))
+        if night == "wine-nightly-1":
+            assert check["started"] is True
+            (run,) = wait_for("the drift-triggered run", drift_runs)
+            [trainer] = run["spec"]["template"]["spec"]["containers"]
+            env = {e["name"]: e.get("value") for e in trainer["env"]}
+            assert env["MODELSHIP_TRIGGER"] == "drift"
+            summary = json.loads(env["MODELSHIP_DRIFT_SUMMARY"])
+            assert [f["name"] for f in summary["features"]][:1] == ["age"]
+            # The run ends, so nothing is in flight: only the cooldown holds the next one.
+            done = {"succeeded": 1, "completionTime": "2026-01-01T03:00:00Z"}
+            patch(cluster, "batch/v1", "Job", NS, run["metadata"]["name"], {"status": done}, True)
+    assert check["started"] is False
+    assert check["message"].startswith("Cooling down until")
+    assert [r["metadata"]["name"] for r in drift_runs()] == [run["metadata"]["name"]]
