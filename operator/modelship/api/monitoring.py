@@ -47,6 +47,15 @@ class DriftMonitoring(ApiModel):
     retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."
     )
+    sample_every: int = Field(
+        default=10,
+        ge=1,
+        le=1_000_000,
+        description="Live traffic: Triton traces one request in this many, and a sidecar counts"
+        " the traced inputs into the reference profile's bins over the window (raw inputs are"
+        " deleted as soon as they are counted). 1 watches every request; larger costs less"
+        " and takes longer to see a shift.",
+    )
 
 
 class MonitoringSpec(ApiModel):

@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "score": Subcommand("modelship.cli.score:score", "package"),
     "operator": Subcommand("modelship.cli.operator:run_operator", "operator"),
     "demo": Subcommand("modelship.cli.demo:demo", "serve"),
+    "drift-watch": Subcommand("modelship.cli.drift_watch:drift_watch", "package"),
 }
 
 

@@ -1,0 +1,95 @@
+"""Drift on live traffic: Triton's trace flags and the drift-watch sidecar of a serving pod.
+
+Triton's own request tracing (level TENSORS) samples one request in `sampleEvery` and
+writes its input tensors to a memory-backed volume shared with the sidecar, which reads,
+deletes and counts them (`modelship drift-watch`). Tracing lives in Triton's core, so it
+covers every backend alike, the native onnxruntime one included. Nothing is added to the
+request path beyond Triton's own sampling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.api.model_deployment import ModelDeployment
+from modelship.api.monitoring import DriftMonitoring
+from modelship.builders import defaults
+from modelship.builders.pod import HOME_ENV, READ_ONLY_MODEL_MOUNT, TMP_MOUNT
+from modelship.builders.pod_security import container_security_context
+from modelship.builders.revision import Revision
+from modelship.core.names import DRIFT_WATCH_CONTAINER
+
+TRACE_MOUNT: dict[str, Any] = {
+    "name": defaults.DRIFT_TRACE_VOLUME,
+    "mountPath": defaults.DRIFT_TRACE_PATH,
+}
+
+
+def live_drift(md: ModelDeployment) -> DriftMonitoring | None:
+    """The drift settings when the serving pods watch live traffic."""
+    return md.spec.monitoring.drift if md.spec.monitoring is not None else None
+
+
+def triton_trace_args(drift: DriftMonitoring) -> list[str]:
+    """Triton flags that trace the input tensors of one request in `sampleEvery` to files."""
+    return [
+        f"--trace-config=triton,file={defaults.DRIFT_TRACE_FILE}",
+        f"--trace-config=triton,log-frequency={defaults.DRIFT_TRACE_LOG_FREQUENCY}",
+        "--trace-config=level=TENSORS",
+        f"--trace-config=rate={drift.sample_every}",
+        # Until the sidecar grants more: bounded even if it never starts.
+        f"--trace-config=count={defaults.DRIFT_TRACE_BUDGET}",
+    ]
+
+
+def drift_watch_container(drift: DriftMonitoring, revision: Revision, image: str) -> dict[str, Any]:
+    """The sidecar that turns the traces into per-feature drift metrics."""
+    return {
+        "name": DRIFT_WATCH_CONTAINER,
+        "image": image,
+        "command": ["modelship"],
+        "args": [
+            "drift-watch",
+            "--model-repo",
+            defaults.MODEL_REPOSITORY_PATH,
+            "--model",
+            revision.model.name,
+            "--trace-file",
+            defaults.DRIFT_TRACE_FILE,
+            "--revision",
+            revision.name,
+            "--window",
+            drift.window,
+            "--threshold",
+            f"{drift.threshold:g}",
+            "--metrics-port",
+            str(defaults.DRIFT_METRICS_PORT),
+            "--triton-http",
+            f"127.0.0.1:{defaults.HTTP_PORT}",
+            "--trace-budget",
+            str(defaults.DRIFT_TRACE_BUDGET),
+        ],
+        "env": [dict(HOME_ENV)],
+        "ports": [
+            {
+                "name": "drift-metrics",
+                "containerPort": defaults.DRIFT_METRICS_PORT,
+                "protocol": "TCP",
+            }
+        ],
+        "livenessProbe": {
+            "httpGet": {"path": "/metrics", "port": "drift-metrics"},
+            **defaults.LIVENESS_PROBE,
+        },
+        "resources": {key: dict(value) for key, value in defaults.DRIFT_WATCH_RESOURCES.items()},
+        "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), dict(TRACE_MOUNT)],
+        "securityContext": container_security_context(),
+    }
+
+
+def trace_volume() -> dict[str, Any]:
+    """The memory-backed volume the traces pass through."""
+    return {
+        "name": defaults.DRIFT_TRACE_VOLUME,
+        "emptyDir": {"medium": "Memory", "sizeLimit": defaults.DRIFT_TRACE_SIZE_LIMIT},
+    }
