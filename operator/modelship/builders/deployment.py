@@ -133,7 +133,7 @@ def _triton_container(md: ModelDeployment) -> dict[str, Any]:
             f"--grpc-port={defaults.GRPC_PORT}",
             f"--metrics-port={defaults.METRICS_PORT}",
             *defaults.TRITON_METRICS_CONFIG,
-            *(triton_trace_args(drift) if drift is not None else []),
+            *(triton_trace_args(drift.sample_every) if drift is not None else []),
             *serving.args,
         ],
         "ports": [

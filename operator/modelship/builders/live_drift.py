@@ -30,15 +30,21 @@ def live_drift(md: ModelDeployment) -> DriftMonitoring | None:
     return md.spec.monitoring.drift if md.spec.monitoring is not None else None
 
 
-def triton_trace_args(drift: DriftMonitoring) -> list[str]:
-    """Triton flags that trace the input tensors of one request in `sampleEvery` to files."""
+def triton_trace_args(
+    sample_every: int,
+    trace_file: str = defaults.DRIFT_TRACE_FILE,
+    log_frequency: int = defaults.DRIFT_TRACE_LOG_FREQUENCY,
+    budget: int = defaults.DRIFT_TRACE_BUDGET,
+) -> list[str]:
+    """Triton flags that trace the input tensors of one request in ``sample_every`` to
+    TRACE_FILE.0, TRACE_FILE.1, ..., one file per ``log_frequency`` traces."""
     return [
-        f"--trace-config=triton,file={defaults.DRIFT_TRACE_FILE}",
-        f"--trace-config=triton,log-frequency={defaults.DRIFT_TRACE_LOG_FREQUENCY}",
+        f"--trace-config=triton,file={trace_file}",
+        f"--trace-config=triton,log-frequency={log_frequency}",
         "--trace-config=level=TENSORS",
-        f"--trace-config=rate={drift.sample_every}",
+        f"--trace-config=rate={sample_every}",
         # Until the sidecar grants more: bounded even if it never starts.
-        f"--trace-config=count={defaults.DRIFT_TRACE_BUDGET}",
+        f"--trace-config=count={budget}",
     ]
 
 
