@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from modelship_serving.cli_support import user_errors
 from modelship_serving.live_drift.exposition import SnapshotCollector
+from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.watch import DriftWatch, run_watch
 from modelship_serving.metadata import read_model_metadata
 from prometheus_client import CollectorRegistry, start_http_server
@@ -46,6 +47,13 @@ from modelship.reconcile.rollout.analysis import duration
     help="Length of the rolling window, as the API spells durations (90s, 30m, 24h).",
 )
 @float_option("--threshold", default=0.2, help="PSI above which a feature counts as drifted.")
+@int_option(
+    "--min-window-rows",
+    default=MIN_WINDOW_ROWS,
+    minimum=1,
+    help="Rows the window must hold before a feature can count as drifted (the significance"
+    " test is unreliable on fewer).",
+)
 @int_option("--metrics-port", default=8003, minimum=1, help="Port of the Prometheus metrics.")
 @click.option("--metrics-address", default="0.0.0.0", show_default=True)
 @click.option(
@@ -68,6 +76,7 @@ def drift_watch(
     revision: str,
     window: str,
     threshold: float,
+    min_window_rows: int,
     metrics_port: int,
     metrics_address: str,
     triton_http: str,
@@ -80,7 +89,14 @@ def drift_watch(
         raise click.BadParameter(f"{window!r} is no positive duration such as 90s, 30m or 24h")
     with user_errors():
         metadata = read_model_metadata(model_repo / model_name)
-        watch = DriftWatch(metadata, trace_file.parent, window_seconds, threshold, trace_file.name)
+        watch = DriftWatch(
+            metadata,
+            trace_file.parent,
+            window_seconds,
+            threshold,
+            trace_file.name,
+            min_window_rows,
+        )
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(lambda: watch.snapshot, model_name, revision))
     start_http_server(metrics_port, metrics_address, registry=registry)

@@ -113,7 +113,7 @@ def counts_from_bin_rows(
     reference: ReferenceProfile, bin_rows: Mapping[tuple[str, str], float]
 ) -> BatchCounts:
     """Window counts rebuilt from `modelship_live_drift_window_bin_rows` samples, keyed by
-    (feature, bin) and summed over a revision's pods; `drift_report` judges the result.
+    (feature, bin) and summed over a revision's pods; `judge_window` judges the result.
     Means are left out: the metrics carry no sums."""
     counts = BatchCounts.empty(reference)
     for name, numeric in counts.numeric.items():

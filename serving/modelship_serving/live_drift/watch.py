@@ -20,9 +20,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from modelship_serving.drift import drift_report
 from modelship_serving.live_drift.counting import count_requests
 from modelship_serving.live_drift.exposition import Snapshot
+from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS, judge_window
 from modelship_serving.live_drift.traces import parse_trace_file
 from modelship_serving.live_drift.window import RollingCounts
 from modelship_serving.metadata import ModelMetadata
@@ -85,6 +85,7 @@ class DriftWatch:
         window_seconds: float,
         threshold: float,
         file_name: str = TRACE_FILE_NAME,
+        min_window_rows: int = MIN_WINDOW_ROWS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -92,6 +93,7 @@ class DriftWatch:
         self.trace_directory = trace_directory
         self.threshold = threshold
         self.file_name = file_name
+        self.min_window_rows = min_window_rows
         self._window = RollingCounts(metadata.reference_profile, window_seconds)
         self._clock = clock
         self._wall_clock = wall_clock
@@ -122,7 +124,9 @@ class DriftWatch:
         counts = self._window.total(self._clock())
         return Snapshot(
             counts=counts,
-            report=drift_report(counts, self.metadata.reference_profile, self.threshold),
+            report=judge_window(
+                counts, self.metadata.reference_profile, self.threshold, self.min_window_rows
+            ),
             sampled_requests=self.sampled_requests,
             skipped_requests=self.skipped_requests,
             trace_files=self.trace_files,

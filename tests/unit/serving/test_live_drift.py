@@ -5,9 +5,10 @@ window rebuilt from the metrics of several pods.
 Proves: input tensors are read from valid files and from files Triton wrote with
 unescaped strings, and a tensor whose values cannot be told apart drops its request
 rather than miscounting; outputs are ignored; rows are counted under their column names
-exactly as `score` counts a batch; counts leave the window when it has passed; the newest
-file is left alone while Triton may still write it; a file is deleted even when it cannot
-be read; the bin counts of two pods' metrics, summed, give the drift of both windows.
+exactly as `score` counts a batch; counts leave the window when it has passed; the
+newest file is left alone while Triton may still write it; a file is deleted even when
+it cannot be read; a window too small for the significance test flags nothing; the bin
+counts of two pods' metrics, summed, give the drift of both windows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from modelship_serving.live_drift.exposition import (
     SnapshotCollector,
     counts_from_bin_rows,
 )
+from modelship_serving.live_drift.judgement import judge_window
 from modelship_serving.live_drift.traces import TracedRequest, parse_trace_file
 from modelship_serving.live_drift.watch import DriftWatch, finished_trace_files
 from modelship_serving.live_drift.window import RollingCounts
@@ -191,3 +193,16 @@ def test_bin_counts_of_two_pods_sum_to_the_drift_of_both(churn: ModelMetadata) -
     for name, feature in direct.features.items():
         assert rebuilt.features[name].psi == pytest.approx(feature.psi)
         assert rebuilt.features[name].p_value == pytest.approx(feature.p_value)
+
+
+def test_a_window_is_judged_only_once_it_holds_enough_rows(churn: ModelMetadata) -> None:
+    reference = churn.reference_profile
+    small = counts_of(traffic(100, seed=6, income_shift_in_std=1.0), churn)
+    large = counts_of(traffic(400, seed=6, income_shift_in_std=1.0), churn)
+
+    unjudged = judge_window(small, reference, 0.2, min_rows=400)
+    assert drift_report(small, reference, 0.2).drifted_features == ["income"]
+    assert unjudged.drifted_features == []
+    assert not unjudged.features["income"].drifted
+    assert unjudged.features["income"].psi > 0.2  # still shown
+    assert judge_window(large, reference, 0.2, min_rows=400).drifted_features == ["income"]
