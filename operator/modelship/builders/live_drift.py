@@ -5,10 +5,15 @@ writes its input tensors to a memory-backed volume shared with the sidecar, whic
 deletes and counts them (`modelship drift-watch`). Tracing lives in Triton's core, so it
 covers every backend alike, the native onnxruntime one included. Nothing is added to the
 request path beyond Triton's own sampling.
+
+Experimental and off unless drift.sampleEvery is set: Triton 24.10 (2.51) corrupts
+requests and crashes under concurrent load with input tracing on (measured:
+hack/bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment
@@ -19,15 +24,27 @@ from modelship.builders.pod_security import container_security_context
 from modelship.builders.revision import Revision
 from modelship.core.names import DRIFT_WATCH_CONTAINER
 
+
+@dataclass(frozen=True)
+class LiveDrift:
+    """The drift settings of a pod that watches live traffic, and its sampling."""
+
+    drift: DriftMonitoring
+    sample_every: int
+
+
 TRACE_MOUNT: dict[str, Any] = {
     "name": defaults.DRIFT_TRACE_VOLUME,
     "mountPath": defaults.DRIFT_TRACE_PATH,
 }
 
 
-def live_drift(md: ModelDeployment) -> DriftMonitoring | None:
-    """The drift settings when the serving pods watch live traffic."""
-    return md.spec.monitoring.drift if md.spec.monitoring is not None else None
+def live_drift(md: ModelDeployment) -> LiveDrift | None:
+    """The drift settings when the serving pods watch live traffic (drift.sampleEvery set)."""
+    drift = md.spec.monitoring.drift if md.spec.monitoring is not None else None
+    if drift is None or drift.sample_every is None:
+        return None
+    return LiveDrift(drift, drift.sample_every)
 
 
 def triton_trace_args(
@@ -48,8 +65,9 @@ def triton_trace_args(
     ]
 
 
-def drift_watch_container(drift: DriftMonitoring, revision: Revision, image: str) -> dict[str, Any]:
+def drift_watch_container(live: LiveDrift, revision: Revision, image: str) -> dict[str, Any]:
     """The sidecar that turns the traces into per-feature drift metrics."""
+    drift = live.drift
     return {
         "name": DRIFT_WATCH_CONTAINER,
         "image": image,

@@ -338,6 +338,11 @@ CASES = [
         },
         id="live-drift-sidecar",
     ),
+    pytest.param(
+        {"monitoring": {"drift": {"window": "6h"}}},
+        {},
+        id="drift-without-sampling-leaves-the-pod-alone",
+    ),
 ]
 
 
