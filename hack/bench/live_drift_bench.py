@@ -58,15 +58,23 @@ def shifted(frame: pd.DataFrame, metadata: ModelMetadata, in_std: float) -> pd.D
     return moved
 
 
+def measured(url: str, inputs: list[Any], concurrency: int, seconds: float) -> float | str:
+    """Requests per second, or what the first failed request said."""
+    try:
+        return asyncio.run(drive(url, "model", inputs, concurrency, seconds)).rps
+    except Exception as error:  # a failed request is the finding, not a crash of the bench
+        return f"{type(error).__name__}: {str(error)[:160]}"
+
+
 def throughput(
     plain: str, watched: str, inputs: list[Any], concurrency: int, seconds: float, rounds: int
-) -> tuple[list[float], list[float]]:
-    off: list[float] = []
-    on: list[float] = []
+) -> tuple[list[float | str], list[float | str]]:
+    off: list[float | str] = []
+    on: list[float | str] = []
     for _ in range(rounds):
-        off.append(asyncio.run(drive(plain, "model", inputs, concurrency, seconds)).rps)
-        on.append(asyncio.run(drive(watched, "model", inputs, concurrency, seconds)).rps)
-        print(f"  c={concurrency}: off {off[-1]:.0f}, on {on[-1]:.0f} req/s", file=sys.stderr)
+        off.append(measured(plain, inputs, concurrency, seconds))
+        on.append(measured(watched, inputs, concurrency, seconds))
+        print(f"  c={concurrency}: off {off[-1]}, on {on[-1]}", file=sys.stderr)
     return off, on
 
 
@@ -158,6 +166,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=100, help="requests between two checks")
     parser.add_argument("--window-rows", type=int, default=600)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-detection", action="store_true")
     arguments = parser.parse_args()
 
     import tritonclient.grpc as triton_grpc
@@ -182,7 +191,7 @@ def main() -> None:
         ):
             assert plain.endpoints is not None
             assert watched.endpoints is not None
-            rates: dict[int, tuple[list[float], list[float]]] = {}
+            rates: dict[int, tuple[list[float | str], list[float | str]]] = {}
             if not arguments.skip_throughput:
                 sidecar = subprocess.Popen(
                     [
@@ -222,31 +231,33 @@ def main() -> None:
                     sidecar.terminate()
                     sidecar.wait(timeout=10)
 
-            client = triton_grpc.InferenceServerClient(watched.endpoints.grpc)
-            http = watched.endpoints.http
-            grant_trace_budget(http, BUDGET)
-            shifted_rows = grpc_inputs(shifted(make_data(5000, 3), metadata, 1.0), metadata)
-            trials = []
-            for trial in range(arguments.trials):
-                drain(client, single_rows, trace_dir)
-                rotated = shifted_rows[trial * 997 :] + shifted_rows[: trial * 997]
-                trials.append(
-                    detection_trial(client, http, rotated, metadata, trace_dir, arguments.step)
-                )
-                print(f"  trial {trial}: {trials[-1]}", file=sys.stderr)
+            trials: list[tuple[int, int, list[str]]] = []
+            windows: list[list[str]] = []
+            if not arguments.skip_detection:
+                client = triton_grpc.InferenceServerClient(watched.endpoints.grpc)
+                http = watched.endpoints.http
+                grant_trace_budget(http, BUDGET)
+                shifted_rows = grpc_inputs(shifted(make_data(5000, 3), metadata, 1.0), metadata)
+                for trial in range(arguments.trials):
+                    drain(client, single_rows, trace_dir)
+                    rotated = shifted_rows[trial * 997 :] + shifted_rows[: trial * 997]
+                    trials.append(
+                        detection_trial(client, http, rotated, metadata, trace_dir, arguments.step)
+                    )
+                    print(f"  trial {trial}: {trials[-1]}", file=sys.stderr)
 
-            drain(client, single_rows, trace_dir)
-            frame = make_data(20_000, 4)
-            ten_rows = [
-                infer_inputs(frame.iloc[start : start + 10], metadata.input_schema,
-                             triton_grpc.InferInput)
-                for start in range(0, len(frame), 10)
-            ]  # fmt: skip
-            windows = false_alarm_windows(
-                client, http, ten_rows, metadata, trace_dir, 20, arguments.window_rows
-            )
+                drain(client, single_rows, trace_dir)
+                frame = make_data(20_000, 4)
+                schema = metadata.input_schema
+                ten_rows = [
+                    infer_inputs(frame.iloc[start : start + 10], schema, triton_grpc.InferInput)
+                    for start in range(0, len(frame), 10)
+                ]
+                windows = false_alarm_windows(
+                    client, http, ten_rows, metadata, trace_dir, 20, arguments.window_rows
+                )
         simulated = {
-            rows: simulated_false_alarms(metadata, 1000, rows) for rows in (100, 600, 5000)
+            rows: simulated_false_alarms(metadata, 1000, rows) for rows in (100, 200, 300, 400)
         }
 
     print(
@@ -256,35 +267,44 @@ def main() -> None:
     )
     if rates:
         print()
-        print("| concurrency | without drift monitoring req/s | with | ratio |")
-        print("| --- | --- | --- | --- |")
+        print("| concurrency | without drift monitoring req/s | with | ratio | runs (off/on) |")
+        print("| --- | --- | --- | --- | --- |")
         for concurrency, (off, on) in rates.items():
-            median_off, median_on = statistics.median(off), statistics.median(on)
+            numbers_off = [rate for rate in off if isinstance(rate, float)]
+            numbers_on = [rate for rate in on if isinstance(rate, float)]
+            median_off = statistics.median(numbers_off) if numbers_off else float("nan")
+            median_on = statistics.median(numbers_on) if numbers_on else float("nan")
+            runs = ", ".join(f"{_rate(a)}/{_rate(b)}" for a, b in zip(off, on, strict=True))
             print(
                 f"| {concurrency} | {median_off:.0f} | {median_on:.0f}"
-                f" | {median_on / median_off:.3f} |"
+                f" | {median_on / median_off:.3f} | {runs} |"
             )
+        failures = {rate for _, on in rates.values() for rate in on if isinstance(rate, str)}
+        for failure in sorted(failures):
+            print(f"- with tracing, a run stopped at: {failure}")
+    if trials:
         print()
-        print("runs (off/on): " + "; ".join(
-            f"c={c}: " + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(*r, strict=True))
-            for c, r in rates.items()
-        ))  # fmt: skip
-    print()
-    requests = [sent for sent, _, _ in trials]
-    rows = [rows for _, rows, _ in trials]
+        requests = [sent for sent, _, _ in trials]
+        rows = [rows for _, rows, _ in trials]
+        print(
+            f"1-std shift of {SHIFTED}, one-row requests, checked every {arguments.step}"
+            f" requests: flagged after {requests} requests (median"
+            f" {statistics.median(requests):.0f}), traced rows then in the window {rows};"
+            f" other features flagged on the way: {[others for _, _, others in trials]}"
+        )
+        print(
+            f"false alarms: {sum(bool(w) for w in windows)} of {len(windows)} windows of"
+            f" {arguments.window_rows} traced rows through Triton (flagged: {windows})"
+        )
     print(
-        f"1-std shift of {SHIFTED}, one-row requests, checked every {arguments.step} requests:"
-        f" flagged after {requests} requests (median {statistics.median(requests):.0f}),"
-        f" traced rows then in the window {rows}; other features flagged on the way:"
-        f" {[others for _, _, others in trials]}"
+        f"judged once a window holds {MIN_WINDOW_ROWS} rows; without Triton, by drift_report's"
+        " gate alone, windows drawn like the reference with any feature flagged, of 1000: "
+        + ", ".join(f"{count} at {size} rows" for size, count in simulated.items())
     )
-    print(
-        f"false alarms: {sum(bool(w) for w in windows)} of {len(windows)} windows of"
-        f" {arguments.window_rows} traced rows through Triton (flagged: {windows});"
-        f" (judged once {MIN_WINDOW_ROWS} rows);"
-        " without Triton, by drift_report's gate alone, windows with any feature flagged out"
-        " of 1000: " + ", ".join(f"{count} at {size} rows" for size, count in simulated.items())
-    )
+
+
+def _rate(rate: float | str) -> str:
+    return f"{rate:.0f}" if isinstance(rate, float) else "failed"
 
 
 if __name__ == "__main__":
