@@ -51,6 +51,17 @@ class DriftMonitoring(ApiModel):
     retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."
     )
+    sample_every: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Experimental, off when absent: watch live traffic. Triton traces the"
+        " inputs of one request in this many and a sidecar counts them into the reference"
+        " profile's bins over the window (raw inputs are deleted as soon as they are counted)."
+        " Triton 24.10 (2.51) was measured to corrupt requests and crash under concurrent"
+        " load with input tracing on (docs/architecture.md): set it only on a Triton release"
+        " that passes hack/bench/live_drift_bench.py.",
+    )
 
 
 class MonitoringSpec(ApiModel):

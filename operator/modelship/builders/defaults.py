@@ -99,3 +99,20 @@ def canary_settings(rollout: RolloutSpec) -> CanarySpec | None:
 # Triton's own metrics settings: latency percentiles (the dashboard's p50/p95/p99) come
 # only from summaries, which Triton exports only when asked.
 TRITON_METRICS_CONFIG = ("--metrics-config=summary_latencies=true",)
+
+# Drift on live traffic (spec.monitoring.drift): Triton traces the inputs of one request in
+# sampleEvery into files on a memory-backed volume, and the drift-watch sidecar reads,
+# deletes and counts them. Triton writes a file every LOG_FREQUENCY traces and stops tracing
+# once the sidecar stops granting it TRACE_BUDGET more traces per poll, so the volume holds
+# at most about one budget of traces; its size limit is a last guard.
+DRIFT_TRACE_PATH = "/var/run/modelship/traces"
+DRIFT_TRACE_FILE = f"{DRIFT_TRACE_PATH}/trace.json"
+DRIFT_TRACE_VOLUME = "drift-traces"
+DRIFT_TRACE_SIZE_LIMIT = "64Mi"
+DRIFT_TRACE_LOG_FREQUENCY = 20
+DRIFT_TRACE_BUDGET = 1000
+DRIFT_METRICS_PORT = 8003
+DRIFT_WATCH_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "192Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}

@@ -6,6 +6,13 @@ from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment
 from modelship.builders import defaults, labels
+from modelship.builders.live_drift import (
+    TRACE_MOUNT,
+    drift_watch_container,
+    live_drift,
+    trace_volume,
+    triton_trace_args,
+)
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
     READ_ONLY_MODEL_MOUNT,
@@ -35,6 +42,8 @@ def build_deployment(
     name = md.metadata.name
     selector = labels.server_selector(name, revision.name)
     annotations = labels.revision_annotations(revision)
+    drift = live_drift(md)
+    sidecars = [drift_watch_container(drift, revision, serving.image)] if drift else []
     spec: dict[str, Any] = {}
     if plan.replicas is not None:
         spec["replicas"] = plan.replicas
@@ -55,10 +64,11 @@ def build_deployment(
                     fetch_container(fetch_image or serving.image, revision.model, md.spec.model),
                     configure_container(serving, revision.model),
                 ],
-                "containers": [_triton_container(md)],
+                "containers": [_triton_container(md), *sidecars],
                 "volumes": [
                     *model_volumes(revision.model, md.spec.model),
                     _shared_memory_volume(),
+                    *([trace_volume()] if drift is not None else []),
                 ],
                 **scheduling(
                     serving.gpu, serving.node_selector, serving.tolerations, serving.affinity
@@ -112,6 +122,7 @@ def _fewest_pods(md: ModelDeployment, plan: RevisionPlan) -> int:
 
 def _triton_container(md: ModelDeployment) -> dict[str, Any]:
     serving = md.spec.serving
+    drift = live_drift(md)
     container: dict[str, Any] = {
         "name": TRITON_CONTAINER,
         "image": serving.image,
@@ -122,6 +133,7 @@ def _triton_container(md: ModelDeployment) -> dict[str, Any]:
             f"--grpc-port={defaults.GRPC_PORT}",
             f"--metrics-port={defaults.METRICS_PORT}",
             *defaults.TRITON_METRICS_CONFIG,
+            *(triton_trace_args(drift.sample_every) if drift is not None else []),
             *serving.args,
         ],
         "ports": [
@@ -137,6 +149,8 @@ def _triton_container(md: ModelDeployment) -> dict[str, Any]:
     if limits:
         container["resources"] = limits
     container["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), dict(SHM_MOUNT)]
+    if drift is not None:
+        container["volumeMounts"].append(dict(TRACE_MOUNT))
     container["securityContext"] = container_security_context()
     return container
 

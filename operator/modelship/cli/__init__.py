@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "compare": Subcommand("modelship.cli.compare:compare", "serve"),
     "operator": Subcommand("modelship.cli.operator:run_operator", "operator"),
     "demo": Subcommand("modelship.cli.demo:demo", "serve"),
+    "drift-watch": Subcommand("modelship.cli.drift_watch:drift_watch", "package"),
 }
 
 

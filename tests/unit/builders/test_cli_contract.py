@@ -1,7 +1,8 @@
 """Every `modelship` command line the builders put in a pod is one the real CLI accepts.
 
 Proves, for the children of every sample in crds/samples/: each container whose
-command is `modelship` (batch `score`, the `fetch` and `configure` init containers)
+command is `modelship` (batch `score`, the `fetch` and `configure` init containers, the
+`drift-watch` sidecar)
 parses with the real click command, so a flag, choice or number the builder emits
 that the CLI does not take fails here rather than in a CrashLoopBackOff; `score`'s
 input and output name a table format. Parsing runs no command. The samples must
@@ -69,7 +70,7 @@ def test_samples_exercise_every_command_the_builders_emit(sample_objects: Any) -
     seen = {
         line[1] for sample in SAMPLES for line in modelship_command_lines(sample, sample_objects)
     }
-    assert seen == {"score", "fetch", "configure"}
+    assert seen == {"score", "fetch", "configure", "drift-watch"}
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[path.name for path in SAMPLES])

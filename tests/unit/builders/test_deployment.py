@@ -1,10 +1,10 @@
 """The Triton Deployment of a revision, compared whole, for CPU, GPU and MIG serving.
 
 Proves: ports, probes, the fetch and configure init containers, restricted
-security contexts, labels, ownerReference; GPU limits, MIG resources, the
-product node selector and the default GPU toleration merged with the user's
-scheduling; replicas left to the autoscaler; and pvc:// models mounted
-read-only and copied by the fetch container.
+security contexts, labels, ownerReference; the trace flags, memory volume and drift-watch
+sidecar of spec.monitoring.drift; GPU limits, MIG resources, the product node selector
+and the default GPU toleration merged with the user's scheduling; replicas left to the
+autoscaler; and pvc:// models mounted read-only and copied by the fetch container.
 """
 
 from __future__ import annotations
@@ -179,6 +179,62 @@ AFFINITY = {
     }
 }
 CONFIGURE_GPU = configure_args(1, "KIND_GPU")
+CPU_POD = CPU_DEPLOYMENT["spec"]["template"]["spec"]
+TRACE_MOUNT = {"name": "drift-traces", "mountPath": "/var/run/modelship/traces"}
+# spec.monitoring.drift: Triton traces one request in 20 to a memory volume; the sidecar
+# reads, deletes and counts them and serves the metrics, under the restricted profile.
+WATCHED_TRITON = {
+    **CPU_POD["containers"][0],
+    "args": [
+        *CPU_POD["containers"][0]["args"],
+        "--trace-config=triton,file=/var/run/modelship/traces/trace.json",
+        "--trace-config=triton,log-frequency=20",
+        "--trace-config=level=TENSORS",
+        "--trace-config=rate=20",
+        "--trace-config=count=1000",
+    ],
+    "volumeMounts": [*CPU_POD["containers"][0]["volumeMounts"], TRACE_MOUNT],
+}
+DRIFT_WATCH = {
+    "name": "drift-watch",
+    "image": IMAGE,
+    "command": ["modelship"],
+    "args": [
+        "drift-watch",
+        "--model-repo",
+        "/models",
+        "--model",
+        "fraud",
+        "--trace-file",
+        "/var/run/modelship/traces/trace.json",
+        "--revision",
+        REV,
+        "--window",
+        "6h",
+        "--threshold",
+        "0.25",
+        "--metrics-port",
+        "8003",
+        "--triton-http",
+        "127.0.0.1:8000",
+        "--trace-budget",
+        "1000",
+    ],
+    "env": [HOME],
+    "ports": [{"name": "drift-metrics", "containerPort": 8003, "protocol": "TCP"}],
+    "livenessProbe": {
+        "httpGet": {"path": "/metrics", "port": "drift-metrics"},
+        "periodSeconds": 10,
+        "failureThreshold": 3,
+    },
+    "resources": {
+        "requests": {"cpu": "50m", "memory": "192Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
+    },
+    "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT, TRACE_MOUNT],
+    "securityContext": SECURE,
+}
+TRACE_VOLUME = {"name": "drift-traces", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
 
 CASES = [
     pytest.param({}, {}, id="cpu-defaults"),
@@ -273,6 +329,19 @@ CASES = [
         {"serving": {"gpu": {}, "nodeSelector": {"nvidia.com/gpu.product": "L4"}}},
         {(*POD, "nodeSelector"): {"nvidia.com/gpu.product": "L4"}},
         id="empty-gpu-spec-is-cpu",
+    ),
+    pytest.param(
+        {"monitoring": {"drift": {"window": "6h", "threshold": 0.25, "sampleEvery": 20}}},
+        {
+            (*POD, "containers"): [WATCHED_TRITON, DRIFT_WATCH],
+            (*POD, "volumes"): [*CPU_POD["volumes"], TRACE_VOLUME],
+        },
+        id="live-drift-sidecar",
+    ),
+    pytest.param(
+        {"monitoring": {"drift": {"window": "6h"}}},
+        {},
+        id="drift-without-sampling-leaves-the-pod-alone",
     ),
 ]
 
