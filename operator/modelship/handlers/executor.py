@@ -73,6 +73,10 @@ class KindReconciler(Generic[Obs]):
             metrics.RECONCILES.labels(kind, trigger).inc()
             with metrics.RECONCILE_SECONDS.labels(kind).time():
                 try:
+                    current = await runtime.current(body)
+                    if current is None:
+                        return None  # deleted meanwhile
+                    body = current
                     observed = await self.gather(body, indexes, runtime)
                     held = runtime.backing_off(uid, generation, now())
                     if held is not None:  # refused moments ago: write nothing until retry_at

@@ -67,6 +67,11 @@ class Runtime:
     created: dict[str, dict[Ref, dict[str, Any]]] = field(default_factory=dict)
     # Per uid, the last refused write: not asked again before its time for the same generation.
     refusals: dict[str, Backoff] = field(default_factory=dict)
+    # Per uid, (the resourceVersion our last status write was computed from, the one it made).
+    # The watch-fed indexes may still hand out a view from before the write: deciding again
+    # from it would undo what was just decided (a rolled-back canary brought back), so such a
+    # view is read anew from the API server.
+    written_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Per uid, the earliest time a decision asked to be woken at, and the timer for it.
     wakes: dict[str, tuple[datetime, asyncio.TimerHandle]] = field(default_factory=dict)
     _woken: set[asyncio.Task[None]] = field(default_factory=set)
@@ -119,11 +124,24 @@ class Runtime:
         if not patch or self.written.get(uid) == status:
             metrics.observe_status(body, status)
             return False
-        await self.kube.patch_status(Ref.of(body), patch)
+        written = await self.kube.patch_status(Ref.of(body), patch)
         self.written[uid] = status
+        base = body["metadata"].get("resourceVersion")
+        made = (written.get("metadata") or {}).get("resourceVersion")
+        if base is not None and made is not None:
+            self.written_versions[uid] = (str(base), str(made))
         metrics.WRITES.labels(body["kind"], "status").inc()
         metrics.observe_status(body, status)
         return True
+
+    async def current(self, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """`body`, or the object as the API server has it now when `body` is the view our
+        last status write already moved past (None: it is gone)."""
+        meta = body["metadata"]
+        version, written = meta.get("resourceVersion"), self.written_versions.get(meta["uid"])
+        if version is None or written is None or not _older(str(version), *written):
+            return body
+        return await self.kube.get(Ref.of(body))
 
     def backing_off(self, uid: str, generation: int | None, now: datetime) -> Backoff | None:
         """The refusal still in its back-off for this generation; None: go ahead and write."""
@@ -147,9 +165,19 @@ class Runtime:
         self.refusals.pop(uid, None)
         self.written.pop(uid, None)
         self.created.pop(uid, None)
+        self.written_versions.pop(uid, None)
         self.locks.pop(uid, None)
         if (scheduled := self.wakes.pop(uid, None)) is not None:
             scheduled[1].cancel()
+
+
+def _older(version: str, base: str, made: str) -> bool:
+    """Whether the view at `version` predates our write (computed from `base`, making `made`).
+    resourceVersions are opaque, but etcd's are its revision numbers, and every API server
+    hands them out in order; when they are not numbers only the base itself is known old."""
+    if version.isdigit() and made.isdigit():
+        return int(version) < int(made)
+    return version == base
 
 
 async def _logged(reconcile: Awaitable[None]) -> None:
