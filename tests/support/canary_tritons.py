@@ -106,6 +106,8 @@ class Gateway:
     clients: dict[str, triton_http.InferenceServerClient]  # by revision name
     # Share of the canary's requests that carry text its backend fails on.
     canary_failing: float = 0.0
+    # The same for every other revision's requests: a baseline of failures.
+    others_failing: float = 0.0
     canary: str | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     sent: dict[str, list[int]] = field(default_factory=dict)  # revision: [ok, failed]
@@ -119,7 +121,8 @@ class Gateway:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             name = self.rng.choices(backends, [weights[b] for b in backends])[0]
-            failing = name == self.canary and self.rng.random() < self.canary_failing
+            share = self.canary_failing if name == self.canary else self.others_failing
+            failing = self.rng.random() < share
             counts = self.sent.setdefault(name, [0, 0])
             try:
                 self.clients[name].infer(MODEL, inputs[name][1 if failing else 0])
