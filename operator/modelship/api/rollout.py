@@ -108,9 +108,7 @@ class CanaryAnalysis(ApiModel):
         description="Requests a canary must have served before it is judged.",
     )
     failure_limit: NonNegativeInt32 = Field(
-        # 1: a canary failing 5% of requests is rolled back at its second measurement, and
-        # one noisy measurement of a healthy canary does not roll it back (hack/bench/RESULTS.md).
-        default=1,
+        default=2,
         description="Failed measurements tolerated before automatic rollback.",
     )
     provider: MetricsProvider = Field(
