@@ -1,6 +1,7 @@
 """Two real Tritons playing the stable and canary revisions' pods of a canary rollout, each on
 its own loopback address with Triton's metrics on the port the operator scrapes (8002), and
-the gateway the test plays: it sends each request to one of them by the HTTPRoute's weights."""
+the gateway the test plays: it sends each request to one of them by the HTTPRoute's weights.
+A slow variant of the model answers the same, only later."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pandas as pd
 import tritonclient.http as triton_http
 from modelship.builders.defaults import METRICS_PORT
 from modelship_serving.packaging.package import package_model
+from modelship_serving.triton.config import ModelConfigOptions
 from modelship_serving.triton.server import TritonServer, TritonServerSettings
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -28,9 +30,28 @@ STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.2", "127.0.0.3"
 MODEL = "wine"
 
 
-def package(work: Path) -> Path:
+# Appended to the python-backend runner of the slow variant: every batch waits first, so
+# Triton's request duration counters grow by the delay on each request.
+_SLOW_EXECUTE = """
+
+import time as _time
+
+_answer = TritonPythonModel.execute
+
+
+def _answer_late(self, requests):
+    _time.sleep({seconds!r})
+    return _answer(self, requests)
+
+
+TritonPythonModel.execute = _answer_late
+"""
+
+
+def package(work: Path, delay_seconds: float = 0.0) -> Path:
     """A classifier on one text column: text that is not UTF-8 fails inside the backend,
-    which Triton counts in nv_inference_request_failure."""
+    which Triton counts in nv_inference_request_failure. With a delay, the same model served
+    by the python backend, which sleeps that long before answering each batch."""
     rng = np.random.default_rng(5)
     frame = pd.DataFrame({"region": rng.choice(["north", "south"], 100)})
     labels = np.where(frame["region"] == "north", "red", "white")
@@ -38,8 +59,24 @@ def package(work: Path) -> Path:
     model.fit(frame, labels)
     joblib.dump(model, work / "wine.joblib")
     frame.to_csv(work / "wine.csv", index=False)
-    package_model(work / "wine.joblib", work / "wine.csv", MODEL, "1", work / "repository")
-    return work / "repository"
+    repository = work / "repository"
+    options = ModelConfigOptions(backend="python") if delay_seconds else None
+    package_model(
+        work / "wine.joblib", work / "wine.csv", MODEL, "1", repository, config_options=options
+    )
+    if delay_seconds:
+        with (repository / MODEL / "1" / "model.py").open("a") as runner:
+            runner.write(_SLOW_EXECUTE.format(seconds=delay_seconds))
+    return repository
+
+
+def serve(repository: Path, address: str) -> TritonServer:
+    """A started Triton on `address`, its metrics on 8002 there, as a pod's would be on its IP."""
+    server = TritonServer(
+        TritonServerSettings(repository=repository, address=address, metrics_port=METRICS_PORT)
+    )
+    server.start()
+    return server
 
 
 @contextmanager
@@ -48,13 +85,7 @@ def tritons(repository: Path) -> Iterator[dict[str, TritonServer]]:
     started: dict[str, TritonServer] = {}
     try:
         for address in (STABLE_ADDRESS, CANARY_ADDRESS):
-            server = TritonServer(
-                TritonServerSettings(
-                    repository=repository, address=address, metrics_port=METRICS_PORT
-                )
-            )
-            server.start()
-            started[address] = server
+            started[address] = serve(repository, address)
         yield started
     finally:
         for server in started.values():
@@ -75,6 +106,8 @@ class Gateway:
     clients: dict[str, triton_http.InferenceServerClient]  # by revision name
     # Share of the canary's requests that carry text its backend fails on.
     canary_failing: float = 0.0
+    # The same for every other revision's requests: a baseline of failures.
+    others_failing: float = 0.0
     canary: str | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     sent: dict[str, list[int]] = field(default_factory=dict)  # revision: [ok, failed]
@@ -88,7 +121,8 @@ class Gateway:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             name = self.rng.choices(backends, [weights[b] for b in backends])[0]
-            failing = name == self.canary and self.rng.random() < self.canary_failing
+            share = self.canary_failing if name == self.canary else self.others_failing
+            failing = self.rng.random() < share
             counts = self.sent.setdefault(name, [0, 0])
             try:
                 self.clients[name].infer(MODEL, inputs[name][1 if failing else 0])

@@ -5,7 +5,9 @@ the emulated pods carry), and real traffic split by the HTTPRoute weights the op
 prometheus provider, from a real Prometheus scraping them.
 
 The failing canary is the same model; the gateway sends it requests of which about 5% carry
-text its backend fails on, so Triton itself counts the failures the analysis judges.
+text its backend fails on, so Triton itself counts the failures the analysis judges. The slow
+canary is the same model served by a Triton whose backend sleeps before answering, so
+Triton's own duration counters carry the latency the analysis judges.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from lightkube.generic_resource import create_namespaced_resource
 from modelship.builders.defaults import METRICS_PORT
 from modelship_serving.triton.server import TritonServer
 from prometheus_client.parser import text_string_to_metric_families
-from support.canary_tritons import CANARY_ADDRESS, STABLE_ADDRESS, Gateway, package, tritons
+from support.canary_tritons import (
+    CANARY_ADDRESS,
+    STABLE_ADDRESS,
+    Gateway,
+    package,
+    serve,
+    tritons,
+)
 from support.harness import EmulatedCluster
 from support.prometheus_server import PrometheusServer
 from support.scenarios import (
@@ -62,12 +71,37 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+# The slow canary's wait before each answer: many times stable's latency on a busy machine.
+SLOW_SECONDS = 0.05
+
+
+def canary_spec(**analysis: Any) -> dict[str, Any]:
+    """SPEC with these canary analysis settings changed."""
+    canary = SPEC["rollout"]["canary"]
+    changed = {**canary, "analysis": {**canary["analysis"], **analysis}}
+    return {**SPEC, "rollout": {**SPEC["rollout"], "canary": changed}}
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TritonServer]]:
     with tritons(package(tmp_path_factory.mktemp("canary"))) as started:
         yield started
+
+
+@pytest.fixture
+def slow_canary(
+    servers: dict[str, TritonServer], tmp_path: Path
+) -> Iterator[dict[str, TritonServer]]:
+    """The canary's address served by the slow variant of the model for one test; the
+    usual canary Triton comes back after it."""
+    usual = servers[CANARY_ADDRESS].settings.repository
+    servers[CANARY_ADDRESS].stop()
+    slow = serve(package(tmp_path, delay_seconds=SLOW_SECONDS), CANARY_ADDRESS)
+    try:
+        yield {**servers, CANARY_ADDRESS: slow}
+    finally:
+        slow.stop()
+        servers[CANARY_ADDRESS] = serve(usual, CANARY_ADDRESS)
 
 
 def serve_pod(cluster: EmulatedCluster, deployment: Obj, ip: str) -> None:
@@ -201,6 +235,29 @@ def test_a_canary_failing_five_percent_of_requests_is_rolled_back(
     assert seen[:1] == [20]
 
 
+def test_a_canary_much_slower_than_stable_is_rolled_back(
+    cluster: EmulatedCluster, slow_canary: dict[str, TritonServer]
+) -> None:
+    # A slow canary serves fewer of the gateway's sequential requests in an interval.
+    md, seen, gateway = roll_out(cluster, slow_canary, 0.0, canary_spec(minRequests=20))
+    assert gateway.canary is not None
+    ok, failed = gateway.sent[gateway.canary]
+    assert failed == 0, "the slow canary answered every request it got"
+    assert ok >= 20, "the slow canary was judged on real requests"
+    degraded = condition(md, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "CanaryFailed")
+    assert "canary mean latency" in degraded["message"], degraded["message"]
+    assert condition(md, "Ready")["status"] == "True", "the stable revision serves on"
+    assert md["status"]["stable"]["version"] == "1"
+    assert md["status"]["history"][0]["outcome"] == "RolledBack"
+    stable = md["status"]["stable"]["name"]
+    wait_for(
+        "the route to send everything back to stable",
+        lambda: route_weights(cluster) == {stable: 100},
+    )
+    assert seen == [20], "the slow canary never got past its first step"
+
+
 def test_with_the_prometheus_provider_a_canary_failing_five_percent_is_rolled_back(
     cluster: EmulatedCluster, servers: dict[str, TritonServer], tmp_path: Path
 ) -> None:
@@ -224,10 +281,7 @@ def test_with_the_prometheus_provider_a_canary_failing_five_percent_is_rolled_ba
         targets.write_text(json.dumps(found))
 
     with PrometheusServer(binary, [scrape]) as prometheus:
-        analysis = {**SPEC["rollout"]["canary"]["analysis"],
-                    "provider": {"type": "prometheus", "url": prometheus.url}}  # fmt: skip
-        canary_spec = {**SPEC["rollout"]["canary"], "analysis": analysis}
-        spec = {**SPEC, "rollout": {**SPEC["rollout"], "canary": canary_spec}}
+        spec = canary_spec(provider={"type": "prometheus", "url": prometheus.url})
         md, _, gateway = roll_out(cluster, servers, 0.05, spec, discovered)
         answer = prometheus.query(f'nv_inference_request_failure{{pod="{gateway.canary}-pod"}}')
         with urllib.request.urlopen(f"{prometheus.url}/metrics", timeout=10) as response:
