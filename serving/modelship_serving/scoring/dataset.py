@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from modelship_serving.errors import ScoringError
 from modelship_serving.fetch.uri import redact_uri
@@ -59,6 +59,11 @@ class InputDataset:
 
     def show(self, name: str = "") -> str:
         return self.folder.show(name)
+
+    def name_in_folder(self, file: str) -> str:
+        """How the folder names the file ``file``: object keys are quoted in uris (a hive
+        value may hold a '%' or a space)."""
+        return quote(file) if isinstance(self.folder, ObjectStoreDestination) else file
 
 
 def is_dataset_uri(uri: str) -> bool:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
 from modelship_serving.drift_summary import write_drift_summary
@@ -164,7 +165,7 @@ class ShardedOutput:
         try:
             prefix = self.mirror.show() + "/"
             for name, _ in remote.list_objects(prefix):
-                self.mirror.rm_file(name)
+                self.mirror.rm_file(quote(name))
         except ScoringError as error:
             logger.warning("could not delete %s: %s", self.mirror.show(), error)
 
@@ -314,7 +315,9 @@ def _score_shard(
     for position in mine:
         name = pieces[position].file
         if name not in paths:
-            paths[name] = _local_copy(dataset.folder, name, partial.work / "input" / name)
+            paths[name] = _local_copy(
+                dataset.folder, dataset.name_in_folder(name), partial.work / "input" / name
+            )
             check_input(
                 paths[name],
                 dataset.show(name),

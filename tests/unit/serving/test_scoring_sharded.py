@@ -10,8 +10,6 @@ Shard assignment is pure and covers every piece once."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +21,11 @@ from modelship_serving.scoring.dataset import Piece, row_group_pieces, shard_pie
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
 from modelship_serving.scoring.sharded import DATASET_DRIFT, DATASET_MANIFEST
+from support.datasets import assert_predictions, read_dataset_output, write_dataset
 from support.object_store import in_process_s3
 from support.sklearn_models import customer_rows as rows
-from support.tables import write_table
 
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
-PARTITIONS = [("eu", "1"), ("eu", "2"), ("us", "1"), ("us%2Fwest", "3")]
 
 
 @pytest.fixture(scope="module")
@@ -36,54 +33,6 @@ def churn_repo(mixed_classifier: Any, tmp_path_factory: pytest.TempPathFactory) 
     repo = tmp_path_factory.mktemp("sharded") / "repo"
     package_model(mixed_classifier.model_path, mixed_classifier.sample_path, "churn", "1", repo)
     return repo
-
-
-def write_dataset(root: Path, extension: str, sizes: list[int]) -> pd.DataFrame:
-    """A hive-partitioned dataset (region=/day=) of ``sizes`` rows per file, with a hidden
-    and an underscore file that must be skipped; the rows with their file and keys."""
-    frames = []
-    for number, size in enumerate(sizes):
-        region, day = PARTITIONS[number % len(PARTITIONS)]
-        folder = root / f"region={region}" / f"day={day}"
-        folder.mkdir(parents=True, exist_ok=True)
-        frame = rows(size, seed=number)
-        name = f"region={region}/day={day}/part-{number}{extension}"
-        write_table(frame, root / name)
-        frames.append(
-            frame.assign(
-                input_file=name, region=region.replace("%2F", "/"), day=day, row=range(size)
-            )
-        )
-    (root / "_SUCCESS").write_text("")
-    (root / ".part-0.crc").write_text("not a table")
-    return pd.concat(frames, ignore_index=True)
-
-
-def read_any(path: Path) -> pd.DataFrame:
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype={"day": str})
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_json(path, lines=True, dtype={"day": str})
-
-
-def read_dataset_output(folder: Path) -> pd.DataFrame:
-    manifest = json.loads((folder / DATASET_MANIFEST).read_text())
-    return pd.concat([read_any(folder / part) for part in manifest["parts"]], ignore_index=True)
-
-
-def assert_predictions(scored: pd.DataFrame, expected: pd.DataFrame, model: Any) -> None:
-    """One output row per input row, each with its file, keys, row number and the model's
-    prediction for it."""
-    assert len(scored) == len(expected)
-    keyed = scored.set_index(["input_file", "row"]).sort_index()
-    inputs = expected.set_index(["input_file", "row"]).sort_index()
-    assert keyed.index.is_unique
-    assert keyed.index.equals(inputs.index)
-    assert keyed["region"].astype(str).tolist() == inputs["region"].tolist()
-    assert keyed["day"].astype(str).tolist() == inputs["day"].tolist()
-    features = inputs.drop(columns=["region", "day"]).reset_index(drop=True)
-    assert keyed["label"].astype(str).tolist() == model.predict(features).tolist()
 
 
 def job(repo: Path, source: str, output: str, **options: Any) -> ScoreSettings:
@@ -137,7 +86,7 @@ def play_job_controller(
 
 
 @pytest.fixture
-def crash_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+def crash_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Scoring crashes on the chunk numbered by the list's first element (counted over the
     whole test), once, as a lost pod would."""
     original = InProcessScorer.score
@@ -152,7 +101,7 @@ def crash_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return original(self, frame)
 
     monkeypatch.setattr(InProcessScorer, "score", crash)
-    yield crash_at
+    return crash_at
 
 
 @pytest.mark.parametrize("dataset_output", [False, True])
@@ -184,7 +133,8 @@ def test_shards_run_in_any_order_with_a_retried_crash_give_one_prediction_per_ro
     assert_predictions(scored, expected, mixed_classifier.model)
     # A retry of any shard after publishing ends as done and changes nothing.
     again = run_scoring(settings.model_copy(update={"shard_index": 1}))
-    assert again.job == published.job and again.finished_at == published.finished_at
+    assert again.job == published.job
+    assert again.finished_at == published.finished_at
     assert not (tmp_path / (".out.partial" if dataset_output else ".out.parquet.partial")).exists()
 
 
