@@ -227,3 +227,24 @@ def test_row_group_pieces_number_rows_from_their_first_in_the_file() -> None:
 def test_hive_keys_come_from_the_folders() -> None:
     assert Piece("region=eu/day=%203/part.csv", "x").partition == {"region": "eu", "day": " 3"}
     assert Piece("plain/part.csv", "x").partition == {}
+
+
+def test_the_cli_takes_its_shard_from_the_indexed_jobs_completion_index(
+    churn_repo: Path, mixed_classifier: Any, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from modelship.cli import main
+
+    expected = write_dataset(tmp_path / "in", ".csv", [40, 30, 20])
+    output = f"{tmp_path / 'out'}/"
+    line = ["score", "--model-repo", str(churn_repo), "--model", "churn",
+            "--input", str(tmp_path / "in"), "--output", output, "--output-format", "jsonl",
+            "--shards", "2"]  # fmt: skip
+    first = CliRunner().invoke(main, line, env={"JOB_COMPLETION_INDEX": "1"})
+    assert first.exit_code == 0, first.output
+    assert "1 of 2 shards committed" in first.output
+    assert not (tmp_path / "out").exists()
+    last = CliRunner().invoke(main, line, env={"JOB_COMPLETION_INDEX": "0"})
+    assert last.exit_code == 0, last.output
+    assert "scored 90 rows with churn v1 (onnxruntime" in last.output
+    assert_predictions(read_dataset_output(tmp_path / "out"), expected, mixed_classifier.model)
