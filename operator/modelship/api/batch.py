@@ -38,8 +38,7 @@ OUTPUT_FORMAT_UNKNOWN = (
     "output.uri must end in .csv, .parquet or .jsonl (its format), or in '/' (a dataset)"
 )
 OUTPUT_FORMAT_OF_A_TABLE = (
-    "output.format is for a dataset output (a uri ending in '/'); a table's format is its"
-    " extension"
+    "output.format is for a dataset output (a uri ending in '/'); a table's format is its extension"
 )
 # Pods of one run: each fetches the model and lists the input; beyond this a run is better
 # split by the data's own partitions into several batch jobs.
@@ -169,6 +168,8 @@ BATCH_GPU_RULE = Rule(
     rule="!has(self.batch) || !self.batch.exists(b, has(b.gpu) && b.gpu) || "
     "(has(self.serving) && has(self.serving.gpu) && has(self.serving.gpu.count))",
     message=BATCH_GPU_NEEDS_SERVING_GPU,
-    holds=lambda spec: not any(job.gpu for job in spec.batch)
-    or (spec.serving.gpu is not None and spec.serving.gpu.count is not None),
+    holds=lambda spec: (
+        not any(job.gpu for job in spec.batch)
+        or (spec.serving.gpu is not None and spec.serving.gpu.count is not None)
+    ),
 )
