@@ -248,3 +248,44 @@ def test_the_cli_takes_its_shard_from_the_indexed_jobs_completion_index(
     assert last.exit_code == 0, last.output
     assert "scored 90 rows with churn v1 (onnxruntime" in last.output
     assert_predictions(read_dataset_output(tmp_path / "out"), expected, mixed_classifier.model)
+
+
+@pytest.mark.parametrize("dataset_output", [False, True])
+def test_a_crash_between_publishing_and_the_manifest_is_finished_by_any_shards_retry(
+    dataset_output: bool,
+    churn_repo: Path,
+    mixed_classifier: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Also what two shards that finish together do: the second publishes the same files
+    over the first's, and both end with the one manifest."""
+    from modelship_serving.scoring import sharded
+
+    expected = write_dataset(tmp_path / "in", ".csv", [50, 40, 30])
+    output = tmp_path / ("out" if dataset_output else "out.parquet")
+    uri = f"{output}/" if dataset_output else str(output)
+    settings = job(churn_repo, str(tmp_path / "in"), uri, rows_per_chunk=20, shards=2)
+    run_scoring(settings.model_copy(update={"shard_index": 0}))
+    real_write_beside = sharded.ShardedOutput.write_beside
+
+    def lost_before_the_manifest(self: Any, record: str, text: str) -> None:
+        if record.endswith("manifest.json"):
+            raise RuntimeError("pod lost")
+        real_write_beside(self, record, text)
+
+    monkeypatch.setattr(sharded.ShardedOutput, "write_beside", lost_before_the_manifest)
+    with pytest.raises(RuntimeError, match="pod lost"):
+        run_scoring(settings.model_copy(update={"shard_index": 1}))
+    monkeypatch.setattr(sharded.ShardedOutput, "write_beside", real_write_beside)
+    published = sorted(output.iterdir()) if dataset_output else [output]
+    first = {path.name: path.read_bytes() for path in published}
+    assert "_manifest.json" not in first
+    assert not (tmp_path / "out.parquet.manifest.json").exists()
+    manifest = run_scoring(settings.model_copy(update={"shard_index": 0}))  # a retry
+    assert manifest.rows_out == 120
+    again = sorted(output.iterdir()) if dataset_output else [output]
+    assert {path.name: path.read_bytes() for path in again if path.name in first} == first
+    assert len(again) == len(first) + dataset_output  # the manifest, written last
+    scored = read_dataset_output(output) if dataset_output else pd.read_parquet(output)
+    assert_predictions(scored, expected, mixed_classifier.model)
