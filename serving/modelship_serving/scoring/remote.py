@@ -114,7 +114,12 @@ def delete(uri: str) -> None:
 def list_objects(prefix_uri: str) -> list[tuple[str, str]]:
     """The objects under the prefix ``prefix_uri`` (s3/gs) as (name relative to the prefix,
     what changes when the object does: its ETag or generation, and size), sorted by name."""
-    parsed = _writable(prefix_uri.rstrip("/") + "/")
+    parsed = parse_model_uri(prefix_uri.rstrip("/") + "/")
+    if parsed.scheme not in ("s3", "gs"):
+        raise ScoringError(
+            f"cannot list {parsed.redacted()}: a dataset is a local folder or an s3:// or gs://"
+            " prefix ending in '/'"
+        )
     prefix = parsed.key
     try:
         if parsed.scheme == "s3":

@@ -289,3 +289,18 @@ def test_a_crash_between_publishing_and_the_manifest_is_finished_by_any_shards_r
     assert len(again) == len(first) + dataset_output  # the manifest, written last
     scored = read_dataset_output(output) if dataset_output else pd.read_parquet(output)
     assert_predictions(scored, expected, mixed_classifier.model)
+
+
+def test_an_http_folder_is_no_dataset(churn_repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(ScoringError, match="a dataset is a local folder or an s3:// or gs://"):
+        run_scoring(job(churn_repo, "https://example.invalid/exports/", str(tmp_path / "o.csv")))
+
+
+def test_an_empty_dataset_is_refused_before_anything_is_written(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "in" / "region=eu").mkdir(parents=True)
+    (tmp_path / "in" / "_SUCCESS").write_text("")
+    with pytest.raises(ScoringError, match=r"holds no \.csv, \.parquet or \.jsonl files"):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), f"{tmp_path / 'out'}/"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]
