@@ -4,7 +4,8 @@ Writes the scoring benchmark's synthetic table (default 1,000,000 rows) as a dat
 Parquet files under hive partitions, packages the same model, then for each shard count
 starts one `modelship score --shards N` process per completion index at once (as an
 Indexed Job's pods would start, here on one machine's cores) and measures the wall time
-until the last one has published the output, and the slowest process's own time. A shard
+until the last one has published the output, the slowest process's own time and each
+process's peak resident memory (measured as scoring_bench.py does). A shard
 that gets no file (index 8 of 9 over 8 files) measures the per-pod overhead: interpreter
 start, imports, model load, input listing and its commit marker.
 
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scoring_bench import make_table, package_bench_model
+from scoring_bench import _MEASURE, make_table, package_bench_model
 
 FILES = 8
 
@@ -38,23 +39,26 @@ def write_dataset(rows: int, root: Path) -> None:
 
 def run_shards(
     command: list[str], shards: int, threads: int, output: str, extra: list[str]
-) -> tuple[float, list[float]]:
-    """(wall seconds until every shard ended, each shard's seconds)."""
+) -> tuple[float, list[float], list[float]]:
+    """(wall seconds until every shard ended, each shard's seconds, each one's peak RSS MiB)."""
     started = time.perf_counter()
     processes = []
     for index in range(shards):
         env = {**os.environ, "JOB_COMPLETION_INDEX": str(index)}
-        line = [*command, "--output", output, "--shards", str(shards)]
-        line += ["--concurrency", str(threads), *extra]
-        quiet = subprocess.DEVNULL
-        child = subprocess.Popen(line, env=env, stdout=quiet, stderr=quiet)
+        line = [sys.executable, "-c", _MEASURE, *command, "--output", output]
+        line += ["--shards", str(shards), "--concurrency", str(threads), *extra]
+        child = subprocess.Popen(
+            line, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         processes.append((time.perf_counter(), child))
-    times = []
+    times, peaks = [], []
     for began, process in processes:
-        if process.wait() != 0:
-            raise RuntimeError(f"shard failed: {process.args}")
+        _, errors = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"shard failed: {errors[-2000:]}")
         times.append(time.perf_counter() - began)
-    return time.perf_counter() - started, times
+        peaks.append(int(errors.strip().splitlines()[-1]) / 1024)
+    return time.perf_counter() - started, times, peaks
 
 
 def main() -> None:
@@ -74,14 +78,21 @@ def main() -> None:
             "--input", str(work / "in"), "--key", "id",
         ]  # fmt: skip
         print(f"{arguments.rows:,} rows in {FILES} Parquet files; {cores} cores\n")
-        print("| shards | onnxruntime threads per shard | wall time | rows/s | slowest shard |")
-        print("| --- | --- | --- | --- | --- |")
+        print(
+            "| shards | onnxruntime threads per shard | wall time | rows/s | slowest shard"
+            " | peak RSS per shard (MiB) |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
         for shards in (1, 2, 4):
             threads = max(1, cores // shards)
             output = str(work / f"out-{shards}.parquet")
-            wall, times = run_shards(command, shards, threads, output, [])
+            wall, times, peaks = run_shards(command, shards, threads, output, [])
             rate = arguments.rows / wall
-            print(f"| {shards} | {threads} | {wall:.2f} s | {rate:,.0f} | {max(times):.2f} s |")
+            memory = ", ".join(f"{peak:.0f}" for peak in peaks)
+            print(
+                f"| {shards} | {threads} | {wall:.2f} s | {rate:,.0f} | {max(times):.2f} s"
+                f" | {memory} |"
+            )
         # The fixed cost of a pod: a shard with no file of its own (index 8 of 9).
         env = {**os.environ, "JOB_COMPLETION_INDEX": str(FILES)}
         line = [*command, "--output", str(work / "idle.parquet"), "--shards", str(FILES + 1)]
