@@ -65,6 +65,7 @@ from modelship_serving.scoring.formats import TableFormat, TableWriter, read_chu
 from modelship_serving.scoring.output import (
     DRIFT_SUFFIX,
     MANIFEST_SUFFIX,
+    ROW_COLUMN,
     label_outputs,
     partial_folder,
 )
@@ -312,8 +313,11 @@ def _score_shard(
     partial = output.shard(settings.shard_index, settings.shards)
     partial.begin({"job": job, "shard": settings.shard_index, "shards": settings.shards})
     paths: dict[str, Path] = {}
-    for position in mine:
+    for position in mine:  # every file checked before anything is scored
         name = pieces[position].file
+        _check_passthrough(
+            _passthrough(dataset, pieces[position]), settings.key_column, metadata, name
+        )
         if name not in paths:
             paths[name] = _local_copy(
                 dataset.folder, dataset.name_in_folder(name), partial.work / "input" / name
@@ -343,9 +347,7 @@ def _score_shard(
                     text_columns(settings.key_column),
                     piece.row_groups,
                 )
-                passthrough = (
-                    {INPUT_FILE_COLUMN: piece.file, **piece.partition} if dataset.is_dataset else {}
-                )
+                passthrough = _passthrough(dataset, piece)
                 piece_rows, piece_chunks, piece_resumed = score_chunks(
                     settings,
                     numbered(frames, piece.first_row),
@@ -384,6 +386,27 @@ def _score_shard(
         "scorer": description,
         "counts": json.loads(counts.model_dump_json()),
     }
+
+
+def _passthrough(dataset: InputDataset, piece: Piece) -> dict[str, Any]:
+    """The columns a dataset's rows carry into the output: their file and partition keys."""
+    return {INPUT_FILE_COLUMN: piece.file, **piece.partition} if dataset.is_dataset else {}
+
+
+def _check_passthrough(
+    columns: dict[str, Any], key: str | None, metadata: ModelMetadata, file: str
+) -> None:
+    """ScoringError when a partition key would take the name of an output column."""
+    taken = {ROW_COLUMN, *([key] if key else [])}
+    for name in columns:
+        clash = name in taken or any(
+            name == spec.name or name.startswith(f"{spec.name}_") for spec in metadata.outputs
+        )
+        if clash:
+            raise ScoringError(
+                f"input file {file}: partition key {name!r} is also an output column; rename"
+                " the partition folder. Nothing was scored."
+            )
 
 
 def _base_manifest(

@@ -304,3 +304,14 @@ def test_an_empty_dataset_is_refused_before_anything_is_written(
     with pytest.raises(ScoringError, match=r"holds no \.csv, \.parquet or \.jsonl files"):
         run_scoring(job(churn_repo, str(tmp_path / "in"), f"{tmp_path / 'out'}/"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_partition_key_named_like_an_output_column_is_refused(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in" / "label=old"
+    folder.mkdir(parents=True)
+    rows(10).to_csv(folder / "part.csv", index=False)
+    with pytest.raises(ScoringError, match="partition key 'label' is also an output column"):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), str(tmp_path / "out.csv")))
+    assert not (tmp_path / "out.csv").exists()
