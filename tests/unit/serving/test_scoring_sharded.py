@@ -309,9 +309,10 @@ def test_an_empty_dataset_is_refused_before_anything_is_written(
 def test_a_partition_key_named_like_an_output_column_is_refused(
     churn_repo: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "in" / "label=old"
-    folder.mkdir(parents=True)
-    rows(10).to_csv(folder / "part.csv", index=False)
+    for folder in ("batch=1", "label=old"):  # the good file comes first
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        rows(10).to_csv(tmp_path / "in" / folder / "part.csv", index=False)
     with pytest.raises(ScoringError, match="partition key 'label' is also an output column"):
         run_scoring(job(churn_repo, str(tmp_path / "in"), str(tmp_path / "out.csv")))
     assert not (tmp_path / "out.csv").exists()
+    assert list(tmp_path.rglob("chunk-*")) == []  # not even the good file was scored
