@@ -26,6 +26,7 @@ from modelship.api.base import (
     list_map,
 )
 from modelship.api.batch import (
+    BATCH_GPU_RULE,
     INPUT_FORMAT_UNKNOWN,
     OUTPUT_FORMAT_UNKNOWN,
     OUTPUT_NOT_PER_RUN,
@@ -123,6 +124,7 @@ class ModelDeploymentSpec(ApiModel):
     rules = (
         _keda_resource_rule(MetricType.CPU, KEDA_CPU_REQUEST),
         _keda_resource_rule(MetricType.MEMORY, KEDA_MEMORY_REQUEST),
+        BATCH_GPU_RULE,
     )
 
     model: ModelSource = Field(description="Which model to serve.")

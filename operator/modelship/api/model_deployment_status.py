@@ -142,6 +142,15 @@ class BatchJobStatus(ApiModel):
     last_successful_time: datetime | None = Field(default=None, description="Last success.")
     last_failure_time: datetime | None = Field(default=None, description="Last failure.")
     last_failure_message: str | None = Field(default=None, description="Why it last failed.")
+    shards: int | None = Field(
+        default=None,
+        description="Pods (shards) of the latest run of a job with parallelism above 1.",
+    )
+    shards_done: int | None = Field(
+        default=None,
+        description="Shards of the latest run committed so far (its Job's completed indexes);"
+        " the output is published when all are.",
+    )
 
 
 # Features listed in status.drift: the highest PSI first.

@@ -17,6 +17,7 @@ from modelship.builders.pod import (
     fetch_container,
     model_volumes,
     resources,
+    scheduling,
 )
 from modelship.builders.pod_security import (
     container_security_context,
@@ -88,6 +89,20 @@ def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[
     return input_uri, output_uri, volumes, mounts
 
 
+def _completions(job: BatchJob) -> dict[str, Any]:
+    """How the Job completes: one pod, retried; or an Indexed Job of ``parallelism`` pods
+    (one per shard, all at once), each index retried alone (backoffLimitPerIndex, on by
+    default from Kubernetes 1.29, the operator's oldest), the others going on meanwhile."""
+    if job.parallelism == 1:
+        return {"backoffLimit": defaults.BATCH_BACKOFF_LIMIT}
+    return {
+        "completionMode": "Indexed",
+        "completions": job.parallelism,
+        "parallelism": job.parallelism,
+        "backoffLimitPerIndex": defaults.BATCH_BACKOFF_LIMIT,
+    }
+
+
 def build_batch_cron_job(
     md: ModelDeployment, job: BatchJob, stable: Revision, fetch_image: str | None = None
 ) -> dict[str, Any]:
@@ -130,10 +145,15 @@ def build_batch_cron_job(
         score["args"] += ["--psi-threshold", str(drift.threshold)]
     if job.input.format is not None:
         score["args"] += ["--input-format", job.input.format.value]
+    if job.output.format is not None:
+        score["args"] += ["--output-format", job.output.format.value]
+    if job.parallelism > 1:  # each pod's shard is its JOB_COMPLETION_INDEX
+        score["args"] += ["--shards", str(job.parallelism)]
     if model.credentials_secret is not None:
         # The same credentials read the input and write the predictions.
         score["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
-    limits = resources(job.resources, None)
+    gpu = md.spec.serving.gpu if job.gpu else None
+    limits = resources(job.resources, gpu)
     if limits:
         score["resources"] = limits
     score["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), *table_mounts]
@@ -152,7 +172,7 @@ def build_batch_cron_job(
             "jobTemplate": {
                 "metadata": {"labels": dict(job_labels)},
                 "spec": {
-                    "backoffLimit": defaults.BATCH_BACKOFF_LIMIT,
+                    **_completions(job),
                     "activeDeadlineSeconds": job.active_deadline_seconds,
                     "template": {
                         "metadata": {"labels": dict(job_labels), "annotations": dict(annotations)},
@@ -164,6 +184,15 @@ def build_batch_cron_job(
                             ],
                             containers=[score],
                             volumes=model_volumes(model, md.spec.model) + table_volumes,
+                            # The serving GPU's node selector and taint toleration; not its
+                            # affinity, which spreads serving pods.
+                            **(
+                                scheduling(
+                                    gpu, md.spec.serving.node_selector, md.spec.serving.tolerations
+                                )
+                                if gpu is not None
+                                else {}
+                            ),
                         ),
                     },
                 },

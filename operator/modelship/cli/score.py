@@ -46,6 +46,10 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     " complete, with OUTPUT.manifest.json and OUTPUT.drift.json beside it. A rerun after a crash"
     " resumes from the last committed chunk. --input and --output may name the run with"
     " {run} and {date} (see --run), so that each scheduled run has its own output."
+    " --input may be a dataset (a folder, or an s3/gs prefix ending in '/', hive partitions"
+    " included) and --output a dataset (ending in '/': one part per input file, complete once"
+    " OUTPUT/_manifest.json is there). With --shards N, N pods (an Indexed Job's) share the"
+    " input by --shard-index; the last to commit publishes."
 )
 @click.option(
     "--model-repo",
@@ -70,6 +74,27 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
 )
 @click.option(
     "--output", "output_uri", required=True, help="Output table: path, file://, s3:// or gs://."
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["csv", "parquet", "jsonl"]),
+    default="parquet",
+    show_default=True,
+    help="Format of a dataset output's part files (an --output ending in '/').",
+)
+@int_option(
+    "--shards",
+    default=1,
+    minimum=1,
+    help="How many pods share the input: each scores every N-th file (or row group of a"
+    " single Parquet file) from its --shard-index on.",
+)
+@click.option(
+    "--shard-index",
+    type=click.IntRange(min=0),
+    default=0,
+    envvar="JOB_COMPLETION_INDEX",
+    help="Which shard this pod is; an Indexed Job's JOB_COMPLETION_INDEX when set.",
 )
 @click.option(
     "--triton",
@@ -127,6 +152,9 @@ def score(
     input_uri: str,
     input_format: str | None,
     output_uri: str,
+    output_format: str,
+    shards: int,
+    shard_index: int,
     triton_url: str | None,
     batch_size: int,
     request_rows: int,
@@ -150,6 +178,9 @@ def score(
                 input_uri=expand_run(os.environ.get(SCORE_INPUT_ENV) or input_uri, run),
                 input_format=input_format,
                 output_uri=expand_run(output_uri, run),
+                output_format=output_format,
+                shards=shards,
+                shard_index=shard_index,
                 triton_url=triton_url,
                 rows_per_chunk=batch_size,
                 rows_per_request=request_rows,
@@ -163,6 +194,13 @@ def score(
         )
     if sys.stderr.isatty():
         click.echo("", err=True)
+    if manifest.shards_committed < manifest.shards:
+        click.echo(
+            f"shard {shard_index} scored {manifest.rows_out:,} rows and committed them;"
+            f" {manifest.shards_committed} of {manifest.shards} shards committed, the last"
+            f" one publishes {manifest.output}"
+        )
+        return
     click.echo(
         f"scored {manifest.rows_out:,} rows with {manifest.model_name} v{manifest.model_version}"
         f" ({manifest.scorer}) into {manifest.output}"

@@ -142,11 +142,13 @@ async def _from_pods(
     read: Callable[[Mapping[str, Any]], str | None],
 ) -> dict[str, str]:
     """What ``read`` finds on the pods of each Job: how a newly failed batch Job's score
-    container ended (reconcile.batch.exit_of), or a completed one's drift summary."""
+    container ended (reconcile.batch.exit_of), or a completed one's drift summary. Of a
+    sharded run's pods only the one that published leaves a summary: a pod that found
+    something wins over one that ended with an empty message."""
     found: dict[str, str] = {}
     for job in jobs:
         for pod in await runtime.kube.list("v1", "Pod", namespace, {JOB_NAME_LABEL: job}):
-            if (value := read(pod)) is not None:
+            if (value := read(pod)) is not None and (value or not found.get(job)):
                 found[job] = value
     return found
 

@@ -74,6 +74,33 @@ def runs_by_cron_job(runs: Sequence[Manifest]) -> dict[str, list[Manifest]]:
     return by_owner
 
 
+def completed_indexes(text: str | None) -> int:
+    """How many indexes a Job's status.completedIndexes ("1,3-5") names."""
+    count = 0
+    for part in (text or "").split(","):
+        first, dash, last = part.strip().partition("-")
+        if first.isdigit() and (not dash or last.isdigit()):
+            count += int(last) - int(first) + 1 if dash else 1
+    return count
+
+
+def shards_of_latest_run(runs: Sequence[Manifest]) -> tuple[int, int] | None:
+    """(shards committed, shards) of the newest Indexed Job among ``runs``; None when the
+    newest run is not sharded. Read from the Job's status: no storage is touched."""
+    newest = max(
+        runs,
+        key=lambda run: (run["metadata"].get("creationTimestamp") or "", run["metadata"]["name"]),
+        default=None,
+    )
+    if newest is None:
+        return None
+    spec, status = newest.get("spec") or {}, newest.get("status") or {}
+    if spec.get("completionMode") != "Indexed":
+        return None
+    done = completed_indexes(status.get("completedIndexes"))
+    return max(done, int(status.get("succeeded") or 0)), int(spec.get("completions") or 1)
+
+
 def _latest_failure(runs: Sequence[Manifest]) -> Failure | None:
     failures = [failure for run in runs if (failure := failure_of(run)) is not None]
     return max(failures, key=lambda failure: failure.time, default=None)
@@ -125,6 +152,7 @@ def batch_status(
             failed_at, why = failure.time, _shortened(message)
         elif recorded is not None:
             failed_at, why = recorded.last_failure_time, recorded.last_failure_message
+        shards = shards_of_latest_run(by_cron_job.get(name, []))
         statuses.append(
             BatchJobStatus(
                 name=job.name,
@@ -132,6 +160,8 @@ def batch_status(
                 last_successful_time=live.get("lastSuccessfulTime"),
                 last_failure_time=failed_at,
                 last_failure_message=why,
+                shards=None if shards is None else shards[1],
+                shards_done=None if shards is None else shards[0],
             )
         )
     return statuses

@@ -76,11 +76,13 @@ def read_chunks(
     dtypes: dict[str, Any] | None = None,
     fmt: TableFormat | None = None,
     text: tuple[str, ...] = (),
+    row_groups: tuple[int, ...] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter).
 
     ``fmt`` overrides the format the extension names; ``dtypes`` applies to CSV and JSONL;
-    the columns ``text`` are text in every format.
+    the columns ``text`` are text in every format; ``row_groups`` reads only those row
+    groups of a Parquet file (a shard's share of it).
     """
     fmt = fmt or table_format(path)
     dtypes = {**(dtypes or {}), **dict.fromkeys(text, str)}
@@ -91,7 +93,8 @@ def read_chunks(
             # Column chunks read in buffered pieces rather than whole: memory then follows
             # the chunk, not the row group (60 MiB less on a 1M-row group, as fast).
             source = pq.ParquetFile(path, buffer_size=_READ_BUFFER_BYTES)
-            for batch in source.iter_batches(batch_size=rows_per_chunk):
+            groups = None if row_groups is None else list(row_groups)
+            for batch in source.iter_batches(batch_size=rows_per_chunk, row_groups=groups):
                 yield _with_text_columns(batch, text).to_pandas()
         elif fmt == "csv":
             yield from pd.read_csv(path, chunksize=rows_per_chunk, dtype=dtypes)

@@ -77,6 +77,7 @@ from modelship_serving.scoring.scorers import (
     in_process_scorer,
 )
 from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
+from modelship_serving.scoring.sharded import is_sharded_job, run_sharded_scoring
 
 __all__ = [
     "ScoreManifest",
@@ -163,7 +164,12 @@ def run_scoring(
     progress: ProgressCallback | None = None,
     scorer_factory: ScorerFactory = make_scorer,
 ) -> ScoreManifest:
-    """Run (or resume, or finish) one job; see the module docstring."""
+    """Run (or resume, or finish) one job; see the module docstring (and, for a dataset or a
+    shard of a sharded job, modelship_serving.scoring.sharded)."""
+    if is_sharded_job(settings):
+        return run_sharded_scoring(
+            settings, default_work_directory(settings), scorer_factory, progress
+        )
     started_at = datetime.now(UTC)
     output = _output(settings)
     if output.exists(MANIFEST_SUFFIX):
@@ -197,8 +203,22 @@ def run_scoring(
         )
     )
     try:
-        rows_in, chunk_count, resumed = _score_chunks(
-            settings, input_path, shown_input, metadata, scorer, output.partial, stream, progress
+        chunks = read_chunks(
+            input_path,
+            settings.rows_per_chunk,
+            read_dtypes(metadata),
+            settings.input_format,
+            text_columns(settings.key_column),
+        )
+        rows_in, chunk_count, resumed = score_chunks(
+            settings,
+            numbered(chunks),
+            shown_input,
+            metadata,
+            scorer,
+            output.partial,
+            stream,
+            progress,
         )
     finally:
         scorer.close()
@@ -229,18 +249,32 @@ def run_scoring(
     return manifest
 
 
-def _score_chunks(
+def numbered(frames: Iterator[pd.DataFrame], first_row: int = 0) -> Iterator[pd.DataFrame]:
+    """``frames`` indexed by their rows' numbers in the table, from ``first_row`` on (errors
+    name the `row`, and the output carries it)."""
+    row = first_row
+    for frame in frames:
+        frame.index = pd.RangeIndex(row, row + len(frame))
+        row += len(frame)
+        yield frame
+
+
+def score_chunks(
     settings: ScoreSettings,
-    input_path: Path,
+    chunks: Iterator[pd.DataFrame],
     shown: str,
     metadata: ModelMetadata,
     scorer: Scorer,
     partial: PartialResults,
     stream: StreamedOutput | None,
     progress: ProgressCallback | None,
+    first_chunk: int = 0,
+    passthrough: dict[str, Any] | None = None,
 ) -> tuple[int, int, int]:
     """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed).
 
+    ``chunks`` are indexed by row number (see :func:`numbered`) and committed as chunks
+    ``first_chunk`` on; ``passthrough`` columns (one value each) go into every output row.
     The next chunk is read and the previous one committed while this one is scored (see
     modelship_serving.scoring.pipeline); chunks are committed in order, and every chunk
     scored before an error is committed before the error leaves.
@@ -248,13 +282,6 @@ def _score_chunks(
     reference = metadata.reference_profile
     rows_in = chunk_count = resumed = 0
     clock = time.monotonic()
-    chunks = read_chunks(
-        input_path,
-        settings.rows_per_chunk,
-        read_dtypes(metadata),
-        settings.input_format,
-        text_columns(settings.key_column),
-    )
 
     def counted(frames: Iterator[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, BatchCounts]]:
         # Drift is counted on the reading thread, which has the least to do of the three.
@@ -272,7 +299,7 @@ def _score_chunks(
     ) -> None:
         keys = frame[settings.key_column] if settings.key_column else None
         predictions = prediction_table(
-            prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column)
+            prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column, passthrough)
         )
         partial.commit(
             chunk_index,
@@ -283,9 +310,10 @@ def _score_chunks(
             stream.append(chunk_index, predictions)
 
     with InOrderWork("commit") as commits:
-        for chunk_index, (frame, counts) in enumerate(read_ahead(counted(read_ahead(chunks)))):
-            row_numbers = np.arange(rows_in, rows_in + len(frame), dtype=np.int64)
-            frame.index = pd.RangeIndex(rows_in, rows_in + len(frame))  # errors name the `row`
+        for chunk_index, (frame, counts) in enumerate(
+            read_ahead(counted(read_ahead(chunks))), start=first_chunk
+        ):
+            row_numbers = frame.index.to_numpy(dtype=np.int64)
             rows_in += len(frame)
             chunk_count += 1
             if partial.is_committed(chunk_index):

@@ -43,12 +43,15 @@ def prediction_frame(
     rows: np.ndarray[Any, Any],
     keys: pd.Series | None,
     key_column: str | None,
+    passthrough: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """The output rows of one chunk: row number, key, label/prediction, one column per score."""
+    """The output rows of one chunk: row number, key, the ``passthrough`` columns (a
+    dataset's file and partition keys), label/prediction, one column per score."""
     columns: dict[str, Any] = {ROW_COLUMN: rows}
     if keys is not None and key_column is not None:
         # Text whatever the chunk holds (all gaps included): one column type in every chunk.
         columns[key_column] = keys.astype("string").array
+    columns.update(passthrough or {})
     for spec in metadata.outputs:
         values = outputs[spec.name].reshape(len(rows), -1)
         if values.dtype == np.object_:

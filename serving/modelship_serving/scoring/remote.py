@@ -109,3 +109,37 @@ def delete(uri: str) -> None:
                 gcs_client().bucket(parsed.host).blob(parsed.key).delete()
     except Exception as error:
         raise ScoringError(f"cannot delete {parsed.redacted()}: {error}") from error
+
+
+def list_objects(prefix_uri: str) -> list[tuple[str, str]]:
+    """The objects under the prefix ``prefix_uri`` (s3/gs) as (name relative to the prefix,
+    what changes when the object does: its ETag or generation, and size), sorted by name."""
+    parsed = parse_model_uri(prefix_uri.rstrip("/") + "/")
+    if parsed.scheme not in ("s3", "gs"):
+        raise ScoringError(
+            f"cannot list {parsed.redacted()}: a dataset is a local folder or an s3:// or gs://"
+            " prefix ending in '/'"
+        )
+    prefix = parsed.key
+    try:
+        if parsed.scheme == "s3":
+            from modelship_serving.fetch.s3 import s3_client
+
+            paginator = s3_client().get_paginator("list_objects_v2")
+            found = [
+                (item["Key"], f"etag={item['ETag'].strip(chr(34))} size={item['Size']}")
+                for page in paginator.paginate(Bucket=parsed.host, Prefix=prefix)
+                for item in page.get("Contents", [])
+            ]
+        else:
+            from modelship_serving.fetch.gcs import gcs_client
+
+            found = [
+                (blob.name, f"generation={blob.generation} size={blob.size}")
+                for blob in gcs_client().list_blobs(parsed.host, prefix=prefix)
+            ]
+    except Exception as error:
+        raise ScoringError(f"cannot list {parsed.redacted()}: {error}") from error
+    return sorted(
+        (key[len(prefix) :], identity) for key, identity in found if not key.endswith("/")
+    )

@@ -44,15 +44,20 @@ class InProcessScorer:
         # modelship_serving.scoring.pipeline): threads spinning between runs would take
         # their time (a quarter of the scoring time on 2 cores).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # A GPU batch pod (batch[].gpu) whose image has onnxruntime with CUDA scores on it.
+        providers = [
+            provider
+            for provider in ("CUDAExecutionProvider", "CPUExecutionProvider")
+            if provider in ort.get_available_providers()
+        ]
         try:
-            self.session = ort.InferenceSession(
-                str(model_file), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = ort.InferenceSession(str(model_file), options, providers=providers)
         except Exception as error:
             raise ScoringError(f"cannot load {model_file} with onnxruntime: {error}") from error
         self.metadata = metadata
         self.output_names = [spec.name for spec in metadata.outputs]
-        self.description = f"onnxruntime in-process ({model_file.name})"
+        on_gpu = self.session.get_providers()[0] == "CUDAExecutionProvider"
+        self.description = f"onnxruntime in-process ({model_file.name}{', CUDA' if on_gpu else ''})"
 
     def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
         feeds = frame_to_feeds(frame, self.metadata.input_schema)

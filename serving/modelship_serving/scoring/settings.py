@@ -11,6 +11,7 @@ from modelship_serving.drift import DEFAULT_PSI_THRESHOLD
 from modelship_serving.scoring.formats import TableFormat
 
 DEFAULT_ROWS_PER_CHUNK = 50_000
+MAX_SHARDS = 1000
 
 
 class ScoreSettings(BaseModel):
@@ -21,13 +22,28 @@ class ScoreSettings(BaseModel):
     model_repo: Path = Field(description="Model repository written by `modelship package`.")
     model: str = Field(description="Model name inside the repository.")
     input_uri: str = Field(
-        description="Input table (.csv/.parquet/.jsonl): path, file://, s3://, gs:// or http(s)://."
+        description="Input table (.csv/.parquet/.jsonl): path, file://, s3://, gs:// or"
+        " http(s)://; or a dataset: a local folder, or an s3/gs prefix ending in '/', of files"
+        " of one format, hive partitions included."
     )
     input_format: TableFormat | None = Field(
         default=None, description="csv, parquet or jsonl; absent: from the input's extension."
     )
     output_uri: str = Field(
         description="Output table: path, file://, s3:// or gs://; its extension picks the format."
+        " Ending in '/': a dataset, one part file per input piece (see output_format)."
+    )
+    output_format: TableFormat = Field(
+        default="parquet", description="Format of a dataset output's part files."
+    )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_SHARDS,
+        description="How many shards (pods of an Indexed Job) share the input.",
+    )
+    shard_index: int = Field(
+        default=0, ge=0, description="Which shard this is (the Job's completion index)."
     )
     triton_url: str | None = Field(
         default=None, description="Triton gRPC address (host:port); absent: onnxruntime in-process."
@@ -90,3 +106,16 @@ class ScoreManifest(BaseModel):
     finished_at: datetime = Field(description="When the output was complete (UTC).")
     drift_file: str = Field(description="The drift report written beside the output.")
     drifted_features: list[str] = Field(description="Features whose PSI exceeds the threshold.")
+    job: str | None = Field(
+        default=None,
+        description="Identity of the job (input files, model, settings) of a dataset or"
+        " sharded run: a shard that finds it published by another ends as done.",
+    )
+    shards: int = Field(default=1, description="Shards that scored the input.")
+    shards_committed: int = Field(
+        default=1,
+        description="Shards committed when this was written: all of them once published.",
+    )
+    parts: list[str] = Field(
+        default_factory=list, description="A dataset output's part files, in input order."
+    )

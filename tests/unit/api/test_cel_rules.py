@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import pytest
 from modelship.api import ModelDeployment, RetrainJob
+from modelship.api.batch import BATCH_GPU_NEEDS_SERVING_GPU, OUTPUT_FORMAT_OF_A_TABLE
 from modelship.api.common import (
     NODE_SELECTOR_KEYS,
     TOLERATION_EXISTS_WITHOUT_VALUE,
@@ -87,6 +88,19 @@ def _model_deployment(name: str, **spec: Any) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"model": MODEL, **spec}}
 
 
+def _batch_spec(gpu: bool, serving: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A spec with one batch job, on the serving GPU when ``gpu``."""
+    job = {
+        "name": "nightly",
+        "schedule": "@daily",
+        "input": {"uri": "s3://lake/in/"},
+        "output": {"uri": "s3://lake/{run}/"},
+        "gpu": gpu,
+        "parallelism": 4,
+    }
+    return {"model": MODEL, "serving": serving or {}, "batch": [job]}
+
+
 def _keda_spec(metrics: list[str], **resources: dict[str, str]) -> dict[str, Any]:
     """A spec scaling with KEDA on ``metrics`` (cpu, memory, requestsPerSecond)."""
     serving = {"resources": resources} if resources else {}
@@ -126,7 +140,11 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (BatchInput, {"uri": "s3://data/export"}, [INPUT_FORMAT_UNKNOWN]),
     (BatchOutput, {"uri": "s3://scores/{date}.parquet"}, []),
     (BatchOutput, {"uri": "pvc://scores/{run}.jsonl"}, []),
-    (BatchOutput, {"uri": "s3://scores/{date}/"}, [OUTPUT_FORMAT_UNKNOWN]),
+    (BatchInput, {"uri": "s3://lake/events/{date}/"}, []),
+    (BatchOutput, {"uri": "s3://scores/{date}/"}, []),
+    (BatchOutput, {"uri": "s3://scores/{date}/", "format": "csv"}, []),
+    (BatchOutput, {"uri": "s3://scores/{date}"}, [OUTPUT_FORMAT_UNKNOWN]),
+    (BatchOutput, {"uri": "s3://scores/{date}.csv", "format": "csv"}, [OUTPUT_FORMAT_OF_A_TABLE]),
     (BatchOutput, {"uri": "s3://scores/latest.parquet"}, [OUTPUT_NOT_PER_RUN]),
     (GpuSpec, {}, []),
     (GpuSpec, {"count": 2, "product": "NVIDIA-H100-80GB-HBM3"}, []),
@@ -311,6 +329,10 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (ModelDeploymentSpec, _keda_spec(["memory"], requests={"memory": "1Gi"}), []),
     (ModelDeploymentSpec, _keda_spec(["requestsPerSecond"]), []),
     (ModelDeploymentSpec, _keda_spec(["cpu"]), [KEDA_CPU_REQUEST]),
+    # A batch job on the serving GPU needs one.
+    (ModelDeploymentSpec, _batch_spec(gpu=True, serving={"gpu": {"count": 1}}), []),
+    (ModelDeploymentSpec, _batch_spec(gpu=False), []),
+    (ModelDeploymentSpec, _batch_spec(gpu=True), [BATCH_GPU_NEEDS_SERVING_GPU]),
     (ModelDeploymentSpec, _keda_spec(["cpu"], requests={"memory": "1Gi"}), [KEDA_CPU_REQUEST]),
     (
         ModelDeploymentSpec,

@@ -336,3 +336,104 @@ def test_the_operator_image_fetches_the_model(make_deployment: Any) -> None:
         ("triton", IMAGE, False),
         ("score", IMAGE, True),
     }
+
+
+def sharded_cron_job(make_deployment: Any, **job: Any) -> dict[str, Any]:
+    serving = job.pop("serving", {})
+    md = make_deployment(
+        {
+            "serving": serving,
+            "batch": [
+                {
+                    "name": "nightly",
+                    "schedule": "0 2 * * *",
+                    "input": {"uri": "s3://data/in/", "format": "parquet"},
+                    "output": {"uri": "s3://data/out/{date}.parquet"},
+                    "batchSize": 1024,
+                    "concurrency": 4,
+                    "suspend": True,
+                    "activeDeadlineSeconds": 3600,
+                    "resources": {"requests": {"cpu": "2"}},
+                    **job,
+                }
+            ],
+        }
+    )
+    children = build_model_deployment_children(md, steady_plan(md, MODEL))
+    [cron_job] = [c for c in children if c["kind"] == "CronJob"]
+    return cron_job
+
+
+JOB = ("spec", "jobTemplate", "spec")
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.37"])
+def test_parallelism_makes_an_indexed_job_whose_indexes_retry_alone(
+    make_deployment: Any, edit: Any, version: str
+) -> None:
+    cron_job = sharded_cron_job(
+        make_deployment, parallelism=4, output={"uri": "s3://data/out/{run}/", "format": "csv"}
+    )
+    args = list(NIGHTLY_ARGS)
+    args[args.index("--output") + 1] = "s3://data/out/{run}/"
+    expected = edit(
+        NIGHTLY,
+        {
+            (*JOB, "backoffLimit"): None,  # per index instead
+            (*JOB, "completionMode"): "Indexed",
+            (*JOB, "completions"): 4,
+            (*JOB, "parallelism"): 4,
+            (*JOB, "backoffLimitPerIndex"): 2,
+            (*SCORE, "args"): [*args, "--output-format", "csv", "--shards", "4"],
+        },
+    )
+    assert cron_job == expected
+    kubernetes_validate.validate(cron_job, version, strict=True)
+
+
+GPU_TAINT = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+@pytest.mark.parametrize(
+    ("gpu", "limits", "placement"),
+    [
+        (
+            {"count": 1, "product": "NVIDIA-H100-80GB-HBM3"},
+            {"nvidia.com/gpu": 1},
+            {
+                "nodeSelector": {"pool": "gpu", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+                "tolerations": GPU_TAINT,
+            },
+        ),
+        (
+            {"count": 1, "migProfile": "1g.10gb"},
+            {"nvidia.com/mig-1g.10gb": 1},
+            {
+                "nodeSelector": {"pool": "gpu"},
+                "tolerations": GPU_TAINT,
+            },
+        ),
+    ],
+    ids=["whole-gpu", "mig-slice"],
+)
+def test_a_gpu_batch_job_requests_the_gpu_the_deployment_serves_on(
+    make_deployment: Any,
+    edit: Any,
+    gpu: dict[str, Any],
+    limits: dict[str, Any],
+    placement: dict[str, Any],
+) -> None:
+    serving = {"gpu": gpu, "nodeSelector": {"pool": "gpu"}}
+    cron_job = sharded_cron_job(make_deployment, gpu=True, serving=serving)
+    pod = dict(NIGHTLY["spec"]["jobTemplate"]["spec"]["template"]["spec"]) | placement
+    expected = edit(
+        NIGHTLY,
+        {
+            POD: pod,
+            (*SCORE, "resources"): {"requests": {"cpu": "2"}, "limits": limits},
+        },
+    )
+    assert cron_job == expected
+    kubernetes_validate.validate(cron_job, "1.29", strict=True)
+    # Without gpu: true the same deployment's batch pods stay off the GPU.
+    assert sharded_cron_job(make_deployment, serving=serving) == NIGHTLY

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from modelship.api.model_deployment import BatchJobStatus, ModelDeployment
 from modelship.core.objects import Event
-from modelship.reconcile.batch import batch_status, exit_of, exits_wanted, failure_events
+from modelship.reconcile.batch import (
+    batch_status,
+    completed_indexes,
+    exit_of,
+    exits_wanted,
+    failure_events,
+    shards_of_latest_run,
+)
 from support.reconcile_states import md_body
 
 NIGHTLY = {
@@ -167,3 +174,32 @@ POD_CASES = {
 @pytest.mark.parametrize(("container", "said"), POD_CASES.values(), ids=POD_CASES.keys())
 def test_exit_of_the_score_container(container: dict[str, Any], said: str | None) -> None:
     assert exit_of({"status": {"containerStatuses": [container]}}) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [(None, 0), ("", 0), ("0", 1), ("1,3-5", 4), ("0-99", 100), ("2,x,4-", 1)],
+)
+def test_completed_indexes_are_counted_from_the_jobs_ranges(text: str | None, count: int) -> None:
+    assert completed_indexes(text) == count
+
+
+def indexed_run(name: str, created: str, completed: str | None, shards: int = 4) -> Any:
+    job = run(name)
+    job["metadata"]["creationTimestamp"] = created
+    job["spec"] = {"completionMode": "Indexed", "completions": shards, "parallelism": shards}
+    job["status"] = {"completedIndexes": completed, "succeeded": completed_indexes(completed)}
+    return job
+
+
+def test_status_shows_the_shards_done_of_the_latest_run() -> None:
+    sharded = ModelDeployment.model_validate(md_body(batch=[{**NIGHTLY, "parallelism": 4}]))
+    runs = [
+        indexed_run("wine-nightly-2", "2026-01-02T02:00:00Z", "0-3"),
+        indexed_run("wine-nightly-3", "2026-01-03T02:00:00Z", "0,2"),
+    ]
+    [status] = batch_status(sharded, [CRON_JOB], runs, [], {})
+    assert (status.shards_done, status.shards) == (2, 4)
+    assert shards_of_latest_run(runs[:1]) == (4, 4)
+    assert shards_of_latest_run([run("wine-nightly-4")]) is None  # one pod: no shards
+    assert shards_of_latest_run([]) is None

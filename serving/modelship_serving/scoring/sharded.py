@@ -1,0 +1,594 @@
+"""A scoring job over a dataset, or shared among the pods of an Indexed Job.
+
+The input's pieces (see modelship_serving.scoring.dataset) are dealt to ``shards`` shards
+by position; shard ``i`` (a pod's ``JOB_COMPLETION_INDEX``) scores its pieces and commits
+its chunks exactly as a single-table job does, into its own folder of the job's work
+directory ``.OUT.partial/shard-IIIII-of-NNNNN/`` (mirrored beside an s3/gs output). Once
+all its chunks are committed it writes its commit marker ``shard-IIIII-of-NNNNN.json``
+(which pieces became which chunks, rows, drift counts). Then it reads every shard's marker;
+the shard that finds all of them publishes:
+
+- a table output ``OUT``: every piece's chunks in input order, moved into place whole, then
+  ``OUT.drift.json`` and, last, ``OUT.manifest.json`` (as for one table);
+- a dataset output ``OUT/`` (a uri ending in ``/``): one part file ``part-KKKKK.<fmt>`` per
+  piece; on a local disk they are written into a hidden folder renamed to ``OUT`` in one
+  step, in object storage uploaded one by one; then ``OUT/_drift.json`` and, last,
+  ``OUT/_manifest.json``, which lists the parts. **A reader knows a dataset output is
+  complete when ``_manifest.json`` is there** (the ``_`` keeps it out of Arrow's and
+  Spark's dataset discovery).
+
+Publishing is idempotent, so it needs no lock: every marker names the job (a digest of the
+input's files, the model and the settings), what is published is made from committed
+chunks only and is the same bytes whoever makes it, and the record of it (``output.json``)
+is written before anything is published. Two shards that finish together both publish the
+same files; a shard (or its retry) that finds the manifest of its own job ends as done; an
+output that is not this job's is never touched. A retried shard resumes from its own
+committed chunks and never re-scores another shard's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
+from modelship_serving.drift_summary import write_drift_summary
+from modelship_serving.errors import ScoringError
+from modelship_serving.fetch.uri import redact_uri
+from modelship_serving.metadata import ModelMetadata
+from modelship_serving.scoring import remote
+from modelship_serving.scoring.checks import check_input, load_model, read_dtypes, text_columns
+from modelship_serving.scoring.dataset import (
+    InputDataset,
+    Piece,
+    is_dataset_uri,
+    list_input,
+    row_group_pieces,
+    shard_pieces,
+)
+from modelship_serving.scoring.destination import (
+    Destination,
+    LocalDestination,
+    Location,
+    atomic_write_text,
+    locate,
+)
+from modelship_serving.scoring.formats import TableFormat, TableWriter, read_chunks, table_format
+from modelship_serving.scoring.output import (
+    DRIFT_SUFFIX,
+    MANIFEST_SUFFIX,
+    ROW_COLUMN,
+    label_outputs,
+    partial_folder,
+)
+from modelship_serving.scoring.partial import PartialResults, chunk_name
+from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
+
+if TYPE_CHECKING:
+    from modelship_serving.scoring.job import ProgressCallback, ScorerFactory
+
+logger = logging.getLogger(__name__)
+
+DATASET_MANIFEST = "_manifest.json"
+DATASET_DRIFT = "_drift.json"
+INPUT_FILE_COLUMN = "input_file"
+OUTPUT_RECORD = "output.json"
+_EXTENSIONS: dict[TableFormat, str] = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
+
+
+def is_sharded_job(settings: ScoreSettings) -> bool:
+    """Whether the job is for this module: a dataset in or out, or more than one shard."""
+    return (
+        settings.shards > 1
+        or settings.output_uri.endswith("/")
+        or is_dataset_uri(settings.input_uri)
+    )
+
+
+def shard_folder(index: int, shards: int) -> str:
+    return f"shard-{index:05d}-of-{shards:05d}"
+
+
+def part_name(piece: int, fmt: TableFormat) -> str:
+    return f"part-{piece:05d}{_EXTENSIONS[fmt]}"
+
+
+@dataclass(frozen=True)
+class ShardedOutput:
+    """Where the job publishes (a table, or a dataset folder) and keeps its work."""
+
+    location: Location  # the table, or the dataset folder, in the folder above it
+    dataset: bool
+    format: TableFormat
+    shown: str
+    work: Path  # the job's work directory on this machine
+    mirror: Destination | None  # where it is kept beside an s3/gs output
+
+    @property
+    def folder(self) -> Destination:
+        """The dataset's folder."""
+        return self.location.folder.child(self.location.name)
+
+    def beside(self, record: str) -> tuple[Destination, str]:
+        """Where the manifest or drift report (``MANIFEST_SUFFIX``/``DRIFT_SUFFIX``) goes."""
+        if self.dataset:
+            return self.folder, DATASET_MANIFEST if record == MANIFEST_SUFFIX else DATASET_DRIFT
+        return self.location.folder, self.location.name + record
+
+    def write_beside(self, record: str, text: str) -> None:
+        folder, name = self.beside(record)
+        folder.write_text(name, text)
+
+    def published_manifest(self) -> ScoreManifest | None:
+        folder, name = self.beside(MANIFEST_SUFFIX)
+        text = folder.read_text(name)
+        return None if text is None else ScoreManifest.model_validate_json(text)
+
+    def is_visible(self) -> bool:
+        """Whether anything is published at the output (a table, or files in the folder)."""
+        if not self.dataset:
+            return self.location.folder.exists(self.location.name)
+        folder = self.folder
+        if isinstance(folder, LocalDestination):
+            return folder.folder.is_dir() and any(folder.folder.iterdir())
+        return bool(remote.list_objects(folder.show() + "/"))
+
+    def read(self, name: str) -> Any:
+        """A record of the job's work directory, from the mirror when there is one."""
+        text = (self.mirror or LocalDestination(self.work)).read_text(name)
+        return None if text is None else json.loads(text)
+
+    def write(self, name: str, record: dict[str, Any]) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.work / name, json.dumps(record, indent=2, default=str))
+        if self.mirror is not None:
+            self.mirror.put_file(self.work / name, name)
+
+    def shard(self, index: int, shards: int) -> PartialResults:
+        name = shard_folder(index, shards)
+        return PartialResults(
+            self.work / name, None if self.mirror is None else self.mirror.child(name)
+        )
+
+    def remove_work(self) -> None:
+        """Delete the work directory and its mirror (best effort: the job is done)."""
+        shutil.rmtree(self.work, ignore_errors=True)
+        if self.mirror is None:
+            return
+        try:
+            prefix = self.mirror.show() + "/"
+            for name, _ in remote.list_objects(prefix):
+                self.mirror.rm_file(quote(name))
+        except ScoringError as error:
+            logger.warning("could not delete %s: %s", self.mirror.show(), error)
+
+
+def _sharded_output(settings: ScoreSettings, scratch: Path) -> ShardedOutput:
+    dataset = settings.output_uri.endswith("/")
+    location = locate(settings.output_uri.rstrip("/"))
+    fmt = settings.output_format if dataset else table_format(Path(location.file_name))
+    work, mirror = location.folder.partial_work(
+        partial_folder(location.name), settings.work_dir, scratch
+    )
+    return ShardedOutput(location, dataset, fmt, redact_uri(settings.output_uri), work, mirror)
+
+
+def _input(settings: ScoreSettings, work: Path) -> tuple[InputDataset, list[Piece]]:
+    """The input and its pieces: files, or a single Parquet file's row groups when it is
+    shared among shards."""
+    if is_dataset_uri(settings.input_uri):
+        dataset = list_input(settings.input_uri, settings.input_format)
+        return dataset, list(dataset.files)
+    source = locate(settings.input_uri)
+    fmt = settings.input_format or table_format(Path(source.file_name))
+    path = _local_copy(source.folder, source.name, work / f"input-{source.file_name}")
+    whole = Piece(source.name, source.folder.content_identity(source.name, path))
+    dataset = InputDataset(source.folder, fmt, (whole,), is_dataset=False)
+    if fmt != "parquet" or settings.shards == 1:
+        return dataset, [whole]
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    counts = [metadata.row_group(group).num_rows for group in range(metadata.num_row_groups)]
+    return dataset, row_group_pieces(whole, counts)
+
+
+def _local_copy(folder: Destination, name: str, copy: Path) -> Path:
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return folder.local_file(name, copy)
+    except FileNotFoundError as error:
+        raise ScoringError(f"input {folder.show(name)} does not exist or is not a file") from error
+
+
+def _job_identity(
+    settings: ScoreSettings,
+    dataset: InputDataset,
+    pieces: list[Piece],
+    metadata: ModelMetadata,
+    output: ShardedOutput,
+) -> str:
+    # The single table's name is left out (a presigned URL's query changes); its identity
+    # is its content. A dataset's names are plain object names.
+    state = {
+        "input": redact_uri(settings.input_uri),
+        "format": dataset.format,
+        "pieces": [
+            [piece.file if dataset.is_dataset else "", piece.identity, piece.row_groups]
+            for piece in pieces
+        ],
+        "model_sha256": metadata.model_sha256,
+        "rows_per_chunk": settings.rows_per_chunk,
+        "key_column": settings.key_column,
+        "shards": settings.shards,
+        "output": output.shown,
+        "output_format": output.format,
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def run_sharded_scoring(
+    settings: ScoreSettings,
+    scratch: Path,
+    scorer_factory: ScorerFactory,
+    progress: ProgressCallback | None = None,
+) -> ScoreManifest:
+    """Score this shard, commit it, and publish when every shard is committed; see the
+    module docstring. Returns the published manifest, or, while other shards are still
+    to commit, a manifest of this shard with ``shards_committed < shards``."""
+    started_at = datetime.now(UTC)
+    output = _sharded_output(settings, scratch)
+    metadata, model_file = load_model(settings.model_repo, settings.model)
+    dataset, pieces = _input(settings, output.work)
+    job = _job_identity(settings, dataset, pieces, metadata, output)
+    published = output.published_manifest()
+    if published is not None:
+        if published.job != job:
+            raise ScoringError(
+                f"output {output.shown} already exists; remove it or choose another output"
+            )
+        logger.info("%s was published by this job already", output.shown)
+        _write_summary(settings, output, published)
+        return published
+    recorded = output.read(OUTPUT_RECORD)
+    if output.is_visible() and (recorded is None or recorded.get("job") != job):
+        raise ScoringError(
+            f"output {output.shown} already exists and is not this job's; remove it or choose"
+            " another output"
+        )
+    marker_name = f"{shard_folder(settings.shard_index, settings.shards)}.json"
+    marker = output.read(marker_name)
+    if marker is None or marker.get("job") != job:
+        marker = _score_shard(
+            settings, output, dataset, pieces, job, metadata, model_file, scorer_factory, progress
+        )
+        output.write(marker_name, marker)
+    markers = [
+        output.read(f"{shard_folder(index, settings.shards)}.json")
+        for index in range(settings.shards)
+    ]
+    committed = [m for m in markers if m is not None and m.get("job") == job]
+    if len(committed) < settings.shards:
+        logger.info(
+            "shard %d committed; %d of %d shards committed, the last one publishes",
+            settings.shard_index,
+            len(committed),
+            settings.shards,
+        )
+        return _shard_manifest(settings, output, marker, metadata, started_at, len(committed))
+    try:
+        return _publish(settings, output, len(pieces), committed, job, metadata, started_at)
+    except Exception:
+        # Another shard that saw every marker too may have published and cleaned up
+        # under this one: its manifest makes this shard done as well.
+        published = output.published_manifest()
+        if published is not None and published.job == job:
+            return published
+        raise
+
+
+def _score_shard(
+    settings: ScoreSettings,
+    output: ShardedOutput,
+    dataset: InputDataset,
+    pieces: list[Piece],
+    job: str,
+    metadata: ModelMetadata,
+    model_file: Path,
+    scorer_factory: ScorerFactory,
+    progress: ProgressCallback | None,
+) -> dict[str, Any]:
+    """Score and commit this shard's pieces; its commit marker."""
+    from modelship_serving.scoring.job import numbered, score_chunks
+
+    mine = shard_pieces(pieces, settings.shards, settings.shard_index)
+    partial = output.shard(settings.shard_index, settings.shards)
+    partial.begin({"job": job, "shard": settings.shard_index, "shards": settings.shards})
+    paths: dict[str, Path] = {}
+    for position in mine:  # every file checked before anything is scored
+        name = pieces[position].file
+        _check_passthrough(
+            _passthrough(dataset, pieces[position]), settings.key_column, metadata, name
+        )
+        if name not in paths:
+            paths[name] = _local_copy(
+                dataset.folder, dataset.name_in_folder(name), partial.work / "input" / name
+            )
+            check_input(
+                paths[name],
+                dataset.show(name),
+                dataset.format,
+                metadata,
+                settings.key_column,
+                settings.rows_per_chunk,
+            )
+    records: list[dict[str, Any]] = []
+    rows = chunks = resumed = 0
+    description = "nothing (no piece in this shard)"
+    if mine:
+        scorer = scorer_factory(settings, metadata, model_file)
+        description = scorer.description
+        try:
+            for position in mine:
+                piece = pieces[position]
+                frames = read_chunks(
+                    paths[piece.file],
+                    settings.rows_per_chunk,
+                    read_dtypes(metadata),
+                    dataset.format,
+                    text_columns(settings.key_column),
+                    piece.row_groups,
+                )
+                passthrough = _passthrough(dataset, piece)
+                piece_rows, piece_chunks, piece_resumed = score_chunks(
+                    settings,
+                    numbered(frames, piece.first_row),
+                    dataset.show(piece.file),
+                    metadata,
+                    scorer,
+                    partial,
+                    None,
+                    progress,
+                    first_chunk=chunks,
+                    passthrough=passthrough,
+                )
+                records.append(
+                    {
+                        "piece": position,
+                        "first_chunk": chunks,
+                        "chunks": piece_chunks,
+                        "rows": piece_rows,
+                    }
+                )
+                rows, chunks = rows + piece_rows, chunks + piece_chunks
+                resumed += piece_resumed
+        finally:
+            scorer.close()
+    counts = BatchCounts.empty(metadata.reference_profile)
+    for index in range(chunks):
+        counts.merge(batch_counts_from_json(partial.counts(index).read_text()))
+    shutil.rmtree(partial.work / "input", ignore_errors=True)
+    return {
+        "job": job,
+        "shard": settings.shard_index,
+        "pieces": records,
+        "rows": rows,
+        "chunks": chunks,
+        "resumed": resumed,
+        "scorer": description,
+        "counts": json.loads(counts.model_dump_json()),
+    }
+
+
+def _passthrough(dataset: InputDataset, piece: Piece) -> dict[str, Any]:
+    """The columns a dataset's rows carry into the output: their file and partition keys."""
+    return {INPUT_FILE_COLUMN: piece.file, **piece.partition} if dataset.is_dataset else {}
+
+
+def _check_passthrough(
+    columns: dict[str, Any], key: str | None, metadata: ModelMetadata, file: str
+) -> None:
+    """ScoringError when a partition key would take the name of an output column."""
+    taken = {ROW_COLUMN, *([key] if key else [])}
+    for name in columns:
+        clash = name in taken or any(
+            name == spec.name or name.startswith(f"{spec.name}_") for spec in metadata.outputs
+        )
+        if clash:
+            raise ScoringError(
+                f"input file {file}: partition key {name!r} is also an output column; rename"
+                " the partition folder. Nothing was scored."
+            )
+
+
+def _base_manifest(
+    settings: ScoreSettings,
+    output: ShardedOutput,
+    markers: list[dict[str, Any]],
+    metadata: ModelMetadata,
+    started_at: datetime,
+    committed: int,
+) -> ScoreManifest:
+    rows = sum(int(marker["rows"]) for marker in markers)
+    scorers = sorted({str(marker["scorer"]) for marker in markers if marker["pieces"]})
+    return ScoreManifest(
+        input=redact_uri(settings.input_uri),
+        output=output.shown,
+        output_format=output.format,
+        rows_in=rows,
+        rows_out=0,
+        model_name=metadata.name,
+        model_version=metadata.version,
+        model_sha256=metadata.model_sha256,
+        scorer=", ".join(scorers) or "nothing",
+        rows_per_chunk=settings.rows_per_chunk,
+        chunks=sum(int(marker["chunks"]) for marker in markers),
+        chunks_resumed=sum(int(marker["resumed"]) for marker in markers),
+        started_at=started_at,
+        finished_at=started_at,
+        drift_file=output.beside(DRIFT_SUFFIX)[1],
+        drifted_features=[],
+        job=markers[0]["job"],
+        shards=settings.shards,
+        shards_committed=committed,
+    )
+
+
+def _shard_manifest(
+    settings: ScoreSettings,
+    output: ShardedOutput,
+    marker: dict[str, Any],
+    metadata: ModelMetadata,
+    started_at: datetime,
+    committed: int,
+) -> ScoreManifest:
+    """What this shard did, when it is not the one that publishes."""
+    manifest = _base_manifest(settings, output, [marker], metadata, started_at, committed)
+    return manifest.model_copy(update={"rows_out": manifest.rows_in})
+
+
+def _chunk_file(output: ShardedOutput, shard: int, shards: int, chunk: int) -> Path:
+    """A committed chunk of any shard, on this machine (downloaded from the mirror when
+    another pod committed it)."""
+    partial = output.shard(shard, shards)
+    path = partial.chunk(chunk)
+    if not path.is_file():
+        if partial.mirror is None:
+            raise ScoringError(f"internal error: committed chunk {path} is missing")
+        partial.mirror.get_file(chunk_name(chunk), path)
+    return path
+
+
+def _publish(
+    settings: ScoreSettings,
+    output: ShardedOutput,
+    piece_count: int,
+    markers: list[dict[str, Any]],
+    job: str,
+    metadata: ModelMetadata,
+    started_at: datetime,
+) -> ScoreManifest:
+    reference = metadata.reference_profile
+    total = BatchCounts.empty(reference)
+    for marker in markers:
+        total.merge(batch_counts_from_json(json.dumps(marker["counts"])))
+    where = {
+        int(record["piece"]): (int(marker["shard"]), record)
+        for marker in markers
+        for record in marker["pieces"]
+    }
+    if sorted(where) != list(range(piece_count)):
+        raise ScoringError("internal error: the shards' markers do not cover every piece")
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{output.location.file_name}.", dir=_staging_parent(output))
+    )
+    try:
+        rows_out, parts = _assemble(settings, output, metadata, where, piece_count, staging)
+        summary = _base_manifest(settings, output, markers, metadata, started_at, len(markers))
+        if rows_out != summary.rows_in:
+            raise ScoringError(
+                f"internal error: {summary.rows_in} rows scored but {rows_out} assembled"
+            )
+        report = drift_report(total, reference, settings.psi_threshold)
+        manifest = summary.model_copy(
+            update={
+                "rows_out": rows_out,
+                "finished_at": datetime.now(UTC),
+                "drifted_features": report.drifted_features,
+                "parts": parts,
+            }
+        )
+        drift = report.model_dump(mode="json")
+        output.write(OUTPUT_RECORD, {"job": job})
+        _move_into_place(output, staging, parts, job)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    output.write_beside(DRIFT_SUFFIX, json.dumps(drift, indent=2))
+    output.write_beside(MANIFEST_SUFFIX, manifest.model_dump_json(indent=2))
+    _write_summary(settings, output, manifest, drift)
+    output.remove_work()
+    return manifest
+
+
+def _staging_parent(output: ShardedOutput) -> Path:
+    parent = output.location.folder.staging_dir(output.work)
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _assemble(
+    settings: ScoreSettings,
+    output: ShardedOutput,
+    metadata: ModelMetadata,
+    where: dict[int, tuple[int, dict[str, Any]]],
+    piece_count: int,
+    staging: Path,
+) -> tuple[int, list[str]]:
+    """Write the output's files into ``staging`` from the committed chunks, in input order:
+    (rows written, part file names; none for a table)."""
+    labels = label_outputs(metadata)
+    rows = 0
+    parts: list[str] = []
+    writer = None if output.dataset else TableWriter(staging / "table", output.format, labels)
+    for piece in range(piece_count):
+        shard, record = where[piece]
+        if output.dataset:
+            parts.append(part_name(piece, output.format))
+            part = TableWriter(staging / parts[-1], output.format, labels)
+        else:
+            assert writer is not None
+            part = writer
+        first = int(record["first_chunk"])
+        for chunk in range(first, first + int(record["chunks"])):
+            rows += part.write_parquet_file(_chunk_file(output, shard, settings.shards, chunk))
+        if output.dataset:
+            part.close()
+    if writer is not None:
+        writer.close()
+    return rows, parts
+
+
+def _move_into_place(output: ShardedOutput, staging: Path, parts: list[str], job: str) -> None:
+    """Publish the staged files: a table moved whole; a local dataset folder renamed into
+    place in one step; a dataset in object storage uploaded part by part (the manifest,
+    written after, marks it complete)."""
+    if not output.dataset:
+        output.location.folder.move_file(staging / "table", output.location.name)
+        return
+    folder = output.folder
+    if isinstance(folder, LocalDestination):
+        try:
+            staging.replace(folder.folder)
+        except OSError:
+            # Published already by this job (another shard, or this one before a crash):
+            # the same parts, made from the same chunks.
+            if output.read(OUTPUT_RECORD) != {"job": job} or not folder.folder.is_dir():
+                raise
+        return
+    for part in parts:
+        folder.put_file(staging / part, part)
+
+
+def _write_summary(
+    settings: ScoreSettings,
+    output: ShardedOutput,
+    manifest: ScoreManifest,
+    drift: dict[str, Any] | None = None,
+) -> None:
+    if settings.drift_summary is None:
+        return
+    if drift is None:
+        folder, name = output.beside(DRIFT_SUFFIX)
+        text = folder.read_text(name)
+        if text is None:
+            return
+        drift = json.loads(text)
+    write_drift_summary(settings.drift_summary, drift, manifest.finished_at, output.shown)
