@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from modelship_serving.scoring.sharded import DATASET_MANIFEST
+from modelship_serving.scoring.shard_output import DATASET_MANIFEST
 
 from support.sklearn_models import customer_rows as rows
 from support.tables import write_table

@@ -32,19 +32,14 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from modelship_serving.drift import BatchCounts, batch_counts_from_json, drift_report
-from modelship_serving.drift_summary import write_drift_summary
+from modelship_serving.drift import BatchCounts, batch_counts_from_json
 from modelship_serving.errors import ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
-from modelship_serving.scoring import remote
 from modelship_serving.scoring.checks import check_input, load_model, read_dtypes, text_columns
 from modelship_serving.scoring.dataset import (
     InputDataset,
@@ -56,32 +51,27 @@ from modelship_serving.scoring.dataset import (
 )
 from modelship_serving.scoring.destination import (
     Destination,
-    LocalDestination,
-    Location,
-    atomic_write_text,
     locate,
 )
-from modelship_serving.scoring.formats import TableFormat, TableWriter, read_chunks, table_format
+from modelship_serving.scoring.formats import read_chunks, table_format
 from modelship_serving.scoring.output import (
-    DRIFT_SUFFIX,
-    MANIFEST_SUFFIX,
     ROW_COLUMN,
-    label_outputs,
-    partial_folder,
 )
-from modelship_serving.scoring.partial import PartialResults, chunk_name
 from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
+from modelship_serving.scoring.shard_output import (
+    OUTPUT_RECORD,
+    ShardedOutput,
+    shard_folder,
+    sharded_output,
+)
+from modelship_serving.scoring.shard_publish import publish, shard_manifest, write_summary
 
 if TYPE_CHECKING:
     from modelship_serving.scoring.job import ProgressCallback, ScorerFactory
 
 logger = logging.getLogger(__name__)
 
-DATASET_MANIFEST = "_manifest.json"
-DATASET_DRIFT = "_drift.json"
 INPUT_FILE_COLUMN = "input_file"
-OUTPUT_RECORD = "output.json"
-_EXTENSIONS: dict[TableFormat, str] = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
 
 
 def is_sharded_job(settings: ScoreSettings) -> bool:
@@ -91,94 +81,6 @@ def is_sharded_job(settings: ScoreSettings) -> bool:
         or settings.output_uri.endswith("/")
         or is_dataset_uri(settings.input_uri)
     )
-
-
-def shard_folder(index: int, shards: int) -> str:
-    return f"shard-{index:05d}-of-{shards:05d}"
-
-
-def part_name(piece: int, fmt: TableFormat) -> str:
-    return f"part-{piece:05d}{_EXTENSIONS[fmt]}"
-
-
-@dataclass(frozen=True)
-class ShardedOutput:
-    """Where the job publishes (a table, or a dataset folder) and keeps its work."""
-
-    location: Location  # the table, or the dataset folder, in the folder above it
-    dataset: bool
-    format: TableFormat
-    shown: str
-    work: Path  # the job's work directory on this machine
-    mirror: Destination | None  # where it is kept beside an s3/gs output
-
-    @property
-    def folder(self) -> Destination:
-        """The dataset's folder."""
-        return self.location.folder.child(self.location.name)
-
-    def beside(self, record: str) -> tuple[Destination, str]:
-        """Where the manifest or drift report (``MANIFEST_SUFFIX``/``DRIFT_SUFFIX``) goes."""
-        if self.dataset:
-            return self.folder, DATASET_MANIFEST if record == MANIFEST_SUFFIX else DATASET_DRIFT
-        return self.location.folder, self.location.name + record
-
-    def write_beside(self, record: str, text: str) -> None:
-        folder, name = self.beside(record)
-        folder.write_text(name, text)
-
-    def published_manifest(self) -> ScoreManifest | None:
-        folder, name = self.beside(MANIFEST_SUFFIX)
-        text = folder.read_text(name)
-        return None if text is None else ScoreManifest.model_validate_json(text)
-
-    def is_visible(self) -> bool:
-        """Whether anything is published at the output (a table, or files in the folder)."""
-        if not self.dataset:
-            return self.location.folder.exists(self.location.name)
-        folder = self.folder
-        if isinstance(folder, LocalDestination):
-            return folder.folder.is_dir() and any(folder.folder.iterdir())
-        return bool(remote.list_objects(folder.show() + "/"))
-
-    def read(self, name: str) -> Any:
-        """A record of the job's work directory, from the mirror when there is one."""
-        text = (self.mirror or LocalDestination(self.work)).read_text(name)
-        return None if text is None else json.loads(text)
-
-    def write(self, name: str, record: dict[str, Any]) -> None:
-        self.work.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.work / name, json.dumps(record, indent=2, default=str))
-        if self.mirror is not None:
-            self.mirror.put_file(self.work / name, name)
-
-    def shard(self, index: int, shards: int) -> PartialResults:
-        name = shard_folder(index, shards)
-        return PartialResults(
-            self.work / name, None if self.mirror is None else self.mirror.child(name)
-        )
-
-    def remove_work(self) -> None:
-        """Delete the work directory and its mirror (best effort: the job is done)."""
-        shutil.rmtree(self.work, ignore_errors=True)
-        if self.mirror is None:
-            return
-        try:
-            prefix = self.mirror.show() + "/"
-            for name, _ in remote.list_objects(prefix):
-                self.mirror.rm_file(quote(name))
-        except ScoringError as error:
-            logger.warning("could not delete %s: %s", self.mirror.show(), error)
-
-
-def _sharded_output(settings: ScoreSettings, scratch: Path) -> ShardedOutput:
-    dataset = settings.output_uri.endswith("/")
-    location = locate(settings.output_uri.rstrip("/"))
-    fmt = settings.output_format if dataset else table_format(Path(location.file_name))
-    work, mirror = location.folder.partial_work(
-        partial_folder(location.name), settings.work_dir, scratch
-    )
-    return ShardedOutput(location, dataset, fmt, redact_uri(settings.output_uri), work, mirror)
 
 
 def _input(settings: ScoreSettings, work: Path) -> tuple[InputDataset, list[Piece]]:
@@ -245,7 +147,7 @@ def run_sharded_scoring(
     module docstring. Returns the published manifest, or, while other shards are still
     to commit, a manifest of this shard with ``shards_committed < shards``."""
     started_at = datetime.now(UTC)
-    output = _sharded_output(settings, scratch)
+    output = sharded_output(settings, scratch)
     metadata, model_file = load_model(settings.model_repo, settings.model)
     dataset, pieces = _input(settings, output.work)
     job = _job_identity(settings, dataset, pieces, metadata, output)
@@ -256,7 +158,7 @@ def run_sharded_scoring(
                 f"output {output.shown} already exists; remove it or choose another output"
             )
         logger.info("%s was published by this job already", output.shown)
-        _write_summary(settings, output, published)
+        write_summary(settings, output, published)
         return published
     recorded = output.read(OUTPUT_RECORD)
     if output.is_visible() and (recorded is None or recorded.get("job") != job):
@@ -283,9 +185,9 @@ def run_sharded_scoring(
             len(committed),
             settings.shards,
         )
-        return _shard_manifest(settings, output, marker, metadata, started_at, len(committed))
+        return shard_manifest(settings, output, marker, metadata, started_at, len(committed))
     try:
-        return _publish(settings, output, len(pieces), committed, job, metadata, started_at)
+        return publish(settings, output, len(pieces), committed, job, metadata, started_at)
     except Exception:
         # Another shard that saw every marker too may have published and cleaned up
         # under this one: its manifest makes this shard done as well.
@@ -407,188 +309,3 @@ def _check_passthrough(
                 f"input file {file}: partition key {name!r} is also an output column; rename"
                 " the partition folder. Nothing was scored."
             )
-
-
-def _base_manifest(
-    settings: ScoreSettings,
-    output: ShardedOutput,
-    markers: list[dict[str, Any]],
-    metadata: ModelMetadata,
-    started_at: datetime,
-    committed: int,
-) -> ScoreManifest:
-    rows = sum(int(marker["rows"]) for marker in markers)
-    scorers = sorted({str(marker["scorer"]) for marker in markers if marker["pieces"]})
-    return ScoreManifest(
-        input=redact_uri(settings.input_uri),
-        output=output.shown,
-        output_format=output.format,
-        rows_in=rows,
-        rows_out=0,
-        model_name=metadata.name,
-        model_version=metadata.version,
-        model_sha256=metadata.model_sha256,
-        scorer=", ".join(scorers) or "nothing",
-        rows_per_chunk=settings.rows_per_chunk,
-        chunks=sum(int(marker["chunks"]) for marker in markers),
-        chunks_resumed=sum(int(marker["resumed"]) for marker in markers),
-        started_at=started_at,
-        finished_at=started_at,
-        drift_file=output.beside(DRIFT_SUFFIX)[1],
-        drifted_features=[],
-        job=markers[0]["job"],
-        shards=settings.shards,
-        shards_committed=committed,
-    )
-
-
-def _shard_manifest(
-    settings: ScoreSettings,
-    output: ShardedOutput,
-    marker: dict[str, Any],
-    metadata: ModelMetadata,
-    started_at: datetime,
-    committed: int,
-) -> ScoreManifest:
-    """What this shard did, when it is not the one that publishes."""
-    manifest = _base_manifest(settings, output, [marker], metadata, started_at, committed)
-    return manifest.model_copy(update={"rows_out": manifest.rows_in})
-
-
-def _chunk_file(output: ShardedOutput, shard: int, shards: int, chunk: int) -> Path:
-    """A committed chunk of any shard, on this machine (downloaded from the mirror when
-    another pod committed it)."""
-    partial = output.shard(shard, shards)
-    path = partial.chunk(chunk)
-    if not path.is_file():
-        if partial.mirror is None:
-            raise ScoringError(f"internal error: committed chunk {path} is missing")
-        partial.mirror.get_file(chunk_name(chunk), path)
-    return path
-
-
-def _publish(
-    settings: ScoreSettings,
-    output: ShardedOutput,
-    piece_count: int,
-    markers: list[dict[str, Any]],
-    job: str,
-    metadata: ModelMetadata,
-    started_at: datetime,
-) -> ScoreManifest:
-    reference = metadata.reference_profile
-    total = BatchCounts.empty(reference)
-    for marker in markers:
-        total.merge(batch_counts_from_json(json.dumps(marker["counts"])))
-    where = {
-        int(record["piece"]): (int(marker["shard"]), record)
-        for marker in markers
-        for record in marker["pieces"]
-    }
-    if sorted(where) != list(range(piece_count)):
-        raise ScoringError("internal error: the shards' markers do not cover every piece")
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{output.location.file_name}.", dir=_staging_parent(output))
-    )
-    try:
-        rows_out, parts = _assemble(settings, output, metadata, where, piece_count, staging)
-        summary = _base_manifest(settings, output, markers, metadata, started_at, len(markers))
-        if rows_out != summary.rows_in:
-            raise ScoringError(
-                f"internal error: {summary.rows_in} rows scored but {rows_out} assembled"
-            )
-        report = drift_report(total, reference, settings.psi_threshold)
-        manifest = summary.model_copy(
-            update={
-                "rows_out": rows_out,
-                "finished_at": datetime.now(UTC),
-                "drifted_features": report.drifted_features,
-                "parts": parts,
-            }
-        )
-        drift = report.model_dump(mode="json")
-        output.write(OUTPUT_RECORD, {"job": job})
-        _move_into_place(output, staging, parts, job)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    output.write_beside(DRIFT_SUFFIX, json.dumps(drift, indent=2))
-    output.write_beside(MANIFEST_SUFFIX, manifest.model_dump_json(indent=2))
-    _write_summary(settings, output, manifest, drift)
-    output.remove_work()
-    return manifest
-
-
-def _staging_parent(output: ShardedOutput) -> Path:
-    parent = output.location.folder.staging_dir(output.work)
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
-
-
-def _assemble(
-    settings: ScoreSettings,
-    output: ShardedOutput,
-    metadata: ModelMetadata,
-    where: dict[int, tuple[int, dict[str, Any]]],
-    piece_count: int,
-    staging: Path,
-) -> tuple[int, list[str]]:
-    """Write the output's files into ``staging`` from the committed chunks, in input order:
-    (rows written, part file names; none for a table)."""
-    labels = label_outputs(metadata)
-    rows = 0
-    parts: list[str] = []
-    writer = None if output.dataset else TableWriter(staging / "table", output.format, labels)
-    for piece in range(piece_count):
-        shard, record = where[piece]
-        if output.dataset:
-            parts.append(part_name(piece, output.format))
-            part = TableWriter(staging / parts[-1], output.format, labels)
-        else:
-            assert writer is not None
-            part = writer
-        first = int(record["first_chunk"])
-        for chunk in range(first, first + int(record["chunks"])):
-            rows += part.write_parquet_file(_chunk_file(output, shard, settings.shards, chunk))
-        if output.dataset:
-            part.close()
-    if writer is not None:
-        writer.close()
-    return rows, parts
-
-
-def _move_into_place(output: ShardedOutput, staging: Path, parts: list[str], job: str) -> None:
-    """Publish the staged files: a table moved whole; a local dataset folder renamed into
-    place in one step; a dataset in object storage uploaded part by part (the manifest,
-    written after, marks it complete)."""
-    if not output.dataset:
-        output.location.folder.move_file(staging / "table", output.location.name)
-        return
-    folder = output.folder
-    if isinstance(folder, LocalDestination):
-        try:
-            staging.replace(folder.folder)
-        except OSError:
-            # Published already by this job (another shard, or this one before a crash):
-            # the same parts, made from the same chunks.
-            if output.read(OUTPUT_RECORD) != {"job": job} or not folder.folder.is_dir():
-                raise
-        return
-    for part in parts:
-        folder.put_file(staging / part, part)
-
-
-def _write_summary(
-    settings: ScoreSettings,
-    output: ShardedOutput,
-    manifest: ScoreManifest,
-    drift: dict[str, Any] | None = None,
-) -> None:
-    if settings.drift_summary is None:
-        return
-    if drift is None:
-        folder, name = output.beside(DRIFT_SUFFIX)
-        text = folder.read_text(name)
-        if text is None:
-            return
-        drift = json.loads(text)
-    write_drift_summary(settings.drift_summary, drift, manifest.finished_at, output.shown)

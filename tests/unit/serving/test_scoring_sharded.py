@@ -20,7 +20,7 @@ from modelship_serving.packaging.package import package_model
 from modelship_serving.scoring.dataset import Piece, row_group_pieces, shard_pieces
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
-from modelship_serving.scoring.sharded import DATASET_DRIFT, DATASET_MANIFEST
+from modelship_serving.scoring.shard_output import DATASET_DRIFT, DATASET_MANIFEST
 from support.datasets import assert_predictions, read_dataset_output, write_dataset
 from support.object_store import in_process_s3
 from support.sklearn_models import customer_rows as rows
