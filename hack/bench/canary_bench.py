@@ -9,10 +9,11 @@ counts the failures itself. Every interval the counters are read as the operator
 (scrape_revisions on each revision's ready pods' metrics port) and the same readings are
 judged by every policy:
 
-- modelship: its pure analysis (judge) with the API's default thresholds and a failureLimit
-  of 1 and of 2, counting failed measurements as the canary strategy does (rollback when more
-  than failureLimit failed; a window with too few canary requests grows instead of being
-  judged);
+- modelship: its pure analysis (judge) with the API's default thresholds, counting failed
+  measurements as the canary strategy does (Tally: rollback at one more failed measurement
+  than failureLimit tolerates on the failure rate, or latencyFailureLimit on timings alone;
+  a window with too few canary requests grows instead of being judged), with the defaults
+  (1 and 2), one limit of 1 for both, and the earlier default of 2 for both;
 - Argo Rollouts and Flagger: the canary's success rate over the interval, as their documented
   Prometheus queries compute it (Triton answers a failed inference with HTTP 500, which their
   `response_code!~"5.*"` queries count as a failure), against their documented thresholds
@@ -47,7 +48,7 @@ from modelship.api.model_deployment_status import AnalysisOutcome, RequestCounte
 from modelship.api.rollout import CanaryAnalysis
 from modelship.core.names import REVISION
 from modelship.handlers.triton_metrics import scrape_revisions
-from modelship.reconcile.rollout.analysis import judge, window
+from modelship.reconcile.rollout.analysis import Tally, judge, window
 from support.canary_tritons import CANARY_ADDRESS, STABLE_ADDRESS, Gateway, package, tritons
 
 STABLE, CANARY = "wine-stable", "wine-canary"
@@ -67,16 +68,16 @@ class Policy(Protocol):
 
 @dataclass
 class Modelship:
-    """The canary strategy's accounting around modelship's pure analysis (canary._measure)."""
+    """The canary strategy's accounting around modelship's pure analysis (canary.measure)."""
 
     name: str
     settings: CanaryAnalysis
     window_start: tuple[RequestCounters, RequestCounters] | None = None
-    failed: int = 0
+    tally: Tally = field(default_factory=Tally)
     failures: list[str] = field(default_factory=list)  # each failed measurement's message
 
     def start(self, stable: RequestCounters, canary: RequestCounters) -> None:
-        self.window_start, self.failed, self.failures = (stable, canary), 0, []
+        self.window_start, self.tally, self.failures = (stable, canary), Tally(), []
 
     def rolls_back(self, stable: RequestCounters, canary: RequestCounters) -> bool:
         assert self.window_start is not None
@@ -90,9 +91,9 @@ class Modelship:
         if not too_few:  # too few requests: the window grows until there are enough
             self.window_start = (stable, canary)
         if verdict.outcome == AnalysisOutcome.FAILED:
-            self.failed += 1
             self.failures.append(verdict.message)
-        return self.failed > self.settings.failure_limit
+        self.tally = self.tally.counted(verdict)
+        return self.tally.exhausted(self.settings)
 
 
 @dataclass
@@ -120,16 +121,19 @@ class SuccessRate:
         return self.failed >= self.failed_checks_to_roll_back
 
 
-def modelship(failure_limit: int) -> Modelship:
-    """modelship's default thresholds with this failureLimit."""
-    default = " (the default)" if failure_limit == CanaryAnalysis().failure_limit else ""
-    name = f"modelship, failureLimit {failure_limit}{default}"
-    return Modelship(name, CanaryAnalysis(failure_limit=failure_limit))
+def modelship(failure_limit: int, latency_failure_limit: int) -> Modelship:
+    """modelship's default thresholds with these failure limits."""
+    limits = CanaryAnalysis(
+        failure_limit=failure_limit, latency_failure_limit=latency_failure_limit
+    )
+    default = " (the defaults)" if limits == CanaryAnalysis() else ""
+    name = f"modelship, failureLimit {failure_limit}, latencyFailureLimit {latency_failure_limit}"
+    return Modelship(name + default, limits)
 
 
 def policies() -> list[Policy]:
     return [
-        *(modelship(failure_limit) for failure_limit in (1, 2)),
+        *(modelship(*limits) for limits in ((1, 2), (1, 1), (2, 2))),
         # argo-rollouts docs/features/analysis.md, "Background Analysis": the success-rate
         # AnalysisTemplate, `successCondition: result[0] >= 0.95`, over
         # `sum(irate(istio_requests_total{...,response_code!~"5.*"}[5m])) / sum(irate(...))`;
@@ -276,8 +280,10 @@ def report(args: argparse.Namespace, failing: list[Run], healthy: list[Run]) -> 
         within = sum(1 for a in caught if a <= 2)
         false = sum(1 for run in healthy if policy.name in run.rolled_back_at)
         print(f"| {policy.name} | {detect} | {within}/{len(failing)} | {false}/{len(healthy)} |")
+    defaults = CanaryAnalysis()
+    default_policy = modelship(defaults.failure_limit, defaults.latency_failure_limit).name
     for n, run in enumerate(healthy, 1):
-        for message in run.failure_messages[modelship(2).name]:
+        for message in run.failure_messages[default_policy]:
             print(f"healthy canary {n}, a failed modelship measurement: {message}")
 
 

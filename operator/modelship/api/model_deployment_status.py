@@ -89,7 +89,12 @@ class CanaryStatus(RevisionStatus):
     step_started_at: datetime | None = Field(
         default=None, description="When the current step's weight first reached a ready pod."
     )
-    failed_analyses: int = Field(default=0, description="Failed measurements so far.")
+    failed_analyses: int = Field(
+        default=0, description="Measurements failed on the failure rate so far."
+    )
+    failed_latency_analyses: int = Field(
+        default=0, description="Measurements failed on latency or queue time alone so far."
+    )
     paused: bool = Field(
         default=False,
         description="Held at its step by a person's pause command until resumed or promoted.",

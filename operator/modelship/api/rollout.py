@@ -110,8 +110,19 @@ class CanaryAnalysis(ApiModel):
         description="Requests a canary must have served before it is judged.",
     )
     failure_limit: NonNegativeInt32 = Field(
+        default=1,
+        description=(
+            "Measurements failed on the failure rate tolerated before automatic rollback (the "
+            "canary goes at one more)."
+        ),
+    )
+    latency_failure_limit: NonNegativeInt32 = Field(
         default=2,
-        description="Failed measurements tolerated before automatic rollback.",
+        description=(
+            "Measurements failed on latency or queue time alone tolerated before automatic "
+            "rollback: timings are noisier than failures on a busy node, so they get their own "
+            "limit."
+        ),
     )
     provider: MetricsProvider = Field(
         default_factory=MetricsProvider, description="Where the metrics come from."

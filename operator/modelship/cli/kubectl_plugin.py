@@ -278,7 +278,8 @@ def describe(body: dict[str, Any]) -> str:
         lines.append(
             f"Canary: {canary.name} (version {canary.version}), {canary.weight}% of traffic, "
             f"{canary.ready_replicas}/{canary.replicas} pods ready, "
-            f"{canary.failed_analyses} failed analyses{paused}"
+            f"{canary.failed_analyses} failed analyses, "
+            f"{canary.failed_latency_analyses} failed on timing alone{paused}"
         )
         if (gate := canary.prediction_gate) is not None:
             said = gate.message or f"Job {gate.job} compares it with stable"

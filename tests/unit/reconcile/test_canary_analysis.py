@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from modelship.api.model_deployment_status import AnalysisOutcome
 from modelship.api.rollout import CanaryAnalysis
-from modelship.reconcile.rollout.analysis import Window, duration, judge
+from modelship.reconcile.rollout.analysis import Tally, Window, duration, judge
 
 
 def served(requests: int, failed: int = 0, latency_ms: float = 5, queue_ms: float = 0.1) -> Window:
@@ -38,6 +38,37 @@ def test_a_measurement_judges_the_canary_against_stable(
     verdict = judge(CanaryAnalysis.model_validate(settings), canary, STABLE)
     assert verdict.outcome == AnalysisOutcome(outcome)
     assert quoted in verdict.message
+
+
+FAILING = served(200, failed=10)  # 5%: fails on the failure rate
+SLOW = served(200, latency_ms=8)  # fails on latency alone
+SLOW_AND_FAILING = served(200, failed=10, latency_ms=8)
+
+
+@pytest.mark.parametrize(
+    ("measurements", "rolled_back_at"),
+    [
+        # Defaults: the second measurement failed on the failure rate rolls the canary back.
+        ([FAILING, FAILING], 2),
+        ([FAILING, STABLE, FAILING], 3),
+        # Timings alone are noisier on a busy node: the third such measurement does.
+        ([SLOW, SLOW, SLOW], 3),
+        ([SLOW, FAILING, SLOW, FAILING], 4),
+        # A measurement failing both ways counts as a failure-rate one.
+        ([SLOW_AND_FAILING, SLOW_AND_FAILING], 2),
+        ([STABLE] * 5, None),
+    ],
+)
+def test_each_kind_of_failed_measurement_has_its_own_limit(
+    measurements: list[Window], rolled_back_at: int | None
+) -> None:
+    settings, tally = CanaryAnalysis(), Tally()
+    for number, canary in enumerate(measurements, start=1):
+        tally = tally.counted(judge(settings, canary, STABLE))
+        if tally.exhausted(settings):
+            assert number == rolled_back_at
+            return
+    assert rolled_back_at is None
 
 
 def test_a_counter_that_went_down_is_inconclusive() -> None:

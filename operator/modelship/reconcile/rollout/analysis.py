@@ -61,6 +61,29 @@ def window(start: RequestCounters, end: RequestCounters) -> Window | None:
 class Verdict:
     outcome: AnalysisOutcome
     message: str
+    timing_only: bool = False  # failed on latency or queue time alone, not on failures
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Failed measurements so far, by what failed: the failure rate, or timings alone."""
+
+    failed: int = 0
+    failed_on_timing: int = 0
+
+    def counted(self, verdict: Verdict) -> Tally:
+        if verdict.outcome != AnalysisOutcome.FAILED:
+            return self
+        if verdict.timing_only:
+            return Tally(self.failed, self.failed_on_timing + 1)
+        return Tally(self.failed + 1, self.failed_on_timing)
+
+    def exhausted(self, settings: CanaryAnalysis) -> bool:
+        """Whether the canary is rolled back: one failure more than a limit tolerates."""
+        return (
+            self.failed > settings.failure_limit
+            or self.failed_on_timing > settings.latency_failure_limit
+        )
 
 
 def judge(settings: CanaryAnalysis, canary: Window | None, stable: Window | None) -> Verdict:
@@ -78,8 +101,9 @@ def judge(settings: CanaryAnalysis, canary: Window | None, stable: Window | None
             f"{settings.min_requests} needed to judge",
         )
     measured = _measured(canary, stable)
+    rate = _failure_rate(settings, canary, stable)
     failures = [
-        *_failure_rate(settings, canary, stable),
+        *rate,
         *_time(
             "mean latency",
             canary.mean_latency_us,
@@ -96,7 +120,9 @@ def judge(settings: CanaryAnalysis, canary: Window | None, stable: Window | None
         ),
     ]
     if failures:
-        return Verdict(AnalysisOutcome.FAILED, f"{'; '.join(failures)} ({measured})")
+        return Verdict(
+            AnalysisOutcome.FAILED, f"{'; '.join(failures)} ({measured})", timing_only=not rate
+        )
     return Verdict(AnalysisOutcome.PASSED, measured)
 
 

@@ -24,6 +24,7 @@ from modelship.api.model_deployment_status import (
 )
 from modelship.builders import Revision, RolloutPlan
 from modelship.core.objects import Event
+from modelship.reconcile.rollout.analysis import Tally
 from modelship.reconcile.rollout.commands import Command
 
 
@@ -39,7 +40,7 @@ class CanaryProgress:
 
     step: int  # index into canary.steps; len(steps) while promoting
     step_started_at: datetime | None  # when the step's weight first reached a ready pod
-    failed_analyses: int
+    tally: Tally  # failed measurements so far, by what failed
     window: AnalysisWindow | None  # the measurement window in progress
     analyses: tuple[AnalysisResult, ...]  # newest first, bounded
     paused: bool = False  # held at its step by a person until resumed or promoted

@@ -29,7 +29,7 @@ from modelship.builders import Revision, RevisionPlan, RolloutPlan, steady_plan
 from modelship.builders.defaults import canary_settings
 from modelship.core.objects import Event
 from modelship.reconcile import reasons
-from modelship.reconcile.rollout.analysis import duration
+from modelship.reconcile.rollout.analysis import Tally, duration
 from modelship.reconcile.rollout.base import (
     CanaryProgress,
     Phase,
@@ -114,11 +114,11 @@ def _heard(command: Command, what: str) -> Event:
 
 def _progress(previous: CanaryStatus | None) -> CanaryProgress:
     if previous is None:
-        return CanaryProgress(0, None, 0, None, ())
+        return CanaryProgress(0, None, Tally(), None, ())
     return CanaryProgress(
         previous.step,
         previous.step_started_at,
-        previous.failed_analyses,
+        Tally(previous.failed_analyses, previous.failed_latency_analyses),
         previous.window,
         tuple(previous.analyses),
         previous.paused,
@@ -177,12 +177,13 @@ def _stepping(
     progress, result = measure(state, settings, progress)
     if result is not None and result.outcome == AnalysisOutcome.FAILED:
         events.append(Event("Warning", reasons.ANALYSIS_FAILED, result.message))
-        if progress.failed_analyses > settings.analysis.failure_limit:
+        if progress.tally.exhausted(settings.analysis):
+            failed = progress.tally.failed + progress.tally.failed_on_timing
             return rollback(
                 state,
                 total,
                 f"Canary revision {target.name} (version {target.model.version}) was rolled "
-                f"back after {progress.failed_analyses} failed measurements; the last: "
+                f"back after {failed} failed measurements; the last: "
                 f"{result.message}. It is not retried until the model changes or a retry "
                 "command.",
             )

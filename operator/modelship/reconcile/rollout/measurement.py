@@ -41,10 +41,9 @@ def measure(
     few_requests = verdict.outcome == AnalysisOutcome.INCONCLUSIVE and None not in (canary, stable)
     # Too few requests: the window grows until there are enough; otherwise a new one opens.
     opened = progress.window if few_requests else open_window(state, now)
-    failed = progress.failed_analyses + (verdict.outcome == AnalysisOutcome.FAILED)
     analyses = (result, *progress.analyses)[:ANALYSES_KEPT]
     measured = dataclasses.replace(
-        progress, failed_analyses=failed, window=opened, analyses=analyses
+        progress, tally=progress.tally.counted(verdict), window=opened, analyses=analyses
     )
     return measured, result
 
