@@ -86,3 +86,21 @@ class Refusal:
         if len(message) > MAX_REFUSAL_MESSAGE:
             message = message[: MAX_REFUSAL_MESSAGE - 1] + "…"
         return cls(ref, message)
+
+
+def true_condition(obj: Manifest, type_: str) -> Manifest | None:
+    """The object's `type_` condition when its status is True (a Job's Complete or Failed)."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next(
+        (c for c in conditions if c.get("type") == type_ and c.get("status") == "True"), None
+    )
+
+
+def terminated(pod: Manifest, container: str) -> Manifest | None:
+    """The `terminated` state of the pod's `container` once it has ended (its exit code,
+    reason and termination message)."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        ended = (status.get("state") or {}).get("terminated")
+        if status.get("name") == container and ended:
+            return dict(ended)
+    return None

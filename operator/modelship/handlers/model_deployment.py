@@ -13,7 +13,7 @@ from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.rollout import MetricsProviderType, RolloutStrategy
 from modelship.builders.defaults import canary_settings
 from modelship.core.names import COMPARE_CONTAINER, COMPONENT, JOB_NAME_LABEL, PREDICTION_GATE
-from modelship.core.objects import Ref, Refusal
+from modelship.core.objects import Ref, Refusal, terminated, true_condition
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.prometheus_metrics import query_revisions
@@ -167,13 +167,11 @@ async def _gate_runs(
         if succeeded is None:
             continue
         messages = [
-            (terminated.get("exitCode") == 0, terminated.get("message") or "")
+            (ended.get("exitCode") == 0, ended.get("message") or "")
             for pod in await runtime.kube.list(
                 "v1", "Pod", namespace, {JOB_NAME_LABEL: meta["name"]}
             )
-            for container in (pod.get("status") or {}).get("containerStatuses", [])
-            if container.get("name") == COMPARE_CONTAINER
-            and (terminated := (container.get("state") or {}).get("terminated"))
+            if (ended := terminated(pod, COMPARE_CONTAINER)) is not None
         ]
         # A succeeded Job's measuring pod; a failed one's last words, else the Job's own
         # (a deadline passed, the model could not be fetched).
@@ -187,16 +185,9 @@ def _job_ended(job: Mapping[str, Any]) -> bool | None:
     status = job.get("status") or {}
     if status.get("succeeded"):
         return True
-    return False if _failed(job) is not None else None
-
-
-def _failed(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    conditions = (job.get("status") or {}).get("conditions") or []
-    return next(
-        (c for c in conditions if c.get("type") == "Failed" and c.get("status") == "True"), None
-    )
+    return False if true_condition(job, "Failed") is not None else None
 
 
 def _why_failed(job: Mapping[str, Any]) -> str:
-    failed = _failed(job) or {}
+    failed = true_condition(job, "Failed") or {}
     return ": ".join(str(failed[key]) for key in ("reason", "message") if failed.get(key))

@@ -8,7 +8,7 @@ from typing import Any
 
 from modelship.api.retrain_job import KIND
 from modelship.core.names import EVALUATE_CONTAINER, JOB_NAME_LABEL, TRAINER_CONTAINER
-from modelship.core.objects import Refusal
+from modelship.core.objects import Refusal, terminated
 from modelship.handlers import executor
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.runtime import Runtime
@@ -53,8 +53,7 @@ async def _results(
     results: dict[str, str] = {}
     for run in runs:
         for pod in await runtime.kube.list("v1", "Pod", namespace, {JOB_NAME_LABEL: run}):
-            for container in (pod.get("status") or {}).get("containerStatuses", []):
-                terminated = (container.get("state") or {}).get("terminated") or {}
-                if container.get("name") == container_name and terminated.get("exitCode") == 0:
-                    results[run] = terminated.get("message") or ""
+            ended = terminated(pod, container_name) or {}
+            if ended.get("exitCode") == 0:
+                results[run] = ended.get("message") or ""
     return results

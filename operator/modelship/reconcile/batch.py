@@ -15,7 +15,7 @@ from datetime import datetime
 from modelship.api.model_deployment import BatchJobStatus, ModelDeployment
 from modelship.builders.batch import batch_job_name
 from modelship.core.names import SCORE_CONTAINER
-from modelship.core.objects import Event, Manifest
+from modelship.core.objects import Event, Manifest, terminated, true_condition
 from modelship.reconcile import reasons
 
 # Long enough for a reason and the controller's sentence; a status is no log.
@@ -33,35 +33,26 @@ class Failure:
 
 def failure_of(job: Manifest) -> Failure | None:
     """The Job's `Failed=True` condition (BackoffLimitExceeded, DeadlineExceeded, ...)."""
-    for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Failed" and condition.get("status") == "True":
-            at = condition.get("lastTransitionTime") or condition.get("lastProbeTime")
-            if not isinstance(at, str):
-                return None
-            reason, said = condition.get("reason") or "Failed", condition.get("message")
-            return Failure(
-                job["metadata"]["name"],
-                datetime.fromisoformat(at),
-                f"{reason}: {said}" if said else reason,
-            )
-    return None
-
-
-def score_ended(pod: Manifest) -> Manifest | None:
-    """The score container's `terminated` state on the pod, once it has ended."""
-    for container in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (container.get("state") or {}).get("terminated")
-        if container.get("name") == SCORE_CONTAINER and terminated:
-            return dict(terminated)
-    return None
+    condition = true_condition(job, "Failed")
+    if condition is None:
+        return None
+    at = condition.get("lastTransitionTime") or condition.get("lastProbeTime")
+    if not isinstance(at, str):
+        return None
+    reason, said = condition.get("reason") or "Failed", condition.get("message")
+    return Failure(
+        job["metadata"]["name"],
+        datetime.fromisoformat(at),
+        f"{reason}: {said}" if said else reason,
+    )
 
 
 def exit_of(pod: Manifest) -> str | None:
     """How the score container ended: its reason and exit code, never its output."""
-    terminated = score_ended(pod) or {}
-    if terminated.get("exitCode"):
-        reason = terminated.get("reason") or "Error"
-        return f"{SCORE_CONTAINER} ended with {reason} (exit code {terminated['exitCode']})"
+    ended = terminated(pod, SCORE_CONTAINER) or {}
+    if ended.get("exitCode"):
+        reason = ended.get("reason") or "Error"
+        return f"{SCORE_CONTAINER} ended with {reason} (exit code {ended['exitCode']})"
     return None
 
 

@@ -36,9 +36,10 @@ from modelship.api.model_deployment_status import (
 )
 from modelship.api.monitoring import DriftMonitoring
 from modelship.builders.batch import batch_job_name
-from modelship.core.objects import Event, Manifest
+from modelship.core.names import SCORE_CONTAINER
+from modelship.core.objects import Event, Manifest, terminated, true_condition
 from modelship.reconcile import reasons
-from modelship.reconcile.batch import runs_by_cron_job, score_ended
+from modelship.reconcile.batch import runs_by_cron_job
 from modelship.reconcile.conditions import Verdict, find
 
 # Features named in a message.
@@ -98,26 +99,19 @@ def runs_to_judge(
     for job in md.spec.batch:
         for run in by_cron_job.get(batch_job_name(md, job), []):
             completed = (run.get("status") or {}).get("completionTime")
-            if isinstance(completed, str) and _complete(run):
+            if isinstance(completed, str) and true_condition(run, "Complete"):
                 at = datetime.fromisoformat(completed)
                 if previous is None or at > previous.checked_at:
                     finished.append(FinishedRun(run["metadata"]["name"], at))
     return sorted(finished, key=lambda run: (run.finished_at, run.job))
 
 
-def _complete(job: Manifest) -> bool:
-    return any(
-        c.get("type") == "Complete" and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions") or []
-    )
-
-
 def termination_message(pod: Manifest) -> str | None:
     """The score container's termination message, where it ended well."""
-    terminated = score_ended(pod)
-    if terminated is None or terminated.get("exitCode") != 0:
+    ended = terminated(pod, SCORE_CONTAINER)
+    if ended is None or ended.get("exitCode") != 0:
         return None
-    message = terminated.get("message")
+    message = ended.get("message")
     return message if isinstance(message, str) else ""
 
 

@@ -24,7 +24,7 @@ from modelship.api.retrain_job import (
     TrainerResult,
 )
 from modelship.core.names import TRIGGER, VALIDATES
-from modelship.core.objects import Action, Create, Delete, Manifest, Patch
+from modelship.core.objects import Action, Create, Delete, Manifest, Patch, true_condition
 from modelship.reconcile.parsing import lenient, problems
 
 FINISHED = (
@@ -69,14 +69,7 @@ def run_record(job: Manifest) -> RunRecord:
     status = job.get("status") or {}
     started = status.get("startTime") or job["metadata"].get("creationTimestamp")
     finished = status.get("completionTime")
-    failed = next(
-        (
-            c
-            for c in status.get("conditions", [])
-            if c.get("type") == "Failed" and c.get("status") == "True"
-        ),
-        None,
-    )
+    failed = true_condition(job, "Failed")
     if failed is not None:
         outcome = RunOutcome.FAILED
         message = f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".rstrip(": ")
