@@ -26,6 +26,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from tritonclient.utils import InferenceServerException
 
+from support.harness import EmulatedCluster
+from support.scenarios import Obj, create, get, patch
+
 STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.2", "127.0.0.3"
 MODEL = "wine"
 
@@ -77,6 +80,26 @@ def serve(repository: Path, address: str) -> TritonServer:
     )
     server.start()
     return server
+
+
+def serve_pod(cluster: EmulatedCluster, deployment: Obj, ip: str) -> None:
+    """The revision's one pod, `<deployment>-pod`, ready at `ip`, as the kubelet would report
+    it (the operator scrapes and routes to that address)."""
+    meta, template = deployment["metadata"], deployment["spec"]["template"]
+    name, namespace = f"{meta['name']}-pod", meta["namespace"]
+    metadata = {"name": name, "namespace": namespace, **template["metadata"]}
+    create(
+        cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
+    )
+    status = {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}
+    patch(cluster, "v1", "Pod", namespace, name, {"status": status}, True)
+
+
+def route_weights(cluster: EmulatedCluster, namespace: str, name: str) -> dict[str, int]:
+    """The weight of each backend of the HTTPRoute the operator wrote, by Service name."""
+    route = get(cluster, "gateway.networking.k8s.io/v1", "HTTPRoute", namespace, name) or {}
+    rules = (route.get("spec") or {}).get("rules") or [{}]
+    return {ref["name"]: int(ref.get("weight", 1)) for ref in rules[0].get("backendRefs", [])}
 
 
 @contextmanager

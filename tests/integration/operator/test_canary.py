@@ -26,12 +26,14 @@ from lightkube.generic_resource import create_namespaced_resource
 from modelship.builders.defaults import METRICS_PORT
 from modelship_serving.triton.server import TritonServer
 from prometheus_client.parser import text_string_to_metric_families
+from support import canary_tritons
 from support.canary_tritons import (
     CANARY_ADDRESS,
     STABLE_ADDRESS,
     Gateway,
     package,
     serve,
+    serve_pod,
     tritons,
 )
 from support.harness import EmulatedCluster
@@ -40,7 +42,6 @@ from support.scenarios import (
     MD_API,
     Obj,
     condition,
-    create,
     deployments,
     get,
     patch,
@@ -104,31 +105,8 @@ def slow_canary(
         servers[CANARY_ADDRESS] = serve(usual, CANARY_ADDRESS)
 
 
-def serve_pod(cluster: EmulatedCluster, deployment: Obj, ip: str) -> None:
-    """The revision's one pod, ready at `ip`, as the kubelet would report it."""
-    meta, template = deployment["metadata"], deployment["spec"]["template"]
-    name = f"{meta['name']}-pod"
-    create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": NS, **template["metadata"]},
-            "spec": template["spec"],
-        },
-    )
-    status = {
-        "phase": "Running",
-        "podIP": ip,
-        "conditions": [{"type": "Ready", "status": "True"}],
-    }
-    patch(cluster, "v1", "Pod", NS, name, {"status": status}, True)
-
-
 def route_weights(cluster: EmulatedCluster) -> dict[str, int]:
-    route = get(cluster, "gateway.networking.k8s.io/v1", "HTTPRoute", NS, "wine") or {}
-    rules = (route.get("spec") or {}).get("rules") or [{}]
-    return {ref["name"]: int(ref.get("weight", 1)) for ref in rules[0].get("backendRefs", [])}
+    return canary_tritons.route_weights(cluster, NS, "wine")
 
 
 def client(server: TritonServer) -> triton_http.InferenceServerClient:

@@ -27,13 +27,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from lightkube.generic_resource import create_namespaced_resource
-from modelship.builders.defaults import METRICS_PORT
 from modelship_serving.packaging.package import package_model
-from modelship_serving.triton.server import TritonServer, TritonServerSettings
+from modelship_serving.triton.server import TritonServer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-from support.canary_tritons import MODEL, package
+from support.canary_tritons import MODEL, package, route_weights, serve, serve_pod
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
@@ -98,34 +97,15 @@ def stable_triton(repositories: dict[str, Path]) -> Iterator[TritonServer]:
 
 @contextmanager
 def triton(repository: Path, address: str) -> Iterator[TritonServer]:
-    """Triton on `address`, metrics on the port the operator scrapes, as a pod's would be."""
-    server = TritonServer(
-        TritonServerSettings(repository=repository, address=address, metrics_port=METRICS_PORT)
-    )
-    server.start()
+    server = serve(repository, address)
     try:
         yield server
     finally:
         server.stop()
 
 
-def serve_pod(cluster: EmulatedCluster, deployment: Obj, ip: str) -> None:
-    """The revision's one pod, ready at `ip`, as the kubelet would report it."""
-    meta, template = deployment["metadata"], deployment["spec"]["template"]
-    name = f"{meta['name']}-pod"
-    metadata = {"name": name, "namespace": NS, **template["metadata"]}
-    create(
-        cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
-    )
-    status = {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}
-    patch(cluster, "v1", "Pod", NS, name, {"status": status}, True)
-
-
 def canary_weight(cluster: EmulatedCluster, canary: str) -> int:
-    route = get(cluster, "gateway.networking.k8s.io/v1", "HTTPRoute", NS, "wine") or {}
-    rules = (route.get("spec") or {}).get("rules") or [{}]
-    refs = rules[0].get("backendRefs", [])
-    return sum(int(ref.get("weight", 1)) for ref in refs if ref["name"] == canary)
+    return route_weights(cluster, NS, "wine").get(canary, 0)
 
 
 def run_gate_job(
