@@ -17,6 +17,7 @@ from typing import Any
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.monitoring import DriftMonitoring
 from modelship.builders import defaults, labels
+from modelship.builders.live_drift import drift_watch_args
 from modelship.builders.names import child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
@@ -145,17 +146,7 @@ def _drift_watch_container(drift: DriftMonitoring, stable: Revision, image: str)
         "image": image,
         "command": ["modelship"],
         "args": [
-            "drift-watch",
-            "--model-repo",
-            defaults.MODEL_REPOSITORY_PATH,
-            "--model",
-            stable.model.name,
-            "--revision",
-            stable.name,
-            "--window",
-            drift.window,
-            "--threshold",
-            f"{drift.threshold:g}",
+            *drift_watch_args(drift, stable),
             "--min-window-rows",
             str(defaults.DRIFT_MIN_WINDOW_ROWS),
             "--metrics-port",
