@@ -116,6 +116,8 @@ def live_window(text: str) -> LiveWindow | str:
         # drift-watch shows nothing until it has loaded the reference profile.
         return f"it shows no {WINDOW_ROWS} yet"
     window = rows.samples[0]
+    if not math.isfinite(window.value) or window.value < 0:
+        return f"its {WINDOW_ROWS} is {window.value}, not a count of rows"
     revision = window.labels.get("revision", "")
     psi = _by_feature(families.get(PSI), revision)
     p_values = _by_feature(families.get(P_VALUE), revision)

@@ -53,6 +53,10 @@ def test_the_operator_judges_a_full_window_as_the_pod_does(shift: float) -> None
 def test_a_pod_with_no_window_yet_says_so() -> None:
     assert live_window("") == "it shows no modelship_live_drift_window_rows yet"
     assert "not Prometheus text" in str(live_window("{{{ not metrics"))
+    nan_rows = 'modelship_live_drift_window_rows{model="m",revision="r"} NaN\n'
+    assert (
+        live_window(nan_rows) == "its modelship_live_drift_window_rows is nan, not a count of rows"
+    )
 
 
 def test_a_nan_p_value_is_not_significant() -> None:
