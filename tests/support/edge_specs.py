@@ -147,6 +147,22 @@ EDGE_SPECS: dict[str, Document] = {
             },
         },
     ),
+    # Live traffic mirrored to drift-watch on both routes, names at their longest (the
+    # drift-watch Deployment and Service's name is cut to 63 with a hash).
+    "gateway-mirrored-drift": model_deployment(
+        NAME_63,
+        rollout={
+            "strategy": "Canary",
+            "canary": {
+                "traffic": {
+                    "router": "gatewayAPI",
+                    "parentRefs": [{"name": "public", "sectionName": "https"}],
+                    "grpcParentRefs": [{"name": "public", "sectionName": "grpc"}],
+                },
+            },
+        },
+        monitoring={"drift": {"mirrorPercent": 100, "window": "1h"}},
+    ),
     # The Gateway API CRD refuses these two; our API must refuse them first.
     "gateway-duplicate-parents": model_deployment(
         rollout=gateway_canary([{"name": "public"}, {"name": "public"}]),

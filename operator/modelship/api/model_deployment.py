@@ -59,6 +59,7 @@ from modelship.api.model_source import (
     ModelSource,
 )
 from modelship.api.monitoring import (
+    MIRROR_OR_TRACING,
     DriftAction,
     DriftMonitoring,
     MonitoringSpec,
@@ -118,6 +119,39 @@ def _keda_resource_given(spec: ModelDeploymentSpec, metric: MetricType) -> bool:
     return metric.value in resources.requests or metric.value in resources.limits
 
 
+MIRROR_NEEDS_ROUTE = (
+    "drift.mirrorPercent needs the Gateway API routes it mirrors from: set rollout.strategy"
+    " Canary with rollout.canary.traffic.router gatewayAPI"
+)
+
+
+def _routed_by_gateway(spec: ModelDeploymentSpec) -> bool:
+    """Whether the operator writes an HTTPRoute (and GRPCRoute) for the deployment."""
+    canary = spec.rollout.canary or CanarySpec()
+    return (
+        spec.rollout.strategy == RolloutStrategy.CANARY
+        and canary.traffic.router == TrafficRouter.GATEWAY_API
+    )
+
+
+# Mirrored live drift rides on the routes, which exist only for a Gateway API canary.
+MIRROR_ROUTE_RULE = Rule(
+    rule=(
+        "!has(self.monitoring) || !has(self.monitoring.drift) || "
+        "!has(self.monitoring.drift.mirrorPercent) || "
+        "(self.rollout.strategy == 'Canary' && has(self.rollout.canary) && "
+        "self.rollout.canary.traffic.router == 'gatewayAPI')"
+    ),
+    message=MIRROR_NEEDS_ROUTE,
+    holds=lambda spec: (
+        spec.monitoring is None
+        or spec.monitoring.drift is None
+        or spec.monitoring.drift.mirror_percent is None
+        or _routed_by_gateway(spec)
+    ),
+)
+
+
 class ModelDeploymentSpec(ApiModel):
     """The desired state of a served model."""
 
@@ -125,6 +159,7 @@ class ModelDeploymentSpec(ApiModel):
         _keda_resource_rule(MetricType.CPU, KEDA_CPU_REQUEST),
         _keda_resource_rule(MetricType.MEMORY, KEDA_MEMORY_REQUEST),
         BATCH_GPU_RULE,
+        MIRROR_ROUTE_RULE,
     )
 
     model: ModelSource = Field(description="Which model to serve.")
@@ -194,6 +229,8 @@ __all__ = [
     "KEDA_NAME_MAX_LENGTH",
     "KEDA_SCALE_TO_ZERO_ON_RESOURCES",
     "KIND",
+    "MIRROR_NEEDS_ROUTE",
+    "MIRROR_OR_TRACING",
     "MODEL_VERSION_PATTERN",
     "NAME_MESSAGE",
     "OUTPUT_FORMAT_UNKNOWN",

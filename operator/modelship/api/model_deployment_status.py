@@ -179,7 +179,9 @@ class DriftStatus(ApiModel):
     drifted: bool = Field(description="Whether any feature drifted in the last check.")
     checked_at: datetime = Field(description="When the data of the last check was complete.")
     source: str = Field(
-        max_length=256, description="What was checked: batch/<Job name> for a batch run."
+        max_length=256,
+        description="What was checked: batch/<Job name> for a batch run, live/<revision> for"
+        " a window of mirrored live traffic.",
     )
     consecutive: int = Field(
         default=0, ge=0, description="Drifted checks in a row; a clean check resets it to 0."
@@ -193,6 +195,11 @@ class DriftStatus(ApiModel):
         description=f"The features with the highest PSI (at most {MAX_DRIFT_FEATURES}).",
     )
     message: str = Field(max_length=1024, description="The check in words: the worst features.")
+    live_checked_at: datetime | None = Field(
+        default=None,
+        description="When live traffic was last checked (monitoring.drift.mirrorPercent); the"
+        " next live check comes a window later, whatever batch runs report meanwhile.",
+    )
 
 
 class ModelDeploymentStatus(ApiModel):

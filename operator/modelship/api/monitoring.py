@@ -20,6 +20,9 @@ class DriftAction(StrEnum):
     RETRAIN = "retrain"
 
 
+MIRROR_OR_TRACING = "drift.mirrorPercent and drift.sampleEvery watch live traffic two ways: set one"
+
+
 class DriftMonitoring(ApiModel):
     """Compare what the model sees with its training reference profile."""
 
@@ -28,6 +31,11 @@ class DriftMonitoring(ApiModel):
             rule="self.action != 'retrain' || has(self.retrainJob)",
             message="drift action retrain needs retrainJob",
             holds=lambda d: d.action != DriftAction.RETRAIN or d.retrain_job is not None,
+        ),
+        Rule(
+            rule="!has(self.mirrorPercent) || !has(self.sampleEvery)",
+            message=MIRROR_OR_TRACING,
+            holds=lambda d: d.mirror_percent is None or d.sample_every is None,
         ),
     )
 
@@ -50,6 +58,18 @@ class DriftMonitoring(ApiModel):
     )
     retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."
+    )
+    mirror_percent: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Watch live traffic, off when absent: the Gateway copies this percent of"
+        " the requests its HTTPRoute (and GRPCRoute) route to a drift-watch pod that counts"
+        " their inputs into the reference profile's bins over the window, and the operator"
+        " folds its checks into status.drift (source live/<revision>). The copies' answers are"
+        " ignored, so nothing on the request path waits for them. Needs the Gateway API"
+        " routes (rollout.strategy Canary with canary.traffic.router gatewayAPI) and a"
+        " Gateway that implements RequestMirror with percent.",
     )
     sample_every: int | None = Field(
         default=None,

@@ -14,6 +14,11 @@ from modelship.api.retrain_job import RetrainJob
 from modelship.builders import defaults
 from modelship.builders.batch import build_batch_cron_job
 from modelship.builders.deployment import build_deployment
+from modelship.builders.drift_watch import (
+    build_drift_watch_deployment,
+    build_drift_watch_service,
+    mirrored_drift,
+)
 from modelship.builders.errors import BuildError, UnresolvedModelError
 from modelship.builders.grpc_route import build_grpc_route
 from modelship.builders.hpa import build_hpa
@@ -61,7 +66,9 @@ def build_model_deployment_children(
     Per live revision (stable first) a Deployment and a Service; then the client
     Service, the PodDisruptionBudget, the autoscaler of the stable revision, the
     HTTPRoute when the Gateway API carries canary traffic (and the GRPCRoute when
-    gRPC parents are given), the canary's prediction gate Job while the plan runs it, and
+    gRPC parents are given), the drift-watch Deployment and Service when the routes mirror
+    live traffic to it (on the stable revision's model), the canary's prediction gate Job
+    while the plan runs it, and
     one CronJob per batch job (scoring with the stable
     revision's model). `fetch_image` fetches the models (with their credentials) where
     given, the serving image where not.
@@ -83,6 +90,11 @@ def build_model_deployment_children(
         children.append(build_http_route(md, canary, plan))
         if canary.traffic.grpc_parent_refs:
             children.append(build_grpc_route(md, canary.traffic.grpc_parent_refs, plan))
+    mirrored = mirrored_drift(md)
+    if mirrored is not None:
+        drift, _ = mirrored
+        children.append(build_drift_watch_deployment(md, drift, stable, fetch_image))
+        children.append(build_drift_watch_service(md))
     if plan.prediction_gate and plan.canary is not None and canary and canary.prediction_gate:
         gate, candidate = canary.prediction_gate, plan.canary.revision
         children.append(build_prediction_gate_job(md, gate, stable, candidate, fetch_image))

@@ -116,3 +116,20 @@ DRIFT_WATCH_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "50m", "memory": "192Mi"},
     "limits": {"cpu": "500m", "memory": "512Mi"},
 }
+
+# Mirrored live drift (spec.monitoring.drift.mirrorPercent): the Gateway copies a share of the
+# routes' requests to one drift-watch pod per ModelDeployment, which answers at once and
+# counts their inputs. One replica, replaced (not surged) on a change: one pod holds one
+# window. It parses requests as fast as the Gateway mirrors them, hence more CPU than the
+# tracing sidecar; what it may not keep up with it drops.
+DRIFT_MIRROR_HTTP_PORT = 8004
+DRIFT_MIRROR_GRPC_PORT = 8005
+DRIFT_MIRROR_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi"},
+}
+# A live window is judged only once it holds this many rows (below, the chi-square gate
+# flags clean windows: docs/architecture.md); the operator passes it to drift-watch and
+# takes a smaller window for "not enough traffic yet". modelship_serving's
+# live_drift.judgement.MIN_WINDOW_ROWS is the measured floor; a unit test keeps them equal.
+DRIFT_MIN_WINDOW_ROWS = 400

@@ -7,6 +7,7 @@ from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment
 from modelship.builders import labels
+from modelship.builders.drift_watch import drift_watch_name, mirrored_drift
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision, RolloutPlan
 
@@ -32,3 +33,15 @@ def scale_target(stable: Revision) -> dict[str, str]:
 def weighted_backends(plan: RolloutPlan, port: int) -> list[dict[str, Any]]:
     """A route's backendRefs: one per live revision's Service, with its traffic weight."""
     return [{"name": live.revision.name, "port": port, "weight": live.weight} for live in plan.live]
+
+
+def mirror_filters(md: ModelDeployment, port: int) -> dict[str, Any]:
+    """A route rule's RequestMirror filter to the drift-watch Service's ``port``, with the
+    percent monitoring.drift.mirrorPercent asks for; nothing when live traffic is not
+    mirrored. The Gateway ignores the copy's answer."""
+    mirrored = mirrored_drift(md)
+    if mirrored is None:
+        return {}
+    _, percent = mirrored
+    mirror = {"backendRef": {"name": drift_watch_name(md), "port": port}, "percent": percent}
+    return {"filters": [{"type": "RequestMirror", "requestMirror": mirror}]}

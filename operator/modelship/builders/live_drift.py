@@ -73,19 +73,9 @@ def drift_watch_container(live: LiveDrift, revision: Revision, image: str) -> di
         "image": image,
         "command": ["modelship"],
         "args": [
-            "drift-watch",
-            "--model-repo",
-            defaults.MODEL_REPOSITORY_PATH,
-            "--model",
-            revision.model.name,
+            *drift_watch_args(drift, revision),
             "--trace-file",
             defaults.DRIFT_TRACE_FILE,
-            "--revision",
-            revision.name,
-            "--window",
-            drift.window,
-            "--threshold",
-            f"{drift.threshold:g}",
             "--metrics-port",
             str(defaults.DRIFT_METRICS_PORT),
             "--triton-http",
@@ -109,6 +99,24 @@ def drift_watch_container(live: LiveDrift, revision: Revision, image: str) -> di
         "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), dict(TRACE_MOUNT)],
         "securityContext": container_security_context(),
     }
+
+
+def drift_watch_args(drift: DriftMonitoring, revision: Revision) -> list[str]:
+    """`modelship drift-watch` judging ``revision``'s model (in the model repository) over the
+    window and threshold of ``drift``: what every drift-watch, traced or mirrored, is told."""
+    return [
+        "drift-watch",
+        "--model-repo",
+        defaults.MODEL_REPOSITORY_PATH,
+        "--model",
+        revision.model.name,
+        "--revision",
+        revision.name,
+        "--window",
+        drift.window,
+        "--threshold",
+        f"{drift.threshold:g}",
+    ]
 
 
 def trace_volume() -> dict[str, Any]:

@@ -41,6 +41,8 @@ BATCH: Final = "batch"
 TRAINER: Final = "trainer"
 PREDICTION_GATE: Final = "prediction-gate"
 VALIDATION: Final = "validation"
+# The pod that receives the Gateway's mirrored copies of requests and counts their drift.
+DRIFT_WATCH: Final = "drift-watch"
 
 # Containers.
 FETCH_CONTAINER: Final = "fetch"

@@ -15,6 +15,7 @@ from modelship.builders.defaults import canary_settings
 from modelship.core.names import COMPARE_CONTAINER, COMPONENT, JOB_NAME_LABEL, PREDICTION_GATE
 from modelship.core.objects import Ref, Refusal, terminated, true_condition
 from modelship.handlers import executor
+from modelship.handlers.drift_watch_metrics import read_live_drift
 from modelship.handlers.indexes import Indexes
 from modelship.handlers.prometheus_metrics import query_revisions
 from modelship.handlers.runtime import Runtime
@@ -31,7 +32,9 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
 
     Pods of batch Jobs are read only for a Job that failed since the status last recorded
     one, and, with drift monitoring, for a Job that completed since the last drift check
-    (its drift summary). Secrets are never read: a missing one shows on the Triton pods.
+    (its drift summary); the drift-watch pod only while its Deployment has one ready, and its
+    metrics only when a live check is due. Secrets are never read: a missing one shows on
+    the Triton pods.
     """
     meta = body["metadata"]
     model = (body.get("spec") or {}).get("model") or {}
@@ -48,10 +51,13 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
     ]
     spec = parse(body)
     pods = indexes.all_of(indexes.server_pods, (namespace, meta["name"]))
+    now = executor.now()
+    previous_drift = lenient(ModelDeploymentStatus, body.get("status")).drift
+    ready_since, live_drift = await read_live_drift(runtime, spec, children, previous_drift, now)
     return Observed(
         body=body,
         children=children,
-        now=executor.now(),
+        now=now,
         retrain_job=retrain_job,
         pods=pods,
         batch_runs=batch_runs,
@@ -65,6 +71,8 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         fetch_image=runtime.fetch_image,
         metrics=await _canary_metrics(spec, pods, _canary_revisions(body)),
         gate_runs=await _gate_runs(runtime, namespace, children),
+        drift_watch_ready_since=ready_since,
+        live_drift=live_drift,
     )
 
 

@@ -99,10 +99,15 @@ async def _revision(
     )
 
 
-async def _text(session: aiohttp.ClientSession, ip: str, port: int) -> str | None:
+def metrics_url(ip: str, port: int) -> str:
+    """The /metrics address of a pod (an IPv6 address bracketed)."""
     host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}/metrics"
+
+
+async def _text(session: aiohttp.ClientSession, ip: str, port: int) -> str | None:
     try:
-        async with session.get(f"http://{host}:{port}/metrics") as response:
+        async with session.get(metrics_url(ip, port)) as response:
             if response.status != 200:
                 return None
             return await response.text()

@@ -1,4 +1,5 @@
-"""A ModelDeployment's drift (status.drift and the Drifted condition) from its batch runs.
+"""A ModelDeployment's drift (status.drift and the Drifted condition) from its batch runs,
+and from mirrored live traffic (reconcile/mirrored_drift.py turns a window into a check).
 
 Each batch Job's `score` container writes a drift summary (modelship_serving.
 drift_summary: per-feature PSI and whether the difference is significant for the
@@ -21,6 +22,7 @@ model still serves what it was asked to; the alert rules, a Warning Event and, w
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +44,10 @@ from modelship.reconcile import reasons
 from modelship.reconcile.batch import runs_by_cron_job
 from modelship.reconcile.conditions import Verdict, find
 
+# Chance below which a difference is taken for drift rather than sampling noise: the gate of
+# modelship_serving.drift (SIGNIFICANCE), which the operator image cannot import (it has no
+# numpy); tests/unit/builders/test_drift_watch.py keeps the two equal.
+SIGNIFICANCE = 0.01
 # Features named in a message.
 MESSAGE_FEATURES = 3
 # Where a termination message that is no summary is quoted, this much of it.
@@ -116,9 +122,14 @@ def termination_message(pod: Manifest) -> str | None:
 
 
 def decide_drift(
-    md: ModelDeployment, previous: DriftStatus | None, runs: Sequence[FinishedRun]
+    md: ModelDeployment,
+    previous: DriftStatus | None,
+    runs: Sequence[FinishedRun],
+    live: Check | None = None,
+    live_note: str | None = None,
 ) -> DriftDecision:
-    """status.drift after judging ``runs`` (oldest first), and the Drifted condition."""
+    """status.drift after judging ``runs`` (oldest first) and then the ``live`` check taken
+    now, and the Drifted condition (``live_note``: why no live check was taken)."""
     monitoring = drift_monitoring(md)
     if monitoring is None:
         return DriftDecision(None, None)
@@ -128,8 +139,11 @@ def decide_drift(
         if isinstance(summary, str):
             unreadable = f"The drift summary of Job {run.job} cannot be read: {summary}."
             continue
-        status, unreadable = judge(status, run, summary, monitoring.threshold), None
-    return DriftDecision(status, _verdict(status, unreadable))
+        status = judge(status, batch_check(run, summary), monitoring.threshold)
+        unreadable = None
+    if live is not None:
+        status = judge(status, live, monitoring.threshold)
+    return DriftDecision(status, _verdict(status, unreadable, live_note))
 
 
 def parse_summary(message: str | None) -> BatchDriftSummary | str:
@@ -147,43 +161,81 @@ def parse_summary(message: str | None) -> BatchDriftSummary | str:
         return f"its termination message is not a drift summary: {message[:QUOTED_LENGTH]!r}"
 
 
-def judge(
-    previous: DriftStatus | None, run: FinishedRun, summary: BatchDriftSummary, threshold: float
-) -> DriftStatus:
-    """One run's drift, counted into the streak ``previous`` holds."""
-    ranked = sorted(summary.features, key=lambda feature: (-feature.psi, feature.name))
+def feature_drifted(psi: float, significant: bool, threshold: float) -> bool:
+    """The one rule for a feature, batch and live alike: PSI above the threshold, and the
+    difference significant for the check's size."""
+    return psi > threshold and significant
+
+
+def significant(p_value: float) -> bool:
+    """Whether a difference this likely between samples of one distribution is taken for
+    drift (a p-value that is no number is not)."""
+    return math.isfinite(p_value) and p_value < SIGNIFICANCE
+
+
+@dataclass(frozen=True)
+class CheckedFeature:
+    name: str
+    psi: float
+    significant: bool
+
+
+@dataclass(frozen=True)
+class Check:
+    """One drift check, whatever it came from: a batch run's summary or a live window."""
+
+    source: str  # batch/<Job> or live/<revision>
+    at: datetime
+    rows: int
+    feature_count: int  # features checked; ``features`` may list fewer
+    features: Sequence[CheckedFeature]
+    live: bool = False
+
+
+def batch_check(run: FinishedRun, summary: BatchDriftSummary) -> Check:
+    features = [CheckedFeature(f.name, f.psi, f.significant) for f in summary.features]
+    return Check(f"batch/{run.job}", run.finished_at, summary.rows, summary.feature_count, features)
+
+
+def judge(previous: DriftStatus | None, check: Check, threshold: float) -> DriftStatus:
+    """One check's drift, counted into the streak ``previous`` holds (batch and live checks
+    count into the same streak: the latest check wins)."""
+    ranked = sorted(check.features, key=lambda feature: (-feature.psi, feature.name))
     features = [
         FeatureDriftStatus(
             name=feature.name,
             psi=feature.psi,
-            drifted=feature.psi > threshold and feature.significant,
+            drifted=feature_drifted(feature.psi, feature.significant, threshold),
         )
         for feature in ranked
     ]
     worst = [feature for feature in features if feature.drifted]
     drifted = bool(worst)
     streak = previous is not None and previous.drifted and drifted
-    source = f"batch/{run.job}"
     return DriftStatus(
         drifted=drifted,
-        checked_at=run.finished_at,
-        source=source,
+        checked_at=check.at,
+        source=check.source,
         consecutive=(previous.consecutive if streak and previous else 0) + (1 if drifted else 0),
-        since=(previous.since if streak and previous else run.finished_at) if drifted else None,
+        since=(previous.since if streak and previous else check.at) if drifted else None,
         features=features[:MAX_DRIFT_FEATURES],
-        message=_message(source, summary, worst, features, threshold),
+        message=_message(check, worst, features, threshold),
+        live_checked_at=check.at if check.live else _live_checked_at(previous),
     )
 
 
+def _live_checked_at(previous: DriftStatus | None) -> datetime | None:
+    return previous.live_checked_at if previous is not None else None
+
+
 def _message(
-    source: str,
-    summary: BatchDriftSummary,
+    check: Check,
     worst: Sequence[FeatureDriftStatus],
     features: Sequence[FeatureDriftStatus],
     threshold: float,
 ) -> str:
-    checked = f"{source} ({summary.rows} rows, {summary.feature_count} features)"
-    unlisted = summary.feature_count - len(features)
+    checked = f"{check.source} ({check.rows} rows, {check.feature_count} features)"
+    unlisted = check.feature_count - len(features)
     tail = f"; {unlisted} features with lower PSI were not reported" if unlisted > 0 else ""
     if worst:
         named = ", ".join(f"{f.name} (PSI {f.psi:.2f})" for f in worst[:MESSAGE_FEATURES])
@@ -197,25 +249,27 @@ def _message(
     return f"No feature drifted in {checked} beyond PSI {threshold:g}{highest}{tail}."[:1024]
 
 
-def _verdict(status: DriftStatus | None, unreadable: str | None) -> Verdict:
-    note = f" {unreadable}" if unreadable else ""
+def _verdict(status: DriftStatus | None, unreadable: str | None, live_note: str | None) -> Verdict:
+    note = "".join(f" {text}" for text in (unreadable, live_note) if text)
     if status is None:
         if unreadable:
             return Verdict(
                 reasons.DRIFTED,
                 ConditionStatus.UNKNOWN,
                 reasons.DRIFT_SUMMARY_UNREADABLE,
-                unreadable,
+                unreadable + (f" {live_note}" if live_note else ""),
             )
         return Verdict(
             reasons.DRIFTED,
             ConditionStatus.UNKNOWN,
             reasons.AWAITING_DRIFT_CHECK,
-            "No batch run has finished a drift check yet.",
+            "No batch run has finished a drift check yet." + note
+            if live_note is None
+            else "No drift check of batch runs or live traffic has finished yet." + note,
         )
     if status.drifted:
-        return Verdict.true(reasons.DRIFTED, reasons.DRIFTED, status.message + note)
-    return Verdict.false(reasons.DRIFTED, reasons.NO_DRIFT, status.message + note)
+        return Verdict.true(reasons.DRIFTED, reasons.DRIFTED, (status.message + note)[:1024])
+    return Verdict.false(reasons.DRIFTED, reasons.NO_DRIFT, (status.message + note)[:1024])
 
 
 def drift_events(before: Sequence[Condition], after: Sequence[Condition]) -> list[Event]:

@@ -56,6 +56,7 @@ from modelship.reconcile.drift import (
     without_drifted,
 )
 from modelship.reconcile.history import revision_history
+from modelship.reconcile.mirrored_drift import LiveReading, decide_live
 from modelship.reconcile.parsing import lenient, problems, typed
 from modelship.reconcile.pods import revision_problem
 from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
@@ -101,6 +102,10 @@ class Observed:
     metrics: Mapping[str, RequestCounters] = field(default_factory=dict)
     # Finished prediction gate Jobs, by name: how their compare container ended.
     gate_runs: Mapping[str, GateRun] = field(default_factory=dict)
+    # Mirrored live drift: since when the drift-watch pod is ready (None: it is not), and its
+    # window, where gather read it because a live check was due.
+    drift_watch_ready_since: datetime | None = None
+    live_drift: LiveReading = field(default_factory=LiveReading)
 
 
 def parse(body: Manifest) -> ModelDeployment | ValidationError:
@@ -163,10 +168,20 @@ def decide(observed: Observed) -> Decision:
     stable_plan, canary_plan = rollout.plan.stable, rollout.plan.canary
     stable_live = deployments.get(stable_plan.revision.name)
     canary_live = deployments.get(canary_plan.revision.name) if canary_plan else None
+    live = decide_live(
+        md,
+        previous.drift,
+        stable_plan.revision.name,
+        observed.drift_watch_ready_since,
+        observed.live_drift,
+        observed.now,
+    )
     drift = decide_drift(
         md,
         previous.drift,
         by_job(runs_to_judge(md, previous.drift, observed.batch_runs), observed.batch_drift),
+        live.check,
+        live.note,
     )
     conditions = verdicts(_facts(rollout, stable_live, canary_live, cannot_start))
     status = ModelDeploymentStatus(
@@ -187,7 +202,7 @@ def decide(observed: Observed) -> Decision:
         ),
         drift=drift.status,
     )
-    decision = _decision(previous, status, tuple(actions), rollout)
+    decision = _decision(previous, status, tuple(actions), rollout, live.wake_at)
     batch_events = failure_events(previous.batch, status.batch)
     drifted = drift_events(previous.conditions, status.conditions)
     return dataclasses.replace(
@@ -312,6 +327,7 @@ def _decision(
     status: ModelDeploymentStatus,
     actions: tuple[Action, ...],
     rollout: Rollout | None,
+    drift_wake_at: datetime | None = None,
 ) -> Decision:
     old, new = previous.to_wire(), status.to_wire()
     events = list(_flip_events(previous.conditions, status.conditions))
@@ -325,7 +341,8 @@ def _decision(
                 f"replaces {rollout.retiring.name} (version {rollout.retiring.model.version}).",
             )
         )
-    wake_at = rollout.wake_at if rollout is not None else None
+    wakes = [at for at in (rollout.wake_at if rollout else None, drift_wake_at) if at is not None]
+    wake_at = min(wakes, default=None)
     return Decision(actions, new, status_patch(old, new), tuple(events), wake_at)
 
 

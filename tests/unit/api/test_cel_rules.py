@@ -34,6 +34,8 @@ from modelship.api.model_deployment import (
     KEDA_MEMORY_REQUEST,
     KEDA_NAME,
     KEDA_SCALE_TO_ZERO_ON_RESOURCES,
+    MIRROR_NEEDS_ROUTE,
+    MIRROR_OR_TRACING,
     OUTPUT_FORMAT_UNKNOWN,
     OUTPUT_NOT_PER_RUN,
     REPLICA_BOUNDS,
@@ -118,6 +120,11 @@ def _keda_spec(metrics: list[str], **resources: dict[str, str]) -> dict[str, Any
 
 def _gateway(*refs: dict[str, Any]) -> dict[str, Any]:
     return {"router": "gatewayAPI", "parentRefs": list(refs)}
+
+
+def _mirrored_spec(rollout: dict[str, Any]) -> dict[str, Any]:
+    """A spec mirroring 10% of its traffic to drift-watch, rolled out by ``rollout``."""
+    return {"model": MODEL, "rollout": rollout, "monitoring": {"drift": {"mirrorPercent": 10}}}
 
 
 def _retrain_job(name: str) -> dict[str, Any]:
@@ -343,6 +350,21 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (DriftMonitoring, {}, []),
     (DriftMonitoring, {"action": "retrain", "retrainJob": "nightly"}, []),
     (DriftMonitoring, {"action": "retrain"}, [DRIFT_RETRAIN]),
+    (DriftMonitoring, {"mirrorPercent": 5}, []),
+    (DriftMonitoring, {"sampleEvery": 10}, []),
+    (DriftMonitoring, {"mirrorPercent": 5, "sampleEvery": 10}, [MIRROR_OR_TRACING]),
+    (
+        ModelDeploymentSpec,
+        _mirrored_spec({"strategy": "Canary", "canary": {"traffic": _gateway({"name": "gw"})}}),
+        [],
+    ),
+    (ModelDeploymentSpec, _mirrored_spec({}), [MIRROR_NEEDS_ROUTE]),
+    (ModelDeploymentSpec, _mirrored_spec({"strategy": "Canary"}), [MIRROR_NEEDS_ROUTE]),
+    (
+        ModelDeploymentSpec,
+        _mirrored_spec({"strategy": "Recreate", "canary": {"traffic": _gateway({"name": "gw"})}}),
+        [MIRROR_NEEDS_ROUTE],
+    ),
     (ValidationSpec, {"metric": "auc"}, []),
     (ValidationSpec, {"metric": "f1", "data": "s3://d/holdout.parquet", "label": "y"}, []),
     (ValidationSpec, {"metric": "f1", "data": "s3://d/holdout.parquet"}, [HOLDOUT_LABEL]),

@@ -1,0 +1,200 @@
+"""Drift on mirrored live traffic reaches a ModelDeployment's status, the real operator against
+the emulated API server.
+
+The test plays the Deployment controller and the kubelet for the drift-watch Deployment the
+operator creates (its pod ready for an hour, at a loopback address standing in for the pod
+IP), and the drift-watch pod itself: a server on that address's port 8003 shows what
+`modelship drift-watch` shows, modelship_serving's own SnapshotCollector over real counts
+of a window of rows (shifted, or drawn like the reference), judged by judge_window.
+Proves: a drifted window sets status.drift (source live/<stable revision>), Drifted, one
+Warning Event and the modelship_drift_* series with source "live"; with `action: retrain`
+and `windows: 2`, the first drifted window starts no run and the second starts one; a pod
+whose metrics cannot be read is said so in the condition, and a clean window then clears
+nothing it should not (no Warning, no run).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from modelship_serving.triton.server import free_port
+from support.custom_resources import retrain_job_body
+from support.drift_watch_pod import metrics_server, window_metrics
+from support.harness import EmulatedCluster
+from support.scenarios import (
+    MD_API,
+    condition,
+    create,
+    get,
+    list_all,
+    model_deployment,
+    patch,
+    wait_for,
+)
+
+NS = "ml"
+DRIFT_WATCH = "wine-drift-watch"
+METRICS_PORT = 8003
+GATEWAY = {
+    "strategy": "Canary",
+    "canary": {"traffic": {"router": "gatewayAPI", "parentRefs": [{"name": "public"}]}},
+}
+
+
+def mirrored(**drift: Any) -> dict[str, Any]:
+    """Drift monitoring of 10% of the traffic, checked every 4 seconds."""
+    return {"drift": {"mirrorPercent": 10, "window": "4s", "threshold": 0.2, **drift}}
+
+
+def stable_revision(cluster: EmulatedCluster) -> str:
+    md = wait_for(
+        "the stable revision",
+        lambda: (
+            ((get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}).get("status") or {})
+            .get("stable", {})
+            .get("name")
+        ),
+    )
+    return str(md)
+
+
+def start_drift_watch_pod(cluster: EmulatedCluster, address: str) -> dict[str, Any]:
+    """The drift-watch Deployment's pod, ready for an hour at ``address``, and the
+    Deployment's status saying so (what its controller and the kubelet would write)."""
+    deployment = wait_for(
+        "the drift-watch Deployment",
+        lambda: get(cluster, "apps/v1", "Deployment", NS, DRIFT_WATCH),
+    )
+    # First the Deployment (making it available clears its pods), then its ready pod.
+    cluster.make_available(deployment)
+    template = deployment["spec"]["template"]
+    pod = f"{DRIFT_WATCH}-x1"
+    create(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": pod, "namespace": NS, "labels": template["metadata"]["labels"]},
+            "spec": template["spec"],
+        },
+    )
+    ready_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    ready = {"type": "Ready", "status": "True", "lastTransitionTime": ready_at}
+    status = {"phase": "Running", "podIP": address, "conditions": [ready]}
+    patch(cluster, "v1", "Pod", NS, pod, {"status": status}, status=True)
+    return deployment
+
+
+def drift_of(cluster: EmulatedCluster) -> dict[str, Any]:
+    md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}
+    return dict((md.get("status") or {}).get("drift") or {})
+
+
+def drift_runs(cluster: EmulatedCluster) -> list[dict[str, Any]]:
+    jobs = list_all(cluster, "batch/v1", "Job", NS)
+    return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
+
+
+def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
+    cluster: EmulatedCluster,
+) -> None:
+    port = free_port()
+    cluster.operator.stop()
+    cluster.operator.extra_args = [f"--metrics-port={port}"]
+    cluster.operator.start()
+    create(
+        cluster,
+        retrain_job_body(
+            "retrain",
+            NS,
+            schedule="0 3 * * 0",  # weekly: no scheduled run comes during the test
+            triggers={"drift": {"windows": 2, "minInterval": "1h"}},
+        ),
+    )
+    monitoring = mirrored(action="retrain", retrainJob="retrain")
+    create(cluster, model_deployment("wine", NS, rollout=GATEWAY, monitoring=monitoring))
+    stable = stable_revision(cluster)
+    deployment = start_drift_watch_pod(cluster, "127.0.0.8")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--revision") + 1] == stable
+
+    shifted = window_metrics(1000, stable, income_shift_in_std=1.0)
+    with metrics_server("127.0.0.8", METRICS_PORT, lambda: shifted):
+        first = wait_for(
+            "the first live check", lambda: (d := drift_of(cluster)).get("consecutive") == 1 and d
+        )
+        assert first["source"] == f"live/{stable}"
+        assert first["drifted"] is True
+        assert [f["name"] for f in first["features"] if f["drifted"]] == ["income"]
+        md = get(cluster, MD_API, "ModelDeployment", NS, "wine")
+        drifted = condition(md, "Drifted")
+        assert (drifted["status"], drifted["reason"]) == ("True", "Drifted")
+        assert f"live/{stable} (1000 rows, 4 features)" in drifted["message"]
+        check = wait_for(
+            "the RetrainJob to judge the first check",
+            lambda: (
+                ((get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}).get("status") or {})
+                .get("driftCheck", {})
+                .get("checkedAt")
+                == first["checkedAt"]
+                and get(cluster, MD_API, "RetrainJob", NS, "retrain")
+            ),
+        )
+        assert check["status"]["driftCheck"]["started"] is False
+        assert drift_runs(cluster) == []
+
+        second = wait_for(
+            "the second live check, a window later",
+            lambda: (d := drift_of(cluster)).get("consecutive") == 2 and d,
+        )
+        assert second["checkedAt"] > first["checkedAt"]
+        (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster))
+        [trainer] = run["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in trainer["env"]}
+        assert env["MODELSHIP_TRIGGER"] == "drift"
+        assert f'"source":"live/{stable}"' in env["MODELSHIP_DRIFT_SUMMARY"]
+
+    warnings = [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
+    assert len(warnings) == 1, "one Warning for one turn to drifted"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    assert 'modelship_drift_detected{name="wine",namespace="ml",source="live"} 1.0' in text
+
+
+def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
+    cluster: EmulatedCluster,
+) -> None:
+    create(cluster, model_deployment("wine", NS, rollout=GATEWAY, monitoring=mirrored()))
+    stable = stable_revision(cluster)
+    start_drift_watch_pod(cluster, "127.0.0.9")
+
+    def drifted_message() -> str:
+        md = get(cluster, MD_API, "ModelDeployment", NS, "wine")
+        found = condition(md, "Drifted") if md else {}
+        return str(found.get("message", ""))
+
+    # Nothing answers at 127.0.0.9:8003 yet.
+    unreadable = wait_for(
+        "the unreadable pod said",
+        lambda: "The drift-watch pod's metrics cannot be read" in (m := drifted_message()) and m,
+    )
+    assert "http://127.0.0.9:8003/metrics" in unreadable
+    assert drift_of(cluster) == {}
+
+    clean = window_metrics(1000, stable)
+    with metrics_server("127.0.0.9", METRICS_PORT, lambda: clean):
+        checked = wait_for("the clean live check", lambda: drift_of(cluster))
+    assert (checked["source"], checked["drifted"], checked["consecutive"]) == (
+        f"live/{stable}",
+        False,
+        0,
+    )
+    md = get(cluster, MD_API, "ModelDeployment", NS, "wine")
+    assert (condition(md, "Drifted")["status"], condition(md, "Drifted")["reason"]) == (
+        "False",
+        "NoDrift",
+    )
+    assert not [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
+    assert drift_runs(cluster) == []
