@@ -14,10 +14,14 @@ imported only when a network is packaged. Loading a pickled module runs code fro
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import sys
+import tempfile
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,10 @@ _INSTALL = (
     "pip install torch (a CPU-only build: pip install torch --index-url"
     " https://download.pytorch.org/whl/cpu)"
 )
-_DTYPES = {"torch.float32": np.float32, "torch.float64": np.float64}
+_DTYPES: dict[str, type[np.floating[Any]]] = {
+    "torch.float32": np.float32,
+    "torch.float64": np.float64,
+}
 
 
 def is_torch_file(path: Path) -> bool:
@@ -77,9 +84,11 @@ def load_torch_module(path: Path) -> Any:
     """The module in ``path``: a TorchScript file, else a pickled whole module (runs code)."""
     torch = _import_torch(f"packaging {path}, a PyTorch file,")
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception as error:
-        script_error = one_line(error)
+        script_error = _first_sentence(error)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.load's notes on weights_only
@@ -93,8 +102,8 @@ def load_torch_module(path: Path) -> Any:
         ) from error
     except Exception as error:
         raise UnsupportedModelError(
-            f"{path} is neither a TorchScript file (torch.jit.load: {script_error[:150]}) nor a"
-            f" module saved with torch.save (torch.load: {one_line(error)[:150]}); save the"
+            f"{path} is neither a TorchScript file (torch.jit.load: {script_error}) nor a module"
+            f" saved with torch.save (torch.load: {_first_sentence(error)}); save the"
             " network with torch.jit.save(torch.jit.script(model), 'model.pt') or"
             " torch.save(model, 'model.pt')"
         ) from error
@@ -106,6 +115,11 @@ def load_torch_module(path: Path) -> Any:
             " torch.jit.save(torch.jit.script(model), 'model.pt')"
         )
     return loaded
+
+
+def _first_sentence(error: BaseException) -> str:
+    """The first sentence of a PyTorch error (its next ones are often paragraphs of advice)."""
+    return one_line(error).split(". ")[0][:200]
 
 
 def module_name(module: Any) -> str:
@@ -143,7 +157,9 @@ class TorchReference:
         scores = self.outputs(frame)
         if self.labels is None:
             return scores
-        return np.asarray(self.labels, dtype=object)[scores.argmax(axis=1)]
+        names = np.asarray(self.labels, dtype=object)
+        labels: np.ndarray[Any, Any] = names[scores.argmax(axis=1)]
+        return labels
 
     def decision_function(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
         return self.outputs(frame)
@@ -176,6 +192,27 @@ def reference_outputs(reference: TorchReference, sample: pd.DataFrame) -> np.nda
         ) from error
 
 
+@contextlib.contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """Drop what native code prints meanwhile: on a failure the exporter prints its whole IR
+    graph to stdout (its C++ log), which the one-line error replaces."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {descriptor: os.dup(descriptor) for descriptor in (1, 2)}
+    try:
+        with tempfile.TemporaryFile() as sink:
+            for descriptor in saved:
+                os.dup2(sink.fileno(), descriptor)
+            try:
+                yield
+            finally:
+                for descriptor, original in saved.items():
+                    os.dup2(original, descriptor)
+    finally:
+        for original in saved.values():
+            os.close(original)
+
+
 def export_to_onnx(
     module: Any, example: pd.DataFrame, dtype: type[np.floating[Any]], output_name: str
 ) -> onnx.ModelProto:
@@ -184,7 +221,7 @@ def export_to_onnx(
     features = torch.from_numpy(np.ascontiguousarray(example.to_numpy(dtype=dtype)))
     buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _native_output_silenced():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
             torch.onnx.export(
                 module,
