@@ -161,6 +161,8 @@ class _Packaged:
     """The fallback's model, whose answers the written pickle's are checked against."""
     pickle_path: Path | None = None
     """The fallback's pickle file, written as it is."""
+    tolerances: tuple[float, float] = (DEFAULT_ABSOLUTE_TOLERANCE, DEFAULT_RELATIVE_TOLERANCE)
+    """The fallback's parity tolerances (atol, rtol), for its check of what is written."""
 
 
 def package_model(
@@ -206,16 +208,7 @@ def package_model(
     else:
         assert loaded.onnx_model is not None
         packaged = _from_onnx(loaded.onnx_model, sample, classes)
-    return _write(
-        packaged,
-        sample,
-        name,
-        version,
-        output_dir,
-        lineage,
-        config_options,
-        (absolute_tolerance, relative_tolerance),
-    )
+    return _write(packaged, sample, name, version, output_dir, lineage, config_options)
 
 
 def package_torch_module(
@@ -241,16 +234,7 @@ def package_torch_module(
     if sample.empty:
         raise SampleError("the sample has no rows; give a few hundred rows of training input")
     packaged = _from_torch(module, sample, classes, absolute_tolerance, relative_tolerance)
-    return _write(
-        packaged,
-        sample,
-        name,
-        version,
-        output_dir,
-        lineage,
-        config_options,
-        (absolute_tolerance, relative_tolerance),
-    )
+    return _write(packaged, sample, name, version, output_dir, lineage, config_options)
 
 
 def _check_destination(name: str, version: str, output_dir: Path) -> None:
@@ -272,10 +256,8 @@ def _write(
     output_dir: Path,
     lineage: Lineage | None,
     config_options: ModelConfigOptions | None,
-    tolerances: tuple[float, float],
 ) -> PackageResult:
-    """Write what one path gave, all or nothing (see the module docstring); ``tolerances``
-    (atol, rtol) are the fallback's parity check's, run on what is written."""
+    """Write what one path gave, all or nothing (see the module docstring)."""
     options = config_options or ModelConfigOptions()
     target = output_dir / name
     if packaged.environment is not None:
@@ -318,7 +300,7 @@ def _write(
                 sample,
                 schema,
                 packaged.task,
-                *tolerances,
+                *packaged.tolerances,
             )
         else:
             model_file = MODEL_FILENAME
@@ -409,6 +391,7 @@ def _from_sklearn(
             environment=pickled.environment,
             original=model,
             pickle_path=model_path,
+            tolerances=(absolute_tolerance, relative_tolerance),
         )
     return _Packaged(converted, schema, task, "sklearn", estimator, classes, parity)
 
