@@ -180,7 +180,7 @@ def input_dtype(module: Any) -> type[np.floating[Any]]:
 def reference_outputs(reference: TorchReference, sample: pd.DataFrame) -> np.ndarray[Any, Any]:
     """The network's outputs on the sample, or a SampleError that says why it cannot run."""
     try:
-        return reference.outputs(sample)
+        outputs = reference.outputs(sample)
     except UnsupportedModelError:
         raise
     except Exception as error:
@@ -190,6 +190,19 @@ def reference_outputs(reference: TorchReference, sample: pd.DataFrame) -> np.nda
             f" {one_line(error)[:300]}; give a sample whose columns are exactly the network's"
             " input features, in the order it takes them"
         ) from error
+    if outputs.dtype.kind == "f":
+        # NaN answers match nothing in the parity check; they come from gaps in the sample.
+        bad = np.flatnonzero(~np.isfinite(outputs.reshape(len(sample), -1)).all(axis=1))
+        if len(bad):
+            row = sample.iloc[bad[0]]
+            gaps = [str(name) for name in sample.columns if pd.isna(row[name])]
+            missing = f", missing {', '.join(gaps)}" if gaps else ""
+            raise SampleError(
+                f"the network gives NaN or infinite outputs for {len(bad)} of {len(sample)}"
+                f" sample rows (first: row {sample.index[bad[0]]}{missing}); fill gaps as in"
+                " training, or drop such rows from the sample"
+            )
+    return outputs
 
 
 @contextlib.contextmanager

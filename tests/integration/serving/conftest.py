@@ -104,7 +104,9 @@ def _package_torch_networks(work: Path, repository: Path) -> dict[str, ServedMod
     """PyTorch networks (support.torch_networks) saved as TorchScript (the classifier, with
     --classes) and as a pickled module (the regressor); none when PyTorch is absent (the
     tests of these skip, saying so). Their "original" is the TrainedNetwork."""
-    if importlib.util.find_spec("torch") is None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
         return {}
     from support import torch_networks
 

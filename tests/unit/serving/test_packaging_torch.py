@@ -10,6 +10,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,11 +115,16 @@ def test_a_network_given_from_python_is_packaged_and_left_as_it_was(
     assert network.module.training
 
 
+@pytest.mark.parametrize("writer", ["torch.save", "joblib.dump"])
 def test_a_pickled_network_under_any_name_is_recognised(
-    networks: dict[str, TrainedNetwork], tmp_path: Path
+    writer: str, networks: dict[str, TrainedNetwork], tmp_path: Path
 ) -> None:
     network = networks["regressor"]
-    model_path = torch_networks.save(network.module, tmp_path / "model.bin", "pickled")
+    model_path = tmp_path / "model.bin"
+    if writer == "torch.save":
+        torch_networks.save(network.module, model_path, "pickled")
+    else:
+        joblib.dump(network.module, model_path)
     network.sample.to_csv(tmp_path / "sample.csv", index=False)
     result = package_model(model_path, tmp_path / "sample.csv", "net", "1", tmp_path / "repo")
     assert_answers_like_the_network(result, network)
@@ -177,6 +183,12 @@ class Inverts(torch.nn.Module):  # type: ignore[misc]
         ("two-columns", SampleError, "network fails on the sample's 2 columns .age, income.:"),
         ("tuple", UnsupportedModelError, "returns a tuple, not one tensor; make forward return"),
         ("no-onnx-operator", PackagingError, r"exporting the network to ONNX failed .*linalg"),
+        (
+            "gaps",
+            SampleError,
+            r"NaN or infinite outputs for 1 of 300 sample rows \(first: row"
+            r" 7, missing income\); fill gaps",
+        ),
     ],
 )
 def test_what_cannot_be_packaged_is_refused_in_one_line(
@@ -185,6 +197,9 @@ def test_what_cannot_be_packaged_is_refused_in_one_line(
 ) -> None:  # fmt: skip
     network = networks["classifier"]
     frame = network.sample[FEATURES[:2]] if case == "two-columns" else network.sample
+    if case == "gaps":
+        frame = frame.copy()
+        frame.loc[7, "income"] = np.nan
     frame.to_parquet(tmp_path / "sample.parquet")
     model_path = tmp_path / "net.pt"
     options: dict[str, Any] = {"classes": ["a", "b"]} if case == "two-classes" else {}
