@@ -5,6 +5,7 @@ nothing behind."""
 
 from __future__ import annotations
 
+import copy
 import sys
 import types
 from pathlib import Path
@@ -113,6 +114,20 @@ def test_a_network_given_from_python_is_packaged_and_left_as_it_was(
     assert_answers_like_the_network(result, network)
     assert_metadata(result.metadata, network, "support.torch_networks.TabularMLP")
     assert network.module.training
+
+
+def test_a_double_precision_network_takes_fp64_columns(
+    networks: dict[str, TrainedNetwork], tmp_path: Path
+) -> None:
+    network = networks["regressor"]
+    double = copy.deepcopy(network.module).double().eval()
+    result = package_torch_module(double, network.sample, "net", "1", tmp_path / "repo")
+    assert {c.datatype for c in result.metadata.input_schema.columns} == {"FP64"}
+    answers = served(result, network.held_out)
+    with torch.no_grad():
+        expected = double(torch.tensor(network.held_out[FEATURES].to_numpy(np.float64)))
+    assert answers["prediction"].dtype == np.float64
+    np.testing.assert_allclose(answers["prediction"], expected.numpy(), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("writer", ["torch.save", "joblib.dump"])
