@@ -36,7 +36,7 @@ TORCH_SUFFIXES = frozenset({".pt", ".pth", ".ts", ".torchscript"})
 JOINED_INPUT = "modelship_features"
 SCORES_OUTPUT = "scores"
 PREDICTION_OUTPUT = "prediction"
-# Every onnxruntime since 1.12 (Triton 22.07 on) runs opset 17.
+# onnxruntime 1.12 and later run opset 17 (the serving image's Triton 24.10 has a later one).
 ONNX_OPSET = 17
 _INSTALL = (
     "pip install torch (a CPU-only build: pip install torch --index-url"
@@ -57,7 +57,7 @@ def is_torch_file(path: Path) -> bool:
             return False
         with zipfile.ZipFile(path) as archive:
             return any(name.endswith("/data.pkl") for name in archive.namelist())
-    except OSError:
+    except (OSError, zipfile.BadZipFile):
         return False
 
 
@@ -96,9 +96,9 @@ def load_torch_module(path: Path) -> Any:
     except (AttributeError, ModuleNotFoundError) as error:
         raise PackagingError(
             f"cannot unpickle the module in {path} ({one_line(error)}): its class must be"
-            " importable here, so define it in a module you can import rather than in the"
-            " notebook, or save a TorchScript file: torch.jit.save(torch.jit.script(model),"
-            " 'model.pt')"
+            " importable here, so install the library it comes from, or move a class defined"
+            " in the notebook into a module you can import, or save a TorchScript file:"
+            " torch.jit.save(torch.jit.script(model), 'model.pt')"
         ) from error
     except Exception as error:
         raise UnsupportedModelError(
