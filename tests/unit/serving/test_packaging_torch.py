@@ -247,8 +247,7 @@ def test_a_network_whose_class_cannot_be_imported_says_how_to_save_it(
     networks["regressor"].sample.to_parquet(tmp_path / "sample.parquet")
     assert_refused_in_one_line(
         PackagingError,
-        "cannot unpickle .*vanished_notebook.*into a module you can import"
-        r" .*torch\.jit\.save",
+        r"cannot unpickle .*vanished_notebook.*into a module you can import.*torch\.jit\.save",
         tmp_path / "net.pt",
         tmp_path,
     )
