@@ -21,4 +21,5 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
         --no-python-downloads --quiet
     echo "$want" >"$stamp"
 fi
+hack/install-torch.sh
 hack/install-helm.sh >/dev/null

@@ -1,7 +1,9 @@
 """Which everyday models `modelship package` ships, and how (not a test).
 
 Packages every model of tests/support/model_zoo.py, a torch.onnx.export-style network
-(tests/support/onnx_exports.py, with --classes), plus a few it refuses, and prints a
+(tests/support/onnx_exports.py, with --classes), PyTorch networks (tests/support/
+torch_networks.py: a TorchScript classifier with --classes, a pickled-module regressor; when
+PyTorch is installed, see hack/install-torch.sh), plus a few it refuses, and prints a
 Markdown table: shipped in float32, by the float64 retry, by the pinned pickle fallback,
 or refused (with the first words of the one-line reason); the packaging time (conversion,
 parity on the sample, writing; not the training); and the in-process throughput (best of
@@ -104,6 +106,24 @@ def torch_export(directory: Path) -> tuple[Path, Path, pd.DataFrame, list[str] |
     )
 
 
+# PyTorch networks (support.torch_networks): which network, saved how.
+TORCH_NETWORKS = {
+    "torch-mlp-classifier-torchscript": ("classifier", "torchscript"),
+    "torch-mlp-regressor-pickled-module": ("regressor", "pickled"),
+}
+
+
+def torch_network(name: str, directory: Path) -> tuple[Path, Path, pd.DataFrame, list[str] | None]:
+    """A trained PyTorch network saved as TORCH_NETWORKS says, and its sample."""
+    from support import torch_networks
+
+    kind, save_as = TORCH_NETWORKS[name]
+    network = torch_networks.classifier() if kind == "classifier" else torch_networks.regressor()
+    model_path = torch_networks.save(network.module, directory / "net.pt", save_as)
+    network.sample.to_parquet(directory / "sample.parquet")
+    return model_path, directory / "sample.parquet", network.held_out, network.classes
+
+
 def served_answers(result: Any) -> Callable[[dict[str, Any]], Any]:
     """What the package runs per batch on Triton's arrays: its ONNX graph in onnxruntime, or
     the fallback's model.py on the pickle."""
@@ -115,10 +135,13 @@ def served_answers(result: Any) -> Callable[[dict[str, Any]], Any]:
 
 
 def written_inputs(
-    build: Callable[[], Any] | None, directory: Path
+    name: str, build: Callable[[], Any] | None, directory: Path
 ) -> tuple[Path, Path, pd.DataFrame, list[str] | None]:
-    """Model file, sample, held-out rows and --classes of a case (None: the torch export)."""
+    """Model file, sample, held-out rows and --classes of a case (None: the torch export or
+    a PyTorch network)."""
     directory.mkdir()
+    if name in TORCH_NETWORKS:
+        return torch_network(name, directory)
     if build is None:
         return torch_export(directory)
     fitted = build()
@@ -138,7 +161,7 @@ def rate(answer: Callable[[Any], Any], feeds: Any, rows: int) -> float:
 
 def measure(name: str, build: Callable[[], Any] | None, work: Path) -> dict[str, Any]:
     directory = work / name
-    model_path, sample_path, held_out, classes = written_inputs(build, directory)
+    model_path, sample_path, held_out, classes = written_inputs(name, build, directory)
     started = time.perf_counter()
     try:
         result = package_model(model_path, sample_path, "m", "1", directory / "r", classes=classes)
@@ -161,6 +184,8 @@ def measure(name: str, build: Callable[[], Any] | None, work: Path) -> dict[str,
         path = "fallback (pinned pickle, python backend)"
     elif metadata.source_format == "onnx":
         path = "ONNX file ([N, k] input, --classes)"
+    elif metadata.source_format == "torch":
+        path = "PyTorch network (ONNX export)"
     elif metadata.parity is not None and metadata.parity.precision == "float64":
         path = "float64 retry"
     else:
@@ -173,6 +198,7 @@ SERVED_PER_PATH = {
     "logistic-regression-mixed": "float32 (native)",
     "random-forest-after-scaler-timestamps": "float64 retry",
     "torch-export-mlp": "ONNX file ([N, k] input, --classes)",
+    "torch-mlp-classifier-torchscript": "PyTorch network (ONNX export)",
     "linear-svc-after-scaler-mixed": "fallback (pinned pickle)",
     "log-transform-then-ridge": "fallback (pinned pickle)",
 }
@@ -188,8 +214,10 @@ def triton_throughput(zoo: Any, work: Path) -> None:
     cases = {case.name: case.build for case in zoo.ZOO}
     packaged: dict[str, tuple[Any, pd.DataFrame]] = {}
     for name in SERVED_PER_PATH:
+        if name in TORCH_NETWORKS and importlib.util.find_spec("torch") is None:
+            continue
         model_path, sample_path, held_out, classes = written_inputs(
-            cases.get(name), work / f"triton-{name}"
+            name, cases.get(name), work / f"triton-{name}"
         )
         result = package_model(model_path, sample_path, name, "1", repository, classes=classes)
         packaged[name] = (result.metadata, held_out)
@@ -218,6 +246,7 @@ def main() -> None:
         (case.name, case.build, case.library) for case in zoo.ZOO
     ]
     cases.append(("torch-export-mlp", None, None))
+    cases += [(name, None, "torch") for name in TORCH_NETWORKS]
     cases += [(name, build, None) for name, build in extra_cases(zoo)]
     print("| model | shipped | packaging s | in-process rows/s (64-row batches) |")
     print("| --- | --- | --- | --- |")

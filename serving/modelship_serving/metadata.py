@@ -127,12 +127,15 @@ class ModelMetadata(_Model):
     name: str = Field(description="Model name (the Triton model directory).")
     version: str = Field(description="Model version (the Triton version directory, an integer).")
     created_at: datetime = Field(description="When the package was written (UTC).")
-    source_format: Literal["sklearn", "onnx", "pickle"] = Field(
-        description="What was packaged: sklearn (converted to ONNX), onnx (an ONNX file) or"
-        " pickle (the original pickle, served by the python backend: the pinned fallback)."
+    source_format: Literal["sklearn", "onnx", "pickle", "torch"] = Field(
+        description="What was packaged: sklearn (converted to ONNX), onnx (an ONNX file),"
+        " pickle (the original pickle, served by the python backend: the pinned fallback) or"
+        " torch (a PyTorch network, exported to ONNX)."
     )
     estimator: str | None = Field(
-        default=None, description="Class of the scikit-learn estimator (with its module), if any."
+        default=None,
+        description="Class of the scikit-learn estimator or PyTorch network (with its"
+        " module), if any.",
     )
     task: Literal["classification", "regression", "unknown"] = Field(
         description="What the model predicts."
@@ -155,7 +158,9 @@ class ModelMetadata(_Model):
     input_schema: InputSchema = Field(description="The columns the model takes.")
     outputs: list[TensorSpec] = Field(description="The model's outputs, label first.")
     parity: ParityReport | None = Field(
-        default=None, description="Result of the check against the original (sklearn only)."
+        default=None,
+        description="Result of the check against the original (scikit-learn and PyTorch"
+        " models; an ONNX file has no original to check against).",
     )
     fallback_reason: str | None = Field(
         default=None,

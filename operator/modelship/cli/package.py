@@ -72,10 +72,11 @@ def _archive_and_push(
 
 @click.command(
     help=(
-        "Turn MODEL (a pickled/joblib scikit-learn estimator or Pipeline, or an .onnx file:"
+        "Turn MODEL (a pickled/joblib scikit-learn estimator or Pipeline; an .onnx file:"
         " one input per column, or one [N, k] input as torch.onnx.export writes it, whose k"
-        " features are the sample's columns in order) into a Triton model repository under"
-        " --output.\n\n"
+        " features are the sample's columns in order; or a PyTorch network, a TorchScript"
+        " file or a torch.save'd module, exported to ONNX likewise, needs PyTorch) into a"
+        " Triton model repository under --output.\n\n"
         "scikit-learn models are converted to ONNX with skl2onnx, preprocessing included,"
         " then run on the --sample rows and compared with the original: labels must agree"
         " and scores must match within --atol/--rtol, otherwise nothing is written. A model"
@@ -155,7 +156,8 @@ def _archive_and_push(
 @click.option(
     "--classes",
     metavar="A,B,...",
-    help="ONNX classifiers: the names of the score columns, in order; adds a label output"
+    help="ONNX and PyTorch classifiers: the names of the score columns, in order; adds a"
+    " label output"
     " (the name of each row's highest score).",
 )
 @click.option(
@@ -255,6 +257,8 @@ def package(
             click.echo(
                 "  precision: float64 retry (float32 parity failed; numeric inputs are FP64)"
             )
+        elif metadata.source_format == "torch":
+            click.echo(f"  source:  PyTorch network {metadata.estimator}, exported to ONNX")
         elif metadata.source_format != "pickle":
             click.echo("  precision: float32")
     if metadata.fallback_reason is not None:

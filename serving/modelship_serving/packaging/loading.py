@@ -15,33 +15,31 @@ import pandas as pd
 
 from modelship_serving.errors import PackagingError, SampleError, UnsupportedModelError
 from modelship_serving.packaging.boosting import is_catboost, missing_library_message
+from modelship_serving.packaging.pytorch import is_torch_file, is_torch_module, load_torch_module
 from modelship_serving.packaging.schema import first_repeated
 
 ONNX_SUFFIXES = frozenset({".onnx"})
-# PyTorch's own files: packaged through their ONNX export (see the README).
-TORCH_SUFFIXES = frozenset({".pt", ".pth", ".ts", ".torchscript"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """Either a fitted scikit-learn estimator or an ONNX graph, never both."""
+    """One of: a fitted scikit-learn estimator, an ONNX graph, a PyTorch network."""
 
     sklearn_model: Any | None
     onnx_model: onnx.ModelProto | None
+    torch_module: Any | None = None
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Load a pickled/joblib scikit-learn estimator (runs code from the file) or an ONNX file."""
+    """Load a pickled/joblib scikit-learn estimator (runs code from the file), an ONNX file,
+    or a PyTorch network (a TorchScript file, or a pickled module: runs code too)."""
     if not path.is_file():
         raise PackagingError(f"model file {path} does not exist or is not a file")
-    if path.suffix.lower() in TORCH_SUFFIXES:
-        raise UnsupportedModelError(
-            f"{path} is a PyTorch file, which modelship does not load (that would need"
-            " PyTorch, gigabytes of it, wherever you package); export the network with"
-            " torch.onnx.export(model, example_input, 'model.onnx', input_names=['input'],"
-            " dynamic_axes={'input': {0: 'batch'}}) and package model.onnx"
+    if is_torch_file(path):
+        return LoadedModel(
+            sklearn_model=None, onnx_model=None, torch_module=load_torch_module(path)
         )
     if path.suffix.lower() in ONNX_SUFFIXES:
         try:
@@ -63,6 +61,8 @@ def load_model(path: Path) -> LoadedModel:
         library = (error.name or "").split(".")[0]
         if library in ("xgboost", "lightgbm", "catboost"):
             raise UnsupportedModelError(missing_library_message(library)) from error
+        if library == "torch":
+            load_torch_module(path)  # says what to install
         raise PackagingError(
             f"cannot unpickle {path}: {error}; install the libraries (and the versions) the"
             " model was trained with"
@@ -80,12 +80,14 @@ def load_model(path: Path) -> LoadedModel:
         ) from error
     from sklearn.base import BaseEstimator
 
+    if is_torch_module(estimator):  # pickle.dump of a network
+        return LoadedModel(sklearn_model=None, onnx_model=None, torch_module=estimator)
     if not isinstance(estimator, BaseEstimator) and not is_catboost(estimator):
         raise UnsupportedModelError(
             f"{path} holds a {type(estimator).__module__}.{type(estimator).__name__}, not a"
             " scikit-learn estimator or Pipeline (XGBoost, LightGBM and CatBoost through their"
-            " scikit-learn classes such as XGBClassifier); export it to ONNX yourself and"
-            " package the .onnx file"
+            " scikit-learn classes such as XGBClassifier) nor a torch.nn.Module; export it to"
+            " ONNX yourself and package the .onnx file"
         )
     return LoadedModel(sklearn_model=estimator, onnx_model=None)
 

@@ -34,6 +34,7 @@ from modelship_serving.errors import (
     PackagingError,
     ParityError,
     SampleError,
+    UnsupportedModelError,
     one_line,
 )
 from modelship_serving.metadata import (
@@ -44,6 +45,7 @@ from modelship_serving.metadata import (
     ParityReport,
 )
 from modelship_serving.packaging import fallback as pickle_fallback
+from modelship_serving.packaging import pytorch
 from modelship_serving.packaging.boosting import is_catboost
 from modelship_serving.packaging.convert import (
     convert_sklearn_model,
@@ -69,6 +71,7 @@ from modelship_serving.packaging.parity import (
     run_onnx,
 )
 from modelship_serving.packaging.precision import Precision, schema_for
+from modelship_serving.packaging.pytorch import is_torch_module
 from modelship_serving.packaging.schema import (
     schema_from_onnx,
     schema_from_sample,
@@ -90,6 +93,7 @@ _LIBRARIES = (
     "xgboost-cpu",
     "lightgbm",
     "catboost",
+    "torch",
     "onnx",
     "onnxruntime",
     "numpy",
@@ -146,13 +150,19 @@ class _Packaged:
     """The served graph, or (fallback) a graph of its inputs and outputs only."""
     schema: InputSchema
     task: Literal["classification", "regression", "unknown"]
-    source_format: Literal["sklearn", "onnx", "pickle"]
+    source_format: Literal["sklearn", "onnx", "pickle", "torch"]
     estimator: str | None = None
     classes: list[Any] | None = None
     parity: ParityReport | None = None
     fallback_reason: str | None = None
     environment: dict[str, Any] | None = None
     """The fallback's pinned environment; None for an ONNX graph."""
+    original: Any = None
+    """The fallback's model, whose answers the written pickle's are checked against."""
+    pickle_path: Path | None = None
+    """The fallback's pickle file, written as it is."""
+    tolerances: tuple[float, float] = (DEFAULT_ABSOLUTE_TOLERANCE, DEFAULT_RELATIVE_TOLERANCE)
+    """The fallback's parity tolerances (atol, rtol), for its check of what is written."""
 
 
 def package_model(
@@ -170,11 +180,65 @@ def package_model(
 ) -> PackageResult:
     """Convert, check and write one model version; see the module docstring.
 
-    ``classes`` names an ONNX classifier's score columns (it then gets a label output);
-    ``fallback`` lets a model no converter carries ship as its pinned pickle.
+    ``classes`` names the score columns of an ONNX classifier or a PyTorch network (it then
+    gets a label output); ``fallback`` lets a model no converter carries ship as its pinned
+    pickle.
     """
+    _check_destination(name, version, output_dir)
+    loaded = load_model(model_path)
+    sample = load_sample(sample_path)
+    if loaded.torch_module is not None:
+        packaged = _from_torch(
+            loaded.torch_module, sample, classes, absolute_tolerance, relative_tolerance
+        )
+    elif loaded.sklearn_model is not None:
+        if classes is not None:
+            raise PackagingError(
+                "--classes is for ONNX files and PyTorch networks; a scikit-learn model carries"
+                " its own classes"
+            )
+        packaged = _from_sklearn(
+            loaded.sklearn_model,
+            model_path,
+            sample,
+            absolute_tolerance,
+            relative_tolerance,
+            fallback,
+        )
+    else:
+        assert loaded.onnx_model is not None
+        packaged = _from_onnx(loaded.onnx_model, sample, classes)
+    return _write(packaged, sample, name, version, output_dir, lineage, config_options)
+
+
+def package_torch_module(
+    module: Any,
+    sample: pd.DataFrame,
+    name: str,
+    version: str,
+    output_dir: Path,
+    lineage: Lineage | None = None,
+    config_options: ModelConfigOptions | None = None,
+    absolute_tolerance: float = DEFAULT_ABSOLUTE_TOLERANCE,
+    relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
+    classes: list[str] | None = None,
+) -> PackageResult:
+    """`package_model` for a torch.nn.Module in memory (a notebook's network), whose input
+    features are ``sample``'s columns, in order; see packaging/pytorch.py."""
+    _check_destination(name, version, output_dir)
+    if not is_torch_module(module):
+        raise UnsupportedModelError(
+            f"a {type(module).__module__}.{type(module).__qualname__} is not a torch.nn.Module;"
+            " give the network itself, or use package_model with a model file"
+        )
+    if sample.empty:
+        raise SampleError("the sample has no rows; give a few hundred rows of training input")
+    packaged = _from_torch(module, sample, classes, absolute_tolerance, relative_tolerance)
+    return _write(packaged, sample, name, version, output_dir, lineage, config_options)
+
+
+def _check_destination(name: str, version: str, output_dir: Path) -> None:
     validate_name_and_version(name, version)
-    options = config_options or ModelConfigOptions()
     target = output_dir / name
     if target.exists():
         raise OutputExistsError(
@@ -183,19 +247,19 @@ def package_model(
     if output_dir.exists() and not output_dir.is_dir():
         raise PackagingError(f"output {output_dir} exists and is not a directory")
 
-    loaded = load_model(model_path)
-    sample = load_sample(sample_path)
-    if loaded.sklearn_model is not None:
-        if classes is not None:
-            raise PackagingError(
-                "--classes is for ONNX files; a scikit-learn model carries its own classes"
-            )
-        packaged = _from_sklearn(
-            loaded.sklearn_model, sample, absolute_tolerance, relative_tolerance, fallback
-        )
-    else:
-        assert loaded.onnx_model is not None
-        packaged = _from_onnx(loaded.onnx_model, sample, classes)
+
+def _write(
+    packaged: _Packaged,
+    sample: pd.DataFrame,
+    name: str,
+    version: str,
+    output_dir: Path,
+    lineage: Lineage | None,
+    config_options: ModelConfigOptions | None,
+) -> PackageResult:
+    """Write what one path gave, all or nothing (see the module docstring)."""
+    options = config_options or ModelConfigOptions()
+    target = output_dir / name
     if packaged.environment is not None:
         options = options.model_copy(update={"backend": "python"})
     schema = packaged.schema
@@ -224,17 +288,19 @@ def package_model(
         parity = packaged.parity
         if packaged.environment is not None:
             model_file = pickle_fallback.MODEL_FILENAME
-            pickle_fallback.write_pickled_model(version_dir, model_path, packaged.environment)
+            assert packaged.pickle_path is not None
+            pickle_fallback.write_pickled_model(
+                version_dir, packaged.pickle_path, packaged.environment
+            )
             # Parity of what was written, run by the written runner, in this environment.
             served = pickle_fallback.served_predictions(version_dir, schema)
             parity = check_parity(
-                loaded.sklearn_model,
+                packaged.original,
                 served,
                 sample,
                 schema,
                 packaged.task,
-                absolute_tolerance,
-                relative_tolerance,
+                *packaged.tolerances,
             )
         else:
             model_file = MODEL_FILENAME
@@ -281,6 +347,7 @@ def package_model(
 
 def _from_sklearn(
     model: Any,
+    model_path: Path,
     sample: pd.DataFrame,
     absolute_tolerance: float,
     relative_tolerance: float,
@@ -322,6 +389,9 @@ def _from_sklearn(
             classes=classes,
             fallback_reason=reason,
             environment=pickled.environment,
+            original=model,
+            pickle_path=model_path,
+            tolerances=(absolute_tolerance, relative_tolerance),
         )
     return _Packaged(converted, schema, task, "sklearn", estimator, classes, parity)
 
@@ -346,6 +416,59 @@ def _from_onnx(
     task = _onnx_task(model)
     labels = None if classes is None else class_labels(classes)
     return _Packaged(model, schema, task, "onnx", classes=labels)
+
+
+def _from_torch(
+    module: Any,
+    sample: pd.DataFrame,
+    classes: list[str] | None,
+    absolute_tolerance: float,
+    relative_tolerance: float,
+) -> _Packaged:
+    """A PyTorch network, exported to ONNX and joined to per-column inputs like an ONNX
+    file's [batch, k] input; parity against the module's own outputs (in eval mode)."""
+    labels = None if classes is None else class_labels(classes)
+    dtype = pytorch.input_dtype(module)
+    reference = pytorch.TorchReference(module, dtype, labels)
+    was_training = bool(module.training)
+    module.eval()  # dropout off, batch norm on its running statistics: as it predicts
+    try:
+        scores = pytorch.reference_outputs(reference, sample)
+        if classes is not None:
+            check_class_count(scores, classes)
+        output = pytorch.SCORES_OUTPUT if classes is not None else pytorch.PREDICTION_OUTPUT
+        model = pytorch.export_to_onnx(module, sample.iloc[:2], dtype, output)
+        joined = model.graph.input[0]
+        schema = joined_input_schema(joined, sample)
+        model = with_per_column_inputs(
+            model,
+            schema,
+            joined_input=joined.name,
+            element_type=joined.type.tensor_type.elem_type,
+        )
+        if classes is not None:
+            model = with_label_output(model, classes)
+        task = _onnx_task(model)
+        parity = check_parity(
+            reference,
+            functools.partial(run_onnx, onnx_session(model), schema=schema),
+            sample,
+            schema,
+            task,
+            absolute_tolerance,
+            relative_tolerance,
+        )
+    finally:
+        module.train(was_training)
+    return _Packaged(
+        model,
+        schema,
+        task,
+        "torch",
+        pytorch.module_name(module),
+        labels,
+        parity,
+    )
 
 
 def _convert_with_parity(

@@ -96,7 +96,37 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         served[name] = ServedModel(model, result.metadata, held_out)
     served.update(_package_zoo(work, repository))
     served.update(_package_torch_export(work, repository))
+    served.update(_package_torch_networks(work, repository))
     return repository, served
+
+
+def _package_torch_networks(work: Path, repository: Path) -> dict[str, ServedModel]:
+    """PyTorch networks (support.torch_networks) saved as TorchScript (the classifier, with
+    --classes) and as a pickled module (the regressor); none when PyTorch is absent (the
+    tests of these skip, saying so). Their "original" is the TrainedNetwork."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return {}
+    from support import torch_networks
+
+    served: dict[str, ServedModel] = {}
+    for name, network, save_as in [
+        ("torch-classifier", torch_networks.classifier(), "torchscript"),
+        ("torch-regressor", torch_networks.regressor(), "pickled"),
+    ]:
+        model_path = torch_networks.save(network.module, work / f"{name}.pt", save_as)
+        network.sample.to_parquet(work / f"{name}.parquet")
+        result = package_model(
+            model_path,
+            work / f"{name}.parquet",
+            name,
+            "1",
+            repository,
+            classes=network.classes,
+        )
+        served[name] = ServedModel(network, result.metadata, network.held_out)
+    return served
 
 
 def _package_torch_export(work: Path, repository: Path) -> dict[str, ServedModel]:

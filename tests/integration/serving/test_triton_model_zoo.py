@@ -3,7 +3,8 @@ by the real Triton binary answer over HTTP and gRPC like the original on held-ou
 forest shipped by the float64 retry (FP64 inputs), TF-IDF text (no en_US locale needed),
 gradient boosting with gaps, anomaly detection, clustering, a multi-output regressor, kNN,
 XGBoost, LightGBM and CatBoost, models shipped by the pinned pickle fallback (python backend),
-and a torch.onnx.export-style network packaged with --classes."""
+a torch.onnx.export-style network packaged with --classes, and PyTorch networks packaged from
+a TorchScript file (a classifier, with --classes) and a pickled module (a regressor)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,24 @@ def test_served_torch_export_answers_like_the_network(
     np.testing.assert_allclose(outputs["logits"], logits, rtol=1e-5, atol=1e-5)
     expected = np.array(CLASSES)[logits.argmax(axis=1)]
     assert outputs["label"].reshape(-1).astype(str).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("name", ["torch-classifier", "torch-regressor"])
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_served_pytorch_network_answers_like_the_network(
+    name: str, protocol: TritonProtocol, packaged: Any, triton: TritonServer
+) -> None:
+    from support import torch_networks  # skips, saying how to install it, without PyTorch
+
+    served = packaged[1][name]
+    network = served.original
+    assert triton.endpoints is not None
+    url = triton.endpoints.http if protocol == "http" else triton.endpoints.grpc
+    outputs = infer_frame(url, served.metadata, served.held_out, protocol)
+    expected = torch_networks.expected_outputs(network, served.held_out)
+    if network.classes is None:
+        np.testing.assert_allclose(outputs["prediction"], expected, rtol=1e-5, atol=1e-5)
+        return
+    np.testing.assert_allclose(outputs["scores"], expected, rtol=1e-5, atol=1e-5)
+    labels = outputs["label"].reshape(-1).astype(str).tolist()
+    assert labels == torch_networks.expected_labels(network, served.held_out)

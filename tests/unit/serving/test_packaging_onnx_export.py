@@ -3,6 +3,7 @@ with one input per column, like every other package, and --classes gives them a 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,14 @@ def test_cli_classes_flag(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".pth", ".ts"])
-def test_a_pytorch_file_is_pointed_to_its_onnx_export(suffix: str, tmp_path: Path) -> None:
+def test_without_pytorch_a_pytorch_file_says_what_to_install_or_export(
+    suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails, as when absent
     (tmp_path / f"net{suffix}").write_bytes(b"PK\x03\x04 a torch.save zip")
     sample(10, 1).to_parquet(tmp_path / "sample.parquet")
-    with pytest.raises(UnsupportedModelError, match=r"torch\.onnx\.export\(") as caught:
+    said = r"needs PyTorch, which is not installed here: pip install torch .*torch\.onnx\.export\("
+    with pytest.raises(UnsupportedModelError, match=said) as caught:
         package_model(
             tmp_path / f"net{suffix}", tmp_path / "sample.parquet", "n", "1", tmp_path / "r"
         )
