@@ -32,7 +32,7 @@ from modelship_serving.triton.server import TritonServer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-from support.canary_tritons import MODEL, package, route_weights, serve, serve_pod
+from support.canary_tritons import MODEL, canary_of_v2, package, route_weights, serve, serve_pod
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
@@ -43,7 +43,6 @@ from support.scenarios import (
     get,
     list_owned,
     patch,
-    ready_model_deployment,
     wait_for,
 )
 
@@ -156,15 +155,7 @@ def gated_rollout(
     """v1 serves; v2 (serving `candidate`) rolls out behind the gate, which the test runs.
     Returns the ModelDeployment once the gate's verdict is acted on, the canary's name,
     every canary weight the route showed meanwhile, and how the compare command ran."""
-    ready_model_deployment(cluster, NS, "wine", **SPEC)
-    (stable,) = deployments(cluster, NS, "wine")
-    serve_pod(cluster, stable, STABLE_ADDRESS)
-    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": {
-        "version": "2", "uri": "s3://models/wine/2"}}})  # fmt: skip
-    canary = wait_for(
-        "the canary Deployment",
-        lambda: next((d for d in deployments(cluster, NS, "wine") if d != stable), None),
-    )
+    stable, canary = canary_of_v2(cluster, NS, SPEC, STABLE_ADDRESS)
     names = stable["metadata"]["name"], canary["metadata"]["name"]
     weights = [canary_weight(cluster, names[1])]
     with triton(candidate, CANARY_ADDRESS) as canary_triton:
