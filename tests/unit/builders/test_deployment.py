@@ -21,7 +21,8 @@ from support.model_pods import (
     HOME,
     IMAGE,
     MODEL_MOUNT,
-    MODEL_VOLUME,
+    MODEL_READER_MOUNTS,
+    MODEL_VOLUMES,
     TMP_MOUNT,
     fetch_init_container,
 )
@@ -142,16 +143,14 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             "failureThreshold": 3,
                         },
                         "volumeMounts": [
-                            {**MODEL_MOUNT, "readOnly": True},
-                            TMP_MOUNT,
+                            *MODEL_READER_MOUNTS,
                             {"name": "dshm", "mountPath": "/dev/shm"},
                         ],
                         "securityContext": SECURE,
                     }
                 ],
                 "volumes": [
-                    MODEL_VOLUME,
-                    {"name": "tmp", "emptyDir": {}},
+                    *MODEL_VOLUMES,
                     # Triton's python backend needs more than the default 64 MiB /dev/shm.
                     {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
                 ],
@@ -231,7 +230,7 @@ DRIFT_WATCH = {
         "requests": {"cpu": "50m", "memory": "192Mi"},
         "limits": {"cpu": "500m", "memory": "512Mi"},
     },
-    "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT, TRACE_MOUNT],
+    "volumeMounts": [*MODEL_READER_MOUNTS, TRACE_MOUNT],
     "securityContext": SECURE,
 }
 TRACE_VOLUME = {"name": "drift-traces", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
@@ -404,7 +403,7 @@ FETCH_CASES = [
     pytest.param(
         ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX),
         fetch_init_container("s3://b/m/1", image="img"),
-        [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
+        MODEL_VOLUMES,
         id="object-storage",
     ),
     pytest.param(
@@ -423,7 +422,7 @@ FETCH_CASES = [
             image="img",
             env_from=[{"secretRef": {"name": "gcs-reader"}}],
         ),
-        [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
+        MODEL_VOLUMES,
         id="digest-and-credentials-by-reference",
     ),
     pytest.param(
@@ -436,8 +435,7 @@ FETCH_CASES = [
             ),
         ),
         [
-            MODEL_VOLUME,
-            {"name": "tmp", "emptyDir": {}},
+            *MODEL_VOLUMES,
             {
                 "name": "model-source",
                 "persistentVolumeClaim": {"claimName": "models", "readOnly": True},

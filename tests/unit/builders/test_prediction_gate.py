@@ -24,14 +24,7 @@ from modelship.builders import (
 )
 from modelship.cli import main
 from support.custom_resources import controller_reference
-from support.model_pods import (
-    HOME,
-    IMAGE,
-    MODEL_MOUNT,
-    MODEL_VOLUME,
-    TMP_MOUNT,
-    fetch_init_container,
-)
+from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
 from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 SECRET = [{"secretRef": {"name": "store"}}]
@@ -130,13 +123,13 @@ def test_the_gate_job(make_deployment: Any) -> None:
                                 "/dev/termination-log",
                             ],
                             "env": [HOME],
-                            "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT],
+                            "volumeMounts": MODEL_READER_MOUNTS,
                             "terminationMessagePath": "/dev/termination-log",
                             "terminationMessagePolicy": "File",
                             "securityContext": RESTRICTED_CONTAINER,
                         }
                     ],
-                    "volumes": [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
+                    "volumes": MODEL_VOLUMES,
                 },
             },
         },
