@@ -20,7 +20,7 @@ from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
 from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
-from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
+from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 REV = "fraud-0dfcab3e92"
 SHA = "ab" * 32
@@ -91,10 +91,7 @@ NIGHTLY: dict[str, Any] = {
                 "template": {
                     "metadata": {"labels": LABELS, "annotations": ANNOTATIONS},
                     "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": RESTRICTED_POD,
+                        **JOB_POD,
                         "initContainers": [
                             fetch_init_container(
                                 "s3://models/fraud/3", "--sha256", SHA, env_from=SECRET

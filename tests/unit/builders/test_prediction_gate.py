@@ -25,7 +25,7 @@ from modelship.builders import (
 from modelship.cli import main
 from support.custom_resources import controller_reference
 from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
-from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
+from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 SECRET = [{"secretRef": {"name": "store"}}]
 GATE = {"minAgreement": 0.9, "maxShift": 0.3, "rows": 500, "timeout": "4m30s"}
@@ -91,10 +91,7 @@ def test_the_gate_job(make_deployment: Any) -> None:
             "template": {
                 "metadata": {"labels": labels(canary)},
                 "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": RESTRICTED_POD,
+                    **JOB_POD,
                     "initContainers": [
                         fetch_init_container("s3://models/fraud/3", env_from=SECRET)
                     ],
