@@ -15,10 +15,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from modelship.api.model_deployment import ModelFormat
-from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
+from modelship.builders import build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
 from support.edge_specs import ALL_METRICS
+from support.resolved_models import fraud_model
 
 REV = "fraud-1b64e32ff5"
 META = {
@@ -235,10 +235,7 @@ def test_autoscaler(autoscaling: dict[str, Any], expected: Any, make_deployment:
     # KEDA's cpu and memory triggers need the Triton container to request them.
     requests = {"requests": {"cpu": "1", "memory": "1Gi"}}
     md = make_deployment({"autoscaling": autoscaling, "serving": {"resources": requests}})
-    model = ResolvedModel(
-        name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
-    )
-    children = build_model_deployment_children(md, steady_plan(md, model))
+    children = build_model_deployment_children(md, steady_plan(md, fraud_model()))
     autoscalers = [c for c in children if c["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
     assert autoscalers == [expected]
     if expected["kind"] == "ScaledObject":

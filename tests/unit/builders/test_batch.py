@@ -20,6 +20,7 @@ from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
 from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
+from support.resolved_models import fraud_model
 from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 REV = "fraud-0dfcab3e92"
@@ -121,15 +122,7 @@ NIGHTLY: dict[str, Any] = {
 }
 
 
-MODEL = ResolvedModel(
-    name="fraud",
-    version="3",
-    uri="s3://models/fraud/3",
-    format=ModelFormat.ONNX,
-    sha256=SHA,
-    credentials_secret="store",
-    lineage=Lineage(code_ref="8d3f2a1"),
-)
+MODEL = fraud_model(sha256=SHA, credentials_secret="store", lineage=Lineage(code_ref="8d3f2a1"))
 
 
 def nightly(

@@ -26,6 +26,7 @@ from support.model_pods import (
     TMP_MOUNT,
     fetch_init_container,
 )
+from support.resolved_models import fraud_model
 from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-1b64e32ff5"
@@ -348,7 +349,7 @@ CASES = [
 @pytest.mark.parametrize(("spec", "edits"), CASES)
 def test_deployment(spec: dict[str, Any], edits: Any, make_deployment: Any, edit: Any) -> None:
     md = make_deployment(spec)
-    plan = steady_plan(md, _model())
+    plan = steady_plan(md, fraud_model())
     assert build_deployment(md, plan.stable) == edit(CPU_DEPLOYMENT, edits)
 
 
@@ -356,14 +357,14 @@ def test_autoscaled_revision_leaves_replicas_to_the_autoscaler(
     make_deployment: Any, edit: Any
 ) -> None:
     md = make_deployment({"autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
-    plan = steady_plan(md, _model())
+    plan = steady_plan(md, fraud_model())
     assert plan.stable.replicas is None
     assert build_deployment(md, plan.stable) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): None})
 
 
 def test_canary_revision_gets_the_planned_replicas(make_deployment: Any, edit: Any) -> None:
     md = make_deployment({})
-    live = RevisionPlan(revision_for(md, _model()), replicas=2, weight=10)
+    live = RevisionPlan(revision_for(md, fraud_model()), replicas=2, weight=10)
     assert build_deployment(md, live) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): 2})
 
 
@@ -396,7 +397,9 @@ def test_an_in_place_change_never_takes_the_last_serving_pod_down(
     """maxUnavailable 1 on a single pod would stop serving until a new pod starts, and for
     good when the change cannot start (a preferred batch size the package refuses)."""
     md = make_deployment(spec)
-    assert build_deployment(md, steady_plan(md, _model()).stable)["spec"]["strategy"] == strategy
+    assert (
+        build_deployment(md, steady_plan(md, fraud_model()).stable)["spec"]["strategy"] == strategy
+    )
 
 
 FETCH_CASES = [
@@ -470,13 +473,7 @@ def test_model_size_limit_and_fetch_timeout_reach_the_fetch_and_the_volume() -> 
 def test_builders_do_not_mutate_or_share_the_spec(make_deployment: Any) -> None:
     md = make_deployment({"serving": {"affinity": AFFINITY, "nodeSelector": {"a": "b"}}})
     before = md.model_dump()
-    deployment = build_deployment(md, steady_plan(md, _model()).stable)
+    deployment = build_deployment(md, steady_plan(md, fraud_model()).stable)
     deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"] = {}
     deployment["spec"]["template"]["spec"]["nodeSelector"]["a"] = "changed"
     assert md.model_dump() == before
-
-
-def _model() -> ResolvedModel:
-    return ResolvedModel(
-        name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
-    )

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from modelship.api.model_deployment import ModelFormat
 from modelship.builders import (
-    ResolvedModel,
     RevisionPlan,
     RolloutPlan,
     build_model_deployment_children,
@@ -25,20 +23,11 @@ from modelship.builders import (
 from modelship.cli import main
 from support.custom_resources import controller_reference
 from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
+from support.resolved_models import fraud_model
 from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 SECRET = [{"secretRef": {"name": "store"}}]
 GATE = {"minAgreement": 0.9, "maxShift": 0.3, "rows": 500, "timeout": "4m30s"}
-
-
-def model(version: str) -> ResolvedModel:
-    return ResolvedModel(
-        name="fraud",
-        version=version,
-        uri=f"s3://models/fraud/{version}",
-        format=ModelFormat.ONNX,
-        credentials_secret="store",
-    )
 
 
 def gate_jobs(make_deployment: Any, gate: dict[str, Any], runs: bool = True) -> list[Any]:
@@ -50,7 +39,8 @@ def gate_jobs_beside(
 ) -> tuple[list[Any], str, str]:
     """The Jobs among the children, and the stable and canary revisions' names."""
     md = make_deployment({"rollout": {"strategy": "Canary", "canary": {"predictionGate": gate}}})
-    stable, canary = revision_for(md, model("2")), revision_for(md, model("3"))
+    stable = revision_for(md, fraud_model("2", credentials_secret="store"))
+    canary = revision_for(md, fraud_model("3", credentials_secret="store"))
     plan = RolloutPlan(
         stable=RevisionPlan(stable, replicas=1, weight=100),
         canary=RevisionPlan(canary, replicas=1, weight=0),
