@@ -33,9 +33,9 @@ from support.scenarios import (
     create,
     deployments,
     get,
+    new_revision,
     patch,
     ready_model_deployment,
-    wait_for,
 )
 
 STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.2", "127.0.0.3"
@@ -115,18 +115,7 @@ def canary_of_v2(
     serve_pod(cluster, stable, stable_ip)
     v2 = {"version": "2", "uri": f"s3://models/{MODEL}/2"}
     patch(cluster, MD_API, "ModelDeployment", namespace, MODEL, {"spec": {"model": v2}})
-    canary = wait_for(
-        "the canary Deployment",
-        lambda: next(
-            (
-                d
-                for d in deployments(cluster, namespace, MODEL)
-                if d["metadata"]["name"] != stable["metadata"]["name"]
-            ),
-            None,
-        ),
-    )
-    return stable, canary
+    return stable, new_revision(cluster, namespace, MODEL, stable["metadata"]["name"])
 
 
 def route_weights(cluster: EmulatedCluster, namespace: str, name: str) -> dict[str, int]:

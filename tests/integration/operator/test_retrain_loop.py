@@ -36,6 +36,7 @@ from support.scenarios import (
     get,
     list_all,
     md_with,
+    new_revision,
     patch,
     wait_for,
 )
@@ -332,17 +333,7 @@ def test_a_follower_canary_rolling_back_the_promoted_version_is_reported(
 
     train_and_validate(cluster, tmp_path, champion_uri)
     assert last_run(cluster, "Promoted")["status"]["promoted"]["version"] == "2"
-    canary = wait_for(
-        "the follower's canary",
-        lambda: next(
-            (
-                d
-                for d in deployments(cluster, NS, "wine-next")
-                if d["metadata"] != stable["metadata"]
-            ),
-            None,
-        ),
-    )
+    canary = new_revision(cluster, NS, "wine-next", stable["metadata"]["name"])
     cluster.make_available(canary)
     env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
     result = CliRunner().invoke(kubectl_modelship, ["abort", "mdep/wine-next", "-n", NS], env=env)
