@@ -21,6 +21,7 @@ from lightkube.types import PatchType
 from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
 
 MD_API = "modelship.dev/v1alpha1"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # the Job controller's, on its pods
 for _kind, _plural in (("ModelDeployment", "modeldeployments"), ("RetrainJob", "retrainjobs")):
     create_namespaced_resource("modelship.dev", "v1alpha1", _kind, _plural)
 
@@ -152,6 +153,22 @@ def new_revision(cluster: Cluster, ns: str, owner: str, old: str) -> Obj:
             (d for d in deployments(cluster, ns, owner) if d["metadata"]["name"] != old), None
         ),
     )
+
+
+def job_pod_ended(cluster: Cluster, job: Obj, terminated: Obj) -> None:
+    """Play the Job controller and the kubelet: pod `<job>-x1` of `job`, its template's labels
+    and spec, whose first container ended in the ``terminated`` state."""
+    meta, template = job["metadata"], job["spec"]["template"]
+    pod, container = f"{meta['name']}-x1", template["spec"]["containers"][0]
+    labels = {**template["metadata"].get("labels", {}), JOB_NAME_LABEL: meta["name"]}
+    metadata = {"name": pod, "namespace": meta["namespace"], "labels": labels}
+    create(
+        cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
+    )
+    ended = {"name": container["name"], "image": container["image"], "imageID": "",
+             "ready": False, "restartCount": 0, "state": {"terminated": terminated}}  # fmt: skip
+    status = {"status": {"containerStatuses": [ended]}}
+    patch(cluster, "v1", "Pod", meta["namespace"], pod, status, True)
 
 
 def children(cluster: Cluster, ns: str, owner: str) -> dict[str, list[str]]:

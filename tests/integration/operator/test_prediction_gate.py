@@ -38,9 +38,9 @@ from support.scenarios import (
     MD_API,
     Obj,
     condition,
-    create,
     deployments,
     get,
+    job_pod_ended,
     list_owned,
     patch,
     wait_for,
@@ -51,7 +51,6 @@ pytestmark = pytest.mark.triton
 NS = "ml"
 # Addresses of their own, so that these Tritons never meet test_canary.py's.
 STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.6", "127.0.0.7"
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 SPEC: dict[str, Any] = {
     "serving": {"replicas": 1},
@@ -131,16 +130,7 @@ def run_gate_job(
         timeout=120,
         check=False,
     )
-    labels = {**job["spec"]["template"]["metadata"]["labels"], JOB_NAME_LABEL: name}
-    pod = f"{name}-x1"
-    create(cluster, {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec,
-                     "metadata": {"name": pod, "namespace": NS, "labels": labels}})  # fmt: skip
-    terminated = {"exitCode": ran.returncode, "message": message.read_text()}
-    statuses = [
-        {"name": container["name"], "image": container["image"], "imageID": "", "ready": False,
-         "restartCount": 0, "state": {"terminated": terminated}}
-    ]  # fmt: skip
-    patch(cluster, "v1", "Pod", NS, pod, {"status": {"containerStatuses": statuses}}, True)
+    job_pod_ended(cluster, job, {"exitCode": ran.returncode, "message": message.read_text()})
     if ran.returncode == 0:
         outcome: Obj = {"succeeded": 1}
     else:

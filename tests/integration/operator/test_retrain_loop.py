@@ -34,6 +34,7 @@ from support.scenarios import (
     create,
     deployments,
     get,
+    job_pod_ended,
     list_all,
     md_with,
     new_revision,
@@ -43,7 +44,6 @@ from support.scenarios import (
 
 NS = "ml"
 TRAINING_SECONDS = 180.0  # a run packages a model (skl2onnx, then a check on onnxruntime)
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
 
 @pytest.fixture
@@ -106,20 +106,10 @@ def evaluate(job: Obj, log: Path) -> str:
 
 def finish(cluster: EmulatedCluster, job: Obj, message: str) -> None:
     """The Job succeeded: its pod's container ended with this termination message."""
-    name = job["metadata"]["name"]
-    template = job["spec"]["template"]
-    container = template["spec"]["containers"][0]
-    labels = template["metadata"]["labels"] | {JOB_NAME_LABEL: name}
-    pod = {"name": f"{name}-x1", "namespace": NS, "labels": labels}
-    spec = {"containers": [{"name": container["name"], "image": container["image"]}]}
-    create(cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": pod, "spec": spec})
-    terminated = {"exitCode": 0, "message": message}
-    state = {"name": container["name"], "image": container["image"], "imageID": "x@sha256:0",
-             "ready": False, "restartCount": 0, "state": {"terminated": terminated}}  # fmt: skip
-    patch(cluster, "v1", "Pod", NS, pod["name"], {"status": {"containerStatuses": [state]}}, True)
+    job_pod_ended(cluster, job, {"exitCode": 0, "message": message})
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = {"startTime": now, "succeeded": 1, "completionTime": now}
-    patch(cluster, "batch/v1", "Job", NS, name, {"status": done}, True)
+    patch(cluster, "batch/v1", "Job", NS, job["metadata"]["name"], {"status": done}, True)
 
 
 def job(cluster: EmulatedCluster, name: str) -> Obj:
