@@ -30,6 +30,17 @@ from support.resolved_models import fraud_model
 from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-1b64e32ff5"
+
+
+def probe(path: str, port: str, period_seconds: int, failure_threshold: int) -> dict[str, Any]:
+    """An HTTP GET probe of ``path`` on the named ``port``."""
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period_seconds,
+        "failureThreshold": failure_threshold,
+    }
+
+
 SECURE = RESTRICTED_CONTAINER
 SELECTOR = {
     "app.kubernetes.io/instance": "fraud",
@@ -128,21 +139,9 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             {"name": "grpc", "containerPort": 8001, "protocol": "TCP"},
                             {"name": "metrics", "containerPort": 8002, "protocol": "TCP"},
                         ],
-                        "startupProbe": {
-                            "httpGet": {"path": "/v2/health/ready", "port": "http"},
-                            "periodSeconds": 10,
-                            "failureThreshold": 60,
-                        },
-                        "readinessProbe": {
-                            "httpGet": {"path": "/v2/health/ready", "port": "http"},
-                            "periodSeconds": 5,
-                            "failureThreshold": 3,
-                        },
-                        "livenessProbe": {
-                            "httpGet": {"path": "/v2/health/live", "port": "http"},
-                            "periodSeconds": 10,
-                            "failureThreshold": 3,
-                        },
+                        "startupProbe": probe("/v2/health/ready", "http", 10, 60),
+                        "readinessProbe": probe("/v2/health/ready", "http", 5, 3),
+                        "livenessProbe": probe("/v2/health/live", "http", 10, 3),
                         "volumeMounts": [
                             *MODEL_READER_MOUNTS,
                             {"name": "dshm", "mountPath": "/dev/shm"},
@@ -222,11 +221,7 @@ DRIFT_WATCH = {
     ],
     "env": [HOME],
     "ports": [{"name": "drift-metrics", "containerPort": 8003, "protocol": "TCP"}],
-    "livenessProbe": {
-        "httpGet": {"path": "/metrics", "port": "drift-metrics"},
-        "periodSeconds": 10,
-        "failureThreshold": 3,
-    },
+    "livenessProbe": probe("/metrics", "drift-metrics", 10, 3),
     "resources": {
         "requests": {"cpu": "50m", "memory": "192Mi"},
         "limits": {"cpu": "500m", "memory": "512Mi"},
