@@ -397,22 +397,20 @@ def test_an_in_place_change_never_takes_the_last_serving_pod_down(
     )
 
 
+def model_at(uri: str, **fields: Any) -> ResolvedModel:
+    """Model m, version 1, fetched from ``uri``."""
+    return ResolvedModel(name="m", version="1", uri=uri, format=ModelFormat.ONNX, **fields)
+
+
 FETCH_CASES = [
     pytest.param(
-        ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX),
+        model_at("s3://b/m/1"),
         fetch_init_container("s3://b/m/1", image="img"),
         MODEL_VOLUMES,
         id="object-storage",
     ),
     pytest.param(
-        ResolvedModel(
-            name="m",
-            version="1",
-            uri="gs://b/m/1",
-            format=ModelFormat.ONNX,
-            sha256="ab" * 32,
-            credentials_secret="gcs-reader",
-        ),
+        model_at("gs://b/m/1", sha256="ab" * 32, credentials_secret="gcs-reader"),
         fetch_init_container(
             "gs://b/m/1",
             "--sha256",
@@ -424,7 +422,7 @@ FETCH_CASES = [
         id="digest-and-credentials-by-reference",
     ),
     pytest.param(
-        ResolvedModel(name="m", version="1", uri="pvc://models/m/1/", format=ModelFormat.ONNX),
+        model_at("pvc://models/m/1/"),
         fetch_init_container(
             "file:///mnt/model-source/m/1",
             image="img",
@@ -454,7 +452,7 @@ def test_fetch_container_and_volumes(
 
 
 def test_model_size_limit_and_fetch_timeout_reach_the_fetch_and_the_volume() -> None:
-    model = ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX)
+    model = model_at("s3://b/m/1")
     source = ModelSource(
         name="m", version="1", uri="s3://b/m/1", sizeLimit="1Gi", fetchTimeoutSeconds=60
     )
