@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -90,15 +91,16 @@ class OperatorProcess:
         self.stop()
         self.extra_args = [*self.extra_args, f"--metrics-port={port}"]
         self.start()
+        return functools.partial(metrics_text, port)
 
-        def scrape() -> str:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
-                    return str(page.read().decode())
-            except OSError:
-                return ""
 
-        return scrape
+def metrics_text(port: int, timeout: float = 5) -> str:
+    """The Prometheus metrics page served on 127.0.0.1:``port``; '' while nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as page:
+            return str(page.read().decode())
+    except OSError:
+        return ""
 
 
 def stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
