@@ -94,6 +94,16 @@ class Cluster:
         return "modelship.dev/revision" not in selector
 
 
+def assert_resumes(before: Observed, decision: Decision) -> None:
+    """An operator restarted with ``decision``'s status written decides the same again:
+    nothing to patch, no event repeated, the same wake time."""
+    restarted = decide(dataclasses.replace(before, body={**before.body, "status": decision.status}))
+    assert restarted.status == decision.status
+    assert restarted.status_patch == {}
+    assert restarted.events == ()
+    assert restarted.wake_at == decision.wake_at
+
+
 def condition(decision: Decision, type_: str) -> tuple[str, str]:
     found = next(c for c in decision.status["conditions"] if c["type"] == type_)
     return found["status"], found["reason"]

@@ -27,7 +27,16 @@ from sklearn.preprocessing import OneHotEncoder
 from tritonclient.utils import InferenceServerException
 
 from support.harness import EmulatedCluster
-from support.scenarios import Obj, create, get, patch
+from support.scenarios import (
+    MD_API,
+    Obj,
+    create,
+    deployments,
+    get,
+    new_revision,
+    patch,
+    ready_model_deployment,
+)
 
 STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.2", "127.0.0.3"
 MODEL = "wine"
@@ -93,6 +102,20 @@ def serve_pod(cluster: EmulatedCluster, deployment: Obj, ip: str) -> None:
     )
     status = {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}
     patch(cluster, "v1", "Pod", namespace, name, {"status": status}, True)
+
+
+def canary_of_v2(
+    cluster: EmulatedCluster, namespace: str, spec: dict[str, Any], stable_ip: str
+) -> tuple[Obj, Obj]:
+    """ModelDeployment `wine` serves v1 (with ``spec``) from a pod ready at ``stable_ip``;
+    its model then moves to v2. Returns the stable and the canary Deployment once the
+    operator created the canary (its pods are the test's to start)."""
+    ready_model_deployment(cluster, namespace, MODEL, **spec)
+    (stable,) = deployments(cluster, namespace, MODEL)
+    serve_pod(cluster, stable, stable_ip)
+    v2 = {"version": "2", "uri": f"s3://models/{MODEL}/2"}
+    patch(cluster, MD_API, "ModelDeployment", namespace, MODEL, {"spec": {"model": v2}})
+    return stable, new_revision(cluster, namespace, MODEL, stable["metadata"]["name"])
 
 
 def route_weights(cluster: EmulatedCluster, namespace: str, name: str) -> dict[str, int]:

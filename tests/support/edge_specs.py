@@ -47,6 +47,16 @@ def keda(*metrics: dict[str, Any], min_replicas: int = 1, **extra: Any) -> dict[
     }
 
 
+CPU_60 = {"type": "cpu", "target": 60}
+
+
+def keda_named(length: int) -> Document:
+    """Scaled by KEDA on cpu, named with ``length`` characters (KEDA's HPA adds keda-hpa-)."""
+    return model_deployment(
+        "k" * (length - 1) + "a", serving={"resources": REQUESTS}, autoscaling=keda(CPU_60)
+    )
+
+
 def gateway_canary(parent_refs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "strategy": "Canary",
@@ -90,33 +100,25 @@ EDGE_SPECS: dict[str, Document] = {
     ),
     "keda-cpu-memory-with-requests": model_deployment(
         serving={"resources": REQUESTS},
-        autoscaling=keda({"type": "cpu", "target": 60}, {"type": "memory", "target": 70}),
+        autoscaling=keda(CPU_60, {"type": "memory", "target": 70}),
     ),
     "keda-cpu-limit-only": model_deployment(
         serving={"resources": {"limits": {"cpu": "2"}}},
-        autoscaling=keda({"type": "cpu", "target": 60}),
+        autoscaling=keda(CPU_60),
     ),
-    "keda-name-54": model_deployment(
-        "k" * 53 + "a",
-        serving={"resources": REQUESTS},
-        autoscaling=keda({"type": "cpu", "target": 60}),
-    ),
+    "keda-name-54": keda_named(54),
     # KEDA refuses these three; our API must refuse them first.
     "keda-cpu-without-request": model_deployment(
-        autoscaling=keda({"type": "cpu", "target": 60}),
+        autoscaling=keda(CPU_60),
     ),
     "keda-memory-without-request": model_deployment(
         serving={"resources": {"requests": {"cpu": "1"}}},
         autoscaling=keda({"type": "memory", "target": 60}),
     ),
-    "keda-name-55": model_deployment(
-        "k" * 54 + "a",
-        serving={"resources": REQUESTS},
-        autoscaling=keda({"type": "cpu", "target": 60}),
-    ),
+    "keda-name-55": keda_named(55),
     "keda-scale-to-zero-cpu-only": model_deployment(
         serving={"resources": REQUESTS},
-        autoscaling=keda({"type": "cpu", "target": 60}, min_replicas=0),
+        autoscaling=keda(CPU_60, min_replicas=0),
     ),
     "gateway-32-parents": model_deployment(
         serving={"replicas": 2},

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 from lightkube import Client, KubeConfig
+from modelship_serving.triton.server import free_port
 
 from support.emulator import EmulatorThread, Fault
 from support.scenarios import Obj, create, delete, list_all, patch
@@ -79,6 +83,24 @@ class OperatorProcess:
         if self.process is not None:
             stop_process(self.process, kill)
             self.process = None
+
+    def restart_with_metrics(self) -> Callable[[], str]:
+        """Restart serving /metrics on a free port; returns a reader of it ('' while the
+        operator does not answer)."""
+        port = free_port()
+        self.stop()
+        self.extra_args = [*self.extra_args, f"--metrics-port={port}"]
+        self.start()
+        return functools.partial(metrics_text, port)
+
+
+def metrics_text(port: int, timeout: float = 5) -> str:
+    """The Prometheus metrics page served on 127.0.0.1:``port``; '' while nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as page:
+            return str(page.read().decode())
+    except OSError:
+        return ""
 
 
 def stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:

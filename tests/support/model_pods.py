@@ -14,6 +14,9 @@ HOME = {"name": "HOME", "value": "/tmp"}
 # The default model.sizeLimit (20Gi) and fetchTimeoutSeconds; the volume holds 64Mi more.
 FETCH_LIMITS = ["--max-bytes", "21474836480", "--timeout-seconds", "1800"]
 MODEL_VOLUME = {"name": "model-repository", "emptyDir": {"sizeLimit": "21541945344"}}
+# Every model pod's volumes, and the mounts of a container that reads the fetched model.
+MODEL_VOLUMES = [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}]
+MODEL_READER_MOUNTS = [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT]
 
 
 def fetch_init_container(

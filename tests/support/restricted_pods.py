@@ -21,6 +21,14 @@ RESTRICTED_POD: dict[str, Any] = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 
+# How every Job pod the builders write begins: run once, no API token, no Service links.
+JOB_POD: dict[str, Any] = {
+    "restartPolicy": "Never",
+    "automountServiceAccountToken": False,
+    "enableServiceLinks": False,
+    "securityContext": RESTRICTED_POD,
+}
+
 
 # Volume types the restricted standard allows.
 RESTRICTED_VOLUME_TYPES = {

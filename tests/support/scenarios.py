@@ -21,6 +21,7 @@ from lightkube.types import PatchType
 from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
 
 MD_API = "modelship.dev/v1alpha1"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # the Job controller's, on its pods
 for _kind, _plural in (("ModelDeployment", "modeldeployments"), ("RetrainJob", "retrainjobs")):
     create_namespaced_resource("modelship.dev", "v1alpha1", _kind, _plural)
 
@@ -144,6 +145,32 @@ def deployments(cluster: Cluster, ns: str, owner: str) -> list[Obj]:
     return list_owned(cluster, "apps/v1", "Deployment", ns, owner)
 
 
+def new_revision(cluster: Cluster, ns: str, owner: str, old: str) -> Obj:
+    """Wait for the Deployment of a revision of `owner` other than the one named `old`."""
+    return wait_for(
+        f"a new revision Deployment of {owner}",
+        lambda: next(
+            (d for d in deployments(cluster, ns, owner) if d["metadata"]["name"] != old), None
+        ),
+    )
+
+
+def job_pod_ended(cluster: Cluster, job: Obj, terminated: Obj) -> None:
+    """Play the Job controller and the kubelet: pod `<job>-x1` of `job`, its template's labels
+    and spec, whose first container ended in the ``terminated`` state."""
+    meta, template = job["metadata"], job["spec"]["template"]
+    pod, container = f"{meta['name']}-x1", template["spec"]["containers"][0]
+    labels = {**template["metadata"].get("labels", {}), JOB_NAME_LABEL: meta["name"]}
+    metadata = {"name": pod, "namespace": meta["namespace"], "labels": labels}
+    create(
+        cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
+    )
+    ended = {"name": container["name"], "image": container["image"], "imageID": "",
+             "ready": False, "restartCount": 0, "state": {"terminated": terminated}}  # fmt: skip
+    status = {"status": {"containerStatuses": [ended]}}
+    patch(cluster, "v1", "Pod", meta["namespace"], pod, status, True)
+
+
 def children(cluster: Cluster, ns: str, owner: str) -> dict[str, list[str]]:
     kinds = (
         ("apps/v1", "Deployment"),
@@ -158,11 +185,15 @@ def children(cluster: Cluster, ns: str, owner: str) -> dict[str, list[str]]:
     }
 
 
+def created_model_deployment(cluster: Cluster, ns: str, name: str, **spec: Any) -> Obj:
+    """Create a ModelDeployment; its first revision's Deployment once the operator made it."""
+    create(cluster, model_deployment(name, ns, **spec))
+    return wait_for("the revision Deployment", lambda: deployments(cluster, ns, name))[0]
+
+
 def ready_model_deployment(cluster: Cluster, ns: str, name: str, **spec: Any) -> Obj:
     """Create a ModelDeployment and bring it to Ready."""
-    create(cluster, model_deployment(name, ns, **spec))
-    deployment = wait_for("the revision Deployment", lambda: deployments(cluster, ns, name))[0]
-    cluster.make_available(deployment)
+    cluster.make_available(created_model_deployment(cluster, ns, name, **spec))
     return md_with(cluster, ns, name, "Ready", "True", "Serving")
 
 
@@ -177,8 +208,7 @@ def owned_by(obj: Obj, owner: Obj) -> bool:
 
 
 def create_gives_children_and_ready(cluster: Cluster, ns: str) -> None:
-    create(cluster, model_deployment("wine", ns))
-    deployment = wait_for("the revision Deployment", lambda: deployments(cluster, ns, "wine"))[0]
+    deployment = created_model_deployment(cluster, ns, "wine")
     revision = deployment["metadata"]["name"]
     wait_for(
         "the Services and the PodDisruptionBudget",
@@ -354,24 +384,36 @@ def hand_edits_are_repaired(cluster: Cluster, ns: str) -> None:
     assert untouched["metadata"]["resourceVersion"] == bystander["metadata"]["resourceVersion"]
 
 
-def missing_secret_is_reported_from_the_pods(cluster: Cluster, ns: str) -> None:
-    """A new version whose credentials Secret is missing: the kubelet says so on its pod, the
-    ModelDeployment reports it, and the old revision serves, untouched, until it is created."""
+def version_with_missing_secret(cluster: Cluster, ns: str) -> tuple[Obj, Obj]:
+    """`wine` serves v1; v2 names the credentials Secret missing-store, which does not exist,
+    so the new revision's fetch container cannot start, as the kubelet reports on its pod.
+    Returns the old and the new revision's Deployments."""
     ready_model_deployment(cluster, ns, "wine")
     (old,) = deployments(cluster, ns, "wine")
-    name = old["metadata"]["name"]
     model = {"version": "2", "uri": "s3://models/wine/2", "credentialsSecret": "missing-store"}
     patch(cluster, MD_API, "ModelDeployment", ns, "wine", {"spec": {"model": model}})
-    new = wait_for(
-        "the new revision's Deployment",
-        lambda: [d for d in deployments(cluster, ns, "wine") if d["metadata"]["name"] != name],
-    )[0]
-    assert new["spec"]["template"]["spec"]["initContainers"][0]["envFrom"] == [
-        {"secretRef": {"name": "missing-store"}}
-    ]
+    new = new_revision(cluster, ns, "wine", old["metadata"]["name"])
     cluster.stick_pod(
         new, "fetch", "CreateContainerConfigError", 'secret "missing-store" not found'
     )
+    return old, new
+
+
+def create_missing_secret(cluster: Cluster, ns: str) -> None:
+    """The Secret version_with_missing_secret lacks."""
+    create(cluster, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"name": "missing-store", "namespace": ns},
+                     "stringData": {"AWS_ACCESS_KEY_ID": "e2e"}})  # fmt: skip
+
+
+def missing_secret_is_reported_from_the_pods(cluster: Cluster, ns: str) -> None:
+    """A new version whose credentials Secret is missing: the kubelet says so on its pod, the
+    ModelDeployment reports it, and the old revision serves, untouched, until it is created."""
+    old, new = version_with_missing_secret(cluster, ns)
+    name = old["metadata"]["name"]
+    assert new["spec"]["template"]["spec"]["initContainers"][0]["envFrom"] == [
+        {"secretRef": {"name": "missing-store"}}
+    ]
 
     md = md_with(cluster, ns, "wine", "Degraded", "True", "SecretNotFound")
     assert {c["type"]: (c["status"], c["reason"]) for c in md["status"]["conditions"]} == {
@@ -391,9 +433,7 @@ def missing_secret_is_reported_from_the_pods(cluster: Cluster, ns: str) -> None:
         old["spec"],
     ), "the serving revision is left as it was"
 
-    create(cluster, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                     "metadata": {"name": "missing-store", "namespace": ns},
-                     "stringData": {"AWS_ACCESS_KEY_ID": "e2e"}})  # fmt: skip
+    create_missing_secret(cluster, ns)
     cluster.make_available(new)
 
     def promoted() -> Obj | None:

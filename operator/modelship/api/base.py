@@ -70,6 +70,8 @@ DURATION_MAX_LENGTH = 32
 CRON_MAX_LENGTH = 256
 ARG_MAX_LENGTH = 4096
 MESSAGE_MAX_LENGTH = 32768  # as metav1.Condition's message
+# A container's command or arguments: at most 64, each at most ARG_MAX_LENGTH characters.
+Args = Annotated[list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]], Field(max_length=64)]
 # Kubernetes stores replica counts, ports and the like as int32.
 INT32_MAX = 2**31 - 1
 NonNegativeInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
@@ -77,6 +79,8 @@ PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
 # A run's deadline (Job activeDeadlineSeconds): at least a minute, as an int32.
 DeadlineSeconds = Annotated[int, Field(ge=60, le=INT32_MAX)]
 
+# A model digest as `modelship package` prints it.
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, max_length=64)]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
 DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)]
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=DURATION_MAX_LENGTH)]

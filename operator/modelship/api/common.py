@@ -218,6 +218,10 @@ class Toleration(ApiModel):
     )
 
 
+# The tolerations added to a pod: at most 32.
+Tolerations = Annotated[list[Toleration], Field(max_length=32)]
+
+
 # MIG profiles as the NVIDIA device plugin names them: 1g.5gb, 3g.40gb, ...
 MIG_PROFILE_PATTERN = r"^[0-9]+g\.[0-9]+gb$"
 

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from modelship.api.base import (
-    SHA256_PATTERN,
     ApiModel,
     DnsLabel,
     DnsSubdomain,
     ModelUri,
     Quantity,
+    Sha256,
 )
 from modelship.api.cel import Rule
 from modelship.api.common import Lineage
 
 MODEL_VERSION_PATTERN = r"^[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$"
+# A model version, as model.version and a trainer's result name it.
+ModelVersion = Annotated[str, Field(min_length=1, max_length=63, pattern=MODEL_VERSION_PATTERN)]
 
 
 class ModelFormat(StrEnum):
@@ -47,11 +50,8 @@ class ModelSource(ApiModel):
     name: DnsLabel = Field(
         description="Model name: the directory name in the Triton model repository."
     )
-    version: str | None = Field(
+    version: ModelVersion | None = Field(
         default=None,
-        min_length=1,
-        max_length=63,
-        pattern=MODEL_VERSION_PATTERN,
         description="Version of the model. A new version (or uri) makes a new revision.",
     )
     uri: ModelUri | None = Field(
@@ -65,10 +65,8 @@ class ModelSource(ApiModel):
     format: ModelFormat = Field(
         default=ModelFormat.ONNX, description="Format of the model inside the repository."
     )
-    sha256: str | None = Field(
+    sha256: Sha256 | None = Field(
         default=None,
-        pattern=SHA256_PATTERN,
-        max_length=64,
         description="Digest printed by `modelship package`; the pod refuses a model that differs.",
     )
     credentials_secret: DnsSubdomain | None = Field(

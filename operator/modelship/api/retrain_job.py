@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from modelship.api.base import (
-    ARG_MAX_LENGTH,
     DNS_LABEL_PATTERN,
     MESSAGE_MAX_LENGTH,
-    SHA256_PATTERN,
     URI_MAX_LENGTH,
     ApiModel,
+    Args,
     Cron,
     DeadlineSeconds,
     DnsLabel,
@@ -22,6 +21,7 @@ from modelship.api.base import (
     Image,
     ModelUri,
     OutputUri,
+    Sha256,
     list_map,
 )
 from modelship.api.cel import Rule
@@ -33,10 +33,10 @@ from modelship.api.common import (
     NodeSelector,
     ObjectMeta,
     ResourceRequirements,
-    Toleration,
+    Tolerations,
     name_rule,
 )
-from modelship.api.model_source import MODEL_VERSION_PATTERN
+from modelship.api.model_source import ModelVersion
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
@@ -78,12 +78,8 @@ class TrainerTemplate(ApiModel):
     image: Image = Field(
         description="Training image: not empty, no whitespace, at most 1024 characters."
     )
-    command: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
-        default_factory=list, max_length=64, description="Entrypoint override (at most 64)."
-    )
-    args: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
-        default_factory=list, max_length=64, description="Arguments (at most 64)."
-    )
+    command: Args = Field(default_factory=list, description="Entrypoint override (at most 64).")
+    args: Args = Field(default_factory=list, description="Arguments (at most 64).")
     # Bounded so that the API server's CEL cost estimate of EnvVar's rule stays small.
     env: list[EnvVar] = Field(
         default_factory=list,
@@ -97,8 +93,8 @@ class TrainerTemplate(ApiModel):
     node_selector: NodeSelector = Field(
         default_factory=dict, description="Node labels the trainer pod must match; at most 32."
     )
-    tolerations: list[Toleration] = Field(
-        default_factory=list, max_length=32, description="Tolerations of the trainer pod."
+    tolerations: Tolerations = Field(
+        default_factory=list, description="Tolerations of the trainer pod."
     )
     service_account_name: DnsLabel | None = Field(
         default=None, description="ServiceAccount the trainer runs as (e.g. for data access)."
@@ -250,18 +246,13 @@ class RetrainJobSpec(ApiModel):
 class TrainerResult(ApiModel):
     """What a trainer reports, as JSON in its termination message."""
 
-    version: str = Field(
-        min_length=1,
-        max_length=63,
-        pattern=MODEL_VERSION_PATTERN,
-        description="Version of the candidate: what model.version would say.",
+    version: ModelVersion = Field(
+        description="Version of the candidate: what model.version would say."
     )
     uri: ModelUri = Field(
         description="Where the packaged candidate is: what model.uri would say.",
     )
-    sha256: str | None = Field(
-        default=None, pattern=SHA256_PATTERN, max_length=64, description="Its digest."
-    )
+    sha256: Sha256 | None = Field(default=None, description="Its digest.")
     metrics: dict[str, float] = Field(
         default_factory=dict, max_length=64, description="Validation metrics (at most 64)."
     )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field
 
 from modelship.api.base import (
-    ARG_MAX_LENGTH,
     ApiModel,
+    Args,
     Image,
     NonNegativeInt32,
     PositiveInt32,
@@ -19,7 +17,7 @@ from modelship.api.common import (
     KubernetesObject,
     NodeSelector,
     ResourceRequirements,
-    Toleration,
+    Tolerations,
 )
 
 DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
@@ -66,9 +64,8 @@ class ServingSpec(ApiModel):
         default_factory=dict,
         description="Node labels pods must match (merged with GPU ones); at most 32.",
     )
-    tolerations: list[Toleration] = Field(
+    tolerations: Tolerations = Field(
         default_factory=list,
-        max_length=32,
         description=(
             "Tolerations added to the pods (the GPU taint is tolerated by default); at most 32."
         ),
@@ -90,8 +87,7 @@ class ServingSpec(ApiModel):
     instance_count: int = Field(
         default=1, ge=1, le=64, description="Model instances Triton runs in each pod."
     )
-    args: list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]] = Field(
+    args: Args = Field(
         default_factory=list,
-        max_length=64,
         description="Extra tritonserver command-line arguments (at most 64).",
     )

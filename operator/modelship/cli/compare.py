@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from modelship_serving.cli_support import user_errors
 
-from modelship.cli.options import int_option
+from modelship.cli.options import int_option, model_options
 
 # Where Kubernetes reads a container's termination message by default.
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
@@ -24,13 +24,7 @@ DEFAULT_TERMINATION_PATH = "/dev/termination-log"
     " only against the thresholds given, and written in the JSON); 1 when it could not"
     ' measure, with {"error": ...} written there.'
 )
-@click.option(
-    "--model-repo",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Model repository written by `modelship package` (the candidate's).",
-)
-@click.option("--model", "model_name", required=True, help="Model name in the repository.")
+@model_options("Model repository written by `modelship package` (the candidate's).")
 @click.option("--stable", "stable_url", required=True, help="Stable Triton HTTP HOST:PORT.")
 @click.option(
     "--candidate", "candidate_url", required=True, help="Candidate Triton HTTP HOST:PORT."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -51,3 +52,18 @@ def fetch_limit_options(function: F) -> F:
         " soon as it is passed. Size the volume it writes to (for `modelship fetch`, the model"
         " volume's emptyDir sizeLimit) to at least this.",
     )(function)
+
+
+def model_options(repository_help: str) -> Callable[[F], F]:
+    """--model-repo, a model repository as `modelship package` writes it (``repository_help``
+    says whose), and --model (the parameter model_name), the model's name in it."""
+
+    def add(function: F) -> F:
+        function = click.option(
+            "--model", "model_name", required=True, help="Model name in the repository."
+        )(function)
+        return click.option(
+            "--model-repo", required=True, type=click.Path(path_type=Path), help=repository_help
+        )(function)
+
+    return add

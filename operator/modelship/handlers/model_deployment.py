@@ -50,6 +50,7 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         for run in indexes.children_of(child["metadata"]["uid"])
     ]
     spec = parse(body)
+    failed, summarized = _batch_pods_wanted(body, spec, batch_runs)
     pods = indexes.all_of(indexes.server_pods, (namespace, meta["name"]))
     now = executor.now()
     previous_drift = lenient(ModelDeploymentStatus, body.get("status")).drift
@@ -61,12 +62,8 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
         retrain_job=retrain_job,
         pods=pods,
         batch_runs=batch_runs,
-        batch_exits=await _from_pods(
-            runtime, namespace, _exits_wanted(body, spec, batch_runs), exit_of
-        ),
-        batch_drift=await _from_pods(
-            runtime, namespace, _drift_wanted(body, spec, batch_runs), termination_message
-        ),
+        batch_exits=await _from_pods(runtime, namespace, failed, exit_of),
+        batch_drift=await _from_pods(runtime, namespace, summarized, termination_message),
         spec=spec,
         fetch_image=runtime.fetch_image,
         metrics=await _canary_metrics(spec, pods, _canary_revisions(body)),
@@ -121,26 +118,18 @@ reconcile = RECONCILER.reconcile
 reconcile_on_event = RECONCILER.reconcile_on_event
 
 
-def _exits_wanted(
+def _batch_pods_wanted(
     body: Mapping[str, Any],
     spec: ModelDeployment | ValidationError,
     runs: list[dict[str, Any]],
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """The batch Jobs whose pods to read, against the status last written: those failed
+    since (how they ended), and those completed since the last drift check (their summary)."""
     if isinstance(spec, ValidationError):
-        return []  # decide reports it
+        return [], []  # decide reports it
     previous = lenient(ModelDeploymentStatus, body.get("status"))
-    return exits_wanted(spec, previous.batch, runs)
-
-
-def _drift_wanted(
-    body: Mapping[str, Any],
-    spec: ModelDeployment | ValidationError,
-    runs: list[dict[str, Any]],
-) -> list[str]:
-    if isinstance(spec, ValidationError):
-        return []
-    previous = lenient(ModelDeploymentStatus, body.get("status"))
-    return [run.job for run in runs_to_judge(spec, previous.drift, runs)]
+    judged = runs_to_judge(spec, previous.drift, runs)
+    return exits_wanted(spec, previous.batch, runs), [run.job for run in judged]
 
 
 async def _from_pods(

@@ -15,15 +15,18 @@ from support.custom_resources import model_following_body
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
-    Obj,
     condition,
     create,
+    create_missing_secret,
+    created_model_deployment,
     deployments,
     get,
     model_deployment,
+    new_revision,
     patch,
     ready_model_deployment,
     retrain_job,
+    version_with_missing_secret,
     wait_for,
 )
 
@@ -49,13 +52,6 @@ def health_becomes(
     return wait_for(f"{kind} {name} to be {status} {said!r} in Argo CD", probe)
 
 
-def new_revision(cluster: EmulatedCluster, name: str, old: str) -> Obj:
-    return wait_for(
-        "the new revision's Deployment",
-        lambda: [d for d in deployments(cluster, NS, name) if d["metadata"]["name"] != old],
-    )[0]
-
-
 def test_a_model_is_progressing_until_it_serves_then_healthy(cluster: EmulatedCluster) -> None:
     create(cluster, model_deployment("wine", NS))
     starting = health_becomes(cluster, "ModelDeployment", "wine", "Progressing")
@@ -77,7 +73,7 @@ def test_a_new_version_is_progressing_while_it_rolls_out(cluster: EmulatedCluste
     (old,) = deployments(cluster, NS, "wine")
     patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": {
         "version": "2", "uri": "s3://models/wine/2"}}})  # fmt: skip
-    new = new_revision(cluster, "wine", old["metadata"]["name"])
+    new = new_revision(cluster, NS, "wine", old["metadata"]["name"])
     rolling = health_becomes(cluster, "ModelDeployment", "wine", "Progressing", "RollingOut: ")
     assert rolling.message == (
         f"RollingOut: Revision {new['metadata']['name']} (version 2) is starting; "
@@ -92,15 +88,8 @@ def test_a_new_version_is_progressing_while_it_rolls_out(cluster: EmulatedCluste
 def test_a_stuck_version_is_degraded_while_the_old_one_serves(cluster: EmulatedCluster) -> None:
     """Ready stays True (the old revision serves), yet the version in git will not come up:
     Argo CD must show Degraded with what to fix, and Healthy once it is fixed."""
-    ready_model_deployment(cluster, NS, "wine")
-    (old,) = deployments(cluster, NS, "wine")
+    old, new = version_with_missing_secret(cluster, NS)
     old_name = old["metadata"]["name"]
-    model = {"version": "2", "uri": "s3://models/wine/2", "credentialsSecret": "missing-store"}
-    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": model}})
-    new = new_revision(cluster, "wine", old_name)
-    cluster.stick_pod(
-        new, "fetch", "CreateContainerConfigError", 'secret "missing-store" not found'
-    )
 
     degraded = health_becomes(cluster, "ModelDeployment", "wine", "Degraded")
     ready = condition(get(cluster, MD_API, "ModelDeployment", NS, "wine"), "Ready")
@@ -109,17 +98,14 @@ def test_a_stuck_version_is_degraded_while_the_old_one_serves(cluster: EmulatedC
     assert f'Secret "missing-store" does not exist in namespace {NS}' in degraded.message
     assert degraded.message.endswith(f"Revision {old_name} (version 1) keeps serving.")
 
-    create(cluster, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                     "metadata": {"name": "missing-store", "namespace": NS},
-                     "stringData": {"AWS_ACCESS_KEY_ID": "e2e"}})  # fmt: skip
+    create_missing_secret(cluster, NS)
     cluster.make_available(new)
     healthy = health_becomes(cluster, "ModelDeployment", "wine", "Healthy")
     assert healthy.message.startswith(f"Revision {new['metadata']['name']} serves")
 
 
 def test_an_image_that_cannot_be_pulled_is_degraded(cluster: EmulatedCluster) -> None:
-    create(cluster, model_deployment("wine", NS))
-    deployment = wait_for("the revision Deployment", lambda: deployments(cluster, NS, "wine"))[0]
+    deployment = created_model_deployment(cluster, NS, "wine")
     cluster.stick_pod(deployment, "triton", "ImagePullBackOff", "Back-off pulling image")
     degraded = health_becomes(cluster, "ModelDeployment", "wine", "Degraded")
     assert degraded.message.startswith("ImagePullFailed: ")
@@ -128,8 +114,7 @@ def test_an_image_that_cannot_be_pulled_is_degraded(cluster: EmulatedCluster) ->
 
 
 def test_a_failed_model_fetch_is_degraded(cluster: EmulatedCluster) -> None:
-    create(cluster, model_deployment("wine", NS))
-    deployment = wait_for("the revision Deployment", lambda: deployments(cluster, NS, "wine"))[0]
+    deployment = created_model_deployment(cluster, NS, "wine")
     cluster.stick_pod(deployment, "triton", "PodInitializing", "")
     pod = f"{deployment['metadata']['name']}-0"
     fetch = {

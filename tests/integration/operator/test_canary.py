@@ -31,6 +31,7 @@ from support.canary_tritons import (
     CANARY_ADDRESS,
     STABLE_ADDRESS,
     Gateway,
+    canary_of_v2,
     package,
     serve,
     serve_pod,
@@ -44,8 +45,6 @@ from support.scenarios import (
     condition,
     deployments,
     get,
-    patch,
-    ready_model_deployment,
     wait_for,
 )
 
@@ -124,18 +123,7 @@ def roll_out(
     """v1 serves; v2 rolls out as a canary under traffic until the operator decides. Returns
     the ModelDeployment then, the canary weights the gateway saw in turn, and the gateway.
     `on_revisions` learns the stable and canary revisions' names once both exist."""
-    ready_model_deployment(cluster, NS, "wine", **spec)
-    (stable,) = deployments(cluster, NS, "wine")
-    serve_pod(cluster, stable, STABLE_ADDRESS)
-    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": {
-        "version": "2", "uri": "s3://models/wine/2"}}})  # fmt: skip
-    canary = wait_for(
-        "the canary Deployment",
-        lambda: next(
-            (d for d in deployments(cluster, NS, "wine") if d["metadata"] != stable["metadata"]),
-            None,
-        ),
-    )
+    stable, canary = canary_of_v2(cluster, NS, spec, STABLE_ADDRESS)
     cluster.make_available(canary)
     serve_pod(cluster, canary, CANARY_ADDRESS)
     names = stable["metadata"]["name"], canary["metadata"]["name"]

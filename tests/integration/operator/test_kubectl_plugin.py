@@ -28,6 +28,7 @@ from support.scenarios import (
     deployments,
     get,
     model_deployment,
+    new_revision,
     patch,
     ready_model_deployment,
     retrain_job,
@@ -183,13 +184,7 @@ def test_the_operator_holds_a_paused_canary_and_promote_finishes_it(
     (stable,) = deployments(cluster, NS, "wine")
     new_model = {"model": {"version": "2", "uri": "s3://models/wine/2"}}
     patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": new_model})
-    canary = wait_for(
-        "the canary Deployment",
-        lambda: next(
-            (d for d in deployments(cluster, NS, "wine") if d["metadata"] != stable["metadata"]),
-            None,
-        ),
-    )
+    canary = new_revision(cluster, NS, "wine", stable["metadata"]["name"])
 
     def canary_status() -> Obj:
         md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}

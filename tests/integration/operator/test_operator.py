@@ -30,6 +30,7 @@ from support.scenarios import (
     delete,
     deployments,
     get,
+    job_pod_ended,
     md_with,
     model_deployment,
     patch,
@@ -218,41 +219,9 @@ def _log(process: OperatorProcess) -> str:
 def test_a_finished_run_reports_the_trainer_result(cluster: EmulatedCluster) -> None:
     """The Job succeeds, its pod's termination message becomes status.lastRun.result."""
     create(cluster, retrain_job("retrain", NS))
-    wait_for("the run Job", lambda: get(cluster, "batch/v1", "Job", NS, "retrain-run"))
-    labels = {"batch.kubernetes.io/job-name": "retrain-run", "modelship.dev/retrain-job": "retrain"}
-    create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "retrain-run-x1", "namespace": NS, "labels": labels},
-            "spec": {"containers": [{"name": "trainer", "image": "trainer:1"}]},
-        },
-    )
+    job = wait_for("the run Job", lambda: get(cluster, "batch/v1", "Job", NS, "retrain-run"))
     result = '{"version": "7", "uri": "s3://models/wine/7", "metrics": {"accuracy": 0.9}}'
-    terminated = {"exitCode": 0, "message": result}
-    patch(
-        cluster,
-        "v1",
-        "Pod",
-        NS,
-        "retrain-run-x1",
-        {
-            "status": {
-                "containerStatuses": [
-                    {
-                        "name": "trainer",
-                        "image": "trainer:1",
-                        "imageID": "trainer@sha256:0",
-                        "ready": False,
-                        "restartCount": 0,
-                        "state": {"terminated": terminated},
-                    }
-                ]
-            }
-        },
-        status=True,
-    )
+    job_pod_ended(cluster, job, {"exitCode": 0, "message": result})
     patch(
         cluster,
         "batch/v1",
@@ -316,31 +285,10 @@ def test_batch_status_records_the_last_failure(cluster: EmulatedCluster) -> None
     cron_job = wait_for(
         "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")
     )
-    create(cluster, batch_run(cron_job, "wine-nightly-1"))
-    create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": "wine-nightly-1-x1",
-                "namespace": NS,
-                "labels": {"batch.kubernetes.io/job-name": "wine-nightly-1"},
-            },
-            "spec": {"containers": [{"name": "score", "image": "triton:1"}]},
-        },
-    )
+    run = batch_run(cron_job, "wine-nightly-1")
+    create(cluster, run)
     terminated = {"exitCode": 137, "reason": "OOMKilled", "message": "row 7 of the input"}
-    score = {
-        "name": "score",
-        "image": "triton:1",
-        "imageID": "triton@sha256:0",
-        "ready": False,
-        "restartCount": 0,
-        "state": {"terminated": terminated},
-    }
-    pod_status = {"status": {"containerStatuses": [score]}}
-    patch(cluster, "v1", "Pod", NS, "wine-nightly-1-x1", pod_status, status=True)
+    job_pod_ended(cluster, run, terminated)
     failed = {
         "type": "Failed",
         "status": "True",

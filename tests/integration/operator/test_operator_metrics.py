@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import urllib.request
 
-from modelship_serving.triton.server import free_port
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
@@ -30,20 +28,10 @@ WAITING = (
 def test_readiness_series_follow_the_status_and_go_with_the_object(
     cluster: EmulatedCluster,
 ) -> None:
-    port = free_port()
-    cluster.operator.stop()
-    cluster.operator.extra_args = [f"--metrics-port={port}"]
-    cluster.operator.start()
-
-    def scrape() -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return str(response.read().decode())
+    scrape = cluster.operator.restart_with_metrics()
 
     def showing(*lines: str) -> str | None:
-        try:
-            text = scrape()
-        except OSError:
-            return None
+        text = scrape()
         return text if all(line in text for line in lines) else None
 
     create(cluster, model_deployment("wine", NS))

@@ -32,18 +32,17 @@ from modelship_serving.triton.server import TritonServer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-from support.canary_tritons import MODEL, package, route_weights, serve, serve_pod
+from support.canary_tritons import MODEL, canary_of_v2, package, route_weights, serve, serve_pod
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
     Obj,
     condition,
-    create,
     deployments,
     get,
+    job_pod_ended,
     list_owned,
     patch,
-    ready_model_deployment,
     wait_for,
 )
 
@@ -52,7 +51,6 @@ pytestmark = pytest.mark.triton
 NS = "ml"
 # Addresses of their own, so that these Tritons never meet test_canary.py's.
 STABLE_ADDRESS, CANARY_ADDRESS = "127.0.0.6", "127.0.0.7"
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 SPEC: dict[str, Any] = {
     "serving": {"replicas": 1},
@@ -132,16 +130,7 @@ def run_gate_job(
         timeout=120,
         check=False,
     )
-    labels = {**job["spec"]["template"]["metadata"]["labels"], JOB_NAME_LABEL: name}
-    pod = f"{name}-x1"
-    create(cluster, {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec,
-                     "metadata": {"name": pod, "namespace": NS, "labels": labels}})  # fmt: skip
-    terminated = {"exitCode": ran.returncode, "message": message.read_text()}
-    statuses = [
-        {"name": container["name"], "image": container["image"], "imageID": "", "ready": False,
-         "restartCount": 0, "state": {"terminated": terminated}}
-    ]  # fmt: skip
-    patch(cluster, "v1", "Pod", NS, pod, {"status": {"containerStatuses": statuses}}, True)
+    job_pod_ended(cluster, job, {"exitCode": ran.returncode, "message": message.read_text()})
     if ran.returncode == 0:
         outcome: Obj = {"succeeded": 1}
     else:
@@ -156,15 +145,7 @@ def gated_rollout(
     """v1 serves; v2 (serving `candidate`) rolls out behind the gate, which the test runs.
     Returns the ModelDeployment once the gate's verdict is acted on, the canary's name,
     every canary weight the route showed meanwhile, and how the compare command ran."""
-    ready_model_deployment(cluster, NS, "wine", **SPEC)
-    (stable,) = deployments(cluster, NS, "wine")
-    serve_pod(cluster, stable, STABLE_ADDRESS)
-    patch(cluster, MD_API, "ModelDeployment", NS, "wine", {"spec": {"model": {
-        "version": "2", "uri": "s3://models/wine/2"}}})  # fmt: skip
-    canary = wait_for(
-        "the canary Deployment",
-        lambda: next((d for d in deployments(cluster, NS, "wine") if d != stable), None),
-    )
+    stable, canary = canary_of_v2(cluster, NS, SPEC, STABLE_ADDRESS)
     names = stable["metadata"]["name"], canary["metadata"]["name"]
     weights = [canary_weight(cluster, names[1])]
     with triton(candidate, CANARY_ADDRESS) as canary_triton:

@@ -34,15 +34,16 @@ from support.scenarios import (
     create,
     deployments,
     get,
+    job_pod_ended,
     list_all,
     md_with,
+    new_revision,
     patch,
     wait_for,
 )
 
 NS = "ml"
 TRAINING_SECONDS = 180.0  # a run packages a model (skl2onnx, then a check on onnxruntime)
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
 
 @pytest.fixture
@@ -105,20 +106,10 @@ def evaluate(job: Obj, log: Path) -> str:
 
 def finish(cluster: EmulatedCluster, job: Obj, message: str) -> None:
     """The Job succeeded: its pod's container ended with this termination message."""
-    name = job["metadata"]["name"]
-    template = job["spec"]["template"]
-    container = template["spec"]["containers"][0]
-    labels = template["metadata"]["labels"] | {JOB_NAME_LABEL: name}
-    pod = {"name": f"{name}-x1", "namespace": NS, "labels": labels}
-    spec = {"containers": [{"name": container["name"], "image": container["image"]}]}
-    create(cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": pod, "spec": spec})
-    terminated = {"exitCode": 0, "message": message}
-    state = {"name": container["name"], "image": container["image"], "imageID": "x@sha256:0",
-             "ready": False, "restartCount": 0, "state": {"terminated": terminated}}  # fmt: skip
-    patch(cluster, "v1", "Pod", NS, pod["name"], {"status": {"containerStatuses": [state]}}, True)
+    job_pod_ended(cluster, job, {"exitCode": 0, "message": message})
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = {"startTime": now, "succeeded": 1, "completionTime": now}
-    patch(cluster, "batch/v1", "Job", NS, name, {"status": done}, True)
+    patch(cluster, "batch/v1", "Job", NS, job["metadata"]["name"], {"status": done}, True)
 
 
 def job(cluster: EmulatedCluster, name: str) -> Obj:
@@ -332,17 +323,7 @@ def test_a_follower_canary_rolling_back_the_promoted_version_is_reported(
 
     train_and_validate(cluster, tmp_path, champion_uri)
     assert last_run(cluster, "Promoted")["status"]["promoted"]["version"] == "2"
-    canary = wait_for(
-        "the follower's canary",
-        lambda: next(
-            (
-                d
-                for d in deployments(cluster, NS, "wine-next")
-                if d["metadata"] != stable["metadata"]
-            ),
-            None,
-        ),
-    )
+    canary = new_revision(cluster, NS, "wine-next", stable["metadata"]["name"])
     cluster.make_available(canary)
     env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
     result = CliRunner().invoke(kubectl_modelship, ["abort", "mdep/wine-next", "-n", NS], env=env)

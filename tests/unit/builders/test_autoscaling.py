@@ -15,9 +15,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from modelship.api.model_deployment import ModelFormat
-from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
+from modelship.builders import build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
+from support.edge_specs import ALL_METRICS
+from support.resolved_models import fraud_model
 
 REV = "fraud-1b64e32ff5"
 META = {
@@ -34,13 +35,6 @@ META = {
 }
 TARGET = {"apiVersion": "apps/v1", "kind": "Deployment", "name": REV}
 PROMETHEUS = "http://prometheus.monitoring.svc:9090"
-ALL_METRICS = [
-    {"type": "cpu", "target": 70},
-    {"type": "memory", "target": 80},
-    {"type": "queueTimeMicroseconds", "target": 2000},
-    {"type": "requestsPerSecond", "target": 150},
-    {"type": "gpuUtilization", "target": 75},
-]
 PODS = 'namespace="ml",pod=~"fraud-1b64e32ff5-.*"'
 MODEL = f'{PODS},model="fraud"'
 
@@ -160,6 +154,13 @@ CASES = [
                 {
                     "type": "Pods",
                     "pods": {
+                        "metric": {"name": "nv_gpu_utilization"},
+                        "target": {"type": "AverageValue", "averageValue": "75"},
+                    },
+                },
+                {
+                    "type": "Pods",
+                    "pods": {
                         "metric": {"name": "nv_inference_queue_duration_us"},
                         "target": {"type": "AverageValue", "averageValue": "2000"},
                     },
@@ -168,14 +169,7 @@ CASES = [
                     "type": "Pods",
                     "pods": {
                         "metric": {"name": "nv_inference_request_success"},
-                        "target": {"type": "AverageValue", "averageValue": "150"},
-                    },
-                },
-                {
-                    "type": "Pods",
-                    "pods": {
-                        "metric": {"name": "nv_gpu_utilization"},
-                        "target": {"type": "AverageValue", "averageValue": "75"},
+                        "target": {"type": "AverageValue", "averageValue": "200"},
                     },
                 },
             ],
@@ -195,6 +189,15 @@ CASES = [
                     "metricType": "Value",
                     "metadata": {
                         "serverAddress": PROMETHEUS,
+                        "query": f"avg(nv_gpu_utilization{{{PODS}}}) * 100",
+                        "threshold": "75",
+                    },
+                },
+                {
+                    "type": "prometheus",
+                    "metricType": "Value",
+                    "metadata": {
+                        "serverAddress": PROMETHEUS,
                         "query": f"sum(rate(nv_inference_queue_duration_us{{{MODEL}}}[1m]))"
                         f" / clamp_min(sum(rate(nv_inference_request_success{{{MODEL}}}"
                         "[1m])), 1)",
@@ -207,16 +210,7 @@ CASES = [
                     "metadata": {
                         "serverAddress": PROMETHEUS,
                         "query": f"sum(rate(nv_inference_request_success{{{MODEL}}}[1m]))",
-                        "threshold": "150",
-                    },
-                },
-                {
-                    "type": "prometheus",
-                    "metricType": "Value",
-                    "metadata": {
-                        "serverAddress": PROMETHEUS,
-                        "query": f"avg(nv_gpu_utilization{{{PODS}}}) * 100",
-                        "threshold": "75",
+                        "threshold": "200",
                     },
                 },
             ],
@@ -241,10 +235,7 @@ def test_autoscaler(autoscaling: dict[str, Any], expected: Any, make_deployment:
     # KEDA's cpu and memory triggers need the Triton container to request them.
     requests = {"requests": {"cpu": "1", "memory": "1Gi"}}
     md = make_deployment({"autoscaling": autoscaling, "serving": {"resources": requests}})
-    model = ResolvedModel(
-        name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
-    )
-    children = build_model_deployment_children(md, steady_plan(md, model))
+    children = build_model_deployment_children(md, steady_plan(md, fraud_model()))
     autoscalers = [c for c in children if c["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
     assert autoscalers == [expected]
     if expected["kind"] == "ScaledObject":

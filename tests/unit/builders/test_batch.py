@@ -19,15 +19,9 @@ from modelship.api.common import Lineage
 from modelship.api.model_deployment import ModelFormat
 from modelship.builders import ResolvedModel, build_model_deployment_children, steady_plan
 from support.custom_resources import controller_reference
-from support.model_pods import (
-    HOME,
-    IMAGE,
-    MODEL_MOUNT,
-    MODEL_VOLUME,
-    TMP_MOUNT,
-    fetch_init_container,
-)
-from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
+from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
+from support.resolved_models import fraud_model
+from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 REV = "fraud-0dfcab3e92"
 SHA = "ab" * 32
@@ -98,10 +92,7 @@ NIGHTLY: dict[str, Any] = {
                 "template": {
                     "metadata": {"labels": LABELS, "annotations": ANNOTATIONS},
                     "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": RESTRICTED_POD,
+                        **JOB_POD,
                         "initContainers": [
                             fetch_init_container(
                                 "s3://models/fraud/3", "--sha256", SHA, env_from=SECRET
@@ -118,17 +109,11 @@ NIGHTLY: dict[str, Any] = {
                                 "terminationMessagePolicy": "File",
                                 "envFrom": SECRET,
                                 "resources": {"requests": {"cpu": "2"}},
-                                "volumeMounts": [
-                                    {**MODEL_MOUNT, "readOnly": True},
-                                    TMP_MOUNT,
-                                ],
+                                "volumeMounts": MODEL_READER_MOUNTS,
                                 "securityContext": SECURE,
                             }
                         ],
-                        "volumes": [
-                            MODEL_VOLUME,
-                            {"name": "tmp", "emptyDir": {}},
-                        ],
+                        "volumes": MODEL_VOLUMES,
                     },
                 },
             },
@@ -137,35 +122,31 @@ NIGHTLY: dict[str, Any] = {
 }
 
 
-MODEL = ResolvedModel(
-    name="fraud",
-    version="3",
-    uri="s3://models/fraud/3",
-    format=ModelFormat.ONNX,
-    sha256=SHA,
-    credentials_secret="store",
-    lineage=Lineage(code_ref="8d3f2a1"),
-)
+MODEL = fraud_model(sha256=SHA, credentials_secret="store", lineage=Lineage(code_ref="8d3f2a1"))
+
+
+def nightly(
+    input_uri: str = "s3://data/in/",
+    output_uri: str = "s3://data/out/{date}.parquet",
+    **job: Any,
+) -> dict[str, Any]:
+    """The nightly batch job NIGHTLY is built from, its fields overridden by ``job``."""
+    return {
+        "name": "nightly",
+        "schedule": "0 2 * * *",
+        "input": {"uri": input_uri, "format": "parquet"},
+        "output": {"uri": output_uri},
+        "batchSize": 1024,
+        "concurrency": 4,
+        "suspend": True,
+        "activeDeadlineSeconds": 3600,
+        "resources": {"requests": {"cpu": "2"}},
+        **job,
+    }
 
 
 def nightly_cron_jobs(make_deployment: Any, input_uri: str, output_uri: str) -> list[Any]:
-    md = make_deployment(
-        {
-            "batch": [
-                {
-                    "name": "nightly",
-                    "schedule": "0 2 * * *",
-                    "input": {"uri": input_uri, "format": "parquet"},
-                    "output": {"uri": output_uri},
-                    "batchSize": 1024,
-                    "concurrency": 4,
-                    "suspend": True,
-                    "activeDeadlineSeconds": 3600,
-                    "resources": {"requests": {"cpu": "2"}},
-                }
-            ]
-        }
-    )
+    md = make_deployment({"batch": [nightly(input_uri, output_uri)]})
     children = build_model_deployment_children(md, steady_plan(md, MODEL))
     return [c for c in children if c["kind"] == "CronJob"]
 
@@ -178,10 +159,6 @@ def test_batch_cron_job(make_deployment: Any) -> None:
 
 POD = ("spec", "jobTemplate", "spec", "template", "spec")
 SCORE = (*POD, "containers", 0)
-VOLUMES = [
-    MODEL_VOLUME,
-    {"name": "tmp", "emptyDir": {}},
-]
 INPUT_CLAIM = {
     "name": "batch-input",
     "persistentVolumeClaim": {"claimName": "exports", "readOnly": True},
@@ -273,8 +250,8 @@ def test_pvc_tables_are_mounted_and_given_to_score_as_paths(
         NIGHTLY,
         {
             (*SCORE, "args"): args,
-            (*SCORE, "volumeMounts"): [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT, *mounts],
-            (*POD, "volumes"): VOLUMES + volumes,
+            (*SCORE, "volumeMounts"): [*MODEL_READER_MOUNTS, *mounts],
+            (*POD, "volumes"): MODEL_VOLUMES + volumes,
         },
     )
     [cron_job] = nightly_cron_jobs(make_deployment, input_uri, output_uri)
@@ -340,25 +317,7 @@ def test_the_operator_image_fetches_the_model(make_deployment: Any) -> None:
 
 def sharded_cron_job(make_deployment: Any, **job: Any) -> dict[str, Any]:
     serving = job.pop("serving", {})
-    md = make_deployment(
-        {
-            "serving": serving,
-            "batch": [
-                {
-                    "name": "nightly",
-                    "schedule": "0 2 * * *",
-                    "input": {"uri": "s3://data/in/", "format": "parquet"},
-                    "output": {"uri": "s3://data/out/{date}.parquet"},
-                    "batchSize": 1024,
-                    "concurrency": 4,
-                    "suspend": True,
-                    "activeDeadlineSeconds": 3600,
-                    "resources": {"requests": {"cpu": "2"}},
-                    **job,
-                }
-            ],
-        }
-    )
+    md = make_deployment({"serving": serving, "batch": [nightly(**job)]})
     children = build_model_deployment_children(md, steady_plan(md, MODEL))
     [cron_job] = [c for c in children if c["kind"] == "CronJob"]
     return cron_job

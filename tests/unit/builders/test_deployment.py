@@ -21,13 +21,26 @@ from support.model_pods import (
     HOME,
     IMAGE,
     MODEL_MOUNT,
-    MODEL_VOLUME,
+    MODEL_READER_MOUNTS,
+    MODEL_VOLUMES,
     TMP_MOUNT,
     fetch_init_container,
 )
+from support.resolved_models import fraud_model
 from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
 
 REV = "fraud-1b64e32ff5"
+
+
+def probe(path: str, port: str, period_seconds: int, failure_threshold: int) -> dict[str, Any]:
+    """An HTTP GET probe of ``path`` on the named ``port``."""
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period_seconds,
+        "failureThreshold": failure_threshold,
+    }
+
+
 SECURE = RESTRICTED_CONTAINER
 SELECTOR = {
     "app.kubernetes.io/instance": "fraud",
@@ -126,32 +139,18 @@ CPU_DEPLOYMENT: dict[str, Any] = {
                             {"name": "grpc", "containerPort": 8001, "protocol": "TCP"},
                             {"name": "metrics", "containerPort": 8002, "protocol": "TCP"},
                         ],
-                        "startupProbe": {
-                            "httpGet": {"path": "/v2/health/ready", "port": "http"},
-                            "periodSeconds": 10,
-                            "failureThreshold": 60,
-                        },
-                        "readinessProbe": {
-                            "httpGet": {"path": "/v2/health/ready", "port": "http"},
-                            "periodSeconds": 5,
-                            "failureThreshold": 3,
-                        },
-                        "livenessProbe": {
-                            "httpGet": {"path": "/v2/health/live", "port": "http"},
-                            "periodSeconds": 10,
-                            "failureThreshold": 3,
-                        },
+                        "startupProbe": probe("/v2/health/ready", "http", 10, 60),
+                        "readinessProbe": probe("/v2/health/ready", "http", 5, 3),
+                        "livenessProbe": probe("/v2/health/live", "http", 10, 3),
                         "volumeMounts": [
-                            {**MODEL_MOUNT, "readOnly": True},
-                            TMP_MOUNT,
+                            *MODEL_READER_MOUNTS,
                             {"name": "dshm", "mountPath": "/dev/shm"},
                         ],
                         "securityContext": SECURE,
                     }
                 ],
                 "volumes": [
-                    MODEL_VOLUME,
-                    {"name": "tmp", "emptyDir": {}},
+                    *MODEL_VOLUMES,
                     # Triton's python backend needs more than the default 64 MiB /dev/shm.
                     {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
                 ],
@@ -222,16 +221,12 @@ DRIFT_WATCH = {
     ],
     "env": [HOME],
     "ports": [{"name": "drift-metrics", "containerPort": 8003, "protocol": "TCP"}],
-    "livenessProbe": {
-        "httpGet": {"path": "/metrics", "port": "drift-metrics"},
-        "periodSeconds": 10,
-        "failureThreshold": 3,
-    },
+    "livenessProbe": probe("/metrics", "drift-metrics", 10, 3),
     "resources": {
         "requests": {"cpu": "50m", "memory": "192Mi"},
         "limits": {"cpu": "500m", "memory": "512Mi"},
     },
-    "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT, TRACE_MOUNT],
+    "volumeMounts": [*MODEL_READER_MOUNTS, TRACE_MOUNT],
     "securityContext": SECURE,
 }
 TRACE_VOLUME = {"name": "drift-traces", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
@@ -349,7 +344,7 @@ CASES = [
 @pytest.mark.parametrize(("spec", "edits"), CASES)
 def test_deployment(spec: dict[str, Any], edits: Any, make_deployment: Any, edit: Any) -> None:
     md = make_deployment(spec)
-    plan = steady_plan(md, _model())
+    plan = steady_plan(md, fraud_model())
     assert build_deployment(md, plan.stable) == edit(CPU_DEPLOYMENT, edits)
 
 
@@ -357,14 +352,14 @@ def test_autoscaled_revision_leaves_replicas_to_the_autoscaler(
     make_deployment: Any, edit: Any
 ) -> None:
     md = make_deployment({"autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
-    plan = steady_plan(md, _model())
+    plan = steady_plan(md, fraud_model())
     assert plan.stable.replicas is None
     assert build_deployment(md, plan.stable) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): None})
 
 
 def test_canary_revision_gets_the_planned_replicas(make_deployment: Any, edit: Any) -> None:
     md = make_deployment({})
-    live = RevisionPlan(revision_for(md, _model()), replicas=2, weight=10)
+    live = RevisionPlan(revision_for(md, fraud_model()), replicas=2, weight=10)
     assert build_deployment(md, live) == edit(CPU_DEPLOYMENT, {("spec", "replicas"): 2})
 
 
@@ -397,25 +392,25 @@ def test_an_in_place_change_never_takes_the_last_serving_pod_down(
     """maxUnavailable 1 on a single pod would stop serving until a new pod starts, and for
     good when the change cannot start (a preferred batch size the package refuses)."""
     md = make_deployment(spec)
-    assert build_deployment(md, steady_plan(md, _model()).stable)["spec"]["strategy"] == strategy
+    assert (
+        build_deployment(md, steady_plan(md, fraud_model()).stable)["spec"]["strategy"] == strategy
+    )
+
+
+def model_at(uri: str, **fields: Any) -> ResolvedModel:
+    """Model m, version 1, fetched from ``uri``."""
+    return ResolvedModel(name="m", version="1", uri=uri, format=ModelFormat.ONNX, **fields)
 
 
 FETCH_CASES = [
     pytest.param(
-        ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX),
+        model_at("s3://b/m/1"),
         fetch_init_container("s3://b/m/1", image="img"),
-        [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
+        MODEL_VOLUMES,
         id="object-storage",
     ),
     pytest.param(
-        ResolvedModel(
-            name="m",
-            version="1",
-            uri="gs://b/m/1",
-            format=ModelFormat.ONNX,
-            sha256="ab" * 32,
-            credentials_secret="gcs-reader",
-        ),
+        model_at("gs://b/m/1", sha256="ab" * 32, credentials_secret="gcs-reader"),
         fetch_init_container(
             "gs://b/m/1",
             "--sha256",
@@ -423,11 +418,11 @@ FETCH_CASES = [
             image="img",
             env_from=[{"secretRef": {"name": "gcs-reader"}}],
         ),
-        [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
+        MODEL_VOLUMES,
         id="digest-and-credentials-by-reference",
     ),
     pytest.param(
-        ResolvedModel(name="m", version="1", uri="pvc://models/m/1/", format=ModelFormat.ONNX),
+        model_at("pvc://models/m/1/"),
         fetch_init_container(
             "file:///mnt/model-source/m/1",
             image="img",
@@ -436,8 +431,7 @@ FETCH_CASES = [
             ),
         ),
         [
-            MODEL_VOLUME,
-            {"name": "tmp", "emptyDir": {}},
+            *MODEL_VOLUMES,
             {
                 "name": "model-source",
                 "persistentVolumeClaim": {"claimName": "models", "readOnly": True},
@@ -458,7 +452,7 @@ def test_fetch_container_and_volumes(
 
 
 def test_model_size_limit_and_fetch_timeout_reach_the_fetch_and_the_volume() -> None:
-    model = ResolvedModel(name="m", version="1", uri="s3://b/m/1", format=ModelFormat.ONNX)
+    model = model_at("s3://b/m/1")
     source = ModelSource(
         name="m", version="1", uri="s3://b/m/1", sizeLimit="1Gi", fetchTimeoutSeconds=60
     )
@@ -472,13 +466,7 @@ def test_model_size_limit_and_fetch_timeout_reach_the_fetch_and_the_volume() -> 
 def test_builders_do_not_mutate_or_share_the_spec(make_deployment: Any) -> None:
     md = make_deployment({"serving": {"affinity": AFFINITY, "nodeSelector": {"a": "b"}}})
     before = md.model_dump()
-    deployment = build_deployment(md, steady_plan(md, _model()).stable)
+    deployment = build_deployment(md, steady_plan(md, fraud_model()).stable)
     deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"] = {}
     deployment["spec"]["template"]["spec"]["nodeSelector"]["a"] = "changed"
     assert md.model_dump() == before
-
-
-def _model() -> ResolvedModel:
-    return ResolvedModel(
-        name="fraud", version="3", uri="s3://models/fraud/3", format=ModelFormat.ONNX
-    )

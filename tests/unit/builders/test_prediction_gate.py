@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from modelship.api.model_deployment import ModelFormat
 from modelship.builders import (
-    ResolvedModel,
     RevisionPlan,
     RolloutPlan,
     build_model_deployment_children,
@@ -24,28 +22,12 @@ from modelship.builders import (
 )
 from modelship.cli import main
 from support.custom_resources import controller_reference
-from support.model_pods import (
-    HOME,
-    IMAGE,
-    MODEL_MOUNT,
-    MODEL_VOLUME,
-    TMP_MOUNT,
-    fetch_init_container,
-)
-from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
+from support.model_pods import HOME, IMAGE, MODEL_READER_MOUNTS, MODEL_VOLUMES, fetch_init_container
+from support.resolved_models import fraud_model
+from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 SECRET = [{"secretRef": {"name": "store"}}]
 GATE = {"minAgreement": 0.9, "maxShift": 0.3, "rows": 500, "timeout": "4m30s"}
-
-
-def model(version: str) -> ResolvedModel:
-    return ResolvedModel(
-        name="fraud",
-        version=version,
-        uri=f"s3://models/fraud/{version}",
-        format=ModelFormat.ONNX,
-        credentials_secret="store",
-    )
 
 
 def gate_jobs(make_deployment: Any, gate: dict[str, Any], runs: bool = True) -> list[Any]:
@@ -57,7 +39,8 @@ def gate_jobs_beside(
 ) -> tuple[list[Any], str, str]:
     """The Jobs among the children, and the stable and canary revisions' names."""
     md = make_deployment({"rollout": {"strategy": "Canary", "canary": {"predictionGate": gate}}})
-    stable, canary = revision_for(md, model("2")), revision_for(md, model("3"))
+    stable = revision_for(md, fraud_model("2", credentials_secret="store"))
+    canary = revision_for(md, fraud_model("3", credentials_secret="store"))
     plan = RolloutPlan(
         stable=RevisionPlan(stable, replicas=1, weight=100),
         canary=RevisionPlan(canary, replicas=1, weight=0),
@@ -98,10 +81,7 @@ def test_the_gate_job(make_deployment: Any) -> None:
             "template": {
                 "metadata": {"labels": labels(canary)},
                 "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": RESTRICTED_POD,
+                    **JOB_POD,
                     "initContainers": [
                         fetch_init_container("s3://models/fraud/3", env_from=SECRET)
                     ],
@@ -130,13 +110,13 @@ def test_the_gate_job(make_deployment: Any) -> None:
                                 "/dev/termination-log",
                             ],
                             "env": [HOME],
-                            "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT],
+                            "volumeMounts": MODEL_READER_MOUNTS,
                             "terminationMessagePath": "/dev/termination-log",
                             "terminationMessagePolicy": "File",
                             "securityContext": RESTRICTED_CONTAINER,
                         }
                     ],
-                    "volumes": [MODEL_VOLUME, {"name": "tmp", "emptyDir": {}}],
+                    "volumes": MODEL_VOLUMES,
                 },
             },
         },

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from modelship.api.model_deployment import ModelFormat
-from modelship.builders import ResolvedModel, RevisionPlan, RolloutPlan, revision_for
+from modelship.builders import RevisionPlan, RolloutPlan, revision_for
 from modelship.builders.service import build_client_service, build_revision_service
 from support.custom_resources import controller_reference
+from support.resolved_models import fraud_model
 
 STABLE = "fraud-1b64e32ff5"
 CANARY = "fraud-b7ce7dd1c0"
@@ -43,15 +43,9 @@ CANARY_GATEWAY = {
 }
 
 
-def _model(version: str) -> ResolvedModel:
-    return ResolvedModel(
-        name="fraud", version=version, uri=f"s3://models/fraud/{version}", format=ModelFormat.ONNX
-    )
-
-
 def test_revision_service(make_deployment: Any) -> None:
     md = make_deployment({})
-    assert build_revision_service(md, revision_for(md, _model("3"))) == {
+    assert build_revision_service(md, revision_for(md, fraud_model("3"))) == {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
@@ -86,8 +80,8 @@ def test_client_service(
     make_deployment: Any,
 ) -> None:
     md = make_deployment(spec)
-    stable = RevisionPlan(revision_for(md, _model("3")), replicas=3, weight=90)
-    canary = RevisionPlan(revision_for(md, _model("4")), replicas=1, weight=10)
+    stable = RevisionPlan(revision_for(md, fraud_model("3")), replicas=3, weight=90)
+    canary = RevisionPlan(revision_for(md, fraud_model("4")), replicas=1, weight=10)
     assert canary.revision.name == CANARY
     plan = RolloutPlan(stable=stable, canary=canary if with_canary else None)
     assert build_client_service(md, plan) == {
@@ -111,7 +105,7 @@ def test_a_new_revision_at_weight_zero_gets_no_client_traffic(make_deployment: A
     # The operator starts a new revision at weight 0 beside the serving one; pods that
     # become ready must not take traffic before the rollout gives them a share.
     md = make_deployment(CANARY_REPLICAS)
-    stable = RevisionPlan(revision_for(md, _model("3")), replicas=3, weight=100)
-    starting = RevisionPlan(revision_for(md, _model("4")), replicas=3, weight=0)
+    stable = RevisionPlan(revision_for(md, fraud_model("3")), replicas=3, weight=100)
+    starting = RevisionPlan(revision_for(md, fraud_model("4")), replicas=3, weight=0)
     service = build_client_service(md, RolloutPlan(stable=stable, canary=starting))
     assert service["spec"]["selector"] == SERVERS | {"modelship.dev/revision": STABLE}

@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 from modelship.builders.validation import build_validation_job, validation_job_name
 from support.custom_resources import controller_reference
-from support.restricted_pods import RESTRICTED_CONTAINER, RESTRICTED_POD
+from support.restricted_pods import JOB_POD, RESTRICTED_CONTAINER
 
 VALIDATION = {"metric": "f1", "data": "s3://data/fraud/holdout.parquet", "label": "is_fraud"}
 LABELS = {
@@ -61,10 +61,7 @@ def expected(args: list[str], credentials: bool) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": LABELS},
                 "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": RESTRICTED_POD,
+                    **JOB_POD,
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },

@@ -7,16 +7,14 @@ revision, as the handler would scrape them; time moves by hand.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from modelship.api.model_deployment_status import RequestCounters
 from modelship.api.rollout import CanarySpec
-from modelship.reconcile.model_deployment import decide
 from modelship.reconcile.rollout.canary_plan import canary_replicas
-from support.canary_cluster import Cluster, canary, condition, counters, message
+from support.canary_cluster import Cluster, assert_resumes, canary, condition, counters, message
 from support.reconcile_states import NOW, UID, md_body
 
 CANARY = {
@@ -266,11 +264,7 @@ def test_an_operator_restart_resumes_in_every_state(stop: str) -> None:
         "rolled-back": "RolledBack",
     }
     assert condition(decision, "Progressing")[1] == reached[stop]
-    restarted = decide(dataclasses.replace(before, body={**before.body, "status": decision.status}))
-    assert restarted.status == decision.status
-    assert restarted.status_patch == {}
-    assert restarted.events == ()
-    assert restarted.wake_at == decision.wake_at
+    assert_resumes(before, decision)
 
 
 def test_after_the_last_step_the_canary_scales_to_stable_size_then_takes_over() -> None:
@@ -291,10 +285,7 @@ def test_after_the_last_step_the_canary_scales_to_stable_size_then_takes_over() 
     assert [e.reason for e in promoting.events] == ["Promoting"]
     assert cluster.deployments() == {old: 4, new: 4}
     assert canary(promoting)["weight"] == 20  # the last step's weight holds meanwhile
-    restarted = decide(
-        dataclasses.replace(before, body={**before.body, "status": promoting.status})
-    )
-    assert (restarted.status_patch, restarted.events) == ({}, ())
+    assert_resumes(before, promoting)
 
     promoted = cluster.reconcile()
     assert promoted.status["stable"]["name"] == new
