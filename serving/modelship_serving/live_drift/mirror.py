@@ -25,10 +25,12 @@ from modelship_serving.live_drift.v2_requests import UnreadableRequestError
 from modelship_serving.live_drift.window import RollingCounts
 from modelship_serving.metadata import ModelMetadata
 
-# Copies waiting to be counted; beyond this they are dropped (at most some MiB of payload).
-QUEUE_SIZE = 1024
-# Copies counted together: one DataFrame per batch, not one per request.
-BATCH_SIZE = 256
+# Copies waiting to be counted; beyond this they are dropped.
+QUEUE_SIZE = 4096
+# The worker counts what came in over this long at once: one DataFrame per batch, not one
+# per request (counting one request alone costs about 1 ms, one of 100 together 25 us).
+# Payloads wait in memory no longer than this plus one count.
+COUNT_INTERVAL_SECONDS = 0.25
 DROP_LOG_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,8 @@ class MirroredWindow:
     def _count_forever(self) -> None:
         while True:
             batch = [self._pending.get()]
-            while len(batch) < BATCH_SIZE:
+            time.sleep(COUNT_INTERVAL_SECONDS)
+            while True:
                 try:
                     batch.append(self._pending.get_nowait())
                 except queue.Empty:
