@@ -3,7 +3,8 @@
 Proves: the model's inputs are read out of every form a KServe v2 client sends (HTTP
 JSON, flat or nested; Triton's binary-tensor extension, gzip-compressed too; gRPC typed
 contents and raw contents), other tensors are ignored, and a body that cannot be read
-raises one error the receiver counts as skipped; over real sockets the receiver answers
+raises one error the receiver counts as skipped; a category sent as "" (how a missing one
+travels) counts as missing, as the reference counted it; over real sockets the receiver answers
 at once on any model name, counts what it reads, skips what it cannot, drops rather
 than queues without bound, answers its probes, and `modelship drift-watch` in mirror
 mode serves the drift of the mirrored traffic as metrics (and refuses two sources or
@@ -28,6 +29,7 @@ import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
 from click.testing import CliRunner
 from modelship.cli import main
+from modelship_serving.live_drift.counting import count_requests
 from modelship_serving.live_drift.mirror import MirroredWindow
 from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
 from modelship_serving.live_drift.traces import TracedRequest
@@ -301,3 +303,22 @@ def test_drift_watch_takes_exactly_one_source(
 
     assert result.exit_code == 2
     assert "give exactly one source" in result.output
+
+
+def test_a_categorical_sent_empty_counts_as_missing_as_the_reference_counted_it(
+    churn: ModelMetadata,
+) -> None:
+    # infer_inputs sends a missing category as "" (the model's input cannot hold None).
+    rows = traffic(4, seed=3)
+    rows.loc[[0, 1], "city"] = None
+    age, income, city, plan = infer_inputs(rows, churn.input_schema, triton_http.InferInput)
+    body, header_length = triton_http.InferenceServerClient.generate_request_body(
+        [age, income, city, plan]
+    )
+    request = http_request_inputs(body, header_length, {"age", "income", "city", "plan"})
+
+    counts, skipped = count_requests([request], churn)
+
+    assert skipped == 0
+    assert counts.categorical["city"].missing == 2
+    assert sum(counts.categorical["city"].category_counts.values()) == 2
