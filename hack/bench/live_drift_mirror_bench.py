@@ -32,78 +32,103 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import joblib
 import pandas as pd
-from modelship_serving.drift import BatchCounts, drift_report
+from live_drift_bench import SHIFTED, shifted, simulated_false_alarms
 from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.mirror import COUNT_INTERVAL_SECONDS, MirroredWindow
 from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging.package import package_model
-from modelship_serving.triton.client import infer_inputs
+from modelship_serving.packaging.schema import column_array
 from modelship_serving.triton.server import TritonServer, TritonServerSettings, free_port
-from serving_bench import grpc_inputs
 from synthetic import make_data, train
 
-SHIFTED = "x1"
 MODEL = "model"
+MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
+
+
+def request_bytes(frame: pd.DataFrame, metadata: ModelMetadata) -> bytes:
+    """A serialised gRPC ModelInferRequest for ``frame``'s rows (raw contents, as
+    tritonclient sends them): what the gateway forwards, and copies, byte for byte."""
+    from tritonclient.grpc import service_pb2
+    from tritonclient.utils import serialize_byte_tensor
+
+    request = service_pb2.ModelInferRequest(model_name=MODEL)
+    for column in metadata.input_schema.columns:
+        array = column_array(frame[column.name], column)
+        request.inputs.add(name=column.tensor_name, datatype=column.datatype, shape=array.shape)
+        raw = serialize_byte_tensor(array).item() if column.datatype == "BYTES" else array.tobytes()
+        request.raw_input_contents.append(raw)
+    serialised: bytes = request.SerializeToString()
+    return serialised
+
+
+def requests_of(frame: pd.DataFrame, metadata: ModelMetadata, rows: int) -> list[bytes]:
+    """One request per ``rows`` rows of ``frame``."""
+    return [
+        request_bytes(frame.iloc[start : start + rows], metadata)
+        for start in range(0, len(frame) - rows + 1, rows)
+    ]
 
 
 async def load(
     triton: str,
     mirror: str | None,
-    requests_inputs: list[Any],
+    requests: list[bytes],
     concurrency: int,
     percent: float,
     seconds: float | None = None,
-    requests: int | None = None,
+    count: int | None = None,
+    seed: int = 0,
 ) -> tuple[float, int]:
     """Requests per second to Triton, a copy of ``percent``% of them sent to ``mirror``
-    without waiting, and the number of copies; runs for ``seconds`` or ``requests``, then
-    waits for the copies."""
-    import tritonclient.grpc.aio as triton_aio
+    without waiting, and the number of copies; runs for ``seconds`` or ``count``
+    requests, then waits for the copies. Requests go out as bytes, over plain gRPC
+    channels: the load generator spends no time building them."""
+    import grpc
 
-    client = triton_aio.InferenceServerClient(triton)
-    mirror_client = triton_aio.InferenceServerClient(mirror) if mirror else None
-    copies: set[asyncio.Task[Any]] = set()
-    rng = random.Random(concurrency)
-    sent = copied = 0
-    stop_at = time.perf_counter() + (seconds or 0.0)
+    async with AsyncExitStack() as stack:
+        channel = await stack.enter_async_context(grpc.aio.insecure_channel(triton))
+        infer = channel.unary_unary(MODEL_INFER)
+        copy_infer = None
+        if mirror is not None:
+            mirror_channel = await stack.enter_async_context(grpc.aio.insecure_channel(mirror))
+            copy_infer = mirror_channel.unary_unary(MODEL_INFER)
+        copies: set[asyncio.Future[Any]] = set()
+        rng = random.Random(seed)
+        sent = copied = 0
 
-    def more() -> bool:
-        if requests is not None:
-            return sent < requests
-        return time.perf_counter() < stop_at
+        def more() -> bool:
+            if count is not None:
+                return sent < count
+            return time.perf_counter() < stop_at
 
-    async def worker(offset: int) -> None:
-        nonlocal sent, copied
-        index = offset
-        while more():
-            sent += 1
-            inputs = requests_inputs[index % len(requests_inputs)]
-            if mirror_client is not None and rng.random() * 100 < percent:
-                copied += 1
-                copy = asyncio.create_task(mirror_client.infer(MODEL, inputs))
-                copies.add(copy)
-                copy.add_done_callback(copies.discard)
-            await client.infer(MODEL, inputs)
-            index += concurrency
+        async def worker(offset: int) -> None:
+            nonlocal sent, copied
+            index = offset
+            while more():
+                sent += 1
+                request = requests[index % len(requests)]
+                if copy_infer is not None and rng.random() * 100 < percent:
+                    copied += 1
+                    copy = asyncio.ensure_future(copy_infer(request))
+                    copies.add(copy)
+                    copy.add_done_callback(copies.discard)
+                await infer(request)
+                index += concurrency
 
-    for inputs in requests_inputs[:20]:  # warm up
-        await client.infer(MODEL, inputs)
-    began = time.perf_counter()
-    sent = 0
-    stop_at = began + (seconds or 0.0)
-    await asyncio.gather(*(worker(offset) for offset in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    rate = sent / elapsed
-    await asyncio.gather(*copies, return_exceptions=True)
-    await client.close()
-    if mirror_client is not None:
-        await mirror_client.close()
+        for request in requests[:20]:  # warm up
+            await infer(request)
+        began = time.perf_counter()
+        stop_at = began + (seconds or 0.0)
+        await asyncio.gather(*(worker(offset) for offset in range(concurrency)))
+        rate = sent / (time.perf_counter() - began)
+        await asyncio.gather(*copies, return_exceptions=True)
     return rate, copied
 
 
@@ -117,7 +142,7 @@ def throughput(
     triton: str,
     mirror: str,
     receiver_pid: int,
-    inputs: list[Any],
+    inputs: list[bytes],
     concurrency: int,
     percent: float,
     seconds: float,
@@ -145,7 +170,7 @@ def with_receiver(metadata: ModelMetadata, use: Callable[[MirrorReceiver], Any])
 
 
 def detection_trial(
-    triton: str, metadata: ModelMetadata, inputs: list[Any], percent: float, step: int
+    triton: str, metadata: ModelMetadata, inputs: list[bytes], percent: float, step: int, seed: int
 ) -> tuple[int, int, list[str]]:
     """Requests sent until x1 is flagged, the mirrored rows then in the window, and what
     else was flagged."""
@@ -155,7 +180,7 @@ def detection_trial(
         sent = 0
         while sent < 100_000:
             rotated = inputs[sent % len(inputs) :] + inputs[: sent % len(inputs)]
-            asyncio.run(load(triton, mirror, rotated, 16, percent, requests=step))
+            asyncio.run(load(triton, mirror, rotated, 16, percent, count=step, seed=seed + sent))
             sent += step
             receiver.window.wait_until_counted()
             snapshot = receiver.window.snapshot()
@@ -169,7 +194,12 @@ def detection_trial(
 
 
 def false_alarm_window(
-    triton: str, metadata: ModelMetadata, inputs: list[Any], percent: float, window_rows: int
+    triton: str,
+    metadata: ModelMetadata,
+    inputs: list[bytes],
+    percent: float,
+    window_rows: int,
+    seed: int,
 ) -> list[str]:
     """Drifted features of one window of unshifted traffic of ``window_rows`` rows."""
 
@@ -178,7 +208,7 @@ def false_alarm_window(
         sent = 0
         while receiver.window.snapshot().counts.rows < window_rows:
             rotated = inputs[sent % len(inputs) :] + inputs[: sent % len(inputs)]
-            asyncio.run(load(triton, mirror, rotated, 16, percent, requests=200))
+            asyncio.run(load(triton, mirror, rotated, 16, percent, count=200, seed=seed + sent))
             sent += 200
             receiver.window.wait_until_counted()
         drifted: list[str] = receiver.window.snapshot().report.drifted_features
@@ -186,26 +216,6 @@ def false_alarm_window(
 
     result: list[str] = with_receiver(metadata, window)
     return result
-
-
-def simulated_false_alarms(metadata: ModelMetadata, windows: int, window_rows: int) -> int:
-    """Windows with any drifted feature among ``windows`` drawn like the training rows, by
-    the significance gate alone (no floor on the window's rows)."""
-    reference = metadata.reference_profile
-    alarms = 0
-    for seed in range(windows):
-        counts = BatchCounts.empty(reference)
-        counts.add_frame(make_data(window_rows, 10_000 + seed), reference)
-        alarms += bool(drift_report(counts, reference, 0.2).drifted_features)
-    return alarms
-
-
-def shifted(frame: pd.DataFrame, metadata: ModelMetadata, in_std: float) -> pd.DataFrame:
-    moved = frame.copy()
-    std = metadata.reference_profile.numeric[SHIFTED].std
-    assert std is not None
-    moved[SHIFTED] = moved[SHIFTED] + in_std * std
-    return moved
 
 
 def receiver_process(repository: Path, grpc_port: int) -> subprocess.Popen[bytes]:
@@ -261,7 +271,7 @@ def main() -> None:
         metadata = package_model(
             work / "model.joblib", work / "sample.csv", MODEL, "1", repository
         ).metadata
-        single_rows = grpc_inputs(make_data(2000, 2), metadata)
+        single_rows = requests_of(make_data(2000, 2), metadata, 1)
         rates: dict[int, tuple[list[float], list[float], float]] = {}
         trials: list[tuple[int, int, list[str]]] = []
         windows: list[list[str]] = []
@@ -287,26 +297,28 @@ def main() -> None:
                     receiver.terminate()
                     receiver.wait(timeout=10)
             if not arguments.skip_detection:
-                shifted_rows = grpc_inputs(shifted(make_data(5000, 3), metadata, 1.0), metadata)
+                shifted_rows = requests_of(shifted(make_data(5000, 3), metadata, 1.0), metadata, 1)
                 for trial in range(arguments.trials):
                     rotated = shifted_rows[trial * 997 :] + shifted_rows[: trial * 997]
                     trials.append(
-                        detection_trial(triton, metadata, rotated, percent, arguments.step)
+                        detection_trial(
+                            triton, metadata, rotated, percent, arguments.step, seed=trial * 7919
+                        )
                     )
                     print(f"  trial {trial}: {trials[-1]}", file=sys.stderr)
                 frame = make_data(40_000, 4)
-                ten_rows = [
-                    infer_inputs(
-                        frame.iloc[start : start + 10], metadata.input_schema, triton_grpc_input()
-                    )
-                    for start in range(0, len(frame), 10)
-                ]
+                ten_rows = requests_of(frame, metadata, 10)
                 for index in range(20):
                     offset = index * 197
                     rotated = ten_rows[offset:] + ten_rows[:offset]
                     windows.append(
                         false_alarm_window(
-                            triton, metadata, rotated, percent, arguments.window_rows
+                            triton,
+                            metadata,
+                            rotated,
+                            percent,
+                            arguments.window_rows,
+                            seed=index * 100_003,
                         )
                     )
         simulated = {
@@ -351,12 +363,6 @@ def main() -> None:
         " (pooled bins, no floor), windows drawn like the reference with any feature flagged,"
         " of 1000: " + ", ".join(f"{count} at {size} rows" for size, count in simulated.items())
     )
-
-
-def triton_grpc_input() -> Any:
-    import tritonclient.grpc as triton_grpc
-
-    return triton_grpc.InferInput
 
 
 if __name__ == "__main__":
