@@ -58,7 +58,12 @@ from modelship.reconcile.rollout.analysis import duration
     type=click.IntRange(min=0),
     help="Mirror mode: port of the KServe v2 gRPC endpoint the gateway mirrors requests to.",
 )
-@click.option("--mirror-address", default="0.0.0.0", show_default=True)
+@click.option(
+    "--mirror-address",
+    default="0.0.0.0",
+    show_default=True,
+    help="Mirror mode: address both mirror endpoints listen on.",
+)
 @click.option("--revision", default="", help="Revision name for the metrics' revision label.")
 @click.option(
     "--window",
