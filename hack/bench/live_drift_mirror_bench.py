@@ -259,6 +259,10 @@ def main() -> None:
     parser.add_argument("--window-rows", type=int, default=600)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-detection", action="store_true")
+    parser.add_argument("--simulated-windows", type=int, default=1000)
+    parser.add_argument(
+        "--simulated-rows", type=int, nargs="+", default=[100, 200, 300, 400], metavar="ROWS"
+    )
     arguments = parser.parse_args()
     percent = arguments.mirror_percent
 
@@ -322,7 +326,8 @@ def main() -> None:
                         )
                     )
         simulated = {
-            rows: simulated_false_alarms(metadata, 1000, rows) for rows in (100, 200, 300, 400)
+            rows: simulated_false_alarms(metadata, arguments.simulated_windows, rows)
+            for rows in arguments.simulated_rows
         }
 
     print(
@@ -361,7 +366,8 @@ def main() -> None:
     print(
         f"judged once a window holds {MIN_WINDOW_ROWS} rows; by drift_report's gate alone"
         " (pooled bins, no floor), windows drawn like the reference with any feature flagged,"
-        " of 1000: " + ", ".join(f"{count} at {size} rows" for size, count in simulated.items())
+        f" of {arguments.simulated_windows}: "
+        + ", ".join(f"{count} at {size} rows" for size, count in simulated.items())
     )
 
 
