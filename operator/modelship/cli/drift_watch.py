@@ -128,8 +128,10 @@ def drift_watch(
         metadata = read_model_metadata(model_repo / model_name)
     if trace_file is None:
         mirror = MirroredWindow(metadata, window_seconds, threshold, min_window_rows)
-        serve_metrics(mirror.snapshot, model_name, revision, metrics_address, metrics_port)
-        with MirrorReceiver(mirror, mirror_address, mirror_http_port, mirror_grpc_port) as receiver:
+        with user_errors():  # a port taken, grpcio missing: one line, no traceback
+            receiver = MirrorReceiver(mirror, mirror_address, mirror_http_port, mirror_grpc_port)
+        with receiver:
+            serve_metrics(mirror.snapshot, model_name, revision, metrics_address, metrics_port)
             click.echo(
                 f"drift-watch: {model_name} on :{metrics_port}, mirrored requests on"
                 f" http :{receiver.http_port}, grpc :{receiver.grpc_port}",

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from modelship_serving.errors import ModelshipServingError
 from modelship_serving.live_drift.mirror import MirroredWindow
 from modelship_serving.live_drift.traces import TracedRequest
 from modelship_serving.live_drift.v2_requests import (
@@ -134,15 +135,27 @@ class _MirrorHandler(BaseHTTPRequestHandler):
 def http_server(window: MirroredWindow, address: str, port: int) -> ThreadingHTTPServer:
     """The HTTP front end, bound (port 0: any free port) but not yet serving."""
     handler = type("MirrorHandler", (_MirrorHandler,), {"window": window})
-    server = ThreadingHTTPServer((address, port), handler)
+    try:
+        server = ThreadingHTTPServer((address, port), handler)
+    except OSError as error:
+        raise ModelshipServingError(
+            f"cannot listen for mirrored HTTP requests on {address}:{port}:"
+            f" {error.strerror or error}; free the port or give another --mirror-http-port"
+        ) from error
     server.daemon_threads = True
     return server
 
 
 def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, int]:
     """The gRPC front end (started) and the port it bound."""
-    import grpc
-    from tritonclient.grpc import service_pb2, service_pb2_grpc
+    try:
+        import grpc
+        from tritonclient.grpc import service_pb2, service_pb2_grpc
+    except ImportError as error:
+        raise ModelshipServingError(
+            "the gRPC mirror endpoint needs grpcio and tritonclient: install"
+            " modelship[triton-client], or give only --mirror-http-port"
+        ) from error
 
     class Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
         def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802 (the proto's)
@@ -160,9 +173,15 @@ def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, i
         options=[("grpc.max_receive_message_length", MAX_BODY_BYTES)],
     )
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(Servicer(), server)
-    bound = int(server.add_insecure_port(f"{address}:{port}"))
+    try:
+        bound = int(server.add_insecure_port(f"{address}:{port}"))
+    except RuntimeError:  # grpcio >= 1.52 raises where older releases returned 0
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot listen for gRPC on {address}:{port}")
+        raise ModelshipServingError(
+            f"cannot listen for mirrored gRPC requests on {address}:{port}; free the port or"
+            " give another --mirror-grpc-port"
+        )
     server.start()
     return server, bound
 

@@ -7,14 +7,15 @@ raises one error the receiver counts as skipped; a category sent as "" (how a mi
 travels) counts as missing, as the reference counted it; over real sockets the receiver answers
 at once on any model name, counts what it reads, skips what it cannot, drops rather
 than queues without bound, answers its probes, and `modelship drift-watch` in mirror
-mode serves the drift of the mirrored traffic as metrics (and refuses two sources or
-none).
+mode serves the drift of the mirrored traffic as metrics, refuses two sources or none,
+and says in one line which port it cannot listen on.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -322,3 +323,23 @@ def test_a_categorical_sent_empty_counts_as_missing_as_the_reference_counted_it(
     assert skipped == 0
     assert counts.categorical["city"].missing == 2
     assert sum(counts.categorical["city"].category_counts.values()) == 2
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_drift_watch_says_in_one_line_when_a_mirror_port_is_taken(
+    churn_package: tuple[Path, ModelMetadata], protocol: str
+) -> None:
+    repository, _ = churn_package
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["drift-watch", "--model-repo", str(repository), "--model", "churn"]
+        args += ["--mirror-address", "127.0.0.1", f"--mirror-{protocol}-port", str(port)]
+
+        result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 1
+    where = f"{protocol.upper().replace('GRPC', 'gRPC')} requests on 127.0.0.1:{port}"
+    assert result.output.startswith(f"Error: cannot listen for mirrored {where}")
+    assert len(result.output.strip().splitlines()) == 1
