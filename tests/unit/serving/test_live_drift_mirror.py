@@ -5,7 +5,8 @@ JSON, flat or nested; Triton's binary-tensor extension, gzip-compressed too; gRP
 contents and raw contents), other tensors are ignored, and a body that cannot be read
 raises one error the receiver counts as skipped; a category sent as "" (how a missing one
 travels) counts as missing, as the reference counted it; over real sockets the receiver answers
-at once on any model name, counts what it reads, skips what it cannot, drops rather
+at once on any model name, counts what it reads (chunked bodies too), skips what it
+cannot, refuses an oversized body without reading it, drops rather
 than queues without bound, answers its probes, and `modelship drift-watch` in mirror
 mode serves the drift of the mirrored traffic as metrics, refuses two sources or none,
 and says in one line which port it cannot listen on.
@@ -14,6 +15,7 @@ and says in one line which port it cannot listen on.
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import socket
 import subprocess
@@ -48,6 +50,12 @@ from tritonclient.grpc import service_pb2
 from tritonclient.utils import serialize_byte_tensor
 
 WANTED = frozenset({"age", "city"})
+CHURN_ROW = [
+    {"name": "age", "shape": [1, 1], "datatype": "INT64", "data": [30]},
+    {"name": "income", "shape": [1, 1], "datatype": "FP32", "data": [50000]},
+    {"name": "city", "shape": [1, 1], "datatype": "BYTES", "data": ["paris"]},
+    {"name": "plan", "shape": [1, 1], "datatype": "BYTES", "data": ["pro"]},
+]
 
 
 @pytest.fixture(scope="module")
@@ -195,14 +203,8 @@ def test_the_receiver_counts_mirrored_copies_of_every_protocol_on_any_model_name
     grpc = triton_grpc.InferenceServerClient(f"127.0.0.1:{receiver.grpc_port}")
     http.infer("any-name", infer_inputs(rows, churn.input_schema, triton_http.InferInput))
     grpc.infer("churn", infer_inputs(rows, churn.input_schema, triton_grpc.InferInput))
-    json_inputs = [
-        {"name": "age", "shape": [1, 1], "datatype": "INT64", "data": [30]},
-        {"name": "income", "shape": [1, 1], "datatype": "FP32", "data": [50000]},
-        {"name": "city", "shape": [1, 1], "datatype": "BYTES", "data": ["paris"]},
-        {"name": "plan", "shape": [1, 1], "datatype": "BYTES", "data": ["pro"]},
-    ]
     infer_url = f"http://127.0.0.1:{receiver.http_port}/v2/models/churn/versions/3/infer"
-    assert post(infer_url, json_body(json_inputs)) == (200, b"{}")
+    assert post(infer_url, json_body(CHURN_ROW)) == (200, b"{}")
     assert post(infer_url, b"garbage") == (200, b"{}")
     grpc.close()
     http.close()
@@ -214,6 +216,30 @@ def test_the_receiver_counts_mirrored_copies_of_every_protocol_on_any_model_name
     assert snapshot.sampled_requests == 3
     assert snapshot.skipped_requests == 1
     assert snapshot.counts.categorical["city"].category_counts["paris"] >= 1
+
+
+def test_chunked_bodies_are_read_and_oversized_ones_refused_unread(
+    receiver: MirrorReceiver,
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", receiver.http_port, timeout=5)
+    body = json_body(CHURN_ROW)
+    connection.request(
+        "POST", "/v2/models/churn/infer", body=iter([body[:10], body[10:]]), encode_chunked=True
+    )
+    assert connection.getresponse().read() == b"{}"
+    # Only the headers of a 100 MB body: the receiver answers without waiting for it.
+    connection.putrequest("POST", "/v2/models/churn/infer")
+    connection.putheader("Content-Length", str(100_000_000))
+    connection.endheaders()
+    assert connection.getresponse().status == 413
+    connection.close()
+
+    receiver.window.wait_until_counted()
+    snapshot = receiver.window.snapshot()
+
+    assert snapshot.sampled_requests == 1
+    assert snapshot.counts.rows == 1
+    assert snapshot.skipped_requests == 1
 
 
 def test_probes_answer_and_other_paths_do_not_count(receiver: MirrorReceiver) -> None:
