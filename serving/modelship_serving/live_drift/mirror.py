@@ -116,6 +116,8 @@ class MirroredWindow:
                 self._count(batch)
             except Exception:  # never let one batch stop the counting
                 log.exception("counting %d mirrored requests failed", len(batch))
+                with self._lock:
+                    self.skipped_requests += len(batch)
             finally:
                 for _ in batch:
                     self._pending.task_done()
