@@ -76,8 +76,8 @@ from modelship.reconcile.rollout.analysis import duration
     "--min-window-rows",
     default=MIN_WINDOW_ROWS,
     minimum=1,
-    help="Rows the window must hold before a feature can count as drifted (the significance"
-    " test is unreliable on fewer).",
+    help="Rows the window must hold before a feature can count as drifted (on fewer, clean"
+    " windows are flagged too often: PSI's small-sample bias across many features).",
 )
 @int_option("--metrics-port", default=8003, minimum=1, help="Port of the Prometheus metrics.")
 @click.option("--metrics-address", default="0.0.0.0", show_default=True)
