@@ -1,17 +1,25 @@
-"""`modelship drift-watch`: the serving pod's sidecar that measures drift on live traffic."""
+"""`modelship drift-watch`: drift on live traffic, from a gateway's mirrored copies of a
+deployment's requests (its own Deployment) or from Triton's traces (a serving pod's
+sidecar, experimental)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import click
 from modelship_serving.cli_support import user_errors
-from modelship_serving.live_drift.exposition import SnapshotCollector
+from modelship_serving.live_drift.exposition import Snapshot, SnapshotCollector
 from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS
+from modelship_serving.live_drift.mirror import MirroredWindow
+from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
 from modelship_serving.live_drift.watch import DriftWatch, run_watch
-from modelship_serving.metadata import read_model_metadata
+from modelship_serving.metadata import ModelMetadata, read_model_metadata
 from prometheus_client import CollectorRegistry, start_http_server
 
 from modelship.api.base import DURATION_PATTERN
@@ -20,11 +28,13 @@ from modelship.reconcile.rollout.analysis import duration
 
 
 @click.command(
-    help="Read the input tensors of the requests Triton traces (--trace-config"
-    " level=TENSORS,file=TRACE_FILE,log-frequency=N) as Triton finishes each trace file,"
-    " delete the file, count the inputs into the reference profile's bins of model --model"
-    " over a rolling window, and serve per-feature drift (PSI with the significance gate"
-    " `score` uses) as Prometheus metrics on --metrics-port. Raw inputs are never kept."
+    help="Count the inputs of live requests into the reference profile's bins of model"
+    " --model over a rolling window, and serve per-feature drift (PSI with the significance"
+    " gate `score` uses) as Prometheus metrics on --metrics-port. Inputs come from exactly"
+    " one source: the copies a gateway mirrors to --mirror-http-port / --mirror-grpc-port"
+    " (KServe v2 inference requests, answered at once and never kept), or Triton's trace"
+    " files (--trace-file; --trace-config level=TENSORS,file=TRACE_FILE), each deleted once"
+    " read."
 )
 @click.option(
     "--model-repo",
@@ -35,9 +45,24 @@ from modelship.reconcile.rollout.analysis import duration
 @click.option("--model", "model_name", required=True, help="Model name in the repository.")
 @click.option(
     "--trace-file",
-    required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Triton's trace file setting; it writes TRACE_FILE.0, TRACE_FILE.1, ...",
+    help="Trace mode: Triton's trace file setting; it writes TRACE_FILE.0, TRACE_FILE.1, ...",
+)
+@click.option(
+    "--mirror-http-port",
+    type=click.IntRange(min=0),
+    help="Mirror mode: port of the KServe v2 HTTP endpoint the gateway mirrors requests to.",
+)
+@click.option(
+    "--mirror-grpc-port",
+    type=click.IntRange(min=0),
+    help="Mirror mode: port of the KServe v2 gRPC endpoint the gateway mirrors requests to.",
+)
+@click.option(
+    "--mirror-address",
+    default="0.0.0.0",
+    show_default=True,
+    help="Mirror mode: address both mirror endpoints listen on.",
 )
 @click.option("--revision", default="", help="Revision name for the metrics' revision label.")
 @click.option(
@@ -51,8 +76,8 @@ from modelship.reconcile.rollout.analysis import duration
     "--min-window-rows",
     default=MIN_WINDOW_ROWS,
     minimum=1,
-    help="Rows the window must hold before a feature can count as drifted (the significance"
-    " test is unreliable on fewer).",
+    help="Rows the window must hold before a feature can count as drifted (on fewer, clean"
+    " windows are flagged too often: PSI's small-sample bias across many features).",
 )
 @int_option("--metrics-port", default=8003, minimum=1, help="Port of the Prometheus metrics.")
 @click.option("--metrics-address", default="0.0.0.0", show_default=True)
@@ -60,19 +85,25 @@ from modelship.reconcile.rollout.analysis import duration
     "--triton-http",
     default="127.0.0.1:8000",
     show_default=True,
-    help="Triton's HTTP endpoint, where the trace budget is granted.",
+    help="Trace mode: Triton's HTTP endpoint, where the trace budget is granted.",
 )
 @int_option(
     "--trace-budget",
     default=1000,
     minimum=1,
-    help="Traces Triton may write between two polls (its trace count, set after each poll).",
+    help="Trace mode: traces Triton may write between two polls (its trace count, set after"
+    " each poll).",
 )
-@float_option("--poll-seconds", default=2.0, help="Pause between two reads of the trace files.")
+@float_option(
+    "--poll-seconds", default=2.0, help="Trace mode: pause between two reads of the trace files."
+)
 def drift_watch(
     model_repo: Path,
     model_name: str,
-    trace_file: Path,
+    trace_file: Path | None,
+    mirror_http_port: int | None,
+    mirror_grpc_port: int | None,
+    mirror_address: str,
     revision: str,
     window: str,
     threshold: float,
@@ -87,18 +118,61 @@ def drift_watch(
     window_seconds = duration(window).total_seconds()
     if not re.fullmatch(DURATION_PATTERN, window) or window_seconds <= 0:
         raise click.BadParameter(f"{window!r} is no positive duration such as 90s, 30m or 24h")
+    mirrored = mirror_http_port is not None or mirror_grpc_port is not None
+    if mirrored == (trace_file is not None):
+        raise click.UsageError(
+            "give exactly one source: --mirror-http-port and/or --mirror-grpc-port (mirror"
+            " mode), or --trace-file (trace mode)"
+        )
     with user_errors():
         metadata = read_model_metadata(model_repo / model_name)
-        watch = DriftWatch(
-            metadata,
-            trace_file.parent,
-            window_seconds,
-            threshold,
-            trace_file.name,
-            min_window_rows,
-        )
-    registry = CollectorRegistry()
-    registry.register(SnapshotCollector(lambda: watch.snapshot, model_name, revision))
-    start_http_server(metrics_port, metrics_address, registry=registry)
+    if trace_file is None:
+        mirror = MirroredWindow(metadata, window_seconds, threshold, min_window_rows)
+        with user_errors():  # a port taken, grpcio missing: one line, no traceback
+            receiver = MirrorReceiver(mirror, mirror_address, mirror_http_port, mirror_grpc_port)
+        with receiver:
+            serve_metrics(mirror.snapshot, model_name, revision, metrics_address, metrics_port)
+            click.echo(
+                f"drift-watch: {model_name} on :{metrics_port}, mirrored requests on"
+                f" http :{receiver.http_port}, grpc :{receiver.grpc_port}",
+                err=True,
+            )
+            wait_for_termination()
+        return
+    watch = trace_watch(metadata, trace_file, window_seconds, threshold, min_window_rows)
+    serve_metrics(lambda: watch.snapshot, model_name, revision, metrics_address, metrics_port)
     click.echo(f"drift-watch: {model_name} on :{metrics_port}, traces from {trace_file}", err=True)
     run_watch(watch, triton_http, trace_budget, poll_seconds)
+
+
+def trace_watch(
+    metadata: ModelMetadata,
+    trace_file: Path,
+    window_seconds: float,
+    threshold: float,
+    min_window_rows: int,
+) -> DriftWatch:
+    with user_errors():
+        return DriftWatch(
+            metadata, trace_file.parent, window_seconds, threshold, trace_file.name, min_window_rows
+        )
+
+
+def serve_metrics(
+    current: Callable[[], Snapshot | None], model: str, revision: str, address: str, port: int
+) -> None:
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(current, model, revision))
+    start_http_server(port, address, registry=registry)
+
+
+def wait_for_termination() -> None:
+    """Block until SIGTERM (the kubelet stopping the pod) or SIGINT."""
+    stop = threading.Event()
+
+    def stop_on(_signal: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stop_on)
+    signal.signal(signal.SIGINT, stop_on)
+    stop.wait()

@@ -1,4 +1,8 @@
-"""Counting traced requests into the reference profile's bins, as `score` counts a batch."""
+"""Counting sampled requests (traced or mirrored) into the reference profile's bins, as
+`score` counts a batch.
+
+A categorical column's missing value travels as "" (`packaging.schema.column_array`
+sends it so), and is counted as missing, as the reference profile counted it."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ def count_requests(
     and how many requests could not be counted."""
     counts = BatchCounts.empty(metadata.reference_profile)
     columns = metadata.input_schema.columns
-    rows: dict[str, list[float | str]] = {column.name: [] for column in columns}
+    rows: dict[str, list[float | str | None]] = {column.name: [] for column in columns}
     skipped = 0
     for request in requests:
         values = [request.inputs.get(column.tensor_name) for column in columns]
@@ -26,7 +30,10 @@ def count_requests(
             continue
         for column, column_values in zip(columns, values, strict=True):
             assert column_values is not None
-            rows[column.name].extend(column_values)
+            if column.kind == "categorical":
+                rows[column.name].extend(None if value == "" else value for value in column_values)
+            else:
+                rows[column.name].extend(column_values)
     if any(rows.values()):
         counts.add_frame(pd.DataFrame(rows), metadata.reference_profile)
     return counts, skipped

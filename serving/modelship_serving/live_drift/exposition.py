@@ -79,13 +79,13 @@ def metric_families(snapshot: Snapshot, model: str, revision: str) -> list[Metri
     window_rows = GaugeMetricFamily(WINDOW_ROWS, "Sampled rows in the window.", labels=list(base))
     window_rows.add_metric(list(base.values()), snapshot.counts.rows)
     totals = [
-        (SAMPLED_REQUESTS, "Traced requests counted.", snapshot.sampled_requests),
+        (SAMPLED_REQUESTS, "Sampled requests counted.", snapshot.sampled_requests),
         (
             SKIPPED_REQUESTS,
-            "Traced requests whose inputs could not be read.",
+            "Sampled requests not counted: inputs unreadable, or dropped by a busy receiver.",
             snapshot.skipped_requests,
         ),
-        (TRACE_FILES, "Trace files read and deleted.", snapshot.trace_files),
+        (TRACE_FILES, "Trace files read and deleted (trace mode).", snapshot.trace_files),
     ]
     counters: list[Metric] = []
     for name, documentation, value in totals:

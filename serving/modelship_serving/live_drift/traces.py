@@ -28,7 +28,8 @@ _RECORD = re.compile(
 
 @dataclass
 class TracedRequest:
-    """The input tensors of one traced request, flattened, by tensor name."""
+    """The input tensors of one sampled request (traced, or mirrored: `v2_requests`),
+    flattened, by tensor name."""
 
     inputs: dict[str, list[float] | list[str]] = field(default_factory=dict)
     unreadable: bool = False

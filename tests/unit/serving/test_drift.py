@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 from modelship_serving.drift import (
     DEFAULT_PSI_THRESHOLD,
+    SIGNIFICANCE,
     BatchCounts,
     DriftReport,
     drift_report,
     homogeneity_p_value,
+    pooled_bins,
 )
 from modelship_serving.profile import profile_frame
 
@@ -79,3 +81,52 @@ def test_p_value_is_pearsons_test_of_homogeneity(
     reference: list[float], batch: list[float], expected: object
 ) -> None:
     assert homogeneity_p_value(reference, batch) == expected
+
+
+def _p_values_of_windows(
+    reference: pd.DataFrame, windows: int, rows: int, seed: int, shift: float = 0.0
+) -> list[float]:
+    """The age feature's p-value for ``windows`` windows of ``rows`` rows drawn like
+    ``reference`` (age moved by ``shift``)."""
+    profile = profile_frame(reference, ["age"], ["city"])
+    rng = np.random.default_rng(seed)
+    p_values = []
+    for _ in range(windows):
+        counts = BatchCounts.empty(profile)
+        batch = pd.DataFrame({"age": rng.normal(40 + shift, 10, rows), "city": ["paris"] * rows})
+        counts.add_frame(batch, profile)
+        p_values.append(drift_report(counts, profile).features["age"].p_value)
+    return p_values
+
+
+@pytest.mark.parametrize("rows", [30, 100, 200])
+def test_small_clean_windows_are_significant_at_about_the_nominal_rate(rows: int) -> None:
+    # A normal reference spreads its 20 bins' tails thin: unpooled, 100-row windows drawn
+    # like it came out "significant at 1%" about one time in ten.
+    reference = pd.DataFrame({"age": np.random.default_rng(1).normal(40, 10, 5000), "city": "x"})
+    p_values = _p_values_of_windows(reference, windows=1000, rows=rows, seed=rows)
+
+    false_positive_rate = sum(p < SIGNIFICANCE for p in p_values) / len(p_values)
+
+    assert false_positive_rate <= 0.02
+
+
+def test_pooling_keeps_a_one_sd_shift_significant_in_a_small_window() -> None:
+    reference = pd.DataFrame({"age": np.random.default_rng(2).normal(40, 10, 5000), "city": "x"})
+    p_values = _p_values_of_windows(reference, windows=200, rows=100, seed=3, shift=10.0)
+
+    assert sum(p < SIGNIFICANCE for p in p_values) / len(p_values) >= 0.99
+
+
+def test_pooling_merges_sparse_bins_by_the_references_shares_alone() -> None:
+    # 100 batch rows: bins expecting 1 and 2 rows join their neighbour; the batch's own
+    # counts do not move the grouping.
+    reference = [10, 20, 400, 400, 170]
+    assert pooled_bins(reference, [1, 2, 40, 40, 17]).tolist() == [
+        [430, 400, 170],
+        [43, 40, 17],
+    ]
+    assert pooled_bins(reference, [30, 0, 30, 30, 10]).tolist() == [
+        [430, 400, 170],
+        [60, 30, 10],
+    ]

@@ -1,0 +1,379 @@
+"""Benchmark of drift on live traffic through a mirrored sample (issue 11 item 1; not a test).
+
+Packages the synthetic pipeline (8 numeric columns, 2 categorical; reference profile of
+5,000 training rows) and serves it on the real Triton binary, untouched. The load
+generator plays the gateway's RequestMirror: for a random --mirror-percent of requests it
+sends a copy of the request to the mirror receiver without waiting for it (an asyncio
+task beside the request to Triton, as the gateway's copy runs beside the routed one).
+The receiver is the real `modelship drift-watch` in mirror mode, on this machine, so its
+CPU cost is included. Then:
+
+1. throughput: one-row gRPC requests at concurrency 1 and 16, without and with the
+   mirror, --rounds times, alternating, the median of each;
+2. detection: one-row requests with x1 shifted by one reference standard deviation, in
+   steps of --step requests, until the receiver's window flags x1 (--trials trials, a
+   fresh receiver each);
+3. false alarms: 20 windows of unshifted 10-row requests (a fresh receiver each, judged
+   once it holds --window-rows rows), and the significance gate alone over 1,000 windows
+   drawn without Triton at 100 to 400 rows, to see the rate behind "none in 20".
+
+    PYTHONPATH=tests:hack/bench .venv/bin/python hack/bench/live_drift_mirror_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+from live_drift_bench import SHIFTED, shifted, simulated_false_alarms
+from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS
+from modelship_serving.live_drift.mirror import COUNT_INTERVAL_SECONDS, MirroredWindow
+from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
+from modelship_serving.metadata import ModelMetadata
+from modelship_serving.packaging.package import package_model
+from modelship_serving.packaging.schema import column_array
+from modelship_serving.triton.server import TritonServer, TritonServerSettings, free_port
+from synthetic import make_data, train
+
+MODEL = "model"
+MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
+
+
+def request_bytes(frame: pd.DataFrame, metadata: ModelMetadata) -> bytes:
+    """A serialised gRPC ModelInferRequest for ``frame``'s rows (raw contents, as
+    tritonclient sends them): what the gateway forwards, and copies, byte for byte."""
+    from tritonclient.grpc import service_pb2
+    from tritonclient.utils import serialize_byte_tensor
+
+    request = service_pb2.ModelInferRequest(model_name=MODEL)
+    for column in metadata.input_schema.columns:
+        array = column_array(frame[column.name], column)
+        request.inputs.add(name=column.tensor_name, datatype=column.datatype, shape=array.shape)
+        raw = serialize_byte_tensor(array).item() if column.datatype == "BYTES" else array.tobytes()
+        request.raw_input_contents.append(raw)
+    serialised: bytes = request.SerializeToString()
+    return serialised
+
+
+def requests_of(frame: pd.DataFrame, metadata: ModelMetadata, rows: int) -> list[bytes]:
+    """One request per ``rows`` rows of ``frame``."""
+    return [
+        request_bytes(frame.iloc[start : start + rows], metadata)
+        for start in range(0, len(frame) - rows + 1, rows)
+    ]
+
+
+async def load(
+    triton: str,
+    mirror: str | None,
+    requests: list[bytes],
+    concurrency: int,
+    percent: float,
+    seconds: float | None = None,
+    count: int | None = None,
+    seed: int = 0,
+) -> tuple[float, int]:
+    """Requests per second to Triton, a copy of ``percent``% of them sent to ``mirror``
+    without waiting, and the number of copies; runs for ``seconds`` or ``count``
+    requests, then waits for the copies. Requests go out as bytes, over plain gRPC
+    channels: the load generator spends no time building them."""
+    import grpc
+
+    async with AsyncExitStack() as stack:
+        channel = await stack.enter_async_context(grpc.aio.insecure_channel(triton))
+        infer = channel.unary_unary(MODEL_INFER)
+        copy_infer = None
+        if mirror is not None:
+            mirror_channel = await stack.enter_async_context(grpc.aio.insecure_channel(mirror))
+            copy_infer = mirror_channel.unary_unary(MODEL_INFER)
+        copies: set[asyncio.Future[Any]] = set()
+        rng = random.Random(seed)
+        sent = copied = 0
+
+        def more() -> bool:
+            if count is not None:
+                return sent < count
+            return time.perf_counter() < stop_at
+
+        async def worker(offset: int) -> None:
+            nonlocal sent, copied
+            index = offset
+            while more():
+                sent += 1
+                request = requests[index % len(requests)]
+                if copy_infer is not None and rng.random() * 100 < percent:
+                    copied += 1
+                    copy = asyncio.ensure_future(copy_infer(request))
+                    copies.add(copy)
+                    copy.add_done_callback(copies.discard)
+                await infer(request)
+                index += concurrency
+
+        for request in requests[:20]:  # warm up
+            await infer(request)
+        began = time.perf_counter()
+        stop_at = began + (seconds or 0.0)
+        await asyncio.gather(*(worker(offset) for offset in range(concurrency)))
+        rate = sent / (time.perf_counter() - began)
+        await asyncio.gather(*copies, return_exceptions=True)
+    return rate, copied
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(
+    triton: str,
+    mirror: str,
+    receiver_pid: int,
+    inputs: list[bytes],
+    concurrency: int,
+    percent: float,
+    seconds: float,
+    rounds: int,
+) -> tuple[list[float], list[float], float]:
+    """Rates without and with the mirror, and the receiver's CPU seconds per copy."""
+    off: list[float] = []
+    on: list[float] = []
+    copies, receiver_cpu = 0, 0.0
+    for _ in range(rounds):
+        off.append(asyncio.run(load(triton, None, inputs, concurrency, percent, seconds))[0])
+        before = cpu_seconds(receiver_pid)
+        rate, copied = asyncio.run(load(triton, mirror, inputs, concurrency, percent, seconds))
+        time.sleep(2 * COUNT_INTERVAL_SECONDS)  # the last copies counted
+        receiver_cpu += cpu_seconds(receiver_pid) - before
+        copies += copied
+        on.append(rate)
+        print(f"  c={concurrency}: off {off[-1]:.0f}, on {on[-1]:.0f}", file=sys.stderr)
+    return off, on, receiver_cpu / max(copies, 1)
+
+
+def with_receiver(metadata: ModelMetadata, use: Callable[[MirrorReceiver], Any]) -> Any:
+    with MirrorReceiver(MirroredWindow(metadata, 3600.0, 0.2), "127.0.0.1", None, 0) as receiver:
+        return use(receiver)
+
+
+def detection_trial(
+    triton: str, metadata: ModelMetadata, inputs: list[bytes], percent: float, step: int, seed: int
+) -> tuple[int, int, list[str]]:
+    """Requests sent until x1 is flagged, the mirrored rows then in the window, and what
+    else was flagged."""
+
+    def trial(receiver: MirrorReceiver) -> tuple[int, int, list[str]]:
+        mirror = f"127.0.0.1:{receiver.grpc_port}"
+        sent = 0
+        while sent < 100_000:
+            rotated = inputs[sent % len(inputs) :] + inputs[: sent % len(inputs)]
+            asyncio.run(load(triton, mirror, rotated, 16, percent, count=step, seed=seed + sent))
+            sent += step
+            receiver.window.wait_until_counted()
+            snapshot = receiver.window.snapshot()
+            if SHIFTED in snapshot.report.drifted_features:
+                others = [name for name in snapshot.report.drifted_features if name != SHIFTED]
+                return sent, snapshot.counts.rows, others
+        raise RuntimeError(f"{SHIFTED} was not flagged within 100,000 requests")
+
+    result: tuple[int, int, list[str]] = with_receiver(metadata, trial)
+    return result
+
+
+def false_alarm_window(
+    triton: str,
+    metadata: ModelMetadata,
+    inputs: list[bytes],
+    percent: float,
+    window_rows: int,
+    seed: int,
+) -> list[str]:
+    """Drifted features of one window of unshifted traffic of ``window_rows`` rows."""
+
+    def window(receiver: MirrorReceiver) -> list[str]:
+        mirror = f"127.0.0.1:{receiver.grpc_port}"
+        sent = 0
+        while receiver.window.snapshot().counts.rows < window_rows:
+            rotated = inputs[sent % len(inputs) :] + inputs[: sent % len(inputs)]
+            asyncio.run(load(triton, mirror, rotated, 16, percent, count=200, seed=seed + sent))
+            sent += 200
+            receiver.window.wait_until_counted()
+        drifted: list[str] = receiver.window.snapshot().report.drifted_features
+        return drifted
+
+    result: list[str] = with_receiver(metadata, window)
+    return result
+
+
+def receiver_process(repository: Path, grpc_port: int) -> subprocess.Popen[bytes]:
+    """The real `modelship drift-watch` in mirror mode, ready to take copies."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from modelship.cli import main; main()",
+            "drift-watch",
+            "--model-repo",
+            str(repository),
+            "--model",
+            MODEL,
+            "--metrics-address",
+            "127.0.0.1",
+            "--metrics-port",
+            str(free_port()),
+            "--mirror-address",
+            "127.0.0.1",
+            "--mirror-grpc-port",
+            str(grpc_port),
+            "--mirror-http-port",
+            str(free_port()),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(3)  # its imports
+    return process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=6.0, help="per throughput run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per mode")
+    parser.add_argument("--mirror-percent", type=float, default=10.0)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--step", type=int, default=200, help="requests between two checks")
+    parser.add_argument("--window-rows", type=int, default=600)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-detection", action="store_true")
+    parser.add_argument("--simulated-windows", type=int, default=1000)
+    parser.add_argument(
+        "--simulated-rows", type=int, nargs="+", default=[100, 200, 300, 400], metavar="ROWS"
+    )
+    arguments = parser.parse_args()
+    percent = arguments.mirror_percent
+
+    train_frame = make_data(5000, 1)
+    with tempfile.TemporaryDirectory(prefix="live-drift-mirror-bench-") as workdir:
+        work = Path(workdir)
+        joblib.dump(train(train_frame), work / "model.joblib")
+        train_frame.to_csv(work / "sample.csv", index=False)
+        repository = work / "repo"
+        metadata = package_model(
+            work / "model.joblib", work / "sample.csv", MODEL, "1", repository
+        ).metadata
+        single_rows = requests_of(make_data(2000, 2), metadata, 1)
+        rates: dict[int, tuple[list[float], list[float], float]] = {}
+        trials: list[tuple[int, int, list[str]]] = []
+        windows: list[list[str]] = []
+        with TritonServer(TritonServerSettings(repository=repository)) as server:
+            assert server.endpoints is not None
+            triton = server.endpoints.grpc
+            if not arguments.skip_throughput:
+                mirror_port = free_port()
+                receiver = receiver_process(repository, mirror_port)
+                try:
+                    for concurrency in (1, 16):
+                        rates[concurrency] = throughput(
+                            triton,
+                            f"127.0.0.1:{mirror_port}",
+                            receiver.pid,
+                            single_rows,
+                            concurrency,
+                            percent,
+                            arguments.seconds,
+                            arguments.rounds,
+                        )
+                finally:
+                    receiver.terminate()
+                    receiver.wait(timeout=10)
+            if not arguments.skip_detection:
+                shifted_rows = requests_of(shifted(make_data(5000, 3), metadata, 1.0), metadata, 1)
+                for trial in range(arguments.trials):
+                    rotated = shifted_rows[trial * 997 :] + shifted_rows[: trial * 997]
+                    trials.append(
+                        detection_trial(
+                            triton, metadata, rotated, percent, arguments.step, seed=trial * 7919
+                        )
+                    )
+                    print(f"  trial {trial}: {trials[-1]}", file=sys.stderr)
+                frame = make_data(40_000, 4)
+                ten_rows = requests_of(frame, metadata, 10)
+                for index in range(20):
+                    offset = index * 197
+                    rotated = ten_rows[offset:] + ten_rows[:offset]
+                    windows.append(
+                        false_alarm_window(
+                            triton,
+                            metadata,
+                            rotated,
+                            percent,
+                            arguments.window_rows,
+                            seed=index * 100_003,
+                        )
+                    )
+        simulated = {
+            rows: simulated_false_alarms(metadata, arguments.simulated_windows, rows)
+            for rows in arguments.simulated_rows
+        }
+
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average"
+        f" {os.getloadavg()[0]:.2f} at the end; mirror {percent:g}% over gRPC; reference 5000"
+        " rows, 10 features"
+    )
+    if rates:
+        print()
+        print(
+            "| concurrency | without the mirror req/s | with | ratio of medians"
+            " | median of round ratios | runs (off/on) | receiver CPU per copy |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for concurrency, (off, on, cpu_per_copy) in rates.items():
+            median_off, median_on = statistics.median(off), statistics.median(on)
+            # Each round's pair ran back to back: its ratio is less swayed by what else the
+            # machine did between rounds.
+            round_ratio = statistics.median(b / a for a, b in zip(off, on, strict=True))
+            runs = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(off, on, strict=True))
+            print(
+                f"| {concurrency} | {median_off:.0f} | {median_on:.0f}"
+                f" | {median_on / median_off:.3f} | {round_ratio:.3f} | {runs}"
+                f" | {cpu_per_copy * 1e6:.0f} us |"
+            )
+    if trials:
+        print()
+        requests = [sent for sent, _, _ in trials]
+        rows = [rows for _, rows, _ in trials]
+        print(
+            f"1-SD shift of {SHIFTED}, one-row requests, {percent:g}% mirrored, checked every"
+            f" {arguments.step} requests: flagged after {requests} requests (median"
+            f" {statistics.median(requests):.0f}), mirrored rows then in the window {rows};"
+            f" other features flagged on the way: {[others for _, _, others in trials]}"
+        )
+        print(
+            f"false alarms: {sum(bool(w) for w in windows)} of {len(windows)} windows of"
+            f" {arguments.window_rows}+ mirrored rows through Triton (flagged: {windows})"
+        )
+    print(
+        f"judged once a window holds {MIN_WINDOW_ROWS} rows; by drift_report's gate alone"
+        " (pooled bins, no floor), windows drawn like the reference with any feature flagged,"
+        f" of {arguments.simulated_windows}: "
+        + ", ".join(f"{count} at {size} rows" for size, count in simulated.items())
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The mirror receiver's front ends: KServe v2 inference over HTTP and gRPC, any model name.
+
+Each answers at once (HTTP 200 `{}`, an empty ModelInferResponse) and leaves the reading
+to the counting worker: the gateway ignores a mirror's answers, and nothing here may
+hold a connection longer than it takes to read the body. Probes: `GET /v2/health/ready`,
+`/v2/health/live` and `/healthz` answer 200.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from modelship_serving.errors import ModelshipServingError
+from modelship_serving.live_drift.mirror import MirroredWindow
+from modelship_serving.live_drift.traces import TracedRequest
+from modelship_serving.live_drift.v2_requests import (
+    UnreadableRequestError,
+    decoded_body,
+    grpc_request_inputs,
+    http_request_inputs,
+)
+
+INFER_PATH = re.compile(r"/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
+HEALTH_PATHS = frozenset({"/v2/health/ready", "/v2/health/live", "/healthz"})
+HEADER_LENGTH = "Inference-Header-Content-Length"
+# Larger copies are refused (and counted as skipped) rather than held in memory.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+GRPC_THREADS = 4
+MAX_LINE = 65_536
+
+log = logging.getLogger(__name__)
+
+
+class _BodyRefusedError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _read_chunked(stream: BufferedIOBase) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = stream.readline(MAX_LINE)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError as error:
+            raise _BodyRefusedError(400, "malformed chunk size") from error
+        if size == 0:
+            while stream.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        total += size
+        if total > MAX_BODY_BYTES:
+            raise _BodyRefusedError(413, "body too large")
+        parts.append(stream.read(size))
+        stream.readline(MAX_LINE)  # the chunk's CRLF
+
+
+def _read_http(
+    body: bytes, header_length: str | None, encoding: str | None, wanted: frozenset[str]
+) -> TracedRequest:
+    try:
+        length = None if header_length is None else int(header_length)
+    except ValueError as error:
+        raise UnreadableRequestError(f"{HEADER_LENGTH} {header_length!r} is no number") from error
+    return http_request_inputs(decoded_body(body, encoding), length, wanted)
+
+
+def _refused(reason: str) -> TracedRequest:
+    raise UnreadableRequestError(reason)
+
+
+class _MirrorHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the gateway reuses its connections
+    window: MirroredWindow
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: one log line per mirrored request would cost more than counting it."""
+
+    def _answer(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return _read_chunked(self.rfile)
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError as error:
+            raise _BodyRefusedError(400, "malformed Content-Length") from error
+        if not 0 <= length <= MAX_BODY_BYTES:
+            raise _BodyRefusedError(413, "body too large")
+        return self.rfile.read(length)
+
+    def do_GET(self) -> None:
+        self._answer(200 if urlsplit(self.path).path in HEALTH_PATHS else 404)
+
+    def do_POST(self) -> None:
+        infer = INFER_PATH.fullmatch(urlsplit(self.path).path) is not None
+        try:
+            body = self._body()
+        except _BodyRefusedError as refusal:
+            if infer:
+                self.window.offer(functools.partial(_refused, str(refusal)))
+            self.close_connection = True  # the rest of the body is not read
+            self._answer(refusal.status)
+            return
+        if infer:
+            self.window.offer(
+                functools.partial(
+                    _read_http,
+                    body,
+                    self.headers.get(HEADER_LENGTH),
+                    self.headers.get("Content-Encoding"),
+                    self.window.wanted,
+                )
+            )
+        self._answer(200 if infer else 404)
+
+
+def http_server(window: MirroredWindow, address: str, port: int) -> ThreadingHTTPServer:
+    """The HTTP front end, bound (port 0: any free port) but not yet serving."""
+    handler = type("MirrorHandler", (_MirrorHandler,), {"window": window})
+    try:
+        server = ThreadingHTTPServer((address, port), handler)
+    except OSError as error:
+        raise ModelshipServingError(
+            f"cannot listen for mirrored HTTP requests on {address}:{port}:"
+            f" {error.strerror or error}; free the port or give another --mirror-http-port"
+        ) from error
+    server.daemon_threads = True
+    return server
+
+
+def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, int]:
+    """The gRPC front end (started) and the port it bound."""
+    try:
+        import grpc
+        from tritonclient.grpc import service_pb2, service_pb2_grpc
+    except ImportError as error:
+        raise ModelshipServingError(
+            "the gRPC mirror endpoint needs grpcio and tritonclient: install"
+            " modelship[triton-client], or give only --mirror-http-port"
+        ) from error
+
+    class Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+        def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802 (the proto's)
+            window.offer(functools.partial(grpc_request_inputs, request, window.wanted))
+            return service_pb2.ModelInferResponse()
+
+        def ServerLive(self, request: Any, context: Any) -> Any:  # noqa: N802
+            return service_pb2.ServerLiveResponse(live=True)
+
+        def ServerReady(self, request: Any, context: Any) -> Any:  # noqa: N802
+            return service_pb2.ServerReadyResponse(ready=True)
+
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="mirror-grpc"),
+        options=[("grpc.max_receive_message_length", MAX_BODY_BYTES)],
+    )
+    service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(Servicer(), server)
+    try:
+        bound = int(server.add_insecure_port(f"{address}:{port}"))
+    except RuntimeError:  # grpcio >= 1.52 raises where older releases returned 0
+        bound = 0
+    if bound == 0:
+        raise ModelshipServingError(
+            f"cannot listen for mirrored gRPC requests on {address}:{port}; free the port or"
+            " give another --mirror-grpc-port"
+        )
+    server.start()
+    return server, bound
+
+
+class MirrorReceiver:
+    """Both front ends of one window; a context manager that stops them on exit."""
+
+    def __init__(
+        self,
+        window: MirroredWindow,
+        address: str,
+        http_port: int | None,
+        grpc_port: int | None,
+    ) -> None:
+        self.window = window
+        self.http_port: int | None = None
+        self.grpc_port: int | None = None
+        self._stack = ExitStack()
+        try:
+            if http_port is not None:
+                http = http_server(window, address, http_port)
+                self._stack.callback(http.server_close)
+                self._stack.callback(http.shutdown)
+                threading.Thread(target=http.serve_forever, name="mirror-http", daemon=True).start()
+                self.http_port = int(http.server_address[1])
+            if grpc_port is not None:
+                grpc, self.grpc_port = grpc_server(window, address, grpc_port)
+                self._stack.callback(grpc.stop, None)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> MirrorReceiver:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
