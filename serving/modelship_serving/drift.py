@@ -31,12 +31,11 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelship_serving.drift_rules import SIGNIFICANCE
 from modelship_serving.profile import ReferenceProfile
 
 PSI_FLOOR = 1e-4
 DEFAULT_PSI_THRESHOLD = 0.25
-# Chance, below which a PSI over the threshold is taken for drift rather than sampling noise.
-SIGNIFICANCE = 0.01
 OTHER_CATEGORY = "__other__"
 # Expected rows per bin below which bins are pooled for the significance test (the usual
 # validity rule for Pearson's chi-square).

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modelship_serving.drift import SIGNIFICANCE
+from modelship_serving.drift_rules import SIGNIFICANCE
 
 # The kubelet's limit on a termination message (bytes); kept well under, as it may count
 # differently from us.

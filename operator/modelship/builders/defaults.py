@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelship_serving.drift_rules import MIN_WINDOW_ROWS
+
 from modelship.api.model_deployment import (
     CanarySpec,
     RolloutSpec,
@@ -128,8 +130,6 @@ DRIFT_MIRROR_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
-# A live window is judged only once it holds this many rows (below, the chi-square gate
-# flags clean windows: docs/architecture.md); the operator passes it to drift-watch and
-# takes a smaller window for "not enough traffic yet". modelship_serving's
-# live_drift.judgement.MIN_WINDOW_ROWS is the measured floor; a unit test keeps them equal.
-DRIFT_MIN_WINDOW_ROWS = 400
+# A live window is judged only once it holds this many rows; the operator passes it to
+# drift-watch and takes a smaller window for "not enough traffic yet".
+DRIFT_MIN_WINDOW_ROWS = MIN_WINDOW_ROWS

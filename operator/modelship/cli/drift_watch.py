@@ -14,8 +14,8 @@ from types import FrameType
 
 import click
 from modelship_serving.cli_support import user_errors
+from modelship_serving.drift_rules import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.exposition import Snapshot, SnapshotCollector
-from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.mirror import MirroredWindow
 from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
 from modelship_serving.live_drift.watch import DriftWatch, run_watch

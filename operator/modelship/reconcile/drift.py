@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from modelship_serving.drift_rules import SIGNIFICANCE
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelship.api.common import Condition, ConditionStatus
@@ -44,10 +45,6 @@ from modelship.reconcile import reasons
 from modelship.reconcile.batch import runs_by_cron_job
 from modelship.reconcile.conditions import Verdict, find
 
-# Chance below which a difference is taken for drift rather than sampling noise: the gate of
-# modelship_serving.drift (SIGNIFICANCE), which the operator image cannot import (it has no
-# numpy); tests/unit/builders/test_drift_watch.py keeps the two equal.
-SIGNIFICANCE = 0.01
 # Features named in a message.
 MESSAGE_FEATURES = 3
 # Where a termination message that is no summary is quoted, this much of it.

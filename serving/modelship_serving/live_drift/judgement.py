@@ -14,9 +14,8 @@ counts as drifted.
 from __future__ import annotations
 
 from modelship_serving.drift import BatchCounts, DriftReport, drift_report
+from modelship_serving.drift_rules import MIN_WINDOW_ROWS
 from modelship_serving.profile import ReferenceProfile
-
-MIN_WINDOW_ROWS = 400
 
 
 def judge_window(

@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from modelship_serving.drift_rules import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.counting import count_requests
 from modelship_serving.live_drift.exposition import Snapshot
-from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS, judge_window
+from modelship_serving.live_drift.judgement import judge_window
 from modelship_serving.live_drift.traces import TracedRequest
 from modelship_serving.live_drift.v2_requests import UnreadableRequestError
 from modelship_serving.live_drift.window import RollingCounts

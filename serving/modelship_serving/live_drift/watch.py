@@ -20,9 +20,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from modelship_serving.drift_rules import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.counting import count_requests
 from modelship_serving.live_drift.exposition import Snapshot
-from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS, judge_window
+from modelship_serving.live_drift.judgement import judge_window
 from modelship_serving.live_drift.traces import parse_trace_file
 from modelship_serving.live_drift.window import RollingCounts
 from modelship_serving.metadata import ModelMetadata

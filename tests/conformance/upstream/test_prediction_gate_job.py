@@ -27,7 +27,8 @@ GATES = {
 
 def _gated(document: dict[str, Any], gate: dict[str, Any]) -> ModelDeployment:
     document = {**document, "metadata": {**document["metadata"], "uid": "uid-1"}}
-    rollout = {"strategy": "Canary", "canary": {"predictionGate": gate}}
+    canary = document["spec"].get("rollout", {}).get("canary", {})  # traffic kept
+    rollout = {"strategy": "Canary", "canary": {**canary, "predictionGate": gate}}
     return ModelDeployment.model_validate(
         {**document, "spec": {**document["spec"], "rollout": rollout}}
     )

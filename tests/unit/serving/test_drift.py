@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from modelship_serving.drift import (
     DEFAULT_PSI_THRESHOLD,
-    SIGNIFICANCE,
     BatchCounts,
     DriftReport,
     drift_report,
     homogeneity_p_value,
     pooled_bins,
 )
+from modelship_serving.drift_rules import SIGNIFICANCE
 from modelship_serving.profile import profile_frame
 
 RNG = np.random.default_rng(20261122)

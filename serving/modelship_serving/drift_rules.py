@@ -1,0 +1,13 @@
+"""The numbers behind a drift verdict, shared by the data plane and the operator.
+
+Numpy-free on purpose: the operator image has no numpy, and judges batch summaries and
+drift-watch windows by these same numbers.
+"""
+
+from __future__ import annotations
+
+# Chance, below which a PSI over the threshold is taken for drift rather than sampling noise.
+SIGNIFICANCE = 0.01
+# Rows a live window must hold before a feature can count as drifted: below it PSI's
+# small-sample bias flags clean windows (live_drift/judgement.py has the measurements).
+MIN_WINDOW_ROWS = 400
