@@ -149,7 +149,7 @@ def _archive_and_push(
 @click.option(
     "--push",
     metavar="URI",
-    help="Upload the archive to this .tar.gz uri (s3://, gs://, file://, or http(s):// by"
+    help="Upload the archive to this .tar.gz uri (s3://, gs://, az://, file://, or http(s):// by"
     " PUT) and print a ModelDeployment that serves it; credentials from the environment.",
 )
 @click.option(

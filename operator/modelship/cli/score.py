@@ -63,8 +63,8 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     "input_uri",
     required=True,
     envvar=SCORE_INPUT_ENV,
-    help="Input table: path, file://, s3://, gs:// or http(s)://. MODELSHIP_SCORE_INPUT, when"
-    " set, replaces it, so that a presigned URL comes from the credentials Secret rather than"
+    help="Input table: path, file://, s3://, gs://, az:// or http(s)://. MODELSHIP_SCORE_INPUT,"
+    " when set, replaces it, so that a presigned URL comes from the credentials Secret rather than"
     " the pod's spec; its query string is never logged or recorded.",
 )
 @click.option(
@@ -73,7 +73,10 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     help="Format of the input; default: from its extension (.csv, .parquet, .jsonl).",
 )
 @click.option(
-    "--output", "output_uri", required=True, help="Output table: path, file://, s3:// or gs://."
+    "--output",
+    "output_uri",
+    required=True,
+    help="Output table: path, file://, s3://, gs:// or az://.",
 )
 @click.option(
     "--output-format",

@@ -10,9 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from modelship_serving.errors import ScoringError
+from modelship_serving.errors import ModelshipServingError, ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.destination import (
@@ -106,10 +105,8 @@ class ShardedOutput:
         if self.mirror is None:
             return
         try:
-            prefix = self.mirror.show() + "/"
-            for name, _ in remote.list_objects(prefix):
-                self.mirror.rm_file(quote(name))
-        except ScoringError as error:
+            self.mirror.rm_tree()
+        except ModelshipServingError as error:
             logger.warning("could not delete %s: %s", self.mirror.show(), error)
 
 

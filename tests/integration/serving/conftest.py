@@ -269,3 +269,21 @@ def gcs_models(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     return storage.Client(project="test", credentials=credentials).bucket("models")
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service on 127.0.0.1 (skips when not installed); its endpoint url."""
+    from support.azurite import running_azurite
+
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def azure_models(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Container `models` on Azurite, its connection string in the environment; a pyarrow
+    filesystem of the account (paths are CONTAINER/KEY)."""
+    from support.azurite import use_azurite
+
+    return use_azurite(monkeypatch, azurite, "models")

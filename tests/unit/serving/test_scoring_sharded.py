@@ -292,7 +292,7 @@ def test_a_crash_between_publishing_and_the_manifest_is_finished_by_any_shards_r
 
 
 def test_an_http_folder_is_no_dataset(churn_repo: Path, tmp_path: Path) -> None:
-    with pytest.raises(ScoringError, match="a dataset is a local folder or an s3:// or gs://"):
+    with pytest.raises(ScoringError, match="a dataset is a local folder or a prefix in s3://"):
         run_scoring(job(churn_repo, "https://example.invalid/exports/", str(tmp_path / "o.csv")))
 
 
