@@ -77,14 +77,37 @@ def delete_folder(prefix_uri: str) -> None:
     objects.delete_prefix(_writable(prefix_uri.rstrip("/") + "/"))
 
 
-def list_objects(prefix_uri: str) -> list[tuple[str, str]]:
-    """The objects under the prefix ``prefix_uri`` as (name relative to the prefix, what
-    changes when the object does: its size and modification time), sorted by name."""
+def _listable(prefix_uri: str) -> ModelUri:
     parsed = parse_model_uri(prefix_uri.rstrip("/") + "/")
     if parsed.scheme not in OBJECT_STORE_SCHEMES:
         raise ScoringError(
             f"cannot list {parsed.redacted()}: a dataset is a local folder or a prefix in"
             f" {_WRITABLE}"
         )
-    prefix = parsed.key_prefix
-    return [(stored.key[len(prefix) :], stored.identity) for stored in objects.list_objects(parsed)]
+    return parsed
+
+
+def list_objects(prefix_uri: str) -> list[tuple[str, str]]:
+    """The objects under the prefix ``prefix_uri`` as (name relative to the prefix, what
+    changes when the object does: its size and modification time), sorted by name."""
+    parsed = _listable(prefix_uri)
+    return [
+        (stored.key.removeprefix(parsed.key_prefix), stored.identity)
+        for stored in objects.list_objects(parsed)
+    ]
+
+
+def dataset_files(prefix_uri: str) -> list[tuple[str, str]]:
+    """Like :func:`list_objects`, the files of the dataset under ``prefix_uri`` only, as
+    Arrow's dataset discovery finds them (``.`` and ``_`` files and folders skipped)."""
+    parsed = _listable(prefix_uri)
+    return [
+        (stored.key.removeprefix(parsed.key_prefix), stored.identity)
+        for stored in objects.dataset_objects(parsed)
+    ]
+
+
+def is_folder(uri: str) -> bool:
+    """Whether ``uri`` (s3/gs/az, without a final '/') names a prefix holding objects."""
+    parsed = parse_model_uri(uri)
+    return parsed.scheme in OBJECT_STORE_SCHEMES and objects.is_folder(parsed)

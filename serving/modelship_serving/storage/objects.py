@@ -174,6 +174,27 @@ def list_objects(uri: ModelUri) -> list[StoredObject]:
     return objects
 
 
+def dataset_objects(uri: ModelUri) -> list[StoredObject]:
+    """The files of the dataset under the uri's prefix as Arrow's dataset discovery finds
+    them (see modelship_serving.storage.discovery), in key order."""
+    from modelship_serving.storage.discovery import discovered_files
+
+    listed = {stored.key: stored for stored in list_objects(uri)}
+    fs = filesystem(uri.scheme)
+    base = _path(uri, uri.key_prefix)
+    files: list[str] = _call(uri, lambda: discovered_files(fs, base))
+    return [listed[f"{uri.key_prefix}{file}"] for file in files]
+
+
+def is_folder(uri: ModelUri) -> bool:
+    """Whether objects lie under ``uri`` taken as a prefix (it names a folder, not an object)."""
+    from pyarrow.fs import FileType
+
+    fs = filesystem(uri.scheme)
+    result: bool = _call(uri, lambda: fs.get_file_info(_path(uri)).type == FileType.Directory)
+    return result
+
+
 def object_size(uri: ModelUri) -> int:
     """The size of the object at ``uri``; FetchError when there is none."""
     from pyarrow.fs import FileType
