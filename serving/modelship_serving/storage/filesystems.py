@@ -103,7 +103,7 @@ def _azure() -> Any:
     if key:
         options["account_key"] = key
     elif sas:
-        options["sas_token"] = sas.lstrip("?")
+        options["sas_token"] = "?" + sas.lstrip("?")  # pyarrow appends it to each url
     endpoint = fields.get("BlobEndpoint") or os.environ.get("AZURE_STORAGE_BLOB_ENDPOINT")
     if endpoint:
         # An emulator (Azurite) or a sovereign cloud; there is no separate Data Lake
