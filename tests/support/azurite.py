@@ -5,15 +5,16 @@ account, and reached the way a pod reaches Azure (AZURE_STORAGE_CONNECTION_STRIN
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from modelship_serving.triton.server import free_port
+
+from support.http_servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "devstoreaccount1"
@@ -42,13 +43,6 @@ def connection_string(endpoint: str, key: str = KEY) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_azurite(scratch: Path) -> Iterator[str]:
     """Azurite's blob service on 127.0.0.1, in memory; yields its endpoint url. Skips the
@@ -56,7 +50,7 @@ def running_azurite(scratch: Path) -> Iterator[str]:
     executable = azurite_executable()
     if executable is None:
         pytest.skip("Azurite is not installed: run hack/install-azurite.sh (needs Node.js/npm)")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             str(executable),
@@ -73,17 +67,7 @@ def running_azurite(scratch: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"azurite exited with {process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("azurite did not listen within 30 s") from None
-                time.sleep(0.1)
+        wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

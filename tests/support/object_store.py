@@ -3,7 +3,6 @@ configuration; the code under test finds it through AWS_ENDPOINT_URL, as a pod w
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,14 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
+from modelship_serving.triton.server import free_port
 from moto.server import ThreadedMotoServer
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -32,7 +25,7 @@ def in_process_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *buckets: str
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
