@@ -28,6 +28,8 @@ from modelship_serving.fetch.uri import ModelUri
 from modelship_serving.storage.filesystems import filesystem, scrub_secrets
 
 T = TypeVar("T")
+# pyarrow's S3 stream sends one ranged GET per read: large reads keep the requests few.
+STORE_READ_BYTES = 16 * 1024 * 1024
 
 _STORE_NAMES = {"s3": "S3", "gs": "Google Cloud Storage", "az": "Azure Blob Storage"}
 _CREDENTIAL_HINTS = {
@@ -241,7 +243,7 @@ def download(
         limits.ensure_room(disk_bytes(expected), shown)
         try:
             with fs.open_input_stream(path, compression=None) as stream:
-                chunks = iter(lambda: stream.read(CHUNK_BYTES), b"")
+                chunks = iter(lambda: stream.read(STORE_READ_BYTES), b"")
                 received = limits.write_stream(chunks, destination, shown)
         except FetchError:
             raise
