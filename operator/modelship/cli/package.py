@@ -144,7 +144,7 @@ def _archive_and_push(
 @click.option(
     "--archive",
     type=click.Path(path_type=Path),
-    help="Also write this model's repository as a .tar.gz (for http(s)/s3/gs uris).",
+    help="Also write this model's repository as a .tar.gz (for http(s)/s3/gs/az uris).",
 )
 @click.option(
     "--push",

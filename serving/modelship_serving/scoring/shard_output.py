@@ -1,6 +1,6 @@
 """Where a dataset or sharded scoring job publishes, and the work it keeps meanwhile: each
 shard's committed chunks and commit marker under the job's work directory, mirrored beside an
-s3/gs output so the shard that publishes can read the others' (see `sharded`)."""
+s3/gs/az output so the shard that publishes can read the others' (see `sharded`)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class ShardedOutput:
     format: TableFormat
     shown: str
     work: Path  # the job's work directory on this machine
-    mirror: Destination | None  # where it is kept beside an s3/gs output
+    mirror: Destination | None  # where it is kept beside an s3/gs/az output
 
     @property
     def folder(self) -> Destination:
