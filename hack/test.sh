@@ -6,6 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 hack/setup.sh
 hack/install-prometheus.sh
+hack/install-azurite.sh
 export PATH="$root/.venv/bin:$root/.tools/bin:$PATH"
 ruff check .
 ruff format --check .

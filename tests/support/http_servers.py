@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,3 +23,18 @@ def serving(handler: Callable[..., Any]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def wait_for_port(port: int, process: Any, timeout: float = 30.0) -> None:
+    """Return once ``process`` (a subprocess.Popen) listens on 127.0.0.1:``port``;
+    RuntimeError when it exits or does not listen within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")

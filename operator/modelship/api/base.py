@@ -119,9 +119,9 @@ def uri_pattern(*schemes: str) -> str:
     return rf"^({'|'.join(alternatives)})$"
 
 
-MODEL_URI_PATTERN = uri_pattern("s3", "gs", "https?", "pvc", "file")
+MODEL_URI_PATTERN = uri_pattern("s3", "gs", "az", "https?", "pvc", "file")
 # Outputs are written, so no http(s).
-OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "pvc", "file")
+OUTPUT_URI_PATTERN = uri_pattern("s3", "gs", "az", "pvc", "file")
 HTTP_URL_PATTERN = uri_pattern("https?")
 # Where a model or a table is read from, and where outputs are written: scheme, claim and
 # no secrets checked by the pattern, length bounded for the CEL rules that read them.

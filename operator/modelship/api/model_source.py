@@ -57,9 +57,9 @@ class ModelSource(ApiModel):
     uri: ModelUri | None = Field(
         default=None,
         description=(
-            "Where the packaged model repository is: s3://, gs://, http(s)://, "
-            "pvc://CLAIM/PATH (CLAIM a PersistentVolumeClaim's name) or file:// (tests); "
-            "at most 2048 characters."
+            "Where the packaged model repository is: s3://, gs://, az://CONTAINER/PATH, "
+            "http(s)://, pvc://CLAIM/PATH (CLAIM a PersistentVolumeClaim's name) or file:// "
+            "(tests); at most 2048 characters."
         ),
     )
     format: ModelFormat = Field(
@@ -73,7 +73,7 @@ class ModelSource(ApiModel):
         default=None,
         description=(
             "Secret whose keys become the fetch container's environment "
-            "(e.g. AWS_ACCESS_KEY_ID); referenced, never copied."
+            "(e.g. AWS_ACCESS_KEY_ID, AZURE_STORAGE_CONNECTION_STRING); referenced, never copied."
         ),
     )
     lineage: Lineage | None = Field(

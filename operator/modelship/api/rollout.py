@@ -284,7 +284,7 @@ class CanaryTraffic(ApiModel):
 
 # Where a gate's reference table is read from: object storage or http(s), a table by its
 # extension; no user info or query string (the spec is shown by kubectl), length bounded.
-GATE_DATA_URI_PATTERN = r"^(s3|gs|https?)://[^/?#@]+/[^?#@]*\.(csv|parquet|jsonl)$"
+GATE_DATA_URI_PATTERN = r"^(s3|gs|az|https?)://[^/?#@]+/[^?#@]*\.(csv|parquet|jsonl)$"
 GateDataUri = Annotated[str, Field(pattern=GATE_DATA_URI_PATTERN, max_length=URI_MAX_LENGTH)]
 
 
@@ -314,8 +314,8 @@ class PredictionGate(ApiModel):
     data: GateDataUri | None = Field(
         default=None,
         description=(
-            "Reference table (s3://, gs:// or http(s)://, ending in .csv, .parquet or .jsonl; "
-            "read with the model's credentials Secret); unset: rows drawn from the model "
+            "Reference table (s3://, gs://, az:// or http(s)://, ending in .csv, .parquet or "
+            ".jsonl; read with the model's credentials Secret); unset: rows drawn from the model "
             "package's recorded reference profile."
         ),
     )

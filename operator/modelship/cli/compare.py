@@ -32,8 +32,8 @@ DEFAULT_TERMINATION_PATH = "/dev/termination-log"
 @click.option(
     "--data",
     "data_uri",
-    help="Table to compare on (path, file://, s3://, gs://, http(s)://; .csv, .parquet, .jsonl);"
-    " default: rows drawn from the package's reference profile.",
+    help="Table to compare on (path, file://, s3://, gs://, az://, http(s)://; .csv, .parquet,"
+    " .jsonl); default: rows drawn from the package's reference profile.",
 )
 @int_option("--rows", default=1000, minimum=1, help="Rows sent to each endpoint.")
 @click.option("--min-agreement", type=click.FloatRange(0, 1), help="Classifiers: pass at least.")

@@ -37,7 +37,7 @@ def _write_termination_message(path: Path, text: str, explicit: bool) -> None:
 
 @click.command(
     help="Score the packaged model at --candidate, and the one at --champion when given, on"
-    " the holdout table --data (.csv, .parquet or .jsonl; a path, file://, s3://, gs:// or"
+    " the holdout table --data (.csv, .parquet or .jsonl; a path, file://, s3://, gs://, az:// or"
     " http(s)://) in-process with onnxruntime, and measure each against the true values in"
     " column --label with scikit-learn's metrics: accuracy, f1, roc_auc, log_loss for"
     " classifiers; rmse, mae, r2 for regressors (the task is the models' own). Binary f1 and"

@@ -18,9 +18,12 @@ FETCH_URI_ENV = "MODELSHIP_FETCH_URI"
 @click.command(
     help="Fetch the model repository at --uri into --dest, verify its sha256, and move it into"
     " place only when complete and verified. URI: file:///dir, file:///x.tar.gz,"
-    " http(s)://host/x.tar.gz, s3://bucket/prefix[.tar.gz], gs://bucket/prefix[.tar.gz]."
+    " http(s)://host/x.tar.gz, s3://bucket/prefix[.tar.gz], gs://bucket/prefix[.tar.gz],"
+    " az://container/prefix[.tar.gz]."
     " Credentials only from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,"
     " AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL (s3); GOOGLE_APPLICATION_CREDENTIALS (gs);"
+    " AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with"
+    " AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN or workload identity (az);"
     " MODELSHIP_HTTP_AUTHORIZATION (http). The sha256 is modelship_serving.digest's repository"
     " digest, as printed by `modelship package`."
 )

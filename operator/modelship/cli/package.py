@@ -145,12 +145,12 @@ def _archive_and_push(
 @click.option(
     "--archive",
     type=click.Path(path_type=Path),
-    help="Also write this model's repository as a .tar.gz (for http(s)/s3/gs uris).",
+    help="Also write this model's repository as a .tar.gz (for http(s)/s3/gs/az uris).",
 )
 @click.option(
     "--push",
     metavar="URI",
-    help="Upload the archive to this .tar.gz uri (s3://, gs://, file://, or http(s):// by"
+    help="Upload the archive to this .tar.gz uri (s3://, gs://, az://, file://, or http(s):// by"
     " PUT) and print a ModelDeployment that serves it; credentials from the environment.",
 )
 @click.option(

@@ -69,11 +69,11 @@ _PATTERN_MEANINGS = {
     SHA256_PATTERN: "64 lower case hex digits",
     MIG_PROFILE_PATTERN: "a MIG profile such as 1g.10gb",
     MODEL_URI_PATTERN: (
-        "a uri starting with s3://, gs://, http(s)://, pvc://CLAIM (a claim's name) or file://,"
+        "a uri starting with s3://, gs://, az://, http(s)://, pvc://CLAIM (a claim's name) or file://,"
         f" {NO_SECRETS_IN_URIS}"
     ),
     OUTPUT_URI_PATTERN: (
-        "a uri starting with s3://, gs://, pvc://CLAIM (a claim's name) or file://,"
+        "a uri starting with s3://, gs://, az://, pvc://CLAIM (a claim's name) or file://,"
         f" {NO_SECRETS_IN_URIS}"
     ),
     HTTP_URL_PATTERN: f"an http:// or https:// URL, {NO_SECRETS_IN_URIS}",

@@ -46,7 +46,7 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     " complete, with OUTPUT.manifest.json and OUTPUT.drift.json beside it. A rerun after a crash"
     " resumes from the last committed chunk. --input and --output may name the run with"
     " {run} and {date} (see --run), so that each scheduled run has its own output."
-    " --input may be a dataset (a folder, or an s3/gs prefix ending in '/', hive partitions"
+    " --input may be a dataset (a folder, or an s3/gs/az prefix, hive partitions"
     " included) and --output a dataset (ending in '/': one part per input file, complete once"
     " OUTPUT/_manifest.json is there). With --shards N, N pods (an Indexed Job's) share the"
     " input by --shard-index; the last to commit publishes."
@@ -63,8 +63,8 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     "input_uri",
     required=True,
     envvar=SCORE_INPUT_ENV,
-    help="Input table: path, file://, s3://, gs:// or http(s)://. MODELSHIP_SCORE_INPUT, when"
-    " set, replaces it, so that a presigned URL comes from the credentials Secret rather than"
+    help="Input table: path, file://, s3://, gs://, az:// or http(s)://. MODELSHIP_SCORE_INPUT,"
+    " when set, replaces it, so that a presigned URL comes from the credentials Secret rather than"
     " the pod's spec; its query string is never logged or recorded.",
 )
 @click.option(
@@ -73,7 +73,10 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     help="Format of the input; default: from its extension (.csv, .parquet, .jsonl).",
 )
 @click.option(
-    "--output", "output_uri", required=True, help="Output table: path, file://, s3:// or gs://."
+    "--output",
+    "output_uri",
+    required=True,
+    help="Output table: path, file://, s3://, gs:// or az://.",
 )
 @click.option(
     "--output-format",
@@ -123,7 +126,7 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     "--work-dir",
     type=click.Path(path_type=Path),
     help="Where partial results live; default: beside a local output, or under $TMPDIR for an"
-    " s3/gs output (scratch only: committed chunks are also kept beside the output, so a"
+    " s3/gs/az output (scratch only: committed chunks are also kept beside the output, so a"
     " rerun in a new pod resumes).",
 )
 @click.option("--key", "key_column", help="Input column to carry into the output.")

@@ -1,6 +1,6 @@
 """The holdout table: read as `modelship score` reads its input (csv, parquet or jsonl; a path,
-file://, s3://, gs:// or http(s)://; streamed in chunks), checked against every model's schema
-before anything is scored, then scored by every model, chunk by chunk, with the scorer
+file://, s3://, gs://, az:// or http(s)://; streamed in chunks), checked against every model's
+schema before anything is scored, then scored by every model, chunk by chunk, with the scorer
 `modelship score` runs in-process (onnxruntime)."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class FetchResult:
 
 
 def _downloader(scheme: str) -> Downloader:
-    # Imported on use, so that file:// works without the storage extra.
+    # Imported on use, so that file:// works without pyarrow (the storage extra).
     if scheme == "file":
         from modelship_serving.fetch.local import download_file_uri
 
@@ -59,13 +59,9 @@ def _downloader(scheme: str) -> Downloader:
         from modelship_serving.fetch.http import download_http_uri
 
         return download_http_uri
-    if scheme == "s3":
-        from modelship_serving.fetch.s3 import download_s3_uri
+    from modelship_serving.fetch.object_store import download_object_store_uri
 
-        return download_s3_uri
-    from modelship_serving.fetch.gcs import download_gcs_uri
-
-    return download_gcs_uri
+    return download_object_store_uri
 
 
 def _remove_leftovers(directory: Path, prefix: str) -> None:

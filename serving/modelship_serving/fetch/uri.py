@@ -8,13 +8,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from modelship_serving.errors import FetchError
 
-SUPPORTED_SCHEMES = ("file", "http", "https", "s3", "gs")
+SUPPORTED_SCHEMES = ("file", "http", "https", "s3", "gs", "az")
+OBJECT_STORE_SCHEMES = ("s3", "gs", "az")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 
 @dataclass(frozen=True)
 class ModelUri:
-    """A parsed uri: scheme, host (bucket for s3/gs) and path (key prefix for s3/gs)."""
+    """A parsed uri: scheme, host (bucket, or container for az) and path (key prefix in a
+    bucket)."""
 
     raw: str
     scheme: str
@@ -30,12 +32,12 @@ class ModelUri:
 
     @property
     def key(self) -> str:
-        """Object key (s3/gs): the path without its leading slash."""
+        """Object key (s3/gs/az): the path without its leading slash."""
         return self.path.lstrip("/")
 
     @property
     def key_prefix(self) -> str:
-        """Prefix listing the objects under the uri (s3/gs): the key ending in "/", or ""
+        """Prefix listing the objects under the uri (s3/gs/az): the key ending in "/", or ""
         for the whole bucket."""
         return self.key.rstrip("/") + "/" if self.key.strip("/") else ""
 
@@ -89,8 +91,9 @@ def parse_model_uri(uri: str) -> ModelUri:
             f"unsupported uri {redact_uri(uri)!r}: use one of"
             f" {', '.join(s + '://' for s in SUPPORTED_SCHEMES)}"
         )
-    if scheme in ("s3", "gs") and not parts.netloc:
-        raise FetchError(f"{redact_uri(uri)!r} names no bucket: write {scheme}://BUCKET/PREFIX")
+    if scheme in OBJECT_STORE_SCHEMES and not parts.netloc:
+        bucket = "CONTAINER" if scheme == "az" else "BUCKET"
+        raise FetchError(f"{redact_uri(uri)!r} names no bucket: write {scheme}://{bucket}/PREFIX")
     if scheme == "file" and parts.netloc not in ("", "localhost"):
         raise FetchError(f"{redact_uri(uri)!r}: file uris take an absolute path, file:///dir")
     if scheme in ("http", "https") and not parts.netloc:

@@ -1,6 +1,6 @@
 """`modelship package --push URI`: upload the archive where `modelship fetch` reads it.
 
-s3:// and gs:// go through fetch's storage clients (credentials only from the environment),
+s3://, gs:// and az:// go through modelship_serving.storage (credentials only from the environment),
 file:// is a local copy, http(s):// a PUT (with MODELSHIP_HTTP_AUTHORIZATION, as fetch
 sends it) that counts only once fetch's own download reads the same bytes back. An object
 already at the URI is never overwritten: a version is published once. The ModelDeployment
@@ -18,7 +18,12 @@ from pathlib import Path
 
 from modelship_serving.digest import file_sha256
 from modelship_serving.errors import ModelshipServingError, PackagingError, one_line
-from modelship_serving.fetch.uri import ARCHIVE_SUFFIXES, ModelUri, parse_model_uri
+from modelship_serving.fetch.uri import (
+    ARCHIVE_SUFFIXES,
+    OBJECT_STORE_SCHEMES,
+    ModelUri,
+    parse_model_uri,
+)
 
 _ARCHIVE_SUFFIXES = tuple(suffix for suffix in ARCHIVE_SUFFIXES if suffix != ".tar")
 HTTP_AUTHORIZATION_VARIABLE = "MODELSHIP_HTTP_AUTHORIZATION"
@@ -44,14 +49,10 @@ def push_target(uri: str) -> ModelUri:
 
 
 def _already_there(target: ModelUri) -> bool:
-    if target.scheme == "s3":
-        from modelship_serving.fetch.s3 import s3_object_exists
+    if target.scheme in OBJECT_STORE_SCHEMES:
+        from modelship_serving.storage import objects
 
-        return s3_object_exists(target)
-    if target.scheme == "gs":
-        from modelship_serving.fetch.gcs import gcs_object_exists
-
-        return gcs_object_exists(target)
+        return objects.exists(target)
     if target.scheme == "file":
         return Path(target.path).exists()
     return False  # http(s): a PUT either is allowed to replace or the server refuses it
@@ -78,7 +79,7 @@ def _put(archive: Path, target: ModelUri) -> None:
     except (urllib.error.URLError, OSError) as error:
         raise PackagingError(
             f"--push {target.redacted()}: the PUT failed ({one_line(error)}); upload the"
-            " --archive yourself or push to s3://, gs:// or file://"
+            " --archive yourself or push to s3://, gs://, az:// or file://"
         ) from error
 
 
@@ -106,14 +107,10 @@ def push_archive(archive: Path, target: ModelUri) -> None:
     """Upload ``archive`` to ``target`` (see the module docstring)."""
     refuse_existing(target)
     try:
-        if target.scheme == "s3":
-            from modelship_serving.fetch.s3 import upload_s3_object
+        if target.scheme in OBJECT_STORE_SCHEMES:
+            from modelship_serving.storage import objects
 
-            upload_s3_object(archive, target)
-        elif target.scheme == "gs":
-            from modelship_serving.fetch.gcs import upload_gcs_object
-
-            upload_gcs_object(archive, target)
+            objects.upload(archive, target)
         elif target.scheme == "file":
             destination = Path(target.path)
             partial = destination.with_name(f".{destination.name}.partial")
@@ -146,6 +143,6 @@ def deployment_snippet(name: str, version: str, uri: str, sha256: str) -> str:
         f"    uri: {uri}",
         f"    sha256: {sha256}",
     ]
-    if scheme in ("s3", "gs", "http", "https"):
+    if scheme in (*OBJECT_STORE_SCHEMES, "http", "https"):
         lines.append("    # credentialsSecret: NAME  (a Secret with the store's credentials)")
     return "\n".join(lines) + "\n"

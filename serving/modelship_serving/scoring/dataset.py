@@ -1,12 +1,13 @@
 """A scoring job's input as pieces, and which pieces each shard of a sharded job scores.
 
-The input is one table (a file or object) or a dataset: a local directory, or an s3/gs uri
-ending in ``/`` (a prefix), holding files of one format, possibly hive-partitioned
-(``region=eu/day=3/part-0.parquet``). Files and folders whose names start with ``.`` or
-``_`` are skipped, as Arrow's dataset discovery and Spark skip them (``_SUCCESS``,
-``.crc``). A piece is one file, or, when a single Parquet file is shared among shards, one
-of its row groups. Pieces are in the order of their paths, so every pod of a Job lists the
-same pieces and the assignment by shard index needs no coordination.
+The input is one table (a file or object) or a dataset: a local directory, or a prefix in
+s3/gs/az (a uri ending in ``/``, or one that names a prefix holding objects), holding files
+of one format, possibly hive-partitioned (``region=eu/day=3/part-0.parquet``). Its files are
+found by Arrow's dataset discovery (modelship_serving.storage.discovery): files and folders
+whose names start with ``.`` or ``_`` are skipped (``_SUCCESS``, ``.crc``). A piece is one
+file, or, when a single Parquet file is shared among shards, one of its row groups. Pieces
+are in the order of their paths, so every pod of a Job lists the same pieces and the
+assignment by shard index needs no coordination.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from modelship_serving.scoring.destination import (
     ObjectStoreDestination,
 )
 from modelship_serving.scoring.formats import TableFormat, local_path, table_format
-
-SKIPPED_PREFIXES = (".", "_")
+from modelship_serving.storage.discovery import discovered_files
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,20 @@ class InputDataset:
 
 
 def is_dataset_uri(uri: str) -> bool:
-    """Whether ``uri`` names a folder of files: a prefix ending in ``/``, or a local folder."""
+    """Whether ``uri`` names a folder of files: a uri ending in ``/``, a local folder, or an
+    object-store prefix that holds objects (``s3://lake/events``, as Spark writes them)."""
     if uri.endswith("/"):
         return True
-    return not remote.is_remote(uri) and local_path(uri).is_dir()
+    if remote.is_remote(uri):
+        return remote.is_folder(uri)
+    return local_path(uri).is_dir()
 
 
-def _skipped(relative: str) -> bool:
-    return any(part.startswith(SKIPPED_PREFIXES) for part in PurePosixPath(relative).parts)
+def _local_files(root: Path, folder: LocalDestination) -> list[tuple[str, str]]:
+    from pyarrow.fs import LocalFileSystem
+
+    names = discovered_files(LocalFileSystem(), str(root))
+    return [(name, folder.content_identity(name, root / name)) for name in names]
 
 
 def _format_of(names: list[str], given: TableFormat | None, shown: str) -> TableFormat:
@@ -95,17 +101,13 @@ def list_input(uri: str, given: TableFormat | None) -> InputDataset:
     folder: Destination
     if remote.is_remote(uri):
         folder = ObjectStoreDestination(uri.rstrip("/"))
-        listed = remote.list_objects(uri)
+        kept = remote.dataset_files(uri)
     else:
         root = local_path(uri)
         if not root.is_dir():
             raise ScoringError(f"input {shown} is not a folder; give a folder of files")
         folder = LocalDestination(root)
-        names = sorted(
-            path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()
-        )
-        listed = [(name, folder.content_identity(name, root / name)) for name in names]
-    kept = [(name, identity) for name, identity in listed if not _skipped(name)]
+        kept = _local_files(root, folder)
     if given is None:
         kept = [(name, identity) for name, identity in kept if _has_table_suffix(name)]
     if not kept:

@@ -67,6 +67,10 @@ class Destination(Protocol):
         """Delete the file ``name``; a missing file is not an error."""
         ...
 
+    def rm_tree(self) -> None:
+        """Delete this folder and everything in it; a missing folder is not an error."""
+        ...
+
     def child(self, folder: str) -> Destination:
         """The folder ``folder`` inside this one."""
         ...
@@ -143,6 +147,9 @@ class LocalDestination:
     def rm_file(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
 
+    def rm_tree(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def child(self, folder: str) -> LocalDestination:
         return LocalDestination(self._path(folder))
 
@@ -171,7 +178,7 @@ class LocalDestination:
 
 @dataclass(frozen=True)
 class ObjectStoreDestination:
-    """A prefix in object storage (s3://, gs://; http(s):// for reading only), each file
+    """A prefix in object storage (s3://, gs://, az://; http(s):// for reading only), each file
     one object moved whole; credentials come from the environment (see
     modelship_serving.scoring.remote)."""
 
@@ -208,6 +215,9 @@ class ObjectStoreDestination:
 
     def rm_file(self, name: str) -> None:
         remote.delete(self._uri(name))
+
+    def rm_tree(self) -> None:
+        remote.delete_folder(self.prefix)
 
     def child(self, folder: str) -> ObjectStoreDestination:
         return ObjectStoreDestination(self._uri(folder))

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from modelship_serving.errors import ScoringError
+from modelship_serving.errors import ModelshipServingError, ScoringError
 from modelship_serving.scoring.destination import (
     Destination,
     LocalDestination,
@@ -128,7 +128,8 @@ class PartialResults:
         if self.mirror is not None:
             try:
                 self._delete_mirror(self._mirrored_count(), keep_state=False)
-            except ScoringError as error:
+                self.mirror.rm_tree()  # what a store keeps of the folder itself
+            except ModelshipServingError as error:
                 logger.warning("could not delete %s: %s", self.mirror.show(), error)
 
     def _mirrored_count(self) -> int:

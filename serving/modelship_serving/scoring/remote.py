@@ -1,22 +1,22 @@
 """Scoring input and output in object storage: one object each, moved whole.
 
-An input at ``s3://``, ``gs://`` or ``http(s)://`` is downloaded once into the
-job's work directory and streamed from there; an output at ``s3://`` or ``gs://``
-is assembled locally and uploaded when complete (an object appears only once
-fully written), then its drift report, then its manifest. Credentials come from
-the environment, as for `modelship fetch`.
+An input at ``s3://``, ``gs://``, ``az://`` or ``http(s)://`` is downloaded once into the
+job's work directory and streamed from there; an output at ``s3://``, ``gs://`` or ``az://``
+is assembled locally and uploaded when complete (an object appears only once fully
+written), then its drift report, then its manifest. Credentials come from the environment,
+as for `modelship fetch` (see modelship_serving.storage).
 """
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
 from pathlib import Path
 
 from modelship_serving.errors import ScoringError
-from modelship_serving.fetch.uri import ModelUri, parse_model_uri
+from modelship_serving.fetch.uri import OBJECT_STORE_SCHEMES, ModelUri, parse_model_uri
+from modelship_serving.storage import objects
 
-REMOTE_SCHEMES = ("s3", "gs", "http", "https")
+REMOTE_SCHEMES = (*OBJECT_STORE_SCHEMES, "http", "https")
+_WRITABLE = ", ".join(f"{scheme}://" for scheme in OBJECT_STORE_SCHEMES)
 
 
 def is_remote(uri: str) -> bool:
@@ -33,14 +33,8 @@ def download(uri: str, destination: Path) -> None:
     """Download the object at ``uri`` to ``destination``, complete or not at all."""
     parsed = parse_model_uri(uri)
     partial = destination.with_name(f".{destination.name}.partial")
-    if parsed.scheme == "s3":
-        from modelship_serving.fetch.s3 import download_s3_object
-
-        download_s3_object(parsed, partial)
-    elif parsed.scheme == "gs":
-        from modelship_serving.fetch.gcs import download_gcs_object
-
-        download_gcs_object(parsed, partial)
+    if parsed.scheme in OBJECT_STORE_SCHEMES:
+        objects.download(parsed, partial)
     else:
         from modelship_serving.fetch.http import download_http_object
 
@@ -50,96 +44,70 @@ def download(uri: str, destination: Path) -> None:
 
 def _writable(uri: str) -> ModelUri:
     parsed = parse_model_uri(uri)
-    if parsed.scheme not in ("s3", "gs"):
+    if parsed.scheme not in OBJECT_STORE_SCHEMES:
         raise ScoringError(
-            f"cannot write to {parsed.redacted()}: outputs go to a path, s3:// or gs://"
+            f"cannot write to {parsed.redacted()}: outputs go to a path or {_WRITABLE}"
         )
     return parsed
 
 
 def upload(source: Path, uri: str) -> None:
     """Upload ``source`` as the object at ``uri``."""
-    parsed = _writable(uri)
-    if parsed.scheme == "s3":
-        from modelship_serving.fetch.s3 import upload_s3_object
-
-        upload_s3_object(source, parsed)
-    else:
-        from modelship_serving.fetch.gcs import upload_gcs_object
-
-        upload_gcs_object(source, parsed)
+    objects.upload(source, _writable(uri))
 
 
 def exists(uri: str) -> bool:
-    """Whether an object exists at ``uri`` (s3/gs)."""
-    parsed = _writable(uri)
-    if parsed.scheme == "s3":
-        from modelship_serving.fetch.s3 import s3_object_exists
-
-        return s3_object_exists(parsed)
-    from modelship_serving.fetch.gcs import gcs_object_exists
-
-    return gcs_object_exists(parsed)
+    """Whether an object exists at ``uri`` (object storage)."""
+    return objects.exists(_writable(uri))
 
 
 def read_text(uri: str) -> str | None:
-    """The text of the small object at ``uri`` (s3/gs), or None when there is none."""
-    if not exists(uri):
-        return None
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "object"
-        download(uri, path)
-        return path.read_text(encoding="utf-8")
+    """The text of the small object at ``uri``, or None when there is none."""
+    data = objects.read_bytes(_writable(uri))
+    return None if data is None else data.decode("utf-8")
 
 
 def delete(uri: str) -> None:
-    """Delete the object at ``uri`` (s3/gs); a missing object is not an error."""
-    parsed = _writable(uri)
-    try:
-        if parsed.scheme == "s3":
-            from modelship_serving.fetch.s3 import s3_client
+    """Delete the object at ``uri``; a missing object is not an error."""
+    objects.delete(_writable(uri))
 
-            s3_client().delete_object(Bucket=parsed.host, Key=parsed.key)
-        else:
-            from google.api_core.exceptions import NotFound
 
-            from modelship_serving.fetch.gcs import gcs_client
+def delete_folder(prefix_uri: str) -> None:
+    """Delete every object under the prefix ``prefix_uri``; a missing one is not an error."""
+    objects.delete_prefix(_writable(prefix_uri.rstrip("/") + "/"))
 
-            with contextlib.suppress(NotFound):
-                gcs_client().bucket(parsed.host).blob(parsed.key).delete()
-    except Exception as error:
-        raise ScoringError(f"cannot delete {parsed.redacted()}: {error}") from error
+
+def _listable(prefix_uri: str) -> ModelUri:
+    parsed = parse_model_uri(prefix_uri.rstrip("/") + "/")
+    if parsed.scheme not in OBJECT_STORE_SCHEMES:
+        raise ScoringError(
+            f"cannot list {parsed.redacted()}: a dataset is a local folder or a prefix in"
+            f" {_WRITABLE}"
+        )
+    return parsed
 
 
 def list_objects(prefix_uri: str) -> list[tuple[str, str]]:
-    """The objects under the prefix ``prefix_uri`` (s3/gs) as (name relative to the prefix,
-    what changes when the object does: its ETag or generation, and size), sorted by name."""
-    parsed = parse_model_uri(prefix_uri.rstrip("/") + "/")
-    if parsed.scheme not in ("s3", "gs"):
-        raise ScoringError(
-            f"cannot list {parsed.redacted()}: a dataset is a local folder or an s3:// or gs://"
-            " prefix ending in '/'"
-        )
-    prefix = parsed.key
-    try:
-        if parsed.scheme == "s3":
-            from modelship_serving.fetch.s3 import s3_client
+    """The objects under the prefix ``prefix_uri`` as (name relative to the prefix, what
+    changes when the object does: its size and modification time), sorted by name."""
+    parsed = _listable(prefix_uri)
+    return [
+        (stored.key.removeprefix(parsed.key_prefix), stored.identity)
+        for stored in objects.list_objects(parsed)
+    ]
 
-            paginator = s3_client().get_paginator("list_objects_v2")
-            found = [
-                (item["Key"], f"etag={item['ETag'].strip(chr(34))} size={item['Size']}")
-                for page in paginator.paginate(Bucket=parsed.host, Prefix=prefix)
-                for item in page.get("Contents", [])
-            ]
-        else:
-            from modelship_serving.fetch.gcs import gcs_client
 
-            found = [
-                (blob.name, f"generation={blob.generation} size={blob.size}")
-                for blob in gcs_client().list_blobs(parsed.host, prefix=prefix)
-            ]
-    except Exception as error:
-        raise ScoringError(f"cannot list {parsed.redacted()}: {error}") from error
-    return sorted(
-        (key[len(prefix) :], identity) for key, identity in found if not key.endswith("/")
-    )
+def dataset_files(prefix_uri: str) -> list[tuple[str, str]]:
+    """Like :func:`list_objects`, the files of the dataset under ``prefix_uri`` only, as
+    Arrow's dataset discovery finds them (``.`` and ``_`` files and folders skipped)."""
+    parsed = _listable(prefix_uri)
+    return [
+        (stored.key.removeprefix(parsed.key_prefix), stored.identity)
+        for stored in objects.dataset_objects(parsed)
+    ]
+
+
+def is_folder(uri: str) -> bool:
+    """Whether ``uri`` (s3/gs/az, without a final '/') names a prefix holding objects."""
+    parsed = parse_model_uri(uri)
+    return parsed.scheme in OBJECT_STORE_SCHEMES and objects.is_folder(parsed)

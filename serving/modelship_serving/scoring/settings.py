@@ -22,16 +22,17 @@ class ScoreSettings(BaseModel):
     model_repo: Path = Field(description="Model repository written by `modelship package`.")
     model: str = Field(description="Model name inside the repository.")
     input_uri: str = Field(
-        description="Input table (.csv/.parquet/.jsonl): path, file://, s3://, gs:// or"
-        " http(s)://; or a dataset: a local folder, or an s3/gs prefix ending in '/', of files"
+        description="Input table (.csv/.parquet/.jsonl): path, file://, s3://, gs://, az:// or"
+        " http(s)://; or a dataset: a local folder, or an s3/gs/az prefix, of files"
         " of one format, hive partitions included."
     )
     input_format: TableFormat | None = Field(
         default=None, description="csv, parquet or jsonl; absent: from the input's extension."
     )
     output_uri: str = Field(
-        description="Output table: path, file://, s3:// or gs://; its extension picks the format."
-        " Ending in '/': a dataset, one part file per input piece (see output_format)."
+        description="Output table: path, file://, s3://, gs:// or az://; its extension picks"
+        " the format. Ending in '/': a dataset, one part file per input piece (see"
+        " output_format)."
     )
     output_format: TableFormat = Field(
         default="parquet", description="Format of a dataset output's part files."
@@ -66,7 +67,7 @@ class ScoreSettings(BaseModel):
     work_dir: Path | None = Field(
         default=None,
         description="Where partial results live; default: beside a local output, or"
-        " $TMPDIR/modelship-score/<hash of the job> for an s3/gs output (scratch space"
+        " $TMPDIR/modelship-score/<hash of the job> for an s3/gs/az output (scratch space"
         " only: its committed chunks are kept under a hidden prefix beside the output).",
     )
     psi_threshold: float = Field(

@@ -1,6 +1,6 @@
 """Where a dataset or sharded scoring job publishes, and the work it keeps meanwhile: each
 shard's committed chunks and commit marker under the job's work directory, mirrored beside an
-s3/gs output so the shard that publishes can read the others' (see `sharded`)."""
+s3/gs/az output so the shard that publishes can read the others' (see `sharded`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from modelship_serving.errors import ScoringError
+from modelship_serving.errors import ModelshipServingError, ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.destination import (
@@ -52,7 +51,7 @@ class ShardedOutput:
     format: TableFormat
     shown: str
     work: Path  # the job's work directory on this machine
-    mirror: Destination | None  # where it is kept beside an s3/gs output
+    mirror: Destination | None  # where it is kept beside an s3/gs/az output
 
     @property
     def folder(self) -> Destination:
@@ -106,10 +105,8 @@ class ShardedOutput:
         if self.mirror is None:
             return
         try:
-            prefix = self.mirror.show() + "/"
-            for name, _ in remote.list_objects(prefix):
-                self.mirror.rm_file(quote(name))
-        except ScoringError as error:
+            self.mirror.rm_tree()
+        except ModelshipServingError as error:
             logger.warning("could not delete %s: %s", self.mirror.show(), error)
 
 

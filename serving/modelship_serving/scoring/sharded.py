@@ -3,7 +3,7 @@
 The input's pieces (see modelship_serving.scoring.dataset) are dealt to ``shards`` shards
 by position; shard ``i`` (a pod's ``JOB_COMPLETION_INDEX``) scores its pieces and commits
 its chunks exactly as a single-table job does, into its own folder of the job's work
-directory ``.OUT.partial/shard-IIIII-of-NNNNN/`` (mirrored beside an s3/gs output). Once
+directory ``.OUT.partial/shard-IIIII-of-NNNNN/`` (mirrored beside an s3/gs/az output). Once
 all its chunks are committed it writes its commit marker ``shard-IIIII-of-NNNNN.json``
 (which pieces became which chunks, rows, drift counts). Then it reads every shard's marker;
 the shard that finds all of them publishes:

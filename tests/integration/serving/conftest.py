@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from support import model_zoo
+from support.http_servers import wait_for_port
 from support.sklearn_models import churn_classifier, mixed_frame, spend_regressor
 
 
@@ -182,22 +183,6 @@ class S3Server:
         )
 
 
-def _wait_for_port(port: int, process: Any, timeout: float = 30.0) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto in server mode on 127.0.0.1; the first 3 calls (creating a user) skip auth."""
@@ -216,7 +201,7 @@ def s3_server() -> Iterator[S3Server]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, process)
+        wait_for_port(port, process)
         endpoint = f"http://127.0.0.1:{port}"
         iam = boto3.client(
             "iam",
@@ -282,7 +267,7 @@ def gcs_emulator() -> Iterator[str]:
         env=dict(os.environ),
     )
     try:
-        _wait_for_port(port, process)
+        wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -299,3 +284,21 @@ def gcs_models(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     return storage.Client(project="test", credentials=credentials).bucket("models")
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service on 127.0.0.1 (skips when not installed); its endpoint url."""
+    from support.azurite import running_azurite
+
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def azure_models(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Container `models` on Azurite, its connection string in the environment; a pyarrow
+    filesystem of the account (paths are CONTAINER/KEY)."""
+    from support.azurite import use_azurite
+
+    return use_azurite(monkeypatch, azurite, "models")

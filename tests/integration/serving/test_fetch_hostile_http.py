@@ -400,12 +400,27 @@ def test_an_s3_object_larger_than_the_byte_limit_is_refused(
 def test_a_gcs_object_larger_than_the_byte_limit_is_refused_before_its_first_byte(
     gcs_models: Any, tmp_path: Path, uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from google.cloud.storage import Blob
+    from modelship_serving.storage import objects
 
     gcs_models.blob("large/1/model.onnx").upload_from_string(bytes(3 * MiB))
     gcs_models.blob("large.tar").upload_from_string(bytes(3 * MiB))
     downloads: list[str] = []
-    monkeypatch.setattr(Blob, "download_to_file", lambda blob, *_, **__: downloads.append(blob))
+    real_filesystem = objects.filesystem
+
+    class RecordingReads:
+        """The store's filesystem, noting each object opened for reading."""
+
+        def __init__(self, scheme: str) -> None:
+            self.filesystem = real_filesystem(scheme)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.filesystem, name)
+
+        def open_input_stream(self, path: str, **options: Any) -> Any:
+            downloads.append(path)
+            return self.filesystem.open_input_stream(path, **options)
+
+    monkeypatch.setattr(objects, "filesystem", RecordingReads)
     with pytest.raises(FetchLimitError, match="past its limit of 1048576 bytes"):
         fetch_repository(uri, tmp_path / "dest", budget=FetchBudget(max_bytes=MiB))
     assert downloads == [], "refused by its listed size, before a byte was asked for"

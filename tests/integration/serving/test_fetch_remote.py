@@ -228,3 +228,57 @@ def test_gcs_unusable_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "key.json"))
     with pytest.raises(FetchError, match="no usable Google Cloud credentials"):
         fetch_repository("gs://models/wine-1", tmp_path / "dest")
+
+
+def _put(filesystem: Any, source: Path, path: str) -> None:
+    with filesystem.open_output_stream(path, compression=None) as stream:
+        stream.write(source.read_bytes())
+
+
+@pytest.fixture
+def azure_container(azure_models: Any, packaged: Any, archive_dir: Path) -> str:
+    """Container `models` on Azurite with the repository under `wine-1/` and as an archive."""
+    for path in sorted(packaged[0].rglob("*")):
+        if path.is_file():
+            _put(azure_models, path, f"models/wine-1/{path.relative_to(packaged[0]).as_posix()}")
+    _put(azure_models, archive_dir / "models.tar.gz", "models/wine-1.tar.gz")
+    return "models"
+
+
+def test_azure_prefix_and_archive(azure_container: str, packaged: Any, tmp_path: Path) -> None:
+    digest = repository_sha256(packaged[0])
+    assert fetch_repository(f"az://{azure_container}/wine-1", tmp_path / "a", digest).sha256 == (
+        digest
+    )
+    assert repository_sha256(tmp_path / "a") == digest
+    archive = fetch_repository(f"az://{azure_container}/wine-1.tar.gz", tmp_path / "b", digest)
+    assert archive.sha256 == digest
+    with pytest.raises(ChecksumError):
+        fetch_repository(f"az://{azure_container}/wine-1/", tmp_path / "c", "d" * 64)
+    assert not (tmp_path / "c").exists()
+
+
+def test_azure_missing_objects(azure_container: str, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="holds no objects"):
+        fetch_repository(f"az://{azure_container}/no-such-model", tmp_path / "a")
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_repository(f"az://{azure_container}/no-such-model.tar.gz", tmp_path / "b")
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_repository("az://no-such-container/wine-1", tmp_path / "c")
+
+
+def test_azure_bad_credentials_never_show_the_key(
+    azure_container: str, azurite: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from support.azurite import connection_string
+
+    wrong_key = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk="
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite, wrong_key))
+    with pytest.raises(FetchError, match="refused access") as caught:
+        fetch_repository(f"az://{azure_container}/wine-1", tmp_path / "dest")
+    assert wrong_key not in str(caught.value)
+    assert "AZURE_STORAGE_ACCOUNT_KEY" in str(caught.value)
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    with pytest.raises(FetchError, match="AZURE_STORAGE_ACCOUNT_NAME"):
+        fetch_repository(f"az://{azure_container}/wine-1", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()

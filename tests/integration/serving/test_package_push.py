@@ -1,7 +1,7 @@
 """`modelship package --push URI` uploads the archive to S3 (moto, IAM auth on), GCS (the
-emulator), a file:// path or an http(s) server that accepts PUT, and prints a ModelDeployment
-whose uri, version and sha256 `modelship fetch` installs as is. A version is published once;
-a push that fails leaves nothing behind."""
+emulator), Azure Blob Storage (Azurite), a file:// path or an http(s) server that accepts
+PUT, and prints a ModelDeployment whose uri, version and sha256 `modelship fetch` installs
+as is. A version is published once; a push that fails leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -86,6 +86,12 @@ def test_push_to_gcs_round_trips_through_fetch(
     model_files: tuple[Path, Path], gcs_models: Any, tmp_path: Path
 ) -> None:
     assert_round_trip(model_files, tmp_path, "gs://models/pushed/churn-3.tar.gz")
+
+
+def test_push_to_azure_round_trips_through_fetch(
+    model_files: tuple[Path, Path], azure_models: Any, tmp_path: Path
+) -> None:
+    assert_round_trip(model_files, tmp_path, "az://models/pushed/churn-3.tar.gz")
 
 
 def test_push_to_a_file_uri_round_trips_through_fetch(

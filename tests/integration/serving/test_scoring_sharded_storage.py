@@ -1,9 +1,10 @@
 """A partitioned dataset in object storage (S3 on the moto server with IAM auth, GCS on the
-emulator) scored by shards that each run in their own pod: each index gets a fresh work
-directory, so the shard that publishes reads the others' committed chunks from beside the
-output. One shard crashes and is retried alone; nothing of the output is visible before the
-last shard commits; every output row is the model's prediction for its input row, exactly
-once; only the output, its drift report and its manifest remain."""
+emulator, Azure Blob Storage on Azurite) scored by shards that each run in their own pod:
+each index gets a fresh work directory, so the shard that publishes reads the others'
+committed chunks from beside the output. One shard crashes and is retried alone; nothing of
+the output is visible before the last shard commits; every output row is the model's
+prediction for its input row, exactly once; only the output, its drift report and its
+manifest remain."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from support.datasets import assert_predictions, write_dataset
 Store = tuple[str, Callable[[Path, str], None], Callable[[str], list[str]], Callable[..., None]]
 
 
-@pytest.fixture(params=["s3", "gs"])
+@pytest.fixture(params=["s3", "gs", "az"])
 def store(request: pytest.FixtureRequest) -> Store:
     """(bucket uri, upload(file, key), keys(prefix), download(key, file)) of a bucket."""
     if request.param == "s3":
@@ -39,6 +40,8 @@ def store(request: pytest.FixtureRequest) -> Store:
             s3_keys,
             lambda key, path: s3.download_file("lake", key, str(path)),
         )
+    if request.param == "az":
+        return azure_store(request.getfixturevalue("azure_models"))
     bucket = request.getfixturevalue("gcs_models")
     return (
         "gs://models",
@@ -46,6 +49,31 @@ def store(request: pytest.FixtureRequest) -> Store:
         lambda prefix: sorted(blob.name for blob in bucket.list_blobs(prefix=prefix)),
         lambda key, path: bucket.blob(key).download_to_filename(str(path)),
     )
+
+
+def azure_store(filesystem: Any) -> Store:
+    """Container `models` on Azurite, through a pyarrow filesystem of the account."""
+    from pyarrow.fs import FileSelector, FileType
+
+    def upload(path: Path, key: str) -> None:
+        with filesystem.open_output_stream(f"models/{key}", compression=None) as stream:
+            stream.write(path.read_bytes())
+
+    def keys(prefix: str) -> list[str]:
+        # Listed from the prefix's folder, as Azure lists by folder.
+        folder = f"models/{prefix}".rsplit("/", 1)[0]
+        listed = filesystem.get_file_info(FileSelector(folder, recursive=True))
+        return sorted(
+            info.path.split("/", 1)[1]
+            for info in listed
+            if info.type == FileType.File and info.path.startswith(f"models/{prefix}")
+        )
+
+    def download(key: str, path: Path) -> None:
+        with filesystem.open_input_stream(f"models/{key}", compression=None) as stream:
+            path.write_bytes(stream.read())
+
+    return "az://models", upload, keys, download
 
 
 @pytest.mark.parametrize(("fmt", "dataset_output"), [("csv", True), ("jsonl", False)])

@@ -122,7 +122,7 @@ def test_invalid_input_gives_one_line_per_problem(tmp_path: Path, runner: CliRun
         f"{m}: spec.batch[1].schedule: must be a cron schedule such as '0 2 * * *' (minute "
         "0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) or @daily, not 'hourly'",
         f"{m}: spec.batch[1].input.uri: must be a uri starting with s3://, gs://, "
-        "http(s)://, pvc://CLAIM (a claim's name) or file://, with no user info or query "
+        "az://, http(s)://, pvc://CLAIM (a claim's name) or file://, with no user info or query "
         "string (put a presigned URL in a Secret), not 'in.csv'",
         f"error: {path}: document 2: kind 'ConfigMap' is not rendered "
         "(expected ModelDeployment or RetrainJob)",

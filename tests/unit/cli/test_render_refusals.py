@@ -41,7 +41,7 @@ from support.custom_resources import MINIMAL_MODEL_DEPLOYMENT_YAML as HEAD
         (
             "  batch: [{name: n, schedule: '@daily', input: {uri: 'pvc:///x.csv'}, "
             "output: {uri: 's3://o/{date}.csv'}}]\n",
-            "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, http(s)://, "
+            "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, az://, http(s)://, "
             "pvc://CLAIM (a claim's name) or file://, with no user info or query string (put a "
             "presigned URL in a Secret), not 'pvc:///x.csv'",
         ),
@@ -49,7 +49,7 @@ from support.custom_resources import MINIMAL_MODEL_DEPLOYMENT_YAML as HEAD
             "  batch: [{name: n, schedule: '@daily', input: {uri: "
             "'https://b.s3.amazonaws.com/in.csv?X-Amz-Signature=abc'}, "
             "output: {uri: 's3://o/{date}.csv'}}]\n",
-            "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, http(s)://, "
+            "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, az://, http(s)://, "
             "pvc://CLAIM (a claim's name) or file://, with no user info or query string (put a "
             "presigned URL in a Secret), not 'https://b.s3.amazonaws.com/in.csv?X-Amz-Signature=abc'",
         ),

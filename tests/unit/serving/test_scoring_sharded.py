@@ -207,6 +207,22 @@ def test_sharded_dataset_on_s3_publishes_once_every_shard_is_committed(
     assert_predictions(pd.concat(parts, ignore_index=True), expected, mixed_classifier.model)
 
 
+def test_an_s3_prefix_without_a_final_slash_is_a_dataset(
+    churn_repo: Path, mixed_classifier: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = write_dataset(tmp_path / "in", ".parquet", [40, 25])
+    with in_process_s3(monkeypatch, tmp_path, "lake") as s3:
+        for path in sorted((tmp_path / "in").rglob("*")):
+            if path.is_file():
+                key = "events/" + path.relative_to(tmp_path / "in").as_posix()
+                s3.upload_file(str(path), "lake", key)
+        s3.put_object(Bucket="lake", Key="events.parquet.bak", Body=b"a sibling, not a file of it")
+        output = tmp_path / "out.parquet"
+        manifest = run_scoring(job(churn_repo, "s3://lake/events", str(output), rows_per_chunk=30))
+    assert manifest.rows_out == len(expected)
+    assert_predictions(pd.read_parquet(output), expected, mixed_classifier.model)
+
+
 def test_every_piece_is_in_exactly_one_shard() -> None:
     pieces = [Piece(f"f{n}", "x") for n in range(11)]
     for shards in (1, 2, 3, 4, 11, 16):
@@ -292,7 +308,7 @@ def test_a_crash_between_publishing_and_the_manifest_is_finished_by_any_shards_r
 
 
 def test_an_http_folder_is_no_dataset(churn_repo: Path, tmp_path: Path) -> None:
-    with pytest.raises(ScoringError, match="a dataset is a local folder or an s3:// or gs://"):
+    with pytest.raises(ScoringError, match="a dataset is a local folder or a prefix in s3://"):
         run_scoring(job(churn_repo, "https://example.invalid/exports/", str(tmp_path / "o.csv")))
 
 
