@@ -46,7 +46,12 @@ SCORES_OUTPUT = "probabilities"
 PREDICTION_OUTPUT = "prediction"
 # What the runner itself imports, pinned whatever the model holds.
 _RUNNER_LIBRARIES = ("numpy", "pandas", "joblib")
-_ONNX_TYPES = {"BYTES": TensorProto.STRING, "INT64": TensorProto.INT64, "FP32": TensorProto.FLOAT}
+_ONNX_TYPES = {
+    "BYTES": TensorProto.STRING,
+    "INT64": TensorProto.INT64,
+    "FP32": TensorProto.FLOAT,
+    "BOOL": TensorProto.BOOL,
+}
 
 
 def runner_source() -> Path:
@@ -145,7 +150,9 @@ class _Output:
 def _datatype(values: np.ndarray[Any, Any], method: str) -> str:
     if method == "predict" and values.dtype.kind in "iu":
         return "INT64"
-    if method == "predict" and values.dtype.kind in "OUSb":
+    if method == "predict" and values.dtype.kind == "b":
+        return "BOOL"  # as the original: True, not "True"
+    if method == "predict" and values.dtype.kind in "OUS":
         return "BYTES"
     return "FP32"
 

@@ -114,6 +114,8 @@ def predict(model: Any, columns: dict[str, Any], environment: dict[str, Any]) ->
             value = value.astype(str).astype(object)
         elif output["datatype"] == "INT64":
             value = value.astype(np.int64)
+        elif output["datatype"] == "BOOL":
+            value = value.astype(bool)
         else:
             value = value.astype(np.float32)
         if output["method"] != "predict" and value.ndim == 1:
