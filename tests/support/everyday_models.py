@@ -35,8 +35,9 @@ from sklearn.linear_model import (
     RidgeClassifier,
     SGDRegressor,
 )
-from sklearn.multioutput import MultiOutputRegressor
+from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -67,6 +68,8 @@ class EverydayCase:
     build: Callable[[], Fitted]
     outcome: str
     refusal: str | None = None
+    library: str | None = None
+    """The optional library (the boosting extra) it needs, if any."""
 
 
 def _frames(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -306,6 +309,49 @@ def _log_target() -> Any:
     return TransformedTargetRegressor(_scaled(Ridge()), func=np.log, inverse_func=np.exp)
 
 
+def _date_column_dropped() -> Fitted:
+    """The table keeps a date column the ColumnTransformer drops (remainder="drop")."""
+    train, held_out = _frames(61)
+    for frame in (train, held_out):
+        days = pd.to_timedelta(np.arange(len(frame)), unit="D")
+        frame["signup"] = pd.Timestamp("2024-01-01") + days
+    columns = [*NUMBERS, "city", "signup"]
+    pre = ColumnTransformer(
+        [("n", StandardScaler(), NUMBERS), ("c", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+    )
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _two_labels(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    return np.column_stack([(frame["age"] > 50).astype(int), (frame["visits"] > 4).astype(int)])
+
+
+def _boosting_on_categories(library: str) -> Fitted:
+    """LightGBM or XGBoost splitting a pandas 'category' column natively."""
+    train, held_out = _frames(65)
+    for frame in (train, held_out):
+        frame["city"] = frame["city"].astype("category")
+    columns = [*NUMBERS, "city"]
+    if library == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        model: Any = LGBMClassifier(n_estimators=20, verbose=-1)
+    else:
+        from xgboost import XGBClassifier
+
+        model = XGBClassifier(n_estimators=20, enable_categorical=True, tree_method="hist")
+    target = (_churn(train) == "churn").astype(int)
+    return Fitted(model.fit(train[columns], target), train[columns], held_out[columns])
+
+
+def _nearest_neighbors() -> Fitted:
+    from sklearn.neighbors import NearestNeighbors
+
+    train, held_out = _frames(77)
+    return Fitted(NearestNeighbors().fit(train[NUMBERS]), train[NUMBERS], held_out[NUMBERS])
+
+
 def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
     return EverydayCase(name, build, outcome)
 
@@ -403,5 +449,36 @@ CASES: list[EverydayCase] = [
         lambda: _numeric(make_pipeline(QuantileTransformer(n_quantiles=50), Ridge()), _spend),
         "fallback",
     ),
+    _case("date-column-the-model-drops", _date_column_dropped),
+    # Labels only: the probabilities are stacked output-first, not one row per input row.
+    _case(
+        "multi-output-classifier",
+        lambda: _numeric(MultiOutputClassifier(LogisticRegression()), _two_labels),
+    ),
+    _case(
+        "random-forest-two-labels",
+        lambda: _numeric(RandomForestClassifier(10, random_state=0), _two_labels),
+    ),
+    # Distance-weighted votes: skl2onnx's labels differ from scikit-learn's on the sample.
+    _case(
+        "knn-distance-weighted",
+        lambda: _numeric(_scaled(KNeighborsClassifier(4, weights="distance")), _churn),
+        "fallback",
+    ),
+    EverydayCase(
+        "lightgbm-native-category",
+        lambda: _boosting_on_categories("lightgbm"),
+        "fallback",
+        library="lightgbm",
+    ),
+    EverydayCase(
+        "xgboost-native-category",
+        lambda: _boosting_on_categories("xgboost"),
+        "fallback",
+        library="xgboost",
+    ),
     EverydayCase("dbscan-no-predict", _dbscan, "refused", "has no predict method"),
+    EverydayCase(
+        "nearest-neighbors-no-predict", _nearest_neighbors, "refused", "has no predict method"
+    ),
 ]

@@ -325,6 +325,11 @@ ZOO: list[ZooCase] = [
     ZooCase("lightgbm-in-pipeline", _lightgbm_in_pipeline, "lightgbm"),
     ZooCase("catboost-classifier", _catboost_classifier, "catboost"),
     ZooCase("catboost-regressor", _catboost_regressor, "catboost"),
+    # A bool label (cast back from skl2onnx's int64) and exact vote ties among 20 trees.
+    ZooCase(
+        "random-forest-bool-label",
+        lambda: _numeric(RandomForestClassifier(20, random_state=0), lambda f: f["age"] > 45),
+    ),
     # skl2onnx's pipeline parser gave LinearSVC a zipmap option it lacks; converted now.
     ZooCase(
         "linear-svc-after-scaler-mixed",
@@ -365,6 +370,7 @@ SERVED_BY_TRITON = [
     "log-transform-then-ridge",
     "linear-svc-after-scaler-mixed",
     "label-spreading",
+    "random-forest-bool-label",
 ]
 
 
@@ -399,6 +405,6 @@ def assert_answers_like_original(
     if metadata.task == "regression":
         np.testing.assert_allclose(first.reshape(predicted.shape), predicted, rtol=1e-3, atol=1e-4)
         return
-    assert first.reshape(-1).astype(str).tolist() == predicted.astype(str).tolist()
+    assert first.reshape(-1).astype(str).tolist() == predicted.reshape(-1).astype(str).tolist()
     if "predict_proba" in expected and "probabilities" in outputs:
         np.testing.assert_allclose(outputs["probabilities"], expected["predict_proba"], atol=1e-4)

@@ -23,7 +23,11 @@ from modelship_serving.packaging.boosting import (
     register_converters,
     with_plain_xgboost_features,
 )
-from modelship_serving.packaging.labels import with_original_label_type, with_vote_tie_label
+from modelship_serving.packaging.labels import (
+    with_labels_only,
+    with_original_label_type,
+    with_vote_tie_label,
+)
 from modelship_serving.packaging.precision import (
     Precision,
     splits_float32,
@@ -277,7 +281,7 @@ def convert_sklearn_model(
             " listed by skl2onnx.supported_converters(), XGBoost and LightGBM"
         )
     converted = _named_like_modelship(converted, schema, task)
-    if task == "classification":
+    if task == "classification" and not with_labels_only(converted, model):
         with_vote_tie_label(converted, model, final_estimator(model), LABEL_OUTPUT, SCORES_OUTPUT)
         with_original_label_type(converted, model, LABEL_OUTPUT)
         onnx.checker.check_model(converted)

@@ -9,6 +9,8 @@ the graph adds them in float32, where the same tie ends a few ulps apart and the
 wins. Its label is recomputed from the probabilities the graph gives: the first class whose
 probability is within ``VOTE_TIE_TOLERANCE`` of the highest, the tie-break scikit-learn makes.
 The probabilities themselves are unchanged and still checked at the parity tolerance.
+
+A multi-output classifier ships its labels only ([rows, outputs]); see with_labels_only.
 """
 
 from __future__ import annotations
@@ -111,6 +113,16 @@ def with_original_label_type(converted: onnx.ModelProto, model: Any, label: str)
     produced = _detach_output(graph, label)
     graph.node.append(helper.make_node("Cast", [produced], [label], to=target))
     _retype_output(graph, label, target)
+
+
+def with_labels_only(converted: onnx.ModelProto, model: Any) -> bool:
+    """Keep only the label output of a multi-output classifier (``classes_`` a list): its
+    probabilities are stacked output-first ([outputs, rows, classes], or a sequence), no
+    tensor Triton can batch by row. True when it was one."""
+    if not isinstance(getattr(model, "classes_", None), list):
+        return False
+    del converted.graph.output[1:]
+    return True
 
 
 def _with_default_opset(converted: onnx.ModelProto) -> None:

@@ -372,7 +372,7 @@ def _from_sklearn(
     classes_attr = getattr(model, "classes_", None)
     classes = (
         None
-        if classes_attr is None
+        if classes_attr is None or isinstance(classes_attr, list)  # a list per output
         else [c.item() if hasattr(c, "item") else c for c in classes_attr]
     )
     try:

@@ -81,6 +81,8 @@ def run_onnx(
 
 
 def _sklearn_scores(model: Any, frame: pd.DataFrame | pd.Series) -> np.ndarray[Any, Any] | None:
+    if isinstance(getattr(model, "classes_", None), list):
+        return None  # a multi-output classifier ships its labels only
     for method in ("predict_proba", "decision_function"):
         if hasattr(model, method):
             try:
@@ -128,7 +130,9 @@ def check_parity(
     inputs = model_inputs(model, frame, schema.column_names())
     expected_prediction = original_predictions(model, inputs)
     outputs = served(frame)
-    output_values = list(outputs.values())
+    output_values = [
+        np.asarray(value) if isinstance(value, list) else value for value in outputs.values()
+    ]
     problems: list[str] = []
     first = output_values[0]
     if first.shape[:1] != (len(frame),) or first.size != expected_prediction.size:
@@ -138,6 +142,14 @@ def check_parity(
             f" of shape {list(first.shape)} for {len(frame)} rows, the original"
             f" {list(expected_prediction.shape)}; nothing was written"
         )
+    for name, value in zip(outputs, output_values, strict=True):
+        if value.shape[:1] != (len(frame),):
+            # Triton batches by the first axis: anything else would be split across rows.
+            raise ParityError(
+                f"the packaged model's output {name!r} is not one row per input row (shape"
+                f" {list(value.shape)} for {len(frame)} rows), which Triton cannot serve;"
+                " nothing was written"
+            )
     max_difference = 0.0
     labels_compared = False
     scores_compared = False
