@@ -450,6 +450,10 @@ CASES: list[EverydayCase] = [
         "fallback",
     ),
     _case("date-column-the-model-drops", _date_column_dropped),
+    _case(
+        "passthrough-step",
+        lambda: _numeric(Pipeline([("scale", "passthrough"), ("reg", Ridge())]), _spend),
+    ),
     # Labels only: the probabilities are stacked output-first, not one row per input row.
     _case(
         "multi-output-classifier",
@@ -482,3 +486,7 @@ CASES: list[EverydayCase] = [
         "nearest-neighbors-no-predict", _nearest_neighbors, "refused", "has no predict method"
     ),
 ]
+
+# Served by the real Triton binary too (tests/integration/serving): labels of two outputs
+# per row, a fallback rebuilding a 'category' column, a vote-tie label of a forest.
+SERVED_BY_TRITON = ["multi-output-classifier", "lightgbm-native-category", "extra-trees-classifier"]

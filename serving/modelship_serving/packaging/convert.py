@@ -136,11 +136,23 @@ def _without_flattened_votes(model: Any) -> None:
             part.flatten_transform = False
 
 
+def _without_identity_steps(model: Any) -> None:
+    """Drop the "passthrough" (or None) steps of the Pipelines in ``model`` (a copy), as a grid
+    search over steps leaves them: they are the identity, and skl2onnx reads every step as an
+    estimator."""
+    for part in _fitted_parts(model):
+        steps = getattr(part, "steps", None)
+        if isinstance(steps, list) and len(steps) > 1:
+            kept = [step for step in steps[:-1] if step[1] not in (None, "passthrough")]
+            part.steps = [*kept, steps[-1]]
+
+
 def _prepared(model: Any) -> Any:
     """A copy of ``model`` the converters can read; the user's model is never changed."""
     patched = copy.deepcopy(model)
     _with_string_missing_values(patched)
     _without_flattened_votes(patched)
+    _without_identity_steps(patched)
     with_plain_xgboost_features(patched, _fitted_parts(patched))
     return patched
 
