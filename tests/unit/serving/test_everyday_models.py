@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import joblib
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from modelship.cli import main
-from modelship_serving.metadata import ModelMetadata
+from modelship_serving.errors import ParityError
+from modelship_serving.metadata import InputSchema, ModelMetadata
 from modelship_serving.packaging.fallback import PickledScorer
-from modelship_serving.packaging.parity import onnx_session, run_onnx
+from modelship_serving.packaging.parity import check_parity, onnx_session, run_onnx
+from modelship_serving.packaging.schema import schema_from_sample
 from support import model_zoo
 from support.everyday_models import CASES
 
@@ -67,3 +72,30 @@ def test_everyday_model_ships_like_the_original_or_is_refused_in_one_line(
         outputs = run_onnx(session, fitted.held_out, metadata.input_schema)
     expected = model_zoo.expected_answers(fitted.model, fitted.held_out)
     model_zoo.assert_answers_like_original(metadata, outputs, expected)
+
+
+def _bool_label_model() -> tuple[Any, pd.DataFrame, InputSchema]:
+    fitted = CASE_BY_NAME["bool-label"].build()
+    schema = schema_from_sample(fitted.sample, list(fitted.sample.columns))
+    return fitted.model, fitted.sample, schema
+
+
+def test_parity_refuses_labels_of_another_kind_even_when_equal_as_numbers() -> None:
+    model, sample, schema = _bool_label_model()
+
+    def served(frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        return {"label": model.predict(frame).astype(np.int64)}  # True served as 1
+
+    with pytest.raises(ParityError, match="gives numeric labels, the original bool"):
+        check_parity(model, served, sample, schema, "classification")
+
+
+def test_parity_refuses_an_output_that_is_not_one_row_per_input_row() -> None:
+    model, sample, schema = _bool_label_model()
+
+    def served(frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        stacked = np.stack([model.predict_proba(frame)] * 2)  # [outputs, rows, classes]
+        return {"label": model.predict(frame), "probabilities": stacked}
+
+    with pytest.raises(ParityError, match="'probabilities' is not one row per input row"):
+        check_parity(model, served, sample, schema, "classification")
