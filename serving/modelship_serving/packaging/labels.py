@@ -67,6 +67,8 @@ def with_vote_tie_label(
     outputs = [output.name for output in graph.output]
     if classes is None or not _votes(estimator) or outputs[:2] != [label, scores]:
         return
+    scores_type = next(output for output in graph.output if output.name == scores).type
+    score_type = helper.tensor_dtype_to_np_dtype(scores_type.tensor_type.elem_type)
     names = {
         key: f"modelship_tie_{key}"
         for key in ("classes", "max", "tolerance", "floor", "below", "near", "near_f", "index")
@@ -80,7 +82,7 @@ def with_vote_tie_label(
     graph.initializer.extend(
         [
             numpy_helper.from_array(values, names["classes"]),
-            numpy_helper.from_array(np.array(VOTE_TIE_TOLERANCE, np.float32), names["tolerance"]),
+            numpy_helper.from_array(np.array(VOTE_TIE_TOLERANCE, score_type), names["tolerance"]),
         ]
     )
     nodes = [
