@@ -13,6 +13,9 @@ fallback's model.py on the pickle (a ceiling of what Triton can serve, which add
 batching costs); then, for one model per path, the rows/s the real Triton serves over gRPC.
 
     PYTHONPATH=tests .venv/bin/python hack/bench/families_bench.py
+    PYTHONPATH=tests .venv/bin/python hack/bench/families_bench.py --everyday
+
+(--everyday: the same figures, without Triton, for tests/support/everyday_models.py.)
 
 (tests/support holds the models; PYTHONPATH=tests makes it importable as `support`.)
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -199,7 +203,7 @@ SERVED_PER_PATH = {
     "random-forest-after-scaler-timestamps": "float64 retry",
     "torch-export-mlp": "ONNX file ([N, k] input, --classes)",
     "torch-mlp-classifier-torchscript": "PyTorch network (ONNX export)",
-    "linear-svc-after-scaler-mixed": "fallback (pinned pickle)",
+    "label-spreading": "fallback (pinned pickle)",
     "log-transform-then-ridge": "fallback (pinned pickle)",
 }
 
@@ -242,12 +246,17 @@ def triton_throughput(zoo: Any, work: Path) -> None:
 
 def main() -> None:
     zoo = model_zoo
+    everyday = "--everyday" in sys.argv[1:]
     cases: list[tuple[str, Callable[[], Any] | None, str | None]] = [
         (case.name, case.build, case.library) for case in zoo.ZOO
     ]
     cases.append(("torch-export-mlp", None, None))
     cases += [(name, None, "torch") for name in TORCH_NETWORKS]
     cases += [(name, build, None) for name, build in extra_cases(zoo)]
+    if everyday:
+        from support import everyday_models
+
+        cases = [(case.name, case.build, None) for case in everyday_models.CASES]
     print("| model | shipped | packaging s | in-process rows/s (64-row batches) |")
     print("| --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as work:
@@ -259,7 +268,8 @@ def main() -> None:
             throughput = figures.get("rows_per_second")
             shown = f"{throughput:,.0f}" if throughput else ""
             print(f"| {name} | {figures['path']} | {figures['seconds']:.2f} | {shown} |")
-        triton_throughput(zoo, Path(work))
+        if not everyday:
+            triton_throughput(zoo, Path(work))
 
 
 if __name__ == "__main__":

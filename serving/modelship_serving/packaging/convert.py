@@ -23,6 +23,11 @@ from modelship_serving.packaging.boosting import (
     register_converters,
     with_plain_xgboost_features,
 )
+from modelship_serving.packaging.labels import (
+    with_labels_only,
+    with_original_label_type,
+    with_vote_tie_label,
+)
 from modelship_serving.packaging.precision import (
     Precision,
     splits_float32,
@@ -121,10 +126,33 @@ def _with_string_missing_values(model: Any) -> None:
             part.missing_values = MISSING_CATEGORY
 
 
+def _without_flattened_votes(model: Any) -> None:
+    """skl2onnx converts a VotingClassifier only with ``flatten_transform`` off (the default
+    is on); the option shapes ``transform`` alone, not ``predict`` nor ``predict_proba``."""
+    from sklearn.ensemble import VotingClassifier
+
+    for part in _fitted_parts(model):
+        if isinstance(part, VotingClassifier):
+            part.flatten_transform = False
+
+
+def _without_identity_steps(model: Any) -> None:
+    """Drop the "passthrough" (or None) steps of the Pipelines in ``model`` (a copy), as a grid
+    search over steps leaves them: they are the identity, and skl2onnx reads every step as an
+    estimator."""
+    for part in _fitted_parts(model):
+        steps = getattr(part, "steps", None)
+        if isinstance(steps, list) and len(steps) > 1:
+            kept = [step for step in steps[:-1] if step[1] not in (None, "passthrough")]
+            part.steps = [*kept, steps[-1]]
+
+
 def _prepared(model: Any) -> Any:
     """A copy of ``model`` the converters can read; the user's model is never changed."""
     patched = copy.deepcopy(model)
     _with_string_missing_values(patched)
+    _without_flattened_votes(patched)
+    _without_identity_steps(patched)
     with_plain_xgboost_features(patched, _fitted_parts(patched))
     return patched
 
@@ -228,15 +256,20 @@ def convert_sklearn_model(
         # (e.g. LinearSVC) already give plain score tensors.
         option_sets: list[dict[int, dict[str, Any]]] = [_text_options(variant)]
         if task == "classification":
-            no_zipmap = {id(final_estimator(variant)): {"zipmap": False}}
-            option_sets.insert(0, {**option_sets[0], **no_zipmap})
+            final = id(final_estimator(variant))
+            option_sets = [
+                {**option_sets[0], final: {"zipmap": False}},
+                # No zipmap option (LinearSVC has none): an entry of its own all the same, or
+                # skl2onnx's pipeline parser gives the final classifier zipmap=True.
+                {**option_sets[0], final: {}},
+            ]
         for initial_types, joined in input_layouts:
             for options in option_sets:
                 try:
                     converted = convert_sklearn(
                         variant,
                         initial_types=initial_types,
-                        options=options,
+                        options=copy.deepcopy(options),  # skl2onnx adds to it
                         target_opset=TARGET_OPSET,
                     )
                 except Exception as error:
@@ -259,7 +292,12 @@ def convert_sklearn_model(
             " (ColumnTransformer, scalers, encoders, imputers), the classifiers/regressors"
             " listed by skl2onnx.supported_converters(), XGBoost and LightGBM"
         )
-    return _named_like_modelship(converted, schema, task)
+    converted = _named_like_modelship(converted, schema, task)
+    if task == "classification" and not with_labels_only(converted, model):
+        with_vote_tie_label(converted, model, final_estimator(model), LABEL_OUTPUT, SCORES_OUTPUT)
+        with_original_label_type(converted, model, LABEL_OUTPUT)
+        onnx.checker.check_model(converted)
+    return converted
 
 
 def _named_like_modelship(

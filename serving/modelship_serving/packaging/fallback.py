@@ -32,8 +32,8 @@ import onnx
 import pandas as pd
 from onnx import TensorProto, helper
 
-from modelship_serving.errors import PackagingError, UnsupportedModelError
-from modelship_serving.metadata import InputSchema, ModelMetadata
+from modelship_serving.errors import PackagingError, UnsupportedModelError, one_line
+from modelship_serving.metadata import InputColumn, InputSchema, ModelMetadata
 from modelship_serving.packaging.parity import takes_text_series
 from modelship_serving.packaging.schema import frame_to_feeds
 from modelship_serving.triton import pickle_python_model
@@ -46,7 +46,12 @@ SCORES_OUTPUT = "probabilities"
 PREDICTION_OUTPUT = "prediction"
 # What the runner itself imports, pinned whatever the model holds.
 _RUNNER_LIBRARIES = ("numpy", "pandas", "joblib")
-_ONNX_TYPES = {"BYTES": TensorProto.STRING, "INT64": TensorProto.INT64, "FP32": TensorProto.FLOAT}
+_ONNX_TYPES = {
+    "BYTES": TensorProto.STRING,
+    "INT64": TensorProto.INT64,
+    "FP32": TensorProto.FLOAT,
+    "BOOL": TensorProto.BOOL,
+}
 
 
 def runner_source() -> Path:
@@ -145,7 +150,9 @@ class _Output:
 def _datatype(values: np.ndarray[Any, Any], method: str) -> str:
     if method == "predict" and values.dtype.kind in "iu":
         return "INT64"
-    if method == "predict" and values.dtype.kind in "OUSb":
+    if method == "predict" and values.dtype.kind == "b":
+        return "BOOL"  # as the original: True, not "True"
+    if method == "predict" and values.dtype.kind in "OUS":
         return "BYTES"
     return "FP32"
 
@@ -157,8 +164,8 @@ def _outputs(model: Any, inputs: Any, task: str) -> list[_Output]:
     label = task == "classification" or (task == "unknown" and datatype != "FP32")
     width = predicted.shape[1] if predicted.ndim == 2 else None
     outputs = [_Output(LABEL_OUTPUT if label else PREDICTION_OUTPUT, "predict", datatype, width)]
-    if task != "classification":
-        return outputs
+    if task != "classification" or isinstance(getattr(model, "classes_", None), list):
+        return outputs  # a multi-output classifier: labels only, as when converted
     for method in ("predict_proba", "decision_function"):
         if not hasattr(model, method):
             continue
@@ -193,6 +200,18 @@ def _signature(schema: InputSchema, outputs: list[_Output]) -> onnx.ModelProto:
     return helper.make_model(helper.make_graph([], "modelship_pickled_model", inputs, values))
 
 
+def _pinned_column(column: InputColumn, inputs: Any) -> dict[str, Any]:
+    """What the runner needs to rebuild ``column`` as the model was fitted on it: a pandas
+    'category' column keeps its categories, in order (their codes are what LightGBM and
+    XGBoost split on, and they refuse other categories)."""
+    pinned = column.model_dump(include={"name", "tensor_name", "kind", "source_dtype"})
+    if isinstance(inputs, pd.DataFrame) and isinstance(
+        inputs[column.name].dtype, pd.CategoricalDtype
+    ):
+        pinned["categories"] = inputs[column.name].cat.categories.tolist()
+    return pinned
+
+
 @dataclass(frozen=True)
 class PickledModel:
     """What the fallback writes, before it is written."""
@@ -206,10 +225,7 @@ def pickled_model(model: Any, inputs: Any, schema: InputSchema, task: str) -> Pi
     environment = pinned_environment(model)
     outputs = _outputs(model, inputs, task)
     environment |= {
-        "columns": [
-            column.model_dump(include={"name", "tensor_name", "kind", "source_dtype"})
-            for column in schema.columns
-        ],
+        "columns": [_pinned_column(column, inputs) for column in schema.columns],
         "text_series": takes_text_series(model),
         "outputs": [
             {"name": output.name, "method": output.method, "datatype": output.datatype}
@@ -257,7 +273,13 @@ def served_runner(version_dir: Path) -> Callable[[Feeds], Feeds]:
         raise PackagingError(str(error)) from error
 
     def predict(feeds: Feeds) -> Feeds:
-        answers: Feeds = runner.predict(model, feeds, environment)
+        try:
+            answers: Feeds = runner.predict(model, feeds, environment)
+        except Exception as error:  # the model's own code: anything at all
+            raise PackagingError(
+                f"the pickled model fails on rows as Triton's python backend hands them over"
+                f" ({type(error).__name__}: {one_line(error)}); it could not be served either"
+            ) from error
         return answers
 
     return predict

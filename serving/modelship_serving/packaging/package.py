@@ -49,6 +49,7 @@ from modelship_serving.packaging import pytorch
 from modelship_serving.packaging.boosting import is_catboost
 from modelship_serving.packaging.convert import (
     convert_sklearn_model,
+    final_estimator,
     model_task,
     with_per_column_inputs,
 )
@@ -64,6 +65,7 @@ from modelship_serving.packaging.parity import (
     DEFAULT_ABSOLUTE_TOLERANCE,
     DEFAULT_RELATIVE_TOLERANCE,
     PARITY_FAILED,
+    GraphRunError,
     check_parity,
     model_inputs,
     onnx_session,
@@ -356,6 +358,12 @@ def _from_sklearn(
     """Converted with parity; else, when allowed, the pinned pickle (parity checked later,
     on what is written)."""
     estimator = f"{type(model).__module__}.{type(model).__qualname__}"
+    if not hasattr(model, "predict"):
+        raise UnsupportedModelError(
+            f"{type(final_estimator(model)).__name__} has no predict method: it labels only the"
+            " rows it was fitted on, so there is nothing to serve for new rows; package a model"
+            " that predicts (for clusters: KMeans, or a classifier trained on the cluster labels)"
+        )
     schema = schema_from_sample(sample, sklearn_input_columns(model, sample))
     # The original must take the sample first: a type problem is the sample's, not skl2onnx's.
     inputs = model_inputs(model, sample, schema.column_names())
@@ -364,7 +372,7 @@ def _from_sklearn(
     classes_attr = getattr(model, "classes_", None)
     classes = (
         None
-        if classes_attr is None
+        if classes_attr is None or isinstance(classes_attr, list)  # a list per output
         else [c.item() if hasattr(c, "item") else c for c in classes_attr]
     )
     try:
@@ -500,6 +508,15 @@ def _convert_with_parity(
                 absolute_tolerance,
                 relative_tolerance,
             )
+        except GraphRunError as failure:
+            error: PackagingError = UnsupportedModelError(
+                f"the graph skl2onnx converted fails on the sample in {precision} ({failure})"
+            )
+            if float32_failure is None:
+                raise error from failure
+            raise ParityError(
+                f"{float32_failure}; the float64 retry failed too: {error}"
+            ) from failure
         except ParityError as failure:
             if float32_failure is None:
                 float32_failure = failure

@@ -25,11 +25,15 @@ _ROWS_SHOWN = 10
 PARITY_FAILED = "the packaged model does not match the original on the sample; nothing was written"
 
 
+class GraphRunError(SampleError):
+    """The ONNX graph failed on the sample (for a converted model: the converter's fault)."""
+
+
 def onnx_session(model: onnx.ModelProto | bytes) -> ort.InferenceSession:
     """An onnxruntime CPU session for ``model``, or a one-line PackagingError."""
     payload = model if isinstance(model, bytes) else model.SerializeToString()
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: a failure is reported in one line instead
     try:
         return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
     except Exception as error:
@@ -72,11 +76,13 @@ def run_onnx(
     try:
         values = session.run(None, feeds)
     except Exception as error:
-        raise SampleError(f"the ONNX model failed on the sample: {error}") from error
+        raise GraphRunError(f"the ONNX model failed on the sample: {one_line(error)}") from error
     return {output.name: value for output, value in zip(session.get_outputs(), values, strict=True)}
 
 
 def _sklearn_scores(model: Any, frame: pd.DataFrame | pd.Series) -> np.ndarray[Any, Any] | None:
+    if isinstance(getattr(model, "classes_", None), list):
+        return None  # a multi-output classifier ships its labels only
     for method in ("predict_proba", "decision_function"):
         if hasattr(model, method):
             try:
@@ -84,6 +90,12 @@ def _sklearn_scores(model: Any, frame: pd.DataFrame | pd.Series) -> np.ndarray[A
             except (AttributeError, NotImplementedError):
                 continue
     return None
+
+
+def _label_kind(labels: np.ndarray[Any, Any]) -> str:
+    if labels.dtype.kind == "b":
+        return "bool"
+    return "text" if labels.dtype.kind in "OUS" else "numeric"
 
 
 def original_predictions(model: Any, inputs: pd.DataFrame | pd.Series) -> np.ndarray[Any, Any]:
@@ -118,7 +130,9 @@ def check_parity(
     inputs = model_inputs(model, frame, schema.column_names())
     expected_prediction = original_predictions(model, inputs)
     outputs = served(frame)
-    output_values = list(outputs.values())
+    output_values = [
+        np.asarray(value) if isinstance(value, list) else value for value in outputs.values()
+    ]
     problems: list[str] = []
     first = output_values[0]
     if first.shape[:1] != (len(frame),) or first.size != expected_prediction.size:
@@ -128,6 +142,14 @@ def check_parity(
             f" of shape {list(first.shape)} for {len(frame)} rows, the original"
             f" {list(expected_prediction.shape)}; nothing was written"
         )
+    for name, value in zip(outputs, output_values, strict=True):
+        if value.shape[:1] != (len(frame),):
+            # Triton batches by the first axis: anything else would be split across rows.
+            raise ParityError(
+                f"the packaged model's output {name!r} is not one row per input row (shape"
+                f" {list(value.shape)} for {len(frame)} rows), which Triton cannot serve;"
+                " nothing was written"
+            )
     max_difference = 0.0
     labels_compared = False
     scores_compared = False
@@ -166,7 +188,14 @@ def check_parity(
         labels_compared = True
         actual_labels = output_values[0].reshape(-1)
         expected_labels = expected_prediction.reshape(-1)
-        if actual_labels.dtype.kind in "OUS" or expected_labels.dtype.kind in "OUS":
+        kinds = _label_kind(actual_labels), _label_kind(expected_labels)
+        if kinds[0] != kinds[1]:
+            # True and 1 compare equal, yet a client would get 1 where the notebook says True.
+            problems.append(
+                f"labels: the packaged model gives {kinds[0]} labels, the original {kinds[1]}"
+            )
+            equal = np.ones(len(actual_labels), dtype=bool)
+        elif kinds[0] == "text":
             equal = actual_labels.astype(str) == expected_labels.astype(str)
         else:
             equal = actual_labels == expected_labels

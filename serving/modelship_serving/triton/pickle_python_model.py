@@ -79,7 +79,13 @@ def _column(array: Any, column: dict[str, Any]) -> Any:
     import pandas as pd
 
     if column["kind"] == "categorical":
-        return pd.Series(_text(array), dtype=object)
+        values = _text(array)
+        categories = column.get("categories")
+        if categories is not None:  # a pandas 'category' column: its training categories
+            by_text = {str(category): category for category in categories}
+            labelled = [None if value is None else by_text.get(value, value) for value in values]
+            return pd.Series(pd.Categorical(labelled, categories=categories))
+        return pd.Series(values, dtype=object)
     series = pd.Series(array.reshape(-1))
     try:  # the training dtype (int, bool) where the values allow it
         return series.astype(column["source_dtype"])
@@ -114,6 +120,8 @@ def predict(model: Any, columns: dict[str, Any], environment: dict[str, Any]) ->
             value = value.astype(str).astype(object)
         elif output["datatype"] == "INT64":
             value = value.astype(np.int64)
+        elif output["datatype"] == "BOOL":
+            value = value.astype(bool)
         else:
             value = value.astype(np.float32)
         if output["method"] != "predict" and value.ndim == 1:

@@ -22,7 +22,7 @@ from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from support import model_zoo
+from support import everyday_models, model_zoo
 from support.http_servers import wait_for_port
 from support.sklearn_models import churn_classifier, mixed_frame, spend_regressor
 
@@ -59,9 +59,9 @@ MODEL_ZOO = model_zoo  # also what test_triton_model_zoo.py parametrizes over
 
 
 def _package_zoo(work: Path, repository: Path) -> dict[str, ServedModel]:
-    cases = {case.name: case for case in MODEL_ZOO.ZOO}
+    cases = {case.name: case for case in [*MODEL_ZOO.ZOO, *everyday_models.CASES]}
     served: dict[str, ServedModel] = {}
-    for name in MODEL_ZOO.SERVED_BY_TRITON:
+    for name in [*MODEL_ZOO.SERVED_BY_TRITON, *everyday_models.SERVED_BY_TRITON]:
         library = cases[name].library
         if library is not None and importlib.util.find_spec(library) is None:
             continue  # the boosting extra is absent; the test of that model skips

@@ -3,6 +3,7 @@ by the real Triton binary answer over HTTP and gRPC like the original on held-ou
 forest shipped by the float64 retry (FP64 inputs), TF-IDF text (no en_US locale needed),
 gradient boosting with gaps, anomaly detection, clustering, a multi-output regressor, kNN,
 XGBoost, LightGBM and CatBoost, models shipped by the pinned pickle fallback (python backend),
+a multi-output classifier (labels only), LightGBM on a pandas 'category' column (fallback),
 a torch.onnx.export-style network packaged with --classes, and PyTorch networks packaged from
 a TorchScript file (a classifier, with --classes) and a pickled module (a regressor)."""
 
@@ -15,14 +16,15 @@ import numpy as np
 import pytest
 from modelship_serving.triton.client import TritonProtocol, infer_frame
 from modelship_serving.triton.server import TritonServer
+from support import everyday_models
 from support import model_zoo as zoo
 
 pytestmark = pytest.mark.triton
 
-LIBRARIES = {case.name: case.library for case in zoo.ZOO}
+LIBRARIES = {case.name: case.library for case in [*zoo.ZOO, *everyday_models.CASES]}
 
 
-@pytest.mark.parametrize("name", zoo.SERVED_BY_TRITON)
+@pytest.mark.parametrize("name", [*zoo.SERVED_BY_TRITON, *everyday_models.SERVED_BY_TRITON])
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_served_zoo_model_answers_like_the_original(
     name: str, protocol: TritonProtocol, packaged: Any, triton: TritonServer
@@ -35,14 +37,8 @@ def test_served_zoo_model_answers_like_the_original(
     url = triton.endpoints.http if protocol == "http" else triton.endpoints.grpc
     outputs = infer_frame(url, served.metadata, served.held_out, protocol)
     expected = zoo.expected_answers(served.original, served.held_out)
-    first = outputs[served.metadata.outputs[0].name]
-    predicted = expected["predict"]
-    if served.metadata.task == "regression":
-        np.testing.assert_allclose(first.reshape(predicted.shape), predicted, rtol=1e-3, atol=1e-4)
-        return
-    assert first.reshape(-1).astype(str).tolist() == predicted.astype(str).tolist()
-    if "predict_proba" in expected and "probabilities" in outputs:
-        np.testing.assert_allclose(outputs["probabilities"], expected["predict_proba"], atol=1e-4)
+    in_order = {spec.name: outputs[spec.name] for spec in served.metadata.outputs}
+    zoo.assert_answers_like_original(served.metadata, in_order, expected)
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from modelship.cli import main
 from modelship_serving.errors import PackagingError, ParityError, UnsupportedModelError
-from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging import boosting
 from modelship_serving.packaging import package as package_module
 from modelship_serving.packaging.fallback import PickledScorer
@@ -34,20 +32,6 @@ SHIPPED_BY_FLOAT64_RETRY = {"random-forest-after-scaler-timestamps"}
 
 def missing(library: str | None) -> bool:
     return library is not None and importlib.util.find_spec(library) is None
-
-
-def assert_answers_like_original(
-    metadata: ModelMetadata, outputs: dict[str, Any], expected: dict[str, Any]
-) -> None:
-    first = next(iter(outputs.values()))
-    predicted = expected["predict"]
-    assert first.shape[0] == len(predicted)
-    if metadata.task == "regression":
-        np.testing.assert_allclose(first.reshape(predicted.shape), predicted, rtol=1e-3, atol=1e-4)
-        return
-    assert first.reshape(-1).astype(str).tolist() == predicted.astype(str).tolist()
-    if "predict_proba" in expected and "probabilities" in outputs:
-        np.testing.assert_allclose(outputs["probabilities"], expected["predict_proba"], atol=1e-4)
 
 
 @pytest.mark.parametrize("case_name", list(CASES))
@@ -71,7 +55,7 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
         assert metadata.fallback_reason
         scorer = PickledScorer(result.model_dir / metadata.model_file, metadata)
         expected = zoo.expected_answers(fitted.model, fitted.held_out)
-        assert_answers_like_original(metadata, scorer.score(fitted.held_out), expected)
+        zoo.assert_answers_like_original(metadata, scorer.score(fitted.held_out), expected)
         return
     assert metadata.source_format == "sklearn"
     expected_precision = "float64" if case_name in SHIPPED_BY_FLOAT64_RETRY else "float32"
@@ -83,7 +67,7 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
     assert set(numeric) <= {"FP64" if expected_precision == "float64" else "FP32"}
     session = onnx_session((result.model_dir / "1/model.onnx").read_bytes())
     outputs = run_onnx(session, fitted.held_out, metadata.input_schema)
-    assert_answers_like_original(
+    zoo.assert_answers_like_original(
         metadata, outputs, zoo.expected_answers(fitted.model, fitted.held_out)
     )
 

@@ -1,0 +1,492 @@
+"""More everyday models and inputs a new user brings to `modelship package`, beyond
+tests/support/model_zoo.py: other linear models and ensembles, encoders fed categories they
+never saw, imputers on text, labels that are bools or integers not 0..n-1, integer, bool and
+pandas 'category' columns, column names with spaces, dots and accents, one feature, a model
+fitted on a numpy array, target transforms, multi-output wrappers and a 200-column table.
+Each is small and seeded; its held-out rows hold what a notebook's next batch would
+(unseen categories, gaps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.ensemble import (
+    AdaBoostClassifier,
+    AdaBoostRegressor,
+    BaggingClassifier,
+    ExtraTreesClassifier,
+    RandomForestClassifier,
+    StackingClassifier,
+    VotingClassifier,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import (
+    ElasticNet,
+    Lasso,
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+    SGDRegressor,
+)
+from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    KBinsDiscretizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    PolynomialFeatures,
+    QuantileTransformer,
+    StandardScaler,
+    TargetEncoder,
+)
+from sklearn.svm import LinearSVC, OneClassSVM
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from support.model_zoo import Fitted, customers
+
+TRAIN_ROWS, HELD_OUT_ROWS = 200, 50
+NUMBERS = ["age", "income", "visits"]
+
+
+@dataclass(frozen=True)
+class EverydayCase:
+    """One model a new user brings, and how `modelship package` must answer it:
+    ``float32``/``float64`` (converted), ``fallback`` (the pinned pickle), or ``refused``
+    (one line matching ``refusal``, nothing written)."""
+
+    name: str
+    build: Callable[[], Fitted]
+    outcome: str
+    refusal: str | None = None
+    library: str | None = None
+    """The optional library (the boosting extra) it needs, if any."""
+
+
+def _frames(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train = customers(TRAIN_ROWS, seed)
+    held_out = customers(HELD_OUT_ROWS, seed + 100)
+    for frame in (train, held_out):
+        frame["income"] = frame["income"].fillna(50_000.0)
+    return train, held_out
+
+
+def _numeric(model: Any, target: Callable[[pd.DataFrame], Any], seed: int = 21) -> Fitted:
+    train, held_out = _frames(seed)
+    return Fitted(model.fit(train[NUMBERS], target(train)), train[NUMBERS], held_out[NUMBERS])
+
+
+def _churn(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    score = (frame["age"] > 50).astype(int) + (frame["visits"] > 4) + (frame["income"] > 55_000)
+    return np.where(score >= 2, "churn", "stay")
+
+
+def _spend(frame: pd.DataFrame) -> pd.Series:
+    return frame["age"] * 3 + frame["income"] / 1_000 + frame["visits"] * 5
+
+
+def _tier(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """Three integer classes that are not 0..n-1."""
+    return np.select([frame["age"] < 35, frame["age"] < 60], [3, 7], 10)
+
+
+def _scaled(estimator: Any) -> Any:
+    return make_pipeline(StandardScaler(), estimator)
+
+
+def _with_city(model: Any, encoder: Any, target: Callable[[pd.DataFrame], Any]) -> Fitted:
+    """Numbers scaled and ``city`` encoded; the held-out rows hold a city never seen."""
+    train, held_out = _frames(23)
+    held_out.loc[held_out.index % 5 == 0, "city"] = "brest"
+    columns = [*NUMBERS, "city"]
+    pre = ColumnTransformer([("n", StandardScaler(), NUMBERS), ("c", encoder, ["city"])])
+    model = Pipeline([("pre", pre), ("model", model)])
+    return Fitted(model.fit(train[columns], target(train)), train[columns], held_out[columns])
+
+
+def _naive_bayes_after_one_hot() -> Fitted:
+    train, held_out = _frames(25)
+    columns = ["city", "visits"]
+    pre = ColumnTransformer(
+        [("c", OneHotEncoder(sparse_output=False), ["city"]), ("n", "passthrough", ["visits"])]
+    )
+    model = Pipeline([("pre", pre), ("nb", GaussianNB())])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _most_frequent_text() -> Fitted:
+    """Gaps in a text column filled with its most frequent value, then one-hot encoded."""
+    train, held_out = _frames(27)
+    for frame in (train, held_out):
+        frame.loc[frame.index % 7 == 0, "city"] = None
+    columns = [*NUMBERS, "city"]
+    text = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+    )
+    pre = ColumnTransformer([("n", StandardScaler(), NUMBERS), ("c", text, ["city"])])
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _median_and_constant() -> Fitted:
+    train, held_out = _frames(29)
+    for frame in (train, held_out):
+        frame.loc[frame.index % 6 == 0, "income"] = np.nan
+        frame.loc[frame.index % 9 == 0, "city"] = None
+    columns = [*NUMBERS, "city"]
+    text = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="unknown"),
+        OneHotEncoder(handle_unknown="ignore"),
+    )
+    numbers = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    pre = ColumnTransformer([("n", numbers, NUMBERS), ("c", text, ["city"])])
+    model = Pipeline([("pre", pre), ("reg", Ridge())])
+    target = _spend(train.fillna({"income": 50_000.0}))
+    return Fitted(model.fit(train[columns], target), train[columns], held_out[columns])
+
+
+def _bool_label() -> Fitted:
+    return _numeric(_scaled(LogisticRegression()), lambda frame: frame["age"] > 45)
+
+
+def _typed_columns() -> Fitted:
+    """int64, int32 and bool feature columns, as pandas reads them from a database."""
+    train, held_out = _frames(31)
+    for frame in (train, held_out):
+        frame["age"] = frame["age"].astype("int64")
+        frame["visits"] = frame["visits"].astype("int32")
+    columns = ["age", "visits", "premium", "income"]
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _category_dtype() -> Fitted:
+    train, held_out = _frames(33)
+    for frame in (train, held_out):
+        frame["city"] = frame["city"].astype("category")
+    columns = [*NUMBERS, "city"]
+    pre = ColumnTransformer(
+        [("n", StandardScaler(), NUMBERS), ("c", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+    )
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _odd_column_names() -> Fitted:
+    train, held_out = _frames(35)
+    renames = {"age": "customer age", "income": "income.eur", "visits": "visites_été"}
+    train, held_out = train.rename(columns=renames), held_out.rename(columns=renames)
+    columns = list(renames.values())
+    target = _spend(train.rename(columns={v: k for k, v in renames.items()}))
+    model = _scaled(Ridge())
+    return Fitted(model.fit(train[columns], target), train[columns], held_out[columns])
+
+
+def _single_feature() -> Fitted:
+    train, held_out = _frames(37)
+    return Fitted(
+        DecisionTreeRegressor(max_depth=4).fit(train[["age"]], _spend(train)),
+        train[["age"]],
+        held_out[["age"]],
+    )
+
+
+def _numpy_fitted() -> Fitted:
+    """Fitted on ``frame.values``: no column names; the sample's columns are taken in order."""
+    train, held_out = _frames(39)
+    model = _scaled(LogisticRegression()).fit(train[NUMBERS].to_numpy(), _churn(train))
+    return Fitted(model, train[NUMBERS], held_out[NUMBERS])
+
+
+def _wide_frame() -> Fitted:
+    rng = np.random.default_rng(41)
+    columns = [f"f{index:03d}" for index in range(200)]
+    train = pd.DataFrame(rng.normal(size=(TRAIN_ROWS, 200)), columns=columns)
+    held_out = pd.DataFrame(rng.normal(size=(HELD_OUT_ROWS, 200)), columns=columns)
+    target = np.where(train["f000"] + train["f001"] - train["f199"] > 0, "up", "down")
+    return Fitted(_scaled(LogisticRegression()).fit(train, target), train, held_out)
+
+
+def _stacking() -> Any:
+    return StackingClassifier(
+        [("tree", DecisionTreeClassifier(max_depth=3)), ("lr", _scaled(LogisticRegression()))],
+        final_estimator=LogisticRegression(),
+    )
+
+
+def _voting(voting: str) -> Any:
+    return VotingClassifier(
+        [("tree", DecisionTreeClassifier(max_depth=3)), ("lr", _scaled(LogisticRegression()))],
+        voting=voting,
+    )
+
+
+def _hgb_native_categories() -> Fitted:
+    """HistGradientBoosting on a pandas 'category' column: scikit-learn >= 1.6 splits it as a
+    category by itself (categorical_features="from_dtype")."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    train, held_out = _frames(43)
+    for frame in (train, held_out):
+        frame["city"] = frame["city"].astype("category")
+    columns = [*NUMBERS, "city"]
+    model = HistGradientBoostingClassifier(max_iter=20)
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _nullable_int() -> Fitted:
+    train, held_out = _frames(45)
+    for frame in (train, held_out):
+        frame["visits"] = frame["visits"].astype("Int64")
+        frame.loc[frame.index % 8 == 0, "visits"] = pd.NA
+    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression())
+    target = _churn(train.fillna({"visits": 0}))
+    return Fitted(model.fit(train[NUMBERS], target), train[NUMBERS], held_out[NUMBERS])
+
+
+def _grid_search() -> Any:
+    from sklearn.model_selection import GridSearchCV
+
+    return GridSearchCV(_scaled(LogisticRegression()), {"logisticregression__C": [0.1, 1.0]}, cv=3)
+
+
+def _pandas_output() -> Fitted:
+    train, held_out = _frames(47)
+    columns = [*NUMBERS, "city"]
+    pre = ColumnTransformer(
+        [
+            ("n", StandardScaler(), NUMBERS),
+            ("c", OneHotEncoder(sparse_output=False, handle_unknown="ignore"), ["city"]),
+        ]
+    )
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())]).set_output(transform="pandas")
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _extra_columns() -> Fitted:
+    """The sample is the training table, target and id included."""
+    train, held_out = _frames(49)
+    train["customer_id"] = [f"c{i}" for i in range(len(train))]
+    train["churned"] = _churn(train)
+    model = _scaled(LogisticRegression()).fit(train[NUMBERS], train["churned"])
+    return Fitted(model, train, held_out[NUMBERS])
+
+
+def _dbscan() -> Fitted:
+    """Clusters only the rows it was fitted on: it has no predict."""
+    from sklearn.cluster import DBSCAN
+
+    train, held_out = _frames(51)
+    model = _scaled(DBSCAN()).fit(train[NUMBERS])
+    return Fitted(model, train[NUMBERS], held_out[NUMBERS])
+
+
+def _kbins() -> Any:
+    # visits (a Poisson count) has tied quantile edges: fewer bins than asked for
+    bins = KBinsDiscretizer(5, encode="onehot-dense", quantile_method="averaged_inverted_cdf")
+    return make_pipeline(bins, LogisticRegression())
+
+
+def _ordinal_then_forest() -> Fitted:
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    return _with_city(RandomForestClassifier(20, random_state=0), encoder, _churn)
+
+
+def _two_outputs(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    return np.column_stack([_spend(frame), frame["age"]])
+
+
+def _log_target() -> Any:
+    return TransformedTargetRegressor(_scaled(Ridge()), func=np.log, inverse_func=np.exp)
+
+
+def _date_column_dropped() -> Fitted:
+    """The table keeps a date column the ColumnTransformer drops (remainder="drop")."""
+    train, held_out = _frames(61)
+    for frame in (train, held_out):
+        days = pd.to_timedelta(np.arange(len(frame)), unit="D")
+        frame["signup"] = pd.Timestamp("2024-01-01") + days
+    columns = [*NUMBERS, "city", "signup"]
+    pre = ColumnTransformer(
+        [("n", StandardScaler(), NUMBERS), ("c", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+    )
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _two_labels(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    return np.column_stack([(frame["age"] > 50).astype(int), (frame["visits"] > 4).astype(int)])
+
+
+def _boosting_on_categories(library: str) -> Fitted:
+    """LightGBM or XGBoost splitting a pandas 'category' column natively."""
+    train, held_out = _frames(65)
+    for frame in (train, held_out):
+        frame["city"] = frame["city"].astype("category")
+    columns = [*NUMBERS, "city"]
+    if library == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        model: Any = LGBMClassifier(n_estimators=20, verbose=-1)
+    else:
+        from xgboost import XGBClassifier
+
+        model = XGBClassifier(n_estimators=20, enable_categorical=True, tree_method="hist")
+    target = (_churn(train) == "churn").astype(int)
+    return Fitted(model.fit(train[columns], target), train[columns], held_out[columns])
+
+
+def _nearest_neighbors() -> Fitted:
+    from sklearn.neighbors import NearestNeighbors
+
+    train, held_out = _frames(77)
+    return Fitted(NearestNeighbors().fit(train[NUMBERS]), train[NUMBERS], held_out[NUMBERS])
+
+
+def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
+    return EverydayCase(name, build, outcome)
+
+
+CASES: list[EverydayCase] = [
+    _case("sgd-regressor", lambda: _numeric(_scaled(SGDRegressor(random_state=0)), _spend)),
+    _case("ridge-classifier", lambda: _numeric(_scaled(RidgeClassifier()), _churn)),
+    _case("lasso", lambda: _numeric(_scaled(Lasso(alpha=0.1)), _spend)),
+    _case("elastic-net", lambda: _numeric(_scaled(ElasticNet(alpha=0.1)), _spend)),
+    # Exact 10-10 vote ties among its 20 trees on held-out rows (the label's tie-break).
+    _case(
+        "extra-trees-classifier", lambda: _numeric(ExtraTreesClassifier(20, random_state=0), _churn)
+    ),
+    _case(
+        "bagging-classifier",
+        lambda: _numeric(BaggingClassifier(n_estimators=10, random_state=0), _churn),
+    ),
+    _case(
+        "adaboost-classifier",
+        lambda: _numeric(AdaBoostClassifier(n_estimators=20, random_state=0), _churn),
+    ),
+    _case(
+        "adaboost-regressor",
+        lambda: _numeric(AdaBoostRegressor(n_estimators=20, random_state=0), _spend),
+    ),
+    _case("voting-soft", lambda: _numeric(_voting("soft"), _churn)),
+    _case("voting-hard", lambda: _numeric(_voting("hard"), _churn)),
+    _case("stacking-classifier", lambda: _numeric(_stacking(), _churn)),
+    _case(
+        "calibrated-linear-svc",
+        lambda: _numeric(_scaled(CalibratedClassifierCV(LinearSVC())), _churn),
+    ),
+    _case("gaussian-nb-after-one-hot", _naive_bayes_after_one_hot),
+    _case("kbins-discretizer", lambda: _numeric(_kbins(), _churn), "fallback"),
+    _case(
+        "polynomial-features",
+        lambda: _numeric(make_pipeline(StandardScaler(), PolynomialFeatures(2), Ridge()), _spend),
+    ),
+    _case("ordinal-encoder-unknown-then-forest", _ordinal_then_forest, "float64"),
+    _case(
+        "one-hot-ignore-unseen",
+        lambda: _with_city(LogisticRegression(), OneHotEncoder(handle_unknown="ignore"), _churn),
+    ),
+    _case(
+        "one-hot-infrequent-categories",
+        lambda: _with_city(
+            LogisticRegression(),
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=70),
+            _churn,
+        ),
+        "fallback",
+    ),
+    _case("target-encoder", lambda: _with_city(Ridge(), TargetEncoder(), _spend)),
+    _case("imputer-most-frequent-text", _most_frequent_text),
+    _case("imputer-median-and-constant-text", _median_and_constant),
+    _case("bool-label", _bool_label),
+    _case(
+        "float-labels",
+        lambda: _numeric(_scaled(LogisticRegression()), lambda f: (f["age"] > 45).astype(float)),
+    ),
+    _case("integer-labels-not-0-to-n", lambda: _numeric(_scaled(LogisticRegression()), _tier)),
+    _case("int64-int32-bool-columns", _typed_columns),
+    _case("nullable-int64-column-with-gaps", _nullable_int),
+    _case("category-dtype-column", _category_dtype),
+    _case("hist-gradient-boosting-native-category", _hgb_native_categories, "fallback"),
+    _case("column-names-spaces-dots-unicode", _odd_column_names),
+    _case("single-feature", _single_feature),
+    _case("fitted-on-numpy-array", _numpy_fitted),
+    _case("sample-with-id-and-target-columns", _extra_columns),
+    _case("wide-200-columns", _wide_frame),
+    _case("grid-search-cv", lambda: _numeric(_grid_search(), _churn)),
+    _case("set-output-pandas", _pandas_output),
+    _case("linear-svc-after-scaler", lambda: _numeric(_scaled(LinearSVC()), _churn)),
+    _case(
+        "multi-output-regressor",
+        lambda: _numeric(MultiOutputRegressor(_scaled(Ridge())), _two_outputs),
+    ),
+    _case("one-class-svm", lambda: _numeric(_scaled(OneClassSVM()), lambda f: None)),
+    _case(
+        "function-transformer-log1p",
+        lambda: _numeric(
+            make_pipeline(FunctionTransformer(np.log1p), StandardScaler(), Ridge()), _spend
+        ),
+        "fallback",
+    ),
+    _case("transformed-target-regressor", lambda: _numeric(_log_target(), _spend), "fallback"),
+    # skl2onnx's converter gives other probabilities (parity), or a graph that fails to run.
+    _case(
+        "linear-discriminant-analysis",
+        lambda: _numeric(LinearDiscriminantAnalysis(), _churn),
+        "fallback",
+    ),
+    _case(
+        "quantile-transformer",
+        lambda: _numeric(make_pipeline(QuantileTransformer(n_quantiles=50), Ridge()), _spend),
+        "fallback",
+    ),
+    _case("date-column-the-model-drops", _date_column_dropped),
+    _case(
+        "passthrough-step",
+        lambda: _numeric(Pipeline([("scale", "passthrough"), ("reg", Ridge())]), _spend),
+    ),
+    # Labels only: the probabilities are stacked output-first, not one row per input row.
+    _case(
+        "multi-output-classifier",
+        lambda: _numeric(MultiOutputClassifier(LogisticRegression()), _two_labels),
+    ),
+    _case(
+        "random-forest-two-labels",
+        lambda: _numeric(RandomForestClassifier(10, random_state=0), _two_labels),
+    ),
+    # Distance-weighted votes: skl2onnx's labels differ from scikit-learn's on the sample.
+    _case(
+        "knn-distance-weighted",
+        lambda: _numeric(_scaled(KNeighborsClassifier(4, weights="distance")), _churn),
+        "fallback",
+    ),
+    EverydayCase(
+        "lightgbm-native-category",
+        lambda: _boosting_on_categories("lightgbm"),
+        "fallback",
+        library="lightgbm",
+    ),
+    EverydayCase(
+        "xgboost-native-category",
+        lambda: _boosting_on_categories("xgboost"),
+        "fallback",
+        library="xgboost",
+    ),
+    EverydayCase("dbscan-no-predict", _dbscan, "refused", "has no predict method"),
+    EverydayCase(
+        "nearest-neighbors-no-predict", _nearest_neighbors, "refused", "has no predict method"
+    ),
+]
+
+# Served by the real Triton binary too (tests/integration/serving): labels of two outputs
+# per row, a fallback rebuilding a 'category' column, a vote-tie label of a forest.
+SERVED_BY_TRITON = ["multi-output-classifier", "lightgbm-native-category", "extra-trees-classifier"]
