@@ -17,14 +17,12 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import joblib
 import pytest
 from modelship_serving.packaging.package import package_model
-from modelship_serving.triton.server import free_port
 from support.custom_resources import retrain_job_body
 from support.harness import EmulatedCluster
 from support.scenarios import (
@@ -32,6 +30,7 @@ from support.scenarios import (
     condition,
     create,
     get,
+    job_pod_ended,
     list_all,
     model_deployment,
     patch,
@@ -102,7 +101,7 @@ def finish_job(cluster: EmulatedCluster, cron_job: dict[str, Any], job: str, mes
     meta = cron_job["metadata"]
     owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": meta["name"], "uid": meta["uid"]}
     template = cron_job["spec"]["jobTemplate"]
-    create(
+    created = create(
         cluster,
         {
             "apiVersion": "batch/v1",
@@ -116,34 +115,14 @@ def finish_job(cluster: EmulatedCluster, cron_job: dict[str, Any], job: str, mes
             "spec": template["spec"],
         },
     )
-    pod = f"{job}-x1"
-    labels = {"batch.kubernetes.io/job-name": job}
-    create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": pod, "namespace": NS, "labels": labels},
-            "spec": {"containers": [{"name": "score", "image": "triton:1"}]},
-        },
-    )
     finished_at = f"2026-01-0{job[-1]}T02:05:00Z"
-    score = {
-        "name": "score",
-        "image": "triton:1",
-        "imageID": "triton@sha256:0",
-        "ready": False,
-        "restartCount": 0,
-        "state": {
-            "terminated": {
-                "exitCode": 0,
-                "reason": "Completed",
-                "message": message,
-                "finishedAt": finished_at,
-            }
-        },
+    terminated = {
+        "exitCode": 0,
+        "reason": "Completed",
+        "message": message,
+        "finishedAt": finished_at,
     }
-    patch(cluster, "v1", "Pod", NS, pod, {"status": {"containerStatuses": [score]}}, status=True)
+    job_pod_ended(cluster, created, terminated)
     complete = {"type": "Complete", "status": "True", "lastTransitionTime": finished_at}
     status = {"succeeded": 1, "completionTime": finished_at, "conditions": [complete]}
     patch(cluster, "batch/v1", "Job", NS, job, {"status": status}, status=True)
@@ -152,18 +131,7 @@ def finish_job(cluster: EmulatedCluster, cron_job: dict[str, Any], job: str, mes
 def test_batch_runs_drive_status_drift_the_condition_the_event_and_the_metrics(
     cluster: EmulatedCluster, repository: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    cluster.operator.stop()
-    cluster.operator.extra_args = [f"--metrics-port={port}"]
-    cluster.operator.start()
-
-    def metrics() -> str:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-                return str(answer.read().decode())
-        except OSError:
-            return ""
-
+    metrics = cluster.operator.restart_with_metrics()
     create(cluster, model_deployment("wine", NS, batch=[NIGHTLY], monitoring=DRIFT))
     cron_job = wait_for(
         "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")

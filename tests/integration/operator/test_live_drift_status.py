@@ -15,11 +15,9 @@ nothing it should not (no Warning, no run).
 
 from __future__ import annotations
 
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelship_serving.triton.server import free_port
 from support.custom_resources import retrain_job_body
 from support.drift_watch_pod import metrics_server, window_metrics
 from support.harness import EmulatedCluster
@@ -100,10 +98,7 @@ def drift_runs(cluster: EmulatedCluster) -> list[dict[str, Any]]:
 def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
     cluster: EmulatedCluster,
 ) -> None:
-    port = free_port()
-    cluster.operator.stop()
-    cluster.operator.extra_args = [f"--metrics-port={port}"]
-    cluster.operator.start()
+    metrics = cluster.operator.restart_with_metrics()
     create(
         cluster,
         retrain_job_body(
@@ -158,9 +153,7 @@ def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
 
     warnings = [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
     assert len(warnings) == 1, "one Warning for one turn to drifted"
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    assert 'modelship_drift_detected{name="wine",namespace="ml",source="live"} 1.0' in text
+    assert 'modelship_drift_detected{name="wine",namespace="ml",source="live"} 1.0' in metrics()
 
 
 def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
