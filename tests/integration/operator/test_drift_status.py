@@ -23,15 +23,15 @@ from typing import Any
 import joblib
 import pytest
 from modelship_serving.packaging.package import package_model
-from support.custom_resources import retrain_job_body
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
     condition,
     create,
+    drift_retrain_job,
+    drift_runs,
     get,
     job_pod_ended,
-    list_all,
     model_deployment,
     patch,
     wait_for,
@@ -211,22 +211,10 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
     night inside the cooldown starts nothing."""
     retrain = {"drift": {"threshold": 0.2, "action": "retrain", "retrainJob": "retrain"}}
     create(cluster, model_deployment("wine", NS, batch=[NIGHTLY], monitoring=retrain))
-    create(
-        cluster,
-        retrain_job_body(
-            "retrain",
-            NS,
-            schedule="0 3 * * 0",  # weekly: no scheduled run comes during the test
-            triggers={"drift": {"minInterval": "24h"}},
-        ),
-    )
+    create(cluster, drift_retrain_job("retrain", NS, minInterval="24h"))
     cron_job = wait_for(
         "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")
     )
-
-    def drift_runs() -> list[dict[str, Any]]:
-        jobs = list_all(cluster, "batch/v1", "Job", NS)
-        return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
 
     def drift_check(job: str) -> dict[str, Any] | None:
         rtj = get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}
@@ -243,7 +231,7 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
         check = wait_for(f"the RetrainJob to judge {night}", lambda n=night: drift_check(n))
         if night == "wine-nightly-1":
             assert check["started"] is True
-            (run,) = wait_for("the drift-triggered run", drift_runs)
+            (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster, NS))
             [trainer] = run["spec"]["template"]["spec"]["containers"]
             env = {e["name"]: e.get("value") for e in trainer["env"]}
             assert env["MODELSHIP_TRIGGER"] == "drift"
@@ -254,4 +242,4 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
             patch(cluster, "batch/v1", "Job", NS, run["metadata"]["name"], {"status": done}, True)
     assert check["started"] is False
     assert check["message"].startswith("Cooling down until")
-    assert [r["metadata"]["name"] for r in drift_runs()] == [run["metadata"]["name"]]
+    assert [r["metadata"]["name"] for r in drift_runs(cluster, NS)] == [run["metadata"]["name"]]

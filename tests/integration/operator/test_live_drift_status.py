@@ -18,15 +18,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from support.custom_resources import retrain_job_body
 from support.drift_watch_pod import metrics_server, window_metrics
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
     condition,
     create,
+    drift_retrain_job,
+    drift_runs,
     get,
-    list_all,
     model_deployment,
     patch,
     wait_for,
@@ -90,24 +90,11 @@ def drift_of(cluster: EmulatedCluster) -> dict[str, Any]:
     return dict((md.get("status") or {}).get("drift") or {})
 
 
-def drift_runs(cluster: EmulatedCluster) -> list[dict[str, Any]]:
-    jobs = list_all(cluster, "batch/v1", "Job", NS)
-    return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
-
-
 def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
     cluster: EmulatedCluster,
 ) -> None:
     metrics = cluster.operator.restart_with_metrics()
-    create(
-        cluster,
-        retrain_job_body(
-            "retrain",
-            NS,
-            schedule="0 3 * * 0",  # weekly: no scheduled run comes during the test
-            triggers={"drift": {"windows": 2, "minInterval": "1h"}},
-        ),
-    )
+    create(cluster, drift_retrain_job("retrain", NS, windows=2, minInterval="1h"))
     monitoring = mirrored(action="retrain", retrainJob="retrain")
     create(cluster, model_deployment("wine", NS, rollout=GATEWAY, monitoring=monitoring))
     stable = stable_revision(cluster)
@@ -138,14 +125,14 @@ def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
             ),
         )
         assert check["status"]["driftCheck"]["started"] is False
-        assert drift_runs(cluster) == []
+        assert drift_runs(cluster, NS) == []
 
         second = wait_for(
             "the second live check, a window later",
             lambda: (d := drift_of(cluster)).get("consecutive") == 2 and d,
         )
         assert second["checkedAt"] > first["checkedAt"]
-        (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster))
+        (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster, NS))
         [trainer] = run["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e.get("value") for e in trainer["env"]}
         assert env["MODELSHIP_TRIGGER"] == "drift"
@@ -190,4 +177,4 @@ def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
         "NoDrift",
     )
     assert not [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
-    assert drift_runs(cluster) == []
+    assert drift_runs(cluster, NS) == []
