@@ -22,14 +22,8 @@ from modelship.reconcile.drift import (
     termination_message,
 )
 from modelship.reconcile.model_deployment import Observed, decide
-from support.reconcile_states import NOW, md_body
+from support.reconcile_states import NIGHTLY, NOW, md_body
 
-NIGHTLY = {
-    "name": "nightly",
-    "schedule": "0 2 * * *",
-    "input": {"uri": "s3://data/in.parquet"},
-    "output": {"uri": "s3://data/out-{run}.parquet"},
-}
 MONITORED = md_body(batch=[NIGHTLY], monitoring={"drift": {"threshold": 0.2}})
 MD = ModelDeployment.model_validate(MONITORED)
 DAY = datetime(2026, 1, 3, 2, 5, tzinfo=UTC)
