@@ -23,6 +23,7 @@ from typing import Any
 import joblib
 import pytest
 from modelship_serving.packaging.package import package_model
+from support import reconcile_states
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
@@ -39,13 +40,7 @@ from support.scenarios import (
 from support.sklearn_models import churn_classifier, customer_rows, mixed_frame
 
 NS = "ml"
-NIGHTLY = {
-    "name": "nightly",
-    "schedule": "0 2 * * *",
-    "input": {"uri": "s3://data/in.csv"},
-    "output": {"uri": "s3://data/out-{run}.parquet"},
-    "batchSize": 500,
-}
+NIGHTLY = {**reconcile_states.NIGHTLY, "input": {"uri": "s3://data/in.csv"}, "batchSize": 500}
 DRIFT = {"drift": {"threshold": 0.2, "action": "alert"}}
 TERMINATION_LOG = "/dev/termination-log"
 
