@@ -36,6 +36,12 @@ def _condition(type_: str, status: str, reason: str) -> dict[str, str]:
     return {"type": type_, "status": status, "reason": reason, "message": "m"}
 
 
+def _condition_series(name: str, type_: str, status: str, reason: str) -> str:
+    """The modelship_resource_condition line of ModelDeployment ``name``'s condition."""
+    labels = f'kind="ModelDeployment",name="{name}",namespace="ml",reason="{reason}"'
+    return f'modelship_resource_condition{{{labels},status="{status}",type="{type_}"}} 1.0'
+
+
 def _series(name: str) -> set[str]:
     """Lines of the exposition for this object name, as 'metric{labels} value'."""
     text = generate_latest(REGISTRY).decode()
@@ -68,10 +74,8 @@ def test_ready_conditions_and_batch_failures_follow_the_status() -> None:
     metrics.observe_status(_md("follows", "u1"), SERVING)
     assert _series("follows") == {
         'modelship_resource_ready{kind="ModelDeployment",name="follows",namespace="ml"} 1.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="Serving",status="True",type="Ready"} 1.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="AsExpected",status="False",type="Degraded"} 1.0',
+        _condition_series("follows", "Ready", "True", "Serving"),
+        _condition_series("follows", "Degraded", "False", "AsExpected"),
         'modelship_batch_job_failed{batch_job="nightly",name="follows",namespace="ml"} 0.0',
         'modelship_batch_job_failed{batch_job="hourly",name="follows",namespace="ml"} 1.0',
     }
@@ -79,10 +83,8 @@ def test_ready_conditions_and_batch_failures_follow_the_status() -> None:
     metrics.observe_status(_md("follows", "u1"), FAILED)
     assert _series("follows") == {
         'modelship_resource_ready{kind="ModelDeployment",name="follows",namespace="ml"} 0.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="RolloutFailed",status="False",type="Ready"} 1.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="RolloutFailed",status="True",type="Degraded"} 1.0',
+        _condition_series("follows", "Ready", "False", "RolloutFailed"),
+        _condition_series("follows", "Degraded", "True", "RolloutFailed"),
     }
 
 
