@@ -42,3 +42,21 @@ def as_live(manifest: dict[str, Any], available: bool = False) -> dict[str, Any]
             "availableReplicas": count,
         }
     return live
+
+
+def first_drift(
+    at: str, source: str, features: list[tuple[str, float, bool]], message: str
+) -> dict[str, Any]:
+    """status.drift after the first drifted check, at ``at``, of ``source``; ``features``:
+    (name, PSI, drifted) each."""
+    return {
+        "drifted": True,
+        "checkedAt": at,
+        "source": source,
+        "consecutive": 1,
+        "since": at,
+        "features": [
+            {"name": name, "psi": psi, "drifted": drifted} for name, psi, drifted in features
+        ],
+        "message": message,
+    }

@@ -10,6 +10,7 @@ import pytest
 from modelship.handlers import metrics
 from prometheus_client import REGISTRY, generate_latest
 from support.promtool_runner import run_promtool
+from support.reconcile_states import first_drift
 
 
 @pytest.fixture(autouse=True)
@@ -89,18 +90,12 @@ def test_ready_conditions_and_batch_failures_follow_the_status() -> None:
 
 
 DRIFTED = {
-    "drift": {
-        "drifted": True,
-        "checkedAt": "2026-11-29T02:05:00Z",
-        "source": "batch/wine-nightly-29401234",
-        "consecutive": 1,
-        "since": "2026-11-29T02:05:00Z",
-        "features": [
-            {"name": "age", "psi": 1.5, "drifted": True},
-            {"name": "plan", "psi": 0.01, "drifted": False},
-        ],
-        "message": "m",
-    }
+    "drift": first_drift(
+        "2026-11-29T02:05:00Z",
+        "batch/wine-nightly-29401234",
+        [("age", 1.5, True), ("plan", 0.01, False)],
+        "m",
+    )
 }
 
 
