@@ -110,6 +110,11 @@ def retrain_job(name: str, ns: str) -> Obj:
     return retrain_job_body(name, ns, model_deployment="wine", metric="accuracy")
 
 
+def status_of(cluster: Cluster, kind: str, ns: str, name: str) -> Obj:
+    """The status of ModelDeployment or RetrainJob ``name``; {} while it has none."""
+    return dict((get(cluster, MD_API, kind, ns, name) or {}).get("status") or {})
+
+
 def drift_retrain_job(name: str, ns: str, **drift: Any) -> Obj:
     """A RetrainJob of the `wine` ModelDeployment that drift starts (``drift``: its
     triggers.drift), on a weekly schedule that does not come during a test."""

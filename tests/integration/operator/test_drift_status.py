@@ -35,6 +35,7 @@ from support.scenarios import (
     job_pod_ended,
     model_deployment,
     patch,
+    status_of,
     wait_for,
 )
 from support.sklearn_models import churn_classifier, customer_rows, mixed_frame
@@ -212,8 +213,7 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
     )
 
     def drift_check(job: str) -> dict[str, Any] | None:
-        rtj = get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}
-        check = (rtj.get("status") or {}).get("driftCheck") or {}
+        check = status_of(cluster, "RetrainJob", NS, "retrain").get("driftCheck") or {}
         return check if check.get("checkedAt") == f"2026-01-0{job[-1]}T02:05:00Z" else None
 
     shifted = customer_rows(2000)

@@ -29,6 +29,7 @@ from support.scenarios import (
     get,
     model_deployment,
     patch,
+    status_of,
     wait_for,
 )
 
@@ -49,11 +50,7 @@ def mirrored(**drift: Any) -> dict[str, Any]:
 def stable_revision(cluster: EmulatedCluster) -> str:
     md = wait_for(
         "the stable revision",
-        lambda: (
-            ((get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}).get("status") or {})
-            .get("stable", {})
-            .get("name")
-        ),
+        lambda: status_of(cluster, "ModelDeployment", NS, "wine").get("stable", {}).get("name"),
     )
     return str(md)
 
@@ -86,8 +83,7 @@ def start_drift_watch_pod(cluster: EmulatedCluster, address: str) -> dict[str, A
 
 
 def drift_of(cluster: EmulatedCluster) -> dict[str, Any]:
-    md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}
-    return dict((md.get("status") or {}).get("drift") or {})
+    return dict(status_of(cluster, "ModelDeployment", NS, "wine").get("drift") or {})
 
 
 def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
@@ -114,17 +110,13 @@ def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
         drifted = condition(md, "Drifted")
         assert (drifted["status"], drifted["reason"]) == ("True", "Drifted")
         assert f"live/{stable} (1000 rows, 4 features)" in drifted["message"]
-        check = wait_for(
-            "the RetrainJob to judge the first check",
-            lambda: (
-                ((get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}).get("status") or {})
-                .get("driftCheck", {})
-                .get("checkedAt")
-                == first["checkedAt"]
-                and get(cluster, MD_API, "RetrainJob", NS, "retrain")
-            ),
-        )
-        assert check["status"]["driftCheck"]["started"] is False
+
+        def first_judged() -> dict[str, Any] | None:
+            check = status_of(cluster, "RetrainJob", NS, "retrain").get("driftCheck", {})
+            return check if check.get("checkedAt") == first["checkedAt"] else None
+
+        check = wait_for("the RetrainJob to judge the first check", first_judged)
+        assert check["started"] is False
         assert drift_runs(cluster, NS) == []
 
         second = wait_for(
