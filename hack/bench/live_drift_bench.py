@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from modelship_serving.packaging.package import package_model
 from modelship_serving.triton.client import infer_inputs
 from modelship_serving.triton.server import TritonServer, TritonServerSettings, free_port
 from serving_bench import drive, grpc_inputs
+from support.live_drift import drift_watch_process
 from synthetic import make_data, train
 
 SHIFTED = "x1"
@@ -56,6 +56,54 @@ def shifted(frame: pd.DataFrame, metadata: ModelMetadata, in_std: float) -> pd.D
     assert std is not None
     moved[SHIFTED] = moved[SHIFTED] + in_std * std
     return moved
+
+
+def package_synthetic(work: Path, model: str) -> tuple[Path, ModelMetadata]:
+    """The synthetic pipeline trained on 5,000 rows and packaged as ``model`` into
+    ``work``/repo; its reference profile is those rows."""
+    train_frame = make_data(5000, 1)
+    joblib.dump(train(train_frame), work / "model.joblib")
+    train_frame.to_csv(work / "sample.csv", index=False)
+    repository = work / "repo"
+    metadata = package_model(work / "model.joblib", work / "sample.csv", model, "1", repository)
+    return repository, metadata.metadata
+
+
+def bench_arguments(description: str, seconds: float, step: int) -> argparse.ArgumentParser:
+    """The options both live drift benchmarks take (``seconds`` and ``step``: defaults)."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=seconds, help="per throughput run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per mode")
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--step", type=int, default=step, help="requests between two checks")
+    parser.add_argument("--window-rows", type=int, default=600)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-detection", action="store_true")
+    return parser
+
+
+def print_detection(
+    trials: list[tuple[int, int, list[str]]],
+    windows: list[list[str]],
+    how: str,
+    window_rows: str,
+    kind: str,
+) -> None:
+    """The detection trials (``how`` the traffic went) and the false alarm windows of
+    ``window_rows`` rows, ``kind`` (traced or mirrored) rows."""
+    requests = [sent for sent, _, _ in trials]
+    rows = [rows for _, rows, _ in trials]
+    print(
+        f"1-SD shift of {SHIFTED}, {how}: flagged after {requests} requests (median"
+        f" {statistics.median(requests):.0f}), {kind} rows then in the window {rows};"
+        f" other features flagged on the way: {[others for _, _, others in trials]}"
+    )
+    print(
+        f"false alarms: {sum(bool(w) for w in windows)} of {len(windows)} windows of"
+        f" {window_rows} {kind} rows through Triton (flagged: {windows})"
+    )
 
 
 def measured(url: str, inputs: list[Any], concurrency: int, seconds: float) -> float | str:
@@ -156,30 +204,15 @@ def simulated_false_alarms(metadata: ModelMetadata, windows: int, window_rows: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=8.0, help="per throughput run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per mode")
+    parser = bench_arguments(__doc__, seconds=8.0, step=100)
     parser.add_argument("--sample-every", type=int, default=10)
-    parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--step", type=int, default=100, help="requests between two checks")
-    parser.add_argument("--window-rows", type=int, default=600)
-    parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--skip-detection", action="store_true")
     arguments = parser.parse_args()
 
     import tritonclient.grpc as triton_grpc
 
-    train_frame = make_data(5000, 1)
     with tempfile.TemporaryDirectory(prefix="live-drift-bench-") as workdir:
         work = Path(workdir)
-        joblib.dump(train(train_frame), work / "model.joblib")
-        train_frame.to_csv(work / "sample.csv", index=False)
-        repository = work / "repo"
-        metadata = package_model(
-            work / "model.joblib", work / "sample.csv", "model", "1", repository
-        ).metadata
+        repository, metadata = package_synthetic(work, "model")
         trace_dir = work / "traces"
         trace_dir.mkdir()
         trace_file = trace_dir / "trace.json"
@@ -193,30 +226,18 @@ def main() -> None:
             assert watched.endpoints is not None
             rates: dict[int, tuple[list[float | str], list[float | str]]] = {}
             if not arguments.skip_throughput:
-                sidecar = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-c",
-                        "from modelship.cli import main; main()",
-                        "drift-watch",
-                        "--model-repo",
-                        str(repository),
-                        "--model",
-                        "model",
-                        "--trace-file",
-                        str(trace_file),
-                        "--metrics-address",
-                        "127.0.0.1",
-                        "--metrics-port",
-                        str(free_port()),
-                        "--triton-http",
-                        watched.endpoints.http,
-                        "--trace-budget",
-                        str(BUDGET),
-                    ],
-                    stderr=subprocess.DEVNULL,
-                )
-                try:
+                with drift_watch_process(
+                    repository,
+                    "model",
+                    free_port(),
+                    "--trace-file",
+                    str(trace_file),
+                    "--triton-http",
+                    watched.endpoints.http,
+                    "--trace-budget",
+                    str(BUDGET),
+                    quiet=True,
+                ):
                     time.sleep(3)  # the sidecar's imports
                     for concurrency in (1, 16):
                         rates[concurrency] = throughput(
@@ -227,9 +248,6 @@ def main() -> None:
                             arguments.seconds,
                             arguments.rounds,
                         )
-                finally:
-                    sidecar.terminate()
-                    sidecar.wait(timeout=10)
 
             trials: list[tuple[int, int, list[str]]] = []
             windows: list[list[str]] = []
@@ -284,17 +302,12 @@ def main() -> None:
             print(f"- with tracing, a run stopped at: {failure}")
     if trials:
         print()
-        requests = [sent for sent, _, _ in trials]
-        rows = [rows for _, rows, _ in trials]
-        print(
-            f"1-std shift of {SHIFTED}, one-row requests, checked every {arguments.step}"
-            f" requests: flagged after {requests} requests (median"
-            f" {statistics.median(requests):.0f}), traced rows then in the window {rows};"
-            f" other features flagged on the way: {[others for _, _, others in trials]}"
-        )
-        print(
-            f"false alarms: {sum(bool(w) for w in windows)} of {len(windows)} windows of"
-            f" {arguments.window_rows} traced rows through Triton (flagged: {windows})"
+        print_detection(
+            trials,
+            windows,
+            f"one-row requests, checked every {arguments.step} requests",
+            str(arguments.window_rows),
+            "traced",
         )
     print(
         f"judged once a window holds {MIN_WINDOW_ROWS} rows; without Triton, by drift_report's"

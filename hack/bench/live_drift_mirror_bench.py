@@ -22,12 +22,10 @@ CPU cost is included. Then:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,17 +34,23 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
-from live_drift_bench import SHIFTED, shifted, simulated_false_alarms
+from live_drift_bench import (
+    SHIFTED,
+    bench_arguments,
+    package_synthetic,
+    print_detection,
+    shifted,
+    simulated_false_alarms,
+)
 from modelship_serving.live_drift.judgement import MIN_WINDOW_ROWS
 from modelship_serving.live_drift.mirror import COUNT_INTERVAL_SECONDS, MirroredWindow
 from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
 from modelship_serving.metadata import ModelMetadata
-from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.schema import column_array
 from modelship_serving.triton.server import TritonServer, TritonServerSettings, free_port
-from synthetic import make_data, train
+from support.live_drift import drift_watch_process
+from synthetic import make_data
 
 MODEL = "model"
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
@@ -218,47 +222,9 @@ def false_alarm_window(
     return result
 
 
-def receiver_process(repository: Path, grpc_port: int) -> subprocess.Popen[bytes]:
-    """The real `modelship drift-watch` in mirror mode, ready to take copies."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from modelship.cli import main; main()",
-            "drift-watch",
-            "--model-repo",
-            str(repository),
-            "--model",
-            MODEL,
-            "--metrics-address",
-            "127.0.0.1",
-            "--metrics-port",
-            str(free_port()),
-            "--mirror-address",
-            "127.0.0.1",
-            "--mirror-grpc-port",
-            str(grpc_port),
-            "--mirror-http-port",
-            str(free_port()),
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(3)  # its imports
-    return process
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=6.0, help="per throughput run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per mode")
+    parser = bench_arguments(__doc__, seconds=6.0, step=200)
     parser.add_argument("--mirror-percent", type=float, default=10.0)
-    parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--step", type=int, default=200, help="requests between two checks")
-    parser.add_argument("--window-rows", type=int, default=600)
-    parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--skip-detection", action="store_true")
     parser.add_argument("--simulated-windows", type=int, default=1000)
     parser.add_argument(
         "--simulated-rows", type=int, nargs="+", default=[100, 200, 300, 400], metavar="ROWS"
@@ -266,15 +232,9 @@ def main() -> None:
     arguments = parser.parse_args()
     percent = arguments.mirror_percent
 
-    train_frame = make_data(5000, 1)
     with tempfile.TemporaryDirectory(prefix="live-drift-mirror-bench-") as workdir:
         work = Path(workdir)
-        joblib.dump(train(train_frame), work / "model.joblib")
-        train_frame.to_csv(work / "sample.csv", index=False)
-        repository = work / "repo"
-        metadata = package_model(
-            work / "model.joblib", work / "sample.csv", MODEL, "1", repository
-        ).metadata
+        repository, metadata = package_synthetic(work, MODEL)
         single_rows = requests_of(make_data(2000, 2), metadata, 1)
         rates: dict[int, tuple[list[float], list[float], float]] = {}
         trials: list[tuple[int, int, list[str]]] = []
@@ -284,8 +244,19 @@ def main() -> None:
             triton = server.endpoints.grpc
             if not arguments.skip_throughput:
                 mirror_port = free_port()
-                receiver = receiver_process(repository, mirror_port)
-                try:
+                with drift_watch_process(
+                    repository,
+                    MODEL,
+                    free_port(),
+                    "--mirror-address",
+                    "127.0.0.1",
+                    "--mirror-grpc-port",
+                    str(mirror_port),
+                    "--mirror-http-port",
+                    str(free_port()),
+                    quiet=True,
+                ) as receiver:
+                    time.sleep(3)  # its imports
                     for concurrency in (1, 16):
                         rates[concurrency] = throughput(
                             triton,
@@ -297,9 +268,6 @@ def main() -> None:
                             arguments.seconds,
                             arguments.rounds,
                         )
-                finally:
-                    receiver.terminate()
-                    receiver.wait(timeout=10)
             if not arguments.skip_detection:
                 shifted_rows = requests_of(shifted(make_data(5000, 3), metadata, 1.0), metadata, 1)
                 for trial in range(arguments.trials):
@@ -355,17 +323,12 @@ def main() -> None:
             )
     if trials:
         print()
-        requests = [sent for sent, _, _ in trials]
-        rows = [rows for _, rows, _ in trials]
-        print(
-            f"1-SD shift of {SHIFTED}, one-row requests, {percent:g}% mirrored, checked every"
-            f" {arguments.step} requests: flagged after {requests} requests (median"
-            f" {statistics.median(requests):.0f}), mirrored rows then in the window {rows};"
-            f" other features flagged on the way: {[others for _, _, others in trials]}"
-        )
-        print(
-            f"false alarms: {sum(bool(w) for w in windows)} of {len(windows)} windows of"
-            f" {arguments.window_rows}+ mirrored rows through Triton (flagged: {windows})"
+        print_detection(
+            trials,
+            windows,
+            f"one-row requests, {percent:g}% mirrored, checked every {arguments.step} requests",
+            f"{arguments.window_rows}+",
+            "mirrored",
         )
     print(
         f"judged once a window holds {MIN_WINDOW_ROWS} rows; by drift_report's gate alone"

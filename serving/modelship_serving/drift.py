@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelship_serving.drift_rules import SIGNIFICANCE
+from modelship_serving.drift_rules import feature_drifted, significant
 from modelship_serving.profile import ReferenceProfile
 
 PSI_FLOOR = 1e-4
@@ -262,7 +262,7 @@ def drift_report(
             kind="numeric",
             psi=psi,
             p_value=p_value,
-            drifted=psi > threshold and p_value < SIGNIFICANCE,
+            drifted=feature_drifted(psi, significant(p_value), threshold),
             missing_fraction=numeric.missing / rows,
             reference_missing_fraction=profile.missing_fraction,
             mean=_finite(numeric.total / numeric.count) if numeric.count else None,
@@ -283,7 +283,7 @@ def drift_report(
             kind="categorical",
             psi=psi,
             p_value=p_value,
-            drifted=psi > threshold and p_value < SIGNIFICANCE,
+            drifted=feature_drifted(psi, significant(p_value), threshold),
             missing_fraction=categorical.missing / rows,
             reference_missing_fraction=cat_profile.missing_fraction,
             unseen_fraction=batch_counts[-1] / present if present else None,

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modelship_serving.drift_rules import SIGNIFICANCE
+from modelship_serving.drift_rules import significant
 
 # The kubelet's limit on a termination message (bytes); kept well under, as it may count
 # differently from us.
@@ -39,7 +39,7 @@ def drift_summary(
         {
             "name": name[:MAX_NAME_LENGTH],
             "psi": round(float(feature["psi"]), 4),
-            "significant": float(feature["p_value"]) < SIGNIFICANCE,
+            "significant": significant(float(feature["p_value"])),
             "drifted": bool(feature["drifted"]),
         }
         for name, feature in ranked

@@ -67,6 +67,14 @@ def gateway_canary(parent_refs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def gateway_https_and_grpc(grpc_ref: dict[str, Any]) -> dict[str, Any]:
+    """A canary, default steps, through the `public` Gateway's https listener and
+    ``grpc_ref`` for gRPC."""
+    parent_refs = [{"name": "public", "sectionName": "https"}]
+    traffic = {"router": "gatewayAPI", "parentRefs": parent_refs, "grpcParentRefs": [grpc_ref]}
+    return {"strategy": "Canary", "canary": {"traffic": traffic}}
+
+
 BATCH = {
     "schedule": "0 2 * * *",
     "input": {"uri": "s3://data/edge/{date}.parquet"},
@@ -138,31 +146,13 @@ EDGE_SPECS: dict[str, Document] = {
         ),
     ),
     "gateway-grpc-listener": model_deployment(
-        rollout={
-            "strategy": "Canary",
-            "canary": {
-                "traffic": {
-                    "router": "gatewayAPI",
-                    "parentRefs": [{"name": "public", "sectionName": "https"}],
-                    "grpcParentRefs": [{"name": "public", "sectionName": "grpc", "port": 8443}],
-                },
-            },
-        },
+        rollout=gateway_https_and_grpc({"name": "public", "sectionName": "grpc", "port": 8443}),
     ),
     # Live traffic mirrored to drift-watch on both routes, names at their longest (the
     # drift-watch Deployment and Service's name is cut to 63 with a hash).
     "gateway-mirrored-drift": model_deployment(
         NAME_63,
-        rollout={
-            "strategy": "Canary",
-            "canary": {
-                "traffic": {
-                    "router": "gatewayAPI",
-                    "parentRefs": [{"name": "public", "sectionName": "https"}],
-                    "grpcParentRefs": [{"name": "public", "sectionName": "grpc"}],
-                },
-            },
-        },
+        rollout=gateway_https_and_grpc({"name": "public", "sectionName": "grpc"}),
         monitoring={"drift": {"mirrorPercent": 100, "window": "1h"}},
     ),
     # The Gateway API CRD refuses these two; our API must refuse them first.

@@ -3,6 +3,8 @@ serving pod runs it with spec.monitoring.drift, and traffic drawn like its train
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,3 +81,35 @@ def wait_for(condition: object, timeout: float = 30.0, what: str = "condition") 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.05)
+
+
+@contextmanager
+def drift_watch_process(
+    repository: Path, model: str, metrics_port: int, *source: str, quiet: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The real `modelship drift-watch` on this machine, its metrics on
+    127.0.0.1:``metrics_port``; ``source``: its trace or mirror options and any others.
+    Terminated on leaving."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from modelship.cli import main; main()",
+            "drift-watch",
+            "--model-repo",
+            str(repository),
+            "--model",
+            model,
+            "--metrics-address",
+            "127.0.0.1",
+            "--metrics-port",
+            str(metrics_port),
+            *source,
+        ],
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -40,3 +40,21 @@ def fetch_init_container(
     container["volumeMounts"] = [MODEL_MOUNT, TMP_MOUNT, *extra_mounts]
     container["securityContext"] = RESTRICTED_CONTAINER
     return container
+
+
+def drift_watch_args(revision: str, window: str, threshold: str) -> list[str]:
+    """What every drift-watch container of the `fraud` model is started with: the model in
+    its /models volume, the revision it watches, the window and the threshold."""
+    return [
+        "drift-watch",
+        "--model-repo",
+        "/models",
+        "--model",
+        "fraud",
+        "--revision",
+        revision,
+        "--window",
+        window,
+        "--threshold",
+        threshold,
+    ]

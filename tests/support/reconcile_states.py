@@ -11,6 +11,13 @@ from support.custom_resources import model_deployment_body
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LATER = datetime(2026, 1, 2, 4, 0, 0, tzinfo=UTC)
 UID = "0b5c7a52-0000-4000-8000-000000000001"
+# A nightly batch job of spec.batch.
+NIGHTLY = {
+    "name": "nightly",
+    "schedule": "0 2 * * *",
+    "input": {"uri": "s3://data/in.parquet"},
+    "output": {"uri": "s3://data/out-{run}.parquet"},
+}
 
 
 def md_body(version: str = "1", generation: int = 1, **spec: Any) -> dict[str, Any]:
@@ -35,3 +42,21 @@ def as_live(manifest: dict[str, Any], available: bool = False) -> dict[str, Any]
             "availableReplicas": count,
         }
     return live
+
+
+def first_drift(
+    at: str, source: str, features: list[tuple[str, float, bool]], message: str
+) -> dict[str, Any]:
+    """status.drift after the first drifted check, at ``at``, of ``source``; ``features``:
+    (name, PSI, drifted) each."""
+    return {
+        "drifted": True,
+        "checkedAt": at,
+        "source": source,
+        "consecutive": 1,
+        "since": at,
+        "features": [
+            {"name": name, "psi": psi, "drifted": drifted} for name, psi, drifted in features
+        ],
+        "message": message,
+    }

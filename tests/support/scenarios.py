@@ -17,6 +17,7 @@ from lightkube import ApiError, Client
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
+from modelship.core.names import TRIGGER
 
 from support.custom_resources import model_deployment_body, model_following_body, retrain_job_body
 
@@ -107,6 +108,23 @@ def model_deployment(name: str, ns: str, version: str = "1", **spec: Any) -> Obj
 def retrain_job(name: str, ns: str) -> Obj:
     """A run-once RetrainJob of the `wine` ModelDeployment."""
     return retrain_job_body(name, ns, model_deployment="wine", metric="accuracy")
+
+
+def status_of(cluster: Cluster, kind: str, ns: str, name: str) -> Obj:
+    """The status of ModelDeployment or RetrainJob ``name``; {} while it has none."""
+    return dict((get(cluster, MD_API, kind, ns, name) or {}).get("status") or {})
+
+
+def drift_retrain_job(name: str, ns: str, **drift: Any) -> Obj:
+    """A RetrainJob of the `wine` ModelDeployment that drift starts (``drift``: its
+    triggers.drift), on a weekly schedule that does not come during a test."""
+    return retrain_job_body(name, ns, schedule="0 3 * * 0", triggers={"drift": drift})
+
+
+def drift_runs(cluster: Cluster, ns: str) -> list[Obj]:
+    """The Jobs of the RetrainJob runs that drift started."""
+    jobs = list_all(cluster, "batch/v1", "Job", ns)
+    return [j for j in jobs if j["metadata"]["labels"].get(TRIGGER) == "drift"]
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> T:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from modelship.api.base import ApiModel, list_map
 from modelship.api.common import Condition, Lineage
+from modelship.api.status import ObservedStatus, conditions_field
 
 
 class RevisionStatus(ApiModel):
@@ -202,16 +203,11 @@ class DriftStatus(ApiModel):
     )
 
 
-class ModelDeploymentStatus(ApiModel):
+class ModelDeploymentStatus(ObservedStatus):
     """The observed state of a served model, written by the operator."""
 
-    observed_generation: int | None = Field(
-        default=None, description="The spec generation the operator last acted on."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Ready, Available, Progressing, Degraded and more.",
-        json_schema_extra=list_map("type"),
+    conditions: list[Condition] = conditions_field(
+        "Ready, Available, Progressing, Degraded and more."
     )
     stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
     canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")

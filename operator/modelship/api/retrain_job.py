@@ -22,7 +22,6 @@ from modelship.api.base import (
     ModelUri,
     OutputUri,
     Sha256,
-    list_map,
 )
 from modelship.api.cel import Rule
 from modelship.api.common import (
@@ -37,6 +36,7 @@ from modelship.api.common import (
     name_rule,
 )
 from modelship.api.model_source import ModelVersion
+from modelship.api.status import ObservedStatus, conditions_field
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
@@ -350,17 +350,10 @@ class RunOnce(ApiModel):
     )
 
 
-class RetrainJobStatus(ApiModel):
+class RetrainJobStatus(ObservedStatus):
     """The observed state of retraining, written by the operator."""
 
-    observed_generation: int | None = Field(
-        default=None, description="The spec generation the operator last acted on."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Ready, Progressing, and more.",
-        json_schema_extra=list_map("type"),
-    )
+    conditions: list[Condition] = conditions_field("Ready, Progressing, and more.")
     last_run: RunRecord | None = Field(default=None, description="The newest run.")
     promoted: TrainerResult | None = Field(
         default=None,

@@ -23,7 +23,7 @@ from modelship_serving.metadata import ModelMetadata, read_model_metadata
 from prometheus_client import CollectorRegistry, start_http_server
 
 from modelship.api.base import DURATION_PATTERN
-from modelship.cli.options import float_option, int_option
+from modelship.cli.options import float_option, int_option, model_options
 from modelship.reconcile.rollout.analysis import duration
 
 
@@ -36,13 +36,7 @@ from modelship.reconcile.rollout.analysis import duration
     " files (--trace-file; --trace-config level=TENSORS,file=TRACE_FILE), each deleted once"
     " read."
 )
-@click.option(
-    "--model-repo",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model repository (its MODEL/modelship.json holds the reference profile).",
-)
-@click.option("--model", "model_name", required=True, help="Model name in the repository.")
+@model_options("Model repository (its MODEL/modelship.json holds the reference profile).")
 @click.option(
     "--trace-file",
     type=click.Path(path_type=Path, dir_okay=False),

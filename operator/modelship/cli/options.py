@@ -55,15 +55,19 @@ def fetch_limit_options(function: F) -> F:
 
 
 def model_options(repository_help: str) -> Callable[[F], F]:
-    """--model-repo, a model repository as `modelship package` writes it (``repository_help``
-    says whose), and --model (the parameter model_name), the model's name in it."""
+    """--model-repo, a model repository (a folder) as `modelship package` writes it
+    (``repository_help`` says whose), and --model (the parameter model_name), the model's
+    name in it."""
 
     def add(function: F) -> F:
         function = click.option(
             "--model", "model_name", required=True, help="Model name in the repository."
         )(function)
         return click.option(
-            "--model-repo", required=True, type=click.Path(path_type=Path), help=repository_help
+            "--model-repo",
+            required=True,
+            type=click.Path(path_type=Path, file_okay=False),
+            help=repository_help,
         )(function)
 
     return add

@@ -22,12 +22,11 @@ model still serves what it was asked to; the alert rules, a Warning Event and, w
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from modelship_serving.drift_rules import SIGNIFICANCE
+from modelship_serving.drift_rules import feature_drifted
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelship.api.common import Condition, ConditionStatus
@@ -156,18 +155,6 @@ def parse_summary(message: str | None) -> BatchDriftSummary | str:
         return BatchDriftSummary.model_validate(json.loads(message))
     except (ValueError, ValidationError):
         return f"its termination message is not a drift summary: {message[:QUOTED_LENGTH]!r}"
-
-
-def feature_drifted(psi: float, significant: bool, threshold: float) -> bool:
-    """The one rule for a feature, batch and live alike: PSI above the threshold, and the
-    difference significant for the check's size."""
-    return psi > threshold and significant
-
-
-def significant(p_value: float) -> bool:
-    """Whether a difference this likely between samples of one distribution is taken for
-    drift (a p-value that is no number is not)."""
-    return math.isfinite(p_value) and p_value < SIGNIFICANCE
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from modelship_serving.drift_rules import significant
+
 from modelship.api.base import duration
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.model_deployment_status import DriftStatus
 from modelship.builders.defaults import DRIFT_MIN_WINDOW_ROWS
 from modelship.builders.drift_watch import mirrored_drift
-from modelship.reconcile.drift import Check, CheckedFeature, significant
+from modelship.reconcile.drift import Check, CheckedFeature
 
 # drift-watch's window moves by a 24th of it (a slice): no sooner is anything new to read.
 WINDOW_SLICES = 24

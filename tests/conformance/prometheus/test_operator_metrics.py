@@ -10,6 +10,7 @@ import pytest
 from modelship.handlers import metrics
 from prometheus_client import REGISTRY, generate_latest
 from support.promtool_runner import run_promtool
+from support.reconcile_states import first_drift
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +35,12 @@ def _md(name: str, uid: str) -> dict[str, Any]:
 
 def _condition(type_: str, status: str, reason: str) -> dict[str, str]:
     return {"type": type_, "status": status, "reason": reason, "message": "m"}
+
+
+def _condition_series(name: str, type_: str, status: str, reason: str) -> str:
+    """The modelship_resource_condition line of ModelDeployment ``name``'s condition."""
+    labels = f'kind="ModelDeployment",name="{name}",namespace="ml",reason="{reason}"'
+    return f'modelship_resource_condition{{{labels},status="{status}",type="{type_}"}} 1.0'
 
 
 def _series(name: str) -> set[str]:
@@ -68,10 +75,8 @@ def test_ready_conditions_and_batch_failures_follow_the_status() -> None:
     metrics.observe_status(_md("follows", "u1"), SERVING)
     assert _series("follows") == {
         'modelship_resource_ready{kind="ModelDeployment",name="follows",namespace="ml"} 1.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="Serving",status="True",type="Ready"} 1.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="AsExpected",status="False",type="Degraded"} 1.0',
+        _condition_series("follows", "Ready", "True", "Serving"),
+        _condition_series("follows", "Degraded", "False", "AsExpected"),
         'modelship_batch_job_failed{batch_job="nightly",name="follows",namespace="ml"} 0.0',
         'modelship_batch_job_failed{batch_job="hourly",name="follows",namespace="ml"} 1.0',
     }
@@ -79,26 +84,18 @@ def test_ready_conditions_and_batch_failures_follow_the_status() -> None:
     metrics.observe_status(_md("follows", "u1"), FAILED)
     assert _series("follows") == {
         'modelship_resource_ready{kind="ModelDeployment",name="follows",namespace="ml"} 0.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="RolloutFailed",status="False",type="Ready"} 1.0',
-        'modelship_resource_condition{kind="ModelDeployment",name="follows",namespace="ml",'
-        'reason="RolloutFailed",status="True",type="Degraded"} 1.0',
+        _condition_series("follows", "Ready", "False", "RolloutFailed"),
+        _condition_series("follows", "Degraded", "True", "RolloutFailed"),
     }
 
 
 DRIFTED = {
-    "drift": {
-        "drifted": True,
-        "checkedAt": "2026-11-29T02:05:00Z",
-        "source": "batch/wine-nightly-29401234",
-        "consecutive": 1,
-        "since": "2026-11-29T02:05:00Z",
-        "features": [
-            {"name": "age", "psi": 1.5, "drifted": True},
-            {"name": "plan", "psi": 0.01, "drifted": False},
-        ],
-        "message": "m",
-    }
+    "drift": first_drift(
+        "2026-11-29T02:05:00Z",
+        "batch/wine-nightly-29401234",
+        [("age", 1.5, True), ("plan", 0.01, False)],
+        "m",
+    )
 }
 
 

@@ -17,36 +17,31 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import joblib
 import pytest
 from modelship_serving.packaging.package import package_model
-from modelship_serving.triton.server import free_port
-from support.custom_resources import retrain_job_body
+from support import reconcile_states
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
     condition,
     create,
+    drift_retrain_job,
+    drift_runs,
     get,
-    list_all,
+    job_pod_ended,
     model_deployment,
     patch,
+    status_of,
     wait_for,
 )
 from support.sklearn_models import churn_classifier, customer_rows, mixed_frame
 
 NS = "ml"
-NIGHTLY = {
-    "name": "nightly",
-    "schedule": "0 2 * * *",
-    "input": {"uri": "s3://data/in.csv"},
-    "output": {"uri": "s3://data/out-{run}.parquet"},
-    "batchSize": 500,
-}
+NIGHTLY = {**reconcile_states.NIGHTLY, "input": {"uri": "s3://data/in.csv"}, "batchSize": 500}
 DRIFT = {"drift": {"threshold": 0.2, "action": "alert"}}
 TERMINATION_LOG = "/dev/termination-log"
 
@@ -102,7 +97,7 @@ def finish_job(cluster: EmulatedCluster, cron_job: dict[str, Any], job: str, mes
     meta = cron_job["metadata"]
     owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": meta["name"], "uid": meta["uid"]}
     template = cron_job["spec"]["jobTemplate"]
-    create(
+    created = create(
         cluster,
         {
             "apiVersion": "batch/v1",
@@ -116,34 +111,14 @@ def finish_job(cluster: EmulatedCluster, cron_job: dict[str, Any], job: str, mes
             "spec": template["spec"],
         },
     )
-    pod = f"{job}-x1"
-    labels = {"batch.kubernetes.io/job-name": job}
-    create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": pod, "namespace": NS, "labels": labels},
-            "spec": {"containers": [{"name": "score", "image": "triton:1"}]},
-        },
-    )
     finished_at = f"2026-01-0{job[-1]}T02:05:00Z"
-    score = {
-        "name": "score",
-        "image": "triton:1",
-        "imageID": "triton@sha256:0",
-        "ready": False,
-        "restartCount": 0,
-        "state": {
-            "terminated": {
-                "exitCode": 0,
-                "reason": "Completed",
-                "message": message,
-                "finishedAt": finished_at,
-            }
-        },
+    terminated = {
+        "exitCode": 0,
+        "reason": "Completed",
+        "message": message,
+        "finishedAt": finished_at,
     }
-    patch(cluster, "v1", "Pod", NS, pod, {"status": {"containerStatuses": [score]}}, status=True)
+    job_pod_ended(cluster, created, terminated)
     complete = {"type": "Complete", "status": "True", "lastTransitionTime": finished_at}
     status = {"succeeded": 1, "completionTime": finished_at, "conditions": [complete]}
     patch(cluster, "batch/v1", "Job", NS, job, {"status": status}, status=True)
@@ -152,18 +127,7 @@ def finish_job(cluster: EmulatedCluster, cron_job: dict[str, Any], job: str, mes
 def test_batch_runs_drive_status_drift_the_condition_the_event_and_the_metrics(
     cluster: EmulatedCluster, repository: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    cluster.operator.stop()
-    cluster.operator.extra_args = [f"--metrics-port={port}"]
-    cluster.operator.start()
-
-    def metrics() -> str:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-                return str(answer.read().decode())
-        except OSError:
-            return ""
-
+    metrics = cluster.operator.restart_with_metrics()
     create(cluster, model_deployment("wine", NS, batch=[NIGHTLY], monitoring=DRIFT))
     cron_job = wait_for(
         "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")
@@ -243,26 +207,13 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
     night inside the cooldown starts nothing."""
     retrain = {"drift": {"threshold": 0.2, "action": "retrain", "retrainJob": "retrain"}}
     create(cluster, model_deployment("wine", NS, batch=[NIGHTLY], monitoring=retrain))
-    create(
-        cluster,
-        retrain_job_body(
-            "retrain",
-            NS,
-            schedule="0 3 * * 0",  # weekly: no scheduled run comes during the test
-            triggers={"drift": {"minInterval": "24h"}},
-        ),
-    )
+    create(cluster, drift_retrain_job("retrain", NS, minInterval="24h"))
     cron_job = wait_for(
         "the batch CronJob", lambda: get(cluster, "batch/v1", "CronJob", NS, "wine-nightly")
     )
 
-    def drift_runs() -> list[dict[str, Any]]:
-        jobs = list_all(cluster, "batch/v1", "Job", NS)
-        return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
-
     def drift_check(job: str) -> dict[str, Any] | None:
-        rtj = get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}
-        check = (rtj.get("status") or {}).get("driftCheck") or {}
+        check = status_of(cluster, "RetrainJob", NS, "retrain").get("driftCheck") or {}
         return check if check.get("checkedAt") == f"2026-01-0{job[-1]}T02:05:00Z" else None
 
     shifted = customer_rows(2000)
@@ -275,7 +226,7 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
         check = wait_for(f"the RetrainJob to judge {night}", lambda n=night: drift_check(n))
         if night == "wine-nightly-1":
             assert check["started"] is True
-            (run,) = wait_for("the drift-triggered run", drift_runs)
+            (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster, NS))
             [trainer] = run["spec"]["template"]["spec"]["containers"]
             env = {e["name"]: e.get("value") for e in trainer["env"]}
             assert env["MODELSHIP_TRIGGER"] == "drift"
@@ -286,4 +237,4 @@ def test_a_drifted_batch_run_starts_one_retraining_run_and_the_next_within_the_c
             patch(cluster, "batch/v1", "Job", NS, run["metadata"]["name"], {"status": done}, True)
     assert check["started"] is False
     assert check["message"].startswith("Cooling down until")
-    assert [r["metadata"]["name"] for r in drift_runs()] == [run["metadata"]["name"]]
+    assert [r["metadata"]["name"] for r in drift_runs(cluster, NS)] == [run["metadata"]["name"]]

@@ -26,7 +26,7 @@ from modelship.api import ModelDeployment
 from modelship.builders import build_model_deployment_children, resolve_model, steady_plan
 from modelship.cli import main
 from modelship.handlers.drift_watch_metrics import live_window
-from modelship.reconcile.drift import feature_drifted, significant
+from modelship_serving.drift_rules import feature_drifted, significant
 from modelship_serving.triton.client import infer_inputs
 from modelship_serving.triton.server import free_port
 from support.custom_resources import model_deployment_body

@@ -15,22 +15,21 @@ nothing it should not (no Warning, no run).
 
 from __future__ import annotations
 
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelship_serving.triton.server import free_port
-from support.custom_resources import retrain_job_body
 from support.drift_watch_pod import metrics_server, window_metrics
 from support.harness import EmulatedCluster
 from support.scenarios import (
     MD_API,
     condition,
     create,
+    drift_retrain_job,
+    drift_runs,
     get,
-    list_all,
     model_deployment,
     patch,
+    status_of,
     wait_for,
 )
 
@@ -51,11 +50,7 @@ def mirrored(**drift: Any) -> dict[str, Any]:
 def stable_revision(cluster: EmulatedCluster) -> str:
     md = wait_for(
         "the stable revision",
-        lambda: (
-            ((get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}).get("status") or {})
-            .get("stable", {})
-            .get("name")
-        ),
+        lambda: status_of(cluster, "ModelDeployment", NS, "wine").get("stable", {}).get("name"),
     )
     return str(md)
 
@@ -88,31 +83,14 @@ def start_drift_watch_pod(cluster: EmulatedCluster, address: str) -> dict[str, A
 
 
 def drift_of(cluster: EmulatedCluster) -> dict[str, Any]:
-    md = get(cluster, MD_API, "ModelDeployment", NS, "wine") or {}
-    return dict((md.get("status") or {}).get("drift") or {})
-
-
-def drift_runs(cluster: EmulatedCluster) -> list[dict[str, Any]]:
-    jobs = list_all(cluster, "batch/v1", "Job", NS)
-    return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
+    return dict(status_of(cluster, "ModelDeployment", NS, "wine").get("drift") or {})
 
 
 def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
     cluster: EmulatedCluster,
 ) -> None:
-    port = free_port()
-    cluster.operator.stop()
-    cluster.operator.extra_args = [f"--metrics-port={port}"]
-    cluster.operator.start()
-    create(
-        cluster,
-        retrain_job_body(
-            "retrain",
-            NS,
-            schedule="0 3 * * 0",  # weekly: no scheduled run comes during the test
-            triggers={"drift": {"windows": 2, "minInterval": "1h"}},
-        ),
-    )
+    metrics = cluster.operator.restart_with_metrics()
+    create(cluster, drift_retrain_job("retrain", NS, windows=2, minInterval="1h"))
     monitoring = mirrored(action="retrain", retrainJob="retrain")
     create(cluster, model_deployment("wine", NS, rollout=GATEWAY, monitoring=monitoring))
     stable = stable_revision(cluster)
@@ -132,25 +110,21 @@ def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
         drifted = condition(md, "Drifted")
         assert (drifted["status"], drifted["reason"]) == ("True", "Drifted")
         assert f"live/{stable} (1000 rows, 4 features)" in drifted["message"]
-        check = wait_for(
-            "the RetrainJob to judge the first check",
-            lambda: (
-                ((get(cluster, MD_API, "RetrainJob", NS, "retrain") or {}).get("status") or {})
-                .get("driftCheck", {})
-                .get("checkedAt")
-                == first["checkedAt"]
-                and get(cluster, MD_API, "RetrainJob", NS, "retrain")
-            ),
-        )
-        assert check["status"]["driftCheck"]["started"] is False
-        assert drift_runs(cluster) == []
+
+        def first_judged() -> dict[str, Any] | None:
+            check = status_of(cluster, "RetrainJob", NS, "retrain").get("driftCheck", {})
+            return check if check.get("checkedAt") == first["checkedAt"] else None
+
+        check = wait_for("the RetrainJob to judge the first check", first_judged)
+        assert check["started"] is False
+        assert drift_runs(cluster, NS) == []
 
         second = wait_for(
             "the second live check, a window later",
             lambda: (d := drift_of(cluster)).get("consecutive") == 2 and d,
         )
         assert second["checkedAt"] > first["checkedAt"]
-        (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster))
+        (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster, NS))
         [trainer] = run["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e.get("value") for e in trainer["env"]}
         assert env["MODELSHIP_TRIGGER"] == "drift"
@@ -158,9 +132,7 @@ def test_drifted_live_windows_set_status_drift_and_the_second_starts_a_run(
 
     warnings = [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
     assert len(warnings) == 1, "one Warning for one turn to drifted"
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    assert 'modelship_drift_detected{name="wine",namespace="ml",source="live"} 1.0' in text
+    assert 'modelship_drift_detected{name="wine",namespace="ml",source="live"} 1.0' in metrics()
 
 
 def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
@@ -197,4 +169,4 @@ def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
         "NoDrift",
     )
     assert not [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
-    assert drift_runs(cluster) == []
+    assert drift_runs(cluster, NS) == []

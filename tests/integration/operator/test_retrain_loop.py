@@ -33,9 +33,9 @@ from support.scenarios import (
     Obj,
     create,
     deployments,
+    drift_runs,
     get,
     job_pod_ended,
-    list_all,
     md_with,
     new_revision,
     patch,
@@ -277,14 +277,10 @@ def test_drift_starts_a_run_and_a_second_report_within_the_cooldown_does_not(
 
         return wait_for(f"the drift check at {checked_at} seen", probe)
 
-    def drift_runs() -> list[Obj]:
-        jobs = list_all(cluster, "batch/v1", "Job", NS)
-        return [j for j in jobs if j["metadata"]["labels"].get("modelship.dev/trigger") == "drift"]
-
     patch(cluster, MD_API, "ModelDeployment", NS, "wine",
           {"status": {"drift": drift_report("2026-01-02T10:00:00Z")}}, True)  # fmt: skip
     status = drift_check("2026-01-02T10:00:00Z")
-    (run,) = wait_for("the drift-triggered run", drift_runs)
+    (run,) = wait_for("the drift-triggered run", lambda: drift_runs(cluster, NS))
     assert status["lastTrigger"]["run"] == run["metadata"]["name"]
     env = {
         e["name"]: e.get("value") for e in run["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -299,7 +295,7 @@ def test_drift_starts_a_run_and_a_second_report_within_the_cooldown_does_not(
     second = drift_check("2026-01-02T11:00:00Z")["driftCheck"]
     assert second["started"] is False
     assert second["message"].startswith("Cooling down until")
-    assert [r["metadata"]["name"] for r in drift_runs()] == [run["metadata"]["name"]]
+    assert [r["metadata"]["name"] for r in drift_runs(cluster, NS)] == [run["metadata"]["name"]]
 
 
 def test_a_follower_canary_rolling_back_the_promoted_version_is_reported(

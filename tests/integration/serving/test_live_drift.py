@@ -11,8 +11,6 @@ drift-watch` command serves the metrics over HTTP and grants Triton its trace bu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 
@@ -22,7 +20,14 @@ from modelship_serving.live_drift.watch import DriftWatch
 from modelship_serving.triton.client import infer_frame
 from modelship_serving.triton.server import free_port
 from prometheus_client import CollectorRegistry, generate_latest
-from support.live_drift import TracedTriton, traced_triton, traffic, wait_for
+from support.harness import metrics_text
+from support.live_drift import (
+    TracedTriton,
+    drift_watch_process,
+    traced_triton,
+    traffic,
+    wait_for,
+)
 
 pytestmark = pytest.mark.triton
 
@@ -111,46 +116,27 @@ def test_the_sidecar_command_serves_metrics_and_grants_the_trace_budget(
 ) -> None:
     watch_of(triton)  # start from an empty trace directory
     port = free_port()
-    sidecar = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from modelship.cli import main; main()",
-            "drift-watch",
-            "--model-repo",
-            str(triton.repository),
-            "--model",
-            "churn",
-            "--trace-file",
-            str(triton.trace_file),
-            "--revision",
-            "churn-abc",
-            "--window",
-            "1h",
-            "--metrics-address",
-            "127.0.0.1",
-            "--metrics-port",
-            str(port),
-            "--triton-http",
-            triton.http,
-            "--trace-budget",
-            "777",
-            "--poll-seconds",
-            "0.2",
-        ]
-    )
-    try:
+    with drift_watch_process(
+        triton.repository,
+        "churn",
+        port,
+        "--trace-file",
+        str(triton.trace_file),
+        "--revision",
+        "churn-abc",
+        "--window",
+        "1h",
+        "--triton-http",
+        triton.http,
+        "--trace-budget",
+        "777",
+        "--poll-seconds",
+        "0.2",
+    ):
         serve(triton, seed=14, income_shift_in_std=1.0)
 
-        def metrics() -> str:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    return str(r.read().decode())
-            except OSError:
-                return ""
-
         def income_flagged() -> bool:
-            return drifted_line("income", 1.0) in metrics()
+            return drifted_line("income", 1.0) in metrics_text(port, timeout=2)
 
         wait_for(income_flagged, what="the sidecar to flag income")
 
@@ -165,6 +151,3 @@ def test_the_sidecar_command_serves_metrics_and_grants_the_trace_budget(
                 return bool(json.load(r)["trace_count"] == "777")
 
         wait_for(budget_granted, what="Triton's trace count to be set to the sidecar's budget")
-    finally:
-        sidecar.terminate()
-        sidecar.wait(timeout=10)

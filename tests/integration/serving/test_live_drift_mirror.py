@@ -128,23 +128,17 @@ def counted(receiver: MirrorReceiver, copies: int) -> Snapshot:
     return snapshot
 
 
-def test_a_one_std_income_shift_mirrored_over_http_raises_income_drift_alone(
-    served: Served, receiver: MirrorReceiver
+@pytest.mark.parametrize(
+    ("serve", "seed"), [(serve_over_http, 21), (serve_over_grpc, 22)], ids=["http", "grpc"]
+)
+def test_a_one_std_income_shift_mirrored_raises_income_drift_alone(
+    served: Served, receiver: MirrorReceiver, serve: Any, seed: int
 ) -> None:
-    copies = serve_over_http(served, receiver, seed=21, shift=1.0)
+    copies = serve(served, receiver, seed=seed, shift=1.0)
     snapshot = counted(receiver, copies)
 
     assert snapshot.report.drifted_features == ["income"]
     assert snapshot.report.features["income"].psi > 0.2
-
-
-def test_a_one_std_income_shift_mirrored_over_grpc_raises_income_drift_alone(
-    served: Served, receiver: MirrorReceiver
-) -> None:
-    copies = serve_over_grpc(served, receiver, seed=22, shift=1.0)
-    snapshot = counted(receiver, copies)
-
-    assert snapshot.report.drifted_features == ["income"]
 
 
 @pytest.mark.parametrize("serve", [serve_over_http, serve_over_grpc], ids=["http", "grpc"])

@@ -24,6 +24,7 @@ from support.model_pods import (
     MODEL_READER_MOUNTS,
     MODEL_VOLUMES,
     TMP_MOUNT,
+    drift_watch_args,
     fetch_init_container,
 )
 from support.resolved_models import fraud_model
@@ -199,17 +200,7 @@ DRIFT_WATCH = {
     "image": IMAGE,
     "command": ["modelship"],
     "args": [
-        "drift-watch",
-        "--model-repo",
-        "/models",
-        "--model",
-        "fraud",
-        "--revision",
-        REV,
-        "--window",
-        "6h",
-        "--threshold",
-        "0.25",
+        *drift_watch_args(REV, "6h", "0.25"),
         "--trace-file",
         "/var/run/modelship/traces/trace.json",
         "--metrics-port",

@@ -27,6 +27,7 @@ from modelship.builders import (
     steady_plan,
 )
 from support.custom_resources import controller_reference
+from support.model_pods import drift_watch_args
 from support.rollout_plans import rollout_plan
 from support.upstream_crd import upstream_crds
 
@@ -133,17 +134,7 @@ def _deployment(version: str, revision: str) -> dict[str, Any]:
                             "image": DEFAULT_TRITON_IMAGE,
                             "command": ["modelship"],
                             "args": [
-                                "drift-watch",
-                                "--model-repo",
-                                "/models",
-                                "--model",
-                                "fraud",
-                                "--revision",
-                                revision,
-                                "--window",
-                                "1h",
-                                "--threshold",
-                                "0.3",
+                                *drift_watch_args(revision, "1h", "0.3"),
                                 "--min-window-rows",
                                 "400",
                                 "--metrics-port",

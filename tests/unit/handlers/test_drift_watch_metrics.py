@@ -26,8 +26,8 @@ from modelship.handlers.drift_watch_metrics import (
     scrape_window,
 )
 from modelship.handlers.runtime import Runtime
-from modelship.reconcile.drift import feature_drifted, significant
 from modelship.reconcile.mirrored_drift import LiveReading
+from modelship_serving.drift_rules import feature_drifted, significant
 from prometheus_client.parser import text_string_to_metric_families
 from support.custom_resources import model_deployment_body
 from support.drift_watch_pod import metrics_server, window_metrics

@@ -21,14 +21,8 @@ from modelship.reconcile.batch import (
     failure_events,
     shards_of_latest_run,
 )
-from support.reconcile_states import md_body
+from support.reconcile_states import NIGHTLY, md_body
 
-NIGHTLY = {
-    "name": "nightly",
-    "schedule": "0 2 * * *",
-    "input": {"uri": "s3://data/in.parquet"},
-    "output": {"uri": "s3://data/out-{date}.parquet"},
-}
 MD = ModelDeployment.model_validate(md_body(batch=[NIGHTLY]))
 CRON_JOB = {
     "apiVersion": "batch/v1",

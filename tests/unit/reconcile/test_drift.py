@@ -22,14 +22,8 @@ from modelship.reconcile.drift import (
     termination_message,
 )
 from modelship.reconcile.model_deployment import Observed, decide
-from support.reconcile_states import NOW, md_body
+from support.reconcile_states import NIGHTLY, NOW, first_drift, md_body
 
-NIGHTLY = {
-    "name": "nightly",
-    "schedule": "0 2 * * *",
-    "input": {"uri": "s3://data/in.parquet"},
-    "output": {"uri": "s3://data/out-{run}.parquet"},
-}
 MONITORED = md_body(batch=[NIGHTLY], monitoring={"drift": {"threshold": 0.2}})
 MD = ModelDeployment.model_validate(MONITORED)
 DAY = datetime(2026, 1, 3, 2, 5, tzinfo=UTC)
@@ -69,20 +63,13 @@ def judged(*runs: FinishedRun, previous: DriftStatus | None = None) -> DriftStat
 def test_a_shifted_run_drifts_on_the_features_over_the_threshold_and_significant() -> None:
     status = judged(finished(0, SHIFTED))
     assert status is not None
-    assert status.model_dump(mode="json", by_alias=True, exclude_none=True) == {
-        "drifted": True,
-        "checkedAt": "2026-01-03T02:05:00Z",
-        "source": "batch/wine-nightly-0",
-        "consecutive": 1,
-        "since": "2026-01-03T02:05:00Z",
-        "features": [
-            {"name": "age", "psi": 1.7, "drifted": True},
-            {"name": "city", "psi": 0.9, "drifted": True},
-            {"name": "plan", "psi": 0.01, "drifted": False},
-        ],
-        "message": "2 feature(s) drifted in batch/wine-nightly-0 (5000 rows, 3 features)"
+    assert status.model_dump(mode="json", by_alias=True, exclude_none=True) == first_drift(
+        "2026-01-03T02:05:00Z",
+        "batch/wine-nightly-0",
+        [("age", 1.7, True), ("city", 0.9, True), ("plan", 0.01, False)],
+        "2 feature(s) drifted in batch/wine-nightly-0 (5000 rows, 3 features)"
         " beyond PSI 0.2: age (PSI 1.70), city (PSI 0.90).",
-    }
+    )
 
 
 def test_psi_over_the_threshold_without_significance_is_not_drift() -> None:

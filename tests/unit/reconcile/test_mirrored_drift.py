@@ -32,7 +32,7 @@ from modelship.reconcile.mirrored_drift import (
 from modelship.reconcile.model_deployment import Observed, decide
 from modelship.reconcile.retrain_triggers import decide_drift_run
 from support.custom_resources import retrain_job_body
-from support.reconcile_states import NOW, md_body
+from support.reconcile_states import NOW, first_drift, md_body
 
 HOUR = timedelta(hours=1)
 GATEWAY = {
@@ -201,21 +201,13 @@ def with_status(body: dict[str, Any], decision: Any) -> dict[str, Any]:
 def test_a_drifted_window_writes_status_drift_and_warns_once() -> None:
     first = reconcile(BODY, window(SHIFTED))
     drift = first.status["drift"]
-    assert drift == {
-        "drifted": True,
-        "checkedAt": "2026-01-02T03:04:05Z",
-        "source": f"live/{STABLE}",
-        "consecutive": 1,
-        "since": "2026-01-02T03:04:05Z",
-        "features": [
-            {"name": "income", "psi": 0.9, "drifted": True},
-            {"name": "city", "psi": 0.35, "drifted": False},
-            {"name": "age", "psi": 0.01, "drifted": False},
-        ],
-        "message": f"1 feature(s) drifted in live/{STABLE} (1000 rows, 3 features) beyond"
+    assert drift == first_drift(
+        "2026-01-02T03:04:05Z",
+        f"live/{STABLE}",
+        [("income", 0.9, True), ("city", 0.35, False), ("age", 0.01, False)],
+        f"1 feature(s) drifted in live/{STABLE} (1000 rows, 3 features) beyond"
         " PSI 0.2: income (PSI 0.90).",
-        "liveCheckedAt": "2026-01-02T03:04:05Z",
-    }
+    ) | {"liveCheckedAt": "2026-01-02T03:04:05Z"}
     assert drifted(first)[:2] == ("True", "Drifted")
     assert Event("Warning", "Drifted", drift["message"]) in first.events
     assert first.wake_at == NOW + HOUR

@@ -1,0 +1,22 @@
+"""What every kind's status starts with: the spec generation acted on, and its conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from modelship.api.base import ApiModel, list_map
+
+
+def conditions_field(which: str) -> Any:
+    """status.conditions, one per type; ``which`` names the kind's own."""
+    return Field(default_factory=list, description=which, json_schema_extra=list_map("type"))
+
+
+class ObservedStatus(ApiModel):
+    """The fields a kind's status opens with; it adds conditions_field and its own."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation the operator last acted on."
+    )
