@@ -6,6 +6,7 @@ assembles from its committed chunks, and a scoring run does not import scipy.sta
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -14,9 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from modelship_serving.drift import BatchCounts
 from modelship_serving.packaging.package import package_model
+from modelship_serving.profile import profile_frame
 from modelship_serving.scoring.job import run_scoring
 from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
 from modelship_serving.scoring.scorers import InProcessScorer
@@ -105,3 +109,26 @@ def test_a_scoring_run_does_not_import_scipy_stats() -> None:
         " sys.exit('scipy.stats' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_drift_bins_every_value_where_the_reference_bins_it() -> None:
+    # Bin i holds the values from interior edge i-1 (inclusive) to interior edge i; values
+    # below or above the range, infinities included, go to the end bins; NaN is missing.
+    reference = profile_frame(pd.DataFrame({"x": np.linspace(0.0, 10.0, 101)}), ["x"], [])
+    edges = reference.numeric["x"].histogram_edges
+    midpoints = [(low + high) / 2 for low, high in itertools.pairwise(edges)]
+    values = [*edges, *midpoints, -np.inf, np.inf, -1e300, 1e300, -3.0, 42.0, np.nan, np.nan]
+    shuffled = np.random.default_rng(7).permutation(np.asarray(values * 3))
+    counts = BatchCounts.empty(reference)
+    counts.add_frame(pd.DataFrame({"x": shuffled}), reference)
+
+    def bin_of(value: float) -> int:
+        return sum(1 for edge in edges[1:-1] if edge <= value)
+
+    expected = [0] * (len(edges) - 1)
+    for value in shuffled:
+        if not np.isnan(value):
+            expected[bin_of(value)] += 1
+    assert counts.numeric["x"].bin_counts == expected
+    assert counts.numeric["x"].missing == 6
+    assert counts.numeric["x"].count == len(shuffled) - 6
