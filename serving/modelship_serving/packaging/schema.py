@@ -162,9 +162,28 @@ def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]
         series = converted
     dtype = _NUMPY_FOR_DATATYPE[column.datatype]
     values = series.to_numpy(dtype=np.float64)
-    _refuse_unrepresentable(values, series.index, column, dtype)
-    array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
+    if not np.issubdtype(dtype, np.floating):
+        _refuse_unrepresentable(values, series.index, column, dtype)
+        integers: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
+        return integers
+    with np.errstate(over="ignore"):  # a number beyond the type's range is refused below
+        array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
+    if not _short_of_limits(array, dtype):
+        _refuse_unrepresentable(values, series.index, column, dtype)
     return array
+
+
+def _short_of_limits(array: np.ndarray[Any, Any], dtype: Any) -> bool:
+    """Whether every value of the cast ``array`` but NaN (missing) is finite and short of the
+    floating ``dtype``'s largest: what the type cannot hold became infinite in the cast (or,
+    rounded, its largest value). Two passes of the smaller type, where checking every value
+    before the cast took as long as the conversion itself."""
+    if not len(array):
+        return True
+    limit = np.finfo(dtype).max
+    return bool(
+        -limit < np.fmin.reduce(array, axis=None) and np.fmax.reduce(array, axis=None) < limit
+    )
 
 
 def _refuse_unrepresentable(

@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from modelship_serving.drift import BatchCounts
+from modelship_serving.errors import SampleError
+from modelship_serving.metadata import InputColumn
 from modelship_serving.packaging.package import package_model
+from modelship_serving.packaging.schema import column_array
 from modelship_serving.profile import profile_frame
 from modelship_serving.scoring.job import run_scoring
 from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
@@ -132,3 +135,25 @@ def test_drift_bins_every_value_where_the_reference_bins_it() -> None:
     assert counts.numeric["x"].bin_counts == expected
     assert counts.numeric["x"].missing == 6
     assert counts.numeric["x"].count == len(shuffled) - 6
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        (float(np.finfo(np.float32).max), False),  # the largest FP32 holds
+        (-float(np.finfo(np.float32).max), False),
+        (float(np.finfo(np.float32).max) * (1 + 1e-9), True),  # beyond it, rounded back to it
+        (3.5e38, True),  # beyond it, infinite once cast
+        (-np.inf, True),
+    ],
+)
+def test_the_feed_check_stops_at_the_types_largest_value(value: float, refused: bool) -> None:
+    column = InputColumn(
+        name="x", kind="numeric", source_dtype="float64", tensor_name="x", datatype="FP32"
+    )
+    series = pd.Series([1.0, np.nan, value, 2.0], index=pd.RangeIndex(40, 44))
+    if refused:
+        with pytest.raises(SampleError, match=r"column 'x' holds .* \(row 42\)"):
+            column_array(series, column)
+    else:
+        assert column_array(series, column)[2, 0] == np.float32(value)
