@@ -114,7 +114,7 @@ class BatchCounts(_Model):
             column = frame[name]
             categorical.missing += int(column.isna().sum())
             present = column.dropna()
-            if not isinstance(present.dtype, pd.StringDtype):  # text already: no cast
+            if not _is_text(present.dtype):  # text already: no cast
                 present = present.astype(str)
             for category, added in present.value_counts().items():
                 key = (
@@ -140,6 +140,13 @@ class BatchCounts(_Model):
             for key, added in other.categorical[name].category_counts.items():
                 categorical.category_counts[key] = categorical.category_counts.get(key, 0) + added
             categorical.missing += other.categorical[name].missing
+
+
+def _is_text(dtype: object) -> bool:
+    """Whether values of ``dtype`` are text already: strings, or categoricals of strings."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return isinstance(dtype.categories.dtype, pd.StringDtype)
+    return isinstance(dtype, pd.StringDtype)
 
 
 def _bin_counts(present: np.ndarray[Any, Any], edges: list[float]) -> np.ndarray[Any, Any]:

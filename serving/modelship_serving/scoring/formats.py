@@ -77,22 +77,38 @@ def read_chunks(
     fmt: TableFormat | None = None,
     text: tuple[str, ...] = (),
     row_groups: tuple[int, ...] | None = None,
+    categories: tuple[str, ...] = (),
 ) -> Iterator[pd.DataFrame]:
     """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter).
 
     ``fmt`` overrides the format the extension names; ``dtypes`` applies to CSV and JSONL;
     the columns ``text`` are text in every format; ``row_groups`` reads only those row
-    groups of a Parquet file (a shard's share of it).
+    groups of a Parquet file (a shard's share of it); the columns ``categories`` come as
+    pandas categoricals where a Parquet file holds them as text.
     """
     fmt = fmt or table_format(path)
     dtypes = {**(dtypes or {}), **dict.fromkeys(text, str)}
     try:
         if fmt == "parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
             # Column chunks read in buffered pieces rather than whole: memory then follows
             # the chunk, not the row group (60 MiB less on a 1M-row group, as fast).
-            source = pq.ParquetFile(path, buffer_size=_READ_BUFFER_BYTES)
+            # Text categories read as dictionaries: each distinct value is decoded, converted
+            # for the model and counted for drift once per chunk rather than once per row
+            # (reading the scoring benchmark's table took 2.4 times as long without).
+            schema = pq.read_schema(path)
+            dictionary = [
+                name
+                for name in categories
+                if name not in text
+                and (position := schema.get_field_index(name)) >= 0
+                and schema.field(position).type in (pa.string(), pa.large_string())
+            ]
+            source = pq.ParquetFile(
+                path, buffer_size=_READ_BUFFER_BYTES, read_dictionary=dictionary
+            )
             groups = None if row_groups is None else list(row_groups)
             for batch in source.iter_batches(batch_size=rows_per_chunk, row_groups=groups):
                 yield _with_text_columns(batch, text).to_pandas()

@@ -46,12 +46,11 @@ from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.checks import (
     check_input,
     load_model,
-    read_dtypes,
-    text_columns,
+    read_input,
     types_checked,
 )
 from modelship_serving.scoring.destination import Location, locate
-from modelship_serving.scoring.formats import read_chunks, table_format
+from modelship_serving.scoring.formats import table_format
 from modelship_serving.scoring.output import (
     DRIFT_SUFFIX,
     MANIFEST_SUFFIX,
@@ -203,12 +202,12 @@ def run_scoring(
         )
     )
     try:
-        chunks = read_chunks(
+        chunks = read_input(
             input_path,
             settings.rows_per_chunk,
-            read_dtypes(metadata),
+            metadata,
+            settings.key_column,
             settings.input_format,
-            text_columns(settings.key_column),
         )
         rows_in, chunk_count, resumed = score_chunks(
             settings,

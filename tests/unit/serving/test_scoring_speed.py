@@ -7,6 +7,7 @@ assembles from its committed chunks, and a scoring run does not import scipy.sta
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 import time
@@ -157,3 +158,37 @@ def test_the_feed_check_stops_at_the_types_largest_value(value: float, refused: 
             column_array(series, column)
     else:
         assert column_array(series, column)[2, 0] == np.float32(value)
+
+
+def test_parquet_text_categories_score_and_count_as_the_same_rows_from_csv(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    # A Parquet file's text categories are read as dictionaries (each value converted once):
+    # gaps, unseen categories and several dictionaries across chunks give the same
+    # predictions and drift report as the same rows read from CSV.
+    frame = rows(450)
+    frame.loc[[3, 120, 260], "city"] = None
+    frame.loc[[7, 300], "city"] = "atlantis"
+    frame.loc[200:, "plan"] = "legacy"
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    frame.to_parquet(tmp_path / "in.parquet", index=False)
+    for suffix in (".csv", ".parquet"):
+        run_scoring(
+            churn_job(
+                churn_repo,
+                tmp_path / f"in{suffix}",
+                tmp_path / f"out-from{suffix}.parquet",
+                key_column="customer",
+            )
+        )
+    from_csv, from_parquet = (
+        tmp_path / f"out-from{suffix}.parquet" for suffix in (".csv", ".parquet")
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(from_parquet), pd.read_parquet(from_csv))
+    drift = [
+        json.loads(Path(f"{output}.drift.json").read_text()) for output in (from_csv, from_parquet)
+    ]
+    assert drift[0] == drift[1]
+    city = drift[1]["features"]["city"]
+    assert city["unseen_fraction"] > 0
+    assert city["missing_fraction"] == pytest.approx(3 / 450)
