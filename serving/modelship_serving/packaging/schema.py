@@ -150,7 +150,8 @@ def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]
             # Each category converted once, then taken per row; a gap (code -1) as "".
             texts = column_array(pd.Series(series.cat.categories), column)[:, 0]
             labels = np.asarray([*texts, ""], dtype=object)
-            return labels[series.cat.codes.to_numpy()].reshape(-1, 1)
+            taken: np.ndarray[Any, Any] = labels[series.cat.codes.to_numpy()]
+            return taken.reshape(-1, 1)
         if isinstance(series.dtype, pd.StringDtype):
             # Text already: straight to Python strings, a gap as "", without a per-value cast.
             return np.asarray(series.to_numpy(dtype=object, na_value="")).reshape(-1, 1)
