@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 import pandas as pd
 
 from modelship_serving.errors import SampleError, UnsupportedModelError
 from modelship_serving.metadata import InputColumn, InputSchema, TritonDatatype
 
+if TYPE_CHECKING:  # onnx is imported where a schema is read from a model: scoring never does
+    import onnx
+
 _TENSOR_NAME_PATTERN = re.compile(r"[^0-9A-Za-z_]")
 
-# ONNX element types a tabular column can arrive as, and how the column is treated.
-_ONNX_INPUT_TYPES: dict[int, tuple[TritonDatatype, str]] = {
-    onnx.TensorProto.FLOAT: ("FP32", "numeric"),
-    onnx.TensorProto.DOUBLE: ("FP64", "numeric"),
-    onnx.TensorProto.INT64: ("INT64", "numeric"),
-    onnx.TensorProto.INT32: ("INT32", "numeric"),
-    onnx.TensorProto.STRING: ("BYTES", "categorical"),
-}
+
+def _onnx_input_types() -> dict[int, tuple[TritonDatatype, str]]:
+    """ONNX element types a tabular column can arrive as, and how the column is treated."""
+    import onnx
+
+    return {
+        onnx.TensorProto.FLOAT: ("FP32", "numeric"),
+        onnx.TensorProto.DOUBLE: ("FP64", "numeric"),
+        onnx.TensorProto.INT64: ("INT64", "numeric"),
+        onnx.TensorProto.INT32: ("INT32", "numeric"),
+        onnx.TensorProto.STRING: ("BYTES", "categorical"),
+    }
 
 
 def tensor_name_for(column: str, taken: set[str]) -> str:
@@ -100,7 +106,7 @@ def schema_from_onnx(model: onnx.ModelProto, sample: pd.DataFrame) -> InputSchem
         if graph_input.name in initializers:
             continue
         tensor_type = graph_input.type.tensor_type
-        known = _ONNX_INPUT_TYPES.get(tensor_type.elem_type)
+        known = _onnx_input_types().get(tensor_type.elem_type)
         dims = tensor_type.shape.dim
         if known is None or len(dims) != 2 or dims[1].dim_value not in (0, 1):
             raise UnsupportedModelError(
