@@ -11,7 +11,10 @@ peak resident memory is its own:
 - with ``--before REV``: ``modelship score`` of that git revision of serving/ and
   operator/ (exported to a temporary folder), for a before/after in the same run;
 - once each: the bare onnxruntime ceiling (the whole table in memory, ``session.run``
-  only), and the start-up of ``modelship score`` (the whole command on a 100-row table).
+  only), and the start-up of ``modelship score`` (the whole command on a 100-row table);
+- once per tree, in one process with the table already in memory: bare ``session.run``
+  on the whole table's tensors against modelship's scorer path (conversion, the same
+  session, output shaping) on the same table in chunks (see IN_MEMORY).
 
 Prints medians of the rounds and the ratios the issue asks for.
 
@@ -43,6 +46,48 @@ NAIVE = textwrap.dedent(
     for index, label in enumerate(model.classes_):
         out[f"probabilities_{label}"] = scores[:, index]
     out.to_parquet(sys.argv[3], index=False)
+    """
+)
+
+# In one process, the table already in memory: bare onnxruntime (``session.run`` on the whole
+# table's tensors, converted beforehand) against modelship's scorer path on the same table
+# as `modelship score` reads it (per chunk: conversion to tensors, the same session's run,
+# and shaping the output rows into the Arrow table that is written). Reading, drift
+# counting and writing are left out of both; three alternating repetitions, medians.
+IN_MEMORY = textwrap.dedent(
+    """
+    import statistics, sys, time
+    from pathlib import Path
+    import numpy as np
+    import pandas as pd
+    from modelship_serving.packaging.schema import frame_to_feeds
+    from modelship_serving.scoring.checks import load_model, read_input
+    from modelship_serving.scoring.output import prediction_frame, prediction_table
+    from modelship_serving.scoring.scorers import InProcessScorer
+    repo, table, rows_per_chunk = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    metadata, model_file = load_model(repo, "bench")
+    scorer = InProcessScorer(model_file, metadata)
+    chunks = list(read_input(table, rows_per_chunk, metadata, "id"))
+    feeds = frame_to_feeds(pd.read_parquet(table), metadata.input_schema)
+
+    def bare():
+        scorer.session.run(scorer.output_names, feeds)
+
+    def modelship():
+        first = 0
+        for chunk in chunks:
+            rows = np.arange(first, first + len(chunk))
+            first += len(chunk)
+            outputs = scorer.score(chunk)
+            prediction_table(prediction_frame(outputs, metadata, rows, chunk["id"], "id"))
+
+    times = {bare: [], modelship: []}
+    for _ in range(3):
+        for run in times:
+            started = time.perf_counter()
+            run()
+            times[run].append(time.perf_counter() - started)
+    print(statistics.median(times[bare]), statistics.median(times[modelship]))
     """
 )
 
@@ -119,6 +164,18 @@ def main() -> None:
             [sys.executable, "-c", CEILING, str(work / "repo" / "bench"), str(table)]
         )
         ceiling_rate = arguments.rows / float(ceiling_output.strip())
+        in_memory = {
+            name: [
+                float(seconds)
+                for seconds in run_child(
+                    with_path(
+                        [sys.executable, "-c", IN_MEMORY, str(work / "repo"), str(table), "50000"],
+                        tree,
+                    )
+                )[2].split()
+            ]
+            for name, tree in trees.items()
+        }
 
     medians = {
         label: (
@@ -153,6 +210,12 @@ def main() -> None:
         print(
             f"- {name}: {arguments.rows / seconds / ceiling_rate:.2f}x of the ceiling's rows/s;"
             f" start-up (whole command on 100 rows, median of 3) {startup[name]:.2f} s"
+        )
+        bare, scorer_path = in_memory[name]
+        print(
+            f"  in memory, one process: bare session.run {bare:.3f} s"
+            f" ({arguments.rows / bare:,.0f} rows/s), modelship's scorer path {scorer_path:.3f} s"
+            f" ({arguments.rows / scorer_path:,.0f} rows/s): {bare / scorer_path:.2f}x of bare"
         )
 
 
