@@ -97,7 +97,10 @@ class BatchCounts(_Model):
         """Count ``frame``'s rows into this summary."""
         self.rows += len(frame)
         for name, counts in self.numeric.items():
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+            column = frame[name]
+            if not (isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"):
+                column = pd.to_numeric(column, errors="coerce")  # numbers already: no pass
+            values = column.to_numpy(dtype=np.float64)
             present = values[~np.isnan(values)]
             counts.missing += int(len(values) - len(present))
             counts.count += len(present)
