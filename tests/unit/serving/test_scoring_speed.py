@@ -116,16 +116,19 @@ def test_a_scoring_run_imports_neither_scipy_stats_nor_onnx() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_drift_bins_every_value_where_the_reference_bins_it() -> None:
+@pytest.mark.parametrize("as_text", [False, True], ids=["numbers", "numbers-as-text"])
+def test_drift_bins_every_value_where_the_reference_bins_it(as_text: bool) -> None:
     # Bin i holds the values from interior edge i-1 (inclusive) to interior edge i; values
-    # below or above the range, infinities included, go to the end bins; NaN is missing.
+    # below or above the range, infinities included, go to the end bins; NaN is missing
+    # (and so is text that is no number).
     reference = profile_frame(pd.DataFrame({"x": np.linspace(0.0, 10.0, 101)}), ["x"], [])
     edges = reference.numeric["x"].histogram_edges
     midpoints = [(low + high) / 2 for low, high in itertools.pairwise(edges)]
     values = [*edges, *midpoints, -np.inf, np.inf, -1e300, 1e300, -3.0, 42.0, np.nan, np.nan]
     shuffled = np.random.default_rng(7).permutation(np.asarray(values * 3))
+    column = pd.Series([repr(float(v)) if not np.isnan(v) else "n/a" for v in shuffled])
     counts = BatchCounts.empty(reference)
-    counts.add_frame(pd.DataFrame({"x": shuffled}), reference)
+    counts.add_frame(pd.DataFrame({"x": column if as_text else shuffled}), reference)
 
     def bin_of(value: float) -> int:
         return sum(1 for edge in edges[1:-1] if edge <= value)
