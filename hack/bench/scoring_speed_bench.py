@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,17 @@ def export_revision(revision: str, into: Path) -> Path:
     return into
 
 
+def measured(command: list[str]) -> tuple[float, float, float]:
+    """(seconds, peak RSS MiB, CPU seconds: user + system) of one child process. The CPU
+    time, which other work on the machine changes little, includes the few hundredths of
+    a second of run_child's measuring wrapper."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, memory, _ = run_child(command)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, memory, cpu
+
+
 def compile_tree(tree: Path) -> None:
     """Bytecode for ``tree``'s serving/ and operator/, as an installed package has it (pip
     compiles on install): with PYTHONDONTWRITEBYTECODE set, as on this machine, a checkout
@@ -167,18 +179,20 @@ def main() -> None:
             files = ["--input", str(source), "--output", str(output)]
             return with_path([*modelship, "score", *model, *files], tree)
 
-        runs: dict[str, list[tuple[float, float]]] = {"naive": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"naive": []}
         runs.update({f"modelship score ({name})": [] for name in trees})
         for round_number in range(arguments.rounds):
             naive = [sys.executable, "-c", NAIVE, str(work / "model.joblib"), str(table)]
-            seconds, memory, _ = run_child([*naive, str(work / "naive.parquet")])
-            runs["naive"].append((seconds, memory))
+            runs["naive"].append(measured([*naive, str(work / "naive.parquet")]))
             for name, tree in trees.items():
-                seconds, memory, _ = run_child(score(tree, table, work / f"{name}.parquet"))
-                runs[f"modelship score ({name})"].append((seconds, memory))
+                runs[f"modelship score ({name})"].append(
+                    measured(score(tree, table, work / f"{name}.parquet"))
+                )
             print(
                 f"round {round_number + 1}: "
-                + ", ".join(f"{label} {r[-1][0]:.2f} s" for label, r in runs.items()),
+                + ", ".join(
+                    f"{label} {r[-1][0]:.2f} s ({r[-1][2]:.2f} s CPU)" for label, r in runs.items()
+                ),
                 file=sys.stderr,
             )
         startup = {
@@ -206,13 +220,10 @@ def main() -> None:
         }
 
     medians = {
-        label: (
-            statistics.median(seconds for seconds, _ in figures),
-            statistics.median(memory for _, memory in figures),
-        )
+        label: tuple(statistics.median(column) for column in zip(*figures, strict=True))
         for label, figures in runs.items()
     }
-    naive_seconds, naive_memory = medians["naive"]
+    naive_seconds, naive_memory, naive_cpu = medians["naive"]
     print(
         f"{arguments.rows:,} rows, {arguments.rounds} paired rounds (medians),"
         f" python {sys.version.split()[0]}, {os.cpu_count()} CPUs,"
@@ -220,24 +231,28 @@ def main() -> None:
         f" OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
     )
     print()
-    print("| run | time for the table | rows/s | peak RSS (MiB) | vs naive: speed | memory |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for label, (seconds, memory) in medians.items():
+    print(
+        "| run | time for the table | rows/s | peak RSS (MiB) | CPU time (user + sys)"
+        " | vs naive: speed | memory | CPU time |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, (seconds, memory, cpu) in medians.items():
         print(
             f"| {label} | {seconds:.2f} s | {arguments.rows / seconds:,.0f} | {memory:,.0f}"
-            f" | {naive_seconds / seconds:.2f}x | {memory / naive_memory:.2f}x |"
+            f" | {cpu:.2f} s | {naive_seconds / seconds:.2f}x | {memory / naive_memory:.2f}x"
+            f" | {cpu / naive_cpu:.2f}x |"
         )
     print(
         f"| ceiling: onnxruntime on the whole table in memory (`session.run` only) |"
         f" {arguments.rows / ceiling_rate:.2f} s | {ceiling_rate:,.0f} | {ceiling_memory:,.0f}"
-        " | | |"
+        " | | | | |"
     )
     print()
     for name in trees:
         seconds = medians[f"modelship score ({name})"][0]
         paired = statistics.median(
             naive / mine
-            for (naive, _), (mine, _) in zip(
+            for (naive, _, _), (mine, _, _) in zip(
                 runs["naive"], runs[f"modelship score ({name})"], strict=True
             )
         )
