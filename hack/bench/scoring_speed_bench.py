@@ -11,7 +11,10 @@ peak resident memory is its own:
 - with ``--before REV``: ``modelship score`` of that git revision of serving/ and
   operator/ (exported to a temporary folder), for a before/after in the same run;
 - once each: the bare onnxruntime ceiling (the whole table in memory, ``session.run``
-  only), and the start-up of ``modelship score`` (the whole command on a 100-row table).
+  only), and the start-up of ``modelship score`` (the whole command on a 100-row table);
+- once per tree, in one process with the table already in memory: bare ``session.run``
+  on the whole table's tensors against modelship's scorer path (conversion, the same
+  session, output shaping) on the same table in chunks (see IN_MEMORY).
 
 Prints medians of the rounds and the ratios the issue asks for.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,6 +50,64 @@ NAIVE = textwrap.dedent(
     """
 )
 
+# In one process, the table already in memory: bare onnxruntime (``session.run`` on the whole
+# table's tensors, converted beforehand; and on the same tensors in slices of a chunk's rows)
+# against modelship's scorer path on the same table
+# as `modelship score` reads it (per chunk: conversion to tensors, the same session's run,
+# and shaping the output rows into the Arrow table that is written). Reading, drift
+# counting and writing are left out of both; three alternating repetitions, medians.
+IN_MEMORY = textwrap.dedent(
+    """
+    import statistics, sys, time
+    from pathlib import Path
+    import numpy as np
+    import pandas as pd
+    from modelship_serving.packaging.schema import frame_to_feeds
+    from modelship_serving.scoring.checks import load_model
+    from modelship_serving.scoring.output import prediction_frame, prediction_table
+    from modelship_serving.scoring.scorers import InProcessScorer
+    repo, table, rows_per_chunk = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    metadata, model_file = load_model(repo, "bench")
+    scorer = InProcessScorer(model_file, metadata)
+    try:
+        from modelship_serving.scoring.checks import read_input
+        chunks = list(read_input(table, rows_per_chunk, metadata, "id"))
+    except ImportError:  # a revision before read_input
+        from modelship_serving.scoring.checks import read_dtypes, text_columns
+        from modelship_serving.scoring.formats import read_chunks
+        dtypes, text = read_dtypes(metadata), text_columns("id")
+        chunks = list(read_chunks(table, rows_per_chunk, dtypes, None, text))
+    feeds = frame_to_feeds(pd.read_parquet(table), metadata.input_schema)
+    chunk_feeds = [
+        {name: tensor[start : start + rows_per_chunk] for name, tensor in feeds.items()}
+        for start in range(0, len(next(iter(feeds.values()))), rows_per_chunk)
+    ]
+
+    def bare():
+        scorer.session.run(scorer.output_names, feeds)
+
+    def bare_in_chunks():
+        for tensors in chunk_feeds:
+            scorer.session.run(scorer.output_names, tensors)
+
+    def modelship():
+        first = 0
+        for chunk in chunks:
+            rows = np.arange(first, first + len(chunk))
+            first += len(chunk)
+            outputs = scorer.score(chunk)
+            prediction_table(prediction_frame(outputs, metadata, rows, chunk["id"], "id"))
+
+    times = {bare: [], bare_in_chunks: [], modelship: []}
+    for _ in range(3):
+        for run in times:
+            started = time.perf_counter()
+            run()
+            times[run].append(time.perf_counter() - started)
+    print(*(statistics.median(seconds) for seconds in times.values()))
+    """
+)
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -59,6 +121,27 @@ def export_revision(revision: str, into: Path) -> Path:
     into.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
+
+
+def measured(command: list[str]) -> tuple[float, float, float]:
+    """(seconds, peak RSS MiB, CPU seconds: user + system) of one child process. The CPU
+    time, which other work on the machine changes little, includes the few hundredths of
+    a second of run_child's measuring wrapper."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, memory, _ = run_child(command)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, memory, cpu
+
+
+def compile_tree(tree: Path) -> None:
+    """Bytecode for ``tree``'s serving/ and operator/, as an installed package has it (pip
+    compiles on install): with PYTHONDONTWRITEBYTECODE set, as on this machine, a checkout
+    would otherwise be compiled anew by every process measured."""
+    folders = [str(tree / "serving"), str(tree / "operator")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *folders], check=True, capture_output=True
+    )
 
 
 def with_path(command: list[str], tree: Path) -> list[str]:
@@ -85,6 +168,8 @@ def main() -> None:
         trees = {"after": REPOSITORY}
         if arguments.before:
             trees["before"] = export_revision(arguments.before, work / "before")
+        for tree in trees.values():
+            compile_tree(tree)
 
         def score(tree: Path, source: Path, output: Path) -> list[str]:
             output.unlink(missing_ok=True)
@@ -94,18 +179,20 @@ def main() -> None:
             files = ["--input", str(source), "--output", str(output)]
             return with_path([*modelship, "score", *model, *files], tree)
 
-        runs: dict[str, list[tuple[float, float]]] = {"naive": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"naive": []}
         runs.update({f"modelship score ({name})": [] for name in trees})
         for round_number in range(arguments.rounds):
             naive = [sys.executable, "-c", NAIVE, str(work / "model.joblib"), str(table)]
-            seconds, memory, _ = run_child([*naive, str(work / "naive.parquet")])
-            runs["naive"].append((seconds, memory))
+            runs["naive"].append(measured([*naive, str(work / "naive.parquet")]))
             for name, tree in trees.items():
-                seconds, memory, _ = run_child(score(tree, table, work / f"{name}.parquet"))
-                runs[f"modelship score ({name})"].append((seconds, memory))
+                runs[f"modelship score ({name})"].append(
+                    measured(score(tree, table, work / f"{name}.parquet"))
+                )
             print(
                 f"round {round_number + 1}: "
-                + ", ".join(f"{label} {r[-1][0]:.2f} s" for label, r in runs.items()),
+                + ", ".join(
+                    f"{label} {r[-1][0]:.2f} s ({r[-1][2]:.2f} s CPU)" for label, r in runs.items()
+                ),
                 file=sys.stderr,
             )
         startup = {
@@ -119,15 +206,24 @@ def main() -> None:
             [sys.executable, "-c", CEILING, str(work / "repo" / "bench"), str(table)]
         )
         ceiling_rate = arguments.rows / float(ceiling_output.strip())
+        in_memory = {
+            name: [
+                float(seconds)
+                for seconds in run_child(
+                    with_path(
+                        [sys.executable, "-c", IN_MEMORY, str(work / "repo"), str(table), "50000"],
+                        tree,
+                    )
+                )[2].split()
+            ]
+            for name, tree in trees.items()
+        }
 
     medians = {
-        label: (
-            statistics.median(seconds for seconds, _ in figures),
-            statistics.median(memory for _, memory in figures),
-        )
+        label: tuple(statistics.median(column) for column in zip(*figures, strict=True))
         for label, figures in runs.items()
     }
-    naive_seconds, naive_memory = medians["naive"]
+    naive_seconds, naive_memory, naive_cpu = medians["naive"]
     print(
         f"{arguments.rows:,} rows, {arguments.rounds} paired rounds (medians),"
         f" python {sys.version.split()[0]}, {os.cpu_count()} CPUs,"
@@ -135,24 +231,44 @@ def main() -> None:
         f" OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
     )
     print()
-    print("| run | time for the table | rows/s | peak RSS (MiB) | vs naive: speed | memory |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for label, (seconds, memory) in medians.items():
+    print(
+        "| run | time for the table | rows/s | peak RSS (MiB) | CPU time (user + sys)"
+        " | vs naive: speed | memory | CPU time |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, (seconds, memory, cpu) in medians.items():
         print(
             f"| {label} | {seconds:.2f} s | {arguments.rows / seconds:,.0f} | {memory:,.0f}"
-            f" | {naive_seconds / seconds:.2f}x | {memory / naive_memory:.2f}x |"
+            f" | {cpu:.2f} s | {naive_seconds / seconds:.2f}x | {memory / naive_memory:.2f}x"
+            f" | {cpu / naive_cpu:.2f}x |"
         )
     print(
         f"| ceiling: onnxruntime on the whole table in memory (`session.run` only) |"
         f" {arguments.rows / ceiling_rate:.2f} s | {ceiling_rate:,.0f} | {ceiling_memory:,.0f}"
-        " | | |"
+        " | | | | |"
     )
     print()
     for name in trees:
         seconds = medians[f"modelship score ({name})"][0]
+        paired = statistics.median(
+            naive / mine
+            for (naive, _, _), (mine, _, _) in zip(
+                runs["naive"], runs[f"modelship score ({name})"], strict=True
+            )
+        )
         print(
-            f"- {name}: {arguments.rows / seconds / ceiling_rate:.2f}x of the ceiling's rows/s;"
+            f"- {name}: median of the per-round speed-ups over the naive script {paired:.2f}x;"
+            f" {arguments.rows / seconds / ceiling_rate:.2f}x of the ceiling's rows/s;"
             f" start-up (whole command on 100 rows, median of 3) {startup[name]:.2f} s"
+        )
+        bare, bare_in_chunks, scorer_path = in_memory[name]
+        print(
+            f"  in memory, one process: bare session.run on the whole table {bare:.3f} s"
+            f" ({arguments.rows / bare:,.0f} rows/s), bare in 50k-row chunks"
+            f" {bare_in_chunks:.3f} s ({arguments.rows / bare_in_chunks:,.0f} rows/s),"
+            f" modelship's scorer path {scorer_path:.3f} s"
+            f" ({arguments.rows / scorer_path:,.0f} rows/s): {bare / scorer_path:.2f}x of bare,"
+            f" {bare_in_chunks / scorer_path:.2f}x of bare in chunks"
         )
 
 

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 import pandas as pd
 
 from modelship_serving.errors import SampleError, UnsupportedModelError
 from modelship_serving.metadata import InputColumn, InputSchema, TritonDatatype
 
+if TYPE_CHECKING:  # onnx is imported where a schema is read from a model: scoring never does
+    import onnx
+
 _TENSOR_NAME_PATTERN = re.compile(r"[^0-9A-Za-z_]")
 
-# ONNX element types a tabular column can arrive as, and how the column is treated.
-_ONNX_INPUT_TYPES: dict[int, tuple[TritonDatatype, str]] = {
-    onnx.TensorProto.FLOAT: ("FP32", "numeric"),
-    onnx.TensorProto.DOUBLE: ("FP64", "numeric"),
-    onnx.TensorProto.INT64: ("INT64", "numeric"),
-    onnx.TensorProto.INT32: ("INT32", "numeric"),
-    onnx.TensorProto.STRING: ("BYTES", "categorical"),
-}
+
+def _onnx_input_types() -> dict[int, tuple[TritonDatatype, str]]:
+    """ONNX element types a tabular column can arrive as, and how the column is treated."""
+    import onnx
+
+    return {
+        onnx.TensorProto.FLOAT: ("FP32", "numeric"),
+        onnx.TensorProto.DOUBLE: ("FP64", "numeric"),
+        onnx.TensorProto.INT64: ("INT64", "numeric"),
+        onnx.TensorProto.INT32: ("INT32", "numeric"),
+        onnx.TensorProto.STRING: ("BYTES", "categorical"),
+    }
 
 
 def tensor_name_for(column: str, taken: set[str]) -> str:
@@ -100,7 +106,7 @@ def schema_from_onnx(model: onnx.ModelProto, sample: pd.DataFrame) -> InputSchem
         if graph_input.name in initializers:
             continue
         tensor_type = graph_input.type.tensor_type
-        known = _ONNX_INPUT_TYPES.get(tensor_type.elem_type)
+        known = _onnx_input_types().get(tensor_type.elem_type)
         dims = tensor_type.shape.dim
         if known is None or len(dims) != 2 or dims[1].dim_value not in (0, 1):
             raise UnsupportedModelError(
@@ -146,6 +152,12 @@ def first_repeated(names: list[str]) -> tuple[str, int] | None:
 def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]:
     """The [rows, 1] array that carries ``series`` into the model, or a SampleError."""
     if column.kind == "categorical":
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # Each category converted once, then taken per row; a gap (code -1) as "".
+            texts = column_array(pd.Series(series.cat.categories), column)[:, 0]
+            labels = np.asarray([*texts, ""], dtype=object)
+            taken: np.ndarray[Any, Any] = labels[series.cat.codes.to_numpy()]
+            return taken.reshape(-1, 1)
         if isinstance(series.dtype, pd.StringDtype):
             # Text already: straight to Python strings, a gap as "", without a per-value cast.
             return np.asarray(series.to_numpy(dtype=object, na_value="")).reshape(-1, 1)
@@ -162,9 +174,28 @@ def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]
         series = converted
     dtype = _NUMPY_FOR_DATATYPE[column.datatype]
     values = series.to_numpy(dtype=np.float64)
-    _refuse_unrepresentable(values, series.index, column, dtype)
-    array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
+    if not np.issubdtype(dtype, np.floating):
+        _refuse_unrepresentable(values, series.index, column, dtype)
+        integers: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
+        return integers
+    with np.errstate(over="ignore"):  # a number beyond the type's range is refused below
+        array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
+    if not _short_of_limits(array, dtype):
+        _refuse_unrepresentable(values, series.index, column, dtype)
     return array
+
+
+def _short_of_limits(array: np.ndarray[Any, Any], dtype: Any) -> bool:
+    """Whether every value of the cast ``array`` but NaN (missing) is finite and short of the
+    floating ``dtype``'s largest: what the type cannot hold became infinite in the cast (or,
+    rounded, its largest value). Two passes of the smaller type, where checking every value
+    before the cast took as long as the conversion itself."""
+    if not len(array):
+        return True
+    limit = np.finfo(dtype).max
+    return bool(
+        -limit < np.fmin.reduce(array, axis=None) and np.fmax.reduce(array, axis=None) < limit
+    )
 
 
 def _refuse_unrepresentable(

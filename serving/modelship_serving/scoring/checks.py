@@ -85,6 +85,22 @@ def text_columns(key: str | None) -> tuple[str, ...]:
     return (key,) if key is not None else ()
 
 
+def read_input(
+    path: Path,
+    rows_per_chunk: int,
+    metadata: ModelMetadata,
+    key: str | None,
+    table: TableFormat | None = None,
+    row_groups: tuple[int, ...] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The chunks of an input table as a job scores them: the key as text, the model's
+    categories as text (or, from Parquet, as categoricals of text)."""
+    dtypes = read_dtypes(metadata)
+    return read_chunks(
+        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes)
+    )
+
+
 def check_input(
     path: Path,
     shown: str,
@@ -102,7 +118,7 @@ def check_input(
     check_unique(columns, shown)
     check_columns(columns, metadata, key)
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
-    first_chunks = read_chunks(path, first_rows, read_dtypes(metadata), table, text_columns(key))
+    first_chunks = read_input(path, first_rows, metadata, key, table)
     first = next(iter(first_chunks), None)
     if first is None or first.empty:
         raise no_rows

@@ -83,8 +83,9 @@ def prediction_table(predictions: pd.DataFrame) -> Any:
 
 
 def write_chunk(predictions: Any, path: Path, metadata: ModelMetadata) -> None:
-    """One chunk's output rows (an Arrow table) as Parquet at ``path``."""
-    writer = TableWriter(path, "parquet", label_outputs(metadata))
+    """One chunk's output rows (an Arrow table) as Parquet at ``path``, without statistics
+    (only this job reads it back, whole)."""
+    writer = TableWriter(path, "parquet", label_outputs(metadata), statistics=False)
     writer.write_arrow(predictions)
     writer.close()
 

@@ -40,7 +40,7 @@ from modelship_serving.drift import BatchCounts, batch_counts_from_json
 from modelship_serving.errors import ScoringError
 from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
-from modelship_serving.scoring.checks import check_input, load_model, read_dtypes, text_columns
+from modelship_serving.scoring.checks import check_input, load_model, read_input
 from modelship_serving.scoring.dataset import (
     InputDataset,
     Piece,
@@ -53,7 +53,7 @@ from modelship_serving.scoring.destination import (
     Destination,
     locate,
 )
-from modelship_serving.scoring.formats import read_chunks, table_format
+from modelship_serving.scoring.formats import table_format
 from modelship_serving.scoring.output import (
     ROW_COLUMN,
 )
@@ -241,12 +241,12 @@ def _score_shard(
         try:
             for position in mine:
                 piece = pieces[position]
-                frames = read_chunks(
+                frames = read_input(
                     paths[piece.file],
                     settings.rows_per_chunk,
-                    read_dtypes(metadata),
+                    metadata,
+                    settings.key_column,
                     dataset.format,
-                    text_columns(settings.key_column),
                     piece.row_groups,
                 )
                 passthrough = _passthrough(dataset, piece)
