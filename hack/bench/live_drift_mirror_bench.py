@@ -168,6 +168,12 @@ def throughput(
     return off, on, receiver_cpu / max(copies, 1)
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` onto ``cpus`` (threads it starts later inherit)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), cpus)
+
+
 def with_receiver(metadata: ModelMetadata, use: Callable[[MirrorReceiver], Any]) -> Any:
     with MirrorReceiver(MirroredWindow(metadata, 3600.0, 0.2), "127.0.0.1", None, 0) as receiver:
         return use(receiver)
@@ -229,8 +235,25 @@ def main() -> None:
     parser.add_argument(
         "--simulated-rows", type=int, nargs="+", default=[100, 200, 300, 400], metavar="ROWS"
     )
+    parser.add_argument(
+        "--receiver-cpu",
+        type=int,
+        help="give the receiver this CPU alone, as its own pod would have, and Triton, its"
+        " backend and the load generator (which sends the copies, as the gateway does) the"
+        " others, in both modes",
+    )
+    parser.add_argument(
+        "--client-with-receiver",
+        action="store_true",
+        help="with --receiver-cpu: the load generator (the gateway's stand-in) runs on the"
+        " receiver's CPU too, so Triton has its CPUs to itself, as a serving pod would",
+    )
     arguments = parser.parse_args()
     percent = arguments.mirror_percent
+    serving_cpus = os.sched_getaffinity(0)
+    if arguments.receiver_cpu is not None:
+        serving_cpus = serving_cpus - {arguments.receiver_cpu}
+        os.sched_setaffinity(0, serving_cpus)  # before Triton starts: it inherits them
 
     with tempfile.TemporaryDirectory(prefix="live-drift-mirror-bench-") as workdir:
         work = Path(workdir)
@@ -242,6 +265,8 @@ def main() -> None:
         with TritonServer(TritonServerSettings(repository=repository)) as server:
             assert server.endpoints is not None
             triton = server.endpoints.grpc
+            if arguments.receiver_cpu is not None and arguments.client_with_receiver:
+                os.sched_setaffinity(0, {arguments.receiver_cpu})  # Triton keeps the rest
             if not arguments.skip_throughput:
                 mirror_port = free_port()
                 with drift_watch_process(
@@ -257,6 +282,8 @@ def main() -> None:
                     quiet=True,
                 ) as receiver:
                     time.sleep(3)  # its imports
+                    if arguments.receiver_cpu is not None:
+                        pin(receiver.pid, {arguments.receiver_cpu})
                     for concurrency in (1, 16):
                         rates[concurrency] = throughput(
                             triton,
@@ -302,6 +329,13 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average"
         f" {os.getloadavg()[0]:.2f} at the end; mirror {percent:g}% over gRPC; reference 5000"
         " rows, 10 features"
+        + (
+            f"; receiver on CPU {arguments.receiver_cpu}"
+            + (" with the load generator" if arguments.client_with_receiver else " alone")
+            + f", Triton on {sorted(serving_cpus)}"
+            if arguments.receiver_cpu is not None
+            else "; everything shares every CPU"
+        )
     )
     if rates:
         print()
