@@ -100,7 +100,10 @@ def check_input(
     if not columns:  # an empty JSONL file
         raise no_rows
     check_unique(columns, shown)
-    check_columns(columns, metadata, key)
+    try:
+        check_columns(columns, metadata, key)
+    except SchemaMismatchError as error:  # name the file: a dataset has many
+        raise SchemaMismatchError(f"input {shown}: {error}") from error
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
     first_chunks = read_chunks(path, first_rows, read_dtypes(metadata), table, text_columns(key))
     first = next(iter(first_chunks), None)
