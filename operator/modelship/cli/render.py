@@ -188,6 +188,9 @@ def _load(files: Iterable[Any]) -> _Inputs:
         except yaml.YAMLError as error:
             problems.append(f"{source}: not valid YAML: {_yaml_problem(error)}")
             continue
+        if not documents:  # an empty file or stream would otherwise print nothing, exit 0
+            problems.append(f"{source}: holds no object: give a ModelDeployment or RetrainJob")
+            continue
         for number, document in enumerate(documents, start=1):
             if not isinstance(document, dict):
                 problems.append(

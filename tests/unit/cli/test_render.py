@@ -147,8 +147,11 @@ def test_invalid_input_gives_one_line_per_problem(tmp_path: Path, runner: CliRun
         ("- just\n- a list\n", "document 1 is a list, not a mapping: give an object with"),
         ("just words\n", "document 1 is a string, not a mapping"),
         ("apiVersion: v1\nmetadata: {name: x}\n", "document 1: no kind (expected"),
+        # An empty file (or stream) printed nothing and exited 0, as if all were well.
+        ("", "holds no object: give a ModelDeployment or RetrainJob"),
+        ("# only a comment\n---\n", "holds no object: give a ModelDeployment or RetrainJob"),
     ],
-    ids=["unparsable", "duplicate-key", "a-list", "a-string", "no-kind"],
+    ids=["unparsable", "duplicate-key", "a-list", "a-string", "no-kind", "empty", "comment-only"],
 )
 def test_unreadable_input(text: str, message: str, tmp_path: Path, runner: CliRunner) -> None:
     path = _write(tmp_path, "x.yaml", text)
