@@ -24,9 +24,13 @@ def load_model(model_repo: Path, model: str) -> tuple[ModelMetadata, Path]:
     try:
         metadata = read_model_metadata(model_dir)
     except FileNotFoundError as error:
+        packaged = sorted(
+            entry.name for entry in model_repo.glob("*") if (entry / "modelship.json").is_file()
+        )
+        known = f" (it holds: {', '.join(packaged)})" if packaged else ""
         raise ScoringError(
             f"{model_dir} has no modelship.json: give a repository written by `modelship package`"
-            " and the model's name"
+            f" and the model's name{known}"
         ) from error
     model_file = model_dir / metadata.model_file
     if not model_file.is_file():
@@ -96,6 +100,8 @@ def check_input(
     """ScoringError unless the table at ``path`` (``shown`` in messages) has rows, the
     model's columns (and the key column) and, in its first rows, the model's types."""
     no_rows = ScoringError(f"input {shown} has no rows; nothing was scored")
+    if path.stat().st_size == 0:  # else a reader's own complaint (pandas: "No columns to parse")
+        raise ScoringError(f"input {shown} is an empty file (0 bytes); nothing was scored")
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
