@@ -89,6 +89,13 @@ def text_columns(key: str | None) -> tuple[str, ...]:
     return (key,) if key is not None else ()
 
 
+def check_not_empty(path: Path, named: str, outcome: str) -> None:
+    """ScoringError for a 0-byte file, which readers refuse with their own puzzling words
+    (pandas: "No columns to parse from file")."""
+    if path.stat().st_size == 0:
+        raise ScoringError(f"{named} is an empty file (0 bytes); {outcome}")
+
+
 def check_input(
     path: Path,
     shown: str,
@@ -100,8 +107,7 @@ def check_input(
     """ScoringError unless the table at ``path`` (``shown`` in messages) has rows, the
     model's columns (and the key column) and, in its first rows, the model's types."""
     no_rows = ScoringError(f"input {shown} has no rows; nothing was scored")
-    if path.stat().st_size == 0:  # else a reader's own complaint (pandas: "No columns to parse")
-        raise ScoringError(f"input {shown} is an empty file (0 bytes); nothing was scored")
+    check_not_empty(path, f"input {shown}", "nothing was scored")
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
