@@ -258,6 +258,12 @@ def _parse_results(options: Iterable[str]) -> dict[str, TrainerResult]:
             continue
         try:
             document = yaml.load(Path(path).read_text(), _Loader)
+            if not isinstance(document, dict):  # pydantic would speak of "TrainerResult"
+                problems.append(
+                    f"{where}: {path} holds no object: give the trainer's result JSON,"
+                    ' {"version": ..., "uri": ..., "sha256": ...}'
+                )
+                continue
             results[name] = TrainerResult.model_validate(document)
         except OSError as error:
             problems.append(f"{where}: cannot read {path}: {error.strerror}")

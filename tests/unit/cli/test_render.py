@@ -209,14 +209,15 @@ def test_from_retrain_job_with_promoted_status_in_the_input(
         ("churn-weekly", "--retrain-result churn-weekly: expected RETRAINJOB=FILE"),
         ("churn-weekly=/nonexistent.json", "cannot read /nonexistent.json"),
         ("churn-weekly={bad}", "version: Field required"),
+        ("churn-weekly={empty}", "empty.json holds no object: give the trainer's result JSON"),
     ],
-    ids=["no-file", "missing-file", "invalid-result"],
+    ids=["no-file", "missing-file", "invalid-result", "empty-file"],
 )
 def test_bad_retrain_result(option: str, message: str, tmp_path: Path, runner: CliRunner) -> None:
     bad = _write(tmp_path, "bad.json", json.dumps({"uri": "s3://x"}))
-    result = runner.invoke(
-        render, ["-f", str(FOLLOWER), "--retrain-result", option.replace("{bad}", bad)]
-    )
+    empty = _write(tmp_path, "empty.json", "")
+    option = option.replace("{bad}", bad).replace("{empty}", empty)
+    result = runner.invoke(render, ["-f", str(FOLLOWER), "--retrain-result", option])
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
