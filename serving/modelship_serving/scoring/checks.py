@@ -38,14 +38,17 @@ def load_model(model_repo: Path, model: str) -> tuple[ModelMetadata, Path]:
     return metadata, model_file
 
 
-def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) -> None:
-    """SchemaMismatchError unless every model column (and the key) is among ``columns``."""
+def check_columns(
+    columns: list[str], metadata: ModelMetadata, key: str | None, shown: str = "the input"
+) -> None:
+    """SchemaMismatchError unless every model column (and the key) is among ``columns``
+    of ``shown`` (a dataset's file is named: a dataset has many)."""
     missing = [name for name in metadata.input_schema.column_names() if name not in columns]
     if key is not None and key not in columns:
         missing.append(f"{key} (the --key column)")
     if missing:
         raise SchemaMismatchError(
-            f"the input lacks column(s) {', '.join(missing)}; model {metadata.name} takes"
+            f"{shown} lacks column(s) {', '.join(missing)}; model {metadata.name} takes"
             f" {', '.join(metadata.input_schema.column_names())}. Nothing was scored."
         )
 
@@ -112,10 +115,7 @@ def check_input(
     if not columns:  # an empty JSONL file
         raise no_rows
     check_unique(columns, shown)
-    try:
-        check_columns(columns, metadata, key)
-    except SchemaMismatchError as error:  # name the file: a dataset has many
-        raise SchemaMismatchError(f"input {shown}: {error}") from error
+    check_columns(columns, metadata, key, f"input {shown}")
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
     first_chunks = read_chunks(path, first_rows, read_dtypes(metadata), table, text_columns(key))
     first = next(iter(first_chunks), None)

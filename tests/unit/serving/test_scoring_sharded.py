@@ -329,7 +329,7 @@ def test_a_dataset_file_whose_header_differs_is_named_and_nothing_is_left(
     (tmp_path / "in").mkdir()
     rows(10).to_csv(tmp_path / "in" / "a.csv", index=False)
     rows(10).rename(columns={"plan": "Plan"}).to_csv(tmp_path / "in" / "b.csv", index=False)
-    with pytest.raises(ScoringError, match=r"^input \S*b\.csv: the input lacks column\(s\) plan;"):
+    with pytest.raises(ScoringError, match=r"^input \S*b\.csv lacks column\(s\) plan;"):
         run_scoring(job(churn_repo, str(tmp_path / "in"), f"{tmp_path}/{output}"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]  # no partial work
 
