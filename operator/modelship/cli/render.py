@@ -302,6 +302,10 @@ def _message(detail: Any) -> str:
     meaning = _PATTERN_MEANINGS.get(detail.get("ctx", {}).get("pattern"))
     if detail["type"] == "string_pattern_mismatch" and meaning is not None:
         return f"must be {meaning}, not {detail['input']!r}"
+    if detail["type"] == "string_type" and isinstance(detail.get("input"), int | float | bool):
+        # YAML reads version: 3 (or 1.10, or yes) as a number or bool, not the text meant.
+        given = detail["input"]
+        return f"must be a string, not the {type(given).__name__} {given!r}: quote it in the YAML"
     return str(detail["msg"]).removeprefix(_VALUE_ERROR_PREFIX)
 
 

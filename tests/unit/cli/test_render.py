@@ -221,3 +221,17 @@ def test_bad_retrain_result(option: str, message: str, tmp_path: Path, runner: C
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("written", "read_as"), [("3", "the int 3"), ("1.10", "the float 1.1")])
+def test_an_unquoted_version_is_told_to_be_quoted(
+    written: str, read_as: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    text = (SAMPLES / "modeldeployment-minimal.yaml").read_text()
+    version = yaml.safe_load(text)["spec"]["model"]["version"]
+    path = _write(tmp_path, "v.yaml", text.replace(f'version: "{version}"', f"version: {written}"))
+    result = runner.invoke(render, ["-f", path])
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"spec.model.version: must be a string, not {read_as}: quote it in the YAML\n"
+    )
