@@ -310,3 +310,15 @@ def test_in_process_threads_follow_concurrency(
     scorer = make_scorer(settings, metadata, churn_repo / "churn" / "1" / "model.onnx")
     assert isinstance(scorer, InProcessScorer)
     assert scorer.session.get_session_options().intra_op_num_threads == threads
+
+
+def test_an_unknown_scheme_is_told_every_scheme_score_reads(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ScoringError) as caught:
+        run_scoring(churn_job(churn_repo, "ftp://host/day.csv", tmp_path / "o.csv"))
+    assert str(caught.value) == (
+        "ftp:// is not supported here; give a path, file://, s3://, gs://, az:// or"
+        " (input only) http(s)://"
+    )
+    assert list(tmp_path.iterdir()) == []
