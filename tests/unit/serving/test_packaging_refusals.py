@@ -57,6 +57,10 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
         ["{iris}", "--sample", "{sample}", "--push", "s3://bucket/iris/"],
         "must name a .tar.gz archive",
     ),
+    "push into a missing directory": (
+        ["{iris}", "--sample", "{sample}", "--push", "file:///no/such/dir/iris-1.tar.gz"],
+        "directory /no/such/dir does not exist; create it first (mkdir -p)",
+    ),
     "existing model directory": (
         ["{iris}", "--sample", "{sample}", "--name", "taken"],
         "already exists",
