@@ -45,6 +45,7 @@ from modelship_serving.scoring.checks import check_input, load_model, read_dtype
 from modelship_serving.scoring.dataset import (
     InputDataset,
     Piece,
+    check_shard_index,
     is_dataset_uri,
     list_input,
     row_group_pieces,
@@ -149,6 +150,8 @@ def run_sharded_scoring(
     module docstring. Returns the published manifest, or, while other shards are still
     to commit, a manifest of this shard with ``shards_committed < shards``."""
     started_at = datetime.now(UTC)
+    # Before the published shortcut below, which would call a shard that is none done.
+    check_shard_index(settings.shard_index, settings.shards)
     output = sharded_output(settings, scratch)
     metadata, model_file = load_model(settings.model_repo, settings.model)
     dataset, pieces = _input(settings, output.work)

@@ -344,3 +344,15 @@ def test_a_partition_key_named_like_an_output_column_is_refused(
         run_scoring(job(churn_repo, str(tmp_path / "in"), str(tmp_path / "out.csv")))
     assert not (tmp_path / "out.csv").exists()
     assert list(tmp_path.rglob("chunk-*")) == []  # not even the good file was scored
+
+
+def test_a_shard_index_out_of_range_is_refused_even_once_the_output_is_published(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    write_dataset(tmp_path / "in", ".csv", [10, 10])
+    output = str(tmp_path / "out.parquet")
+    for index in (0, 1):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), output, shards=2, shard_index=index))
+    assert (tmp_path / "out.parquet.manifest.json").is_file()
+    with pytest.raises(ScoringError, match=r"^shard index 2 is not between 0 and 1$"):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), output, shards=2, shard_index=2))
