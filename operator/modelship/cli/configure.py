@@ -49,6 +49,12 @@ def configure(
     max_queue_delay_microseconds: int | None,
     preferred_batch_sizes: tuple[int, ...],
 ) -> None:
+    if preferred_batch_sizes and max_queue_delay_microseconds is None:
+        # Without it the packaged batching stays as it is and the sizes would be dropped unsaid.
+        raise click.UsageError(
+            "--preferred-batch-size tunes dynamic batching: give --max-queue-delay-microseconds"
+            " too (0 batches what has arrived without waiting)"
+        )
     overrides = ServingOverrides(
         instance_count=instance_count,
         instance_kind=instance_kind,

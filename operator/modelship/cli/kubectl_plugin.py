@@ -214,8 +214,16 @@ def _gitops(body: dict[str, Any]) -> bool:
     )
 
 
+def _connect() -> Kube:
+    """The client for the kubeconfig's cluster; without one, a line saying what to set."""
+    try:
+        return Kube.from_env(FIELD_MANAGER)
+    except KubeError as error:
+        raise click.ClickException(str(error)) from error
+
+
 async def _patch(ref: _Named, change: dict[str, Any]) -> None:
-    kube = Kube.from_env(FIELD_MANAGER)
+    kube = _connect()
     try:
         await kube.patch(ref.of(kube), change)
     except KubeError as error:
@@ -225,7 +233,7 @@ async def _patch(ref: _Named, change: dict[str, Any]) -> None:
 
 
 async def _annotate(ref: _Named, key: str, value: str) -> str:
-    kube = Kube.from_env(FIELD_MANAGER)
+    kube = _connect()
     try:
         await kube.patch(ref.of(kube), {"metadata": {"annotations": {key: value}}})
         return ref.name
@@ -236,7 +244,7 @@ async def _annotate(ref: _Named, key: str, value: str) -> str:
 
 
 async def _read(name: str, namespace: str | None) -> dict[str, Any]:
-    kube = Kube.from_env(FIELD_MANAGER)
+    kube = _connect()
     try:
         ref = _Named(KIND, name, namespace).of(kube)
         body = await kube.get(ref)

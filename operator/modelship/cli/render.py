@@ -188,6 +188,9 @@ def _load(files: Iterable[Any]) -> _Inputs:
         except yaml.YAMLError as error:
             problems.append(f"{source}: not valid YAML: {_yaml_problem(error)}")
             continue
+        if not documents:  # an empty file or stream would otherwise print nothing, exit 0
+            problems.append(f"{source}: holds no object: give a ModelDeployment or RetrainJob")
+            continue
         for number, document in enumerate(documents, start=1):
             if not isinstance(document, dict):
                 problems.append(
@@ -255,6 +258,12 @@ def _parse_results(options: Iterable[str]) -> dict[str, TrainerResult]:
             continue
         try:
             document = yaml.load(Path(path).read_text(), _Loader)
+            if not isinstance(document, dict):  # pydantic would speak of "TrainerResult"
+                problems.append(
+                    f"{where}: {path} holds no object: give the trainer's result JSON,"
+                    ' {"version": ..., "uri": ..., "sha256": ...}'
+                )
+                continue
             results[name] = TrainerResult.model_validate(document)
         except OSError as error:
             problems.append(f"{where}: cannot read {path}: {error.strerror}")
@@ -293,6 +302,10 @@ def _message(detail: Any) -> str:
     meaning = _PATTERN_MEANINGS.get(detail.get("ctx", {}).get("pattern"))
     if detail["type"] == "string_pattern_mismatch" and meaning is not None:
         return f"must be {meaning}, not {detail['input']!r}"
+    if detail["type"] == "string_type" and isinstance(detail.get("input"), int | float | bool):
+        # YAML reads version: 3 (or 1.10, or yes) as a number or bool, not the text meant.
+        given = detail["input"]
+        return f"must be a string, not the {type(given).__name__} {given!r}: quote it in the YAML"
     return str(detail["msg"]).removeprefix(_VALUE_ERROR_PREFIX)
 
 

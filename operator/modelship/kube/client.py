@@ -14,6 +14,7 @@ from typing import Any
 import httpx2 as httpx
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
+from lightkube.core.exceptions import ConfigError
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import CascadeType, PatchType
@@ -50,8 +51,16 @@ class Kube:
 
     @classmethod
     def from_env(cls, field_manager: str = FIELD_MANAGER) -> Kube:
-        """In-cluster service account, else $KUBECONFIG or ~/.kube/config."""
-        return cls(AsyncClient(KubeConfig.from_env(), field_manager=field_manager))
+        """In-cluster service account, else $KUBECONFIG or ~/.kube/config; KubeError when
+        there is none, saying what to set."""
+        try:
+            config = KubeConfig.from_env()
+        except ConfigError as error:
+            raise KubeError(
+                f"no cluster to talk to ({error}): set KUBECONFIG to your kubeconfig file,"
+                " as for kubectl"
+            ) from error
+        return cls(AsyncClient(config, field_manager=field_manager))
 
     @property
     def namespace(self) -> str:

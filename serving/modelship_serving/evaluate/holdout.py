@@ -22,6 +22,7 @@ from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.scoring.checks import (
     FIRST_ROWS_CHECKED,
     check_input,
+    check_not_empty,
     read_dtypes,
     types_checked,
 )
@@ -72,6 +73,7 @@ def check_holdout(
 ) -> None:
     """EvaluationError unless the holdout has rows, the label column and every model's columns
     (with their types, in its first rows)."""
+    check_not_empty(path, f"holdout {shown}", "nothing was evaluated")
     columns = input_columns(path, table)
     if columns and label not in columns:
         listed = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")

@@ -31,7 +31,8 @@ METRICS: dict[Task, tuple[str, ...]] = {
     "classification": ("accuracy", "f1", "roc_auc", "log_loss"),
     "regression": ("rmse", "mae", "r2"),
 }
-# How far from 1 a row of probabilities may sum (float32 outputs) and still be probabilities.
+# How far from 1 a row of probabilities may sum, and each lie outside [0, 1], (float32
+# outputs) and still be probabilities.
 _PROBABILITY_SUM_TOLERANCE = 1e-3
 
 Array = np.ndarray[Any, Any]
@@ -100,7 +101,9 @@ def _measured(name: str, compute: Callable[[], float], into: MetricValues) -> No
 
 def are_probabilities(scores: Array) -> bool:
     """Whether every row of ``scores`` is a probability distribution (not decision scores)."""
-    if scores.ndim != 2 or scores.shape[1] < 2 or not np.all((scores >= 0) & (scores <= 1)):
+    tolerance = _PROBABILITY_SUM_TOLERANCE  # a forest's float32 averages reach -1.2e-7, 1.0000001
+    in_range = (scores >= -tolerance) & (scores <= 1 + tolerance)
+    if scores.ndim != 2 or scores.shape[1] < 2 or not np.all(in_range):
         return False
     return bool(np.all(np.abs(scores.sum(axis=1) - 1) <= _PROBABILITY_SUM_TOLERANCE))
 
@@ -159,7 +162,9 @@ def _log_loss(truth: Array, probabilities: Array, classes: Sequence[Any]) -> flo
         # are_probabilities checked the sums at float32's precision, the model's; scikit-learn
         # checks them at that of the float64 copy and would warn of float32's rounding.
         warnings.filterwarnings("ignore", "The y_prob values do not sum to one", UserWarning)
-        return float(log_loss(truth, probabilities, labels=list(classes)))
+        # Rounding may put a probability a hair outside [0, 1], which scikit-learn refuses.
+        clipped = np.clip(probabilities, 0.0, 1.0)
+        return float(log_loss(truth, clipped, labels=list(classes)))
 
 
 def regression_metrics(names: Sequence[str], truth: Array, predicted: Array) -> MetricValues:

@@ -74,6 +74,8 @@ def extract_repository_archive(
 ) -> None:
     """Extract a (possibly compressed) tar into ``destination``; links and devices are refused,
     and the bytes written count against ``budget``."""
+    if archive.stat().st_size == 0:  # else tarfile's four-method complaint
+        raise FetchError(f"{shown_as} is empty (0 bytes), not a tar archive: upload it again")
     try:
         with tarfile.open(archive, "r:*", tarinfo=_StrictTarInfo) as tar:
             while (member := tar.next()) is not None:

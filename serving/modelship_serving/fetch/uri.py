@@ -79,6 +79,9 @@ def redact_uri(uri: str) -> str:
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
+    if not host and uri.startswith(f"{parts.scheme}://"):
+        # urlunsplit writes an unknown scheme's empty host as "x:/path": show what was given.
+        return f"{parts.scheme}://{parts.path}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -86,6 +89,8 @@ def parse_model_uri(uri: str) -> ModelUri:
     """Parse and check a model uri; FetchError saying what is wrong."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
+    if not scheme and uri.startswith("/"):
+        raise FetchError(f"{uri!r} is a path, not a uri: write file://{uri}")
     if scheme not in SUPPORTED_SCHEMES:
         raise FetchError(
             f"unsupported uri {redact_uri(uri)!r}: use one of"

@@ -96,6 +96,10 @@ def load_sample(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet sample of the training input."""
     if not path.is_file():
         raise SampleError(f"sample file {path} does not exist or is not a file")
+    if path.stat().st_size == 0:  # else pandas' "No columns to parse from file"
+        raise SampleError(
+            f"sample {path} is an empty file (0 bytes); give a few hundred rows of training input"
+        )
     suffix = path.suffix.lower()
     try:
         if suffix in CSV_SUFFIXES:

@@ -43,7 +43,8 @@ def push_target(uri: str) -> ModelUri:
         )
     if parsed.scheme == "file" and not Path(parsed.path).parent.is_dir():
         raise PackagingError(
-            f"--push {parsed.redacted()}: directory {Path(parsed.path).parent} does not exist"
+            f"--push {parsed.redacted()}: directory {Path(parsed.path).parent} does not exist;"
+            " create it first (mkdir -p), as a bucket must exist before a push"
         )
     return parsed
 

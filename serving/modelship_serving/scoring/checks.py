@@ -24,9 +24,13 @@ def load_model(model_repo: Path, model: str) -> tuple[ModelMetadata, Path]:
     try:
         metadata = read_model_metadata(model_dir)
     except FileNotFoundError as error:
+        packaged = sorted(
+            entry.name for entry in model_repo.glob("*") if (entry / "modelship.json").is_file()
+        )
+        known = f" (it holds: {', '.join(packaged)})" if packaged else ""
         raise ScoringError(
             f"{model_dir} has no modelship.json: give a repository written by `modelship package`"
-            " and the model's name"
+            f" and the model's name{known}"
         ) from error
     model_file = model_dir / metadata.model_file
     if not model_file.is_file():
@@ -34,14 +38,17 @@ def load_model(model_repo: Path, model: str) -> tuple[ModelMetadata, Path]:
     return metadata, model_file
 
 
-def check_columns(columns: list[str], metadata: ModelMetadata, key: str | None) -> None:
-    """SchemaMismatchError unless every model column (and the key) is among ``columns``."""
+def check_columns(
+    columns: list[str], metadata: ModelMetadata, key: str | None, shown: str = "the input"
+) -> None:
+    """SchemaMismatchError unless every model column (and the key) is among ``columns``
+    of ``shown`` (a dataset's file is named: a dataset has many)."""
     missing = [name for name in metadata.input_schema.column_names() if name not in columns]
     if key is not None and key not in columns:
         missing.append(f"{key} (the --key column)")
     if missing:
         raise SchemaMismatchError(
-            f"the input lacks column(s) {', '.join(missing)}; model {metadata.name} takes"
+            f"{shown} lacks column(s) {', '.join(missing)}; model {metadata.name} takes"
             f" {', '.join(metadata.input_schema.column_names())}. Nothing was scored."
         )
 
@@ -101,6 +108,13 @@ def read_input(
     )
 
 
+def check_not_empty(path: Path, named: str, outcome: str) -> None:
+    """ScoringError for a 0-byte file, which readers refuse with their own puzzling words
+    (pandas: "No columns to parse from file")."""
+    if path.stat().st_size == 0:
+        raise ScoringError(f"{named} is an empty file (0 bytes); {outcome}")
+
+
 def check_input(
     path: Path,
     shown: str,
@@ -112,11 +126,12 @@ def check_input(
     """ScoringError unless the table at ``path`` (``shown`` in messages) has rows, the
     model's columns (and the key column) and, in its first rows, the model's types."""
     no_rows = ScoringError(f"input {shown} has no rows; nothing was scored")
+    check_not_empty(path, f"input {shown}", "nothing was scored")
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
     check_unique(columns, shown)
-    check_columns(columns, metadata, key)
+    check_columns(columns, metadata, key, f"input {shown}")
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
     first_chunks = read_input(path, first_rows, metadata, key, table)
     first = next(iter(first_chunks), None)

@@ -140,6 +140,11 @@ def shard_pieces(pieces: list[Piece], shards: int, index: int) -> list[int]:
     """The positions of the pieces shard ``index`` of ``shards`` scores: every ``shards``-th
     from ``index`` on, so that files next to each other (often of similar size) spread
     over the shards, and every piece is in exactly one shard."""
+    check_shard_index(index, shards)
+    return list(range(index, len(pieces), shards))
+
+
+def check_shard_index(index: int, shards: int) -> None:
+    """ScoringError unless ``index`` names one of ``shards`` shards."""
     if not 0 <= index < shards:
         raise ScoringError(f"shard index {index} is not between 0 and {shards - 1}")
-    return list(range(index, len(pieces), shards))

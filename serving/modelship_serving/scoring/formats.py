@@ -31,8 +31,8 @@ def local_path(uri: str) -> Path:
         return Path(uri[len("file://") :])
     if "://" in uri:
         raise ScoringError(
-            f"{uri.split('://')[0]}:// is not supported here; give a path, file://, s3://, gs://"
-            " or (input only) http(s)://"
+            f"{uri.split('://')[0]}:// is not supported here; give a path, file://, s3://, gs://,"
+            " az:// or (input only) http(s)://"
         )
     return Path(uri)
 

@@ -28,6 +28,7 @@ committed chunks and never re-scores another shard's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -44,6 +45,7 @@ from modelship_serving.scoring.checks import check_input, load_model, read_input
 from modelship_serving.scoring.dataset import (
     InputDataset,
     Piece,
+    check_shard_index,
     is_dataset_uri,
     list_input,
     row_group_pieces,
@@ -68,6 +70,7 @@ from modelship_serving.scoring.shard_publish import publish, shard_manifest, wri
 
 if TYPE_CHECKING:
     from modelship_serving.scoring.job import ProgressCallback, ScorerFactory
+    from modelship_serving.scoring.partial import PartialResults
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +150,8 @@ def run_sharded_scoring(
     module docstring. Returns the published manifest, or, while other shards are still
     to commit, a manifest of this shard with ``shards_committed < shards``."""
     started_at = datetime.now(UTC)
+    # Before the published shortcut below, which would call a shard that is none done.
+    check_shard_index(settings.shard_index, settings.shards)
     output = sharded_output(settings, scratch)
     metadata, model_file = load_model(settings.model_repo, settings.model)
     dataset, pieces = _input(settings, output.work)
@@ -197,6 +202,16 @@ def run_sharded_scoring(
         raise
 
 
+def _forget_uncommitted(output: ShardedOutput, partial: PartialResults) -> None:
+    """Remove this shard's work when its input was refused before any chunk was committed,
+    so a refused run leaves nothing beside the output; committed chunks stay for a retry."""
+    if partial.is_committed(0):
+        return
+    partial.remove()
+    with contextlib.suppress(OSError):
+        output.work.rmdir()  # only when no other shard keeps work there
+
+
 def _score_shard(
     settings: ScoreSettings,
     output: ShardedOutput,
@@ -215,23 +230,27 @@ def _score_shard(
     partial = output.shard(settings.shard_index, settings.shards)
     partial.begin({"job": job, "shard": settings.shard_index, "shards": settings.shards})
     paths: dict[str, Path] = {}
-    for position in mine:  # every file checked before anything is scored
-        name = pieces[position].file
-        _check_passthrough(
-            _passthrough(dataset, pieces[position]), settings.key_column, metadata, name
-        )
-        if name not in paths:
-            paths[name] = _local_copy(
-                dataset.folder, dataset.name_in_folder(name), partial.work / "input" / name
+    try:
+        for position in mine:  # every file checked before anything is scored
+            name = pieces[position].file
+            _check_passthrough(
+                _passthrough(dataset, pieces[position]), settings.key_column, metadata, name
             )
-            check_input(
-                paths[name],
-                dataset.show(name),
-                dataset.format,
-                metadata,
-                settings.key_column,
-                settings.rows_per_chunk,
-            )
+            if name not in paths:
+                paths[name] = _local_copy(
+                    dataset.folder, dataset.name_in_folder(name), partial.work / "input" / name
+                )
+                check_input(
+                    paths[name],
+                    dataset.show(name),
+                    dataset.format,
+                    metadata,
+                    settings.key_column,
+                    settings.rows_per_chunk,
+                )
+    except ScoringError:
+        _forget_uncommitted(output, partial)
+        raise
     records: list[dict[str, Any]] = []
     rows = chunks = resumed = 0
     description = "nothing (no piece in this shard)"

@@ -160,7 +160,7 @@ def test_a_put_that_is_not_served_back_is_refused_and_leaves_nothing(
     [
         ("s3://pushed/churn/3/", "must name a .tar.gz archive"),
         ("ftp://host/churn-3.tar.gz", "ftp"),
-        ("file:///no/such/dir/churn-3.tar.gz", "does not exist"),
+        ("file:///no/such/dir/churn-3.tar.gz", "does not exist; create it first"),
     ],
 )
 def test_a_push_uri_fetch_cannot_read_is_refused_before_packaging(

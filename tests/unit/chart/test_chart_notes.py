@@ -68,3 +68,22 @@ def test_notes_warn_when_the_admission_policy_asked_for_cannot_be_created(
     text = notes(helm, {"policy": {"admission": {"enabled": True}}}, tmp_path)
     assert "WARNING: policy.admission.enabled is set" in text
     assert "WARNING: policy.admission" not in notes(helm, {}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"metrics": {"serviceMonitor": {"enabled": True}}}, "ServiceMonitor"),
+        ({"monitoring": {"podMonitor": {"enabled": True}}}, "PodMonitor"),
+        ({"monitoring": {"prometheusRule": {"enabled": True}}}, "PrometheusRule"),
+    ],
+)
+def test_notes_warn_when_a_prometheus_object_asked_for_cannot_be_created(
+    helm: str, tmp_path: Path, values: dict[str, Any], named: str
+) -> None:
+    """Without monitoring.coreos.com/v1 the PodMonitor and PrometheusRule were dropped
+    silently, as the ServiceMonitor was not: each one asked for is named."""
+    text = notes(helm, values, tmp_path)
+    assert f"({named}) asked for, but this cluster does not serve" in text
+    assert "--api-versions monitoring.coreos.com/v1" in text
+    assert "monitoring.coreos.com/v1" not in notes(helm, {}, tmp_path)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from modelship.cli.kubectl import main
 
 
@@ -30,3 +32,18 @@ def test_with_it_the_plugin_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 0
+
+
+@pytest.mark.parametrize("command", [["status", "mdep/wine"], ["pause", "mdep/wine"]])
+def test_without_a_kubeconfig_the_plugin_says_what_to_set_in_one_line(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from modelship.cli.kubectl_plugin import main as plugin
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    result = CliRunner().invoke(plugin, command)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: no cluster to talk to (Configuration file {tmp_path / 'missing'} not found):"
+        " set KUBECONFIG to your kubeconfig file, as for kubectl\n"
+    )

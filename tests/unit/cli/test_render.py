@@ -147,8 +147,11 @@ def test_invalid_input_gives_one_line_per_problem(tmp_path: Path, runner: CliRun
         ("- just\n- a list\n", "document 1 is a list, not a mapping: give an object with"),
         ("just words\n", "document 1 is a string, not a mapping"),
         ("apiVersion: v1\nmetadata: {name: x}\n", "document 1: no kind (expected"),
+        # An empty file (or stream) printed nothing and exited 0, as if all were well.
+        ("", "holds no object: give a ModelDeployment or RetrainJob"),
+        ("# only a comment\n---\n", "holds no object: give a ModelDeployment or RetrainJob"),
     ],
-    ids=["unparsable", "duplicate-key", "a-list", "a-string", "no-kind"],
+    ids=["unparsable", "duplicate-key", "a-list", "a-string", "no-kind", "empty", "comment-only"],
 )
 def test_unreadable_input(text: str, message: str, tmp_path: Path, runner: CliRunner) -> None:
     path = _write(tmp_path, "x.yaml", text)
@@ -206,14 +209,29 @@ def test_from_retrain_job_with_promoted_status_in_the_input(
         ("churn-weekly", "--retrain-result churn-weekly: expected RETRAINJOB=FILE"),
         ("churn-weekly=/nonexistent.json", "cannot read /nonexistent.json"),
         ("churn-weekly={bad}", "version: Field required"),
+        ("churn-weekly={empty}", "empty.json holds no object: give the trainer's result JSON"),
     ],
-    ids=["no-file", "missing-file", "invalid-result"],
+    ids=["no-file", "missing-file", "invalid-result", "empty-file"],
 )
 def test_bad_retrain_result(option: str, message: str, tmp_path: Path, runner: CliRunner) -> None:
     bad = _write(tmp_path, "bad.json", json.dumps({"uri": "s3://x"}))
-    result = runner.invoke(
-        render, ["-f", str(FOLLOWER), "--retrain-result", option.replace("{bad}", bad)]
-    )
+    empty = _write(tmp_path, "empty.json", "")
+    option = option.replace("{bad}", bad).replace("{empty}", empty)
+    result = runner.invoke(render, ["-f", str(FOLLOWER), "--retrain-result", option])
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("written", "read_as"), [("3", "the int 3"), ("1.10", "the float 1.1")])
+def test_an_unquoted_version_is_told_to_be_quoted(
+    written: str, read_as: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    text = (SAMPLES / "modeldeployment-minimal.yaml").read_text()
+    version = yaml.safe_load(text)["spec"]["model"]["version"]
+    path = _write(tmp_path, "v.yaml", text.replace(f'version: "{version}"', f"version: {written}"))
+    result = runner.invoke(render, ["-f", path])
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"spec.model.version: must be a string, not {read_as}: quote it in the YAML\n"
+    )

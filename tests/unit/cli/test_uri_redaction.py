@@ -18,6 +18,9 @@ from modelship.uri import redact
         ("s3://key:secret@batch/in/day1.csv", "s3://batch/in/day1.csv"),
         ("gs://models/in/x.parquet", "gs://models/in/x.parquet"),
         ("/data/in.csv", "/data/in.csv"),
+        # An unknown scheme with an empty host is shown as given, not as "fille:/tmp/m".
+        ("fille:///tmp/m.tar.gz", "fille:///tmp/m.tar.gz"),
+        ("file:///tmp/m.tar.gz", "file:///tmp/m.tar.gz"),
     ],
 )
 def test_secrets_are_removed_and_the_rest_is_kept(given: str, shown: str) -> None:

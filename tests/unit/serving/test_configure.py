@@ -169,3 +169,18 @@ def test_a_preferred_size_below_one_is_refused_by_the_cli(repository: Path, size
     )
     assert refused.exit_code == 2
     assert "--preferred-batch-size" in refused.output
+
+
+def test_a_preferred_size_without_a_queue_delay_is_refused_not_dropped(repository: Path) -> None:
+    config = repository / "wine" / "config.pbtxt"
+    before = config.read_text()
+    args = ["configure", "--repository", str(repository), "--model", "wine"]
+
+    refused = CliRunner().invoke(main, [*args, "--preferred-batch-size", "32"])
+
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines()[-1] == (
+        "Error: --preferred-batch-size tunes dynamic batching: give"
+        " --max-queue-delay-microseconds too (0 batches what has arrived without waiting)"
+    )
+    assert config.read_text() == before

@@ -317,6 +317,11 @@ def test_a_metric_the_holdout_cannot_define_is_null_with_a_note(
     assert "n/a" in result.stdout
 
 
+def empty_file(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
 def corrupted_model(packaged: Packaged, tmp_path: Path) -> Path:
     """A copy of the repository whose ONNX file is garbage, with a matching recorded sha256
     (the file passes the fetch's checks, and onnxruntime cannot load it)."""
@@ -349,6 +354,7 @@ def corrupted_model(packaged: Packaged, tmp_path: Path) -> Path:
         ("not a model repository", "holds no packaged model"),
         ("wrong sha256", "sha256 mismatch"),
         ("empty table", "has no rows"),
+        ("empty file", "is an empty file (0 bytes); nothing was evaluated"),
         ("missing table", "does not exist"),
     ],
 )
@@ -381,6 +387,7 @@ def test_bad_input_is_one_error_line(
         "not a model repository": [str(tmp_path), churn_data, "churned"],
         "wrong sha256": [churn, churn_data, "churned", "--candidate-sha256", "0" * 64],
         "empty table": [churn, write_table(churn_holdout(0), tmp_path / "empty.csv"), "churned"],
+        "empty file": [churn, empty_file(tmp_path / "zero.csv"), "churned"],
         "missing table": [churn, tmp_path / "nowhere.csv", "churned"],
     }[case]
     candidate, data, label, *options = arguments
@@ -501,3 +508,15 @@ def test_decision_scores_rank_for_roc_auc_but_give_no_log_loss() -> None:
 def test_metric_names_keep_their_order_once_each() -> None:
     assert parse_metric_names(" roc_auc,accuracy,,roc_auc ") == ("roc_auc", "accuracy")
     assert parse_metric_names(None) is None
+
+
+def test_probabilities_rounded_a_hair_outside_0_and_1_still_give_a_log_loss() -> None:
+    # A random forest's float32 averages, as its ONNX graph gives them: -1.2e-7 and 1.0000001.
+    truth = np.array(["churn", "stay", "stay"], dtype=object)
+    scores = np.array([[1.0, 0.0], [-1.1920929e-07, 1.0000001], [0.25, 0.75]], dtype=np.float32)
+    measured = classification_metrics(
+        ["log_loss"], truth, np.array(["churn", "stay", "stay"]), scores, ["churn", "stay"]
+    )
+    expected = log_loss(truth, np.clip(scores.astype(np.float64), 0, 1), labels=["churn", "stay"])
+    assert measured.values["log_loss"] == pytest.approx(expected)
+    assert measured.notes == []

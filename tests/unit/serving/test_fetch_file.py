@@ -125,6 +125,26 @@ def test_a_file_that_is_no_archive_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "dest").exists()
 
 
+def test_an_empty_archive_says_it_is_empty(tmp_path: Path) -> None:
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"")
+    with pytest.raises(FetchError) as caught:
+        fetch_repository(archive.as_uri(), tmp_path / "dest")
+    assert str(caught.value) == (
+        f"{archive.as_uri()} is empty (0 bytes), not a tar archive: upload it again"
+    )
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_plain_path_is_told_to_be_a_file_uri(tmp_path: Path) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch_repository(str(tmp_path / "m.tar.gz"), tmp_path / "dest")
+    assert (
+        str(caught.value)
+        == f"'{tmp_path}/m.tar.gz' is a path, not a uri: write file://{tmp_path}/m.tar.gz"
+    )
+
+
 def test_missing_source_and_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="does not exist"):
         fetch_repository((tmp_path / "nope").as_uri(), tmp_path / "dest")

@@ -23,6 +23,7 @@ def inputs(iris_classifier: Any, tmp_path: Path) -> dict[str, Path]:
     joblib.dump(LabelSpreading().fit(sample, iris_classifier.model.predict(sample)),
                 files / "spreading.joblib")  # fmt: skip
     sample.drop(columns=sample.columns[0]).to_csv(files / "short.csv", index=False)
+    (files / "empty.csv").write_bytes(b"")
     work = tmp_path / "work"
     work.mkdir()
     (work / "taken").mkdir()  # a model directory that exists already
@@ -31,6 +32,7 @@ def inputs(iris_classifier: Any, tmp_path: Path) -> dict[str, Path]:
         "sample": iris_classifier.sample_path,
         "spreading": files / "spreading.joblib",
         "short": files / "short.csv",
+        "empty": files / "empty.csv",
         "work": work,
     }
 
@@ -38,6 +40,7 @@ def inputs(iris_classifier: Any, tmp_path: Path) -> dict[str, Path]:
 REFUSALS: dict[str, tuple[list[str], str]] = {
     "no such model": (["{work}/none.joblib", "--sample", "{sample}"], "does not exist"),
     "sample lacks a column": (["{iris}", "--sample", "{short}"], "lacks column"),
+    "empty sample file": (["{iris}", "--sample", "{empty}"], "is an empty file (0 bytes)"),
     "no converter, no fallback": (
         ["{spreading}", "--sample", "{sample}", "--no-fallback"],
         "skl2onnx cannot convert LabelSpreading",
@@ -53,6 +56,10 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
     "push to a directory": (
         ["{iris}", "--sample", "{sample}", "--push", "s3://bucket/iris/"],
         "must name a .tar.gz archive",
+    ),
+    "push into a missing directory": (
+        ["{iris}", "--sample", "{sample}", "--push", "file:///no/such/dir/iris-1.tar.gz"],
+        "directory /no/such/dir does not exist; create it first (mkdir -p)",
     ),
     "existing model directory": (
         ["{iris}", "--sample", "{sample}", "--name", "taken"],

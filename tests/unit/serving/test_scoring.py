@@ -118,6 +118,30 @@ def test_input_without_rows_is_refused_and_nothing_is_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in{suffix}"]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_an_empty_file_is_refused_in_one_line_and_nothing_is_written(
+    suffix: str, churn_repo: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / f"in{suffix}"
+    source.write_bytes(b"")
+    with pytest.raises(ScoringError) as caught:
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
+    assert str(caught.value) == f"input {source} is an empty file (0 bytes); nothing was scored"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"in{suffix}"]
+
+
+def test_a_misspelt_model_name_is_told_the_models_the_repository_holds(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    source = write_table(rows(5), tmp_path / "in.csv")
+    settings = churn_job(churn_repo, source, tmp_path / "o.csv").model_copy(
+        update={"model": "chrun"}
+    )
+    with pytest.raises(ScoringError, match=r"the model's name \(it holds: churn\)$"):
+        run_scoring(settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 def test_missing_key_column_is_named_as_the_key(churn_repo: Path, tmp_path: Path) -> None:
     source = write_table(rows(50), tmp_path / "in.csv")
     with pytest.raises(SchemaMismatchError, match=r"lacks column\(s\) id \(the --key column\);"):
@@ -286,3 +310,15 @@ def test_in_process_threads_follow_concurrency(
     scorer = make_scorer(settings, metadata, churn_repo / "churn" / "1" / "model.onnx")
     assert isinstance(scorer, InProcessScorer)
     assert scorer.session.get_session_options().intra_op_num_threads == threads
+
+
+def test_an_unknown_scheme_is_told_every_scheme_score_reads(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ScoringError) as caught:
+        run_scoring(churn_job(churn_repo, "ftp://host/day.csv", tmp_path / "o.csv"))
+    assert str(caught.value) == (
+        "ftp:// is not supported here; give a path, file://, s3://, gs://, az:// or"
+        " (input only) http(s)://"
+    )
+    assert list(tmp_path.iterdir()) == []

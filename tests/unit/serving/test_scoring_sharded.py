@@ -322,6 +322,18 @@ def test_an_empty_dataset_is_refused_before_anything_is_written(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]
 
 
+@pytest.mark.parametrize("output", ["out.csv", "out/"])
+def test_a_dataset_file_whose_header_differs_is_named_and_nothing_is_left(
+    output: str, churn_repo: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "in").mkdir()
+    rows(10).to_csv(tmp_path / "in" / "a.csv", index=False)
+    rows(10).rename(columns={"plan": "Plan"}).to_csv(tmp_path / "in" / "b.csv", index=False)
+    with pytest.raises(ScoringError, match=r"^input \S*b\.csv lacks column\(s\) plan;"):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), f"{tmp_path}/{output}"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]  # no partial work
+
+
 def test_a_partition_key_named_like_an_output_column_is_refused(
     churn_repo: Path, tmp_path: Path
 ) -> None:
@@ -332,3 +344,15 @@ def test_a_partition_key_named_like_an_output_column_is_refused(
         run_scoring(job(churn_repo, str(tmp_path / "in"), str(tmp_path / "out.csv")))
     assert not (tmp_path / "out.csv").exists()
     assert list(tmp_path.rglob("chunk-*")) == []  # not even the good file was scored
+
+
+def test_a_shard_index_out_of_range_is_refused_even_once_the_output_is_published(
+    churn_repo: Path, tmp_path: Path
+) -> None:
+    write_dataset(tmp_path / "in", ".csv", [10, 10])
+    output = str(tmp_path / "out.parquet")
+    for index in (0, 1):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), output, shards=2, shard_index=index))
+    assert (tmp_path / "out.parquet.manifest.json").is_file()
+    with pytest.raises(ScoringError, match=r"^shard index 2 is not between 0 and 1$"):
+        run_scoring(job(churn_repo, str(tmp_path / "in"), output, shards=2, shard_index=2))
