@@ -60,6 +60,7 @@ from modelship.api.model_source import (
 )
 from modelship.api.monitoring import (
     MIRROR_OR_TRACING,
+    REFERENCE_NOT_SUPPORTED,
     DriftAction,
     DriftMonitoring,
     MonitoringSpec,
@@ -237,6 +238,7 @@ __all__ = [
     "OUTPUT_NOT_PER_RUN",
     "PARENT_REF_RULES",
     "PLURAL",
+    "REFERENCE_NOT_SUPPORTED",
     "REPLICA_BOUNDS",
     "SECTION_NAME_NEEDED",
     "SECTION_NAME_UNIQUE",

@@ -21,6 +21,11 @@ class DriftAction(StrEnum):
 
 
 MIRROR_OR_TRACING = "drift.mirrorPercent and drift.sampleEvery watch live traffic two ways: set one"
+# Refused rather than ignored: batch and live drift read the packaged profile only.
+REFERENCE_NOT_SUPPORTED = (
+    "drift.reference is not supported yet: drop it (drift is measured against the reference"
+    " profile packaged with the model)"
+)
 
 
 class DriftMonitoring(ApiModel):
@@ -37,11 +42,18 @@ class DriftMonitoring(ApiModel):
             message=MIRROR_OR_TRACING,
             holds=lambda d: d.mirror_percent is None or d.sample_every is None,
         ),
+        Rule(
+            rule="!has(self.reference)",
+            message=REFERENCE_NOT_SUPPORTED,
+            holds=lambda d: d.reference is None,
+        ),
     )
 
     reference: ModelUri | None = Field(
         default=None,
-        description="Reference profile uri; the one packaged with the model when absent.",
+        description="Not supported yet, and refused: drift is measured against the reference"
+        " profile packaged with the model (its modelship.json). Reserved for the uri of another"
+        " profile.",
     )
     threshold: float = Field(
         default=0.2,

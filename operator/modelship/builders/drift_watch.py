@@ -22,6 +22,7 @@ from modelship.builders.names import child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
     HOME_ENV,
+    LAST_WORDS,
     READ_ONLY_MODEL_MOUNT,
     TMP_MOUNT,
     fetch_container,
@@ -172,4 +173,6 @@ def _drift_watch_container(drift: DriftMonitoring, stable: Revision, image: str)
         "resources": {key: dict(value) for key, value in defaults.DRIFT_MIRROR_RESOURCES.items()},
         "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)],
         "securityContext": container_security_context(),
+        # Its last log line (`Error: ...`) is what the operator reports when it exits.
+        **LAST_WORDS,
     }

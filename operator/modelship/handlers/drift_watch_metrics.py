@@ -1,9 +1,10 @@
 """Read the drift-watch pod's window (mirrored live drift) when a live check is due.
 
-The pod is found by its labels (one API list, only while its Deployment has a ready
-replica); its metrics are read from the pod's address as the canary analysis reads
-Triton's (same client, same timeout) and parsed with prometheus_client's parser into the
-plain window reconcile/mirrored_drift.py judges. Nothing here decides: a read that fails
+The pod is found by its labels (one API list, while its Deployment exists); while none is
+ready its pods come back as they are, for why it cannot start; its metrics are read from
+the pod's address as the canary analysis reads Triton's (same client, same timeout) and
+parsed with prometheus_client's parser into the plain window reconcile/mirrored_drift.py
+judges. Nothing here decides: a read that fails
 comes back as its reason.
 """
 
@@ -46,7 +47,8 @@ async def read_live_drift(
     previous: DriftStatus | None,
     now: datetime,
 ) -> tuple[datetime | None, LiveReading]:
-    """Since when the drift-watch pod is ready, and its window where a check is due."""
+    """Since when the drift-watch pod is ready, and its window where a check is due (its
+    pods, while none is ready)."""
     if isinstance(spec, ValidationError) or mirrored_drift(spec) is None:
         return None, LiveReading()
     name = drift_watch_name(spec)
@@ -54,10 +56,12 @@ async def read_live_drift(
         (c for c in children if c["kind"] == "Deployment" and c["metadata"]["name"] == name),
         None,
     )
-    if deployment is None or not (deployment.get("status") or {}).get("readyReplicas"):
+    if deployment is None:
         return None, LiveReading()
     namespace = spec.metadata.namespace
     pods = await runtime.kube.list("v1", "Pod", namespace, drift_watch_selector(spec.metadata.name))
+    if not (deployment.get("status") or {}).get("readyReplicas"):
+        return None, LiveReading(pods=pods)
     ready = sorted(
         (since, ip)
         for pod in pods
@@ -65,7 +69,7 @@ async def read_live_drift(
         for since, ip in [found]
     )
     if not ready:
-        return None, LiveReading()
+        return None, LiveReading(pods=pods)
     since, ip = ready[-1]
     due = check_due(spec, previous, since)
     if due is None or now < due:

@@ -32,9 +32,9 @@ async def gather(body: Mapping[str, Any], indexes: Indexes, runtime: Runtime) ->
 
     Pods of batch Jobs are read only for a Job that failed since the status last recorded
     one, and, with drift monitoring, for a Job that completed since the last drift check
-    (its drift summary); the drift-watch pod only while its Deployment has one ready, and its
-    metrics only when a live check is due. Secrets are never read: a missing one shows on
-    the Triton pods.
+    (its drift summary); the drift-watch pods while their Deployment exists (why one cannot
+    start shows on them), and its metrics only when a live check is due. Secrets are never
+    read: a missing one shows on the Triton pods.
     """
     meta = body["metadata"]
     model = (body.get("spec") or {}).get("model") or {}

@@ -123,9 +123,11 @@ def decide_drift(
     runs: Sequence[FinishedRun],
     live: Check | None = None,
     live_note: str | None = None,
+    live_reason: str | None = None,
 ) -> DriftDecision:
     """status.drift after judging ``runs`` (oldest first) and then the ``live`` check taken
-    now, and the Drifted condition (``live_note``: why no live check was taken)."""
+    now, and the Drifted condition (``live_note``: why no live check was taken;
+    ``live_reason``: the condition's reason for it while no check has finished)."""
     monitoring = drift_monitoring(md)
     if monitoring is None:
         return DriftDecision(None, None)
@@ -139,7 +141,7 @@ def decide_drift(
         unreadable = None
     if live is not None:
         status = judge(status, live, monitoring.threshold)
-    return DriftDecision(status, _verdict(status, unreadable, live_note))
+    return DriftDecision(status, _verdict(status, unreadable, live_note, live_reason))
 
 
 def parse_summary(message: str | None) -> BatchDriftSummary | str:
@@ -233,7 +235,12 @@ def _message(
     return f"No feature drifted in {checked} beyond PSI {threshold:g}{highest}{tail}."[:1024]
 
 
-def _verdict(status: DriftStatus | None, unreadable: str | None, live_note: str | None) -> Verdict:
+def _verdict(
+    status: DriftStatus | None,
+    unreadable: str | None,
+    live_note: str | None,
+    live_reason: str | None = None,
+) -> Verdict:
     note = "".join(f" {text}" for text in (unreadable, live_note) if text)
     if status is None:
         if unreadable:
@@ -246,7 +253,7 @@ def _verdict(status: DriftStatus | None, unreadable: str | None, live_note: str 
         return Verdict(
             reasons.DRIFTED,
             ConditionStatus.UNKNOWN,
-            reasons.AWAITING_DRIFT_CHECK,
+            live_reason or reasons.AWAITING_DRIFT_CHECK,
             "No batch run has finished a drift check yet." + note
             if live_note is None
             else "No drift check of batch runs or live traffic has finished yet." + note,

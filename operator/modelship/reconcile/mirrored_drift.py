@@ -9,6 +9,12 @@ rule as a batch run's summary, into the same status.drift (source `live/<revisio
 latest check wins, and the streak counts batch and live checks alike, so
 retrain_triggers acts on either.
 
+A drift-watch pod that cannot start (its model fetch failing, its image not pulled, the
+credentials Secret missing, drift-watch exiting) is reported as a serving pod's is
+(reconcile/pods.py), in the Drifted condition's message and, before any check, its reason:
+what the kubelet keeps on the pod (the last failure, not the moment's state) holds steady
+across restarts, so the condition does not flap.
+
 No check is taken while the window holds fewer rows than drift-watch judges
 (`--min-window-rows`): that is "not enough traffic yet", said in the Drifted condition's
 message and looked at again a slice of the window later. A read that fails, or a pod
@@ -18,9 +24,10 @@ reconcile tries again (`wake_at`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from modelship_serving.drift_rules import significant
 
@@ -30,6 +37,7 @@ from modelship.api.model_deployment_status import DriftStatus
 from modelship.builders.defaults import DRIFT_MIN_WINDOW_ROWS
 from modelship.builders.drift_watch import mirrored_drift
 from modelship.reconcile.drift import Check, CheckedFeature
+from modelship.reconcile.pods import revision_problem
 
 # drift-watch's window moves by a 24th of it (a slice): no sooner is anything new to read.
 WINDOW_SLICES = 24
@@ -55,16 +63,19 @@ class LiveWindow:
 
 @dataclass(frozen=True)
 class LiveReading:
-    """What gather found: the window, or why it could not be read (None: not read)."""
+    """What gather found: the window, or why it could not be read (None: not read); and
+    while no drift-watch pod is ready, its pods (why one cannot start shows on them)."""
 
     window: LiveWindow | None = None
     problem: str | None = None
+    pods: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
 class LiveOutcome:
     check: Check | None = None  # the check to judge into status.drift
     note: str | None = None  # what the Drifted condition adds: why there is no check
+    reason: str | None = None  # Drifted's reason before any check, where the pod cannot start
     wake_at: datetime | None = None  # when to look again
 
 
@@ -95,6 +106,10 @@ def decide_live(
     if mirrored is None:
         return LiveOutcome()
     if due is None:
+        stuck = revision_problem(reading.pods, md.metadata.namespace)
+        if stuck is not None:
+            note = f"The drift-watch pod cannot start: {stuck.message}"
+            return LiveOutcome(note=note, reason=stuck.reason)
         return LiveOutcome(note="The drift-watch pod is not ready yet.")
     if now < due:
         return LiveOutcome(note=f"The next live check is due at {due.isoformat()}.", wake_at=due)

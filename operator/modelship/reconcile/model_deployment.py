@@ -182,6 +182,7 @@ def decide(observed: Observed) -> Decision:
         by_job(runs_to_judge(md, previous.drift, observed.batch_runs), observed.batch_drift),
         live.check,
         live.note,
+        live.reason,
     )
     conditions = verdicts(_facts(rollout, stable_live, canary_live, cannot_start))
     status = ModelDeploymentStatus(

@@ -4,7 +4,8 @@ The operator never reads Secrets: a missing credentials Secret shows on the pod,
 where the kubelet leaves the fetch container waiting with
 ``CreateContainerConfigError``. The same goes for an image that cannot be
 pulled, a model fetch that fails, and `modelship configure` refusing serving
-settings the packaged model cannot take.
+settings the packaged model cannot take. The drift-watch pod (mirrored live drift)
+is read the same way, its drift-watch container failing (CrashLoopBackOff) too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelship.core.names import CONFIGURE_CONTAINER, FETCH_CONTAINER
+from modelship.core.names import CONFIGURE_CONTAINER, DRIFT_WATCH_CONTAINER, FETCH_CONTAINER
 from modelship.reconcile import reasons
 
 # Longer kubelet or termination messages are cut, so a condition stays readable.
@@ -73,8 +74,9 @@ def _container_problem(container: Mapping[str, Any], namespace: str) -> PodProbl
             f'Image "{container.get("image", "")}" of container {name} cannot be pulled '
             f"({_short(said or reason)}): fix spec.serving.image or the registry's access.",
         )
-    if name in _INIT_STEPS:
-        reason, failed, fix = _INIT_STEPS[name]
+    # A ready container has recovered: the failure its lastState keeps is history.
+    if name in _STEPS and not container.get("ready"):
+        reason, failed, fix = _STEPS[name]
         states = (container.get("state") or {}, container.get("lastState") or {})
         for terminated in (state.get("terminated") or {} for state in states):
             if terminated.get("exitCode", 0) != 0:
@@ -86,8 +88,9 @@ def _container_problem(container: Mapping[str, Any], namespace: str) -> PodProbl
     return None
 
 
-# The init containers that prepare the model, and how their failure is reported.
-_INIT_STEPS = {
+# The containers whose exit says why a pod cannot start (the init containers that prepare
+# the model, and drift-watch, which exits when it cannot judge), and how that is reported.
+_STEPS = {
     FETCH_CONTAINER: (
         reasons.MODEL_FETCH_FAILED,
         "Fetching the model failed",
@@ -97,6 +100,11 @@ _INIT_STEPS = {
         reasons.CONFIGURE_FAILED,
         "Configuring the model for its pods failed",
         "Fix spec.serving to fit the packaged model.",
+    ),
+    DRIFT_WATCH_CONTAINER: (
+        reasons.DRIFT_WATCH_FAILED,
+        "The drift-watch container failed",
+        "Fix spec.monitoring.drift, or package the model with a reference profile.",
     ),
 }
 

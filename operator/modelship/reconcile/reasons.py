@@ -40,6 +40,7 @@ SECRET_NOT_FOUND: Final = "SecretNotFound"
 IMAGE_PULL_FAILED: Final = "ImagePullFailed"
 MODEL_FETCH_FAILED: Final = "ModelFetchFailed"
 CONFIGURE_FAILED: Final = "ConfigureFailed"
+DRIFT_WATCH_FAILED: Final = "DriftWatchFailed"  # the drift-watch container exited in error
 # A canary failed more measurements than its failure limit and was rolled back.
 CANARY_FAILED: Final = "CanaryFailed"
 

@@ -39,6 +39,8 @@ READY_REASONS = {
         reasons.MODEL_FETCH_FAILED: "Degraded",
         reasons.CANARY_FAILED: "Degraded",
         reasons.CONFIGURE_FAILED: "Degraded",
+        # The sampleEvery sidecar exiting; the mirrored watch's pod says so in Drifted only.
+        reasons.DRIFT_WATCH_FAILED: "Degraded",
     },
     "RetrainJob": {
         reasons.WAITING_FOR_RUN: "Healthy",

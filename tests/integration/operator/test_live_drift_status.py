@@ -10,7 +10,9 @@ Proves: a drifted window sets status.drift (source live/<stable revision>), Drif
 Warning Event and the modelship_drift_* series with source "live"; with `action: retrain`
 and `windows: 2`, the first drifted window starts no run and the second starts one; a pod
 whose metrics cannot be read is said so in the condition, and a clean window then clears
-nothing it should not (no Warning, no run).
+nothing it should not (no Warning, no run); a drift-watch pod whose model fetch fails puts
+the kubelet's report in Drifted (reason ModelFetchFailed, the fetch's last words), as a
+serving pod's would be.
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ def start_drift_watch_pod(cluster: EmulatedCluster, address: str) -> dict[str, A
     status = {"phase": "Running", "podIP": address, "conditions": [ready]}
     patch(cluster, "v1", "Pod", NS, pod, {"status": status}, status=True)
     return deployment
+
+
+def drifted_condition(cluster: EmulatedCluster) -> dict[str, Any]:
+    return condition(get(cluster, MD_API, "ModelDeployment", NS, "wine"), "Drifted")
 
 
 def drift_of(cluster: EmulatedCluster) -> dict[str, Any]:
@@ -170,3 +176,45 @@ def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
     )
     assert not [e for e in cluster.objects("events") if e.get("reason") == "Drifted"]
     assert drift_runs(cluster, NS) == []
+
+
+def test_a_drift_watch_pod_that_cannot_fetch_the_model_says_why(cluster: EmulatedCluster) -> None:
+    create(cluster, model_deployment("wine", NS, rollout=GATEWAY, monitoring=mirrored()))
+    deployment = wait_for(
+        "the drift-watch Deployment",
+        lambda: get(cluster, "apps/v1", "Deployment", NS, DRIFT_WATCH),
+    )
+    template = deployment["spec"]["template"]
+    pod = f"{DRIFT_WATCH}-x1"
+    create(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": pod, "namespace": NS, "labels": template["metadata"]["labels"]},
+            "spec": template["spec"],
+        },
+    )
+    # What the kubelet writes once the fetch init container has failed and backs off.
+    fetch = {
+        "name": "fetch",
+        "image": template["spec"]["initContainers"][0]["image"],
+        "imageID": "",
+        "ready": False,
+        "restartCount": 2,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 1, "message": "NoSuchKey: s3://models/wine/1"}},
+    }
+    status = {"phase": "Pending", "initContainerStatuses": [fetch]}
+    patch(cluster, "v1", "Pod", NS, pod, {"status": status}, status=True)
+
+    found = wait_for(
+        "the fetch failure in Drifted",
+        lambda: (c := drifted_condition(cluster)).get("reason") == "ModelFetchFailed" and c,
+    )
+    assert found["status"] == "Unknown"
+    assert (
+        "The drift-watch pod cannot start: Fetching the model failed (exit code 1):"
+        " NoSuchKey: s3://models/wine/1. Check spec.model.uri and its credentials."
+    ) in found["message"]
+    assert drift_of(cluster) == {}

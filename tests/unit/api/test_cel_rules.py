@@ -38,6 +38,7 @@ from modelship.api.model_deployment import (
     MIRROR_OR_TRACING,
     OUTPUT_FORMAT_UNKNOWN,
     OUTPUT_NOT_PER_RUN,
+    REFERENCE_NOT_SUPPORTED,
     REPLICA_BOUNDS,
     SECTION_NAME_NEEDED,
     SECTION_NAME_UNIQUE,
@@ -353,6 +354,8 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (DriftMonitoring, {"mirrorPercent": 5}, []),
     (DriftMonitoring, {"sampleEvery": 10}, []),
     (DriftMonitoring, {"mirrorPercent": 5, "sampleEvery": 10}, [MIRROR_OR_TRACING]),
+    # Not read by batch or live drift yet: refused, not silently ignored.
+    (DriftMonitoring, {"reference": "s3://profiles/fraud.json"}, [REFERENCE_NOT_SUPPORTED]),
     (
         ModelDeploymentSpec,
         _mirrored_spec({"strategy": "Canary", "canary": {"traffic": _gateway({"name": "gw"})}}),

@@ -166,6 +166,8 @@ def _deployment(version: str, revision: str) -> dict[str, Any]:
                             },
                             "volumeMounts": [{**MODEL_MOUNT, "readOnly": True}, TMP_MOUNT],
                             "securityContext": RESTRICTED,
+                            # Its last log line is what the operator reports if it exits.
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                         }
                     ],
                     "volumes": [

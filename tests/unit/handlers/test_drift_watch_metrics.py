@@ -163,13 +163,27 @@ def _gather(
     return asyncio.run(read_live_drift(runtime, spec, children, None, now))
 
 
-def test_gather_asks_for_nothing_until_the_drift_watch_pod_is_ready() -> None:
+def test_gather_asks_for_nothing_without_a_drift_watch_deployment() -> None:
     kube = _Pods([_pod("True", ip="127.0.0.1")])
     assert _gather(kube, [], READY_AT) == (None, LiveReading())
-    assert _gather(kube, [_drift_watch_deployment(0)], READY_AT) == (None, LiveReading())
     unmirrored = ModelDeployment.model_validate(model_deployment_body("wine", "ml"))
     assert _gather(kube, [_drift_watch_deployment(1)], READY_AT, unmirrored)[0] is None
     assert kube.asked == []
+
+
+def test_gather_hands_back_the_pods_while_none_is_ready() -> None:
+    """Why the pod cannot start shows on it: decide reads it there, no metrics are asked."""
+    starting = _pod("False", ip="127.0.0.1")
+    kube = _Pods([starting])
+    assert _gather(kube, [_drift_watch_deployment(0)], READY_AT) == (
+        None,
+        LiveReading(pods=[starting]),
+    )
+    # The Deployment counts a ready replica its pod list does not show yet: the same.
+    assert _gather(kube, [_drift_watch_deployment(1)], READY_AT) == (
+        None,
+        LiveReading(pods=[starting]),
+    )
 
 
 def test_gather_reads_the_metrics_only_once_a_check_is_due() -> None:

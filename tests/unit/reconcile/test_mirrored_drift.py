@@ -1,9 +1,11 @@
 """Mirrored live drift: when a live check is taken, what it writes, and what starts a run.
 
-Pure tables over decide_live (not mirrored, pod not ready, not due, unreadable, an
+Pure tables over decide_live (not mirrored, pod not ready, pod that cannot start: its
+model fetch failing or its image not pulled, read as serving pods' are, not due, unreadable, an
 earlier revision's pod, too few rows, a full window), then decide() as a whole: a
 drifted window writes status.drift with source live/<stable revision>, Drifted and one
-Warning; the next check comes a window later; a failed read keeps status.drift and says
+Warning; a drift-watch pod that cannot start puts its reason in Drifted, steady while the
+kubelet restarts it; the next check comes a window later; a failed read keeps status.drift and says
 why without flipping the condition; batch and live checks share one streak; the
 drift-watch children come and go with mirrorPercent; and with `action: retrain` and
 `windows: 2` the second drifted live check, not the first, starts a RetrainJob run.
@@ -66,6 +68,46 @@ def window(features: dict[str, FeatureWindow], rows: int = 1000, revision: str =
 READY = NOW - 2 * HOUR
 
 
+def drift_watch_pod(
+    init: dict[str, Any] | None = None, main: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A drift-watch pod as the kubelet reports it."""
+    fetch = init or {"name": "fetch", "image": "triton:1", "state": {"running": {}}}
+    watch = main or {"name": "drift-watch", "image": "triton:1", "state": {"waiting": {}}}
+    return {
+        "metadata": {"name": "wine-drift-watch-x1", "labels": {}},
+        "status": {"initContainerStatuses": [fetch], "containerStatuses": [watch]},
+    }
+
+
+def starting_pod() -> dict[str, Any]:
+    return drift_watch_pod()
+
+
+def fetch_failing_pod(state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Its fetch init container failed; ``state``: what it does now (backing off)."""
+    failed = {"exitCode": 1, "message": "NoSuchKey: s3://models/wine/1"}
+    fetch = {
+        "name": "fetch",
+        "image": "triton:1",
+        "ready": False,
+        "state": state or {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": failed},
+    }
+    return drift_watch_pod(init=fetch)
+
+
+def image_not_pulled_pod() -> dict[str, Any]:
+    waiting = {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}
+    return drift_watch_pod(main={"name": "drift-watch", "image": "triton:99", "state": waiting})
+
+
+FETCH_FAILED_NOTE = (
+    "The drift-watch pod cannot start: Fetching the model failed (exit code 1): NoSuchKey:"
+    " s3://models/wine/1. Check spec.model.uri and its credentials."
+)
+
+
 @pytest.mark.parametrize(
     ("md", "ready", "reading", "previous_live", "expected"),
     [
@@ -84,6 +126,35 @@ READY = NOW - 2 * HOUR
             None,
             LiveOutcome(note="The drift-watch pod is not ready yet."),
             id="pod-not-ready",
+        ),
+        pytest.param(
+            MD,
+            None,
+            LiveReading(pods=[starting_pod()]),
+            None,
+            LiveOutcome(note="The drift-watch pod is not ready yet."),
+            id="pod-starting",
+        ),
+        pytest.param(
+            MD,
+            None,
+            LiveReading(pods=[fetch_failing_pod()]),
+            None,
+            LiveOutcome(note=FETCH_FAILED_NOTE, reason="ModelFetchFailed"),
+            id="pod-cannot-fetch-the-model",
+        ),
+        pytest.param(
+            MD,
+            None,
+            LiveReading(pods=[starting_pod(), image_not_pulled_pod()]),
+            None,
+            LiveOutcome(
+                note='The drift-watch pod cannot start: Image "triton:99" of container'
+                " drift-watch cannot be pulled (Back-off pulling image): fix"
+                " spec.serving.image or the registry's access.",
+                reason="ImagePullFailed",
+            ),
+            id="pod-image-not-pulled",
         ),
         pytest.param(
             MD,
@@ -196,6 +267,44 @@ def drifted(decision: Any) -> tuple[str, str, str]:
 
 def with_status(body: dict[str, Any], decision: Any) -> dict[str, Any]:
     return {**copy.deepcopy(body), "status": decision.status}
+
+
+def test_a_drift_watch_pod_that_cannot_start_says_why_and_does_not_flap() -> None:
+    backing_off = Observed(
+        body=BODY, children=[], now=NOW, live_drift=LiveReading(pods=[fetch_failing_pod()])
+    )
+    first = decide(backing_off)
+    assert drifted(first) == (
+        "Unknown",
+        "ModelFetchFailed",
+        f"No drift check of batch runs or live traffic has finished yet. {FETCH_FAILED_NOTE}",
+    )
+    # Restarted, the fetch runs again: the kubelet keeps its last failure, the condition stands.
+    retrying = LiveReading(pods=[fetch_failing_pod({"running": {}})])
+    again = decide(
+        Observed(body=with_status(BODY, first), children=[], now=NOW + HOUR, live_drift=retrying)
+    )
+    assert drifted(again) == drifted(first)
+    assert again.status["conditions"] == first.status["conditions"]
+    assert "drift" not in again.status
+
+
+def test_a_broken_drift_watch_pod_after_a_check_keeps_the_check() -> None:
+    """A check on record keeps Drifted's status and reason; the message adds the pod's trouble."""
+    first = reconcile(BODY, window(SHIFTED))
+    broken = decide(
+        Observed(
+            body=with_status(BODY, first),
+            children=[],
+            now=NOW + HOUR,
+            live_drift=LiveReading(pods=[fetch_failing_pod()]),
+        )
+    )
+    assert broken.status["drift"] == first.status["drift"]
+    status, reason, message = drifted(broken)
+    assert (status, reason) == ("True", "Drifted")
+    assert message.endswith(FETCH_FAILED_NOTE)
+    assert not [e for e in broken.events if e.reason in ("Drifted", "NoDrift")]
 
 
 def test_a_drifted_window_writes_status_drift_and_warns_once() -> None:

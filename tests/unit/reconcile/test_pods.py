@@ -1,7 +1,8 @@
 """Why a revision's pods cannot start, read from the kubelet's container statuses.
 
-Proves each kubelet report maps to its reason and an actionable message, and that
-pods starting normally (or waiting for their init containers) report nothing.
+Proves each kubelet report maps to its reason and an actionable message (the drift-watch
+pod's too), and that pods starting normally (or waiting for their init containers), or a
+container that recovered, report nothing.
 """
 
 from __future__ import annotations
@@ -115,6 +116,35 @@ CONFIGURE_SAID = (
                 f"Configuring the model for its pods failed (exit code 1): {CONFIGURE_SAID}. "
                 "Fix spec.serving to fit the packaged model.",
             ),
+        ),
+        (
+            # drift-watch (mirrored live drift) exiting: restarted, it keeps failing; what it
+            # said last stands while it runs again, so the report does not flap.
+            pod(
+                containers=(
+                    {
+                        **fetch_failed(1, "Error: the package has no reference profile"),
+                        "name": "drift-watch",
+                        "state": {"running": {}},
+                        "ready": False,
+                    },
+                )
+            ),
+            PodProblem(
+                "DriftWatchFailed",
+                "The drift-watch container failed (exit code 1): Error: the package has no"
+                " reference profile. Fix spec.monitoring.drift, or package the model with a"
+                " reference profile.",
+            ),
+        ),
+        # A container that recovered and is ready: its last failure is history.
+        (
+            pod(
+                containers=(
+                    {**fetch_failed(1, "Error: killed"), "name": "drift-watch", "ready": True},
+                )
+            ),
+            None,
         ),
         # Starting normally, or a config error that is not about a Secret: nothing to report.
         (pod(waiting("fetch", "PodInitializing")), None),
