@@ -33,9 +33,16 @@ from modelship_serving.live_drift.v2_requests import (
 INFER_PATH = re.compile(r"/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 HEALTH_PATHS = frozenset({"/v2/health/ready", "/v2/health/live", "/healthz"})
 HEADER_LENGTH = "Inference-Header-Content-Length"
-# Larger copies are refused (and counted as skipped) rather than held in memory.
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# Larger copies are refused (and counted as skipped) rather than held in memory: the pod
+# has 512Mi, and anyone who reaches the Service can send what the gateway would.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 GRPC_THREADS = 4
+# gRPC calls held at once (reading or queued for a worker thread); more are refused.
+GRPC_MAX_CALLS = 2 * GRPC_THREADS
+# HTTP bodies read at once; other connections wait, their bytes unread in the socket.
+HTTP_READERS = 4
+# A connection silent this long is closed: a slow sender holds no reader for long.
+SOCKET_TIMEOUT_SECONDS = 10.0
 MAX_LINE = 65_536
 
 log = logging.getLogger(__name__)
@@ -83,7 +90,9 @@ def _refused(reason: str) -> TracedRequest:
 
 class _MirrorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the gateway reuses its connections
+    timeout = SOCKET_TIMEOUT_SECONDS
     window: MirroredWindow
+    readers: threading.BoundedSemaphore
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: one log line per mirrored request would cost more than counting it."""
@@ -104,6 +113,8 @@ class _MirrorHandler(BaseHTTPRequestHandler):
             raise _BodyRefusedError(400, "malformed Content-Length") from error
         if not 0 <= length <= MAX_BODY_BYTES:
             raise _BodyRefusedError(413, "body too large")
+        if not self.window.has_room(length):
+            raise _BodyRefusedError(503, "the counting queue is full")
         return self.rfile.read(length)
 
     def do_GET(self) -> None:
@@ -112,7 +123,8 @@ class _MirrorHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         infer = INFER_PATH.fullmatch(urlsplit(self.path).path) is not None
         try:
-            body = self._body()
+            with self.readers:
+                body = self._body()
         except _BodyRefusedError as refusal:
             if infer:
                 self.window.offer(functools.partial(_refused, str(refusal)))
@@ -127,14 +139,19 @@ class _MirrorHandler(BaseHTTPRequestHandler):
                     self.headers.get(HEADER_LENGTH),
                     self.headers.get("Content-Encoding"),
                     self.window.wanted,
-                )
+                ),
+                len(body),
             )
         self._answer(200 if infer else 404)
 
 
 def http_server(window: MirroredWindow, address: str, port: int) -> ThreadingHTTPServer:
     """The HTTP front end, bound (port 0: any free port) but not yet serving."""
-    handler = type("MirrorHandler", (_MirrorHandler,), {"window": window})
+    handler = type(
+        "MirrorHandler",
+        (_MirrorHandler,),
+        {"window": window, "readers": threading.BoundedSemaphore(HTTP_READERS)},
+    )
     try:
         server = ThreadingHTTPServer((address, port), handler)
     except OSError as error:
@@ -159,7 +176,9 @@ def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, i
 
     class Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
         def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802 (the proto's)
-            window.offer(functools.partial(grpc_request_inputs, request, window.wanted))
+            window.offer(
+                functools.partial(grpc_request_inputs, request, window.wanted), request.ByteSize()
+            )
             return service_pb2.ModelInferResponse()
 
         def ServerLive(self, request: Any, context: Any) -> Any:  # noqa: N802
@@ -171,6 +190,7 @@ def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, i
     server = grpc.server(
         ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="mirror-grpc"),
         options=[("grpc.max_receive_message_length", MAX_BODY_BYTES)],
+        maximum_concurrent_rpcs=GRPC_MAX_CALLS,
     )
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(Servicer(), server)
     try:
