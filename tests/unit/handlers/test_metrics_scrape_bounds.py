@@ -1,0 +1,106 @@
+"""A hostile pod's /metrics cannot make the operator read or parse without bound.
+
+Any user who can create pods in a namespace can give one the labels the canary analysis
+and the drift check select by. Proves, over real HTTP: an endless answer, an answer that
+announces too many bytes and a gzip bomb are each cut at MAX_METRICS_BYTES (after gzip is
+undone), long before the scrape timeout: the canary leaves the revision out and the drift
+check says why; an answer within the bound is still read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from modelship.core.names import REVISION
+from modelship.handlers.drift_watch_metrics import scrape_window
+from modelship.handlers.triton_metrics import (
+    MAX_METRICS_BYTES,
+    SCRAPE_TIMEOUT_SECONDS,
+    scrape_revisions,
+)
+
+LINE = b'nv_inference_request_success{model="wine",version="1"} 1\n'
+# Where the endless answer stops on its own, should the client not hang up (a failed test).
+SERVER_GIVES_UP_BYTES = 64 * MAX_METRICS_BYTES
+
+
+async def endless(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    await response.prepare(request)
+    block = LINE * 1000
+    sent = 0
+    try:
+        while sent < SERVER_GIVES_UP_BYTES:
+            await response.write(block)
+            sent += len(block)
+    except (ConnectionResetError, RuntimeError):
+        pass  # the client hung up, as it should
+    return response
+
+
+async def announced(_: web.Request) -> web.Response:
+    return web.Response(body=LINE * (MAX_METRICS_BYTES // len(LINE) + 10))
+
+
+async def bomb(_: web.Request) -> web.Response:
+    inflated = LINE * (8 * MAX_METRICS_BYTES // len(LINE))
+    return web.Response(body=gzip.compress(inflated), headers={"Content-Encoding": "gzip"})
+
+
+async def small(_: web.Request) -> web.Response:
+    return web.Response(body=LINE * 3)
+
+
+@pytest_asyncio.fixture(params=[endless, announced, bomb])
+async def hostile_port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
+    async for port in _serving(request.param):
+        yield port
+
+
+@pytest_asyncio.fixture
+async def small_port() -> AsyncIterator[int]:
+    async for port in _serving(small):
+        yield port
+
+
+async def _serving(handler: object) -> AsyncIterator[int]:
+    app = web.Application()
+    app.router.add_get("/metrics", handler)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield int(runner.addresses[0][1])
+    await runner.cleanup()
+
+
+def pod(revision: str) -> dict[str, object]:
+    return {
+        "metadata": {"name": revision, "labels": {REVISION: revision}},
+        "status": {"podIP": "127.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+@pytest.mark.asyncio
+async def test_an_oversized_answer_is_cut_at_the_bound(hostile_port: int) -> None:
+    started = time.monotonic()
+    reading = await scrape_window("127.0.0.1", hostile_port)
+    counters = await scrape_revisions([pod("v1")], ["v1"], port=hostile_port)
+    elapsed = time.monotonic() - started
+
+    assert reading.window is None
+    assert reading.problem is not None
+    assert f"over {MAX_METRICS_BYTES} bytes" in reading.problem
+    assert counters == {}
+    assert elapsed < SCRAPE_TIMEOUT_SECONDS  # cut at the bound, not by the timeout
+
+
+@pytest.mark.asyncio
+async def test_an_answer_within_the_bound_is_read(small_port: int) -> None:
+    counters = await scrape_revisions([pod("v1")], ["v1"], port=small_port)
+    assert counters["v1"].success == 3
