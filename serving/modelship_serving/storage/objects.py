@@ -139,9 +139,19 @@ def translate(error: Exception, uri: ModelUri, shown: str) -> Exception:
         )
     if _found(message, _TRANSIENT) or isinstance(error, ConnectionError | TimeoutError):
         return TransientFetchError(f"{store} failed for {shown}: {message}")
-    if isinstance(error, OSError | ValueError):
+    if isinstance(error, OSError | ValueError) or _is_arrow_error(error):
+        # Arrow's own errors (ArrowException: "Unknown error") name the url they failed
+        # on, SAS token included: only their scrubbed message may travel on.
         return FetchError(f"{store} error for {shown}: {message}")
     return error
+
+
+def _is_arrow_error(error: Exception) -> bool:
+    try:
+        from pyarrow.lib import ArrowException
+    except ImportError:
+        return False
+    return isinstance(error, ArrowException)
 
 
 def _call(uri: ModelUri, action: Any, what: str = "") -> Any:
