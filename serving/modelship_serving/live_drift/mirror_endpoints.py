@@ -12,8 +12,9 @@ import functools
 import logging
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
 from types import TracebackType
@@ -39,11 +40,17 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 GRPC_THREADS = 4
 # gRPC calls held at once (reading or queued for a worker thread); more are refused.
 GRPC_MAX_CALLS = 2 * GRPC_THREADS
-# HTTP bodies read at once; other connections wait, their bytes unread in the socket.
+# HTTP bodies read at once; another connection waits this long for a reader, its bytes
+# unread in the socket, and is then refused (503) as a full queue would refuse it.
 HTTP_READERS = 4
-# A connection silent this long is closed: a slow sender holds no reader for long.
+READER_WAIT_SECONDS = 1.0
+# A connection silent this long is closed, and a body not read within the deadline is
+# refused: a slow sender holds a reader no longer than both together.
 SOCKET_TIMEOUT_SECONDS = 10.0
+BODY_DEADLINE_SECONDS = 10.0
 MAX_LINE = 65_536
+MAX_TRAILER_LINES = 64
+_READ_PIECE = 256 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +61,43 @@ class _BodyRefusedError(Exception):
         self.status = status
 
 
-def _read_chunked(stream: BufferedIOBase) -> bytes:
+def _read(stream: BufferedIOBase, size: int, deadline: float) -> bytes:
+    """Exactly ``size`` bytes, read in pieces until the deadline."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        if time.monotonic() > deadline:
+            raise _BodyRefusedError(408, "body not sent in time")
+        piece = stream.read1(min(left, _READ_PIECE))  # one recv: the deadline is checked after each
+        if not piece:
+            raise _BodyRefusedError(400, "body shorter than announced")
+        parts.append(piece)
+        left -= len(piece)
+    return b"".join(parts)
+
+
+def _read_chunked(stream: BufferedIOBase, deadline: float) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:
+        if time.monotonic() > deadline:
+            raise _BodyRefusedError(408, "body not sent in time")
         line = stream.readline(MAX_LINE)
         try:
             size = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError as error:
             raise _BodyRefusedError(400, "malformed chunk size") from error
+        if size < 0:  # int() reads "-1" in hex, and read(-1) would read to the end
+            raise _BodyRefusedError(400, "malformed chunk size")
         if size == 0:
-            while stream.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(parts)
+            for _ in range(MAX_TRAILER_LINES):
+                if stream.readline(MAX_LINE) in (b"\r\n", b"\n", b""):
+                    return b"".join(parts)
+            raise _BodyRefusedError(400, "too many trailers")
         total += size
         if total > MAX_BODY_BYTES:
             raise _BodyRefusedError(413, "body too large")
-        parts.append(stream.read(size))
+        parts.append(_read(stream, size, deadline))
         stream.readline(MAX_LINE)  # the chunk's CRLF
 
 
@@ -105,8 +132,18 @@ class _MirrorHandler(BaseHTTPRequestHandler):
         self.wfile.write(b"{}")
 
     def _body(self) -> bytes:
+        if not self.readers.acquire(timeout=READER_WAIT_SECONDS):
+            raise _BodyRefusedError(503, "every reader is busy")
+        try:
+            return self._read_body(time.monotonic() + BODY_DEADLINE_SECONDS)
+        except OSError as error:  # the socket timed out or broke: as a body never sent
+            raise _BodyRefusedError(408, f"body not read: {error}") from error
+        finally:
+            self.readers.release()
+
+    def _read_body(self, deadline: float) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return _read_chunked(self.rfile)
+            return _read_chunked(self.rfile, deadline)
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError as error:
@@ -115,7 +152,7 @@ class _MirrorHandler(BaseHTTPRequestHandler):
             raise _BodyRefusedError(413, "body too large")
         if not self.window.has_room(length):
             raise _BodyRefusedError(503, "the counting queue is full")
-        return self.rfile.read(length)
+        return _read(self.rfile, length, deadline)
 
     def do_GET(self) -> None:
         self._answer(200 if urlsplit(self.path).path in HEALTH_PATHS else 404)
@@ -123,13 +160,13 @@ class _MirrorHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         infer = INFER_PATH.fullmatch(urlsplit(self.path).path) is not None
         try:
-            with self.readers:
-                body = self._body()
+            body = self._body()
         except _BodyRefusedError as refusal:
             if infer:
                 self.window.offer(functools.partial(_refused, str(refusal)))
             self.close_connection = True  # the rest of the body is not read
-            self._answer(refusal.status)
+            with suppress(OSError):  # the sender may be gone: nobody to answer
+                self._answer(refusal.status)
             return
         if infer:
             self.window.offer(

@@ -13,12 +13,14 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import socket
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 
 import pytest
-from modelship_serving.live_drift import mirror
+from modelship_serving.live_drift import mirror, mirror_endpoints
 from modelship_serving.live_drift.mirror import MirroredWindow
 from modelship_serving.live_drift.mirror_endpoints import MirrorReceiver
 from modelship_serving.live_drift.traces import TracedRequest
@@ -171,3 +173,56 @@ def test_a_batch_counted_in_parts_adds_up_to_the_whole(
     assert snapshot.counts.rows == 5
     assert snapshot.sampled_requests == 5
     assert snapshot.skipped_requests == 1
+
+
+def _raw_post(port: int, head: bytes) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    connection.sendall(b"POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\n" + head)
+    return connection
+
+
+def _status(connection: socket.socket) -> int:
+    answer = connection.recv(4096)
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"-1\r\n", b"0\r\n" + b"X-Trailer: 1\r\n" * 100 + b"\r\n"],
+    ids=["negative-chunk-size", "endless-trailers"],
+)
+def test_hostile_chunked_bodies_are_refused(tight_receiver: MirrorReceiver, chunks: bytes) -> None:
+    assert tight_receiver.http_port is not None
+    connection = _raw_post(tight_receiver.http_port, b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert _status(connection) == 400
+    connection.close()
+
+
+def test_a_slow_sender_holds_the_only_reader_no_longer_than_the_deadline(
+    churn: ModelMetadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mirror_endpoints, "HTTP_READERS", 1)
+    monkeypatch.setattr(mirror_endpoints, "READER_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(mirror_endpoints, "BODY_DEADLINE_SECONDS", 1.0)
+    window = MirroredWindow(churn, 3600.0, 0.2)
+    with MirrorReceiver(window, "127.0.0.1", 0, None) as receiver:
+        port = receiver.http_port
+        assert port is not None
+        slow = _raw_post(port, b"Content-Length: 100\r\n\r\n" + b"{" * 10)
+
+        def refused_meanwhile() -> bool:
+            # A POST elsewhere needs a reader too but is never counted: 404 once read.
+            other = socket.create_connection(("127.0.0.1", port), timeout=5)
+            other.sendall(b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            refused = _status(other) == 503
+            other.close()
+            return refused
+
+        # While the slow body holds the one reader, other copies are refused at once.
+        wait_for(refused_meanwhile, timeout=10, what="a copy refused while the reader is held")
+        time.sleep(1.1)  # past the slow body's deadline (the setup, not the assertion)
+        slow.sendall(b"{")
+        assert _status(slow) == 408
+        slow.close()
+        window.wait_until_counted()
+        assert window.snapshot().skipped_requests == 1
