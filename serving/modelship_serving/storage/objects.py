@@ -156,9 +156,21 @@ def _is_arrow_error(error: Exception) -> bool:
 
 def _call(uri: ModelUri, action: Any, what: str = "") -> Any:
     shown = uri.redacted()
+
+    def scrubbed() -> Any:
+        try:
+            return action()
+        except Exception as error:
+            translated = translate(error, uri, shown)
+            if translated is error:
+                raise
+            # Not chained: Arrow's error quotes the url with its SAS token, and a traceback
+            # prints the cause; the translated message keeps its scrubbed text.
+            raise translated from None
+
     return call_with_retries(
-        action,
-        lambda error: translate(error, uri, shown),
+        scrubbed,
+        lambda error: error,
         what or f"{_STORE_NAMES[uri.scheme]} request for {shown}",
     )
 

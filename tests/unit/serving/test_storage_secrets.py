@@ -5,15 +5,19 @@ Proves: a real pyarrow error, which quotes the url it failed on with the SAS tok
 appended, comes out of the storage layer as a one-line FetchError without the signature,
 whatever Arrow exception class carries it; presigned S3/GCS signatures, an STS session
 token and an account key quoted from a connection string are masked even when they are
-not the environment's; a --push uri that cannot be parsed is named without its password.
+not the environment's; no traceback of a store error (its chained causes) shows the
+signature; a --push uri that cannot be parsed is named without its password.
 """
 
 from __future__ import annotations
+
+import traceback
 
 import pytest
 from modelship_serving.errors import FetchError, PackagingError
 from modelship_serving.fetch.uri import parse_model_uri
 from modelship_serving.packaging.push import push_target
+from modelship_serving.storage import objects
 from modelship_serving.storage.filesystems import scrub_secrets
 from modelship_serving.storage.objects import translate
 
@@ -93,3 +97,22 @@ def test_an_unparseable_push_uri_is_named_without_its_password() -> None:
         push_target("htps://publisher:hunter2-secret@models.example.com/churn-3.tar.gz")
     assert "hunter2-secret" not in str(refused.value)
     assert "models.example.com" in str(refused.value)
+
+
+def test_no_traceback_of_a_store_error_shows_the_signature() -> None:
+    # A refusal (not retried), quoting the url as Arrow does.
+    error = OSError(
+        "GetProperties failed for 'https://lake.blob.core.windows.net/models/churn.tar.gz"
+        f"?sig={SIGNATURE}&sv=1'. Azure Error: [AuthorizationFailure] 403"
+    )
+    uri = parse_model_uri("az://models/churn.tar.gz")
+
+    def failing() -> None:
+        raise error
+
+    with pytest.raises(FetchError) as raised:
+        objects._call(uri, failing)
+
+    printed = "".join(traceback.format_exception(raised.value))
+    assert SIGNATURE not in printed
+    assert "az://models/churn.tar.gz" in printed
