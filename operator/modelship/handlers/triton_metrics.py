@@ -108,8 +108,8 @@ async def _revision(
 
 
 async def read_metrics_text(response: aiohttp.ClientResponse) -> str | None:
-    """The text of a /metrics answer, or None where it is longer than MAX_METRICS_BYTES
-    (read no further than that)."""
+    """The text of a metrics answer (a pod's /metrics, a Prometheus query), or None where it
+    is longer than MAX_METRICS_BYTES (read no further than that)."""
     if (response.content_length or 0) > MAX_METRICS_BYTES:
         return None
     chunks: list[bytes] = []
