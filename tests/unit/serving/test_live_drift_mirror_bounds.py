@@ -5,7 +5,9 @@ inflating further; a request whose shapes declare more values than the bound, or
 payload holds more values than its shape, is refused before its values are decoded; the
 counting queue is bounded in bytes (a copy beyond it is dropped and counted, the bytes come
 back once counted); the HTTP front end refuses a body the queue has no room for without
-reading it; the worker counts a batch in parts, and the parts add up to the whole.
+reading it, and a slow sender holds a reader no longer than the deadline; hostile chunked
+bodies are refused; a gRPC message over its bound never reaches the window; the worker
+counts a batch in parts, and the parts add up to the whole.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 import zlib
 from collections.abc import Iterator
 
+import grpc
 import pytest
 from modelship_serving.live_drift import mirror, mirror_endpoints
 from modelship_serving.live_drift.mirror import MirroredWindow
@@ -34,7 +37,7 @@ from modelship_serving.live_drift.v2_requests import (
 )
 from modelship_serving.metadata import ModelMetadata
 from support.live_drift import package_churn, wait_for
-from tritonclient.grpc import service_pb2
+from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 WANTED = frozenset({"age", "city"})
 
@@ -226,3 +229,21 @@ def test_a_slow_sender_holds_the_only_reader_no_longer_than_the_deadline(
         slow.close()
         window.wait_until_counted()
         assert window.snapshot().skipped_requests == 1
+
+
+def test_a_grpc_message_over_the_bound_is_refused_before_the_window(
+    churn: ModelMetadata,
+) -> None:
+    window = MirroredWindow(churn, 3600.0, 0.2)
+    with MirrorReceiver(window, "127.0.0.1", None, 0) as receiver:
+        channel = grpc.insecure_channel(f"127.0.0.1:{receiver.grpc_port}")
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        message = service_pb2.ModelInferRequest(model_name="churn")
+        message.inputs.add(name="age", datatype="FP32", shape=[1, 1])
+        message.raw_input_contents.append(b"\0" * (mirror_endpoints.GRPC_MAX_MESSAGE_BYTES + 1))
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ModelInfer(message, timeout=10)
+        channel.close()
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        window.wait_until_counted()
+        assert window.snapshot().skipped_requests == 0  # never reached the window
