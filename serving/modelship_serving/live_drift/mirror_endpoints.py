@@ -54,6 +54,9 @@ READER_WAIT_SECONDS = 1.0
 SOCKET_TIMEOUT_SECONDS = 10.0
 BODY_DEADLINE_SECONDS = 10.0
 MAX_LINE = 65_536
+# HTTP connections open at once (a thread each); more are closed unanswered. A gateway keeps
+# a few pooled connections per worker; idle ones close after SOCKET_TIMEOUT_SECONDS.
+MAX_CONNECTIONS = 256
 MAX_TRAILER_LINES = 64
 _READ_PIECE = 256 * 1024
 
@@ -187,6 +190,28 @@ class _MirrorHandler(BaseHTTPRequestHandler):
         self._answer(200 if infer else 404)
 
 
+class _MirrorHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, as many as MAX_CONNECTIONS at once."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[_MirrorHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._connections.acquire(blocking=False):
+            self.shutdown_request(request)  # closed at once: no thread, no answer
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+
 def http_server(window: MirroredWindow, address: str, port: int) -> ThreadingHTTPServer:
     """The HTTP front end, bound (port 0: any free port) but not yet serving."""
     handler = type(
@@ -195,13 +220,12 @@ def http_server(window: MirroredWindow, address: str, port: int) -> ThreadingHTT
         {"window": window, "readers": threading.BoundedSemaphore(HTTP_READERS)},
     )
     try:
-        server = ThreadingHTTPServer((address, port), handler)
+        server = _MirrorHTTPServer((address, port), handler)
     except OSError as error:
         raise ModelshipServingError(
             f"cannot listen for mirrored HTTP requests on {address}:{port}:"
             f" {error.strerror or error}; free the port or give another --mirror-http-port"
         ) from error
-    server.daemon_threads = True
     return server
 
 

@@ -6,8 +6,9 @@ payload holds more values than its shape, is refused before its values are decod
 counting queue is bounded in bytes (a copy beyond it is dropped and counted, the bytes come
 back once counted); the HTTP front end refuses a body the queue has no room for without
 reading it, and a slow sender holds a reader no longer than the deadline; hostile chunked
-bodies are refused; a gRPC message over its bound never reaches the window; the worker
-counts a batch in parts, and the parts add up to the whole.
+bodies are refused; connections beyond the bound are closed without a thread; a gRPC
+message over its bound never reaches the window; the worker counts a batch in parts, and
+the parts add up to the whole.
 """
 
 from __future__ import annotations
@@ -247,3 +248,38 @@ def test_a_grpc_message_over_the_bound_is_refused_before_the_window(
         assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         window.wait_until_counted()
         assert window.snapshot().skipped_requests == 0  # never reached the window
+
+
+def test_connections_beyond_the_bound_are_closed_without_a_thread(
+    churn: ModelMetadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mirror_endpoints, "MAX_CONNECTIONS", 1)
+    window = MirroredWindow(churn, 3600.0, 0.2)
+    with MirrorReceiver(window, "127.0.0.1", 0, None) as receiver:
+        port = receiver.http_port
+        assert port is not None
+        ready = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        held = socket.create_connection(("127.0.0.1", port), timeout=5)
+        held.sendall(ready)
+        assert _status(held) == 200  # kept alive: it holds the one connection
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        extra.sendall(ready)
+        try:
+            closed = extra.recv(4096) == b""  # closed unanswered
+        except ConnectionResetError:
+            closed = True
+        assert closed
+        extra.close()
+        held.close()
+
+        def answered() -> bool:
+            again = socket.create_connection(("127.0.0.1", port), timeout=5)
+            try:
+                again.sendall(ready)
+                return again.recv(4096).startswith(b"HTTP/1.1 200")
+            except OSError:
+                return False
+            finally:
+                again.close()
+
+        wait_for(answered, timeout=10, what="a connection once the held one closed")
