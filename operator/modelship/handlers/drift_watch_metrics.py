@@ -2,9 +2,9 @@
 
 The pod is found by its labels (one API list, while its Deployment exists); while none is
 ready its pods come back as they are, for why it cannot start; its metrics are read from
-the pod's address as the canary analysis reads Triton's (same client, same timeout) and
-parsed with prometheus_client's parser into the plain window reconcile/mirrored_drift.py
-judges. Nothing here decides: a read that fails
+the pod's address as the canary analysis reads Triton's (same client, timeout and size
+bound) and parsed with prometheus_client's parser into the plain window
+reconcile/mirrored_drift.py judges. Nothing here decides: a read that fails
 comes back as its reason.
 """
 
@@ -24,7 +24,12 @@ from modelship.api.model_deployment_status import DriftStatus
 from modelship.builders.defaults import DRIFT_METRICS_PORT
 from modelship.builders.drift_watch import drift_watch_name, drift_watch_selector, mirrored_drift
 from modelship.handlers.runtime import Runtime
-from modelship.handlers.triton_metrics import SCRAPE_TIMEOUT_SECONDS, metrics_url
+from modelship.handlers.triton_metrics import (
+    MAX_METRICS_BYTES,
+    SCRAPE_TIMEOUT_SECONDS,
+    metrics_url,
+    read_metrics_text,
+)
 from modelship.reconcile.mirrored_drift import (
     FeatureWindow,
     LiveReading,
@@ -100,7 +105,9 @@ async def scrape_window(ip: str, port: int = DRIFT_METRICS_PORT) -> LiveReading:
         ):
             if response.status != 200:
                 return LiveReading(problem=f"{url} answered HTTP {response.status}")
-            text = await response.text()
+            text = await read_metrics_text(response)
+        if text is None:
+            return LiveReading(problem=f"{url} answered over {MAX_METRICS_BYTES} bytes of metrics")
     except TimeoutError:
         return LiveReading(problem=f"{url} did not answer within {SCRAPE_TIMEOUT_SECONDS:g} s")
     except aiohttp.ClientError as error:

@@ -7,17 +7,22 @@ pod-name regex). The pure analysis takes the increase between two readings, so a
 instant sum of the counters is exactly what the pod scraper produces; a pod that goes
 away makes the sum go down and restarts the window, as with the scraper. A revision
 Prometheus has no series for, or that it does not answer for in time, is left out.
+
+`url` is the ModelDeployment author's to choose: the answer is read as the pod scraper
+reads a pod's (at most MAX_METRICS_BYTES, within the scrape timeout), and an answer of
+any other shape is a revision not read, never an error in the operator.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
 
 from modelship.api.model_deployment_status import RequestCounters
-from modelship.handlers.triton_metrics import COUNTERS, read_each
+from modelship.handlers.triton_metrics import COUNTERS, read_each, read_metrics_text
 
 
 def counters_query(namespace: str, revision: str) -> str:
@@ -57,6 +62,9 @@ async def _query(session: aiohttp.ClientSession, url: str, query: str) -> Reques
         ) as response:
             if response.status != 200:
                 return None
-            return counters_of(await response.json())
+            text = await read_metrics_text(response)
+        return None if text is None else counters_of(json.loads(text))
     except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+    except (AttributeError, KeyError, TypeError, IndexError):  # JSON of another shape
         return None

@@ -5,6 +5,10 @@ Each pod's Prometheus text (its metrics port) is parsed with prometheus_client's
 parser and summed over the pod's models, then over the revision's ready pods. A
 revision with a pod that does not answer in time is left out: a partial sum would
 look like counters that went down.
+
+Any pod in the namespace can carry the labels we select by, so what a pod answers is
+bounded: in time (the scrape timeout) and in size (MAX_METRICS_BYTES, after gzip is
+undone), which also bounds the parser's time on the operator's event loop.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ COUNTERS = {
 }
 # A pod's metrics must answer within this, or its revision is not measured this time.
 SCRAPE_TIMEOUT_SECONDS = 3.0
+# A pod's metrics text is read up to this many bytes; a longer answer is not parsed (Triton
+# answers tens of KiB for a few models; parsing 1 MiB takes about 0.15 s).
+MAX_METRICS_BYTES = 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
 
 
 def counters_of(text: str) -> RequestCounters:
@@ -99,6 +107,21 @@ async def _revision(
     )
 
 
+async def read_metrics_text(response: aiohttp.ClientResponse) -> str | None:
+    """The text of a metrics answer (a pod's /metrics, a Prometheus query), or None where it
+    is longer than MAX_METRICS_BYTES (read no further than that)."""
+    if (response.content_length or 0) > MAX_METRICS_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_METRICS_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
 def metrics_url(ip: str, port: int) -> str:
     """The /metrics address of a pod (an IPv6 address bracketed)."""
     host = f"[{ip}]" if ":" in ip else ip
@@ -110,6 +133,6 @@ async def _text(session: aiohttp.ClientSession, ip: str, port: int) -> str | Non
         async with session.get(metrics_url(ip, port)) as response:
             if response.status != 200:
                 return None
-            return await response.text()
+            return await read_metrics_text(response)
     except (aiohttp.ClientError, TimeoutError):
         return None

@@ -12,8 +12,9 @@ import functools
 import logging
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
 from types import TracebackType
@@ -33,10 +34,31 @@ from modelship_serving.live_drift.v2_requests import (
 INFER_PATH = re.compile(r"/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 HEALTH_PATHS = frozenset({"/v2/health/ready", "/v2/health/live", "/healthz"})
 HEADER_LENGTH = "Inference-Header-Content-Length"
-# Larger copies are refused (and counted as skipped) rather than held in memory.
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# Larger copies are refused (and counted as skipped) rather than held in memory: the pod
+# has 512Mi, and anyone who reaches the Service can send what the gateway would.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 GRPC_THREADS = 4
+# gRPC calls held at once (reading or queued for a worker thread); more are refused with
+# RESOURCE_EXHAUSTED, copies the window never sees. 8 lost 12% of the copies of 16 clients
+# calling without pause; 32 lose none there, and hold at most 32 x 4 MiB.
+GRPC_MAX_CALLS = 32
+# A gRPC message carries raw 4- or 8-byte values, so 4 MiB holds the 1M values a request
+# may bring (v2_requests.MAX_VALUES_PER_REQUEST) for 4-byte types, half that for 8-byte ones.
+GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# HTTP bodies read at once; another connection waits this long for a reader, its bytes
+# unread in the socket, and is then refused (503) as a full queue would refuse it.
+HTTP_READERS = 4
+READER_WAIT_SECONDS = 1.0
+# A connection silent this long is closed, and a body not read within the deadline is
+# refused: a slow sender holds a reader no longer than both together.
+SOCKET_TIMEOUT_SECONDS = 10.0
+BODY_DEADLINE_SECONDS = 10.0
 MAX_LINE = 65_536
+# HTTP connections open at once (a thread each); more are closed unanswered. A gateway keeps
+# a few pooled connections per worker; idle ones close after SOCKET_TIMEOUT_SECONDS.
+MAX_CONNECTIONS = 256
+MAX_TRAILER_LINES = 64
+_READ_PIECE = 256 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +69,43 @@ class _BodyRefusedError(Exception):
         self.status = status
 
 
-def _read_chunked(stream: BufferedIOBase) -> bytes:
+def _read(stream: BufferedIOBase, size: int, deadline: float) -> bytes:
+    """Exactly ``size`` bytes, read in pieces until the deadline."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        if time.monotonic() > deadline:
+            raise _BodyRefusedError(408, "body not sent in time")
+        piece = stream.read1(min(left, _READ_PIECE))  # one recv: the deadline is checked after each
+        if not piece:
+            raise _BodyRefusedError(400, "body shorter than announced")
+        parts.append(piece)
+        left -= len(piece)
+    return b"".join(parts)
+
+
+def _read_chunked(stream: BufferedIOBase, deadline: float) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:
+        if time.monotonic() > deadline:
+            raise _BodyRefusedError(408, "body not sent in time")
         line = stream.readline(MAX_LINE)
         try:
             size = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError as error:
             raise _BodyRefusedError(400, "malformed chunk size") from error
+        if size < 0:  # int() reads "-1" in hex, and read(-1) would read to the end
+            raise _BodyRefusedError(400, "malformed chunk size")
         if size == 0:
-            while stream.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(parts)
+            for _ in range(MAX_TRAILER_LINES):
+                if stream.readline(MAX_LINE) in (b"\r\n", b"\n", b""):
+                    return b"".join(parts)
+            raise _BodyRefusedError(400, "too many trailers")
         total += size
         if total > MAX_BODY_BYTES:
             raise _BodyRefusedError(413, "body too large")
-        parts.append(stream.read(size))
+        parts.append(_read(stream, size, deadline))
         stream.readline(MAX_LINE)  # the chunk's CRLF
 
 
@@ -83,7 +125,9 @@ def _refused(reason: str) -> TracedRequest:
 
 class _MirrorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the gateway reuses its connections
+    timeout = SOCKET_TIMEOUT_SECONDS
     window: MirroredWindow
+    readers: threading.BoundedSemaphore
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: one log line per mirrored request would cost more than counting it."""
@@ -96,15 +140,27 @@ class _MirrorHandler(BaseHTTPRequestHandler):
         self.wfile.write(b"{}")
 
     def _body(self) -> bytes:
+        if not self.readers.acquire(timeout=READER_WAIT_SECONDS):
+            raise _BodyRefusedError(503, "every reader is busy")
+        try:
+            return self._read_body(time.monotonic() + BODY_DEADLINE_SECONDS)
+        except OSError as error:  # the socket timed out or broke: as a body never sent
+            raise _BodyRefusedError(408, f"body not read: {error}") from error
+        finally:
+            self.readers.release()
+
+    def _read_body(self, deadline: float) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return _read_chunked(self.rfile)
+            return _read_chunked(self.rfile, deadline)
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError as error:
             raise _BodyRefusedError(400, "malformed Content-Length") from error
         if not 0 <= length <= MAX_BODY_BYTES:
             raise _BodyRefusedError(413, "body too large")
-        return self.rfile.read(length)
+        if not self.window.has_room(length):
+            raise _BodyRefusedError(503, "the counting queue is full")
+        return _read(self.rfile, length, deadline)
 
     def do_GET(self) -> None:
         self._answer(200 if urlsplit(self.path).path in HEALTH_PATHS else 404)
@@ -117,7 +173,8 @@ class _MirrorHandler(BaseHTTPRequestHandler):
             if infer:
                 self.window.offer(functools.partial(_refused, str(refusal)))
             self.close_connection = True  # the rest of the body is not read
-            self._answer(refusal.status)
+            with suppress(OSError):  # the sender may be gone: nobody to answer
+                self._answer(refusal.status)
             return
         if infer:
             self.window.offer(
@@ -127,22 +184,48 @@ class _MirrorHandler(BaseHTTPRequestHandler):
                     self.headers.get(HEADER_LENGTH),
                     self.headers.get("Content-Encoding"),
                     self.window.wanted,
-                )
+                ),
+                len(body),
             )
         self._answer(200 if infer else 404)
 
 
+class _MirrorHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, as many as MAX_CONNECTIONS at once."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[_MirrorHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._connections.acquire(blocking=False):
+            self.shutdown_request(request)  # closed at once: no thread, no answer
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+
 def http_server(window: MirroredWindow, address: str, port: int) -> ThreadingHTTPServer:
     """The HTTP front end, bound (port 0: any free port) but not yet serving."""
-    handler = type("MirrorHandler", (_MirrorHandler,), {"window": window})
+    handler = type(
+        "MirrorHandler",
+        (_MirrorHandler,),
+        {"window": window, "readers": threading.BoundedSemaphore(HTTP_READERS)},
+    )
     try:
-        server = ThreadingHTTPServer((address, port), handler)
+        server = _MirrorHTTPServer((address, port), handler)
     except OSError as error:
         raise ModelshipServingError(
             f"cannot listen for mirrored HTTP requests on {address}:{port}:"
             f" {error.strerror or error}; free the port or give another --mirror-http-port"
         ) from error
-    server.daemon_threads = True
     return server
 
 
@@ -159,7 +242,9 @@ def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, i
 
     class Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
         def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802 (the proto's)
-            window.offer(functools.partial(grpc_request_inputs, request, window.wanted))
+            window.offer(
+                functools.partial(grpc_request_inputs, request, window.wanted), request.ByteSize()
+            )
             return service_pb2.ModelInferResponse()
 
         def ServerLive(self, request: Any, context: Any) -> Any:  # noqa: N802
@@ -170,7 +255,8 @@ def grpc_server(window: MirroredWindow, address: str, port: int) -> tuple[Any, i
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="mirror-grpc"),
-        options=[("grpc.max_receive_message_length", MAX_BODY_BYTES)],
+        options=[("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES)],
+        maximum_concurrent_rpcs=GRPC_MAX_CALLS,
     )
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(Servicer(), server)
     try:

@@ -53,6 +53,11 @@ GRPC_CONTENTS: dict[str, str] = {
 }
 
 Values = list[float] | list[str]
+# One mirrored request may carry at most this many values of the model's inputs: each
+# becomes a Python object (~32 bytes) before it is counted, and the pod has 512Mi.
+MAX_VALUES_PER_REQUEST = 1_000_000
+# A gzip/deflate body may inflate to at most this (a small bomb must not fill the pod).
+MAX_DECODED_BYTES = 8 * 1024 * 1024
 
 
 class UnreadableRequestError(ValueError):
@@ -66,21 +71,29 @@ def _element_count(shape: Iterable[Any]) -> int:
     return math.prod(dims)
 
 
-def _checked(name: str, values: Values, shape: Iterable[Any]) -> Values:
-    if len(values) != _element_count(shape):
-        raise UnreadableRequestError(f"input {name!r} holds {len(values)} values for shape {shape}")
-    return values
+def _declared_count(name: str, shape: Iterable[Any], values_left: int) -> int:
+    """The element count a tensor's shape declares, refused before any value is decoded
+    where the request's inputs would hold more than MAX_VALUES_PER_REQUEST together."""
+    count = _element_count(shape)
+    if count > values_left:
+        raise UnreadableRequestError(
+            f"input {name!r} brings the request over {MAX_VALUES_PER_REQUEST} values"
+        )
+    return count
 
 
 def _text(value: bytes) -> str:
     return value.decode("utf-8", errors="replace")
 
 
-def _raw_strings(raw: bytes) -> list[str]:
-    """BYTES elements serialised as (4-byte little-endian length, bytes) each."""
+def _raw_strings(raw: bytes, count: int) -> list[str]:
+    """BYTES elements serialised as (4-byte little-endian length, bytes) each; more than
+    ``count`` of them are refused unread."""
     strings: list[str] = []
     offset = 0
     while offset < len(raw):
+        if len(strings) == count:
+            raise UnreadableRequestError(f"more than the {count} BYTES elements its shape holds")
         if offset + 4 > len(raw):
             raise UnreadableRequestError("truncated BYTES element length")
         (length,) = struct.unpack_from("<I", raw, offset)
@@ -89,15 +102,20 @@ def _raw_strings(raw: bytes) -> list[str]:
             raise UnreadableRequestError("truncated BYTES element")
         strings.append(_text(raw[offset : offset + length]))
         offset += length
+    if len(strings) != count:
+        raise UnreadableRequestError(f"{len(strings)} BYTES elements for {count} values")
     return strings
 
 
-def _raw_values(name: str, datatype: str, raw: bytes) -> Values:
+def _raw_values(name: str, datatype: str, raw: bytes, count: int) -> Values:
+    """The ``count`` values of a raw tensor; another number of them is refused undecoded."""
     if datatype == BYTES:
-        return _raw_strings(raw)
+        return _raw_strings(raw, count)
     numpy_type = NUMPY_TYPES.get(datatype)
     if numpy_type is None:
         raise UnreadableRequestError(f"input {name!r} has unknown datatype {datatype!r}")
+    if len(raw) != count * np.dtype(numpy_type).itemsize:
+        raise UnreadableRequestError(f"input {name!r} holds {len(raw)} bytes for {count} values")
     try:
         array = np.frombuffer(raw, dtype=numpy_type)
     except ValueError as error:
@@ -116,8 +134,10 @@ def _flattened(data: Any) -> list[Any]:
     return flat
 
 
-def _json_values(name: str, datatype: str, data: Any) -> Values:
+def _json_values(name: str, datatype: str, data: Any, count: int) -> Values:
     flat = _flattened(data)
+    if len(flat) != count:
+        raise UnreadableRequestError(f"input {name!r} holds {len(flat)} values for {count}")
     if datatype == BYTES:
         if not all(isinstance(value, str) for value in flat):
             raise UnreadableRequestError(f"input {name!r} is BYTES but holds a non-string")
@@ -132,16 +152,21 @@ def _json_values(name: str, datatype: str, data: Any) -> Values:
 def decoded_body(body: bytes, content_encoding: str | None) -> bytes:
     """The body without its Content-Encoding (Triton accepts gzip and deflate)."""
     encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise UnreadableRequestError(f"unknown Content-Encoding {encoding!r}")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
     try:
-        if encoding == "gzip":
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if encoding == "deflate":
-            return zlib.decompress(body)
+        # Inflating stops one byte past the bound: a bomb never grows beyond it.
+        decoded = inflater.decompress(body, MAX_DECODED_BYTES + 1)
     except zlib.error as error:
         raise UnreadableRequestError(f"body is not valid {encoding}: {error}") from error
-    if encoding != "identity":
-        raise UnreadableRequestError(f"unknown Content-Encoding {encoding!r}")
-    return body
+    if len(decoded) > MAX_DECODED_BYTES:
+        raise UnreadableRequestError(f"{encoding} body inflates beyond {MAX_DECODED_BYTES} bytes")
+    if not inflater.eof:
+        raise UnreadableRequestError(f"body is not valid {encoding}: truncated")
+    return decoded
 
 
 def http_request_inputs(
@@ -161,6 +186,7 @@ def http_request_inputs(
         raise UnreadableRequestError("body has no list of inputs")
     request = TracedRequest()
     offset = header_end
+    values_left = MAX_VALUES_PER_REQUEST
     for tensor in inputs:
         if not isinstance(tensor, dict):
             raise UnreadableRequestError("an input is not an object")
@@ -176,12 +202,15 @@ def http_request_inputs(
             raw = body[offset : offset + binary_size]
             offset += binary_size
             if name in wanted:
-                request.inputs[name] = _checked(name, _raw_values(name, datatype, raw), shape)
+                count = _declared_count(name, shape, values_left)
+                values_left -= count
+                request.inputs[name] = _raw_values(name, datatype, raw, count)
         elif name in wanted:
             if "data" not in tensor:  # shared memory, or nothing: no values to count
                 raise UnreadableRequestError(f"input {name!r} carries no data")
-            values = _json_values(name, datatype, tensor["data"])
-            request.inputs[name] = _checked(name, values, shape)
+            count = _declared_count(name, shape, values_left)
+            values_left -= count
+            request.inputs[name] = _json_values(name, datatype, tensor["data"], count)
     return request
 
 
@@ -193,22 +222,25 @@ def grpc_request_inputs(message: Any, wanted: Collection[str]) -> TracedRequest:
             f"{len(raw_contents)} raw input contents for {len(message.inputs)} inputs"
         )
     request = TracedRequest()
+    values_left = MAX_VALUES_PER_REQUEST
     for index, tensor in enumerate(message.inputs):
         name, datatype = str(tensor.name), str(tensor.datatype)
         if name not in wanted:
             continue
-        values: Values
+        count = _declared_count(name, tensor.shape, values_left)
+        values_left -= count
         if raw_contents:
-            values = _raw_values(name, datatype, raw_contents[index])
-        else:
-            field = GRPC_CONTENTS.get(datatype)
-            if field is None:
-                raise UnreadableRequestError(f"input {name!r}: no typed contents for {datatype!r}")
-            contents = getattr(tensor.contents, field)
-            values = (
-                [_text(value) for value in contents]
-                if datatype == BYTES
-                else [float(value) for value in contents]
-            )
-        request.inputs[name] = _checked(name, values, tensor.shape)
+            request.inputs[name] = _raw_values(name, datatype, raw_contents[index], count)
+            continue
+        field = GRPC_CONTENTS.get(datatype)
+        if field is None:
+            raise UnreadableRequestError(f"input {name!r}: no typed contents for {datatype!r}")
+        contents = getattr(tensor.contents, field)
+        if len(contents) != count:
+            raise UnreadableRequestError(f"input {name!r} holds {len(contents)} values for {count}")
+        request.inputs[name] = (
+            [_text(value) for value in contents]
+            if datatype == BYTES
+            else [float(value) for value in contents]
+        )
     return request

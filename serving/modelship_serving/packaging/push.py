@@ -23,6 +23,7 @@ from modelship_serving.fetch.uri import (
     OBJECT_STORE_SCHEMES,
     ModelUri,
     parse_model_uri,
+    redact_uri,
 )
 
 _ARCHIVE_SUFFIXES = tuple(suffix for suffix in ARCHIVE_SUFFIXES if suffix != ".tar")
@@ -35,7 +36,7 @@ def push_target(uri: str) -> ModelUri:
     try:
         parsed = parse_model_uri(uri)
     except ModelshipServingError as error:
-        raise PackagingError(f"--push {uri}: {error}") from error
+        raise PackagingError(f"--push {redact_uri(uri)}: {error}") from error
     if not parsed.path.lower().endswith(_ARCHIVE_SUFFIXES):
         raise PackagingError(
             f"--push {parsed.redacted()} must name a .tar.gz archive, e.g."

@@ -25,7 +25,13 @@ from urllib.parse import urlsplit
 
 from modelship_serving.errors import FetchError
 
-_SIGNATURE = re.compile(r"\b(sig|Signature|X-Amz-Signature)=[^&;\"'\s]+")
+# Bearer secrets as they stand in urls and connection strings a message may quote: Azure's
+# SAS signature and account key, S3's and GCS's presigned signatures, an STS session token.
+_SIGNATURE = re.compile(
+    r"\b(sig|Signature|X-Amz-Signature|X-Amz-Security-Token|X-Goog-Signature|AccountKey"
+    r"|SharedAccessSignature)=[^&;\"'\s]+",
+    re.IGNORECASE,
+)
 CONNECT_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 60.0
 

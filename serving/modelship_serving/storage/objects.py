@@ -139,16 +139,38 @@ def translate(error: Exception, uri: ModelUri, shown: str) -> Exception:
         )
     if _found(message, _TRANSIENT) or isinstance(error, ConnectionError | TimeoutError):
         return TransientFetchError(f"{store} failed for {shown}: {message}")
-    if isinstance(error, OSError | ValueError):
+    if isinstance(error, OSError | ValueError) or _is_arrow_error(error):
+        # Arrow's own errors (ArrowException: "Unknown error") name the url they failed
+        # on, SAS token included: only their scrubbed message may travel on.
         return FetchError(f"{store} error for {shown}: {message}")
     return error
 
 
+def _is_arrow_error(error: Exception) -> bool:
+    try:
+        from pyarrow.lib import ArrowException
+    except ImportError:
+        return False
+    return isinstance(error, ArrowException)
+
+
 def _call(uri: ModelUri, action: Any, what: str = "") -> Any:
     shown = uri.redacted()
+
+    def scrubbed() -> Any:
+        try:
+            return action()
+        except Exception as error:
+            translated = translate(error, uri, shown)
+            if translated is error:
+                raise
+            # Not chained: Arrow's error quotes the url with its SAS token, and a traceback
+            # prints the cause; the translated message keeps its scrubbed text.
+            raise translated from None
+
     return call_with_retries(
-        action,
-        lambda error: translate(error, uri, shown),
+        scrubbed,
+        lambda error: error,
         what or f"{_STORE_NAMES[uri.scheme]} request for {shown}",
     )
 
