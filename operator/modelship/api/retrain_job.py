@@ -177,6 +177,10 @@ class ValidationSpec(ApiModel):
             "absent: judge the metric the trainer reports."
         ),
     )
+    resources: ResourceRequirements | None = Field(
+        default=None,
+        description="CPU and memory of the validation Job's container (modelship evaluate).",
+    )
     label: str | None = Field(
         default=None, min_length=1, max_length=253, description="The holdout's label column."
     )

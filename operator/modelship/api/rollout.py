@@ -19,6 +19,7 @@ from modelship.api.base import (
     NonNegativeInt32,
 )
 from modelship.api.cel import Rule, cel_rules, checked
+from modelship.api.common import ResourceRequirements
 
 
 class RolloutStrategy(StrEnum):
@@ -323,6 +324,10 @@ class PredictionGate(ApiModel):
     timeout: Duration = Field(
         default="10m",
         description="How long the comparison may take before the canary is rolled back.",
+    )
+    resources: ResourceRequirements | None = Field(
+        default=None,
+        description="CPU and memory of the gate Job's container (modelship compare).",
     )
 
 

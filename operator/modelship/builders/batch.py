@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from modelship.api.model_deployment import BatchJob, ModelDeployment
 from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH
 from modelship.builders import defaults, labels
+from modelship.builders.claims import claim_and_path
 from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
@@ -39,12 +39,6 @@ def batch_job_name(md: ModelDeployment, job: BatchJob) -> str:
     return child_name(md.metadata.name, job.name, max_length=MAX_CRONJOB_NAME_LENGTH)
 
 
-def _claim_and_path(uri: str) -> tuple[str, str] | None:
-    """(claim, path inside it) of a pvc://CLAIM/PATH uri; None for other schemes."""
-    parts = urlsplit(uri)
-    return (parts.netloc, parts.path.lstrip("/")) if parts.scheme == "pvc" else None
-
-
 def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]:
     """The input and output as `score` sees them, with the volumes and mounts pvc:// needs.
 
@@ -56,7 +50,7 @@ def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     output_uri, input_uri = job.output.uri, job.input.uri
-    output = _claim_and_path(output_uri)
+    output = claim_and_path(output_uri)
     if output is not None:
         claim, path = output
         volumes.append(
@@ -66,7 +60,7 @@ def _table_volumes(job: BatchJob) -> tuple[str, str, list[dict[str, Any]], list[
             {"name": defaults.BATCH_OUTPUT_VOLUME, "mountPath": defaults.BATCH_OUTPUT_PATH}
         )
         output_uri = f"{defaults.BATCH_OUTPUT_PATH}/{path}"
-    source = _claim_and_path(input_uri)
+    source = claim_and_path(input_uri)
     if source is not None:
         claim, path = source
         if output is not None and output[0] == claim:

@@ -78,6 +78,10 @@ BATCH_INPUT_PATH = "/mnt/batch-input"
 BATCH_INPUT_VOLUME = "batch-input"
 BATCH_OUTPUT_PATH = "/mnt/batch-output"
 BATCH_OUTPUT_VOLUME = "batch-output"
+# Claims of pvc:// uris a Job reads (holdouts, candidates, training data), each mounted
+# read-only at CLAIM_MOUNT_ROOT/<claim> (see builders/claims.py).
+CLAIM_MOUNT_ROOT = "/mnt/claims"
+CLAIM_VOLUME_PREFIX = "claim-"
 JOB_HISTORY_LIMIT = 3
 
 # Prometheus scrape hints on Triton pods.

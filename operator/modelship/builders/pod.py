@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 from typing import Any
-from urllib.parse import urlsplit
 
 from modelship.api.base import quantity_value
 from modelship.api.common import GpuSpec, ResourceRequirements, Toleration
 from modelship.api.model_deployment import ModelSource, ServingSpec
 from modelship.builders import defaults
+from modelship.builders.claims import claim_and_path
 from modelship.builders.pod_security import container_security_context
 from modelship.builders.revision import ResolvedModel
 from modelship.core.names import CONFIGURE_CONTAINER, FETCH_CONTAINER
@@ -33,8 +33,9 @@ def model_volumes(model: ResolvedModel, source: ModelSource) -> list[dict[str, A
         {"name": defaults.MODEL_VOLUME, "emptyDir": {"sizeLimit": size_limit}},
         {"name": defaults.TMP_VOLUME, "emptyDir": {}},
     ]
-    claim = _pvc_claim(model.uri)
-    if claim is not None:
+    on_claim = claim_and_path(model.uri)
+    if on_claim is not None:
+        claim, _ = on_claim
         volumes.append(
             {
                 "name": defaults.PVC_SOURCE_VOLUME,
@@ -56,11 +57,11 @@ def fetch_container(image: str, model: ResolvedModel, source: ModelSource) -> di
     digest check and `configure` work the same as for object storage. The
     credentials Secret reaches the container as environment, by reference only.
     """
-    claim = _pvc_claim(model.uri)
+    on_claim = claim_and_path(model.uri)
     uri = model.uri
     mounts: list[dict[str, Any]] = [dict(MODEL_MOUNT), dict(TMP_MOUNT)]
-    if claim is not None:
-        path = urlsplit(model.uri).path.lstrip("/")
+    if on_claim is not None:
+        _, path = on_claim
         uri = f"file://{defaults.PVC_SOURCE_PATH}/{path}".rstrip("/")
         mounts.append(
             {
@@ -170,8 +171,3 @@ def scheduling(
     if affinity:
         placement["affinity"] = copy.deepcopy(affinity)
     return placement
-
-
-def _pvc_claim(uri: str) -> str | None:
-    parts = urlsplit(uri)
-    return parts.netloc if parts.scheme == "pvc" else None

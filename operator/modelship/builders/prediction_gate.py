@@ -28,6 +28,7 @@ from modelship.builders.pod import (
     TMP_MOUNT,
     fetch_container,
     model_volumes,
+    resources,
 )
 from modelship.builders.pod_security import (
     container_security_context,
@@ -68,8 +69,12 @@ def compare_args(
 def prediction_gate_job_name(
     md: ModelDeployment, gate: PredictionGate, stable: Revision, canary: Revision
 ) -> str:
-    """`<canary revision>-gate-<digest of what it compares>`."""
-    args = json.dumps(compare_args(md, gate, stable, canary)).encode()
+    """`<canary revision>-gate-<digest of what it compares and its resources>`."""
+    measured: list[Any] = compare_args(md, gate, stable, canary)
+    if gate.resources is not None:
+        # Appended only when set, so the names of gates without resources stay as they were.
+        measured.append(gate.resources.to_wire())
+    args = json.dumps(measured, sort_keys=True).encode()
     digest = hashlib.sha256(args).hexdigest()[:_ARGS_DIGEST_LENGTH]
     return child_name(canary.name, "gate", digest)
 
@@ -95,6 +100,9 @@ def build_prediction_gate_job(
     if gate.data is not None and model.credentials_secret is not None:
         # The model's credentials read the reference table too.
         compare["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
+    limits = resources(gate.resources, None)
+    if limits:
+        compare["resources"] = limits
     compare |= {
         "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)],
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,

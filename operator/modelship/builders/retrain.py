@@ -10,6 +10,7 @@ from typing import Any
 
 from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH, RetrainJob
 from modelship.builders import defaults, labels
+from modelship.builders.claims import MountedUris, mount_claims
 from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import TMP_MOUNT, resources, scheduling
@@ -97,7 +98,7 @@ def _job_spec(
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
         "containers": [_trainer_container(rtj, trigger_env)],
-        "volumes": [{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
+        "volumes": [{"name": defaults.TMP_VOLUME, "emptyDir": {}}, *_training_data(rtj).volumes],
         **scheduling(template.gpu, template.node_selector, template.tolerations),
     }
     return {
@@ -115,7 +116,7 @@ def _trainer_container(rtj: RetrainJob, trigger_env: list[dict[str, Any]]) -> di
             "name": RUN_ENV,
             "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{JOB_NAME_LABEL}']"}},
         },
-        {"name": "MODELSHIP_DATA_URI", "value": spec.data.uri},
+        {"name": "MODELSHIP_DATA_URI", "value": _training_data(rtj).uris[0]},
     ]
     if spec.data.version is not None:
         env.append({"name": "MODELSHIP_DATA_VERSION", "value": spec.data.version})
@@ -139,11 +140,17 @@ def _trainer_container(rtj: RetrainJob, trigger_env: list[dict[str, Any]]) -> di
     container |= {
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "File",
-        "volumeMounts": [dict(TMP_MOUNT)],
+        "volumeMounts": [dict(TMP_MOUNT), *_training_data(rtj).mounts],
         # Training code writes where it likes; only /tmp is guaranteed writable.
         "securityContext": container_security_context(read_only_root=False),
     }
     return container
+
+
+def _training_data(rtj: RetrainJob) -> MountedUris:
+    """The data uri as the trainer sees it: a pvc:// claim is mounted read-only and the uri
+    becomes file:// under it."""
+    return mount_claims([rtj.spec.data.uri])
 
 
 def _env_var(wire: dict[str, Any]) -> dict[str, Any]:

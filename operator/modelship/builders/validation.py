@@ -13,9 +13,10 @@ from typing import Any
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH, RetrainJob
 from modelship.builders import defaults, labels
+from modelship.builders.claims import mount_claims
 from modelship.builders.names import child_name
 from modelship.builders.owner import child_meta
-from modelship.builders.pod import HOME_ENV, TMP_MOUNT
+from modelship.builders.pod import HOME_ENV, TMP_MOUNT, resources
 from modelship.builders.pod_security import (
     container_security_context,
     job_pod_spec,
@@ -46,10 +47,15 @@ def build_validation_job(
         COMPONENT: VALIDATION,
         VALIDATES: run,
     }
-    args = ["evaluate", "--candidate", candidate_uri]
-    if champion_uri is not None:
-        args += ["--champion", champion_uri]
-    args += ["--data", validation.data, "--label", validation.label]
+    # pvc:// models and holdouts are read from their claims, mounted read-only.
+    read = mount_claims(
+        [candidate_uri, validation.data] + ([champion_uri] if champion_uri is not None else [])
+    )
+    candidate, data, *champion = read.uris
+    args = ["evaluate", "--candidate", candidate]
+    for uri in champion:
+        args += ["--champion", uri]
+    args += ["--data", data, "--label", validation.label]
     args += ["--metrics", validation.metric]
     container: dict[str, Any] = {
         "name": EVALUATE_CONTAINER,
@@ -60,10 +66,13 @@ def build_validation_job(
     }
     if md.spec.model.credentials_secret is not None:
         container["envFrom"] = [{"secretRef": {"name": md.spec.model.credentials_secret}}]
+    limits = resources(validation.resources, None)
+    if limits:
+        container["resources"] = limits
     container |= {
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "File",
-        "volumeMounts": [dict(TMP_MOUNT)],
+        "volumeMounts": [dict(TMP_MOUNT), *read.mounts],
         "securityContext": container_security_context(),
     }
     return {
@@ -77,7 +86,7 @@ def build_validation_job(
                 "metadata": {"labels": dict(job_labels)},
                 "spec": job_pod_spec(
                     containers=[container],
-                    volumes=[{"name": defaults.TMP_VOLUME, "emptyDir": {}}],
+                    volumes=[{"name": defaults.TMP_VOLUME, "emptyDir": {}}, *read.volumes],
                 ),
             },
         },

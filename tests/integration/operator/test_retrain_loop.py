@@ -7,7 +7,8 @@ package` into a local directory) and each validation Job's real `modelship evalu
 reports how they ended as the kubelet would, in the pod's termination message. Proves: a
 better candidate is validated, promoted with its lineage and rolled out to a following
 ModelDeployment; a worse one is rejected and nothing changes; with `promotion: Manual` it
-waits until `kubectl modelship approve rtj/NAME`.
+waits until `kubectl modelship approve rtj/NAME`; a pvc:// holdout is read from its claim,
+mounted read-only in the validation Job.
 """
 
 from __future__ import annotations
@@ -93,14 +94,29 @@ def run_container(job: Obj, log: Path) -> str:
     return train(env, log)
 
 
-def evaluate(job: Obj, log: Path) -> str:
-    """The validation Job's `modelship evaluate` run here with its arguments; its report."""
-    container = job["spec"]["template"]["spec"]["containers"][0]
+def evaluate(job: Obj, log: Path, claims: dict[str, Path] | None = None) -> str:
+    """The validation Job's `modelship evaluate` run here with its arguments; its report.
+
+    A mounted claim is played by a local directory (`claims`: claim name to directory): the
+    arguments' paths under its mount are read from that directory instead."""
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
     assert container["args"][0] == "evaluate"
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    args = list(container["args"])
+    for mount in container["volumeMounts"]:
+        claim = volumes[mount["name"]].get("persistentVolumeClaim")
+        if claim is not None:
+            assert claim["readOnly"]
+            assert mount["readOnly"]
+            local = (claims or {})[claim["claimName"]]
+            prefix = f"file://{mount['mountPath']}/"
+            args = [
+                f"file://{local}/{a.removeprefix(prefix)}" if a.startswith(prefix) else a
+                for a in args
+            ]
     modelship = [sys.executable, "-c", "from modelship.cli import main; main()"]
-    subprocess.run(
-        [*modelship, *container["args"], "--termination-log", str(log)], check=True, timeout=300
-    )
+    subprocess.run([*modelship, *args, "--termination-log", str(log)], check=True, timeout=300)
     return log.read_text()
 
 
@@ -137,7 +153,9 @@ def serving(cluster: EmulatedCluster, tmp_path: Path, data: Path, champion_quali
     return uri
 
 
-def retraining(tmp_path: Path, data: Path, quality: str, promotion: str) -> Obj:
+def retraining(
+    tmp_path: Path, data: Path, quality: str, promotion: str, holdout: str | None = None
+) -> Obj:
     return retrain_job_body(
         "retrain",
         NS,
@@ -152,21 +170,27 @@ def retraining(tmp_path: Path, data: Path, quality: str, promotion: str) -> Obj:
         output={"uri": f"file://{tmp_path}/models/{{run}}"},
         validation={
             "metric": "accuracy",
-            "data": f"file://{data}/holdout.csv",
+            "data": holdout or f"file://{data}/holdout.csv",
             "label": "quality",
             "threshold": 0.8,
         },
     )
 
 
-def train_and_validate(cluster: EmulatedCluster, tmp_path: Path, champion_uri: str) -> Obj:
-    """Play the trainer Job and then the validation Job; the validation Job."""
+def train_and_validate(
+    cluster: EmulatedCluster,
+    tmp_path: Path,
+    champion_uri: str,
+    claims: dict[str, Path] | None = None,
+) -> Obj:
+    """Play the trainer Job and then the validation Job (its claims played by `claims`);
+    the validation Job."""
     trainer = job(cluster, "retrain-run")
     finish(cluster, trainer, run_container(trainer, tmp_path / "run.log"))
     validation = job(cluster, "retrain-run-validate")
     args = validation["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--champion") + 1] == champion_uri
-    finish(cluster, validation, evaluate(validation, tmp_path / "validate.log"))
+    finish(cluster, validation, evaluate(validation, tmp_path / "validate.log", claims))
     return validation
 
 
@@ -221,6 +245,20 @@ def test_a_worse_candidate_is_rejected_and_nothing_changes(
     md_with(cluster, NS, "wine-next", "Ready", "False", "ModelUnresolved")
     after = deployments(cluster, NS, "wine")
     assert [d["metadata"]["name"] for d in after] == [d["metadata"]["name"] for d in before]
+
+
+def test_a_pvc_holdout_is_read_from_its_claim_mounted_in_the_validation_job(
+    cluster: EmulatedCluster, tmp_path: Path, data: Path
+) -> None:
+    champion_uri = serving(cluster, tmp_path, data, champion_quality="bad")
+    holdout = "pvc://wine-holdouts/holdout.csv"
+    create(cluster, retraining(tmp_path, data, "good", "Automatic", holdout=holdout))
+    validation = train_and_validate(cluster, tmp_path, champion_uri, {"wine-holdouts": data})
+    args = validation["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--data") + 1] == "file:///mnt/claims/wine-holdouts/holdout.csv"
+    run = last_run(cluster, "Promoted")["status"]["lastRun"]
+    assert run["validation"]["verdict"] == "Validated"
+    assert run["validation"]["candidate"] > 0.8 > run["validation"]["champion"]
 
 
 def test_manual_promotion_waits_for_kubectl_modelship_approve(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import kubernetes_validate
 from modelship.builders import (
     RevisionPlan,
     RolloutPlan,
@@ -148,3 +149,18 @@ def test_the_command_line_parses_with_the_real_cli(make_deployment: Any) -> None
     assert compare.params, "`modelship compare` is installed here"
     options = compare.make_context(command, [name, *args], parent=group).params
     assert (options["min_agreement"], options["max_shift"], options["rows"]) == (0.9, 0.3, 500)
+
+
+def test_resources_reach_compare_and_make_another_job(make_deployment: Any) -> None:
+    """The gate's resources go to the compare container, nothing else changes but the name:
+    a Job's pod template cannot change, so other resources start another Job."""
+    resources = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+    (plain,) = gate_jobs(make_deployment, GATE)
+    (sized,) = gate_jobs(make_deployment, {**GATE, "resources": resources})
+    compare = sized["spec"]["template"]["spec"]["containers"][0]
+    assert compare.pop("resources") == resources
+    assert sized["metadata"].pop("name") != plain["metadata"].pop("name")
+    assert sized == plain
+    (sized,) = gate_jobs(make_deployment, {**GATE, "resources": resources})
+    for version in ("1.29", "1.37"):
+        kubernetes_validate.validate(sized, version, strict=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubernetes_validate
 import pytest
 from modelship.builders import build_retrain_job_children, build_retrain_run_job
 from support.custom_resources import controller_reference
@@ -54,11 +55,14 @@ def _job_spec(pod: dict[str, Any], container: dict[str, Any], **job: Any) -> dic
                         **container,
                         "terminationMessagePath": "/dev/termination-log",
                         "terminationMessagePolicy": "File",
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        "volumeMounts": [
+                            {"name": "tmp", "mountPath": "/tmp"},
+                            *job.get("mounts", []),
+                        ],
                         "securityContext": TRAINER_SECURITY,
                     }
                 ],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                "volumes": [{"name": "tmp", "emptyDir": {}}, *job.get("volumes", [])],
                 **job.get("placement", {}),
             },
         },
@@ -195,6 +199,48 @@ CASES = [
         ],
         id="scheduled-gpu-with-secrets",
     ),
+    pytest.param(
+        {"data": {"uri": "pvc://training-data/fraud/"}},
+        [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "fraud-retrain-run", **META},
+                "spec": _job_spec(
+                    {"automountServiceAccountToken": False},
+                    {
+                        **MINIMAL_CONTAINER,
+                        "env": [
+                            RUN_ENV,
+                            # The claim is mounted; the trainer reads the file:// path.
+                            {
+                                "name": "MODELSHIP_DATA_URI",
+                                "value": "file:///mnt/claims/training-data/fraud",
+                            },
+                            *MINIMAL_CONTAINER["env"][2:],
+                        ],
+                    },
+                    mounts=[
+                        {
+                            "name": "claim-17fd282dec",
+                            "mountPath": "/mnt/claims/training-data",
+                            "readOnly": True,
+                        }
+                    ],
+                    volumes=[
+                        {
+                            "name": "claim-17fd282dec",
+                            "persistentVolumeClaim": {
+                                "claimName": "training-data",
+                                "readOnly": True,
+                            },
+                        }
+                    ],
+                ),
+            }
+        ],
+        id="pvc-training-data-mounted-read-only",
+    ),
 ]
 
 
@@ -202,7 +248,11 @@ CASES = [
 def test_retrain_job_children(
     spec: dict[str, Any], expected: list[dict[str, Any]], make_retrain_job: Any
 ) -> None:
-    assert build_retrain_job_children(make_retrain_job(spec)) == expected
+    children = build_retrain_job_children(make_retrain_job(spec))
+    assert children == expected
+    for child in children:
+        for version in ("1.29", "1.37"):
+            kubernetes_validate.validate(child, version, strict=True)
 
 
 def test_triggered_runs_get_their_own_job_names(make_retrain_job: Any) -> None:

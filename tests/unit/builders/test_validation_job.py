@@ -105,3 +105,43 @@ def test_a_long_run_name_still_gives_a_dns_label() -> None:
     name = validation_job_name("a" * 60)
     assert len(name) <= 63
     assert name != validation_job_name("a" * 61)
+
+
+def test_pvc_models_and_holdout_are_read_from_their_claims_mounted_read_only(
+    make_retrain_job: Any, make_deployment: Any, check_restricted: Any
+) -> None:
+    """Candidate and champion share one claim (one volume), the holdout's claim has a dot
+    in its name (the volume's name does not); every uri becomes file:// under its mount,
+    and the container gets the resources asked for."""
+    resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+    validation = VALIDATION | {"data": "pvc://data.lake/fraud/holdout.parquet"}
+    rtj = make_retrain_job({"validation": validation | {"resources": resources}})
+    md = make_deployment({"serving": {"image": "ghcr.io/modelship/serving:1"}})
+    job = build_validation_job(
+        rtj, md, "fraud-retrain-run", "pvc://models/fraud/run", "pvc://models/fraud/3"
+    )
+    args = ["evaluate", "--candidate", "file:///mnt/claims/models/fraud/run"]
+    args += ["--champion", "file:///mnt/claims/models/fraud/3"]
+    args += ["--data", "file:///mnt/claims/data.lake/fraud/holdout.parquet"]
+    args += ["--label", "is_fraud", "--metrics", "f1"]
+    want = expected(args, credentials=False)
+    container = want["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = resources
+    container["volumeMounts"] += [
+        {"name": "claim-8edcc26c0f", "mountPath": "/mnt/claims/models", "readOnly": True},
+        {"name": "claim-6e96233e2f", "mountPath": "/mnt/claims/data.lake", "readOnly": True},
+    ]
+    want["spec"]["template"]["spec"]["volumes"] += [
+        {
+            "name": "claim-8edcc26c0f",
+            "persistentVolumeClaim": {"claimName": "models", "readOnly": True},
+        },
+        {
+            "name": "claim-6e96233e2f",
+            "persistentVolumeClaim": {"claimName": "data.lake", "readOnly": True},
+        },
+    ]
+    assert job == want
+    assert check_restricted(job["spec"]["template"]["spec"]) == []
+    for version in ("1.29", "1.37"):
+        kubernetes_validate.validate(job, version, strict=True)
