@@ -112,8 +112,24 @@ class TrainingData(ApiModel):
     )
 
 
+# Refused rather than left to fail at run time: the trainer's output claim is not mounted
+# and a candidate reported under a mount path would not be a uri the others can read.
+PVC_OUTPUT_NOT_SUPPORTED = (
+    "output.uri pvc:// is not supported for training output yet: write the candidate to"
+    " s3, gs, az, file or http(s) storage"
+)
+
+
 class TrainingOutput(ApiModel):
     """Where the trainer writes the packaged candidate."""
+
+    rules = (
+        Rule(
+            rule="!self.uri.startsWith('pvc://')",
+            message=PVC_OUTPUT_NOT_SUPPORTED,
+            holds=lambda o: not o.uri.startswith("pvc://"),
+        ),
+    )
 
     uri: OutputUri = Field(
         description=(

@@ -53,7 +53,12 @@ from modelship.api.model_deployment import (
     ModelSource,
     ServingSpec,
 )
-from modelship.api.retrain_job import TrainerTemplate, ValidationSpec
+from modelship.api.retrain_job import (
+    PVC_OUTPUT_NOT_SUPPORTED,
+    TrainerTemplate,
+    TrainingOutput,
+    ValidationSpec,
+)
 from modelship.api.schema import structural_schema
 
 if TYPE_CHECKING:
@@ -348,6 +353,9 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
         [KEDA_MEMORY_REQUEST],
     ),
     (ModelDeploymentSpec, _keda_spec(["cpu", "memory"]), [KEDA_CPU_REQUEST, KEDA_MEMORY_REQUEST]),
+    # The trainer's output claim is not mounted: refused, not left to fail at run time.
+    (TrainingOutput, {"uri": "s3://candidates/{run}"}, []),
+    (TrainingOutput, {"uri": "pvc://models/candidates/{run}"}, [PVC_OUTPUT_NOT_SUPPORTED]),
     (DriftMonitoring, {}, []),
     (DriftMonitoring, {"action": "retrain", "retrainJob": "nightly"}, []),
     (DriftMonitoring, {"action": "retrain"}, [DRIFT_RETRAIN]),

@@ -147,7 +147,8 @@ EDITS: list[tuple[str, str, Any, bool]] = [
     (RTJ, "template.image", "", False),
     (RTJ, "template.image", " trainer:1", False),
     (RTJ, "data.uri", "pvc:///data", False),
-    (RTJ, "output.uri", "pvc://models/{run}", True),
+    (RTJ, "output.uri", "file:///models/{run}", True),
+    (RTJ, "output.uri", "pvc://models/{run}", False),  # not mounted for trainers: refused
     (RTJ, "output.uri", "az://models/{run}", True),
     (RTJ, "activeDeadlineSeconds", 2**31, False),
     (RTJ, "template.command", ["python"] * 65, False),
