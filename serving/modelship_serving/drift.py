@@ -258,14 +258,35 @@ def homogeneity_p_value(reference: list[float], batch: list[float]) -> float:
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) <= 0).any():
         return 1.0
-    # Pearson's statistic by hand and only the chi-square tail from scipy.special: the same
-    # figure as scipy.stats.chi2_contingency(correction=False), without scipy.stats' 0.4 s
-    # import on every scoring run.
-    from scipy.special import chdtrc
-
+    # Pearson's statistic and the chi-square tail by hand: the same figure as
+    # scipy.stats.chi2_contingency(correction=False), without scipy's import (0.08 s of
+    # CPU for scipy.special alone) on every scoring run.
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float((np.square(table - expected) / expected).sum())
-    return float(chdtrc(table.shape[1] - 1, statistic))
+    return chi_square_tail(table.shape[1] - 1, statistic)
+
+
+def chi_square_tail(degrees: int, statistic: float) -> float:
+    """P(X >= ``statistic``) for X chi-square with ``degrees`` (a whole number >= 1) degrees
+    of freedom: scipy.special.chdtrc's figure, from the standard library.
+
+    The regularized upper incomplete gamma Q(degrees / 2, statistic / 2) in closed form for a
+    whole number of degrees: Q(1, y) = exp(-y) or Q(1/2, y) = erfc(sqrt(y)), then
+    Q(a + 1, y) = Q(a, y) + y**a exp(-y) / Gamma(a + 1) (each term in logs, so no overflow).
+    """
+    if math.isnan(statistic):
+        return math.nan
+    if statistic <= 0:
+        return 1.0
+    if math.isinf(statistic):
+        return 0.0
+    half = statistic / 2
+    shape, tail = (1.0, math.exp(-half)) if degrees % 2 == 0 else (0.5, math.erfc(math.sqrt(half)))
+    log_half = math.log(half)
+    while shape < degrees / 2:
+        tail += math.exp(shape * log_half - half - math.lgamma(shape + 1))
+        shape += 1
+    return min(tail, 1.0)
 
 
 def drift_report(

@@ -28,9 +28,7 @@ modelship_serving.scoring.destination; this module never asks.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -195,9 +193,6 @@ def run_scoring(
     _make_work_directory(output.partial.work)
     output.partial.begin(state)
 
-    # The drift report's chi-square tail (scipy.special, 0.08 s of import) is imported while
-    # the chunks are scored rather than after them, when the output waits for the report.
-    _import_in_background("scipy.special")
     scorer = scorer_factory(settings, metadata, model_file)
     stream = (
         None
@@ -251,13 +246,6 @@ def run_scoring(
     )
     publish_drift_and_manifest(output, drift, manifest, settings.drift_summary)
     return manifest
-
-
-def _import_in_background(module: str) -> None:
-    """Import ``module`` on a thread of its own; whoever imports it next waits for it."""
-    threading.Thread(
-        target=importlib.import_module, args=(module,), name=f"import-{module}", daemon=True
-    ).start()
 
 
 def numbered(frames: Iterator[pd.DataFrame], first_row: int = 0) -> Iterator[pd.DataFrame]:

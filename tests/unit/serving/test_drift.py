@@ -15,12 +15,14 @@ from modelship_serving.drift import (
     DEFAULT_PSI_THRESHOLD,
     BatchCounts,
     DriftReport,
+    chi_square_tail,
     drift_report,
     homogeneity_p_value,
     pooled_bins,
 )
 from modelship_serving.drift_rules import SIGNIFICANCE
 from modelship_serving.profile import profile_frame
+from scipy.special import chdtrc
 
 RNG = np.random.default_rng(20261122)
 
@@ -81,6 +83,16 @@ def test_p_value_is_pearsons_test_of_homogeneity(
     reference: list[float], batch: list[float], expected: object
 ) -> None:
     assert homogeneity_p_value(reference, batch) == expected
+
+
+@pytest.mark.parametrize("degrees", [*range(1, 41), 99, 100, 999, 1000])
+def test_chi_square_tail_is_scipys(degrees: int) -> None:
+    # scipy is a test-only dependency of scoring: the tail is computed without it
+    statistics = [0.0, 1e-6, 0.5, 3.84, 10.0, 100.0, 600.0, degrees / 2, degrees, 2.0 * degrees]
+    for statistic in statistics:
+        expected = float(chdtrc(degrees, statistic))
+        assert chi_square_tail(degrees, statistic) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert chi_square_tail(degrees, float("inf")) == 0.0
 
 
 def _p_values_of_windows(
