@@ -305,7 +305,14 @@ class Runner:
                 )
             self.worker = PickleWorker(python, directory)
         else:
-            self.model, self.environment = load_checked(directory)
+            try:
+                self.model, self.environment = load_checked(directory)
+            except RuntimeError as error:
+                if mode == "never" or python is not None:
+                    raise
+                raise RuntimeError(
+                    f"{error}, or set {WORKER_PYTHON_ENV} to a python that has them"
+                ) from None
 
     def predict(self, columns: dict[str, Any]) -> dict[str, Any]:
         if self.worker is not None:

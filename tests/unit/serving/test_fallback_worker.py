@@ -215,3 +215,22 @@ def test_a_worker_that_dies_again_fails_the_request_saying_so(
     assert "\n" not in messages[0]
     assert "fallback worker" in messages[0]
     assert "exited with code 3" in messages[0]
+
+
+@pytest.mark.skipif(
+    os.path.exists("/opt/modelship/bin/python"), reason="this machine has the default worker"
+)
+def test_without_a_worker_interpreter_the_refusal_says_how_to_name_one(
+    classifier: tuple[zoo.Fitted, PackageResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, result = classifier
+    version_dir = version_copy(result, tmp_path)
+    monkeypatch.delenv("MODELSHIP_FALLBACK_WORKER", raising=False)
+    monkeypatch.delenv("MODELSHIP_FALLBACK_PYTHON", raising=False)
+    monkeypatch.setattr("platform.python_version", lambda: "3.10.12")  # the stock image's stub
+    with pytest.raises(RuntimeError) as caught:
+        stub_model(version_dir)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "needs python " in message
+    assert "set MODELSHIP_FALLBACK_PYTHON to a python that has them" in message
