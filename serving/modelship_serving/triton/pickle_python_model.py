@@ -11,18 +11,36 @@ this very file, and `modelship score` scores with it in-process.
 
 Only the standard library, numpy, pandas and joblib are imported here: nothing of modelship,
 which a serving image need not carry in Triton's interpreter.
+
+Where Triton's own interpreter lacks the recorded versions (the stock serving image: Triton
+24.10's Python 3.10 has numpy only), the model runs in a worker process of an interpreter that
+has them: `MODELSHIP_FALLBACK_PYTHON`, else `/opt/modelship/bin/python` when it exists. The
+worker is this file (`python model.py --worker DIR`); it checks the versions itself (the same
+one-line refusal) and answers one batch at a time over its stdin/stdout (length-prefixed
+pickles of arrays), so the stub side needs only the standard library and numpy.
+`MODELSHIP_FALLBACK_WORKER=always` forces the worker, `never` forbids it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
+import pickle
 import platform
-from typing import Any
+import struct
+import subprocess
+import sys
+import threading
+from typing import IO, Any
 
 ENVIRONMENT_FILE = "environment.json"
 MODEL_FILE = "model.pkl"
+WORKER_PYTHON_ENV = "MODELSHIP_FALLBACK_PYTHON"
+WORKER_MODE_ENV = "MODELSHIP_FALLBACK_WORKER"
+DEFAULT_WORKER_PYTHON = "/opt/modelship/bin/python"
+_FRAME_HEADER = struct.Struct(">Q")
 
 
 def environment_mismatches(recorded: dict[str, Any]) -> list[str]:
@@ -130,6 +148,182 @@ def predict(model: Any, columns: dict[str, Any], environment: dict[str, Any]) ->
     return results
 
 
+def _write_frame(stream: IO[bytes], value: Any) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    """The next value, or EOFError when the other side is gone."""
+    header = stream.read(_FRAME_HEADER.size)
+    if len(header) < _FRAME_HEADER.size:
+        raise EOFError("stream closed")
+    (size,) = _FRAME_HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError("stream closed mid-frame")
+    return pickle.loads(payload)  # our own worker's answers, over a private pipe
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def worker_main(directory: str) -> int:
+    """`python model.py --worker DIR`: load and check the model in this interpreter, say
+    ("ready", None) or ("refused", message), then answer ("ok", outputs) or ("error",
+    message) for each batch of columns until stdin closes."""
+    # The protocol owns the real stdout; whatever the model prints goes to stderr (the log).
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    requests = sys.stdin.buffer
+    try:
+        model, environment = load_checked(directory)
+    except Exception as error:  # a refusal, or a pickle that does not load here
+        _write_frame(channel, ("refused", str(error) if isinstance(error, RuntimeError)
+                               else _one_line(error)))  # fmt: skip
+        return 1
+    _write_frame(channel, ("ready", None))
+    while True:
+        try:
+            columns = _read_frame(requests)
+        except EOFError:
+            return 0
+        try:
+            _write_frame(channel, ("ok", predict(model, columns, environment)))
+        except Exception as error:  # the model's own code: anything at all
+            _write_frame(channel, ("error", _one_line(error)))
+
+
+class WorkerDiedError(RuntimeError):
+    """The worker process exited (or closed its pipes) before answering."""
+
+
+class PickleWorker:
+    """The model in a worker process of ``python``: one request at a time, restarted once
+    when it dies during a request."""
+
+    def __init__(self, python: str, directory: str) -> None:
+        self.python = python
+        self.directory = directory
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._start()
+
+    def _start(self) -> None:
+        command = [self.python, os.path.abspath(__file__), "--worker", self.directory]
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )  # fmt: skip
+        except OSError as error:
+            raise RuntimeError(
+                f"the fallback worker interpreter {self.python} cannot start ({_one_line(error)});"
+                f" set {WORKER_PYTHON_ENV} to a python that has the versions in {ENVIRONMENT_FILE}"
+            ) from error
+        status, message = self._receive()
+        if status == "refused":
+            self.close()
+            raise RuntimeError(f"{message} (fallback worker {self.python})")
+
+    def _receive(self) -> tuple[str, Any]:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        try:
+            answer: tuple[str, Any] = _read_frame(self.process.stdout)
+            return answer
+        except EOFError:
+            code = self.process.wait()
+            raise WorkerDiedError(
+                f"the fallback worker ({self.python} {os.path.basename(__file__)} --worker)"
+                f" exited with code {code} before answering; its stderr is in Triton's log"
+            ) from None
+
+    def _ask(self, columns: dict[str, Any]) -> dict[str, Any]:
+        assert self.process is not None
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):  # it is gone: _receive says how it ended
+            _write_frame(self.process.stdin, columns)
+        status, value = self._receive()
+        if status != "ok":
+            raise RuntimeError(value)
+        answers: dict[str, Any] = value
+        return answers
+
+    def predict(self, columns: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            try:
+                return self._ask(columns)
+            except WorkerDiedError:
+                self.close()
+                self._start()  # once; if it dies again the request fails with why
+                try:
+                    return self._ask(columns)
+                except WorkerDiedError as again:
+                    self.close()
+                    raise WorkerDiedError(f"{again} (after one restart)") from None
+
+    def close(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a dead worker's unflushed request
+                    stream.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_python() -> str | None:
+    """The interpreter a worker runs in: the env's choice, else the serving image's venv."""
+    chosen = os.environ.get(WORKER_PYTHON_ENV)
+    if chosen:
+        return chosen
+    return DEFAULT_WORKER_PYTHON if os.path.exists(DEFAULT_WORKER_PYTHON) else None
+
+
+class Runner:
+    """The model in this interpreter when it has the recorded versions, else in a worker."""
+
+    def __init__(self, directory: str) -> None:
+        self.worker: PickleWorker | None = None
+        self.environment = read_environment(directory)
+        mode = os.environ.get(WORKER_MODE_ENV, "auto")
+        python = worker_python()
+        if mode == "always" or (
+            mode != "never" and python is not None and environment_mismatches(self.environment)
+        ):
+            if python is None:
+                raise RuntimeError(
+                    f"{WORKER_MODE_ENV}=always but no worker interpreter: set {WORKER_PYTHON_ENV}"
+                )
+            self.worker = PickleWorker(python, directory)
+        else:
+            try:
+                self.model, self.environment = load_checked(directory)
+            except RuntimeError as error:
+                if mode == "never" or python is not None:
+                    raise
+                raise RuntimeError(
+                    f"{error}, or set {WORKER_PYTHON_ENV} to a python that has them"
+                ) from None
+
+    def predict(self, columns: dict[str, Any]) -> dict[str, Any]:
+        if self.worker is not None:
+            return self.worker.predict(columns)
+        return predict(self.model, columns, self.environment)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
 class TritonPythonModel:
     """One instance per Triton model instance."""
 
@@ -138,7 +332,10 @@ class TritonPythonModel:
         self.batching = int(config.get("max_batch_size", 0)) > 0
         self.input_names = [tensor["name"] for tensor in config["input"]]
         self.output_names = [tensor["name"] for tensor in config["output"]]
-        self.model, self.environment = load_checked(os.path.dirname(os.path.abspath(__file__)))
+        self.runner = Runner(os.path.dirname(os.path.abspath(__file__)))
+
+    def finalize(self) -> None:
+        self.runner.close()
 
     def execute(self, requests: list[Any]) -> list[Any]:
         import numpy as np
@@ -151,13 +348,11 @@ class TritonPythonModel:
                 parts[name].append(pb_utils.get_input_tensor_by_name(request, name).as_numpy())
             row_counts.append(parts[self.input_names[0]][-1].shape[0])
         try:
-            results = predict(
-                self.model,
-                {name: np.concatenate(arrays) for name, arrays in parts.items()},
-                self.environment,
+            results = self.runner.predict(
+                {name: np.concatenate(arrays) for name, arrays in parts.items()}
             )
         except Exception as error:  # one bad request fails the whole merged batch
-            message = " ".join(f"{type(error).__name__}: {error}".split())
+            message = _one_line(error)
             return [
                 pb_utils.InferenceResponse(error=pb_utils.TritonError(message)) for _ in requests
             ]
@@ -177,3 +372,7 @@ class TritonPythonModel:
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start += count
         return responses
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
+    sys.exit(worker_main(sys.argv[2]))
