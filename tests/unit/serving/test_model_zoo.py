@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from modelship.cli import main
 from modelship_serving.errors import PackagingError, ParityError, UnsupportedModelError
 from modelship_serving.packaging import boosting
-from modelship_serving.packaging import package as package_module
+from modelship_serving.packaging import sources as package_sources
 from modelship_serving.packaging.fallback import PickledScorer
 from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
@@ -232,7 +232,7 @@ def test_parity_wants_exactly_one_prediction_per_row(
         )
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
-    monkeypatch.setattr(package_module, "convert_sklearn_model", one_answer_per_column)
+    monkeypatch.setattr(package_sources, "convert_sklearn_model", one_answer_per_column)
     with pytest.raises(ParityError, match=r"gives 900 predictions of shape .* for 300 rows"):
         package_fitted(CASES["ridge"].build(), tmp_path, False)
     assert not (tmp_path / "repo").exists()

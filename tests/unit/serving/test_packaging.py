@@ -24,7 +24,7 @@ from modelship_serving.errors import (
     UnsupportedModelError,
 )
 from modelship_serving.metadata import Lineage, read_model_metadata
-from modelship_serving.packaging import package as package_module
+from modelship_serving.packaging import sources as package_sources
 from modelship_serving.packaging.convert import convert_sklearn_model
 from modelship_serving.packaging.package import PackageResult, package_model
 from modelship_serving.packaging.parity import onnx_session, run_onnx
@@ -227,7 +227,7 @@ def test_parity_check_rejects_a_broken_conversion(
         other.fit(train, model.predict(train))
         return convert_sklearn_model(other, schema, precision)
 
-    monkeypatch.setattr(package_module, "convert_sklearn_model", broken_conversion)
+    monkeypatch.setattr(package_sources, "convert_sklearn_model", broken_conversion)
     with pytest.raises(ParityError) as caught:
         package_as_m1(mixed_classifier, tmp_path / "r", fallback=False)
     message = str(caught.value)

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from modelship.cli import main
 from modelship_serving.errors import ScoringError, UnsupportedModelError
-from modelship_serving.packaging import package as package_module
+from modelship_serving.packaging import sources as package_sources
 from modelship_serving.packaging.fallback import PickledScorer
 from modelship_serving.packaging.package import PackageResult, package_model
 from sklearn.linear_model import Ridge
@@ -203,7 +203,7 @@ def test_text_gaps_and_series_reach_the_pickle_as_in_training(
     def no_converter(model: Any, schema: Any, precision: Any = "float32") -> Any:
         raise UnsupportedModelError("no converter (test)")
 
-    monkeypatch.setattr(package_module, "convert_sklearn_model", no_converter)
+    monkeypatch.setattr(package_sources, "convert_sklearn_model", no_converter)
     fitted = case.build()
     result = package_fitted(fitted, tmp_path)
     assert result.metadata.fallback_reason == "no converter (test)"
