@@ -57,26 +57,31 @@ def stable_revision(cluster: EmulatedCluster) -> str:
     return str(md)
 
 
-def start_drift_watch_pod(cluster: EmulatedCluster, address: str) -> dict[str, Any]:
-    """The drift-watch Deployment's pod, ready for an hour at ``address``, and the
-    Deployment's status saying so (what its controller and the kubelet would write)."""
-    deployment = wait_for(
+def drift_watch_deployment(cluster: EmulatedCluster) -> dict[str, Any]:
+    return wait_for(
         "the drift-watch Deployment",
         lambda: get(cluster, "apps/v1", "Deployment", NS, DRIFT_WATCH),
     )
-    # First the Deployment (making it available clears its pods), then its ready pod.
-    cluster.make_available(deployment)
+
+
+def create_drift_watch_pod(cluster: EmulatedCluster, deployment: dict[str, Any]) -> str:
+    """The Deployment's pod `<name>-x1`, from its template, as its ReplicaSet would create it."""
     template = deployment["spec"]["template"]
     pod = f"{DRIFT_WATCH}-x1"
+    metadata = {"name": pod, "namespace": NS, "labels": template["metadata"]["labels"]}
     create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": pod, "namespace": NS, "labels": template["metadata"]["labels"]},
-            "spec": template["spec"],
-        },
+        cluster, {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
     )
+    return pod
+
+
+def start_drift_watch_pod(cluster: EmulatedCluster, address: str) -> dict[str, Any]:
+    """The drift-watch Deployment's pod, ready for an hour at ``address``, and the
+    Deployment's status saying so (what its controller and the kubelet would write)."""
+    deployment = drift_watch_deployment(cluster)
+    # First the Deployment (making it available clears its pods), then its ready pod.
+    cluster.make_available(deployment)
+    pod = create_drift_watch_pod(cluster, deployment)
     ready_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     ready = {"type": "Ready", "status": "True", "lastTransitionTime": ready_at}
     status = {"phase": "Running", "podIP": address, "conditions": [ready]}
@@ -180,21 +185,9 @@ def test_an_unreadable_pod_is_said_and_a_clean_window_raises_nothing(
 
 def test_a_drift_watch_pod_that_cannot_fetch_the_model_says_why(cluster: EmulatedCluster) -> None:
     create(cluster, model_deployment("wine", NS, rollout=GATEWAY, monitoring=mirrored()))
-    deployment = wait_for(
-        "the drift-watch Deployment",
-        lambda: get(cluster, "apps/v1", "Deployment", NS, DRIFT_WATCH),
-    )
+    deployment = drift_watch_deployment(cluster)
     template = deployment["spec"]["template"]
-    pod = f"{DRIFT_WATCH}-x1"
-    create(
-        cluster,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": pod, "namespace": NS, "labels": template["metadata"]["labels"]},
-            "spec": template["spec"],
-        },
-    )
+    pod = create_drift_watch_pod(cluster, deployment)
     # What the kubelet writes once the fetch init container has failed and backs off.
     fetch = {
         "name": "fetch",
