@@ -31,7 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 from modelship_serving.errors import PackagingError
 from modelship_serving.packaging.fallback import served_runner
@@ -149,8 +148,7 @@ def written_inputs(
     if build is None:
         return torch_export(directory)
     fitted = build()
-    joblib.dump(fitted.model, directory / "model.joblib")
-    fitted.sample.to_parquet(directory / "sample.parquet")
+    fitted.write(directory / "model.joblib", directory / "sample.parquet")
     return directory / "model.joblib", directory / "sample.parquet", fitted.held_out, None
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
@@ -48,6 +50,12 @@ class Fitted:
     model: Any
     sample: pd.DataFrame
     held_out: pd.DataFrame
+
+    def write(self, model_path: Path, sample_path: Path) -> None:
+        """The model as `modelship package` takes it (joblib) and the sample as Parquet,
+        which keeps bool and text columns' types (CSV would not)."""
+        joblib.dump(self.model, model_path)
+        self.sample.to_parquet(sample_path)
 
 
 @dataclass(frozen=True)

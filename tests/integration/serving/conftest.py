@@ -66,8 +66,7 @@ def _package_zoo(work: Path, repository: Path) -> dict[str, ServedModel]:
         if library is not None and importlib.util.find_spec(library) is None:
             continue  # the boosting extra is absent; the test of that model skips
         fitted = cases[name].build()
-        joblib.dump(fitted.model, work / f"{name}.joblib")
-        fitted.sample.to_parquet(work / f"{name}.parquet")  # keeps bool and text types
+        fitted.write(work / f"{name}.joblib", work / f"{name}.parquet")
         result = package_model(
             work / f"{name}.joblib", work / f"{name}.parquet", name, "1", repository
         )

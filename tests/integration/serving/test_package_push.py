@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import joblib
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -24,8 +23,7 @@ def model_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A converted classifier and its sample (and, in the file:// test, a fallback one)."""
     work = tmp_path_factory.mktemp("to-push")
     fitted = zoo.ZOO[[case.name for case in zoo.ZOO].index("logistic-regression-mixed")].build()
-    joblib.dump(fitted.model, work / "model.joblib")
-    fitted.sample.to_parquet(work / "sample.parquet")
+    fitted.write(work / "model.joblib", work / "sample.parquet")
     return work / "model.joblib", work / "sample.parquet"
 
 

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 from modelship_serving.errors import ServeError
@@ -35,8 +34,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 
 def packaged_fallback(tmp_path: Path) -> tuple[zoo.Fitted, PackageResult]:
     fitted = {case.name: case for case in zoo.ZOO}["log-transform-then-ridge"].build()
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
     result = package_model(
         tmp_path / "model.joblib", tmp_path / "sample.parquet", "pinned", "1", tmp_path / "repo"
     )

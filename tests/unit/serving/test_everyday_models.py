@@ -10,7 +10,6 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,8 +34,7 @@ def test_everyday_model_ships_like_the_original_or_is_refused_in_one_line(
     if case.library is not None and importlib.util.find_spec(case.library) is None:
         pytest.skip(f"{case.library} is not installed (the boosting extra)")
     fitted = case.build()
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
 
     result = CliRunner().invoke(
         main,

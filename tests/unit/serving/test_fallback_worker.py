@@ -15,7 +15,6 @@ import types
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pytest
 from modelship_serving.packaging.package import PackageResult, package_model
@@ -64,8 +63,7 @@ def force_worker(monkeypatch: pytest.MonkeyPatch) -> None:
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[zoo.Fitted, PackageResult]:
     work = tmp_path_factory.mktemp("classifier")
     fitted = {case.name: case for case in zoo.ZOO}["label-spreading"].build()
-    joblib.dump(fitted.model, work / "model.joblib")
-    fitted.sample.to_parquet(work / "sample.parquet")
+    fitted.write(work / "model.joblib", work / "sample.parquet")
     result = package_model(
         work / "model.joblib", work / "sample.parquet", "m", "1", work / "repo"
     )  # fmt: skip

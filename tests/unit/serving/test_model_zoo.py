@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -40,8 +39,7 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
     if missing(case.library):
         pytest.skip(f"{case.library} is not installed (the boosting extra)")
     fitted = case.build()
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")  # keeps bool and text types
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
 
     result = package_model(
         tmp_path / "model.joblib", tmp_path / "sample.parquet", "m", "1", tmp_path / "repo"
@@ -73,8 +71,7 @@ def test_everyday_model_ships_and_answers_like_the_original(case_name: str, tmp_
 
 
 def package_fitted(fitted: Any, tmp_path: Path, fallback: bool = True) -> Any:
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
     return package_model(
         tmp_path / "model.joblib",
         tmp_path / "sample.parquet",
@@ -122,8 +119,7 @@ def test_float64_retry_serves_fp64_inputs_and_says_so(tmp_path: Path) -> None:
 )
 def test_package_says_which_precision_shipped(case_name: str, said: str, tmp_path: Path) -> None:
     fitted = CASES[case_name].build()
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
     result = CliRunner().invoke(
         main,
         ["package", str(tmp_path / "model.joblib"), "--sample", str(tmp_path / "sample.parquet"),
@@ -174,8 +170,7 @@ def test_a_boosting_model_without_its_library_names_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fitted = CASES["xgboost-native-bool-column"].build()
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
     arguments = (tmp_path / "model.joblib", tmp_path / "sample.parquet", "m", "1")
     # Unpickling without xgboost installed.
     for module in [name for name in sys.modules if name.split(".")[0] == "xgboost"]:

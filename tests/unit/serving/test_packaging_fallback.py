@@ -29,8 +29,7 @@ from support import model_zoo as zoo
 
 
 def package_fitted(fitted: zoo.Fitted, tmp_path: Path, **options: Any) -> PackageResult:
-    joblib.dump(fitted.model, tmp_path / "model.joblib")
-    fitted.sample.to_parquet(tmp_path / "sample.parquet")
+    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
     return package_model(
         tmp_path / "model.joblib", tmp_path / "sample.parquet", "m", "1", tmp_path / "repo",
         **options,
