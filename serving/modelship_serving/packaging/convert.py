@@ -28,6 +28,13 @@ from modelship_serving.packaging.labels import (
     with_original_label_type,
     with_vote_tie_label,
 )
+from modelship_serving.packaging.outputs import (
+    LABEL_OUTPUT,
+    PREDICTION_OUTPUT,
+    scores_method,
+    scores_output,
+    with_probabilities_clipped,
+)
 from modelship_serving.packaging.precision import (
     Precision,
     splits_float32,
@@ -39,9 +46,6 @@ from modelship_serving.packaging.precision import (
 # fails for IsolationForest and other ai.onnx.ml operators. onnxruntime >= 1.18 (and Triton
 # 24.10's) run both; ai.onnx.ml 3 keeps tree thresholds in double where the input is double.
 TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
-LABEL_OUTPUT = "label"
-SCORES_OUTPUT = "probabilities"
-PREDICTION_OUTPUT = "prediction"
 TEXT_LOCALE = "C.UTF-8"
 _SKLEARN_DEFAULT_TOKENS = r"(?u)\b\w\w+\b"
 _RE2_DEFAULT_TOKENS = r"[\pL\pN_]{2,}"  # maximal runs of 2+ word characters, as above
@@ -292,18 +296,20 @@ def convert_sklearn_model(
             " (ColumnTransformer, scalers, encoders, imputers), the classifiers/regressors"
             " listed by skl2onnx.supported_converters(), XGBoost and LightGBM"
         )
-    converted = _named_like_modelship(converted, schema, task)
+    converted = _named_like_modelship(converted, schema, task, scores_output(scores_method(model)))
     if task == "classification" and not with_labels_only(converted, model):
-        with_vote_tie_label(converted, model, final_estimator(model), LABEL_OUTPUT, SCORES_OUTPUT)
+        scores = scores_output(scores_method(model))
+        with_vote_tie_label(converted, model, final_estimator(model), LABEL_OUTPUT, scores)
         with_original_label_type(converted, model, LABEL_OUTPUT)
+        with_probabilities_clipped(converted)
         onnx.checker.check_model(converted)
     return converted
 
 
 def _named_like_modelship(
-    converted: onnx.ModelProto, schema: InputSchema, task: str
+    converted: onnx.ModelProto, schema: InputSchema, task: str, scores: str
 ) -> onnx.ModelProto:
-    """Inputs named after the schema's tensors, outputs label/probabilities or prediction."""
+    """Inputs named after the schema's tensors, outputs label and ``scores``, or prediction."""
     # Converters keep the order of the inputs but may rewrite names they dislike.
     graph_inputs = list(converted.graph.input)
     renames = {
@@ -313,7 +319,7 @@ def _named_like_modelship(
     }
     outputs = [output.name for output in converted.graph.output]
     if task == "classification" and len(outputs) >= 2:
-        renames.update({outputs[0]: LABEL_OUTPUT, outputs[1]: SCORES_OUTPUT})
+        renames.update({outputs[0]: LABEL_OUTPUT, outputs[1]: scores})
     elif task == "regression" and len(outputs) == 1:
         renames[outputs[0]] = PREDICTION_OUTPUT
     rename_values(converted, renames)
@@ -331,4 +337,6 @@ def _convert_catboost_model(model: Any, schema: InputSchema) -> onnx.ModelProto:
     exported = convert_catboost(model, len(schema.columns))
     joined = exported.graph.input[0].name
     converted = with_per_column_inputs(exported, schema, joined_input=joined)
-    return _named_like_modelship(converted, schema, catboost_task(model))
+    return _named_like_modelship(
+        converted, schema, catboost_task(model), scores_output(scores_method(model))
+    )

@@ -34,6 +34,7 @@ from onnx import TensorProto, helper
 
 from modelship_serving.errors import PackagingError, UnsupportedModelError, one_line
 from modelship_serving.metadata import InputColumn, InputSchema, ModelMetadata
+from modelship_serving.packaging.outputs import LABEL_OUTPUT, PREDICTION_OUTPUT, scores_output
 from modelship_serving.packaging.parity import takes_text_series
 from modelship_serving.packaging.schema import frame_to_feeds
 from modelship_serving.triton import pickle_python_model
@@ -41,9 +42,6 @@ from modelship_serving.triton import pickle_python_model
 MODEL_FILENAME = pickle_python_model.MODEL_FILE
 ENVIRONMENT_FILENAME = pickle_python_model.ENVIRONMENT_FILE
 REQUIREMENTS_FILENAME = "requirements.txt"
-LABEL_OUTPUT = "label"
-SCORES_OUTPUT = "probabilities"
-PREDICTION_OUTPUT = "prediction"
 # What the runner itself imports, pinned whatever the model holds.
 _RUNNER_LIBRARIES = ("numpy", "pandas", "joblib")
 _ONNX_TYPES = {
@@ -174,7 +172,7 @@ def _outputs(model: Any, inputs: Any, task: str) -> list[_Output]:
         except (AttributeError, NotImplementedError):
             continue
         columns = 1 if scores.ndim == 1 else scores.shape[1]
-        outputs.append(_Output(SCORES_OUTPUT, method, "FP32", columns))
+        outputs.append(_Output(scores_output(method), method, "FP32", columns))
         break
     return outputs
 

@@ -96,7 +96,7 @@ def with_vote_tie_label(
         helper.make_node("ArgMax", [names["near_f"]], [names["index"]], axis=1, keepdims=0),
         helper.make_node("Gather", [names["classes"], names["index"]], [label], axis=0),
     ]
-    _with_default_opset(converted)
+    with_default_opset(converted)
     _detach_output(graph, label)
     graph.node.extend(nodes)
     _retype_output(graph, label, TensorProto.STRING if as_text else TensorProto.INT64)
@@ -111,7 +111,7 @@ def with_original_label_type(converted: onnx.ModelProto, model: Any, label: str)
     if not any(output.name == label for output in graph.output):
         return
     target = _ORIGINAL_TYPES[classes.dtype.kind]
-    _with_default_opset(converted)
+    with_default_opset(converted)
     produced = _detach_output(graph, label)
     graph.node.append(helper.make_node("Cast", [produced], [label], to=target))
     _retype_output(graph, label, target)
@@ -127,7 +127,7 @@ def with_labels_only(converted: onnx.ModelProto, model: Any) -> bool:
     return True
 
 
-def _with_default_opset(converted: onnx.ModelProto) -> None:
+def with_default_opset(converted: onnx.ModelProto) -> None:
     """A graph of ai.onnx.ml operators only may import no standard opset; the nodes added here
     (all in opset 9 already) need one."""
     if not any(opset.domain in ("", "ai.onnx") for opset in converted.opset_import):

@@ -18,9 +18,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from modelship_serving.errors import SampleError, UnsupportedModelError
 from modelship_serving.metadata import InputColumn, InputSchema, TritonDatatype
+from modelship_serving.packaging.outputs import LABEL_OUTPUT
 from modelship_serving.packaging.schema import tensor_name_for
 
-LABEL_OUTPUT = "label"
 _NUMBER_TYPES: dict[int, TritonDatatype] = {
     TensorProto.FLOAT: "FP32",
     TensorProto.DOUBLE: "FP64",

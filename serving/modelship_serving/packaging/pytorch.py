@@ -34,8 +34,6 @@ from modelship_serving.errors import PackagingError, SampleError, UnsupportedMod
 # torch.jit.save and torch.save both write a zip archive with the pickled object in data.pkl.
 TORCH_SUFFIXES = frozenset({".pt", ".pth", ".ts", ".torchscript"})
 JOINED_INPUT = "modelship_features"
-SCORES_OUTPUT = "scores"
-PREDICTION_OUTPUT = "prediction"
 # onnxruntime 1.12 and later run opset 17 (the serving image's Triton 24.10 has a later one).
 ONNX_OPSET = 17
 _INSTALL = (

@@ -40,6 +40,7 @@ from modelship_serving.packaging.onnx_files import (
     joined_input_schema,
     with_label_output,
 )
+from modelship_serving.packaging.outputs import PREDICTION_OUTPUT, SCORES_OUTPUT
 from modelship_serving.packaging.parity import (
     DEFAULT_ABSOLUTE_TOLERANCE,
     DEFAULT_RELATIVE_TOLERANCE,
@@ -177,7 +178,7 @@ def from_torch(
         scores = pytorch.reference_outputs(reference, sample)
         if classes is not None:
             check_class_count(scores, classes)
-        output = pytorch.SCORES_OUTPUT if classes is not None else pytorch.PREDICTION_OUTPUT
+        output = SCORES_OUTPUT if classes is not None else PREDICTION_OUTPUT
         model = pytorch.export_to_onnx(module, sample.iloc[:2], dtype, output)
         joined = model.graph.input[0]
         schema = joined_input_schema(joined, sample)
