@@ -284,17 +284,28 @@ def _keyed(uri: ModelUri, key: str) -> ModelUri:
     return ModelUri(raw=raw, scheme=uri.scheme, host=uri.host, path=f"/{key}")
 
 
-def read_bytes(uri: ModelUri) -> bytes | None:
-    """The bytes of the small object at ``uri``, or None when there is none."""
+# What a small object (a run's manifest, marker or drift counts) may hold: a larger one at
+# that name is not ours, and is refused rather than read into memory.
+SMALL_OBJECT_LIMIT = 64 * 1024 * 1024
+
+
+def read_bytes(uri: ModelUri, limit: int = SMALL_OBJECT_LIMIT) -> bytes | None:
+    """The bytes of the small object at ``uri``, or None when there is none; a FetchError
+    when it holds more than ``limit`` bytes."""
     fs = filesystem(uri.scheme)
 
     def read() -> bytes | None:
         try:
             with fs.open_input_stream(_path(uri), compression=None) as stream:
-                data: bytes = stream.read()
-                return data
+                data: bytes = stream.read(limit + 1)
         except FileNotFoundError:
             return None
+        if len(data) > limit:
+            raise FetchError(
+                f"{uri.redacted()} holds more than {limit} bytes, more than modelship writes"
+                " there; remove it or choose another output"
+            )
+        return data
 
     result: bytes | None = _call(uri, read)
     return result

@@ -19,11 +19,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from modelship_serving.errors import ScoringError
+from modelship_serving.errors import FetchError, ScoringError
+from modelship_serving.fetch.uri import parse_model_uri
 from modelship_serving.scoring import remote
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
 from modelship_serving.scoring.settings import DEFAULT_ROWS_PER_CHUNK
+from modelship_serving.storage import objects
 
 
 @pytest.fixture
@@ -343,3 +345,11 @@ def test_az_in_az_out_resumes_in_a_fresh_pod_and_cleans_up(
     ]  # the committed chunks kept beside the output are gone, and no upload was left half-way
     with pytest.raises(ScoringError, match="already exists"):
         run_scoring(job.settings)
+
+
+def test_a_small_object_larger_than_its_limit_is_refused_not_read(s3: Any) -> None:
+    s3.put_object(Bucket="batch", Key="big/out.csv.manifest.json", Body=b"x" * 100)
+    uri = parse_model_uri("s3://batch/big/out.csv.manifest.json")
+    assert objects.read_bytes(uri, limit=100) == b"x" * 100
+    with pytest.raises(FetchError, match="holds more than 99 bytes"):
+        objects.read_bytes(uri, limit=99)
