@@ -140,7 +140,9 @@ class ModelMetadata(_Model):
     task: Literal["classification", "regression", "unknown"] = Field(
         description="What the model predicts."
     )
-    classes: list[str] | list[int] | None = Field(
+    # bool before int: pydantic picks the exact type, so [false, true] stays bool (a model
+    # trained on a bool target answers True, and its columns are probabilities_True).
+    classes: list[str] | list[bool] | list[int] | None = Field(
         default=None, description="Class labels, in the order of the scores' columns."
     )
     model_file: str = Field(

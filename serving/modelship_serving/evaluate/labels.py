@@ -66,6 +66,8 @@ def class_labels(labels: pd.Series, label: str, model: PackagedModel) -> tuple[A
         raise EvaluationError(f"{model.describe()} records no classes; package it again")
     if all(isinstance(value, str) for value in classes):
         truth = labels.astype(str).to_numpy(dtype=object)
+    elif all(isinstance(value, bool) for value in classes):
+        truth = _booleans(labels, label, model)
     else:
         numbers = pd.to_numeric(labels, errors="coerce")
         not_whole = labels[numbers.isna() | (numbers != np.round(numbers))]
@@ -92,6 +94,24 @@ def class_labels(labels: pd.Series, label: str, model: PackagedModel) -> tuple[A
             f" ({_shown(unknown)}); they count as errors"
         )
     return codes, notes
+
+
+_BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+
+
+def _booleans(labels: pd.Series, label: str, model: PackagedModel) -> Array:
+    """True labels of a model trained on a bool target: bools, or true/false (any case) or 1/0
+    as a CSV or JSON file spells them."""
+    if labels.dtype == bool:
+        return labels.to_numpy(dtype=object)
+    parsed = labels.astype(str).str.strip().str.lower().map(_BOOLEAN_TEXT)
+    unknown = labels[parsed.isna()]
+    if len(unknown):
+        raise EvaluationError(
+            f"label column {label!r} holds {_shown(unknown)}, but the classes of"
+            f" {model.describe()} are False and True: give the column of true classes"
+        )
+    return parsed.to_numpy(dtype=object)
 
 
 def class_codes(values: Array, classes: list[Any]) -> Array:

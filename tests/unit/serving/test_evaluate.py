@@ -520,3 +520,31 @@ def test_probabilities_rounded_a_hair_outside_0_and_1_still_give_a_log_loss() ->
     expected = log_loss(truth, np.clip(scores.astype(np.float64), 0, 1), labels=["churn", "stay"])
     assert measured.values["log_loss"] == pytest.approx(expected)
     assert measured.notes == []
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_a_classifier_of_a_bool_target_is_evaluated_on_its_bool_labels(
+    suffix: str, tmp_path: Path
+) -> None:
+    fitted = next(case for case in zoo.ZOO if case.name == "random-forest-bool-label").build()
+    packaged = package(fitted.model, fitted.sample, "adult", tmp_path)
+    holdout = fitted.held_out.copy()
+    predicted = fitted.model.predict(holdout)
+    # Wrong labels where the forest is unsure only: a sure miss puts log loss at the clip.
+    unsure = np.ptp(fitted.model.predict_proba(holdout), axis=1) < 0.9
+    assert 3 < unsure.sum() < len(holdout)
+    holdout["adult"] = np.where(unsure, ~predicted, predicted)
+    # Parquet keeps bools; CSV and JSON lines write true/false or True/False text.
+    data = write_table(holdout, tmp_path / f"holdout{suffix}")
+
+    _, document = evaluated(packaged, data, "adult", tmp_path / "termination-log")
+
+    truth = holdout["adult"].to_numpy()
+    rows = features(holdout, "adult")
+    expected = {
+        "accuracy": accuracy_score(truth, predicted),
+        "f1": f1_score(truth, predicted),
+        "roc_auc": roc_auc_score(truth, fitted.model.predict_proba(rows)[:, 1]),
+        "log_loss": log_loss(truth, fitted.model.predict_proba(rows)),
+    }
+    assert_metrics_are(document, expected)

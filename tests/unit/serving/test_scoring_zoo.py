@@ -87,5 +87,9 @@ def test_every_zoo_model_scores_like_the_original(
             "probabilities" if has_probabilities else "scores",
         ]
         if has_probabilities:
+            # One column per class, named after the class as the model gives it (True, not 1).
+            assert [name for name in scored.columns if name.startswith("probabilities_")] == [
+                f"probabilities_{label}" for label in fitted.model.classes_
+            ]
             assert ((outputs["probabilities"] >= 0) & (outputs["probabilities"] <= 1)).all()
             np.testing.assert_allclose(outputs["probabilities"].sum(axis=1), 1, atol=1e-4)
