@@ -103,7 +103,7 @@ def _booleans(labels: pd.Series, label: str, model: PackagedModel) -> Array:
     """True labels of a model trained on a bool target: bools, or true/false (any case) or 1/0
     as a CSV or JSON file spells them."""
     if labels.dtype == bool:
-        return labels.to_numpy(dtype=object)
+        return np.asarray(labels.to_numpy(dtype=object))
     parsed = labels.astype(str).str.strip().str.lower().map(_BOOLEAN_TEXT)
     unknown = labels[parsed.isna()]
     if len(unknown):
@@ -111,7 +111,7 @@ def _booleans(labels: pd.Series, label: str, model: PackagedModel) -> Array:
             f"label column {label!r} holds {_shown(unknown)}, but the classes of"
             f" {model.describe()} are False and True: give the column of true classes"
         )
-    return parsed.to_numpy(dtype=object)
+    return np.asarray(parsed.to_numpy(dtype=object))
 
 
 def class_codes(values: Array, classes: list[Any]) -> Array:
