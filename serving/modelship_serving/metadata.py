@@ -140,9 +140,9 @@ class ModelMetadata(_Model):
     task: Literal["classification", "regression", "unknown"] = Field(
         description="What the model predicts."
     )
-    # bool before int: pydantic picks the exact type, so [false, true] stays bool (a model
-    # trained on a bool target answers True, and its columns are probabilities_True).
-    classes: list[str] | list[bool] | list[int] | None = Field(
+    # pydantic picks the member of the exact type, so a bool or float target's classes keep
+    # their type (its columns are probabilities_True or probabilities_1.0, as it answers).
+    classes: list[str] | list[bool] | list[int] | list[float] | None = Field(
         default=None, description="Class labels, in the order of the scores' columns."
     )
     model_file: str = Field(

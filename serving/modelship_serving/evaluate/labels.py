@@ -68,7 +68,7 @@ def class_labels(labels: pd.Series, label: str, model: PackagedModel) -> tuple[A
         truth = labels.astype(str).to_numpy(dtype=object)
     elif all(isinstance(value, bool) for value in classes):
         truth = _booleans(labels, label, model)
-    else:
+    elif all(isinstance(value, int) for value in classes):
         numbers = pd.to_numeric(labels, errors="coerce")
         not_whole = labels[numbers.isna() | (numbers != np.round(numbers))]
         if len(not_whole):
@@ -78,6 +78,15 @@ def class_labels(labels: pd.Series, label: str, model: PackagedModel) -> tuple[A
                 " true classes"
             )
         truth = numbers.to_numpy(dtype=np.int64)
+    else:
+        numbers = pd.to_numeric(labels, errors="coerce")
+        if numbers.isna().any():
+            raise EvaluationError(
+                f"label column {label!r} holds {_shown(labels[numbers.isna()])}, but the classes"
+                f" of {model.describe()} are numbers ({_shown(classes)}): give the column of"
+                " true classes"
+            )
+        truth = numbers.to_numpy(dtype=np.float64)
     codes = class_codes(truth, classes)
     known = codes < len(classes)
     if not known.any():

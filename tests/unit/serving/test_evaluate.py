@@ -33,6 +33,7 @@ from modelship_serving.evaluate.report import (
 from modelship_serving.metadata import METADATA_FILENAME, ModelMetadata
 from modelship_serving.packaging.package import package_model
 from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
@@ -522,19 +523,32 @@ def test_probabilities_rounded_a_hair_outside_0_and_1_still_give_a_log_loss() ->
     assert measured.notes == []
 
 
+def adult_forest(target: str) -> zoo.Fitted:
+    """A forest whose target (age > 45) is bool, or float 0.0/1.0."""
+    frame = zoo.customers(zoo.TRAIN_ROWS, 0)[["age", "income", "visits"]]
+    held_out = zoo.customers(zoo.HELD_OUT_ROWS, 1)[["age", "income", "visits"]]
+    labels = frame["age"] > 45
+    forest = RandomForestClassifier(20, random_state=0).fit(
+        frame, labels if target == "bool" else labels.astype(float)
+    )
+    return zoo.Fitted(forest, frame, held_out)
+
+
+@pytest.mark.parametrize("target", ["bool", "float"])
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
-def test_a_classifier_of_a_bool_target_is_evaluated_on_its_bool_labels(
-    suffix: str, tmp_path: Path
+def test_a_classifier_of_a_bool_or_float_target_is_evaluated_on_its_labels(
+    target: str, suffix: str, tmp_path: Path
 ) -> None:
-    fitted = next(case for case in zoo.ZOO if case.name == "random-forest-bool-label").build()
+    fitted = adult_forest(target)
     packaged = package(fitted.model, fitted.sample, "adult", tmp_path)
     holdout = fitted.held_out.copy()
     predicted = fitted.model.predict(holdout)
+    first, second = fitted.model.classes_
     # Wrong labels where the forest is unsure only: a sure miss puts log loss at the clip.
     unsure = np.ptp(fitted.model.predict_proba(holdout), axis=1) < 0.9
     assert 3 < unsure.sum() < len(holdout)
-    holdout["adult"] = np.where(unsure, ~predicted, predicted)
-    # Parquet keeps bools; CSV and JSON lines write true/false or True/False text.
+    holdout["adult"] = np.where(unsure, np.where(predicted == first, second, first), predicted)
+    # Parquet keeps the type; CSV and JSON lines write true/false, True/False or 1.0 as text.
     data = write_table(holdout, tmp_path / f"holdout{suffix}")
 
     _, document = evaluated(packaged, data, "adult", tmp_path / "termination-log")
@@ -543,8 +557,8 @@ def test_a_classifier_of_a_bool_target_is_evaluated_on_its_bool_labels(
     rows = features(holdout, "adult")
     expected = {
         "accuracy": accuracy_score(truth, predicted),
-        "f1": f1_score(truth, predicted),
-        "roc_auc": roc_auc_score(truth, fitted.model.predict_proba(rows)[:, 1]),
+        "f1": f1_score(truth, predicted, pos_label=second),
+        "roc_auc": roc_auc_score(truth == second, fitted.model.predict_proba(rows)[:, 1]),
         "log_loss": log_loss(truth, fitted.model.predict_proba(rows)),
     }
     assert_metrics_are(document, expected)

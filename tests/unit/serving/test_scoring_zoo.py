@@ -1,7 +1,8 @@
-"""`modelship score` answers like the original for every everyday model of the zoo (text,
-timestamps, gaps, bool columns, anomaly detection, clustering, several outputs, the boosting
-libraries, the pinned-pickle fallback), from Parquet, CSV and JSON lines: each output row is the
-original's answer for its input row. A classifier's second output is named ``probabilities``
+"""`modelship score` answers like the original for every model of the zoo and every everyday
+model that ships (text, timestamps, gaps, bool, nullable and category columns, odd column names,
+anomaly detection, clustering, several outputs, the boosting libraries, the pinned-pickle
+fallback), from Parquet, CSV and JSON lines: each output row is the original's answer for its
+input row. A classifier's second output is named ``probabilities``
 only where the model has probabilities, and they lie in [0, 1]; decision scores are ``scores``.
 """
 
@@ -18,9 +19,12 @@ from modelship_serving.metadata import ModelMetadata
 from modelship_serving.packaging.package import package_model
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from support import model_zoo
+from support.everyday_models import CASES as EVERYDAY
 from support.tables import write_table
 
-CASES = {case.name: case for case in model_zoo.ZOO}
+CASES: dict[str, Any] = {case.name: case for case in model_zoo.ZOO} | {
+    case.name: case for case in EVERYDAY if case.outcome != "refused"
+}
 # Text, timestamps and bool columns are where the formats differ; every model reads Parquet.
 EVERY_FORMAT = {
     "tfidf-in-column-transformer",
@@ -28,6 +32,11 @@ EVERY_FORMAT = {
     "xgboost-native-bool-column",
     "hist-gradient-boosting-with-gaps",
     "log-transform-then-ridge",
+    "int64-int32-bool-columns",
+    "nullable-int64-column-with-gaps",
+    "category-dtype-column",
+    "column-names-spaces-dots-unicode",
+    "multi-output-classifier",
 }
 
 
