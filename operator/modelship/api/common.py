@@ -143,15 +143,9 @@ class ResourceRequirements(ApiModel):
         return self
 
 
-class TolerationOperator(StrEnum):
-    EXISTS = "Exists"
-    EQUAL = "Equal"
-
-
-class TaintEffect(StrEnum):
-    NO_SCHEDULE = "NoSchedule"
-    PREFER_NO_SCHEDULE = "PreferNoSchedule"
-    NO_EXECUTE = "NoExecute"
+# How a toleration matches a taint's value, and the effects a taint may have.
+TolerationOperator = Literal["Exists", "Equal"]
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
 # A taint key: empty (with operator Exists: every taint) or a label name.
@@ -176,7 +170,7 @@ class Toleration(ApiModel):
                 "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')"
             ),
             message=TOLERATION_SECONDS_NEED_NO_EXECUTE,
-            holds=lambda t: t.toleration_seconds is None or t.effect == TaintEffect.NO_EXECUTE,
+            holds=lambda t: t.toleration_seconds is None or t.effect == "NoExecute",
         ),
         Rule(
             rule=(
@@ -184,7 +178,7 @@ class Toleration(ApiModel):
                 "!has(self.value) || self.value == ''"
             ),
             message=TOLERATION_EXISTS_WITHOUT_VALUE,
-            holds=lambda t: t.operator != TolerationOperator.EXISTS or not t.value,
+            holds=lambda t: t.operator != "Exists" or not t.value,
         ),
         Rule(
             rule=(
@@ -192,7 +186,7 @@ class Toleration(ApiModel):
                 "(has(self.operator) && self.operator == 'Exists')"
             ),
             message=TOLERATION_WITHOUT_KEY,
-            holds=lambda t: bool(t.key) or t.operator == TolerationOperator.EXISTS,
+            holds=lambda t: bool(t.key) or t.operator == "Exists",
         ),
     )
 

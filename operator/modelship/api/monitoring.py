@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -14,10 +14,8 @@ from modelship.api.base import (
 )
 from modelship.api.cel import Rule
 
-
-class DriftAction(StrEnum):
-    ALERT = "alert"
-    RETRAIN = "retrain"
+# What a drifted check leads to: alerts only, or a run of a RetrainJob as well.
+DriftAction = Literal["alert", "retrain"]
 
 
 MIRROR_OR_TRACING = "drift.mirrorPercent and drift.sampleEvery watch live traffic two ways: set one"
@@ -35,7 +33,7 @@ class DriftMonitoring(ApiModel):
         Rule(
             rule="self.action != 'retrain' || has(self.retrainJob)",
             message="drift action retrain needs retrainJob",
-            holds=lambda d: d.action != DriftAction.RETRAIN or d.retrain_job is not None,
+            holds=lambda d: d.action != "retrain" or d.retrain_job is not None,
         ),
         Rule(
             rule="!has(self.mirrorPercent) || !has(self.sampleEvery)",
@@ -64,7 +62,7 @@ class DriftMonitoring(ApiModel):
     )
     window: Duration = Field(default="24h", description="How much recent data each check sees.")
     action: DriftAction = Field(
-        default=DriftAction.ALERT,
+        default="alert",
         description="alert: the Drifted condition, a Warning Event and the modelship_drift_*"
         " metrics; retrain: also start a run of retrainJob.",
     )
