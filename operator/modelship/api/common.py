@@ -143,6 +143,15 @@ class ResourceRequirements(ApiModel):
         return self
 
 
+# An optional resources block; resources_field says whose it is.
+Resources = ResourceRequirements | None
+
+
+def resources_field(container: str) -> Any:
+    """The field of ``container``'s resources block: its CPU and memory; unset by default."""
+    return Field(default=None, description=f"CPU and memory of {container}.")
+
+
 # How a toleration matches a taint's value, and the effects a taint may have.
 TolerationOperator = Literal["Exists", "Equal"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]

@@ -31,9 +31,10 @@ from modelship.api.common import (
     Lineage,
     NodeSelector,
     ObjectMeta,
-    ResourceRequirements,
+    Resources,
     Tolerations,
     name_rule,
+    resources_field,
 )
 from modelship.api.model_source import ModelVersion
 from modelship.api.status import ObservedStatus, conditions_field
@@ -86,9 +87,7 @@ class TrainerTemplate(ApiModel):
         max_length=128,
         description="Environment; credentials by Secret reference only.",
     )
-    resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory of the trainer."
-    )
+    resources: Resources = resources_field("the trainer")
     gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for the trainer.")
     node_selector: NodeSelector = Field(
         default_factory=dict, description="Node labels the trainer pod must match; at most 32."
@@ -193,10 +192,7 @@ class ValidationSpec(ApiModel):
             "absent: judge the metric the trainer reports."
         ),
     )
-    resources: ResourceRequirements | None = Field(
-        default=None,
-        description="CPU and memory of the validation Job's container (modelship evaluate).",
-    )
+    resources: Resources = resources_field("the validation Job's container (modelship evaluate)")
     label: str | None = Field(
         default=None, min_length=1, max_length=253, description="The holdout's label column."
     )

@@ -19,7 +19,7 @@ from modelship.api.base import (
     NonNegativeInt32,
 )
 from modelship.api.cel import Rule, cel_rules, checked
-from modelship.api.common import ResourceRequirements
+from modelship.api.common import Resources, resources_field
 
 
 class RolloutStrategy(StrEnum):
@@ -325,10 +325,7 @@ class PredictionGate(ApiModel):
         default="10m",
         description="How long the comparison may take before the canary is rolled back.",
     )
-    resources: ResourceRequirements | None = Field(
-        default=None,
-        description="CPU and memory of the gate Job's container (modelship compare).",
-    )
+    resources: Resources = resources_field("the gate Job's container (modelship compare)")
 
 
 class CanarySpec(ApiModel):
