@@ -299,6 +299,9 @@ class ConditionStatus(StrEnum):
 
 # metav1.Condition's reason: CamelCase, starting with a letter.
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+ConditionReason = Annotated[
+    str, Field(min_length=1, max_length=1024, pattern=CONDITION_REASON_PATTERN)
+]
 
 
 def _message_required(schema: dict[str, Any]) -> None:
@@ -315,12 +318,7 @@ class Condition(ApiModel):
         description="Kind of condition, e.g. Ready, Available, Progressing."
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
-    reason: str = Field(
-        min_length=1,
-        max_length=1024,
-        pattern=CONDITION_REASON_PATTERN,
-        description="CamelCase reason for the last transition.",
-    )
+    reason: ConditionReason = Field(description="CamelCase reason for the last transition.")
     message: str = Field(
         default="",
         max_length=MESSAGE_MAX_LENGTH,

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from modelship.api.base import ApiModel, list_map
 from modelship.api.common import Condition, Lineage
-from modelship.api.status import ObservedStatus, conditions_field
+from modelship.api.status import ObservedStatus, StatusMessage, conditions_field
 
 
 class RevisionStatus(ApiModel):
@@ -72,9 +72,8 @@ class PredictionGateStatus(ApiModel):
     phase: GatePhase = Field(description="Running, Passed or Failed.")
     job: str = Field(max_length=63, description="The Job that compares them.")
     started_at: datetime = Field(description="When the comparison was asked for.")
-    message: str | None = Field(
+    message: StatusMessage | None = Field(
         default=None,
-        max_length=1024,
         description="What it measured (label agreement, or difference and shift), or why not.",
     )
 
@@ -195,7 +194,7 @@ class DriftStatus(ApiModel):
         max_length=MAX_DRIFT_FEATURES,
         description=f"The features with the highest PSI (at most {MAX_DRIFT_FEATURES}).",
     )
-    message: str = Field(max_length=1024, description="The check in words: the worst features.")
+    message: StatusMessage = Field(description="The check in words: the worst features.")
     live_checked_at: datetime | None = Field(
         default=None,
         description="When live traffic was last checked (monitoring.drift.mirrorPercent); the"

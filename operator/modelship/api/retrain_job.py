@@ -37,7 +37,7 @@ from modelship.api.common import (
     resources_field,
 )
 from modelship.api.model_source import ModelVersion
-from modelship.api.status import ObservedStatus, conditions_field
+from modelship.api.status import ObservedStatus, StatusMessage, conditions_field
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
@@ -354,7 +354,7 @@ class DriftCheck(ApiModel):
 
     checked_at: datetime | None = Field(default=None, description="That check's checkedAt.")
     started: bool = Field(default=False, description="Whether it started a run.")
-    message: str = Field(default="", max_length=1024, description="Why it did, or did not.")
+    message: StatusMessage = Field(default="", description="Why it did, or did not.")
 
 
 class RunOnce(ApiModel):

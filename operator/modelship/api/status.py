@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from modelship.api.base import ApiModel, list_map
+
+# A status message of a sentence or two: what a check found, or why it did not run.
+StatusMessage = Annotated[str, Field(max_length=1024)]
 
 
 def conditions_field(which: str) -> Any:
