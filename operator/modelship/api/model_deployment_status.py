@@ -10,7 +10,12 @@ from pydantic import Field
 
 from modelship.api.base import ApiModel, list_map
 from modelship.api.common import Condition, Lineage
-from modelship.api.status import ObservedStatus, StatusMessage, conditions_field
+from modelship.api.status import (
+    ObservedStatus,
+    StatusMessage,
+    command_field,
+    conditions_field,
+)
 
 
 class RevisionStatus(ApiModel):
@@ -211,13 +216,7 @@ class ModelDeploymentStatus(ObservedStatus):
     stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
     canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")
     endpoints: Endpoints | None = Field(default=None, description="Where clients connect.")
-    rollout_command: str | None = Field(
-        default=None,
-        description=(
-            "The last rollout.modelship.dev/command annotation value acted on (command/nonce); "
-            "the same value again is not a new command."
-        ),
-    )
+    rollout_command: str | None = command_field("rollout.modelship.dev/command", "command/nonce")
     history: list[HistoryEntry] = Field(
         default_factory=list, description="Recent revisions, newest first (bounded)."
     )

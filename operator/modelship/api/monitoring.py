@@ -11,6 +11,7 @@ from modelship.api.base import (
     DnsLabel,
     Duration,
     ModelUri,
+    Percent,
 )
 from modelship.api.cel import Rule
 
@@ -69,10 +70,8 @@ class DriftMonitoring(ApiModel):
     retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."
     )
-    mirror_percent: int | None = Field(
+    mirror_percent: Percent | None = Field(
         default=None,
-        ge=1,
-        le=100,
         description="Watch live traffic, off when absent: the Gateway copies this percent of"
         " the requests its HTTPRoute (and GRPCRoute) route to a drift-watch pod that counts"
         " their inputs into the reference profile's bins over the window, and the operator"

@@ -37,7 +37,12 @@ from modelship.api.common import (
     resources_field,
 )
 from modelship.api.model_source import ModelVersion
-from modelship.api.status import ObservedStatus, StatusMessage, conditions_field
+from modelship.api.status import (
+    ObservedStatus,
+    StatusMessage,
+    command_field,
+    conditions_field,
+)
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
@@ -391,13 +396,8 @@ class RetrainJobStatus(ObservedStatus):
         default=None,
         description="The target's latest drift check as the drift trigger saw it (when on).",
     )
-    command: str | None = Field(
-        default=None,
-        max_length=128,
-        description=(
-            "The last retrain.modelship.dev/command annotation value acted on "
-            "(approve/nonce or reject/nonce); the same value again is not a new command."
-        ),
+    command: str | None = command_field(
+        "retrain.modelship.dev/command", "approve/nonce or reject/nonce", max_length=128
     )
 
 

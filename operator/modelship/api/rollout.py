@@ -17,6 +17,7 @@ from modelship.api.base import (
     Duration,
     HttpUrl,
     NonNegativeInt32,
+    Percent,
 )
 from modelship.api.cel import Rule, cel_rules, checked
 from modelship.api.common import Resources, resources_field
@@ -30,7 +31,7 @@ class RolloutStrategy(StrEnum):
 class CanaryStep(ApiModel):
     """Send a share of traffic to the new revision, then wait."""
 
-    weight: int = Field(ge=1, le=100, description="Percent of traffic to the new revision.")
+    weight: Percent = Field(description="Percent of traffic to the new revision.")
     pause: Duration = Field(
         default="1m", description="How long to hold this weight while analysis runs."
     )

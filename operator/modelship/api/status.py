@@ -12,6 +12,18 @@ from modelship.api.base import ApiModel, list_map
 StatusMessage = Annotated[str, Field(max_length=1024)]
 
 
+def command_field(annotation: str, values: str, **bounds: Any) -> Any:
+    """The last value of a command ``annotation`` acted on; ``values`` says its forms."""
+    return Field(
+        default=None,
+        description=(
+            f"The last {annotation} annotation value acted on ({values}); "
+            "the same value again is not a new command."
+        ),
+        **bounds,
+    )
+
+
 def conditions_field(which: str) -> Any:
     """status.conditions, one per type; ``which`` names the kind's own."""
     return Field(default_factory=list, description=which, json_schema_extra=list_map("type"))
