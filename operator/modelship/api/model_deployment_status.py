@@ -18,6 +18,26 @@ from modelship.api.status import (
 )
 
 
+# What the status reports of a canary measurement, the prediction gate and a past revision.
+class AnalysisOutcome(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class GatePhase(StrEnum):
+    RUNNING = "Running"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class RevisionOutcome(StrEnum):
+    SERVING = "Serving"
+    SUPERSEDED = "Superseded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
 class RevisionStatus(ApiModel):
     """One live revision of the model."""
 
@@ -27,12 +47,6 @@ class RevisionStatus(ApiModel):
     sha256: str | None = Field(default=None, description="Digest of the model.")
     replicas: int = Field(default=0, description="Pods wanted.")
     ready_replicas: int = Field(default=0, description="Pods ready to serve.")
-
-
-class AnalysisOutcome(StrEnum):
-    PASSED = "Passed"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
 
 
 class AnalysisResult(ApiModel):
@@ -63,12 +77,6 @@ class AnalysisWindow(ApiModel):
     started_at: datetime = Field(description="When the window opened.")
     stable: RequestCounters = Field(description="The stable revision's counters then.")
     canary: RequestCounters = Field(description="The canary revision's counters then.")
-
-
-class GatePhase(StrEnum):
-    RUNNING = "Running"
-    PASSED = "Passed"
-    FAILED = "Failed"
 
 
 class PredictionGateStatus(ApiModel):
@@ -122,13 +130,6 @@ class Endpoints(ApiModel):
 
     http: str = Field(description="KServe v2 HTTP endpoint of the stable Service.")
     grpc: str = Field(description="KServe v2 gRPC endpoint of the stable Service.")
-
-
-class RevisionOutcome(StrEnum):
-    SERVING = "Serving"
-    SUPERSEDED = "Superseded"
-    ROLLED_BACK = "RolledBack"
-    FAILED = "Failed"
 
 
 class HistoryEntry(ApiModel):
