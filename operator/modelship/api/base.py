@@ -76,6 +76,8 @@ Args = Annotated[list[Annotated[str, Field(max_length=ARG_MAX_LENGTH)]], Field(m
 INT32_MAX = 2**31 - 1
 NonNegativeInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
 PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+# A share of requests in whole percent: traffic to a canary, copies to a drift watch.
+Percent = Annotated[int, Field(ge=1, le=100)]
 # A run's deadline (Job activeDeadlineSeconds): at least a minute, as an int32.
 DeadlineSeconds = Annotated[int, Field(ge=60, le=INT32_MAX)]
 

@@ -17,7 +17,8 @@ from modelship.api.base import (
 )
 from modelship.api.cel import Rule
 from modelship.api.common import (
-    ResourceRequirements,
+    Resources,
+    resources_field,
 )
 
 
@@ -155,9 +156,7 @@ class BatchJob(ApiModel):
         default=21600,
         description="A run that takes longer is stopped and failed.",
     )
-    resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory of the scoring container."
-    )
+    resources: Resources = resources_field("the scoring container")
 
 
 BATCH_GPU_NEEDS_SERVING_GPU = (

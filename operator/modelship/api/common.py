@@ -143,15 +143,18 @@ class ResourceRequirements(ApiModel):
         return self
 
 
-class TolerationOperator(StrEnum):
-    EXISTS = "Exists"
-    EQUAL = "Equal"
+# An optional resources block; resources_field says whose it is.
+Resources = ResourceRequirements | None
 
 
-class TaintEffect(StrEnum):
-    NO_SCHEDULE = "NoSchedule"
-    PREFER_NO_SCHEDULE = "PreferNoSchedule"
-    NO_EXECUTE = "NoExecute"
+def resources_field(container: str) -> Any:
+    """The field of ``container``'s resources block: its CPU and memory; unset by default."""
+    return Field(default=None, description=f"CPU and memory of {container}.")
+
+
+# How a toleration matches a taint's value, and the effects a taint may have.
+TolerationOperator = Literal["Exists", "Equal"]
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
 # A taint key: empty (with operator Exists: every taint) or a label name.
@@ -176,7 +179,7 @@ class Toleration(ApiModel):
                 "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')"
             ),
             message=TOLERATION_SECONDS_NEED_NO_EXECUTE,
-            holds=lambda t: t.toleration_seconds is None or t.effect == TaintEffect.NO_EXECUTE,
+            holds=lambda t: t.toleration_seconds is None or t.effect == "NoExecute",
         ),
         Rule(
             rule=(
@@ -184,7 +187,7 @@ class Toleration(ApiModel):
                 "!has(self.value) || self.value == ''"
             ),
             message=TOLERATION_EXISTS_WITHOUT_VALUE,
-            holds=lambda t: t.operator != TolerationOperator.EXISTS or not t.value,
+            holds=lambda t: t.operator != "Exists" or not t.value,
         ),
         Rule(
             rule=(
@@ -192,7 +195,7 @@ class Toleration(ApiModel):
                 "(has(self.operator) && self.operator == 'Exists')"
             ),
             message=TOLERATION_WITHOUT_KEY,
-            holds=lambda t: bool(t.key) or t.operator == TolerationOperator.EXISTS,
+            holds=lambda t: bool(t.key) or t.operator == "Exists",
         ),
     )
 
@@ -296,6 +299,9 @@ class ConditionStatus(StrEnum):
 
 # metav1.Condition's reason: CamelCase, starting with a letter.
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+ConditionReason = Annotated[
+    str, Field(min_length=1, max_length=1024, pattern=CONDITION_REASON_PATTERN)
+]
 
 
 def _message_required(schema: dict[str, Any]) -> None:
@@ -312,12 +318,7 @@ class Condition(ApiModel):
         description="Kind of condition, e.g. Ready, Available, Progressing."
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
-    reason: str = Field(
-        min_length=1,
-        max_length=1024,
-        pattern=CONDITION_REASON_PATTERN,
-        description="CamelCase reason for the last transition.",
-    )
+    reason: ConditionReason = Field(description="CamelCase reason for the last transition.")
     message: str = Field(
         default="",
         max_length=MESSAGE_MAX_LENGTH,

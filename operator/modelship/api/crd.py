@@ -41,6 +41,7 @@ class PrinterColumn:
         return column
 
 
+# Every kind's `kubectl get` opens with Ready and closes with Age; its own columns go between.
 READY_COLUMN = PrinterColumn(
     "Ready", "string", '.status.conditions[?(@.type=="Ready")].status', "Whether it is Ready."
 )
@@ -52,10 +53,15 @@ class Kind:
     """What a CRD says about one kind besides its schema."""
 
     model: type[BaseModel]
-    kind: str
     plural: str
     short_names: tuple[str, ...]
-    printer_columns: tuple[PrinterColumn, ...]
+    printer_columns: tuple[PrinterColumn, ...]  # between Ready and Age
+
+    @property
+    def kind(self) -> str:
+        """The kind's name: the one value its model's `kind` field takes."""
+        name: str = self.model.model_fields["kind"].default
+        return name
 
     @property
     def crd_name(self) -> str:
@@ -65,11 +71,9 @@ class Kind:
 KINDS = (
     Kind(
         model=ModelDeployment,
-        kind=model_deployment.KIND,
         plural=model_deployment.PLURAL,
         short_names=("mdep",),
         printer_columns=(
-            READY_COLUMN,
             PrinterColumn("Model", "string", ".spec.model.name", "Model name."),
             PrinterColumn(
                 "Stable",
@@ -94,16 +98,13 @@ KINDS = (
                 "Index of the canary's current step (the number of steps while promoting).",
                 priority=1,
             ),
-            AGE_COLUMN,
         ),
     ),
     Kind(
         model=RetrainJob,
-        kind=retrain_job.KIND,
         plural=retrain_job.PLURAL,
         short_names=("rtj",),
         printer_columns=(
-            READY_COLUMN,
             PrinterColumn(
                 "Deployment", "string", ".spec.modelDeployment", "ModelDeployment it retrains."
             ),
@@ -112,7 +113,6 @@ KINDS = (
             PrinterColumn(
                 "Promoted", "string", ".status.promoted.version", "Last promoted model version."
             ),
-            AGE_COLUMN,
         ),
     ),
 )
@@ -182,7 +182,8 @@ def custom_resource_definition(kind: Kind) -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [
-                        column.to_crd() for column in kind.printer_columns
+                        column.to_crd()
+                        for column in (READY_COLUMN, *kind.printer_columns, AGE_COLUMN)
                     ],
                     "schema": {"openAPIV3Schema": root_schema(kind)},
                 }

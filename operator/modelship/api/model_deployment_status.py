@@ -10,7 +10,32 @@ from pydantic import Field
 
 from modelship.api.base import ApiModel, list_map
 from modelship.api.common import Condition, Lineage
-from modelship.api.status import ObservedStatus, conditions_field
+from modelship.api.status import (
+    ObservedStatus,
+    StatusMessage,
+    command_field,
+    conditions_field,
+)
+
+
+# What the status reports of a canary measurement, the prediction gate and a past revision.
+class AnalysisOutcome(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class GatePhase(StrEnum):
+    RUNNING = "Running"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class RevisionOutcome(StrEnum):
+    SERVING = "Serving"
+    SUPERSEDED = "Superseded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
 
 
 class RevisionStatus(ApiModel):
@@ -22,12 +47,6 @@ class RevisionStatus(ApiModel):
     sha256: str | None = Field(default=None, description="Digest of the model.")
     replicas: int = Field(default=0, description="Pods wanted.")
     ready_replicas: int = Field(default=0, description="Pods ready to serve.")
-
-
-class AnalysisOutcome(StrEnum):
-    PASSED = "Passed"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
 
 
 class AnalysisResult(ApiModel):
@@ -60,21 +79,14 @@ class AnalysisWindow(ApiModel):
     canary: RequestCounters = Field(description="The canary revision's counters then.")
 
 
-class GatePhase(StrEnum):
-    RUNNING = "Running"
-    PASSED = "Passed"
-    FAILED = "Failed"
-
-
 class PredictionGateStatus(ApiModel):
     """The comparison of the canary's predictions with stable's before its first step."""
 
     phase: GatePhase = Field(description="Running, Passed or Failed.")
     job: str = Field(max_length=63, description="The Job that compares them.")
     started_at: datetime = Field(description="When the comparison was asked for.")
-    message: str | None = Field(
+    message: StatusMessage | None = Field(
         default=None,
-        max_length=1024,
         description="What it measured (label agreement, or difference and shift), or why not.",
     )
 
@@ -118,13 +130,6 @@ class Endpoints(ApiModel):
 
     http: str = Field(description="KServe v2 HTTP endpoint of the stable Service.")
     grpc: str = Field(description="KServe v2 gRPC endpoint of the stable Service.")
-
-
-class RevisionOutcome(StrEnum):
-    SERVING = "Serving"
-    SUPERSEDED = "Superseded"
-    ROLLED_BACK = "RolledBack"
-    FAILED = "Failed"
 
 
 class HistoryEntry(ApiModel):
@@ -195,7 +200,7 @@ class DriftStatus(ApiModel):
         max_length=MAX_DRIFT_FEATURES,
         description=f"The features with the highest PSI (at most {MAX_DRIFT_FEATURES}).",
     )
-    message: str = Field(max_length=1024, description="The check in words: the worst features.")
+    message: StatusMessage = Field(description="The check in words: the worst features.")
     live_checked_at: datetime | None = Field(
         default=None,
         description="When live traffic was last checked (monitoring.drift.mirrorPercent); the"
@@ -212,13 +217,7 @@ class ModelDeploymentStatus(ObservedStatus):
     stable: RevisionStatus | None = Field(default=None, description="The serving revision.")
     canary: CanaryStatus | None = Field(default=None, description="The revision rolling out.")
     endpoints: Endpoints | None = Field(default=None, description="Where clients connect.")
-    rollout_command: str | None = Field(
-        default=None,
-        description=(
-            "The last rollout.modelship.dev/command annotation value acted on (command/nonce); "
-            "the same value again is not a new command."
-        ),
-    )
+    rollout_command: str | None = command_field("rollout.modelship.dev/command", "command/nonce")
     history: list[HistoryEntry] = Field(
         default_factory=list, description="Recent revisions, newest first (bounded)."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -11,13 +11,12 @@ from modelship.api.base import (
     DnsLabel,
     Duration,
     ModelUri,
+    Percent,
 )
 from modelship.api.cel import Rule
 
-
-class DriftAction(StrEnum):
-    ALERT = "alert"
-    RETRAIN = "retrain"
+# What a drifted check leads to: alerts only, or a run of a RetrainJob as well.
+DriftAction = Literal["alert", "retrain"]
 
 
 MIRROR_OR_TRACING = "drift.mirrorPercent and drift.sampleEvery watch live traffic two ways: set one"
@@ -35,7 +34,7 @@ class DriftMonitoring(ApiModel):
         Rule(
             rule="self.action != 'retrain' || has(self.retrainJob)",
             message="drift action retrain needs retrainJob",
-            holds=lambda d: d.action != DriftAction.RETRAIN or d.retrain_job is not None,
+            holds=lambda d: d.action != "retrain" or d.retrain_job is not None,
         ),
         Rule(
             rule="!has(self.mirrorPercent) || !has(self.sampleEvery)",
@@ -64,17 +63,15 @@ class DriftMonitoring(ApiModel):
     )
     window: Duration = Field(default="24h", description="How much recent data each check sees.")
     action: DriftAction = Field(
-        default=DriftAction.ALERT,
+        default="alert",
         description="alert: the Drifted condition, a Warning Event and the modelship_drift_*"
         " metrics; retrain: also start a run of retrainJob.",
     )
     retrain_job: DnsLabel | None = Field(
         default=None, description="RetrainJob (same namespace) to trigger on drift."
     )
-    mirror_percent: int | None = Field(
+    mirror_percent: Percent | None = Field(
         default=None,
-        ge=1,
-        le=100,
         description="Watch live traffic, off when absent: the Gateway copies this percent of"
         " the requests its HTTPRoute (and GRPCRoute) route to a drift-watch pod that counts"
         " their inputs into the reference profile's bins over the window, and the operator"

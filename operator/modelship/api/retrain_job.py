@@ -31,12 +31,18 @@ from modelship.api.common import (
     Lineage,
     NodeSelector,
     ObjectMeta,
-    ResourceRequirements,
+    Resources,
     Tolerations,
     name_rule,
+    resources_field,
 )
 from modelship.api.model_source import ModelVersion
-from modelship.api.status import ObservedStatus, conditions_field
+from modelship.api.status import (
+    ObservedStatus,
+    StatusMessage,
+    command_field,
+    conditions_field,
+)
 
 NAME_MESSAGE = (
     "metadata.name must be a DNS-1123 label: at most 63 lower case letters, digits "
@@ -86,9 +92,7 @@ class TrainerTemplate(ApiModel):
         max_length=128,
         description="Environment; credentials by Secret reference only.",
     )
-    resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory of the trainer."
-    )
+    resources: Resources = resources_field("the trainer")
     gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for the trainer.")
     node_selector: NodeSelector = Field(
         default_factory=dict, description="Node labels the trainer pod must match; at most 32."
@@ -193,10 +197,7 @@ class ValidationSpec(ApiModel):
             "absent: judge the metric the trainer reports."
         ),
     )
-    resources: ResourceRequirements | None = Field(
-        default=None,
-        description="CPU and memory of the validation Job's container (modelship evaluate).",
-    )
+    resources: Resources = resources_field("the validation Job's container (modelship evaluate)")
     label: str | None = Field(
         default=None, min_length=1, max_length=253, description="The holdout's label column."
     )
@@ -358,7 +359,7 @@ class DriftCheck(ApiModel):
 
     checked_at: datetime | None = Field(default=None, description="That check's checkedAt.")
     started: bool = Field(default=False, description="Whether it started a run.")
-    message: str = Field(default="", max_length=1024, description="Why it did, or did not.")
+    message: StatusMessage = Field(default="", description="Why it did, or did not.")
 
 
 class RunOnce(ApiModel):
@@ -395,13 +396,8 @@ class RetrainJobStatus(ObservedStatus):
         default=None,
         description="The target's latest drift check as the drift trigger saw it (when on).",
     )
-    command: str | None = Field(
-        default=None,
-        max_length=128,
-        description=(
-            "The last retrain.modelship.dev/command annotation value acted on "
-            "(approve/nonce or reject/nonce); the same value again is not a new command."
-        ),
+    command: str | None = command_field(
+        "retrain.modelship.dev/command", "approve/nonce or reject/nonce", max_length=128
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -17,9 +17,10 @@ from modelship.api.base import (
     Duration,
     HttpUrl,
     NonNegativeInt32,
+    Percent,
 )
 from modelship.api.cel import Rule, cel_rules, checked
-from modelship.api.common import ResourceRequirements
+from modelship.api.common import Resources, resources_field
 
 
 class RolloutStrategy(StrEnum):
@@ -30,7 +31,7 @@ class RolloutStrategy(StrEnum):
 class CanaryStep(ApiModel):
     """Send a share of traffic to the new revision, then wait."""
 
-    weight: int = Field(ge=1, le=100, description="Percent of traffic to the new revision.")
+    weight: Percent = Field(description="Percent of traffic to the new revision.")
     pause: Duration = Field(
         default="1m", description="How long to hold this weight while analysis runs."
     )
@@ -70,6 +71,22 @@ Milliseconds = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
+def _ratio_limit(default: float, figure: str, note: str = "") -> Any:
+    """A bound on the canary's mean ``figure`` divided by stable's."""
+    return Field(
+        default=default,
+        description=f"Largest allowed canary mean {figure} divided by stable's.{note}",
+    )
+
+
+def _milliseconds_limit(figure: str) -> Any:
+    """An optional bound on the canary's mean ``figure`` in milliseconds."""
+    return Field(
+        default=None,
+        description=f"Largest allowed canary mean {figure} in milliseconds; unset: none.",
+    )
+
+
 class CanaryAnalysis(ApiModel):
     """How the new revision is judged against the stable one while traffic shifts."""
 
@@ -81,31 +98,20 @@ class CanaryAnalysis(ApiModel):
             "(0.01 = one percentage point)."
         ),
     )
-    max_latency_ratio: RatioToStable = Field(
-        default=1.5,
-        description="Largest allowed canary mean latency divided by stable's.",
-    )
+    max_latency_ratio: RatioToStable = _ratio_limit(1.5, "latency")
     max_failure_rate: Fraction | None = Field(
         default=None,
         description=(
             "Largest allowed canary failure rate, whatever stable's (0.05 = 5%); unset: none."
         ),
     )
-    max_mean_latency_ms: Milliseconds | None = Field(
-        default=None,
-        description="Largest allowed canary mean request latency in milliseconds; unset: none.",
+    max_mean_latency_ms: Milliseconds | None = _milliseconds_limit("request latency")
+    max_queue_time_ratio: RatioToStable = _ratio_limit(
+        2.0,
+        "queue time",
+        " Ratios of latency and queue time never fail on a difference under 1 ms.",
     )
-    max_queue_time_ratio: RatioToStable = Field(
-        default=2.0,
-        description=(
-            "Largest allowed canary mean queue time divided by stable's. Ratios of latency and "
-            "queue time never fail on a difference under 1 ms."
-        ),
-    )
-    max_mean_queue_time_ms: Milliseconds | None = Field(
-        default=None,
-        description="Largest allowed canary mean queue time in milliseconds; unset: none.",
-    )
+    max_mean_queue_time_ms: Milliseconds | None = _milliseconds_limit("queue time")
     min_requests: NonNegativeInt32 = Field(
         default=100,
         description="Requests a canary must have served before it is judged.",
@@ -325,10 +331,7 @@ class PredictionGate(ApiModel):
         default="10m",
         description="How long the comparison may take before the canary is rolled back.",
     )
-    resources: ResourceRequirements | None = Field(
-        default=None,
-        description="CPU and memory of the gate Job's container (modelship compare).",
-    )
+    resources: Resources = resources_field("the gate Job's container (modelship compare)")
 
 
 class CanarySpec(ApiModel):

@@ -16,8 +16,9 @@ from modelship.api.common import (
     GpuSpec,
     KubernetesObject,
     NodeSelector,
-    ResourceRequirements,
+    Resources,
     Tolerations,
+    resources_field,
 )
 
 DEFAULT_TRITON_IMAGE = "ghcr.io/modelship/tritonserver:24.10-modelship-0.1.0"
@@ -56,9 +57,7 @@ class ServingSpec(ApiModel):
         default=1,
         description="Pods of the stable revision when autoscaling is off.",
     )
-    resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory of the Triton container."
-    )
+    resources: Resources = resources_field("the Triton container")
     gpu: GpuSpec | None = Field(default=None, description="NVIDIA GPUs for each pod.")
     node_selector: NodeSelector = Field(
         default_factory=dict,
