@@ -11,17 +11,12 @@ from modelship.builders.claims import claim_and_path
 from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
-    HOME_ENV,
-    READ_ONLY_MODEL_MOUNT,
-    TMP_MOUNT,
-    fetch_container,
-    model_volumes,
+    REPORT,
+    fetched_model_job_pod,
+    model_mounts,
+    modelship_container,
     resources,
     scheduling,
-)
-from modelship.builders.pod_security import (
-    container_security_context,
-    job_pod_spec,
 )
 from modelship.builders.revision import Revision
 from modelship.core import names
@@ -107,51 +102,46 @@ def build_batch_cron_job(
     annotations = labels.revision_annotations(stable)
     model = stable.model
     input_uri, output_uri, table_volumes, table_mounts = _table_volumes(job)
-    score: dict[str, Any] = {
-        "name": SCORE_CONTAINER,
-        "image": md.spec.serving.image,
-        "command": ["modelship"],
-        "args": [
-            "score",
-            "--model-repo",
-            defaults.MODEL_REPOSITORY_PATH,
-            "--model",
-            model.name,
-            "--input",
-            input_uri,
-            "--output",
-            output_uri,
-            "--batch-size",
-            str(job.batch_size),
-            "--concurrency",
-            str(job.concurrency),
-            # The run's drift, small and without data, where the operator reads it from the
-            # pod's status (no storage credentials needed): the termination message.
-            "--drift-summary",
-            TERMINATION_MESSAGE_PATH,
-        ],
-        "env": [dict(HOME_ENV), dict(RUN_ENV)],
-        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
-        "terminationMessagePolicy": "File",
-    }
+    args = [
+        "score",
+        "--model-repo",
+        defaults.MODEL_REPOSITORY_PATH,
+        "--model",
+        model.name,
+        "--input",
+        input_uri,
+        "--output",
+        output_uri,
+        "--batch-size",
+        str(job.batch_size),
+        "--concurrency",
+        str(job.concurrency),
+        # The run's drift, small and without data, where the operator reads it from the
+        # pod's status (no storage credentials needed): the termination message.
+        "--drift-summary",
+        TERMINATION_MESSAGE_PATH,
+    ]
     drift = md.spec.monitoring.drift if md.spec.monitoring is not None else None
     if drift is not None:  # the report beside the output judges as the status does
-        score["args"] += ["--psi-threshold", str(drift.threshold)]
+        args += ["--psi-threshold", str(drift.threshold)]
     if job.input.format is not None:
-        score["args"] += ["--input-format", job.input.format.value]
+        args += ["--input-format", job.input.format.value]
     if job.output.format is not None:
-        score["args"] += ["--output-format", job.output.format.value]
+        args += ["--output-format", job.output.format.value]
     if job.parallelism > 1:  # each pod's shard is its JOB_COMPLETION_INDEX
-        score["args"] += ["--shards", str(job.parallelism)]
-    if model.credentials_secret is not None:
-        # The same credentials read the input and write the predictions.
-        score["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
+        args += ["--shards", str(job.parallelism)]
     gpu = md.spec.serving.gpu if job.gpu else None
-    limits = resources(job.resources, gpu)
-    if limits:
-        score["resources"] = limits
-    score["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), *table_mounts]
-    score["securityContext"] = container_security_context()
+    score = modelship_container(
+        SCORE_CONTAINER,
+        md.spec.serving.image,
+        args,
+        ending=REPORT,
+        env=(dict(RUN_ENV),),
+        # The same credentials read the input and write the predictions.
+        credentials_secret=model.credentials_secret,
+        limits=resources(job.resources, gpu),
+        mounts=model_mounts(*table_mounts),
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -170,14 +160,12 @@ def build_batch_cron_job(
                     "activeDeadlineSeconds": job.active_deadline_seconds,
                     "template": {
                         "metadata": {"labels": dict(job_labels), "annotations": dict(annotations)},
-                        "spec": job_pod_spec(
-                            initContainers=[
-                                fetch_container(
-                                    fetch_image or md.spec.serving.image, model, md.spec.model
-                                )
-                            ],
-                            containers=[score],
-                            volumes=model_volumes(model, md.spec.model) + table_volumes,
+                        "spec": fetched_model_job_pod(
+                            md,
+                            model,
+                            fetch_image,
+                            score,
+                            table_volumes,
                             # The serving GPU's node selector and taint toleration; not its
                             # affinity, which spreads serving pods.
                             **(

@@ -15,10 +15,9 @@ from modelship.builders.live_drift import (
 )
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
-    READ_ONLY_MODEL_MOUNT,
-    TMP_MOUNT,
     configure_container,
     fetch_container,
+    model_mounts,
     model_volumes,
     resources,
     scheduling,
@@ -148,7 +147,7 @@ def _triton_container(md: ModelDeployment) -> dict[str, Any]:
     limits = resources(serving.resources, serving.gpu)
     if limits:
         container["resources"] = limits
-    container["volumeMounts"] = [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), dict(SHM_MOUNT)]
+    container["volumeMounts"] = model_mounts(SHM_MOUNT)
     if drift is not None:
         container["volumeMounts"].append(dict(TRACE_MOUNT))
     container["securityContext"] = container_security_context()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelship.api.model_deployment import ModelDeployment
+from modelship.api.model_deployment import AutoscalingSpec, ModelDeployment
 from modelship.builders import labels
 from modelship.builders.drift_watch import drift_watch_name, mirrored_drift
 from modelship.builders.owner import child_meta
 from modelship.builders.revision import Revision, RolloutPlan
+from modelship.core import names
 
 
 def deployment_wide_child(
@@ -25,9 +26,26 @@ def deployment_wide_child(
     }
 
 
-def scale_target(stable: Revision) -> dict[str, str]:
-    """An autoscaler's scaleTargetRef: the stable revision's Deployment."""
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name}
+def autoscaler(
+    md: ModelDeployment,
+    autoscaling: AutoscalingSpec,
+    stable: Revision,
+    kind: tuple[str, str],
+    bounds: tuple[str, str],
+    scale_on: dict[str, Any],
+) -> dict[str, Any]:
+    """`<deployment>` of ``kind`` (apiVersion, kind): an autoscaler of the stable revision's
+    Deployment between spec.autoscaling's replica bounds, under the keys its API names them
+    (``bounds``: fewest, most), scaling on ``scale_on``."""
+    api_version, kind_name = kind
+    fewest, most = bounds
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": stable.name},
+        fewest: autoscaling.min_replicas,
+        most: autoscaling.max_replicas,
+        **scale_on,
+    }
+    return deployment_wide_child(md, api_version, kind_name, names.AUTOSCALER, spec)
 
 
 def weighted_backends(plan: RolloutPlan, port: int) -> list[dict[str, Any]]:

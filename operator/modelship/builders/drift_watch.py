@@ -23,9 +23,8 @@ from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
     HOME_ENV,
     LAST_WORDS,
-    READ_ONLY_MODEL_MOUNT,
-    TMP_MOUNT,
     fetch_container,
+    model_mounts,
     model_volumes,
 )
 from modelship.builders.pod_security import container_security_context, pod_security_context
@@ -171,7 +170,7 @@ def _drift_watch_container(drift: DriftMonitoring, stable: Revision, image: str)
             **defaults.LIVENESS_PROBE,
         },
         "resources": {key: dict(value) for key, value in defaults.DRIFT_MIRROR_RESOURCES.items()},
-        "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)],
+        "volumeMounts": model_mounts(),
         "securityContext": container_security_context(),
         # Its last log line (`Error: ...`) is what the operator reports when it exits.
         **LAST_WORDS,

@@ -31,10 +31,10 @@ from modelship.api.model_deployment import (
     MetricType,
     ModelDeployment,
 )
-from modelship.builders.deployment_wide import deployment_wide_child, scale_target
+from modelship.builders.deployment_wide import autoscaler
 from modelship.builders.revision import Revision
-from modelship.core import names
 
+HPA_KIND = ("autoscaling/v2", "HorizontalPodAutoscaler")
 # Custom metric names (as prometheus-adapter exposes them) of Triton's signals.
 TRITON_POD_METRICS = {
     MetricType.QUEUE_TIME_MICROSECONDS: "nv_inference_queue_duration_us",
@@ -47,14 +47,9 @@ def build_hpa(
     md: ModelDeployment, autoscaling: AutoscalingSpec, stable: Revision
 ) -> dict[str, Any]:
     """`<deployment>`: scales the stable revision's Deployment."""
-    spec = {
-        "scaleTargetRef": scale_target(stable),
-        "minReplicas": autoscaling.min_replicas,
-        "maxReplicas": autoscaling.max_replicas,
-        "metrics": [_metric(m.type, m.target) for m in autoscaling.metrics],
-    }
-    return deployment_wide_child(
-        md, "autoscaling/v2", "HorizontalPodAutoscaler", names.AUTOSCALER, spec
+    metrics = [_metric(m.type, m.target) for m in autoscaling.metrics]
+    return autoscaler(
+        md, autoscaling, stable, HPA_KIND, ("minReplicas", "maxReplicas"), {"metrics": metrics}
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from modelship.api.model_deployment import ModelDeployment
 from modelship.api.monitoring import DriftMonitoring
 from modelship.builders import defaults
-from modelship.builders.pod import HOME_ENV, READ_ONLY_MODEL_MOUNT, TMP_MOUNT
+from modelship.builders.pod import HOME_ENV, model_mounts
 from modelship.builders.pod_security import container_security_context
 from modelship.builders.revision import Revision
 from modelship.core.names import DRIFT_WATCH_CONTAINER
@@ -96,7 +96,7 @@ def drift_watch_container(live: LiveDrift, revision: Revision, image: str) -> di
             **defaults.LIVENESS_PROBE,
         },
         "resources": {key: dict(value) for key, value in defaults.DRIFT_WATCH_RESOURCES.items()},
-        "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), dict(TRACE_MOUNT)],
+        "volumeMounts": model_mounts(TRACE_MOUNT),
         "securityContext": container_security_context(),
     }
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from modelship.api.base import quantity_value
 from modelship.api.common import GpuSpec, ResourceRequirements, Toleration
-from modelship.api.model_deployment import ModelSource, ServingSpec
+from modelship.api.model_deployment import ModelDeployment, ModelSource, ServingSpec
+from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH
 from modelship.builders import defaults
 from modelship.builders.claims import claim_and_path
-from modelship.builders.pod_security import container_security_context
+from modelship.builders.pod_security import container_security_context, job_pod_spec
 from modelship.builders.revision import ResolvedModel
 from modelship.core.names import CONFIGURE_CONTAINER, FETCH_CONTAINER
 
@@ -22,6 +23,12 @@ READ_ONLY_MODEL_MOUNT = {**MODEL_MOUNT, "readOnly": True}
 TMP_MOUNT: dict[str, Any] = {"name": defaults.TMP_VOLUME, "mountPath": defaults.TMP_PATH}
 # Libraries that cache under $HOME get a writable one on a read-only root filesystem.
 HOME_ENV = {"name": "HOME", "value": defaults.TMP_PATH}
+
+
+def model_mounts(*more: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a container that reads the fetched model mounts: the model repository read-only,
+    the writable /tmp, then ``more``."""
+    return [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT), *(dict(mount) for mount in more)]
 
 
 def model_volumes(model: ResolvedModel, source: ModelSource) -> list[dict[str, Any]]:
@@ -50,6 +57,26 @@ def fetch_max_bytes(source: ModelSource) -> int:
     return int(quantity_value(source.size_limit))
 
 
+def fetched_model_job_pod(
+    md: ModelDeployment,
+    model: ResolvedModel,
+    fetch_image: str | None,
+    step: dict[str, Any],
+    volumes: list[dict[str, Any]] | None = None,
+    **placement: Any,
+) -> dict[str, Any]:
+    """The pod spec of a Job over ``model``: fetch it (with ``fetch_image``, else the serving
+    image), then run ``step``; the model's volumes, then ``volumes``; then ``placement``."""
+    return job_pod_spec(
+        initContainers=[
+            fetch_container(fetch_image or md.spec.serving.image, model, md.spec.model)
+        ],
+        containers=[step],
+        volumes=model_volumes(model, md.spec.model) + (volumes or []),
+        **placement,
+    )
+
+
 def fetch_container(image: str, model: ResolvedModel, source: ModelSource) -> dict[str, Any]:
     """Init container that fills the model repository and checks its digest.
 
@@ -75,20 +102,54 @@ def fetch_container(image: str, model: ResolvedModel, source: ModelSource) -> di
     args += ["--timeout-seconds", str(source.fetch_timeout_seconds)]
     if model.sha256 is not None:
         args += ["--sha256", model.sha256]
+    return modelship_container(
+        FETCH_CONTAINER,
+        image,
+        args,
+        ending=LAST_WORDS,
+        credentials_secret=model.credentials_secret,
+        mounts=mounts,
+    )
+
+
+def modelship_container(
+    name: str,
+    image: str,
+    args: list[str],
+    *,
+    ending: dict[str, str],
+    mounts: list[dict[str, Any]],
+    credentials_secret: str | None = None,
+    limits: dict[str, dict[str, Any]] | None = None,
+    env: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """A `modelship ARGS` step of a pod: HOME on the writable /tmp (then ``env``), the
+    termination message settings ``ending`` (`REPORT` or `LAST_WORDS`), the credentials
+    Secret as environment by reference, ``limits`` when there are any, the restricted
+    security context."""
     container: dict[str, Any] = {
-        "name": FETCH_CONTAINER,
+        "name": name,
         "image": image,
         "command": ["modelship"],
         "args": args,
-        "env": [dict(HOME_ENV)],
-        **LAST_WORDS,
+        "env": [dict(HOME_ENV), *env],
+        **ending,
     }
-    if model.credentials_secret is not None:
-        container["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
+    if credentials_secret is not None:
+        container["envFrom"] = [{"secretRef": {"name": credentials_secret}}]
+    if limits:
+        container["resources"] = limits
     container["volumeMounts"] = mounts
     container["securityContext"] = container_security_context()
     return container
 
+
+# A step whose result the operator reads (a small JSON: a verdict, scores, a drift summary)
+# writes it as its termination message: read from the pod's status, no storage credentials.
+REPORT: dict[str, str] = {
+    "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+    "terminationMessagePolicy": "File",
+}
 
 # An init step that fails says why in its last log line (`Error: ...`); the kubelet keeps
 # that line as the container's termination message, where the operator reads it.

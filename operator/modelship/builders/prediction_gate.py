@@ -23,16 +23,11 @@ from modelship.builders import defaults, labels
 from modelship.builders.names import child_name
 from modelship.builders.owner import child_meta
 from modelship.builders.pod import (
-    HOME_ENV,
-    READ_ONLY_MODEL_MOUNT,
-    TMP_MOUNT,
-    fetch_container,
-    model_volumes,
+    REPORT,
+    fetched_model_job_pod,
+    model_mounts,
+    modelship_container,
     resources,
-)
-from modelship.builders.pod_security import (
-    container_security_context,
-    job_pod_spec,
 )
 from modelship.builders.revision import Revision
 from modelship.core import names
@@ -90,25 +85,16 @@ def build_prediction_gate_job(
     compare the two revisions' answers, within the gate's timeout."""
     model = canary.model
     job_labels = labels.deployment_labels(md.metadata.name, names.PREDICTION_GATE, canary)
-    compare: dict[str, Any] = {
-        "name": names.COMPARE_CONTAINER,
-        "image": md.spec.serving.image,
-        "command": ["modelship"],
-        "args": compare_args(md, gate, stable, canary),
-        "env": [dict(HOME_ENV)],
-    }
-    if gate.data is not None and model.credentials_secret is not None:
+    compare = modelship_container(
+        names.COMPARE_CONTAINER,
+        md.spec.serving.image,
+        compare_args(md, gate, stable, canary),
+        ending=REPORT,
         # The model's credentials read the reference table too.
-        compare["envFrom"] = [{"secretRef": {"name": model.credentials_secret}}]
-    limits = resources(gate.resources, None)
-    if limits:
-        compare["resources"] = limits
-    compare |= {
-        "volumeMounts": [dict(READ_ONLY_MODEL_MOUNT), dict(TMP_MOUNT)],
-        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
-        "terminationMessagePolicy": "File",
-        "securityContext": container_security_context(),
-    }
+        credentials_secret=model.credentials_secret if gate.data is not None else None,
+        limits=resources(gate.resources, None),
+        mounts=model_mounts(),
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -124,13 +110,7 @@ def build_prediction_gate_job(
             "ttlSecondsAfterFinished": GATE_TTL_SECONDS,
             "template": {
                 "metadata": {"labels": dict(job_labels)},
-                "spec": job_pod_spec(
-                    initContainers=[
-                        fetch_container(fetch_image or md.spec.serving.image, model, md.spec.model)
-                    ],
-                    containers=[compare],
-                    volumes=model_volumes(model, md.spec.model),
-                ),
+                "spec": fetched_model_job_pod(md, model, fetch_image, compare),
             },
         },
     }

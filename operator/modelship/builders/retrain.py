@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH, RetrainJob
+from modelship.api.retrain_job import RetrainJob
 from modelship.builders import defaults, labels
 from modelship.builders.claims import MountedUris, mount_claims
 from modelship.builders.names import MAX_CRONJOB_NAME_LENGTH, child_name
 from modelship.builders.owner import child_meta
-from modelship.builders.pod import TMP_MOUNT, resources, scheduling
+from modelship.builders.pod import REPORT, TMP_MOUNT, resources, scheduling
 from modelship.builders.pod_security import container_security_context, pod_security_context
 from modelship.core.names import TRAINER_CONTAINER, TRIGGER
 
@@ -138,8 +138,7 @@ def _trainer_container(rtj: RetrainJob, trigger_env: list[dict[str, Any]]) -> di
     if limits:
         container["resources"] = limits
     container |= {
-        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
-        "terminationMessagePolicy": "File",
+        **REPORT,
         "volumeMounts": [dict(TMP_MOUNT), *_training_data(rtj).mounts],
         # Training code writes where it likes; only /tmp is guaranteed writable.
         "securityContext": container_security_context(read_only_root=False),

@@ -92,15 +92,7 @@ def resolve_model(md: ModelDeployment, retrain_job: RetrainJob | None = None) ->
     """
     source = md.spec.model
     if source.uri is not None and source.version is not None:
-        return ResolvedModel(
-            name=source.name,
-            version=source.version,
-            uri=source.uri,
-            format=source.format,
-            sha256=source.sha256,
-            credentials_secret=source.credentials_secret,
-            lineage=source.lineage,
-        )
+        return model_version(md, source.version, source.uri, source.sha256, source.lineage)
     wanted = source.from_retrain_job
     if retrain_job is None or retrain_job.metadata.name != wanted:
         raise UnresolvedModelError(f'RetrainJob "{wanted}" is not known')
@@ -120,13 +112,22 @@ def model_from_result(
     if lineage is None and retrain_job is not None:
         data = retrain_job.spec.data
         lineage = Lineage(data_version=data.version, data_uri=data.uri)
+    return model_version(md, result.version, result.uri, result.sha256, lineage)
+
+
+def model_version(
+    md: ModelDeployment, version: str, uri: str, sha256: str | None, lineage: Lineage | None
+) -> ResolvedModel:
+    """A version of the model `md` serves: the name, format and credentials Secret of its
+    `spec.model`, at ``uri``."""
+    source = md.spec.model
     return ResolvedModel(
-        name=md.spec.model.name,
-        version=result.version,
-        uri=result.uri,
-        format=md.spec.model.format,
-        sha256=result.sha256,
-        credentials_secret=md.spec.model.credentials_secret,
+        name=source.name,
+        version=version,
+        uri=uri,
+        format=source.format,
+        sha256=sha256,
+        credentials_secret=source.credentials_secret,
         lineage=lineage,
     )
 

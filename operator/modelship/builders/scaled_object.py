@@ -16,25 +16,22 @@ from modelship.api.model_deployment import (
     ModelDeployment,
 )
 from modelship.builders import defaults
-from modelship.builders.deployment_wide import deployment_wide_child, scale_target
+from modelship.builders.deployment_wide import autoscaler
 from modelship.builders.revision import Revision
-from modelship.core import names
+
+KEDA_KIND = ("keda.sh/v1alpha1", "ScaledObject")
 
 
 def build_scaled_object(
     md: ModelDeployment, autoscaling: AutoscalingSpec, stable: Revision
 ) -> dict[str, Any]:
     """`<deployment>`: KEDA scales the stable revision's Deployment (through its own HPA)."""
-    spec = {
-        "scaleTargetRef": scale_target(stable),
-        "minReplicaCount": autoscaling.min_replicas,
-        "maxReplicaCount": autoscaling.max_replicas,
-        "triggers": [
-            _trigger(md.metadata.namespace, stable, autoscaling, m.type, m.target)
-            for m in autoscaling.metrics
-        ],
-    }
-    return deployment_wide_child(md, "keda.sh/v1alpha1", "ScaledObject", names.AUTOSCALER, spec)
+    triggers = [
+        _trigger(md.metadata.namespace, stable, autoscaling, m.type, m.target)
+        for m in autoscaling.metrics
+    ]
+    bounds = ("minReplicaCount", "maxReplicaCount")
+    return autoscaler(md, autoscaling, stable, KEDA_KIND, bounds, {"triggers": triggers})
 
 
 def _trigger(

@@ -11,16 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment
-from modelship.api.retrain_job import TERMINATION_MESSAGE_PATH, RetrainJob
+from modelship.api.retrain_job import RetrainJob
 from modelship.builders import defaults, labels
 from modelship.builders.claims import mount_claims
 from modelship.builders.names import child_name
 from modelship.builders.owner import child_meta
-from modelship.builders.pod import HOME_ENV, TMP_MOUNT, resources
-from modelship.builders.pod_security import (
-    container_security_context,
-    job_pod_spec,
-)
+from modelship.builders.pod import REPORT, TMP_MOUNT, modelship_container, resources
+from modelship.builders.pod_security import job_pod_spec
 from modelship.core.names import COMPONENT, EVALUATE_CONTAINER, VALIDATES, VALIDATION
 
 # A scoring run that fails is not retried: its report would say the same.
@@ -57,24 +54,15 @@ def build_validation_job(
         args += ["--champion", uri]
     args += ["--data", data, "--label", validation.label]
     args += ["--metrics", validation.metric]
-    container: dict[str, Any] = {
-        "name": EVALUATE_CONTAINER,
-        "image": md.spec.serving.image,
-        "command": ["modelship"],
-        "args": args,
-        "env": [dict(HOME_ENV)],
-    }
-    if md.spec.model.credentials_secret is not None:
-        container["envFrom"] = [{"secretRef": {"name": md.spec.model.credentials_secret}}]
-    limits = resources(validation.resources, None)
-    if limits:
-        container["resources"] = limits
-    container |= {
-        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
-        "terminationMessagePolicy": "File",
-        "volumeMounts": [dict(TMP_MOUNT), *read.mounts],
-        "securityContext": container_security_context(),
-    }
+    container = modelship_container(
+        EVALUATE_CONTAINER,
+        md.spec.serving.image,
+        args,
+        ending=REPORT,
+        credentials_secret=md.spec.model.credentials_secret,
+        limits=resources(validation.resources, None),
+        mounts=[dict(TMP_MOUNT), *read.mounts],
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

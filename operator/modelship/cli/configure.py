@@ -8,6 +8,8 @@ import click
 from modelship_serving.cli_support import user_errors
 from modelship_serving.configure import InstanceKind, ServingOverrides, configure_model
 
+from modelship.cli.options import int_option, preferred_batch_size_option
+
 
 @click.command(
     help=(
@@ -29,18 +31,12 @@ from modelship_serving.configure import InstanceKind, ServingOverrides, configur
     show_default=True,
     type=click.Choice(["KIND_CPU", "KIND_GPU"]),
 )
-@click.option(
+@int_option(
     "--max-queue-delay-microseconds",
-    type=click.IntRange(min=0),
+    minimum=0,
     help="Turn dynamic batching on with this queue delay.",
 )
-@click.option(
-    "--preferred-batch-size",
-    "preferred_batch_sizes",
-    multiple=True,
-    type=click.IntRange(min=1),
-    help="A batch size the dynamic batcher aims for (repeatable).",
-)
+@preferred_batch_size_option
 def configure(
     repository: Path,
     model: str,

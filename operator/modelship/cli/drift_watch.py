@@ -42,14 +42,14 @@ from modelship.reconcile.rollout.analysis import duration
     type=click.Path(path_type=Path, dir_okay=False),
     help="Trace mode: Triton's trace file setting; it writes TRACE_FILE.0, TRACE_FILE.1, ...",
 )
-@click.option(
+@int_option(
     "--mirror-http-port",
-    type=click.IntRange(min=0),
+    minimum=0,
     help="Mirror mode: port of the KServe v2 HTTP endpoint the gateway mirrors requests to.",
 )
-@click.option(
+@int_option(
     "--mirror-grpc-port",
-    type=click.IntRange(min=0),
+    minimum=0,
     help="Mirror mode: port of the KServe v2 gRPC endpoint the gateway mirrors requests to.",
 )
 @click.option(

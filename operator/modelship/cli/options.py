@@ -12,15 +12,30 @@ from modelship_serving.fetch.limits import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SE
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def int_option(*param_decls: str, default: int, minimum: int, help: str) -> Callable[[F], F]:
-    """An integer option of at least `minimum`, with its default shown in --help."""
+def int_option(
+    *param_decls: str, default: int | None = None, minimum: int, help: str
+) -> Callable[[F], F]:
+    """An integer option of at least `minimum`, with its default shown in --help (None when
+    it has none and is not given)."""
     return click.option(
         *param_decls,
         default=default,
-        show_default=True,
+        show_default=default is not None,
         type=click.IntRange(min=minimum),
         help=help,
     )
+
+
+def preferred_batch_size_option(function: F) -> F:
+    """--preferred-batch-size (the parameter preferred_batch_sizes), repeatable: the batch
+    sizes Triton's dynamic batcher aims for."""
+    return click.option(
+        "--preferred-batch-size",
+        "preferred_batch_sizes",
+        multiple=True,
+        type=click.IntRange(min=1),
+        help="A batch size the dynamic batcher aims for (repeatable).",
+    )(function)
 
 
 def float_option(*param_decls: str, default: float, help: str) -> Callable[[F], F]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 from modelship_serving.cli_support import user_errors
 
-from modelship.cli.options import float_option, int_option
+from modelship.cli.options import float_option, int_option, preferred_batch_size_option
 
 if TYPE_CHECKING:
     from modelship_serving.fetch.uri import ModelUri
@@ -122,12 +122,7 @@ def _archive_and_push(
 @int_option(
     "--max-queue-delay-us", default=100, minimum=0, help="Dynamic batcher's max queue delay."
 )
-@click.option(
-    "--preferred-batch-size",
-    multiple=True,
-    type=click.IntRange(min=1),
-    help="Dynamic batcher's preferred batch size (repeatable).",
-)
+@preferred_batch_size_option
 @int_option("--instances", default=1, minimum=1, help="Model instances (instance_group count).")
 @click.option(
     "--instance-kind",
@@ -182,7 +177,7 @@ def package(
     max_batch_size: int,
     dynamic_batching: bool,
     max_queue_delay_us: int,
-    preferred_batch_size: tuple[int, ...],
+    preferred_batch_sizes: tuple[int, ...],
     instances: int,
     instance_kind: str,
     python_backend: bool,
@@ -217,7 +212,7 @@ def package(
             max_batch_size=max_batch_size,
             dynamic_batching=dynamic_batching and max_batch_size > 0,
             max_queue_delay_microseconds=max_queue_delay_us,
-            preferred_batch_sizes=list(preferred_batch_size),
+            preferred_batch_sizes=list(preferred_batch_sizes),
             instance_count=instances,
             instance_kind="gpu" if instance_kind == "gpu" else "cpu",
         )

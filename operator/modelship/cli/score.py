@@ -106,12 +106,14 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
 )
 @int_option(
     "--batch-size",
+    "rows_per_chunk",
     default=50_000,
     minimum=1,
     help="Rows read, scored and committed at a time (memory stays flat).",
 )
 @int_option(
     "--request-rows",
+    "rows_per_request",
     default=64,
     minimum=1,
     help="Rows per Triton request (at most the model's max_batch_size).",
@@ -150,25 +152,14 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     " this file when done; the batch CronJob points it at the termination message.",
 )
 def score(
-    model_repo: Path,
     model_name: str,
     input_uri: str,
-    input_format: str | None,
     output_uri: str,
-    output_format: str,
-    shards: int,
-    shard_index: int,
-    triton_url: str | None,
-    batch_size: int,
-    request_rows: int,
-    concurrency: int | None,
-    work_dir: Path | None,
-    key_column: str | None,
     run: str | None,
     psi_threshold: float | None,
-    drift_summary: Path | None,
+    **options: Any,
 ) -> None:
-    """See the help text above."""
+    """See the help text above. The other options are ScoreSettings' fields, by name."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with user_errors():
         from modelship_serving.scoring.job import ScoreSettings, run_scoring
@@ -176,21 +167,10 @@ def score(
 
         manifest = run_scoring(
             ScoreSettings(
-                model_repo=model_repo,
                 model=model_name,
                 input_uri=expand_run(os.environ.get(SCORE_INPUT_ENV) or input_uri, run),
-                input_format=input_format,
                 output_uri=expand_run(output_uri, run),
-                output_format=output_format,
-                shards=shards,
-                shard_index=shard_index,
-                triton_url=triton_url,
-                rows_per_chunk=batch_size,
-                rows_per_request=request_rows,
-                concurrency=concurrency,
-                key_column=key_column,
-                work_dir=work_dir,
-                drift_summary=drift_summary,
+                **options,
                 **({} if psi_threshold is None else {"psi_threshold": psi_threshold}),
             ),
             progress=_progress_printer(),
@@ -199,7 +179,7 @@ def score(
         click.echo("", err=True)
     if manifest.shards_committed < manifest.shards:
         click.echo(
-            f"shard {shard_index} scored {manifest.rows_out:,} rows and committed them;"
+            f"shard {options['shard_index']} scored {manifest.rows_out:,} rows and committed them;"
             f" {manifest.shards_committed} of {manifest.shards} shards committed, the last"
             f" one publishes {manifest.output}"
         )

@@ -7,6 +7,7 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 from modelship_serving.cli_support import user_errors
@@ -56,39 +57,26 @@ def _check_ports_free(address: str, ports: dict[str, int]) -> None:
 @click.option(
     "--log-verbose", default=0, type=click.IntRange(min=0), help="Triton's --log-verbose level."
 )
-def serve(
-    directory: Path,
-    http_port: int,
-    grpc_port: int,
-    metrics_port: int,
-    address: str,
-    tritonserver: Path | None,
-    log_verbose: int,
-) -> None:
-    """See the help text above."""
+def serve(directory: Path, **options: Any) -> None:
+    """See the help text above. The options are TritonServerSettings' fields, by name."""
     with user_errors():
         from modelship_serving.triton.repository import model_directories
         from modelship_serving.triton.server import TritonServer, TritonServerSettings
 
+        settings = TritonServerSettings(repository=directory, **options)
         models = [model.name for model in model_directories(directory)]
         _check_ports_free(
-            address,
-            {"--http-port": http_port, "--grpc-port": grpc_port, "--metrics-port": metrics_port},
+            settings.address,
+            {
+                "--http-port": settings.http_port,
+                "--grpc-port": settings.grpc_port,
+                "--metrics-port": settings.metrics_port,
+            },
         )
-        server = TritonServer(
-            TritonServerSettings(
-                repository=directory,
-                address=address,
-                http_port=http_port,
-                grpc_port=grpc_port,
-                metrics_port=metrics_port,
-                tritonserver=tritonserver,
-                log_verbose=log_verbose,
-            )
-        )
+        server = TritonServer(settings)
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
-            endpoints = server.start(log_to_console=log_verbose > 0)
+            endpoints = server.start(log_to_console=settings.log_verbose > 0)
             click.echo(f"Triton is serving {', '.join(models)} from {directory}")
             click.echo(
                 f"  HTTP     {endpoints.http}   (e.g. curl {endpoints.http}/v2/models/{models[0]})"

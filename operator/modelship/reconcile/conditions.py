@@ -31,6 +31,14 @@ class Verdict:
         return cls(type_, ConditionStatus.FALSE, reason, message)
 
 
+@dataclass(frozen=True)
+class Cause:
+    """Why a condition says what it says: its reason (CamelCase) and message (a sentence)."""
+
+    reason: str
+    message: str
+
+
 def merge_conditions(
     previous: Sequence[Condition],
     verdicts: Sequence[Verdict],

@@ -25,6 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 from modelship_serving.drift_rules import feature_drifted
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -50,11 +51,14 @@ MESSAGE_FEATURES = 3
 QUOTED_LENGTH = 80
 
 
-class _SummaryFeature(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+@dataclass(frozen=True)
+class CheckedFeature:
+    """One feature of a drift check: its PSI, and whether the difference is significant for
+    the check's size. As a summary's feature (pydantic validates it there), unknown fields
+    are ignored."""
 
-    name: str = Field(min_length=1, max_length=128)
-    psi: float = Field(allow_inf_nan=False)
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    psi: Annotated[float, Field(allow_inf_nan=False)]
     significant: bool
 
 
@@ -66,7 +70,7 @@ class BatchDriftSummary(BaseModel):
 
     rows: int = Field(ge=0)
     feature_count: int = Field(ge=0, alias="featureCount")
-    features: list[_SummaryFeature]
+    features: list[CheckedFeature]
 
 
 @dataclass(frozen=True)
@@ -160,13 +164,6 @@ def parse_summary(message: str | None) -> BatchDriftSummary | str:
 
 
 @dataclass(frozen=True)
-class CheckedFeature:
-    name: str
-    psi: float
-    significant: bool
-
-
-@dataclass(frozen=True)
 class Check:
     """One drift check, whatever it came from: a batch run's summary or a live window."""
 
@@ -179,8 +176,9 @@ class Check:
 
 
 def batch_check(run: FinishedRun, summary: BatchDriftSummary) -> Check:
-    features = [CheckedFeature(f.name, f.psi, f.significant) for f in summary.features]
-    return Check(f"batch/{run.job}", run.finished_at, summary.rows, summary.feature_count, features)
+    return Check(
+        f"batch/{run.job}", run.finished_at, summary.rows, summary.feature_count, summary.features
+    )
 
 
 def judge(previous: DriftStatus | None, check: Check, threshold: float) -> DriftStatus:

@@ -46,7 +46,7 @@ from modelship.core.objects import Action, Event, Manifest, Ref, Refusal
 from modelship.reconcile import reasons
 from modelship.reconcile.batch import batch_status, failure_events
 from modelship.reconcile.children import diff_children
-from modelship.reconcile.conditions import find, merge_conditions
+from modelship.reconcile.conditions import Cause, find, merge_conditions
 from modelship.reconcile.decision import Decision
 from modelship.reconcile.drift import (
     by_job,
@@ -59,7 +59,7 @@ from modelship.reconcile.history import revision_history
 from modelship.reconcile.mirrored_drift import LiveReading, decide_live
 from modelship.reconcile.parsing import lenient, problems, typed
 from modelship.reconcile.pods import revision_problem
-from modelship.reconcile.readiness import Blocker, CannotStart, Facts, verdicts
+from modelship.reconcile.readiness import Facts, pods_cannot_start, verdicts
 from modelship.reconcile.rollout import (
     GateRun,
     Phase,
@@ -250,12 +250,12 @@ def _retrain_job(body: Manifest | None) -> RetrainJob | None:
         return None
 
 
-def _cannot_start(rollout: Rollout, pods: Sequence[Manifest], namespace: str) -> CannotStart | None:
+def _cannot_start(rollout: Rollout, pods: Sequence[Manifest], namespace: str) -> Cause | None:
     """A live revision whose pods cannot start, the new one looked at first, and why."""
     for plan in reversed(rollout.plan.live):
         own = [pod for pod in pods if pod["metadata"]["labels"].get(REVISION) == plan.revision.name]
         if (problem := revision_problem(own, namespace)) is not None:
-            return CannotStart(plan.revision, problem)
+            return pods_cannot_start(plan.revision, problem)
     return None
 
 
@@ -263,7 +263,7 @@ def _facts(
     rollout: Rollout,
     stable_live: Manifest | None,
     canary_live: Manifest | None,
-    cannot_start: CannotStart | None,
+    cannot_start: Cause | None,
 ) -> Facts:
     stable = rollout.plan.stable
     stuck = canary_live if deadline_exceeded(canary_live) else stable_live
@@ -310,7 +310,7 @@ def _blocked(
         ready=0,
         available=available_replicas(live),
         stable_live=live is not None,
-        blocker=Blocker(reason, message),
+        blocker=Cause(reason, message),
     )
     status = previous.model_copy(
         update={

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from modelship.core.names import CONFIGURE_CONTAINER, DRIFT_WATCH_CONTAINER, FETCH_CONTAINER
 from modelship.reconcile import reasons
+from modelship.reconcile.conditions import Cause
 
 # Longer kubelet or termination messages are cut, so a condition stays readable.
 MESSAGE_LIMIT = 200
@@ -26,12 +26,8 @@ _KEY_MISSING = re.compile(r"couldn't find key (?P<key>\S+) in Secret [^/\s]+/(?P
 _IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff"}
 
 
-@dataclass(frozen=True)
-class PodProblem:
+class PodProblem(Cause):
     """Why a pod cannot start, and what to do about it."""
-
-    reason: str
-    message: str
 
 
 def revision_problem(pods: Iterable[Mapping[str, Any]], namespace: str) -> PodProblem | None:

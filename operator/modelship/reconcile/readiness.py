@@ -15,32 +15,17 @@ from dataclasses import dataclass
 
 from modelship.builders import Revision
 from modelship.reconcile import reasons
-from modelship.reconcile.conditions import Verdict
+from modelship.reconcile.conditions import Cause, Verdict
 from modelship.reconcile.pods import PodProblem
 
 
-@dataclass(frozen=True)
-class Blocker:
-    """Why the wanted revision cannot be built at all; every child stays as it is."""
-
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class CannotStart:
-    """A live revision whose pods cannot start, as the kubelet reports on them."""
-
-    revision: Revision
-    problem: PodProblem
-
-    @property
-    def message(self) -> str:
-        version = self.revision.model.version
-        return (
-            f"Pods of revision {self.revision.name} (version {version}) cannot start: "
-            f"{self.problem.message}"
-        )
+def pods_cannot_start(revision: Revision, problem: PodProblem) -> Cause:
+    """Why a live revision's pods cannot start, as the kubelet reports on them."""
+    version = revision.model.version
+    return Cause(
+        problem.reason,
+        f"Pods of revision {revision.name} (version {version}) cannot start: {problem.message}",
+    )
 
 
 @dataclass(frozen=True)
@@ -57,8 +42,9 @@ class Facts:
     complete: bool = False  # the stable Deployment's rollout is complete
     failed: str | None = None  # the Deployment controller's "no progress in time" message
     stuck_deployment: str = ""  # the Deployment that made no progress
-    cannot_start: CannotStart | None = None
-    blocker: Blocker | None = None
+    cannot_start: Cause | None = None  # a live revision's pods cannot start (pods_cannot_start)
+    # Why the wanted revision cannot be built at all; every child stays as it is.
+    blocker: Cause | None = None
     # A rollout strategy's own step (Progressing's reason and message), e.g. a canary's.
     progress: tuple[str, str] | None = None
     # Why the wanted revision, a canary, was rolled back (the stable one serves alone).
@@ -101,7 +87,7 @@ def progressing(facts: Facts) -> Verdict:
         )
     if facts.cannot_start is not None:
         stuck = facts.cannot_start
-        return Verdict.false(reasons.PROGRESSING, stuck.problem.reason, stuck.message)
+        return Verdict.false(reasons.PROGRESSING, stuck.reason, stuck.message)
     reason, message = _rollout_step(facts)
     if reason in SETTLED:
         return Verdict.false(reasons.PROGRESSING, reason, message)
@@ -113,7 +99,7 @@ def degraded(facts: Facts) -> Verdict:
         return Verdict.true(reasons.DEGRADED, facts.blocker.reason, facts.blocker.message)
     if facts.cannot_start is not None:
         stuck = facts.cannot_start
-        return Verdict.true(reasons.DEGRADED, stuck.problem.reason, stuck.message)
+        return Verdict.true(reasons.DEGRADED, stuck.reason, stuck.message)
     if facts.failed:
         message = (
             f"{facts.failed}. Check its pods: kubectl describe deployment {facts.stuck_deployment}"

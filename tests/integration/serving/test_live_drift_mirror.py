@@ -27,7 +27,7 @@ from modelship_serving.live_drift.mirror import MirroredWindow
 from modelship_serving.live_drift.mirror_endpoints import HEADER_LENGTH, MirrorReceiver
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.triton.client import infer_inputs
-from modelship_serving.triton.server import TritonServer, TritonServerSettings
+from modelship_serving.triton.server import TritonEndpoints, TritonServer, TritonServerSettings
 from support.live_drift import package_churn, traffic
 
 pytestmark = pytest.mark.triton
@@ -40,20 +40,16 @@ FEATURES = {"age", "income", "city", "plan"}
 
 @dataclass(frozen=True)
 class Served:
-    triton: TritonServer
+    endpoints: TritonEndpoints
     metadata: ModelMetadata
-
-    @property
-    def endpoints(self) -> Any:
-        assert self.triton.endpoints is not None
-        return self.triton.endpoints
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     repository, metadata = package_churn(tmp_path_factory.mktemp("mirror"))
     with TritonServer(TritonServerSettings(repository=repository)) as triton:
-        yield Served(triton, metadata)
+        assert triton.endpoints is not None  # started
+        yield Served(triton.endpoints, metadata)
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from modelship.api.model_deployment import ModelDeployment, ModelDeploymentStatus
-from modelship.builders import ResolvedModel, Revision
+from modelship.builders import Revision, model_version
 from modelship.core.names import FETCH_CONTAINER
 
 
@@ -25,21 +26,10 @@ def stable_revision(
         return None
     live = deployments.get(stable.name)
     lineage = next((h.lineage for h in status.history if h.revision == stable.name), None)
-    model = md.spec.model
-    return Revision(
-        name=stable.name,
-        model=ResolvedModel(
-            name=model.name,
-            version=stable.version,
-            uri=stable.uri,
-            format=model.format,
-            sha256=stable.sha256,
-            credentials_secret=(
-                _credentials_secret(live) if live is not None else model.credentials_secret
-            ),
-            lineage=lineage,
-        ),
-    )
+    model = model_version(md, stable.version, stable.uri, stable.sha256, lineage)
+    if live is not None:
+        model = dataclasses.replace(model, credentials_secret=_credentials_secret(live))
+    return Revision(name=stable.name, model=model)
 
 
 def _credentials_secret(deployment: Mapping[str, Any]) -> str | None:
