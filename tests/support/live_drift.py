@@ -35,8 +35,7 @@ class TracedTriton:
 
     @property
     def http(self) -> str:
-        assert self.server.endpoints is not None
-        return self.server.endpoints.http
+        return self.server.started_endpoints.http
 
 
 def package_churn(work: Path) -> tuple[Path, ModelMetadata]:

@@ -26,10 +26,10 @@ class Revision:
 
     @property
     def http(self) -> str:
-        assert self.server.endpoints is not None
-        return self.server.endpoints.http
+        return self.server.started_endpoints.http
 
     @property
     def metrics_target(self) -> str:
-        assert self.server.endpoints is not None
-        return self.server.endpoints.metrics.removeprefix("http://").removesuffix("/metrics")
+        return self.server.started_endpoints.metrics.removeprefix("http://").removesuffix(
+            "/metrics"
+        )
