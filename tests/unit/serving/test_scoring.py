@@ -24,7 +24,7 @@ from modelship_serving.scoring.job import (
     work_directory,
 )
 from modelship_serving.scoring.scorers import InProcessScorer
-from support.churn_scoring import score_settings
+from support.churn_scoring import score_settings as churn_job
 from support.sklearn_models import customer_rows as rows
 from support.tables import write_table
 
@@ -48,9 +48,7 @@ def test_every_row_gets_the_models_prediction(
     source = write_table(frame, tmp_path / f"in{FORMATS[input_format]}")
     output = tmp_path / f"out{FORMATS[output_format]}"
     manifest = run_scoring(
-        score_settings(
-            churn_repo, source, output.as_uri(), rows_per_chunk=100, key_column="customer"
-        )
+        churn_job(churn_repo, source, output.as_uri(), rows_per_chunk=100, key_column="customer")
     )
     scored = read_table(output)
     assert manifest.rows_in == manifest.rows_out == len(scored) == 437
@@ -74,7 +72,13 @@ def test_regressor_sizes(
     frame = rows(count, seed=count)
     source = write_table(frame, tmp_path / "in.parquet")
     run_scoring(
-        score_settings(spend_repo, source, tmp_path / "out.csv", "spend", rows_per_chunk=chunk)
+        ScoreSettings(
+            model_repo=spend_repo,
+            model="spend",
+            input_uri=str(source),
+            output_uri=str(tmp_path / "out.csv"),
+            rows_per_chunk=chunk,
+        )
     )
     scored = pd.read_csv(tmp_path / "out.csv")
     assert scored["row"].tolist() == list(range(count))
@@ -89,7 +93,7 @@ def test_input_without_rows_is_refused_and_nothing_is_written(
 ) -> None:
     source = write_table(rows(5).iloc[:0], tmp_path / f"in{suffix}")
     with pytest.raises(ScoringError, match="has no rows; nothing was scored"):
-        run_scoring(score_settings(churn_repo, source, tmp_path / "o.csv"))
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in{suffix}"]
 
 
@@ -100,7 +104,7 @@ def test_an_empty_file_is_refused_in_one_line_and_nothing_is_written(
     source = tmp_path / f"in{suffix}"
     source.write_bytes(b"")
     with pytest.raises(ScoringError) as caught:
-        run_scoring(score_settings(churn_repo, source, tmp_path / "o.csv"))
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert str(caught.value) == f"input {source} is an empty file (0 bytes); nothing was scored"
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in{suffix}"]
 
@@ -109,7 +113,7 @@ def test_a_misspelt_model_name_is_told_the_models_the_repository_holds(
     churn_repo: Path, tmp_path: Path
 ) -> None:
     source = write_table(rows(5), tmp_path / "in.csv")
-    settings = score_settings(churn_repo, source, tmp_path / "o.csv").model_copy(
+    settings = churn_job(churn_repo, source, tmp_path / "o.csv").model_copy(
         update={"model": "chrun"}
     )
     with pytest.raises(ScoringError, match=r"the model's name \(it holds: churn\)$"):
@@ -120,7 +124,7 @@ def test_a_misspelt_model_name_is_told_the_models_the_repository_holds(
 def test_missing_key_column_is_named_as_the_key(churn_repo: Path, tmp_path: Path) -> None:
     source = write_table(rows(50), tmp_path / "in.csv")
     with pytest.raises(SchemaMismatchError, match=r"lacks column\(s\) id \(the --key column\);"):
-        run_scoring(score_settings(churn_repo, source, tmp_path / "o.csv", key_column="id"))
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv", key_column="id"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -129,7 +133,7 @@ def test_missing_column_is_refused_before_anything_is_written(
 ) -> None:
     source = write_table(rows(50).drop(columns=["plan"]), tmp_path / "in.csv")
     with pytest.raises(SchemaMismatchError, match=r"lacks column.*plan"):
-        run_scoring(score_settings(churn_repo, source, tmp_path / "o.csv"))
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
@@ -138,7 +142,7 @@ def test_wrong_type_is_refused_before_anything_is_written(churn_repo: Path, tmp_
     frame.loc[7, "age"] = "seven"
     source = write_table(frame, tmp_path / "in.jsonl")
     with pytest.raises(SchemaMismatchError, match="age"):
-        run_scoring(score_settings(churn_repo, source, tmp_path / "o.csv"))
+        run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
@@ -148,7 +152,7 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
     frame = rows(1000)
     source = write_table(frame, tmp_path / "in.parquet")
     output = tmp_path / "out.jsonl"
-    settings = score_settings(churn_repo, source, output, rows_per_chunk=150)
+    settings = churn_job(churn_repo, source, output, rows_per_chunk=150)
     scored_rows: list[int] = []
     original_score = InProcessScorer.score
 
@@ -186,7 +190,7 @@ def test_crash_before_the_manifest_is_finished_by_the_rerun(
 
     source = write_table(rows(300), tmp_path / "in.csv")
     output = tmp_path / "out.csv"
-    settings = score_settings(churn_repo, source, output, rows_per_chunk=100)
+    settings = churn_job(churn_repo, source, output, rows_per_chunk=100)
 
     def crash_on_manifest(path: Path, text: str) -> None:
         if path.name.endswith(".manifest.json"):
@@ -225,7 +229,7 @@ def test_existing_output_is_refused(churn_repo: Path, tmp_path: Path) -> None:
     source = write_table(rows(10), tmp_path / "in.csv")
     (tmp_path / "out.csv").write_text("keep me")
     with pytest.raises(ScoringError, match="already exists"):
-        run_scoring(score_settings(churn_repo, source, tmp_path / "out.csv"))
+        run_scoring(churn_job(churn_repo, source, tmp_path / "out.csv"))
     assert (tmp_path / "out.csv").read_text() == "keep me"
 
 
@@ -234,9 +238,7 @@ def test_drift_is_reported_for_a_shifted_batch(churn_repo: Path, tmp_path: Path)
     frame["age"] = frame["age"] + 40  # everyone is older than anyone in training
     frame["city"] = "marseille"  # a city never seen
     source = write_table(frame, tmp_path / "in.csv")
-    manifest = run_scoring(
-        score_settings(churn_repo, source, tmp_path / "o.csv", rows_per_chunk=300)
-    )
+    manifest = run_scoring(churn_job(churn_repo, source, tmp_path / "o.csv", rows_per_chunk=300))
     assert manifest.drifted_features == ["age", "city"]
     report = json.loads((tmp_path / "o.csv.drift.json").read_text())
     assert report["features"]["city"]["unseen_fraction"] == 1.0
@@ -280,7 +282,7 @@ def test_in_process_threads_follow_concurrency(
 ) -> None:
     # The batch CronJob passes spec.batch[].concurrency so onnxruntime does not size its
     # thread pool to the host's cores when the pod asked for fewer; 0 is onnxruntime's own choice.
-    settings = score_settings(churn_repo, "unused.csv", "unused.csv", concurrency=concurrency)
+    settings = churn_job(churn_repo, "unused.csv", "unused.csv", concurrency=concurrency)
     metadata = ModelMetadata.model_validate_json(
         (churn_repo / "churn" / METADATA_FILENAME).read_text()
     )
@@ -293,7 +295,7 @@ def test_an_unknown_scheme_is_told_every_scheme_score_reads(
     churn_repo: Path, tmp_path: Path
 ) -> None:
     with pytest.raises(ScoringError) as caught:
-        run_scoring(score_settings(churn_repo, "ftp://host/day.csv", tmp_path / "o.csv"))
+        run_scoring(churn_job(churn_repo, "ftp://host/day.csv", tmp_path / "o.csv"))
     assert str(caught.value) == (
         "ftp:// is not supported here; give a path, file://, s3://, gs://, az:// or"
         " (input only) http(s)://"
