@@ -25,6 +25,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -52,6 +54,39 @@ _MEASURE = (
     " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
     " sys.exit(code)"
 )
+
+
+# `modelship` run by this interpreter in a child process.
+MODELSHIP = [sys.executable, "-c", "from modelship.cli import main; main()"]
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A bench's command line, its module docstring (kept as written) as the help."""
+    return argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def score_command(work: Path, source: Path, *more: str) -> list[str]:
+    """`modelship score` of ``source`` with the bench model packaged in ``work``, keyed by id."""
+    model = ["--model-repo", str(work / "repo"), "--model", "bench", "--key", "id"]
+    return [*MODELSHIP, "score", *model, "--input", str(source), *more]
+
+
+def rescore_command(work: Path, source: Path, output: Path) -> list[str]:
+    """score_command into ``output``, after removing what an earlier run wrote there."""
+    for suffix in ("", ".manifest.json", ".drift.json"):
+        output.with_name(output.name + suffix).unlink(missing_ok=True)
+    return score_command(work, source, "--output", str(output))
+
+
+@contextmanager
+def packaged_bench(prefix: str) -> Iterator[Path]:
+    """A temporary folder holding the bench model, packaged by package_bench_model."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        work = Path(workdir)
+        package_bench_model(work)
+        yield work
 
 
 def package_bench_model(work: Path) -> None:
@@ -133,31 +168,15 @@ HTTP_LOOP = textwrap.dedent(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--loop-seconds", type=float, default=15.0)
     arguments = parser.parse_args()
-    modelship = [sys.executable, "-c", "from modelship.cli import main; main()"]
-    with tempfile.TemporaryDirectory(prefix="scoring-bench-") as workdir:
-        work = Path(workdir)
+    with packaged_bench("scoring-bench-") as work:
         table = work / "input.parquet"
         make_table(arguments.rows, 2).to_parquet(table, index=False)
-        package_bench_model(work)
         figures: list[tuple[str, float, float]] = []
-        score = [
-            *modelship,
-            "score",
-            "--model-repo",
-            str(work / "repo"),
-            "--model",
-            "bench",
-            "--input",
-            str(table),
-            "--key",
-            "id",
-        ]
+        score = score_command(work, table)
         seconds, memory, _ = run_child([*score, "--output", str(work / "in-process.parquet")])
         figures.append(
             (

@@ -23,17 +23,22 @@ Prints medians of the rounds and the ratios the issue asks for.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
-from scoring_bench import CEILING, make_table, package_bench_model, run_child
+from scoring_bench import (
+    CEILING,
+    bench_parser,
+    make_table,
+    packaged_bench,
+    rescore_command,
+    run_child,
+)
 
 NAIVE = textwrap.dedent(
     """
@@ -151,20 +156,15 @@ def with_path(command: list[str], tree: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", help="a git revision to measure too, e.g. e10e637")
     arguments = parser.parse_args()
-    modelship = [sys.executable, "-c", "from modelship.cli import main; main()"]
-    with tempfile.TemporaryDirectory(prefix="scoring-speed-") as workdir:
-        work = Path(workdir)
+    with packaged_bench("scoring-speed-") as work:
         table = work / "input.parquet"
         make_table(arguments.rows, 2).to_parquet(table, index=False)
         make_table(100, 3).to_parquet(work / "small.parquet", index=False)
-        package_bench_model(work)
         trees = {"after": REPOSITORY}
         if arguments.before:
             trees["before"] = export_revision(arguments.before, work / "before")
@@ -172,12 +172,7 @@ def main() -> None:
             compile_tree(tree)
 
         def score(tree: Path, source: Path, output: Path) -> list[str]:
-            output.unlink(missing_ok=True)
-            for suffix in (".manifest.json", ".drift.json"):
-                output.with_name(output.name + suffix).unlink(missing_ok=True)
-            model = ["--model-repo", str(work / "repo"), "--model", "bench", "--key", "id"]
-            files = ["--input", str(source), "--output", str(output)]
-            return with_path([*modelship, "score", *model, *files], tree)
+            return with_path(rescore_command(work, source, output), tree)
 
         runs: dict[str, list[tuple[float, float, float]]] = {"naive": []}
         runs.update({f"modelship score ({name})": [] for name in trees})

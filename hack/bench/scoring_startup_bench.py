@@ -11,43 +11,28 @@ medians of wall time and of CPU time (user + system, the figure other work chang
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
-from scoring_bench import make_table, package_bench_model
+from scoring_bench import bench_parser, make_table, packaged_bench, rescore_command
 from scoring_speed_bench import REPOSITORY, compile_tree, export_revision, measured, with_path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--before", required=True, help="a git revision, e.g. d7831df")
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="scoring-startup-") as workdir:
-        work = Path(workdir)
+    with packaged_bench("scoring-startup-") as work:
         make_table(100, 3).to_parquet(work / "small.parquet", index=False)
-        package_bench_model(work)
         trees = {"after": REPOSITORY, "before": export_revision(arguments.before, work / "before")}
         for tree in trees.values():
             compile_tree(tree)
         figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
         for _ in range(arguments.rounds):
             for name, tree in trees.items():
-                output = work / f"{name}.parquet"
-                for suffix in ("", ".manifest.json", ".drift.json"):
-                    output.with_name(output.name + suffix).unlink(missing_ok=True)
-                model = ["--model-repo", str(work / "repo"), "--model", "bench", "--key", "id"]
-                files = ["--input", str(work / "small.parquet"), "--output", str(output)]
-                modelship = [sys.executable, "-c", "from modelship.cli import main; main()"]
-                figures[name].append(
-                    measured(with_path([*modelship, "score", *model, *files], tree))
-                )
+                score = rescore_command(work, work / "small.parquet", work / f"{name}.parquet")
+                figures[name].append(measured(with_path(score, tree)))
     print(
         f"{arguments.rounds} alternating rounds, load average at the end {os.getloadavg()[0]:.2f}"
     )

@@ -14,15 +14,13 @@ start, imports, model load, input listing and its commit marker.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from scoring_bench import _MEASURE, make_table, package_bench_model
+from scoring_bench import _MEASURE, bench_parser, make_table, packaged_bench, score_command
 
 FILES = 8
 
@@ -62,21 +60,13 @@ def run_shards(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     arguments = parser.parse_args()
     cores = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        package_bench_model(work)
+    with packaged_bench("sharding-bench-") as work:
         write_dataset(arguments.rows, work / "in")
-        command = [
-            sys.executable, "-c", "from modelship.cli import main; main()", "score",
-            "--model-repo", str(work / "repo"), "--model", "bench",
-            "--input", str(work / "in"), "--key", "id",
-        ]  # fmt: skip
+        command = score_command(work, work / "in")
         print(f"{arguments.rows:,} rows in {FILES} Parquet files; {cores} cores\n")
         print(
             "| shards | onnxruntime threads per shard | wall time | rows/s | slowest shard"

@@ -19,24 +19,19 @@ from modelship_serving.packaging.package import package_model
 from modelship_serving.triton.server import TritonServer, TritonServerSettings
 
 from support.sklearn_models import churn_classifier, mixed_frame
+from support.triton_backed import TritonBacked
 
 TRAINING_ROWS = 400
 INCOME_STD = 12_000.0  # mixed_frame draws income from N(50000, 12000)
 
 
 @dataclass(frozen=True)
-class TracedTriton:
+class TracedTriton(TritonBacked):
     """A running Triton that traces inputs into ``trace_file``.N."""
 
-    server: TritonServer
     metadata: ModelMetadata
     repository: Path
     trace_file: Path
-
-    @property
-    def http(self) -> str:
-        assert self.server.endpoints is not None
-        return self.server.endpoints.http
 
 
 def package_churn(work: Path) -> tuple[Path, ModelMetadata]:

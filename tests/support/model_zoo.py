@@ -17,6 +17,8 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from click.testing import CliRunner, Result
+from modelship.cli import main
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_iris
@@ -56,6 +58,16 @@ class Fitted:
         which keeps bool and text columns' types (CSV would not)."""
         joblib.dump(self.model, model_path)
         self.sample.to_parquet(sample_path)
+
+    def package_with_cli(self, folder: Path) -> Result:
+        """`modelship package` as a user runs it: the files written into ``folder``, packaged
+        as model "m" version 1 into ``folder``/repo."""
+        self.write(folder / "model.joblib", folder / "sample.parquet")
+        return CliRunner().invoke(
+            main,
+            ["package", str(folder / "model.joblib"), "--sample", str(folder / "sample.parquet"),
+             "--name", "m", "--version", "1", "--output", str(folder / "repo")],
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
-from modelship_serving.triton.server import free_port
+from modelship_serving.triton.server import free_port, stop_process
 
 START_TIMEOUT_SECONDS = 30.0
 
@@ -92,19 +91,9 @@ class PrometheusServer:
     def query(self, expr: str) -> dict[str, Any]:
         return self.api("query", query=expr)
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop_process(self._process)
             self._process = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)

@@ -6,6 +6,8 @@ junctors but int-or-string's, metadata restricted to name and generateName at th
 no additionalProperties at the root) and pkg/apis/apiextensions/validation/validation.go
 (uniqueItems, x-kubernetes-list-type / list-map-keys / map-type consistency,
 preserve-unknown-fields, int-or-string, pruned defaults, validation rule messages).
+The keywords a node may carry are JSONSchemaProps' fields as the API server's own OpenAPI
+documents list them (shipped by kubernetes-validate), less those refused below.
 
 :func:`schema_problems` returns what the API server would refuse, one line per problem;
 an empty list means the schema passes these rules.
@@ -13,9 +15,13 @@ an empty list means the schema passes these rules.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
+from importlib import resources
 from typing import Any
+
+import kubernetes_validate.utils
 
 Schema = Mapping[str, Any]
 
@@ -30,33 +36,29 @@ X_KUBERNETES_KEYWORDS = (
     "x-kubernetes-int-or-string",
     "x-kubernetes-preserve-unknown-fields",
 )
-KEYWORDS = frozenset(
-    {
-        "description",
-        "type",
-        "format",
-        "default",
-        "enum",
-        "properties",
-        "required",
-        "items",
-        "additionalProperties",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "minItems",
-        "maxItems",
-        "minProperties",
-        "maxProperties",
-        "anyOf",
-        *X_KUBERNETES_KEYWORDS,
-    }
+# What validation.go refuses outright in a CRD schema ("... is not supported").
+UNSUPPORTED = frozenset(
+    {"$ref", "$schema", "additionalItems", "definitions", "dependencies", "id", "patternProperties"}
 )
+# Accepted by the API server, but with rules this replay does not port (junctors, nullable,
+# embedded resources), or only as false (uniqueItems): refused here, so none slips through.
+NOT_REPLAYED = frozenset(
+    {"allOf", "oneOf", "not", "nullable", "title", "example", "externalDocs", "uniqueItems"}
+    | {"x-kubernetes-embedded-resource"}
+)
+
+
+def json_schema_props_fields() -> frozenset[str]:
+    """The fields of apiextensions.k8s.io/v1 JSONSchemaProps, from the OpenAPI documents of the
+    newest Kubernetes release kubernetes-validate ships."""
+    version = kubernetes_validate.utils.latest_version()
+    document = resources.files("kubernetes_validate").joinpath(
+        f"kubernetes-json-schema/v{version}-local-strict/jsonschemaprops-apiextensions-v1.json"
+    )
+    return frozenset(json.loads(document.read_text())["properties"])
+
+
+KEYWORDS = json_schema_props_fields() - UNSUPPORTED - NOT_REPLAYED
 INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
 _ENUM_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,

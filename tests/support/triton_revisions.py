@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelship.builders import defaults
-from modelship_serving.triton.server import TritonServer
+
+from support.triton_backed import TritonBacked
 
 NAMESPACE = "ml"
 MODEL_DEPLOYMENT = "churn"
@@ -17,19 +18,14 @@ TRITON_ARGS = list(defaults.TRITON_METRICS_CONFIG)
 
 
 @dataclass(frozen=True)
-class Revision:
-    """One revision: its name, its pod's name, and the Triton serving it."""
+class Revision(TritonBacked):
+    """One revision: the Triton serving it, its name and its pod's name."""
 
     name: str
     pod: str
-    server: TritonServer
-
-    @property
-    def http(self) -> str:
-        assert self.server.endpoints is not None
-        return self.server.endpoints.http
 
     @property
     def metrics_target(self) -> str:
-        assert self.server.endpoints is not None
-        return self.server.endpoints.metrics.removeprefix("http://").removesuffix("/metrics")
+        return self.server.started_endpoints.metrics.removeprefix("http://").removesuffix(
+            "/metrics"
+        )

@@ -13,7 +13,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,6 +63,17 @@ def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((address, 0))
         return int(probe.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """SIGTERM, then SIGKILL when it has not exited within ``timeout`` seconds; waits for it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _prepare_backends(installation: TritonInstallation, scratch: Path) -> Path:
@@ -157,6 +167,13 @@ class TritonServer:
             raise
         return self.endpoints
 
+    @property
+    def started_endpoints(self) -> TritonEndpoints:
+        """Where the started server answers; ServeError before start()."""
+        if self.endpoints is None:
+            raise ServeError("Triton has not been started: call start() or enter it first")
+        return self.endpoints
+
     def _wait_until_ready(self, timeout: float) -> None:
         assert self._process is not None
         assert self.endpoints is not None
@@ -191,13 +208,8 @@ class TritonServer:
     def stop(self) -> None:
         """Stop Triton (SIGTERM, then SIGKILL) and remove the scratch directory."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process)
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -207,10 +219,5 @@ class TritonServer:
             self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -62,7 +62,7 @@ def revisions(packaged: tuple[Path, ModelMetadata]) -> Iterator[list[Revision]]:
                 )
             )
             server.start()
-            started.append(Revision(name, f"{name}-5c8d7f9b6-x2k4z", server))
+            started.append(Revision(server, name, f"{name}-5c8d7f9b6-x2k4z"))
         yield started
     finally:
         for revision in started:

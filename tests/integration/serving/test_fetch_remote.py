@@ -119,13 +119,33 @@ def test_s3_wrong_checksum_installs_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_s3_missing_objects(s3_environment: Any, s3_bucket: str, tmp_path: Path) -> None:
+def assert_missing_objects_fail(store: str, tmp_path: Path, no_store: str | None) -> None:
+    """An empty prefix and a missing archive of the bucket ``store`` (and the bucket ``no_store``
+    that does not exist) each fail with a message that says so."""
     with pytest.raises(FetchError, match="holds no objects"):
-        fetch_repository(f"s3://{s3_bucket}/no-such-model", tmp_path / "a")
+        fetch_repository(f"{store}/no-such-model", tmp_path / "a")
     with pytest.raises(FetchError, match="does not exist"):
-        fetch_repository(f"s3://{s3_bucket}/no-such-model.tar.gz", tmp_path / "b")
-    with pytest.raises(FetchError, match="does not exist"):
-        fetch_repository("s3://no-such-bucket/wine-1", tmp_path / "c")
+        fetch_repository(f"{store}/no-such-model.tar.gz", tmp_path / "b")
+    if no_store is not None:
+        with pytest.raises(FetchError, match="does not exist"):
+            fetch_repository(f"{no_store}/wine-1", tmp_path / "c")
+
+
+def assert_prefix_and_archive_fetched(
+    store: str, digest: str, tmp_path: Path, prefix: str, mismatched: str
+) -> None:
+    """The repository fetched from ``store`` under ``prefix`` and as wine-1.tar.gz with the
+    right checksum; under ``mismatched`` with a wrong one, nothing installed."""
+    assert fetch_repository(f"{store}/{prefix}", tmp_path / "a", digest).sha256 == digest
+    assert repository_sha256(tmp_path / "a") == digest
+    assert fetch_repository(f"{store}/wine-1.tar.gz", tmp_path / "b", digest).sha256 == digest
+    with pytest.raises(ChecksumError):
+        fetch_repository(f"{store}/{mismatched}", tmp_path / "c", "d" * 64)
+    assert not (tmp_path / "c").exists()
+
+
+def test_s3_missing_objects(s3_environment: Any, s3_bucket: str, tmp_path: Path) -> None:
+    assert_missing_objects_fail(f"s3://{s3_bucket}", tmp_path, "s3://no-such-bucket")
 
 
 def test_s3_bad_credentials(
@@ -205,21 +225,11 @@ def gcs_bucket(gcs_models: Any, packaged: Any, archive_dir: Path) -> str:
 
 def test_gcs_prefix_and_archive(gcs_bucket: str, packaged: Any, tmp_path: Path) -> None:
     digest = repository_sha256(packaged[0])
-    assert fetch_repository(f"gs://{gcs_bucket}/wine-1/", tmp_path / "a", digest).sha256 == digest
-    assert (
-        fetch_repository(f"gs://{gcs_bucket}/wine-1.tar.gz", tmp_path / "b", digest).sha256
-        == digest
-    )
-    with pytest.raises(ChecksumError):
-        fetch_repository(f"gs://{gcs_bucket}/wine-1", tmp_path / "c", "d" * 64)
-    assert not (tmp_path / "c").exists()
+    assert_prefix_and_archive_fetched(f"gs://{gcs_bucket}", digest, tmp_path, "wine-1/", "wine-1")
 
 
 def test_gcs_missing_objects(gcs_bucket: str, tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="holds no objects"):
-        fetch_repository(f"gs://{gcs_bucket}/no-such-model", tmp_path / "a")
-    with pytest.raises(FetchError, match="does not exist"):
-        fetch_repository(f"gs://{gcs_bucket}/no-such-model.tar.gz", tmp_path / "b")
+    assert_missing_objects_fail(f"gs://{gcs_bucket}", tmp_path, None)
 
 
 def test_gcs_unusable_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -247,24 +257,12 @@ def azure_container(azure_models: Any, packaged: Any, archive_dir: Path) -> str:
 
 def test_azure_prefix_and_archive(azure_container: str, packaged: Any, tmp_path: Path) -> None:
     digest = repository_sha256(packaged[0])
-    assert fetch_repository(f"az://{azure_container}/wine-1", tmp_path / "a", digest).sha256 == (
-        digest
-    )
-    assert repository_sha256(tmp_path / "a") == digest
-    archive = fetch_repository(f"az://{azure_container}/wine-1.tar.gz", tmp_path / "b", digest)
-    assert archive.sha256 == digest
-    with pytest.raises(ChecksumError):
-        fetch_repository(f"az://{azure_container}/wine-1/", tmp_path / "c", "d" * 64)
-    assert not (tmp_path / "c").exists()
+    store = f"az://{azure_container}"
+    assert_prefix_and_archive_fetched(store, digest, tmp_path, "wine-1", "wine-1/")
 
 
 def test_azure_missing_objects(azure_container: str, tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="holds no objects"):
-        fetch_repository(f"az://{azure_container}/no-such-model", tmp_path / "a")
-    with pytest.raises(FetchError, match="does not exist"):
-        fetch_repository(f"az://{azure_container}/no-such-model.tar.gz", tmp_path / "b")
-    with pytest.raises(FetchError, match="does not exist"):
-        fetch_repository("az://no-such-container/wine-1", tmp_path / "c")
+    assert_missing_objects_fail(f"az://{azure_container}", tmp_path, "az://no-such-container")
 
 
 def test_azure_bad_credentials_never_show_the_key(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -277,10 +278,17 @@ def test_gs_output_resumes_in_a_fresh_work_dir_and_cleans_up(
     ]
 
 
-def reverse_rows(path: Path) -> None:
-    """Rewrite the CSV at ``path`` with its rows reversed: another table, the same size."""
-    header, *lines = path.read_text().splitlines(keepends=True)
-    path.write_text(header + "".join(reversed(lines)))
+def replaced_after_a_crash(
+    job: Job, source: Path, chunk: int, upload: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> Job:
+    """Upload ``source``, run the job until the pod is lost on chunk ``chunk``, then upload
+    ``source``'s rows reversed (another table, the same size): the job on that table."""
+    upload()
+    crash_on_chunk(job.settings, monkeypatch, chunk)
+    header, *lines = source.read_text().splitlines(keepends=True)
+    source.write_text(header + "".join(reversed(lines)))
+    upload()
+    return Job(job.settings, pd.read_csv(source), job.original)
 
 
 def test_an_s3_input_replaced_with_a_same_size_table_is_scored_afresh(
@@ -289,31 +297,26 @@ def test_an_s3_input_replaced_with_a_same_size_table_is_scored_afresh(
     job = held_out_job(
         "churn", 10, "in.csv", "s3://batch/swap/out.csv", 100, "s3://batch/in/swap.csv", "pod1"
     )
-    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/swap.csv")
-    crash_on_chunk(job.settings, monkeypatch, 4)
-    reverse_rows(tmp_path / "in.csv")
-    s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/swap.csv")
+    source = tmp_path / "in.csv"
+    upload = partial(s3.upload_file, str(source), "batch", "in/swap.csv")
+    replaced = replaced_after_a_crash(job, source, 4, upload, monkeypatch)
     manifest = run_scoring(job.settings.model_copy(update={"work_dir": tmp_path / "pod2"}))
     assert manifest.chunks_resumed == 0
     s3.download_file("batch", "swap/out.csv", str(tmp_path / "out.csv"))
-    replaced = Job(job.settings, pd.read_csv(tmp_path / "in.csv"), job.original)
     replaced.assert_every_row_once_in_order(pd.read_csv(tmp_path / "out.csv"))
 
 
 def test_a_gs_input_replaced_with_a_same_size_table_is_scored_afresh(
     gcs_models: Any, held_out_job: JobFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = gcs_models
     job = held_out_job(
         "wine", 4, "in.csv", str(tmp_path / "out.csv"), 60, "gs://models/in/swap.csv", "pod1"
     )
-    bucket.blob("in/swap.csv").upload_from_filename(str(tmp_path / "in.csv"))
-    crash_on_chunk(job.settings, monkeypatch, 3)
-    reverse_rows(tmp_path / "in.csv")
-    bucket.blob("in/swap.csv").upload_from_filename(str(tmp_path / "in.csv"))
+    source = tmp_path / "in.csv"
+    upload = partial(gcs_models.blob("in/swap.csv").upload_from_filename, str(source))
+    replaced = replaced_after_a_crash(job, source, 3, upload, monkeypatch)
     manifest = run_scoring(job.settings)  # the same work directory, holding the old download
     assert manifest.chunks_resumed == 0
-    replaced = Job(job.settings, pd.read_csv(tmp_path / "in.csv"), job.original)
     replaced.assert_every_row_once_in_order(pd.read_csv(tmp_path / "out.csv"))
 
 

@@ -60,6 +60,7 @@ from modelship.api.retrain_job import (
     ValidationSpec,
 )
 from modelship.api.schema import structural_schema
+from support.reconcile_states import NIGHTLY
 
 if TYPE_CHECKING:
     from conftest import OfflineApiServer
@@ -98,14 +99,7 @@ def _model_deployment(name: str, **spec: Any) -> dict[str, Any]:
 
 def _batch_spec(gpu: bool, serving: dict[str, Any] | None = None) -> dict[str, Any]:
     """A spec with one batch job, on the serving GPU when ``gpu``."""
-    job = {
-        "name": "nightly",
-        "schedule": "@daily",
-        "input": {"uri": "s3://lake/in/"},
-        "output": {"uri": "s3://lake/{run}/"},
-        "gpu": gpu,
-        "parallelism": 4,
-    }
+    job = {**NIGHTLY, "gpu": gpu, "parallelism": 4}
     return {"model": MODEL, "serving": serving or {}, "batch": [job]}
 
 

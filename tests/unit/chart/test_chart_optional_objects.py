@@ -21,15 +21,15 @@ SELECTOR = {
 HOOK = {"helm.sh/hook": "post-install,post-upgrade"}
 
 
+def operator_object(api_version: str, kind: str, name: str, labels: dict[str, str]) -> Any:
+    """apiVersion, kind and metadata of an object in the operator's namespace."""
+    metadata = {"name": name, "namespace": "modelship-system", "labels": labels}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
+
+
 def test_metrics_service(render: Callable[[str], Any]) -> None:
     assert render("default").one("Service") == {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "modelship-metrics",
-            "namespace": "modelship-system",
-            "labels": LABELS,
-        },
+        **operator_object("v1", "Service", "modelship-metrics", LABELS),
         "spec": {
             "type": "ClusterIP",
             "selector": SELECTOR,
@@ -42,13 +42,12 @@ def test_metrics_service(render: Callable[[str], Any]) -> None:
 
 def test_service_monitor(render: Callable[[str], Any]) -> None:
     assert render("service-monitor").one("ServiceMonitor") == {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": {
-            "name": "modelship",
-            "namespace": "modelship-system",
-            "labels": LABELS | {"release": "prometheus"},
-        },
+        **operator_object(
+            "monitoring.coreos.com/v1",
+            "ServiceMonitor",
+            "modelship",
+            LABELS | {"release": "prometheus"},
+        ),
         "spec": {
             "selector": {"matchLabels": SELECTOR},
             "namespaceSelector": {"matchNames": ["modelship-system"]},

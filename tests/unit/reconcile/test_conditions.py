@@ -23,38 +23,29 @@ def ready(status: ConditionStatus, reason: str, message: str, at: datetime) -> C
     )
 
 
+UP = Verdict.true("Ready", "Serving", "up")
+ROLLING_OUT = Verdict.false("Ready", "RollingOut", "v2 starts")
+WAITING = ready(FALSE, "WaitingForReplicas", "0 of 1", NOW)
+
+
 @pytest.mark.parametrize(
-    ("previous", "verdict", "expected"),
+    ("previous", "verdict", "transition_time"),
     [
+        pytest.param([], UP, LATER, id="new condition starts now"),
+        pytest.param([WAITING], UP, LATER, id="a flip moves the time"),
         pytest.param(
-            [],
-            Verdict.true("Ready", "Serving", "up"),
-            ready(TRUE, "Serving", "up", LATER),
-            id="new condition starts now",
+            [WAITING], ROLLING_OUT, NOW, id="new reason and message, same status: time kept"
         ),
         pytest.param(
-            [ready(FALSE, "WaitingForReplicas", "0 of 1", NOW)],
-            Verdict.true("Ready", "Serving", "up"),
-            ready(TRUE, "Serving", "up", LATER),
-            id="a flip moves the time",
-        ),
-        pytest.param(
-            [ready(FALSE, "WaitingForReplicas", "0 of 1", NOW)],
-            Verdict.false("Ready", "RollingOut", "v2 starts"),
-            ready(FALSE, "RollingOut", "v2 starts", NOW),
-            id="new reason and message, same status: time kept",
-        ),
-        pytest.param(
-            [ready(TRUE, "Serving", "up", NOW)],
-            Verdict.true("Ready", "Serving", "up"),
-            ready(TRUE, "Serving", "up", NOW),
-            id="nothing new: the same condition",
+            [ready(TRUE, "Serving", "up", NOW)], UP, NOW, id="nothing new: the same condition"
         ),
     ],
 )
 def test_transition_time_moves_only_on_flip(
-    previous: list[Condition], verdict: Verdict, expected: Condition
+    previous: list[Condition], verdict: Verdict, transition_time: datetime
 ) -> None:
+    """The merged condition says what the verdict says, since ``transition_time``."""
+    expected = ready(verdict.status, verdict.reason, verdict.message, transition_time)
     assert merge_conditions(previous, [verdict], 1, LATER) == [expected]
 
 

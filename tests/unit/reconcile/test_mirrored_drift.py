@@ -108,111 +108,85 @@ FETCH_FAILED_NOTE = (
 )
 
 
+NOT_READY = "The drift-watch pod is not ready yet."
+RETRY = NOW + timedelta(seconds=150)  # a read that cannot judge is retried a 24th of the window on
+
+
+def no_check(
+    name: str,
+    reading: LiveReading,
+    note: str | None,
+    *,
+    reason: str | None = None,
+    wake_at: Any = None,
+    md: ModelDeployment = MD,
+    ready: Any = READY,
+    previous_live: Any = None,
+) -> Any:
+    """A row of test_no_check_is_taken: ``reading`` is no check; Drifted is told ``note`` and
+    ``reason``, and the next look is at ``wake_at``."""
+    outcome = LiveOutcome(note=note, reason=reason, wake_at=wake_at)
+    return pytest.param(md, ready, reading, previous_live, outcome, id=name)
+
+
 @pytest.mark.parametrize(
     ("md", "ready", "reading", "previous_live", "expected"),
     [
-        pytest.param(
-            ModelDeployment.model_validate(md_body(monitoring={"drift": {}})),
-            READY,
+        no_check(
+            "not-mirrored",
             window(SHIFTED),
             None,
-            LiveOutcome(),
-            id="not-mirrored",
+            md=ModelDeployment.model_validate(md_body(monitoring={"drift": {}})),
         ),
-        pytest.param(
-            MD,
-            None,
-            LiveReading(),
-            None,
-            LiveOutcome(note="The drift-watch pod is not ready yet."),
-            id="pod-not-ready",
-        ),
-        pytest.param(
-            MD,
-            None,
-            LiveReading(pods=[starting_pod()]),
-            None,
-            LiveOutcome(note="The drift-watch pod is not ready yet."),
-            id="pod-starting",
-        ),
-        pytest.param(
-            MD,
-            None,
+        no_check("pod-not-ready", LiveReading(), NOT_READY, ready=None),
+        no_check("pod-starting", LiveReading(pods=[starting_pod()]), NOT_READY, ready=None),
+        no_check(
+            "pod-cannot-fetch-the-model",
             LiveReading(pods=[fetch_failing_pod()]),
-            None,
-            LiveOutcome(note=FETCH_FAILED_NOTE, reason="ModelFetchFailed"),
-            id="pod-cannot-fetch-the-model",
+            FETCH_FAILED_NOTE,
+            reason="ModelFetchFailed",
+            ready=None,
         ),
-        pytest.param(
-            MD,
-            None,
+        no_check(
+            "pod-image-not-pulled",
             LiveReading(pods=[starting_pod(), image_not_pulled_pod()]),
-            None,
-            LiveOutcome(
-                note='The drift-watch pod cannot start: Image "triton:99" of container'
-                " drift-watch cannot be pulled (Back-off pulling image): fix"
-                " spec.serving.image or the registry's access.",
-                reason="ImagePullFailed",
-            ),
-            id="pod-image-not-pulled",
+            'The drift-watch pod cannot start: Image "triton:99" of container drift-watch cannot'
+            " be pulled (Back-off pulling image): fix spec.serving.image or the registry's access.",
+            reason="ImagePullFailed",
+            ready=None,
         ),
-        pytest.param(
-            MD,
-            NOW - HOUR / 2,
+        no_check(
+            "ready-less-than-a-window",
             LiveReading(),
-            None,
-            LiveOutcome(
-                note=f"The next live check is due at {(NOW + HOUR / 2).isoformat()}.",
-                wake_at=NOW + HOUR / 2,
-            ),
-            id="ready-less-than-a-window",
+            f"The next live check is due at {(NOW + HOUR / 2).isoformat()}.",
+            wake_at=NOW + HOUR / 2,
+            ready=NOW - HOUR / 2,
         ),
-        pytest.param(
-            MD,
-            READY,
+        no_check(
+            "checked-a-quarter-window-ago",
             LiveReading(),
-            NOW - HOUR / 4,
-            LiveOutcome(
-                note=f"The next live check is due at {(NOW + 3 * HOUR / 4).isoformat()}.",
-                wake_at=NOW + 3 * HOUR / 4,
-            ),
-            id="checked-a-quarter-window-ago",
+            f"The next live check is due at {(NOW + 3 * HOUR / 4).isoformat()}.",
+            wake_at=NOW + 3 * HOUR / 4,
+            previous_live=NOW - HOUR / 4,
         ),
-        pytest.param(
-            MD,
-            READY,
+        no_check(
+            "unreadable",
             LiveReading(problem="http://10.0.0.9:8003/metrics answered HTTP 503"),
-            None,
-            LiveOutcome(
-                note="The drift-watch pod's metrics cannot be read: http://10.0.0.9:8003/metrics"
-                " answered HTTP 503.",
-                wake_at=NOW + timedelta(seconds=150),  # a 24th of the window
-            ),
-            id="unreadable",
+            "The drift-watch pod's metrics cannot be read: http://10.0.0.9:8003/metrics answered"
+            " HTTP 503.",
+            wake_at=RETRY,
         ),
-        pytest.param(
-            MD,
-            READY,
+        no_check(
+            "earlier-revision",
             window(SHIFTED, revision="wine-0000000000"),
-            None,
-            LiveOutcome(
-                note=f"The drift-watch pod still watches revision wine-0000000000, not the"
-                f" stable {STABLE}.",
-                wake_at=NOW + timedelta(seconds=150),
-            ),
-            id="earlier-revision",
+            f"The drift-watch pod still watches revision wine-0000000000, not the stable {STABLE}.",
+            wake_at=RETRY,
         ),
-        pytest.param(
-            MD,
-            READY,
+        no_check(
+            "too-few-rows",
             window(SHIFTED, rows=399),
-            None,
-            LiveOutcome(
-                note="Not enough live traffic yet: 399 mirrored rows in the last 1h, a check"
-                " needs 400.",
-                wake_at=NOW + timedelta(seconds=150),
-            ),
-            id="too-few-rows",
+            "Not enough live traffic yet: 399 mirrored rows in the last 1h, a check needs 400.",
+            wake_at=RETRY,
         ),
     ],
 )

@@ -272,6 +272,13 @@ def stuck_pod(revision: str) -> dict[str, Any]:
     }
 
 
+# A revision whose pods wait for a missing Secret: it makes no progress, and that degrades.
+STUCK_ON_SECRET = {
+    "Progressing": ("False", "SecretNotFound"),
+    "Degraded": ("True", "SecretNotFound"),
+}
+
+
 def conditions(decision: Decision) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in decision.status["conditions"]}
 
@@ -304,8 +311,7 @@ def test_a_new_revision_that_cannot_start_is_reported_while_the_old_one_serves()
     assert conditions(stuck) == {
         "Ready": ("True", "Serving"),
         "Available": ("True", "MinimumReplicasAvailable"),
-        "Progressing": ("False", "SecretNotFound"),
-        "Degraded": ("True", "SecretNotFound"),
+        **STUCK_ON_SECRET,
     }
     message = (
         f'Pods of revision {new} (version 2) cannot start: Secret "store" does not exist in '
@@ -328,7 +334,6 @@ def test_a_first_revision_that_cannot_start_is_not_ready() -> None:
     assert conditions(decision) == {
         "Ready": ("False", "SecretNotFound"),
         "Available": ("False", "NoReplicasAvailable"),
-        "Progressing": ("False", "SecretNotFound"),
-        "Degraded": ("True", "SecretNotFound"),
+        **STUCK_ON_SECRET,
     }
     assert [(e.type, e.reason) for e in decision.events] == [("Warning", "SecretNotFound")]

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 from modelship.cli import main
+from modelship_serving.packaging.package import package_model
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -69,6 +70,24 @@ def mixed_regressor(models_dir: Path) -> TrainedModel:
     return TrainedModel(
         model, models_dir / "mixed-regressor.pkl", models_dir / "mixed.csv", held_out
     )
+
+
+def _packaged(model: TrainedModel, name: str, folder: Path) -> Path:
+    repo = folder / "repo"
+    package_model(model.model_path, model.sample_path, name, "1", repo)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def churn_repo(mixed_classifier: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model repository holding mixed_classifier packaged as "churn" version 1."""
+    return _packaged(mixed_classifier, "churn", tmp_path_factory.mktemp("churn"))
+
+
+@pytest.fixture(scope="module")
+def spend_repo(mixed_regressor: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model repository holding mixed_regressor packaged as "spend" version 1."""
+    return _packaged(mixed_regressor, "spend", tmp_path_factory.mktemp("spend"))
 
 
 def run_score_cli(repo: Path, model: str, source: Path, output: Path, *options: str) -> Result:

@@ -9,18 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from modelship_serving.drift_summary import MAX_SUMMARY_BYTES, drift_summary
-from modelship_serving.packaging.package import package_model
-from modelship_serving.scoring.job import ScoreSettings, run_scoring
+from modelship_serving.scoring.job import run_scoring
+from support.churn_scoring import score_settings
 from support.sklearn_models import customer_rows as rows
-
-
-@pytest.fixture(scope="module")
-def churn_repo(mixed_classifier: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("summary") / "repo"
-    package_model(mixed_classifier.model_path, mixed_classifier.sample_path, "churn", "1", repo)
-    return repo
 
 
 def test_score_writes_the_summary_of_its_drift_report(churn_repo: Path, tmp_path: Path) -> None:
@@ -29,15 +21,9 @@ def test_score_writes_the_summary_of_its_drift_report(churn_repo: Path, tmp_path
     source = tmp_path / "in.csv"
     frame.to_csv(source, index=False)
     summary_file = tmp_path / "termination-log"
+    output = tmp_path / "out.csv"
     run_scoring(
-        ScoreSettings(
-            model_repo=churn_repo,
-            model="churn",
-            input_uri=str(source),
-            output_uri=str(tmp_path / "out.csv"),
-            psi_threshold=0.2,
-            drift_summary=summary_file,
-        )
+        score_settings(churn_repo, source, output, psi_threshold=0.2, drift_summary=summary_file)
     )
     summary = json.loads(summary_file.read_text())
     report = json.loads((tmp_path / "out.csv.drift.json").read_text())

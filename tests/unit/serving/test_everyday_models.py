@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from modelship.cli import main
 from modelship_serving.errors import ParityError
 from modelship_serving.metadata import InputSchema, ModelMetadata
 from modelship_serving.packaging.fallback import PickledScorer
@@ -34,13 +32,8 @@ def test_everyday_model_ships_like_the_original_or_is_refused_in_one_line(
     if case.library is not None and importlib.util.find_spec(case.library) is None:
         pytest.skip(f"{case.library} is not installed (the boosting extra)")
     fitted = case.build()
-    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
 
-    result = CliRunner().invoke(
-        main,
-        ["package", str(tmp_path / "model.joblib"), "--sample", str(tmp_path / "sample.parquet"),
-         "--name", "m", "--version", "1", "--output", str(tmp_path / "repo")],
-    )  # fmt: skip
+    result = fitted.package_with_cli(tmp_path)
 
     if case.outcome == "refused":
         assert result.exit_code == 1

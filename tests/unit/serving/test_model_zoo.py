@@ -12,8 +12,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from modelship.cli import main
 from modelship_serving.errors import PackagingError, ParityError, UnsupportedModelError
 from modelship_serving.packaging import boosting
 from modelship_serving.packaging import sources as package_sources
@@ -118,13 +116,7 @@ def test_float64_retry_serves_fp64_inputs_and_says_so(tmp_path: Path) -> None:
     ],
 )
 def test_package_says_which_precision_shipped(case_name: str, said: str, tmp_path: Path) -> None:
-    fitted = CASES[case_name].build()
-    fitted.write(tmp_path / "model.joblib", tmp_path / "sample.parquet")
-    result = CliRunner().invoke(
-        main,
-        ["package", str(tmp_path / "model.joblib"), "--sample", str(tmp_path / "sample.parquet"),
-         "--name", "m", "--version", "1", "--output", str(tmp_path / "repo")],
-    )  # fmt: skip
+    result = CASES[case_name].build().package_with_cli(tmp_path)
     assert result.exit_code == 0, result.output
     assert said in result.output
 

@@ -37,6 +37,11 @@ def inputs(iris_classifier: Any, tmp_path: Path) -> dict[str, Path]:
     }
 
 
+def iris(*options: str) -> list[str]:
+    """The arguments that package the iris model with its sample, then ``options``."""
+    return ["{iris}", "--sample", "{sample}", *options]
+
+
 REFUSALS: dict[str, tuple[list[str], str]] = {
     "no such model": (["{work}/none.joblib", "--sample", "{sample}"], "does not exist"),
     "sample lacks a column": (["{iris}", "--sample", "{short}"], "lacks column"),
@@ -46,25 +51,16 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
         "skl2onnx cannot convert LabelSpreading",
     ),
     "parity fails, no fallback": (
-        ["{iris}", "--sample", "{sample}", "--no-fallback", "--atol", "1e-12", "--rtol", "0"],
+        iris("--no-fallback", "--atol", "1e-12", "--rtol", "0"),
         "differs too",
     ),
-    "classes for a scikit-learn model": (
-        ["{iris}", "--sample", "{sample}", "--classes", "a,b,c"],
-        "--classes is for ONNX files",
-    ),
-    "push to a directory": (
-        ["{iris}", "--sample", "{sample}", "--push", "s3://bucket/iris/"],
-        "must name a .tar.gz archive",
-    ),
+    "classes for a scikit-learn model": (iris("--classes", "a,b,c"), "--classes is for ONNX files"),
+    "push to a directory": (iris("--push", "s3://bucket/iris/"), "must name a .tar.gz archive"),
     "push into a missing directory": (
-        ["{iris}", "--sample", "{sample}", "--push", "file:///no/such/dir/iris-1.tar.gz"],
+        iris("--push", "file:///no/such/dir/iris-1.tar.gz"),
         "directory /no/such/dir does not exist; create it first (mkdir -p)",
     ),
-    "existing model directory": (
-        ["{iris}", "--sample", "{sample}", "--name", "taken"],
-        "already exists",
-    ),
+    "existing model directory": (iris("--name", "taken"), "already exists"),
 }
 
 

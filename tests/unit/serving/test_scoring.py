@@ -16,7 +16,6 @@ import pytest
 from modelship_serving.drift import population_stability_index
 from modelship_serving.errors import SchemaMismatchError, ScoringError
 from modelship_serving.metadata import METADATA_FILENAME, ModelMetadata
-from modelship_serving.packaging.package import package_model
 from modelship_serving.scoring.job import (
     ScoreSettings,
     make_scorer,
@@ -25,31 +24,11 @@ from modelship_serving.scoring.job import (
     work_directory,
 )
 from modelship_serving.scoring.scorers import InProcessScorer
+from support.churn_scoring import score_settings as churn_job
 from support.sklearn_models import customer_rows as rows
 from support.tables import write_table
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
-
-
-@pytest.fixture(scope="module")
-def churn_repo(mixed_classifier: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("scoring") / "repo"
-    package_model(mixed_classifier.model_path, mixed_classifier.sample_path, "churn", "1", repo)
-    return repo
-
-
-@pytest.fixture(scope="module")
-def spend_repo(mixed_regressor: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("scoring") / "repo"
-    package_model(mixed_regressor.model_path, mixed_regressor.sample_path, "spend", "1", repo)
-    return repo
-
-
-def churn_job(repo: Path, source: Path | str, output: Path | str, **options: Any) -> ScoreSettings:
-    """Settings that score ``source`` into ``output`` with the churn model."""
-    return ScoreSettings(
-        model_repo=repo, model="churn", input_uri=str(source), output_uri=str(output), **options
-    )
 
 
 def read_table(path: Path) -> pd.DataFrame:

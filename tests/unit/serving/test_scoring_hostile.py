@@ -28,19 +28,11 @@ from click.testing import CliRunner
 from modelship.cli import main
 from modelship_serving.drift import BatchCounts, drift_report
 from modelship_serving.errors import SchemaMismatchError, ScoringError
-from modelship_serving.packaging.package import package_model
 from modelship_serving.scoring.job import manifest_path, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
 from support.churn_scoring import churn_job as job
 
 SECRET = "X-Amz-Signature=s3cr3tsignature"
-
-
-@pytest.fixture(scope="module")
-def churn_repo(mixed_classifier: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("hostile") / "repo"
-    package_model(mixed_classifier.model_path, mixed_classifier.sample_path, "churn", "1", repo)
-    return repo
 
 
 def rows(count: int, seed: int = 3) -> pd.DataFrame:

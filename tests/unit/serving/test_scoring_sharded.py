@@ -16,29 +16,16 @@ from typing import Any
 import pandas as pd
 import pytest
 from modelship_serving.errors import ScoringError
-from modelship_serving.packaging.package import package_model
 from modelship_serving.scoring.dataset import Piece, row_group_pieces, shard_pieces
 from modelship_serving.scoring.job import ScoreSettings, run_scoring
 from modelship_serving.scoring.scorers import InProcessScorer
 from modelship_serving.scoring.shard_output import DATASET_DRIFT, DATASET_MANIFEST
+from support.churn_scoring import score_settings as job
 from support.datasets import assert_predictions, read_dataset_output, write_dataset
 from support.object_store import in_process_s3
 from support.sklearn_models import customer_rows as rows
 
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
-
-
-@pytest.fixture(scope="module")
-def churn_repo(mixed_classifier: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("sharded") / "repo"
-    package_model(mixed_classifier.model_path, mixed_classifier.sample_path, "churn", "1", repo)
-    return repo
-
-
-def job(repo: Path, source: str, output: str, **options: Any) -> ScoreSettings:
-    return ScoreSettings(
-        model_repo=repo, model="churn", input_uri=source, output_uri=output, **options
-    )
 
 
 @pytest.mark.parametrize("fmt", list(EXTENSIONS))

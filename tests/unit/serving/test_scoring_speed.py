@@ -23,7 +23,6 @@ import pytest
 from modelship_serving.drift import BatchCounts
 from modelship_serving.errors import SampleError
 from modelship_serving.metadata import InputColumn
-from modelship_serving.packaging.package import package_model
 from modelship_serving.packaging.schema import column_array
 from modelship_serving.profile import profile_frame
 from modelship_serving.scoring.job import run_scoring
@@ -68,13 +67,6 @@ def test_read_ahead_keeps_the_order_and_passes_on_an_error() -> None:
     with pytest.raises(ValueError, match="bad row"):
         seen.extend(read_ahead(numbers()))
     assert seen == [0, 1, 2, 3, 4]
-
-
-@pytest.fixture(scope="module")
-def churn_repo(mixed_classifier: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("speed") / "repo"
-    package_model(mixed_classifier.model_path, mixed_classifier.sample_path, "churn", "1", repo)
-    return repo
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
