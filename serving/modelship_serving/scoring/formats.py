@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+import pyarrow as pa
 
 from modelship_serving.errors import ScoringError
+
+if TYPE_CHECKING:  # pandas is imported where CSV and JSONL are read or written
+    import pandas as pd
 
 _READ_BUFFER_BYTES = 1 << 20
 TableFormat = Literal["csv", "parquet", "jsonl"]
@@ -58,6 +61,8 @@ def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+        import pandas as pd
+
         if fmt == "csv":
             return [str(name) for name in pd.read_csv(path, nrows=0).columns]
         first = next(iter(pd.read_json(path, lines=True, chunksize=1)), None)
@@ -87,40 +92,84 @@ def read_chunks(
     pandas categoricals where a Parquet file holds them as text.
     """
     fmt = fmt or table_format(path)
+    if fmt == "parquet":
+        # One thread, and a block per column rather than columns copied into one block per
+        # type: a job's stages already share the cores, and the frame is only read by
+        # column (a third of the CPU time of reading, in all).
+        for batch in _parquet_batches(path, rows_per_chunk, text, row_groups, categories):
+            yield batch.to_pandas(split_blocks=True, use_threads=False)
+    else:
+        yield from _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text)
+
+
+def read_batches(
+    path: Path,
+    rows_per_chunk: int,
+    dtypes: dict[str, Any] | None = None,
+    fmt: TableFormat | None = None,
+    text: tuple[str, ...] = (),
+    row_groups: tuple[int, ...] | None = None,
+    categories: tuple[str, ...] = (),
+) -> Iterator[pa.RecordBatch]:
+    """The table as Arrow record batches, read as :func:`read_chunks` reads it (a Parquet
+    file's text ``categories`` as dictionaries). Parquet is read without pandas; CSV and
+    JSONL are parsed by pandas, whose type inference their checks rely on."""
+    fmt = fmt or table_format(path)
+    if fmt == "parquet":
+        yield from _parquet_batches(path, rows_per_chunk, text, row_groups, categories)
+    else:
+        for frame in _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text):
+            yield _frame_to_batch(frame)
+
+
+def _parquet_batches(
+    path: Path,
+    rows_per_chunk: int,
+    text: tuple[str, ...],
+    row_groups: tuple[int, ...] | None,
+    categories: tuple[str, ...],
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
+    try:
+        # Column chunks read in buffered pieces rather than whole: memory then follows
+        # the chunk, not the row group (60 MiB less on a 1M-row group, as fast).
+        # Text categories read as dictionaries: each distinct value is decoded, converted
+        # for the model and counted for drift once per chunk rather than once per row
+        # (reading the scoring benchmark's table took 2.4 times as long without).
+        schema = pq.read_schema(path)
+        dictionary = [
+            name
+            for name in categories
+            if name not in text
+            and (position := schema.get_field_index(name)) >= 0
+            and schema.field(position).type in (pa.string(), pa.large_string())
+        ]
+        source = pq.ParquetFile(path, buffer_size=_READ_BUFFER_BYTES, read_dictionary=dictionary)
+        groups = None if row_groups is None else list(row_groups)
+        batches = source.iter_batches(
+            batch_size=rows_per_chunk, row_groups=groups, use_threads=False
+        )
+        for batch in batches:
+            yield _with_text_columns(batch, text)
+    except ScoringError:
+        raise
+    except Exception as error:
+        raise ScoringError(f"cannot read input {path}: {error}") from error
+
+
+def _pandas_chunks(
+    path: Path,
+    rows_per_chunk: int,
+    dtypes: dict[str, Any] | None,
+    fmt: TableFormat,
+    text: tuple[str, ...],
+) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
     dtypes = {**(dtypes or {}), **dict.fromkeys(text, str)}
     try:
-        if fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            # Column chunks read in buffered pieces rather than whole: memory then follows
-            # the chunk, not the row group (60 MiB less on a 1M-row group, as fast).
-            # Text categories read as dictionaries: each distinct value is decoded, converted
-            # for the model and counted for drift once per chunk rather than once per row
-            # (reading the scoring benchmark's table took 2.4 times as long without).
-            schema = pq.read_schema(path)
-            dictionary = [
-                name
-                for name in categories
-                if name not in text
-                and (position := schema.get_field_index(name)) >= 0
-                and schema.field(position).type in (pa.string(), pa.large_string())
-            ]
-            source = pq.ParquetFile(
-                path, buffer_size=_READ_BUFFER_BYTES, read_dictionary=dictionary
-            )
-            groups = None if row_groups is None else list(row_groups)
-            # One thread, and a block per column rather than columns copied into one block per
-            # type: a job's stages already share the cores, and the frame is only read by
-            # column (a third of the CPU time of reading, in all).
-            batches = source.iter_batches(
-                batch_size=rows_per_chunk, row_groups=groups, use_threads=False
-            )
-            for batch in batches:
-                yield _with_text_columns(batch, text).to_pandas(
-                    split_blocks=True, use_threads=False
-                )
-        elif fmt == "csv":
+        if fmt == "csv":
             yield from pd.read_csv(path, chunksize=rows_per_chunk, dtype=dtypes)
         else:
             yield from pd.read_json(path, lines=True, chunksize=rows_per_chunk, dtype=dtypes)
@@ -130,16 +179,33 @@ def read_chunks(
         raise ScoringError(f"cannot read input {path}: {error}") from error
 
 
-def _with_text_columns(batch: Any, names: tuple[str, ...]) -> Any:
+def _frame_to_batch(frame: pd.DataFrame) -> pa.RecordBatch:
+    """``frame`` as Arrow; a column of mixed Python values (a JSON number next to text) as
+    text, which the checks then read as pandas would have."""
+    try:
+        return pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        columns = {}
+        for name in frame.columns:
+            try:
+                columns[str(name)] = pa.array(frame[name], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                values = frame[name].astype(object)
+                texts = [
+                    None if value is None or value != value else str(value) for value in values
+                ]
+                columns[str(name)] = pa.array(texts, pa.string())
+        return pa.RecordBatch.from_pydict(columns)
+
+
+def _with_text_columns(batch: pa.RecordBatch, names: tuple[str, ...]) -> pa.RecordBatch:
     """``batch`` with the columns ``names`` as text, as CSV and JSONL are read with
     ``dtype=str`` (an integer column with a gap would otherwise become floats)."""
-    import pyarrow as pa
-
     for name in names:
         position = batch.schema.get_field_index(name)
-        if position >= 0 and not pa.types.is_string(batch.schema.field(position).type):
-            column = batch.column(position).cast(pa.string())
-            batch = batch.set_column(position, pa.field(name, pa.string()), column)
+        if position >= 0 and not pa.types.is_large_string(batch.schema.field(position).type):
+            column = batch.column(position).cast(pa.large_string())
+            batch = batch.set_column(position, pa.field(name, pa.large_string()), column)
     return batch
 
 
@@ -168,8 +234,6 @@ class TableWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.format == "parquet":
-            import pyarrow as pa
-
             self.write_arrow(pa.Table.from_pandas(frame, preserve_index=False))
         elif self.format == "csv":
             frame.to_csv(self.path, mode="a", header=not self._header_written, index=False)

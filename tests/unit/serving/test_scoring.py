@@ -180,7 +180,7 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
     def crash_on_fourth_chunk(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
         if len(scored_rows) >= 450:
             raise RuntimeError("node lost")
-        scored_rows.extend(chunk.index)
+        scored_rows.extend(chunk.row_numbers)
         return original_score(self, chunk)
 
     monkeypatch.setattr(InProcessScorer, "score", crash_on_fourth_chunk)
@@ -191,7 +191,7 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
     assert len(list(work_directory(output).glob("chunk-*.parquet"))) == 3
 
     def counting_score(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
-        scored_rows.extend(chunk.index)
+        scored_rows.extend(chunk.row_numbers)
         return original_score(self, chunk)
 
     monkeypatch.setattr(InProcessScorer, "score", counting_score)
