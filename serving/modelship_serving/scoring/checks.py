@@ -102,11 +102,14 @@ def read_input(
     table: TableFormat | None = None,
     row_groups: tuple[int, ...] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The chunks of an input table as a job scores them: the key as text, the model's
-    categories as text (from Parquet, as dictionaries of text)."""
+    """The chunks of an input table as a job scores them: the model's columns and the key;
+    the model's categories as text (from Parquet, as dictionaries of text) and the key as
+    text (from Parquet, as written: the output casts it)."""
     dtypes = read_dtypes(metadata)
+    # Only what the job uses: a table's other columns are not even decoded.
+    used = tuple(dict.fromkeys([*metadata.input_schema.column_names(), *text_columns(key)]))
     return read_batches(
-        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes)
+        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes), used
     )
 
 

@@ -110,13 +110,16 @@ def read_batches(
     text: tuple[str, ...] = (),
     row_groups: tuple[int, ...] | None = None,
     categories: tuple[str, ...] = (),
+    columns: tuple[str, ...] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The table as Arrow record batches, read as :func:`read_chunks` reads it (a Parquet
-    file's text ``categories`` as dictionaries). Parquet is read without pandas; CSV and
-    JSONL are parsed by pandas, whose type inference their checks rely on."""
+    file's text ``categories`` as dictionaries), but for Parquet: only the ``columns`` (all
+    when None), and the ``text`` columns as they are (cast to text where they are
+    written: without pandas, no integer goes through a float). Parquet is read without
+    pandas; CSV and JSONL are parsed by pandas, whose type inference their checks rely on."""
     fmt = fmt or table_format(path)
     if fmt == "parquet":
-        yield from _parquet_batches(path, rows_per_chunk, text, row_groups, categories)
+        yield from _parquet_batches(path, rows_per_chunk, (), row_groups, categories, columns)
     else:
         for frame in _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text):
             yield _frame_to_batch(frame)
@@ -128,6 +131,7 @@ def _parquet_batches(
     text: tuple[str, ...],
     row_groups: tuple[int, ...] | None,
     categories: tuple[str, ...],
+    columns: tuple[str, ...] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
@@ -148,7 +152,10 @@ def _parquet_batches(
         source = pq.ParquetFile(path, buffer_size=_READ_BUFFER_BYTES, read_dictionary=dictionary)
         groups = None if row_groups is None else list(row_groups)
         batches = source.iter_batches(
-            batch_size=rows_per_chunk, row_groups=groups, use_threads=False
+            batch_size=rows_per_chunk,
+            row_groups=groups,
+            columns=None if columns is None else list(columns),
+            use_threads=False,
         )
         for batch in batches:
             yield _with_text_columns(batch, text)
@@ -213,9 +220,7 @@ class TableWriter:
     """Appends tables to one file of the given format, through one open writer.
 
     ``dictionary_columns``: the Parquet columns worth a dictionary (few distinct values);
-    elsewhere one would be built and thrown away for every page. ``statistics``: whether
-    Parquet pages carry min/max statistics (for readers that skip pages; a quarter of the
-    writing time).
+    elsewhere one would be built and thrown away for every page.
     """
 
     def __init__(
@@ -223,19 +228,16 @@ class TableWriter:
         path: Path,
         fmt: TableFormat,
         dictionary_columns: tuple[str, ...] = (),
-        statistics: bool = True,
     ) -> None:
         self.path = path
         self.format = fmt
         self.dictionary_columns = list(dictionary_columns)
-        self.statistics = statistics
         self._parquet_writer: Any = None
         self._header_written = False
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.format == "parquet":
-            self.write_arrow(pa.Table.from_pandas(frame, preserve_index=False))
-        elif self.format == "csv":
+    def _write_frame(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` as CSV or JSON Lines (pandas' formatting of both)."""
+        if self.format == "csv":
             frame.to_csv(self.path, mode="a", header=not self._header_written, index=False)
         else:
             with self.path.open("a", encoding="utf-8") as stream:
@@ -243,18 +245,10 @@ class TableWriter:
                 stream.write(text if text.endswith("\n") or not text else text + "\n")
         self._header_written = True
 
-    def write_parquet_file(self, source: Path) -> int:
-        """Append the rows of the Parquet file ``source``; how many rows that was."""
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(source)
-        self.write_arrow(table)
-        return int(table.num_rows)
-
     def write_arrow(self, table: Any) -> None:
         """Append an Arrow table (without pandas, when this writes Parquet)."""
         if self.format != "parquet":
-            self.write(table.to_pandas())
+            self._write_frame(table.to_pandas())
             return
         import pyarrow.parquet as pq
 
@@ -265,7 +259,6 @@ class TableWriter:
                 self.path,
                 table.schema,
                 use_dictionary=dictionary,
-                write_statistics=self.statistics,
             )
         self._parquet_writer.write_table(table)
         self._header_written = True

@@ -156,6 +156,7 @@ def _job_state(
         "model_sha256": metadata.model_sha256,
         "rows_per_chunk": settings.rows_per_chunk,
         "key_column": settings.key_column,
+        "chunks": "arrow",  # a job started by a version that committed Parquet starts over
     }
 
 
@@ -299,7 +300,7 @@ def score_chunks(
         )
         partial.commit(
             chunk_index,
-            lambda path: write_chunk(predictions, path, metadata),
+            lambda path: write_chunk(predictions, path),
             counts.model_dump_json(),
         )
         if stream is not None:

@@ -85,12 +85,21 @@ def label_outputs(metadata: ModelMetadata) -> tuple[str, ...]:
     return tuple(spec.name for spec in metadata.outputs if spec.role == "label")
 
 
-def write_chunk(predictions: Any, path: Path, metadata: ModelMetadata) -> None:
-    """One chunk's output rows (an Arrow table) as Parquet at ``path``, without statistics
-    (only this job reads it back, whole)."""
-    writer = TableWriter(path, "parquet", label_outputs(metadata), statistics=False)
-    writer.write_arrow(predictions)
-    writer.close()
+def write_chunk(predictions: pa.Table, path: Path) -> None:
+    """One chunk's output rows as an Arrow IPC file at ``path`` (see
+    modelship_serving.scoring.partial), read back by :func:`read_chunk`."""
+    import pyarrow.ipc
+
+    with pyarrow.ipc.new_file(path, predictions.schema) as writer:
+        writer.write_table(predictions)
+
+
+def read_chunk(path: Path) -> pa.Table:
+    """A committed chunk's output rows, written by :func:`write_chunk`."""
+    import pyarrow.ipc
+
+    with pa.memory_map(str(path)) as source:
+        return pyarrow.ipc.open_file(source).read_all()
 
 
 class StreamedOutput:
