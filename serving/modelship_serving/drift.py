@@ -322,17 +322,13 @@ def drift_report(
     rows = max(counts.rows, 1)
     for name, numeric in counts.numeric.items():
         profile = reference.numeric[name]
-        psi = population_stability_index(
-            [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
-        )
-        p_value = homogeneity_p_value(
-            [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
-        )
-        features[name] = FeatureDrift(
-            kind="numeric",
-            psi=psi,
-            p_value=p_value,
-            drifted=feature_drifted(psi, significant(p_value), threshold),
+        histogram = [float(c) for c in profile.histogram_counts]
+        features[name] = _feature_drift(
+            "numeric",
+            histogram,
+            histogram,
+            [float(c) for c in numeric.bin_counts],
+            threshold,
             missing_fraction=numeric.missing / rows,
             reference_missing_fraction=profile.missing_fraction,
             mean=_finite(numeric.total / numeric.count) if numeric.count else None,
@@ -343,17 +339,14 @@ def drift_report(
         keys = [*cat_profile.frequencies, OTHER_CATEGORY]
         reference_shares = [*cat_profile.frequencies.values(), cat_profile.other_fraction]
         batch_counts = [float(categorical.category_counts.get(key, 0)) for key in keys]
-        psi = population_stability_index(reference_shares, batch_counts)
         present = sum(batch_counts)
         reference_present = reference.row_count * (1 - cat_profile.missing_fraction)
-        p_value = homogeneity_p_value(
-            [share * reference_present for share in reference_shares], batch_counts
-        )
-        features[name] = FeatureDrift(
-            kind="categorical",
-            psi=psi,
-            p_value=p_value,
-            drifted=feature_drifted(psi, significant(p_value), threshold),
+        features[name] = _feature_drift(
+            "categorical",
+            reference_shares,
+            [share * reference_present for share in reference_shares],
+            batch_counts,
+            threshold,
             missing_fraction=categorical.missing / rows,
             reference_missing_fraction=cat_profile.missing_fraction,
             unseen_fraction=batch_counts[-1] / present if present else None,
@@ -365,6 +358,22 @@ def drift_report(
         drifted_features=sorted(name for name, feature in features.items() if feature.drifted),
         features=features,
     )
+
+
+def _feature_drift(
+    kind: str,
+    reference: list[float],
+    reference_rows: list[float],
+    batch: list[float],
+    threshold: float,
+    **fields: Any,
+) -> FeatureDrift:
+    """One feature's drift: PSI of the ``batch`` counts against the ``reference`` counts or
+    shares, the test against the reference's rows per bin (``reference_rows``)."""
+    psi = population_stability_index(reference, batch)
+    p_value = homogeneity_p_value(reference_rows, batch)
+    drifted = feature_drifted(psi, significant(p_value), threshold)
+    return FeatureDrift(kind=kind, psi=psi, p_value=p_value, drifted=drifted, **fields)
 
 
 def batch_counts_json(counts: BatchCounts) -> str:

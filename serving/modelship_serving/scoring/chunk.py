@@ -75,6 +75,8 @@ class Chunk:
         Arrow paths leave to pandas)."""
         import pandas as pd
 
-        series = self.column(name).to_pandas()
+        # Through the batch: its pandas metadata, where pandas wrote the table, restores
+        # the column's pandas type (Int64 rather than float64), as to_pandas() does.
+        series = self.batch.select([name]).to_pandas().iloc[:, 0]
         series.index = pd.RangeIndex(self.first_row, self.first_row + len(self))
         return series

@@ -9,7 +9,6 @@ are not text) go through that function's per-column conversion.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from modelship_serving.metadata import InputColumn, InputSchema
 from modelship_serving.scoring.arrow_numpy import integers_of
 from modelship_serving.scoring.chunk import Chunk, is_text_type
 
-_NUMPY_FOR_DATATYPE: dict[str, type[np.generic]] = {
+_NUMPY_FOR_DATATYPE: dict[str, Any] = {
     "FP32": np.float32,
     "FP64": np.float64,
     "INT64": np.int64,
@@ -67,48 +66,28 @@ def _text_feed(array: pa.Array) -> np.ndarray[Any, Any] | None:
 
 
 def numeric_feed(
-    values: np.ndarray[Any, Any], column: InputColumn, rows: Sequence[Any]
+    values: np.ndarray[Any, Any], column: InputColumn, rows: range
 ) -> np.ndarray[Any, Any]:
-    """``values`` (float64, a gap as NaN) in the model's type, or a SampleError for a value
-    that type cannot hold, naming its row (``rows``: the row number of each value)."""
+    """``values`` (float64, a gap as NaN) in the model's type, or the SampleError of
+    packaging.schema.column_array for a value that type cannot hold, naming its row
+    (``rows``: the row numbers of the values)."""
     dtype = _NUMPY_FOR_DATATYPE[column.datatype]
-    if not np.issubdtype(dtype, np.floating):
-        _refuse_unrepresentable(values, rows, column, dtype)
-        integers: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
-        return integers
-    with np.errstate(over="ignore"):  # a number beyond the type's range is refused below
+    with np.errstate(over="ignore", invalid="ignore"):  # what the type cannot hold: below
         array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
-    if not _short_of_limits(array, dtype):
-        _refuse_unrepresentable(values, rows, column, dtype)
+    # Floats are checked once cast (what the type cannot hold became infinite or, rounded,
+    # its largest value): two passes of the smaller type, where checking every value
+    # before the cast took as long as the conversion. Integers before the cast, which
+    # would wrap. NaN (a gap) passes both.
+    if np.issubdtype(dtype, np.floating):
+        checked, limit = array, float(np.finfo(dtype).max)
+    else:
+        checked, limit = values, float(np.iinfo(dtype).max)
+    if len(checked) and not (
+        -limit < np.fmin.reduce(checked, axis=None) and np.fmax.reduce(checked, axis=None) < limit
+    ):
+        import pandas as pd
+
+        from modelship_serving.packaging.schema import _refuse_unrepresentable
+
+        _refuse_unrepresentable(values, pd.RangeIndex(rows.start, rows.stop), column, dtype)
     return array
-
-
-def _short_of_limits(array: np.ndarray[Any, Any], dtype: Any) -> bool:
-    """Whether every value of the cast ``array`` but NaN (missing) is finite and short of the
-    floating ``dtype``'s largest: what the type cannot hold became infinite in the cast (or,
-    rounded, its largest value). Two passes of the smaller type, where checking every value
-    before the cast took as long as the conversion itself."""
-    if not len(array):
-        return True
-    limit = np.finfo(dtype).max
-    return bool(
-        -limit < np.fmin.reduce(array, axis=None) and np.fmax.reduce(array, axis=None) < limit
-    )
-
-
-def _refuse_unrepresentable(
-    values: np.ndarray[Any, Any], rows: Sequence[Any], column: InputColumn, dtype: Any
-) -> None:
-    """SampleError for the first value the model's input type cannot hold: an infinity, or a
-    number beyond its range (which a cast would turn into an infinity or a wrapped integer),
-    since the model's answer to it would mean nothing. Missing values (NaN) pass."""
-    limit = float(np.finfo(dtype).max if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).max)
-    with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > limit))
-    if len(bad):
-        position = int(bad[0])
-        raise SampleError(
-            f"column {column.name!r} holds {values[position]!r} (row {rows[position]}), which"
-            f" the model's {column.datatype} input cannot hold (|x| <= {limit:.3g});"
-            " fix or drop the row"
-        )

@@ -7,6 +7,7 @@ plus 1 MiB buffered pieces of the row group's columns, not the whole row group).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,19 +57,27 @@ def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
     ``fmt`` overrides the format the extension names.
     """
     fmt = fmt or table_format(path)
+    with _read_errors(path):
+        try:
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+            import pandas as pd
+
+            if fmt == "csv":
+                return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+            first = next(iter(pd.read_json(path, lines=True, chunksize=1)), None)
+            return [] if first is None else [str(name) for name in first.columns]
+        except FileNotFoundError as error:
+            raise ScoringError(f"input {path} does not exist") from error
+
+
+@contextmanager
+def _read_errors(path: Path) -> Iterator[None]:
+    """A failure to read ``path`` as one ScoringError line."""
     try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
-        import pandas as pd
-
-        if fmt == "csv":
-            return [str(name) for name in pd.read_csv(path, nrows=0).columns]
-        first = next(iter(pd.read_json(path, lines=True, chunksize=1)), None)
-        return [] if first is None else [str(name) for name in first.columns]
-    except FileNotFoundError as error:
-        raise ScoringError(f"input {path} does not exist") from error
+        yield
     except ScoringError:
         raise
     except Exception as error:
@@ -81,22 +90,18 @@ def read_chunks(
     dtypes: dict[str, Any] | None = None,
     fmt: TableFormat | None = None,
     text: tuple[str, ...] = (),
-    row_groups: tuple[int, ...] | None = None,
-    categories: tuple[str, ...] = (),
 ) -> Iterator[pd.DataFrame]:
-    """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter).
+    """The table as DataFrames of ``rows_per_chunk`` rows (the last may be shorter), for
+    `modelship evaluate` and `compare` (a scoring job reads :func:`read_batches`).
 
     ``fmt`` overrides the format the extension names; ``dtypes`` applies to CSV and JSONL;
-    the columns ``text`` are text in every format; ``row_groups`` reads only those row
-    groups of a Parquet file (a shard's share of it); the columns ``categories`` come as
-    pandas categoricals where a Parquet file holds them as text.
+    the columns ``text`` are text in every format.
     """
     fmt = fmt or table_format(path)
     if fmt == "parquet":
         # One thread, and a block per column rather than columns copied into one block per
-        # type: a job's stages already share the cores, and the frame is only read by
-        # column (a third of the CPU time of reading, in all).
-        for batch in _parquet_batches(path, rows_per_chunk, text, row_groups, categories):
+        # type: the frame is only read by column.
+        for batch in _parquet_batches(path, rows_per_chunk, text, None, ()):
             yield batch.to_pandas(split_blocks=True, use_threads=False)
     else:
         yield from _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text)
@@ -112,11 +117,13 @@ def read_batches(
     categories: tuple[str, ...] = (),
     columns: tuple[str, ...] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The table as Arrow record batches, read as :func:`read_chunks` reads it (a Parquet
-    file's text ``categories`` as dictionaries), but for Parquet: only the ``columns`` (all
-    when None), and the ``text`` columns as they are (cast to text where they are
-    written: without pandas, no integer goes through a float). Parquet is read without
-    pandas; CSV and JSONL are parsed by pandas, whose type inference their checks rely on."""
+    """The table as Arrow record batches of ``rows_per_chunk`` rows, as a scoring job reads
+    it: ``fmt``, ``dtypes`` and ``text`` as for :func:`read_chunks`, but for Parquet: only
+    the ``columns`` (all when None), the ``text`` columns as they are (cast to text where
+    they are written: without pandas, no integer goes through a float), the text
+    ``categories`` as dictionaries, and only the ``row_groups`` given (a shard's share of the
+    file). Parquet is read without pandas; CSV and JSONL are parsed by pandas, whose type
+    inference their checks rely on."""
     fmt = fmt or table_format(path)
     if fmt == "parquet":
         yield from _parquet_batches(path, rows_per_chunk, (), row_groups, categories, columns)
@@ -135,7 +142,7 @@ def _parquet_batches(
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
-    try:
+    with _read_errors(path):
         # Column chunks read in buffered pieces rather than whole: memory then follows
         # the chunk, not the row group (60 MiB less on a 1M-row group, as fast).
         # Text categories read as dictionaries: each distinct value is decoded, converted
@@ -159,10 +166,6 @@ def _parquet_batches(
         )
         for batch in batches:
             yield _with_text_columns(batch, text)
-    except ScoringError:
-        raise
-    except Exception as error:
-        raise ScoringError(f"cannot read input {path}: {error}") from error
 
 
 def _pandas_chunks(
@@ -175,15 +178,11 @@ def _pandas_chunks(
     import pandas as pd
 
     dtypes = {**(dtypes or {}), **dict.fromkeys(text, str)}
-    try:
+    with _read_errors(path):
         if fmt == "csv":
             yield from pd.read_csv(path, chunksize=rows_per_chunk, dtype=dtypes)
         else:
             yield from pd.read_json(path, lines=True, chunksize=rows_per_chunk, dtype=dtypes)
-    except ScoringError:
-        raise
-    except Exception as error:
-        raise ScoringError(f"cannot read input {path}: {error}") from error
 
 
 def _frame_to_batch(frame: pd.DataFrame) -> pa.RecordBatch:

@@ -64,7 +64,7 @@ from modelship_serving.scoring.output import (
     write_chunk,
 )
 from modelship_serving.scoring.partial import PartialResults
-from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
+from modelship_serving.scoring.pipeline import in_order_work, read_ahead
 from modelship_serving.scoring.publish import (
     JobOutput,
     assemble_and_publish,
@@ -306,7 +306,7 @@ def score_chunks(
         if stream is not None:
             stream.append(chunk_index, predictions)
 
-    with InOrderWork("commit") as commits:
+    with in_order_work("commit") as commits:
         for chunk_index, (chunk, counts) in enumerate(
             read_ahead(counted(read_ahead(chunks))), start=first_chunk
         ):
