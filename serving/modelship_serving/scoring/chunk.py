@@ -40,7 +40,7 @@ class Chunk:
 
     batch: pa.RecordBatch
     first_row: int = 0
-    _numbers: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict, repr=False)
+    _numbers: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict, repr=False, init=False)
 
     def __len__(self) -> int:
         return int(self.batch.num_rows)
