@@ -65,23 +65,27 @@ IN_MEMORY = textwrap.dedent(
     """
     import statistics, sys, time
     from pathlib import Path
-    import numpy as np
     import pandas as pd
     from modelship_serving.packaging.schema import frame_to_feeds
-    from modelship_serving.scoring.checks import load_model
-    from modelship_serving.scoring.output import prediction_frame, prediction_table
+    from modelship_serving.scoring.checks import load_model, read_input
+    from modelship_serving.scoring.job import numbered
+    from modelship_serving.scoring.output import prediction_table
     from modelship_serving.scoring.scorers import InProcessScorer
     repo, table, rows_per_chunk = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     metadata, model_file = load_model(repo, "bench")
     scorer = InProcessScorer(model_file, metadata)
+    chunks = list(numbered(read_input(table, rows_per_chunk, metadata, "id")))
     try:
-        from modelship_serving.scoring.checks import read_input
-        chunks = list(read_input(table, rows_per_chunk, metadata, "id"))
-    except ImportError:  # a revision before read_input
-        from modelship_serving.scoring.checks import read_dtypes, text_columns
-        from modelship_serving.scoring.formats import read_chunks
-        dtypes, text = read_dtypes(metadata), text_columns("id")
-        chunks = list(read_chunks(table, rows_per_chunk, dtypes, None, text))
+        from modelship_serving.scoring.chunk import Chunk  # chunks of Arrow columns
+
+        def shaped(outputs, chunk):
+            return prediction_table(outputs, metadata, chunk.row_numbers, chunk.column("id"), "id")
+    except ImportError:  # a revision whose chunks are pandas DataFrames
+        from modelship_serving.scoring.output import prediction_frame
+
+        def shaped(outputs, chunk):
+            rows = chunk.index.to_numpy()
+            return prediction_table(prediction_frame(outputs, metadata, rows, chunk["id"], "id"))
     feeds = frame_to_feeds(pd.read_parquet(table), metadata.input_schema)
     chunk_feeds = [
         {name: tensor[start : start + rows_per_chunk] for name, tensor in feeds.items()}
@@ -96,12 +100,8 @@ IN_MEMORY = textwrap.dedent(
             scorer.session.run(scorer.output_names, tensors)
 
     def modelship():
-        first = 0
         for chunk in chunks:
-            rows = np.arange(first, first + len(chunk))
-            first += len(chunk)
-            outputs = scorer.score(chunk)
-            prediction_table(prediction_frame(outputs, metadata, rows, chunk["id"], "id"))
+            shaped(scorer.score(chunk), chunk)
 
     times = {bare: [], bare_in_chunks: [], modelship: []}
     for _ in range(3):

@@ -25,15 +25,18 @@ several times too often on windows of a few hundred rows.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelship_serving.drift_rules import feature_drifted, significant
 from modelship_serving.profile import ReferenceProfile
+
+if TYPE_CHECKING:  # pandas is imported where frames are counted: scoring counts Arrow columns
+    import pandas as pd
 
 PSI_FLOOR = 1e-4
 DEFAULT_PSI_THRESHOLD = 0.25
@@ -101,36 +104,37 @@ class BatchCounts(_Model):
     def add_frame(self, frame: pd.DataFrame, reference: ReferenceProfile) -> None:
         """Count ``frame``'s rows into this summary."""
         self.rows += len(frame)
-        for name, counts in self.numeric.items():
-            column = frame[name]
-            if not (isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"):
-                column = pd.to_numeric(column, errors="coerce")  # numbers already: no pass
-            values = column.to_numpy(dtype=np.float64)
-            present = values[~np.isnan(values)]
-            counts.missing += int(len(values) - len(present))
-            counts.count += len(present)
-            with np.errstate(over="ignore"):  # beyond 1e154 a square is infinite, and says so
-                counts.total += float(present.sum())
-                counts.total_of_squares += float(np.square(present).sum())
-            edges = reference.numeric[name].histogram_edges
-            if len(edges) >= 2 and len(present):
-                added = _bin_counts(present, edges)
-                counts.bin_counts = [
-                    int(a + b) for a, b in zip(counts.bin_counts, added, strict=True)
-                ]
-        for name, categorical in self.categorical.items():
-            column = frame[name]
-            categorical.missing += int(column.isna().sum())
-            present = column.dropna()
-            if not _is_text(present.dtype):  # text already: no cast
-                present = present.astype(str)
-            for category, added in present.value_counts().items():
-                key = (
-                    str(category)
-                    if str(category) in categorical.category_counts
-                    else OTHER_CATEGORY
-                )
-                categorical.category_counts[key] += int(added)
+        for name in self.numeric:
+            self.add_numbers(name, series_numbers(frame[name]), reference)
+        for name in self.categorical:
+            self.add_categories(name, *series_categories(frame[name]))
+
+    def add_numbers(
+        self, name: str, values: np.ndarray[Any, Any], reference: ReferenceProfile
+    ) -> None:
+        """Count the values (float64, a gap as NaN) of numeric column ``name`` (the rows
+        are counted by the caller, once for all columns)."""
+        counts = self.numeric[name]
+        gaps = np.isnan(values)
+        present = values[~gaps] if gaps.any() else values  # the copy only where it drops some
+        counts.missing += int(len(values) - len(present))
+        counts.count += len(present)
+        with np.errstate(over="ignore"):  # beyond 1e154 a square is infinite, and says so
+            counts.total += float(present.sum())
+            counts.total_of_squares += float(np.square(present).sum())
+        edges = reference.numeric[name].histogram_edges
+        if len(edges) >= 2 and len(present):
+            added = _bin_counts(present, edges)
+            counts.bin_counts = [int(a + b) for a, b in zip(counts.bin_counts, added, strict=True)]
+
+    def add_categories(self, name: str, found: Iterable[tuple[str, int]], missing: int) -> None:
+        """Count the ``found`` (category as text, rows) and ``missing`` values of categorical
+        column ``name``."""
+        categorical = self.categorical[name]
+        categorical.missing += missing
+        for category, added in found:
+            key = category if category in categorical.category_counts else OTHER_CATEGORY
+            categorical.category_counts[key] += int(added)
 
     def merge(self, other: BatchCounts) -> None:
         """Add another summary of the same shape into this one."""
@@ -150,8 +154,29 @@ class BatchCounts(_Model):
             categorical.missing += other.categorical[name].missing
 
 
+def series_numbers(column: pd.Series) -> np.ndarray[Any, Any]:
+    """A pandas column as float64, what is no number (a gap, text) as NaN."""
+    if not (isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"):
+        import pandas as pd
+
+        column = pd.to_numeric(column, errors="coerce")  # numbers already: no pass
+    values: np.ndarray[Any, Any] = column.to_numpy(dtype=np.float64)
+    return values
+
+
+def series_categories(column: pd.Series) -> tuple[list[tuple[str, int]], int]:
+    """A pandas column's categories as text with their rows, and its missing values."""
+    present = column.dropna()
+    if not _is_text(present.dtype):  # text already: no cast
+        present = present.astype(str)
+    found = [(str(category), int(added)) for category, added in present.value_counts().items()]
+    return found, int(column.isna().sum())
+
+
 def _is_text(dtype: object) -> bool:
     """Whether values of ``dtype`` are text already: strings, or categoricals of strings."""
+    import pandas as pd
+
     if isinstance(dtype, pd.CategoricalDtype):
         return isinstance(dtype.categories.dtype, pd.StringDtype)
     return isinstance(dtype, pd.StringDtype)
@@ -297,17 +322,13 @@ def drift_report(
     rows = max(counts.rows, 1)
     for name, numeric in counts.numeric.items():
         profile = reference.numeric[name]
-        psi = population_stability_index(
-            [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
-        )
-        p_value = homogeneity_p_value(
-            [float(c) for c in profile.histogram_counts], [float(c) for c in numeric.bin_counts]
-        )
-        features[name] = FeatureDrift(
-            kind="numeric",
-            psi=psi,
-            p_value=p_value,
-            drifted=feature_drifted(psi, significant(p_value), threshold),
+        histogram = [float(c) for c in profile.histogram_counts]
+        features[name] = _feature_drift(
+            "numeric",
+            histogram,
+            histogram,
+            [float(c) for c in numeric.bin_counts],
+            threshold,
             missing_fraction=numeric.missing / rows,
             reference_missing_fraction=profile.missing_fraction,
             mean=_finite(numeric.total / numeric.count) if numeric.count else None,
@@ -318,17 +339,14 @@ def drift_report(
         keys = [*cat_profile.frequencies, OTHER_CATEGORY]
         reference_shares = [*cat_profile.frequencies.values(), cat_profile.other_fraction]
         batch_counts = [float(categorical.category_counts.get(key, 0)) for key in keys]
-        psi = population_stability_index(reference_shares, batch_counts)
         present = sum(batch_counts)
         reference_present = reference.row_count * (1 - cat_profile.missing_fraction)
-        p_value = homogeneity_p_value(
-            [share * reference_present for share in reference_shares], batch_counts
-        )
-        features[name] = FeatureDrift(
-            kind="categorical",
-            psi=psi,
-            p_value=p_value,
-            drifted=feature_drifted(psi, significant(p_value), threshold),
+        features[name] = _feature_drift(
+            "categorical",
+            reference_shares,
+            [share * reference_present for share in reference_shares],
+            batch_counts,
+            threshold,
             missing_fraction=categorical.missing / rows,
             reference_missing_fraction=cat_profile.missing_fraction,
             unseen_fraction=batch_counts[-1] / present if present else None,
@@ -340,6 +358,22 @@ def drift_report(
         drifted_features=sorted(name for name, feature in features.items() if feature.drifted),
         features=features,
     )
+
+
+def _feature_drift(
+    kind: str,
+    reference: list[float],
+    reference_rows: list[float],
+    batch: list[float],
+    threshold: float,
+    **fields: Any,
+) -> FeatureDrift:
+    """One feature's drift: PSI of the ``batch`` counts against the ``reference`` counts or
+    shares, the test against the reference's rows per bin (``reference_rows``)."""
+    psi = population_stability_index(reference, batch)
+    p_value = homogeneity_p_value(reference_rows, batch)
+    drifted = feature_drifted(psi, significant(p_value), threshold)
+    return FeatureDrift(kind=kind, psi=psi, p_value=p_value, drifted=drifted, **fields)
 
 
 def batch_counts_json(counts: BatchCounts) -> str:

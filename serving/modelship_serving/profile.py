@@ -9,10 +9,13 @@ histogram edges and category list, so the two are directly comparable.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # imported where a sample is profiled: scoring only reads a profile
+    import pandas as pd
 
 QUANTILE_LEVELS: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 HISTOGRAM_BINS = 20
@@ -68,6 +71,8 @@ def _finite_or_none(value: float) -> float | None:
 
 def profile_numeric(values: pd.Series, bins: int = HISTOGRAM_BINS) -> NumericFeatureProfile:
     """Profile one numeric column."""
+    import pandas as pd
+
     total = len(values)
     present = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=np.float64)
     missing_fraction = 0.0 if total == 0 else float((total - len(present)) / total)

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 
 from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
 from modelship_serving.metadata import ModelMetadata, read_model_metadata
-from modelship_serving.packaging.schema import first_repeated, frame_to_feeds
-from modelship_serving.scoring.formats import TableFormat, input_columns, read_chunks
+from modelship_serving.scoring.chunk import Chunk
+from modelship_serving.scoring.feeds import chunk_feeds
+from modelship_serving.scoring.formats import TableFormat, input_columns, read_batches
 
 FIRST_ROWS_CHECKED = 1000
 
@@ -54,13 +55,14 @@ def check_columns(
 
 
 def check_unique(columns: list[str], shown: str) -> None:
-    """ScoringError when a column name appears more than once."""
-    repeated = first_repeated(columns)
-    if repeated is not None:
-        raise ScoringError(
-            f"input {shown}: column {repeated[0]!r} appears {repeated[1]} times; give every"
-            " column its own name. Nothing was scored."
-        )
+    """ScoringError when a column name appears more than once (Parquet allows it): which of
+    the two the model should take is anyone's guess."""
+    for name in columns:
+        if (times := columns.count(name)) > 1:
+            raise ScoringError(
+                f"input {shown}: column {name!r} appears {times} times; give every"
+                " column its own name. Nothing was scored."
+            )
 
 
 @contextmanager
@@ -73,10 +75,10 @@ def types_checked(where: str) -> Iterator[None]:
         raise SchemaMismatchError(f"{where}: {error}") from error
 
 
-def check_types(frame: pd.DataFrame, metadata: ModelMetadata, where: str) -> None:
+def check_types(chunk: Chunk, metadata: ModelMetadata, where: str) -> None:
     """SchemaMismatchError when a numeric column holds text."""
     with types_checked(where):
-        frame_to_feeds(frame, metadata.input_schema)
+        chunk_feeds(chunk, metadata.input_schema)
 
 
 def read_dtypes(metadata: ModelMetadata) -> dict[str, Any]:
@@ -99,12 +101,15 @@ def read_input(
     key: str | None,
     table: TableFormat | None = None,
     row_groups: tuple[int, ...] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """The chunks of an input table as a job scores them: the key as text, the model's
-    categories as text (or, from Parquet, as categoricals of text)."""
+) -> Iterator[pa.RecordBatch]:
+    """The chunks of an input table as a job scores them: the model's columns and the key;
+    the model's categories as text (from Parquet, as dictionaries of text) and the key as
+    text (from Parquet, as written: the output casts it)."""
     dtypes = read_dtypes(metadata)
-    return read_chunks(
-        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes)
+    # Only what the job uses: a table's other columns are not even decoded.
+    used = tuple(dict.fromkeys([*metadata.input_schema.column_names(), *text_columns(key)]))
+    return read_batches(
+        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes), used
     )
 
 
@@ -135,6 +140,6 @@ def check_input(
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
     first_chunks = read_input(path, first_rows, metadata, key, table)
     first = next(iter(first_chunks), None)
-    if first is None or first.empty:
+    if first is None or first.num_rows == 0:
         raise no_rows
-    check_types(first, metadata, f"{shown} (first rows)")
+    check_types(Chunk(first), metadata, f"{shown} (first rows)")

@@ -2,7 +2,7 @@
 
 One interface, two implementations, chosen once from a uri by :func:`locate`; the job
 never asks which it has. Files are named relative to the folder (``scores.parquet``,
-``chunk-00000000.parquet``). The method names follow fsspec's ``AbstractFileSystem``
+``chunk-00000000.arrow``). The method names follow fsspec's ``AbstractFileSystem``
 (``exists``, ``get_file``, ``put_file``, ``rm_file``) so that moving storage onto one
 library (issue #13) replaces these classes, not their callers.
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from modelship_serving.drift import BatchCounts
 from modelship_serving.errors import ScoringError
@@ -49,6 +49,8 @@ from modelship_serving.scoring.checks import (
     read_input,
     types_checked,
 )
+from modelship_serving.scoring.chunk import Chunk
+from modelship_serving.scoring.counting import chunk_counts
 from modelship_serving.scoring.destination import Location, locate
 from modelship_serving.scoring.formats import table_format
 from modelship_serving.scoring.output import (
@@ -57,13 +59,12 @@ from modelship_serving.scoring.output import (
     StreamedOutput,
     manifest_path,
     partial_folder,
-    prediction_frame,
     prediction_table,
     work_directory,
     write_chunk,
 )
 from modelship_serving.scoring.partial import PartialResults
-from modelship_serving.scoring.pipeline import InOrderWork, read_ahead
+from modelship_serving.scoring.pipeline import in_order_work, read_ahead
 from modelship_serving.scoring.publish import (
     JobOutput,
     assemble_and_publish,
@@ -155,6 +156,7 @@ def _job_state(
         "model_sha256": metadata.model_sha256,
         "rows_per_chunk": settings.rows_per_chunk,
         "key_column": settings.key_column,
+        "chunks": "arrow",  # a job started by a version that committed Parquet starts over
     }
 
 
@@ -248,19 +250,18 @@ def run_scoring(
     return manifest
 
 
-def numbered(frames: Iterator[pd.DataFrame], first_row: int = 0) -> Iterator[pd.DataFrame]:
-    """``frames`` indexed by their rows' numbers in the table, from ``first_row`` on (errors
-    name the `row`, and the output carries it)."""
+def numbered(batches: Iterator[pa.RecordBatch], first_row: int = 0) -> Iterator[Chunk]:
+    """``batches`` as chunks numbered by their rows in the table, from ``first_row`` on
+    (errors name the `row`, and the output carries it)."""
     row = first_row
-    for frame in frames:
-        frame.index = pd.RangeIndex(row, row + len(frame))
-        row += len(frame)
-        yield frame
+    for batch in batches:
+        yield Chunk(batch, row)
+        row += batch.num_rows
 
 
 def score_chunks(
     settings: ScoreSettings,
-    chunks: Iterator[pd.DataFrame],
+    chunks: Iterator[Chunk],
     shown: str,
     metadata: ModelMetadata,
     scorer: Scorer,
@@ -268,11 +269,11 @@ def score_chunks(
     stream: StreamedOutput | None,
     progress: ProgressCallback | None,
     first_chunk: int = 0,
-    passthrough: dict[str, Any] | None = None,
+    passthrough: dict[str, str] | None = None,
 ) -> tuple[int, int, int]:
     """Score and commit every chunk not committed yet: (rows, chunks, chunks resumed).
 
-    ``chunks`` are indexed by row number (see :func:`numbered`) and committed as chunks
+    ``chunks`` are numbered by row (see :func:`numbered`) and committed as chunks
     ``first_chunk`` on; ``passthrough`` columns (one value each) go into every output row.
     The next chunk is read and the previous one committed while this one is scored (see
     modelship_serving.scoring.pipeline); chunks are committed in order, and every chunk
@@ -282,50 +283,45 @@ def score_chunks(
     rows_in = chunk_count = resumed = 0
     clock = time.monotonic()
 
-    def counted(frames: Iterator[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, BatchCounts]]:
+    def counted(chunks: Iterator[Chunk]) -> Iterator[tuple[Chunk, BatchCounts]]:
         # Drift is counted on the reading thread, which has the least to do of the three.
-        for frame in frames:
-            counts = BatchCounts.empty(reference)
-            counts.add_frame(frame, reference)
-            yield frame, counts
+        for chunk in chunks:
+            yield chunk, chunk_counts(chunk, reference)
 
     def commit(
         chunk_index: int,
-        frame: pd.DataFrame,
+        chunk: Chunk,
         counts: BatchCounts,
         outputs: dict[str, np.ndarray[Any, Any]],
-        row_numbers: np.ndarray[Any, Any],
     ) -> None:
-        keys = frame[settings.key_column] if settings.key_column else None
+        keys = chunk.column(settings.key_column) if settings.key_column else None
         predictions = prediction_table(
-            prediction_frame(outputs, metadata, row_numbers, keys, settings.key_column, passthrough)
+            outputs, metadata, chunk.row_numbers, keys, settings.key_column, passthrough
         )
         partial.commit(
             chunk_index,
-            lambda path: write_chunk(predictions, path, metadata),
+            lambda path: write_chunk(predictions, path),
             counts.model_dump_json(),
         )
         if stream is not None:
             stream.append(chunk_index, predictions)
 
-    with InOrderWork("commit") as commits:
-        for chunk_index, (frame, counts) in enumerate(
+    with in_order_work("commit") as commits:
+        for chunk_index, (chunk, counts) in enumerate(
             read_ahead(counted(read_ahead(chunks))), start=first_chunk
         ):
-            row_numbers = frame.index.to_numpy(dtype=np.int64)
-            rows_in += len(frame)
+            rows_in += len(chunk)
             chunk_count += 1
             if partial.is_committed(chunk_index):
                 resumed += 1
                 if stream is not None:
                     stream.abandoned = True
                 continue
-            where = f"{shown} rows {row_numbers[0]}-{row_numbers[-1]}" if len(frame) else shown
+            last_row = chunk.first_row + len(chunk) - 1
+            where = f"{shown} rows {chunk.first_row}-{last_row}" if len(chunk) else shown
             with types_checked(where):  # the scorer's conversion is the type check
-                outputs = scorer.score(frame)
-            commits.submit(
-                partial_function(commit, chunk_index, frame, counts, outputs, row_numbers)
-            )
+                outputs = scorer.score(chunk)
+            commits.submit(partial_function(commit, chunk_index, chunk, counts, outputs))
             if progress is not None:
                 elapsed = time.monotonic() - clock
                 progress(

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
+from modelship_serving.scoring.arrow_numpy import array_of, text_scalar
 from modelship_serving.scoring.formats import TableFormat, TableWriter
 
 ROW_COLUMN = "row"
@@ -37,21 +39,23 @@ def work_directory(output: Path) -> Path:
     return output.with_name(partial_folder(output.name))
 
 
-def prediction_frame(
+def prediction_table(
     outputs: dict[str, np.ndarray[Any, Any]],
     metadata: ModelMetadata,
     rows: np.ndarray[Any, Any],
-    keys: pd.Series | None,
+    keys: pa.Array | None,
     key_column: str | None,
-    passthrough: dict[str, Any] | None = None,
-) -> pd.DataFrame:
-    """The output rows of one chunk: row number, key, the ``passthrough`` columns (a
-    dataset's file and partition keys), label/prediction, one column per score."""
-    columns: dict[str, Any] = {ROW_COLUMN: rows}
+    passthrough: dict[str, str] | None = None,
+) -> pa.Table:
+    """The output rows of one chunk as the Arrow table every writer takes: row number, key,
+    the ``passthrough`` columns (a dataset's file and partition keys), label/prediction,
+    one column per score. Text is large_string, and a NaN a gap, as pandas wrote them."""
+    columns: dict[str, pa.Array] = {ROW_COLUMN: array_of(rows.astype(np.int64))}
     if keys is not None and key_column is not None:
         # Text whatever the chunk holds (all gaps included): one column type in every chunk.
-        columns[key_column] = keys.astype("string").array
-    columns.update(passthrough or {})
+        columns[key_column] = pc.cast(keys, pa.large_string())
+    for name, value in (passthrough or {}).items():
+        columns[name] = pa.repeat(text_scalar(value), len(rows))
     for spec in metadata.outputs:
         values = outputs[spec.name].reshape(len(rows), -1)
         if values.dtype == np.object_:
@@ -60,13 +64,19 @@ def prediction_frame(
             )(values)
         if spec.role == "scores" and metadata.classes and values.shape[1] == len(metadata.classes):
             for index, label in enumerate(metadata.classes):
-                columns[f"{spec.name}_{label}"] = values[:, index]
+                columns[f"{spec.name}_{label}"] = _column(values[:, index])
         elif values.shape[1] == 1:
-            columns[spec.name] = values[:, 0]
+            columns[spec.name] = _column(values[:, 0])
         else:
             for index in range(values.shape[1]):
-                columns[f"{spec.name}_{index}"] = values[:, index]
-    return pd.DataFrame(columns)
+                columns[f"{spec.name}_{index}"] = _column(values[:, index])
+    return pa.table(columns)
+
+
+def _column(values: np.ndarray[Any, Any]) -> pa.Array:
+    # As pandas wrote a DataFrame's column: a NaN is a gap, text is large_string.
+    array = array_of(values)
+    return pc.cast(array, pa.large_string()) if pa.types.is_string(array.type) else array
 
 
 def label_outputs(metadata: ModelMetadata) -> tuple[str, ...]:
@@ -75,19 +85,21 @@ def label_outputs(metadata: ModelMetadata) -> tuple[str, ...]:
     return tuple(spec.name for spec in metadata.outputs if spec.role == "label")
 
 
-def prediction_table(predictions: pd.DataFrame) -> Any:
-    """The output rows of one chunk as an Arrow table, as every writer takes them."""
-    import pyarrow as pa
+def write_chunk(predictions: pa.Table, path: Path) -> None:
+    """One chunk's output rows as an Arrow IPC file at ``path`` (see
+    modelship_serving.scoring.partial), read back by :func:`read_chunk`."""
+    import pyarrow.ipc
 
-    return pa.Table.from_pandas(predictions, preserve_index=False)
+    with pyarrow.ipc.new_file(path, predictions.schema) as writer:
+        writer.write_table(predictions)
 
 
-def write_chunk(predictions: Any, path: Path, metadata: ModelMetadata) -> None:
-    """One chunk's output rows (an Arrow table) as Parquet at ``path``, without statistics
-    (only this job reads it back, whole)."""
-    writer = TableWriter(path, "parquet", label_outputs(metadata), statistics=False)
-    writer.write_arrow(predictions)
-    writer.close()
+def read_chunk(path: Path) -> pa.Table:
+    """A committed chunk's output rows, written by :func:`write_chunk`."""
+    import pyarrow.ipc
+
+    with pa.memory_map(str(path)) as source:
+        return pyarrow.ipc.open_file(source).read_all()
 
 
 class StreamedOutput:

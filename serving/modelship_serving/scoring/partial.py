@@ -2,8 +2,10 @@
 
 A work directory holds ``state.json`` (which job this is), and per chunk
 ``chunk-NNNNNNNN.counts.json`` (its drift counts, written first) and
-``chunk-NNNNNNNN.parquet`` (its predictions, renamed into place): a chunk is
-committed once its parquet file is there. ``output.json`` records the assembled
+``chunk-NNNNNNNN.arrow`` (its predictions as an Arrow IPC file, renamed into place):
+a chunk is committed once its .arrow file is there. (Arrow IPC rather than Parquet: only
+the job reads them back, whole, and IPC writes in a fifth of Parquet's CPU time, for
+about twice the bytes.) ``output.json`` records the assembled
 output's sha256 and manifest just before the output is published.
 
 For an output in object storage the work directory is only scratch space (a
@@ -36,7 +38,7 @@ OUTPUT = "output.json"
 
 
 def chunk_name(index: int) -> str:
-    return f"chunk-{index:08d}.parquet"
+    return f"chunk-{index:08d}.arrow"
 
 
 def counts_name(index: int) -> str:
@@ -103,7 +105,7 @@ class PartialResults:
         return self.chunk(index).is_file() and self.counts(index).is_file()
 
     def commit(self, index: int, write_chunk: Any, counts_json: str) -> None:
-        """Commit chunk ``index``: ``write_chunk(path)`` writes its predictions as Parquet."""
+        """Commit chunk ``index``: ``write_chunk(path)`` writes its predictions."""
         atomic_write_text(self.counts(index), counts_json)
         temporary = self.work / f".{chunk_name(index)}.tmp"
         write_chunk(temporary)

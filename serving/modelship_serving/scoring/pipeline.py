@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
+from contextlib import contextmanager
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -29,38 +29,32 @@ def read_ahead(items: Iterator[Item]) -> Iterator[Item]:
 
 
 class InOrderWork:
-    """Runs submitted work one after the other on one thread, while the caller goes on.
-
+    """Runs submitted work one after the other on one thread, while the caller goes on:
     ``submit`` waits for the work before last, so at most one runs behind the caller, and
-    raises its error; leaving the ``with`` block finishes all work submitted, also when
-    the caller fails (so everything handed over before a crash is done), and raises the
-    first error of the work when the caller did not fail.
-    """
+    raises its error. Made by :func:`in_order_work`."""
 
-    def __init__(self, name: str) -> None:
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    def __init__(self, worker: ThreadPoolExecutor) -> None:
+        self._worker = worker
         self._pending: Future[None] | None = None
 
     def submit(self, work: Callable[[], None]) -> None:
-        self._wait()
+        self.wait()
         self._pending = self._worker.submit(work)
 
-    def _wait(self) -> None:
+    def wait(self) -> None:
+        """Wait for the work submitted last; raise its error."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()
 
-    def __enter__(self) -> InOrderWork:
-        return self
 
-    def __exit__(
-        self,
-        error_type: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if error is None:
-                self._wait()
-        finally:
-            self._worker.shutdown(wait=True)
+@contextmanager
+def in_order_work(name: str) -> Iterator[InOrderWork]:
+    """An :class:`InOrderWork` on a thread named ``name``. Leaving the ``with`` block
+    finishes all work submitted, also when the caller fails (so everything handed over
+    before a crash is done), and raises the first error of the work when the caller did
+    not fail."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as worker:
+        work = InOrderWork(worker)
+        yield work
+        work.wait()

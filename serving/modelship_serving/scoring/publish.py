@@ -25,6 +25,7 @@ from modelship_serving.scoring.output import (
     MANIFEST_SUFFIX,
     StreamedOutput,
     label_outputs,
+    read_chunk,
 )
 from modelship_serving.scoring.partial import PartialResults
 from modelship_serving.scoring.settings import ScoreManifest
@@ -72,7 +73,9 @@ def assemble_and_publish(
         if streamed is None:
             writer = TableWriter(temporary_output, output.format, label_outputs(metadata))
             for chunk_index in range(summary.chunks):
-                rows_out += writer.write_parquet_file(partial.chunk(chunk_index))
+                rows = read_chunk(partial.chunk(chunk_index))
+                writer.write_arrow(rows)
+                rows_out += rows.num_rows
             writer.close()
         if rows_out != summary.rows_in:
             raise ScoringError(

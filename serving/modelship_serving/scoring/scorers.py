@@ -1,21 +1,28 @@
 """Turning a chunk of rows into predictions: in-process onnxruntime, or Triton over gRPC.
 
-Both return the model's outputs by name as numpy arrays with one row per input row.
+All return the model's outputs by name as numpy arrays with one row per input row. A chunk
+comes as a scoring job reads it (a :class:`Chunk` of Arrow columns) or as a pandas
+DataFrame (`modelship evaluate`); onnxruntime takes Arrow columns without pandas, the others
+get a DataFrame.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
-import pandas as pd
 
 from modelship_serving.errors import ScoringError
 from modelship_serving.metadata import ModelMetadata
-from modelship_serving.packaging.schema import frame_to_feeds
-from modelship_serving.triton.client import infer_inputs
+from modelship_serving.scoring.chunk import Chunk
+from modelship_serving.scoring.feeds import chunk_feeds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Rows: TypeAlias = "Chunk | pd.DataFrame"
 
 
 class Scorer(Protocol):
@@ -23,9 +30,14 @@ class Scorer(Protocol):
 
     description: str
 
-    def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]: ...
+    def score(self, rows: Rows) -> dict[str, np.ndarray[Any, Any]]: ...
 
     def close(self) -> None: ...
+
+
+def as_frame(rows: Rows) -> pd.DataFrame:
+    """``rows`` as a pandas DataFrame indexed by row number."""
+    return rows.to_pandas() if isinstance(rows, Chunk) else rows
 
 
 class InProcessScorer:
@@ -59,8 +71,13 @@ class InProcessScorer:
         on_gpu = self.session.get_providers()[0] == "CUDAExecutionProvider"
         self.description = f"onnxruntime in-process ({model_file.name}{', CUDA' if on_gpu else ''})"
 
-    def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
-        feeds = frame_to_feeds(frame, self.metadata.input_schema)
+    def score(self, rows: Rows) -> dict[str, np.ndarray[Any, Any]]:
+        if isinstance(rows, Chunk):
+            feeds = chunk_feeds(rows, self.metadata.input_schema)
+        else:
+            from modelship_serving.packaging.schema import frame_to_feeds
+
+            feeds = frame_to_feeds(rows, self.metadata.input_schema)
         values = self.session.run(self.output_names, feeds)
         return {
             name: np.asarray(value) for name, value in zip(self.output_names, values, strict=True)
@@ -76,10 +93,24 @@ def in_process_scorer(
     """The package's model in this process: onnxruntime, or the pinned fallback's own runner
     for a package that holds the original pickle."""
     if metadata.source_format == "pickle":
+        return _PickleScorer(model_file, metadata)
+    return InProcessScorer(model_file, metadata, threads=threads)
+
+
+class _PickleScorer:
+    """The pinned fallback's runner (packaging.fallback.PickledScorer), on a DataFrame."""
+
+    def __init__(self, model_file: Path, metadata: ModelMetadata) -> None:
         from modelship_serving.packaging.fallback import PickledScorer
 
-        return PickledScorer(model_file, metadata)
-    return InProcessScorer(model_file, metadata, threads=threads)
+        self.pickled = PickledScorer(model_file, metadata)
+        self.description = self.pickled.description
+
+    def score(self, rows: Rows) -> dict[str, np.ndarray[Any, Any]]:
+        return self.pickled.score(as_frame(rows))
+
+    def close(self) -> None:
+        self.pickled.close()
 
 
 class TritonScorer:
@@ -108,6 +139,8 @@ class TritonScorer:
         self.description = f"Triton gRPC {self.url} ({concurrency} requests in flight)"
 
     def _request(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        from modelship_serving.triton.client import infer_inputs
+
         inputs = infer_inputs(frame, self.metadata.input_schema, self.triton_grpc.InferInput)
         outputs = [
             self.triton_grpc.InferRequestedOutput(spec.name) for spec in self.metadata.outputs
@@ -117,7 +150,8 @@ class TritonScorer:
         )
         return {spec.name: result.as_numpy(spec.name) for spec in self.metadata.outputs}
 
-    def score(self, frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+    def score(self, rows: Rows) -> dict[str, np.ndarray[Any, Any]]:
+        frame = as_frame(rows)
         slices = [
             frame.iloc[start : start + self.rows_per_request]
             for start in range(0, len(frame), self.rows_per_request)

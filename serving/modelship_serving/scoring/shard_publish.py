@@ -18,7 +18,12 @@ from modelship_serving.fetch.uri import redact_uri
 from modelship_serving.metadata import ModelMetadata
 from modelship_serving.scoring.destination import LocalDestination
 from modelship_serving.scoring.formats import TableWriter
-from modelship_serving.scoring.output import DRIFT_SUFFIX, MANIFEST_SUFFIX, label_outputs
+from modelship_serving.scoring.output import (
+    DRIFT_SUFFIX,
+    MANIFEST_SUFFIX,
+    label_outputs,
+    read_chunk,
+)
 from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
 from modelship_serving.scoring.shard_output import (
     OUTPUT_RECORD,
@@ -155,7 +160,9 @@ def _assemble(
             part = writer
         first = int(record["first_chunk"])
         for chunk in range(first, first + int(record["chunks"])):
-            rows += part.write_parquet_file(chunk_file(output, shard, settings.shards, chunk))
+            chunk_rows = read_chunk(chunk_file(output, shard, settings.shards, chunk))
+            part.write_arrow(chunk_rows)
+            rows += chunk_rows.num_rows
         if output.dataset:
             part.close()
     if writer is not None:

@@ -136,6 +136,7 @@ def _job_identity(
         "shards": settings.shards,
         "output": output.shown,
         "output_format": output.format,
+        "chunks": "arrow",  # a job started by a version that committed Parquet starts over
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
@@ -260,7 +261,7 @@ def _score_shard(
         try:
             for position in mine:
                 piece = pieces[position]
-                frames = read_input(
+                batches = read_input(
                     paths[piece.file],
                     settings.rows_per_chunk,
                     metadata,
@@ -271,7 +272,7 @@ def _score_shard(
                 passthrough = _passthrough(dataset, piece)
                 piece_rows, piece_chunks, piece_resumed = score_chunks(
                     settings,
-                    numbered(frames, piece.first_row),
+                    numbered(batches, piece.first_row),
                     dataset.show(piece.file),
                     metadata,
                     scorer,
@@ -309,13 +310,13 @@ def _score_shard(
     }
 
 
-def _passthrough(dataset: InputDataset, piece: Piece) -> dict[str, Any]:
+def _passthrough(dataset: InputDataset, piece: Piece) -> dict[str, str]:
     """The columns a dataset's rows carry into the output: their file and partition keys."""
     return {INPUT_FILE_COLUMN: piece.file, **piece.partition} if dataset.is_dataset else {}
 
 
 def _check_passthrough(
-    columns: dict[str, Any], key: str | None, metadata: ModelMetadata, file: str
+    columns: dict[str, str], key: str | None, metadata: ModelMetadata, file: str
 ) -> None:
     """ScoringError when a partition key would take the name of an output column."""
     taken = {ROW_COLUMN, *([key] if key else [])}

@@ -195,7 +195,7 @@ def test_rerun_in_a_fresh_pod_resumes_from_the_chunks_beside_the_output(
     s3.upload_file(str(tmp_path / "in.csv"), "batch", "in/pod.csv")
     crash_on_chunk(settings, monkeypatch, 4)
     assert keys(s3, "pod/scores") == []  # nothing published
-    assert len([k for k in keys(s3, "pod/.scores.jsonl.partial/") if k.endswith(".parquet")]) == 3
+    assert len([k for k in keys(s3, "pod/.scores.jsonl.partial/") if k.endswith(".arrow")]) == 3
 
     done = score_in_fresh_process(settings, tmp_path / "second-pod")
     assert done.returncode == 0, done.stderr

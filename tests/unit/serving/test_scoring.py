@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from modelship_serving.drift import population_stability_index
 from modelship_serving.errors import SchemaMismatchError, ScoringError
@@ -23,6 +24,8 @@ from modelship_serving.scoring.job import (
     run_scoring,
     work_directory,
 )
+from modelship_serving.scoring.output import write_chunk
+from modelship_serving.scoring.partial import chunk_name
 from modelship_serving.scoring.scorers import InProcessScorer
 from support.churn_scoring import score_settings as churn_job
 from support.sklearn_models import customer_rows as rows
@@ -159,7 +162,7 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
     def crash_on_fourth_chunk(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
         if len(scored_rows) >= 450:
             raise RuntimeError("node lost")
-        scored_rows.extend(chunk.index)
+        scored_rows.extend(chunk.row_numbers)
         return original_score(self, chunk)
 
     monkeypatch.setattr(InProcessScorer, "score", crash_on_fourth_chunk)
@@ -167,10 +170,10 @@ def test_crash_then_rerun_scores_each_row_exactly_once(
         run_scoring(settings)
     assert not output.exists()
     assert not manifest_path(output).exists()
-    assert len(list(work_directory(output).glob("chunk-*.parquet"))) == 3
+    assert len(list(work_directory(output).glob("chunk-*.arrow"))) == 3
 
     def counting_score(self: InProcessScorer, chunk: pd.DataFrame) -> Any:
-        scored_rows.extend(chunk.index)
+        scored_rows.extend(chunk.row_numbers)
         return original_score(self, chunk)
 
     monkeypatch.setattr(InProcessScorer, "score", counting_score)
@@ -215,7 +218,7 @@ def test_partial_work_of_another_job_is_discarded(churn_repo: Path, tmp_path: Pa
     stale = work_directory(output)
     stale.mkdir()
     (stale / "state.json").write_text('{"input": "something else"}')
-    pd.DataFrame({"row": [0], "label": ["bogus"]}).to_parquet(stale / "chunk-00000000.parquet")
+    write_chunk(pa.table({"row": [0], "label": ["bogus"]}), stale / chunk_name(0))
     (stale / "chunk-00000000.counts.json").write_text("{}")
     run_scoring(
         ScoreSettings(
