@@ -352,6 +352,28 @@ def _nearest_neighbors() -> Fitted:
     return Fitted(NearestNeighbors().fit(train[NUMBERS]), train[NUMBERS], held_out[NUMBERS])
 
 
+def _small_and_unsigned_ints() -> Fitted:
+    """int8, uint16, float16 and uint64 columns, as a compact Parquet file keeps them."""
+    train, held_out = _frames(105)
+    for frame in (train, held_out):
+        frame["age"] = frame["age"].astype("int8")
+        frame["visits"] = frame["visits"].astype("uint16")
+        frame["income_k"] = (frame["income"] / 1_000).astype("float16")  # float16 tops at 65504
+        frame["points"] = (np.arange(len(frame), dtype="uint64") * 7 % 13) * np.uint64(10**12)
+    columns = ["age", "visits", "income_k", "points"]
+    model = _scaled(LogisticRegression()).fit(train[columns], _churn(train))
+    return Fitted(model, train[columns], held_out[columns])
+
+
+def _uint64_ids_beyond_float_precision() -> Fitted:
+    """A uint64 id column near 2**63: one float64 value for all its rows."""
+    train, held_out = _frames(107)
+    for frame in (train, held_out):
+        frame["account"] = np.uint64(2**63) + np.arange(len(frame), dtype="uint64") % 13
+    columns = [*NUMBERS, "account"]
+    model = RandomForestClassifier(10, random_state=0)
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
 def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
     return EverydayCase(name, build, outcome)
 
@@ -481,6 +503,8 @@ CASES: list[EverydayCase] = [
         "fallback",
         library="xgboost",
     ),
+    _case("int8-uint16-float16-uint64-columns", _small_and_unsigned_ints),
+    _case("uint64-ids-beyond-float-precision", _uint64_ids_beyond_float_precision),
     EverydayCase("dbscan-no-predict", _dbscan, "refused", "has no predict method"),
     EverydayCase(
         "nearest-neighbors-no-predict", _nearest_neighbors, "refused", "has no predict method"
