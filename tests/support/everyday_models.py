@@ -374,6 +374,7 @@ def _uint64_ids_beyond_float_precision() -> Fitted:
     model = RandomForestClassifier(10, random_state=0)
     return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
 
+
 def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
     return EverydayCase(name, build, outcome)
 

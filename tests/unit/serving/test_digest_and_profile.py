@@ -91,6 +91,7 @@ def test_a_column_of_uint64_ids_beyond_float_precision_still_profiles() -> None:
     low, high = profile.histogram_edges
     assert low < 2.0**63 < high
 
+
 def test_categorical_profile_frequencies() -> None:
     profile = profile_categorical(
         pd.Series(["a"] * 6 + ["b"] * 3 + ["c"] + [None]), max_categories=2

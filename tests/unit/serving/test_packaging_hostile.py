@@ -123,6 +123,7 @@ def test_a_csv_sample_with_a_byte_order_mark_packages(
     assert result.exit_code == 0, result.output
     assert "inputs:  age:numeric" in result.output  # not '\ufeffage'
 
+
 def test_an_output_that_cannot_be_written_is_one_line(
     mixed_classifier: Any, tmp_path: Path
 ) -> None:
