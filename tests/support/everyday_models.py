@@ -35,7 +35,12 @@ from sklearn.linear_model import (
     RidgeClassifier,
     SGDRegressor,
 )
-from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
+from sklearn.multioutput import (
+    ClassifierChain,
+    MultiOutputClassifier,
+    MultiOutputRegressor,
+    RegressorChain,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -503,6 +508,17 @@ CASES: list[EverydayCase] = [
         lambda: _boosting_on_categories("xgboost"),
         "fallback",
         library="xgboost",
+    ),
+    # No converter for the chains: two labels (or values) per row from the pinned pickle.
+    _case(
+        "classifier-chain",
+        lambda: _numeric(_scaled(ClassifierChain(LogisticRegression())), _two_labels),
+        "fallback",
+    ),
+    _case(
+        "regressor-chain",
+        lambda: _numeric(_scaled(RegressorChain(Ridge())), _two_outputs),
+        "fallback",
     ),
     _case("int8-uint16-float16-uint64-columns", _small_and_unsigned_ints),
     _case("uint64-ids-beyond-float-precision", _uint64_ids_beyond_float_precision),
