@@ -380,6 +380,16 @@ def _uint64_ids_beyond_float_precision() -> Fitted:
     return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
 
 
+def _named_like_outputs(model: Any, target: Callable[[pd.DataFrame], Any]) -> Fitted:
+    """Columns named as a package's outputs are ("label", "probabilities", "prediction")."""
+    train, held_out = _frames(109)
+    renames = {"age": "label", "income": "probabilities", "visits": "prediction"}
+    columns = list(renames.values())
+    train_named, held_named = train.rename(columns=renames), held_out.rename(columns=renames)
+    model = model.fit(train_named[columns], target(train))
+    return Fitted(model, train_named[columns], held_named[columns])
+
+
 def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
     return EverydayCase(name, build, outcome)
 
@@ -519,6 +529,15 @@ CASES: list[EverydayCase] = [
         "regressor-chain",
         lambda: _numeric(_scaled(RegressorChain(Ridge())), _two_outputs),
         "fallback",
+    ),
+    # The forest's label goes through modelship's vote-tie nodes, the regressor's is named.
+    _case(
+        "columns-named-label-probabilities-prediction",
+        lambda: _named_like_outputs(RandomForestClassifier(10, random_state=0), _churn),
+    ),
+    _case(
+        "regressor-columns-named-like-outputs",
+        lambda: _named_like_outputs(_scaled(Ridge()), _spend),
     ),
     _case("int8-uint16-float16-uint64-columns", _small_and_unsigned_ints),
     _case("uint64-ids-beyond-float-precision", _uint64_ids_beyond_float_precision),

@@ -18,6 +18,13 @@ if TYPE_CHECKING:  # onnx is imported where a schema is read from a model: scori
 _TENSOR_NAME_PATTERN = re.compile(r"[^0-9A-Za-z_]")
 
 
+# The outputs of every package (packaging/outputs.py) and the values modelship adds to a
+# graph ("modelship_tie_max", "probabilities_unclipped"): an input column of such a name
+# gets another tensor name, else the graph would name two values alike.
+RESERVED_TENSOR_NAMES = frozenset({"label", "probabilities", "scores", "prediction"})
+_RESERVED_PREFIXES = ("modelship_", "probabilities_")
+
+
 def _onnx_input_types() -> dict[int, tuple[TritonDatatype, str]]:
     """ONNX element types a tabular column can arrive as, and how the column is treated."""
     import onnx
@@ -34,7 +41,7 @@ def _onnx_input_types() -> dict[int, tuple[TritonDatatype, str]]:
 def tensor_name_for(column: str, taken: set[str]) -> str:
     """A valid, unique tensor name for ``column``: the name itself when it is already valid."""
     name = _TENSOR_NAME_PATTERN.sub("_", column) or "column"
-    if name[0].isdigit():
+    if name[0].isdigit() or name in RESERVED_TENSOR_NAMES or name.startswith(_RESERVED_PREFIXES):
         name = f"c_{name}"
     candidate, suffix = name, 1
     while candidate in taken:
