@@ -57,7 +57,7 @@ from sklearn.preprocessing import (
 from sklearn.svm import LinearSVC, OneClassSVM
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from support.model_zoo import Fitted, customers
+from support.model_zoo import Fitted, customers, reviews
 
 TRAIN_ROWS, HELD_OUT_ROWS = 200, 50
 NUMBERS = ["age", "income", "visits"]
@@ -390,6 +390,31 @@ def _named_like_outputs(model: Any, target: Callable[[pd.DataFrame], Any]) -> Fi
     return Fitted(model, train_named[columns], held_named[columns])
 
 
+def _knn_on_city(text: Any, gap: object, held_out_gap: object) -> Fitted:
+    """Distance-weighted kNN (shipped as its pinned pickle) after ``text`` on ``city``, which
+    has ``gap`` in every fourth training row and ``held_out_gap`` in the held-out rows'."""
+    train, held_out = _frames(111)
+    train.loc[train.index % 4 == 0, "city"] = gap
+    held_out.loc[held_out.index % 4 == 0, "city"] = held_out_gap
+    columns = [*NUMBERS, "city"]
+    pre = ColumnTransformer([("n", StandardScaler(), NUMBERS), ("c", text, ["city"])])
+    model = Pipeline([("pre", pre), ("knn", KNeighborsClassifier(4, weights="distance"))])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _char_tfidf_with_empty_reviews() -> Fitted:
+    """Character n-grams (no converter) on reviews, some of them empty ("")."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    train, held_out = reviews(TRAIN_ROWS, 113), reviews(HELD_OUT_ROWS, 114)
+    train.loc[train.index % 7 == 0, "review"] = ""
+    held_out.loc[held_out.index % 5 == 0, "review"] = ""
+    words = train["review"].str.count("great|love|fast") - train["review"].str.count("awful|hate")
+    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3))
+    model = make_pipeline(tfidf, LogisticRegression()).fit(train["review"], words > 0)
+    return Fitted(model, train[["review"]], held_out[["review"]])
+
+
 def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
     return EverydayCase(name, build, outcome)
 
@@ -539,6 +564,26 @@ CASES: list[EverydayCase] = [
         "regressor-columns-named-like-outputs",
         lambda: _named_like_outputs(_scaled(Ridge()), _spend),
     ),
+    # The pinned pickle gets a text column's gap back as the sample held it (NaN, which the
+    # imputer fills; None it would not), and its empty texts as "" (not as a gap).
+    _case(
+        "pickle-imputer-on-text-with-nan-gaps",
+        lambda: _knn_on_city(
+            make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="none"),
+                OneHotEncoder(handle_unknown="ignore"),
+            ),
+            np.nan,
+            np.nan,
+        ),
+        "fallback",
+    ),
+    _case(
+        "pickle-empty-text-as-a-category",
+        lambda: _knn_on_city(OneHotEncoder(handle_unknown="ignore"), "", ""),
+        "fallback",
+    ),
+    _case("pickle-char-tfidf-empty-documents", _char_tfidf_with_empty_reviews, "fallback"),
     _case("int8-uint16-float16-uint64-columns", _small_and_unsigned_ints),
     _case("uint64-ids-beyond-float-precision", _uint64_ids_beyond_float_precision),
     EverydayCase("dbscan-no-predict", _dbscan, "refused", "has no predict method"),
