@@ -89,7 +89,9 @@ def profile_numeric(values: pd.Series, bins: int = HISTOGRAM_BINS) -> NumericFea
         )
     low, high = float(present.min()), float(present.max())
     if low == high:  # a constant column still gets a usable one-bin histogram
-        low, high = low - 0.5, high + 0.5
+        # at least one float apart: beyond 2**53 (a uint64 id) low - 0.5 is low itself
+        pad = max(0.5, float(np.spacing(abs(low))))
+        low, high = low - pad, high + pad
         bins = 1
     counts, edges = np.histogram(present, bins=bins, range=(low, high))
     return NumericFeatureProfile(

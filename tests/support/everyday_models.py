@@ -2,12 +2,18 @@
 tests/support/model_zoo.py: other linear models and ensembles, encoders fed categories they
 never saw, imputers on text, labels that are bools or integers not 0..n-1, integer, bool and
 pandas 'category' columns, column names with spaces, dots and accents, one feature, a model
-fitted on a numpy array, target transforms, multi-output wrappers and a 200-column table.
+fitted on a numpy array, target transforms, multi-output wrappers and a 200-column table;
+then more families (naive Bayes, robust and quantile regressors, one-vs-rest/one, chains,
+stacking and voting regressors, feature unions, early-stopped boosters, a ranker) and odd
+data: int8/uint16/float16/uint64 columns, a constant and an all-NaN column, tz-aware dates,
+Decimal, pyarrow strings, unseen categories of a 'category' column, empty strings, a very long
+text, names with '/', ':' or a leading digit or named like the package's outputs, 520 columns.
 Each is small and seeded; its held-out rows hold what a notebook's next batch would
 (unseen categories, gaps)."""
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,43 +22,66 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import (
     AdaBoostClassifier,
     AdaBoostRegressor,
     BaggingClassifier,
+    BaggingRegressor,
     ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
     RandomForestClassifier,
     StackingClassifier,
+    StackingRegressor,
     VotingClassifier,
+    VotingRegressor,
 )
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import (
     ElasticNet,
+    HuberRegressor,
     Lasso,
     LogisticRegression,
+    Perceptron,
+    QuantileRegressor,
     Ridge,
     RidgeClassifier,
     SGDRegressor,
 )
-from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
-from sklearn.naive_bayes import GaussianNB
+from sklearn.multiclass import OneVsOneClassifier, OneVsRestClassifier
+from sklearn.multioutput import (
+    ClassifierChain,
+    MultiOutputClassifier,
+    MultiOutputRegressor,
+    RegressorChain,
+)
+from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import (
+    Binarizer,
     FunctionTransformer,
     KBinsDiscretizer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
     OneHotEncoder,
     OrdinalEncoder,
     PolynomialFeatures,
     QuantileTransformer,
+    RobustScaler,
     StandardScaler,
     TargetEncoder,
 )
-from sklearn.svm import LinearSVC, OneClassSVM
+from sklearn.svm import LinearSVC, NuSVC, NuSVR, OneClassSVM
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from support.model_zoo import Fitted, customers
+from support.model_zoo import Fitted, customers, reviews
 
 TRAIN_ROWS, HELD_OUT_ROWS = 200, 50
 NUMBERS = ["age", "income", "visits"]
@@ -352,6 +381,285 @@ def _nearest_neighbors() -> Fitted:
     return Fitted(NearestNeighbors().fit(train[NUMBERS]), train[NUMBERS], held_out[NUMBERS])
 
 
+def _small_and_unsigned_ints() -> Fitted:
+    """int8, uint16, float16 and uint64 columns, as a compact Parquet file keeps them."""
+    train, held_out = _frames(105)
+    for frame in (train, held_out):
+        frame["age"] = frame["age"].astype("int8")
+        frame["visits"] = frame["visits"].astype("uint16")
+        frame["income_k"] = (frame["income"] / 1_000).astype("float16")  # float16 tops at 65504
+        frame["points"] = (np.arange(len(frame), dtype="uint64") * 7 % 13) * np.uint64(10**12)
+    columns = ["age", "visits", "income_k", "points"]
+    model = _scaled(LogisticRegression()).fit(train[columns], _churn(train))
+    return Fitted(model, train[columns], held_out[columns])
+
+
+def _uint64_ids_beyond_float_precision() -> Fitted:
+    """A uint64 id column near 2**63: one float64 value for all its rows."""
+    train, held_out = _frames(107)
+    for frame in (train, held_out):
+        frame["account"] = np.uint64(2**63) + np.arange(len(frame), dtype="uint64") % 13
+    columns = [*NUMBERS, "account"]
+    model = RandomForestClassifier(10, random_state=0)
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _named_like_outputs(model: Any, target: Callable[[pd.DataFrame], Any]) -> Fitted:
+    """Columns named as a package's outputs are ("label", "probabilities", "prediction")."""
+    train, held_out = _frames(109)
+    renames = {"age": "label", "income": "probabilities", "visits": "prediction"}
+    columns = list(renames.values())
+    train_named, held_named = train.rename(columns=renames), held_out.rename(columns=renames)
+    model = model.fit(train_named[columns], target(train))
+    return Fitted(model, train_named[columns], held_named[columns])
+
+
+def _knn_on_city(text: Any, gap: object, held_out_gap: object) -> Fitted:
+    """Distance-weighted kNN (shipped as its pinned pickle) after ``text`` on ``city``, which
+    has ``gap`` in every fourth training row and ``held_out_gap`` in the held-out rows'."""
+    train, held_out = _frames(111)
+    train.loc[train.index % 4 == 0, "city"] = gap
+    held_out.loc[held_out.index % 4 == 0, "city"] = held_out_gap
+    columns = [*NUMBERS, "city"]
+    pre = ColumnTransformer([("n", StandardScaler(), NUMBERS), ("c", text, ["city"])])
+    model = Pipeline([("pre", pre), ("knn", KNeighborsClassifier(4, weights="distance"))])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _char_tfidf_with_empty_reviews() -> Fitted:
+    """Character n-grams (no converter) on reviews, some of them empty ("")."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    train, held_out = reviews(TRAIN_ROWS, 113), reviews(HELD_OUT_ROWS, 114)
+    train.loc[train.index % 7 == 0, "review"] = ""
+    held_out.loc[held_out.index % 5 == 0, "review"] = ""
+    words = train["review"].str.count("great|love|fast") - train["review"].str.count("awful|hate")
+    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3))
+    model = make_pipeline(tfidf, LogisticRegression()).fit(train["review"], words > 0)
+    return Fitted(model, train[["review"]], held_out[["review"]])
+
+
+# Beyond the families above: estimators, transformers and data a new user brings next.
+
+
+def _counts() -> Fitted:
+    """Multinomial naive Bayes on counts (visits, age), as it is meant to be used."""
+    train, held_out = _frames(71)
+    columns = ["visits", "age"]
+    return Fitted(
+        MultinomialNB().fit(train[columns], _churn(train)), train[columns], held_out[columns]
+    )
+
+
+def _isotonic() -> Fitted:
+    train, held_out = _frames(73)
+    model = IsotonicRegression(out_of_bounds="clip").fit(train[["age"]], _spend(train))
+    return Fitted(model, train[["age"]], held_out[["age"]])
+
+
+def _hgb_categories_by_name() -> Fitted:
+    """categorical_features given by column name, on a text column."""
+    train, held_out = _frames(75)
+    columns = [*NUMBERS, "city"]
+    model = HistGradientBoostingClassifier(max_iter=10, categorical_features=["city"])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _gapped(model: Any, target: Callable[[pd.DataFrame], Any]) -> Fitted:
+    """Gaps in age and income, in the training and the held-out rows."""
+    train, held_out = _frames(81)
+    for frame in (train, held_out):
+        frame.loc[frame.index % 6 == 0, "income"] = np.nan
+        frame.loc[frame.index % 7 == 0, "age"] = np.nan
+    labels = target(train.fillna({"income": 50_000.0, "age": 40.0}))
+    return Fitted(model.fit(train[NUMBERS], labels), train[NUMBERS], held_out[NUMBERS])
+
+
+def _text_model(vectorizer: Any) -> Fitted:
+    from support.model_zoo import _liked
+
+    train, held_out = reviews(TRAIN_ROWS, 7), reviews(HELD_OUT_ROWS, 8)
+    model = make_pipeline(vectorizer, LogisticRegression(max_iter=500))
+    model.fit(train["review"], _liked(train))
+    return Fitted(model, train[["review"]], held_out[["review"]])
+
+
+def _long_text() -> Fitted:
+    """A 25,000-word review among the held-out rows."""
+    fitted = _text_model(TfidfVectorizer())
+    fitted.held_out.loc[0, "review"] = " ".join(["great"] * 20_000 + ["awful"] * 5_000)
+    return fitted
+
+
+def _ordinal_encoded_missing() -> Fitted:
+    """OrdinalEncoder with its own codes for gaps and for cities never seen."""
+    train, held_out = _frames(83)
+    for frame in (train, held_out):
+        frame.loc[frame.index % 5 == 0, "city"] = None
+    held_out.loc[held_out.index % 7 == 0, "city"] = "brest"
+    columns = [*NUMBERS, "city"]
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2
+    )
+    pre = ColumnTransformer([("n", "passthrough", NUMBERS), ("c", encoder, ["city"])])
+    model = Pipeline([("pre", pre), ("forest", RandomForestClassifier(20, random_state=0))])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _early_stopped(library: str) -> Fitted:
+    """A booster stopped early on a validation set: it predicts with its best iteration."""
+    train, held_out = _frames(85)
+    fit_rows, check_rows = train.iloc[:150], train.iloc[150:]
+    if library == "xgboost":
+        from xgboost import XGBRegressor
+
+        model: Any = XGBRegressor(n_estimators=200, early_stopping_rounds=5, max_depth=3)
+        model.fit(
+            fit_rows[NUMBERS],
+            _spend(fit_rows),
+            eval_set=[(check_rows[NUMBERS], _spend(check_rows))],
+            verbose=False,
+        )
+    else:
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=200, verbose=-1)
+        model.fit(
+            fit_rows[NUMBERS],
+            _churn(fit_rows),
+            eval_set=[(check_rows[NUMBERS], _churn(check_rows))],
+            callbacks=[lightgbm.early_stopping(5, verbose=False)],
+        )
+    return Fitted(model, train[NUMBERS], held_out[NUMBERS])
+
+
+def _xgboost_ranker() -> Fitted:
+    from xgboost import XGBRanker
+
+    train, held_out = _frames(89)
+    groups = np.repeat(np.arange(20), TRAIN_ROWS // 20)
+    relevance = (train["age"] // 20).astype(int)
+    model = XGBRanker(n_estimators=20, max_depth=3).fit(train[NUMBERS], relevance, qid=groups)
+    return Fitted(model, train[NUMBERS], held_out[NUMBERS])
+
+
+def _with_column(name: str, values: Callable[[pd.DataFrame], Any], model: Any, seed: int) -> Fitted:
+    """The numbers and one more column ``name``, scaled into a logistic regression."""
+    train, held_out = _frames(seed)
+    for frame in (train, held_out):
+        frame[name] = values(frame)
+    columns = [*NUMBERS, name]
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _city_encoded(
+    prepare: Callable[[pd.DataFrame, pd.DataFrame], None], seed: int, *kept: str
+) -> Fitted:
+    """Numbers scaled and ``city`` one-hot encoded (unseen ignored), after ``prepare`` edits
+    the training and held-out frames; columns ``kept`` are in the table, dropped by the model."""
+    train, held_out = _frames(seed)
+    prepare(train, held_out)
+    columns = [*NUMBERS, "city", *kept]
+    pre = ColumnTransformer(
+        [("n", StandardScaler(), NUMBERS), ("c", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+    )
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())])
+    return Fitted(model.fit(train[columns], _churn(train)), train[columns], held_out[columns])
+
+
+def _tz_aware(train: pd.DataFrame, held_out: pd.DataFrame) -> None:
+    for frame in (train, held_out):
+        hours = pd.to_timedelta(np.arange(len(frame)), unit="h")
+        frame["signup"] = pd.Timestamp("2024-03-30", tz="Europe/Paris") + hours
+
+
+def _pyarrow_strings(train: pd.DataFrame, held_out: pd.DataFrame) -> None:
+    held_out.loc[held_out.index % 6 == 0, "city"] = "brest"
+    for frame in (train, held_out):
+        frame["city"] = frame["city"].astype("string[pyarrow]")
+
+
+def _unseen_category(train: pd.DataFrame, held_out: pd.DataFrame) -> None:
+    """A 'category' column whose held-out rows bring a category training never had."""
+    held_out.loc[held_out.index % 5 == 0, "city"] = "brest"
+    for frame in (train, held_out):
+        frame["city"] = frame["city"].astype("category")
+
+
+def _empty_strings(train: pd.DataFrame, held_out: pd.DataFrame) -> None:
+    for frame in (train, held_out):
+        frame.loc[frame.index % 4 == 0, "city"] = ""
+
+
+def _decimals() -> Fitted:
+    """Money as Decimal (a Parquet decimal128 column): no converter takes it as a number."""
+    train, held_out = _frames(109)
+    labels = _churn(train)
+    for frame in (train, held_out):
+        frame["income"] = [decimal.Decimal(f"{value:.2f}") for value in frame["income"]]
+    model = _scaled(LogisticRegression()).fit(train[NUMBERS], labels)
+    return Fitted(model, train[NUMBERS], held_out[NUMBERS])
+
+
+def _punctuated_names() -> Fitted:
+    """Names with '/', ':' and a leading digit, as exports from other tools have them."""
+    train, held_out = _frames(119)
+    renames = {"age": "customer/age", "income": "income:eur", "visits": "3m_visits"}
+    target = _spend(train)
+    train, held_out = train.rename(columns=renames), held_out.rename(columns=renames)
+    columns = list(renames.values())
+    return Fitted(_scaled(Ridge()).fit(train[columns], target), train[columns], held_out[columns])
+
+
+def _wide_520() -> Fitted:
+    rng = np.random.default_rng(121)
+    columns = [f"f{index:03d}" for index in range(520)]
+    train = pd.DataFrame(rng.normal(size=(TRAIN_ROWS, 520)), columns=columns)
+    held_out = pd.DataFrame(rng.normal(size=(HELD_OUT_ROWS, 520)), columns=columns)
+    target = np.where(train["f000"] - train["f519"] > 0, "up", "down")
+    return Fitted(_scaled(LogisticRegression()).fit(train, target), train, held_out)
+
+
+def _nullable_extension_dtypes() -> Fitted:
+    """pandas' nullable 'boolean' (with gaps), 'Float64' and 'string' columns."""
+    train, held_out = _frames(143)
+    labels = _churn(train)
+    for frame in (train, held_out):
+        frame["premium"] = frame["premium"].astype("boolean")
+        frame.loc[frame.index % 9 == 0, "premium"] = pd.NA
+        frame["income"] = frame["income"].astype("Float64")
+        frame["city"] = frame["city"].astype("string")
+    columns = [*NUMBERS, "premium", "city"]
+    numbers = make_pipeline(SimpleImputer(), StandardScaler())
+    pre = ColumnTransformer(
+        [
+            ("n", numbers, [*NUMBERS, "premium"]),
+            ("c", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ]
+    )
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())])
+    return Fitted(model.fit(train[columns], labels), train[columns], held_out[columns])
+
+
+def _zip_codes() -> Fitted:
+    """Codes with leading zeros, kept as text."""
+    rng = np.random.default_rng(147)
+    codes = ["01000", "02100", "75001", "13001"]
+
+    def prepare(train: pd.DataFrame, held_out: pd.DataFrame) -> None:
+        for frame in (train, held_out):
+            frame["city"] = rng.choice(codes, len(frame))
+
+    return _city_encoded(prepare, 147)
+
+
+def _numpy_model(model: Any) -> Fitted:
+    """Fitted on ``frame.to_numpy()``, packaged with the pandas frame as its sample."""
+    train, held_out = _frames(91)
+    model = model.fit(train[NUMBERS].to_numpy(), _churn(train))
+    return Fitted(model, train[NUMBERS], held_out[NUMBERS])
+
+
 def _case(name: str, build: Callable[[], Fitted], outcome: str = "float32") -> EverydayCase:
     return EverydayCase(name, build, outcome)
 
@@ -481,6 +789,175 @@ CASES: list[EverydayCase] = [
         "fallback",
         library="xgboost",
     ),
+    # No converter for the chains: two labels (or values) per row from the pinned pickle.
+    _case(
+        "classifier-chain",
+        lambda: _numeric(_scaled(ClassifierChain(LogisticRegression())), _two_labels),
+        "fallback",
+    ),
+    _case(
+        "regressor-chain",
+        lambda: _numeric(_scaled(RegressorChain(Ridge())), _two_outputs),
+        "fallback",
+    ),
+    # The forest's label goes through modelship's vote-tie nodes, the regressor's is named.
+    _case(
+        "columns-named-label-probabilities-prediction",
+        lambda: _named_like_outputs(RandomForestClassifier(10, random_state=0), _churn),
+    ),
+    _case(
+        "regressor-columns-named-like-outputs",
+        lambda: _named_like_outputs(_scaled(Ridge()), _spend),
+    ),
+    # The pinned pickle gets a text column's gap back as the sample held it (NaN, which the
+    # imputer fills; None it would not), and its empty texts as "" (not as a gap).
+    _case(
+        "pickle-imputer-on-text-with-nan-gaps",
+        lambda: _knn_on_city(
+            make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="none"),
+                OneHotEncoder(handle_unknown="ignore"),
+            ),
+            np.nan,
+            np.nan,
+        ),
+        "fallback",
+    ),
+    _case(
+        "pickle-empty-text-as-a-category",
+        lambda: _knn_on_city(OneHotEncoder(handle_unknown="ignore"), "", ""),
+        "fallback",
+    ),
+    _case("pickle-char-tfidf-empty-documents", _char_tfidf_with_empty_reviews, "fallback"),
+    _case("int8-uint16-float16-uint64-columns", _small_and_unsigned_ints),
+    _case("uint64-ids-beyond-float-precision", _uint64_ids_beyond_float_precision),
+    # Beyond the families above (each packaged and scored by the CLI as a new user would).
+    _case("nu-svr", lambda: _numeric(_scaled(NuSVR()), _spend)),
+    _case(
+        "nu-svc-probabilities",
+        lambda: _numeric(_scaled(NuSVC(probability=True, random_state=0)), _churn),
+    ),
+    _case("bernoulli-nb", lambda: _numeric(_scaled(BernoulliNB()), _churn)),
+    _case("complement-nb", lambda: _numeric(make_pipeline(MinMaxScaler(), ComplementNB()), _churn)),
+    _case("multinomial-nb-on-counts", _counts),
+    _case("perceptron", lambda: _numeric(_scaled(Perceptron(random_state=0)), _churn)),
+    _case("huber-regressor", lambda: _numeric(_scaled(HuberRegressor()), _spend)),
+    _case("quantile-regressor", lambda: _numeric(_scaled(QuantileRegressor(alpha=0.0)), _spend)),
+    _case("pls-regression", lambda: _numeric(PLSRegression(2), _spend)),
+    _case(
+        "one-vs-rest", lambda: _numeric(_scaled(OneVsRestClassifier(LogisticRegression())), _tier)
+    ),
+    _case(
+        "stacking-regressor",
+        lambda: _numeric(
+            StackingRegressor(
+                [("tree", DecisionTreeRegressor(max_depth=3)), ("ridge", _scaled(Ridge()))]
+            ),
+            _spend,
+        ),
+    ),
+    _case(
+        "voting-regressor",
+        lambda: _numeric(
+            VotingRegressor(
+                [("tree", DecisionTreeRegressor(max_depth=3)), ("ridge", _scaled(Ridge()))]
+            ),
+            _spend,
+        ),
+    ),
+    _case(
+        "bagging-regressor",
+        lambda: _numeric(BaggingRegressor(n_estimators=10, random_state=0), _spend),
+    ),
+    _case(
+        "normalizer-maxabs-robust-binarizer",
+        lambda: _numeric(
+            make_pipeline(
+                RobustScaler(),
+                MaxAbsScaler(),
+                FeatureUnion([("norm", Normalizer()), ("bin", Binarizer())]),
+                LogisticRegression(),
+            ),
+            _churn,
+        ),
+    ),
+    _case(
+        "pca-truncated-svd-select-k-best",
+        lambda: _numeric(
+            make_pipeline(
+                StandardScaler(),
+                FeatureUnion(
+                    [
+                        ("pca", PCA(2)),
+                        ("svd", TruncatedSVD(2, random_state=0)),
+                        ("best", SelectKBest(f_classif, k=2)),
+                    ]
+                ),
+                LogisticRegression(),
+            ),
+            _churn,
+        ),
+    ),
+    _case("very-long-text", _long_text),
+    _case("ordinal-encoder-encoded-missing-value", _ordinal_encoded_missing),
+    _case(
+        "sklearn-forest-fitted-on-numpy",
+        lambda: _numpy_model(RandomForestClassifier(10, random_state=0)),
+    ),
+    _case(
+        "constant-column",
+        lambda: _with_column("plan", lambda f: 1.0, _scaled(LogisticRegression()), 101),
+    ),
+    _case(
+        "all-nan-column-kept-by-imputer",
+        lambda: _with_column(
+            "empty",
+            lambda f: np.nan,
+            make_pipeline(
+                SimpleImputer(keep_empty_features=True), StandardScaler(), LogisticRegression()
+            ),
+            103,
+        ),
+    ),
+    _case("tz-aware-datetime-dropped", lambda: _city_encoded(_tz_aware, 107, "signup")),
+    _case("string-pyarrow-dtype-unseen-city", lambda: _city_encoded(_pyarrow_strings, 111)),
+    _case("category-dtype-unseen-at-scoring", lambda: _city_encoded(_unseen_category, 113)),
+    _case("empty-strings-as-a-category", lambda: _city_encoded(_empty_strings, 115)),
+    _case("column-names-slash-colon-leading-digit", _punctuated_names),
+    _case("wide-520-columns", _wide_520),
+    _case(
+        "labels-minus-one-and-one",
+        lambda: _numeric(_scaled(LogisticRegression()), lambda f: np.where(f["age"] > 45, 1, -1)),
+    ),
+    _case("nullable-boolean-float64-string-dtypes", _nullable_extension_dtypes),
+    _case("zip-codes-with-leading-zeros", _zip_codes),
+    EverydayCase(
+        "xgboost-early-stopping", lambda: _early_stopped("xgboost"), "float32", library="xgboost"
+    ),
+    EverydayCase(
+        "lightgbm-early-stopping", lambda: _early_stopped("lightgbm"), "float32", library="lightgbm"
+    ),
+    # No converter carries these: each ships as its pinned pickle.
+    _case("isotonic-regression", _isotonic, "fallback"),
+    _case(
+        "one-vs-one",
+        lambda: _numeric(_scaled(OneVsOneClassifier(LogisticRegression())), _tier),
+        "fallback",
+    ),
+    _case(
+        "imputer-add-indicator",
+        lambda: _gapped(
+            make_pipeline(
+                SimpleImputer(add_indicator=True), StandardScaler(), LogisticRegression()
+            ),
+            _churn,
+        ),
+        "fallback",
+    ),
+    _case("hashing-vectorizer", lambda: _text_model(HashingVectorizer(n_features=64)), "fallback"),
+    _case("hist-gradient-boosting-categories-by-name", _hgb_categories_by_name, "fallback"),
+    _case("decimal-column", _decimals, "fallback"),
+    EverydayCase("xgboost-ranker", _xgboost_ranker, "fallback", library="xgboost"),
     EverydayCase("dbscan-no-predict", _dbscan, "refused", "has no predict method"),
     EverydayCase(
         "nearest-neighbors-no-predict", _nearest_neighbors, "refused", "has no predict method"

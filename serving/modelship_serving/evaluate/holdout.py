@@ -5,6 +5,7 @@ schema before anything is scored, then scored by every model, chunk by chunk, wi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from modelship_serving.evaluate import EvaluationError
 from modelship_serving.evaluate.metrics import Task
 from modelship_serving.evaluate.models import PackagedModel
 from modelship_serving.fetch.uri import redact_uri
+from modelship_serving.metadata import ModelMetadata, TensorSpec
 from modelship_serving.scoring.checks import (
     FIRST_ROWS_CHECKED,
     check_input,
@@ -150,10 +152,28 @@ def score_holdout(
     return scored
 
 
+def predicted_output(metadata: ModelMetadata) -> TensorSpec:
+    """The output measured against the label column: the label, or a regressor's value."""
+    by_role = {spec.role: spec for spec in reversed(metadata.outputs)}
+    return by_role.get("label") or by_role.get("prediction") or metadata.outputs[0]
+
+
+def check_one_answer_per_row(models: list[PackagedModel]) -> None:
+    """EvaluationError for a model of several outputs (two targets, or labels): one label
+    column measures one answer per row."""
+    for model in models:
+        width = math.prod(predicted_output(model.metadata).dims)
+        if width != 1:
+            raise EvaluationError(
+                f"{model.describe()} gives {width} answers per row (a model of several"
+                " outputs), and --label is one column of true values: evaluate a model of one"
+                " output (e.g. one per target, each packaged on its own)"
+            )
+
+
 def _answers(model: PackagedModel, parts: list[dict[str, Array]]) -> ModelAnswers:
     by_role = {spec.role: spec.name for spec in reversed(model.metadata.outputs)}
-    first = model.metadata.outputs[0].name
-    predicted_name = by_role.get("label") or by_role.get("prediction") or first
+    predicted_name = predicted_output(model.metadata).name
     predicted = np.concatenate([part[predicted_name].reshape(-1) for part in parts])
     scores_name = by_role.get("scores")
     scores = None

@@ -12,6 +12,7 @@ from modelship_serving.evaluate import EvaluationError
 from modelship_serving.evaluate.holdout import (
     ModelAnswers,
     check_holdout,
+    check_one_answer_per_row,
     first_labels,
     local_table,
     score_holdout,
@@ -116,6 +117,7 @@ def evaluate(settings: EvaluateSettings) -> Evaluation:
                 )
             )
         task = _task(models)
+        check_one_answer_per_row(models)
         names = metrics_for(task, requested)
         path, shown = local_table(settings.data_uri, settings.data_format, scratch)
         check_holdout(path, shown, settings.data_format, settings.label, models)

@@ -203,11 +203,25 @@ def _pinned_column(column: InputColumn, inputs: Any) -> dict[str, Any]:
     'category' column keeps its categories, in order (their codes are what LightGBM and
     XGBoost split on, and they refuse other categories)."""
     pinned = column.model_dump(include={"name", "tensor_name", "kind", "source_dtype"})
-    if isinstance(inputs, pd.DataFrame) and isinstance(
-        inputs[column.name].dtype, pd.CategoricalDtype
-    ):
-        pinned["categories"] = inputs[column.name].cat.categories.tolist()
+    series = inputs[column.name] if isinstance(inputs, pd.DataFrame) else inputs
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        pinned["categories"] = series.cat.categories.tolist()
+    elif column.kind == "categorical":
+        pinned["gap"] = _gap(series, text_model=not isinstance(inputs, pd.DataFrame))
     return pinned
+
+
+def _gap(series: pd.Series, text_model: bool) -> str:
+    """What the runner makes of a "" in a string tensor (how a gap travels): the gap the
+    sample holds (None from an object column, NaN from a 'str' one or a CSV: scikit-learn's
+    imputers take only NaN as missing), or a text where the sample has empty texts and no gap,
+    or the model takes a text Series (an empty document; a gap would fail it)."""
+    missing = series[series.isna()]
+    if len(missing):
+        return "none" if missing.iloc[0] is None else "nan"
+    if text_model or bool((series == "").any()):
+        return "text"
+    return "none" if series.dtype == object else "nan"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Loading a pickle or joblib file runs code from that file: only load files you tr
 
 from __future__ import annotations
 
+import csv
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,16 +104,13 @@ def load_sample(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in CSV_SUFFIXES:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            separator = "\t" if suffix == ".tsv" else ","
+            _check_csv_header(path, separator)
+            frame = pd.read_csv(path, sep=separator)
         elif suffix in PARQUET_SUFFIXES:
             import pyarrow.parquet as pq
 
-            repeated = first_repeated(pq.ParquetFile(path).schema_arrow.names)
-            if repeated is not None:
-                raise SampleError(
-                    f"sample {path}: column {repeated[0]!r} appears {repeated[1]} times; give"
-                    " every column its own name"
-                )
+            _check_unique_names(path, pq.ParquetFile(path).schema_arrow.names)
             frame = pd.read_parquet(path)
         else:
             raise SampleError(
@@ -125,3 +123,30 @@ def load_sample(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise SampleError(f"sample {path} has no rows; give a few hundred rows of training input")
     return frame
+
+
+def _check_unique_names(path: Path, names: list[str]) -> None:
+    repeated = first_repeated(names)
+    if repeated is not None:
+        raise SampleError(
+            f"sample {path}: column {repeated[0]!r} appears {repeated[1]} times; give every"
+            " column its own name"
+        )
+
+
+def _check_csv_header(path: Path, separator: str) -> None:
+    """SampleError for a header pandas would read other than as written: one name holding
+    another separator (a ';'-separated export, whose decimal commas would also split its
+    rows), or a name written twice (which pandas renames "age.1" without a word)."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        header = next(csv.reader(handle, delimiter=separator), [])
+    if len(header) == 1:
+        marks = [mark for mark in ";\t|," if mark != separator and mark in header[0]]
+        other = marks[0] if marks else None
+        if other is not None:
+            raise SampleError(
+                f"sample {path} reads as one column {header[0][:60]!r}: its values are separated"
+                f" by {other!r}, not {separator!r}; write it with {separator!r} separators and"
+                " '.' decimals (pandas: frame.to_csv(path, index=False)) or as Parquet"
+            )
+    _check_unique_names(path, header)

@@ -180,7 +180,7 @@ def check_parity(
             for row in bad_rows[:_ROWS_SHOWN]:
                 problems.append(
                     f"  row {row_labels[row]}: original {np.round(expected[row], 6).tolist()}"
-                    f" onnx {np.round(actual[row], 6).tolist()}"
+                    f" packaged {np.round(actual[row], 6).tolist()}"
                 )
         return float(difference.max()) if difference.size else 0.0
 
@@ -205,7 +205,7 @@ def check_parity(
             for row in bad_rows[:_ROWS_SHOWN]:
                 problems.append(
                     f"  row {row_labels[row]}: original {expected_labels[row]!r}"
-                    f" onnx {actual_labels[row]!r}"
+                    f" packaged {actual_labels[row]!r}"
                 )
         expected_scores = _sklearn_scores(model, inputs)
         if expected_scores is not None and len(output_values) >= 2:

@@ -18,6 +18,13 @@ if TYPE_CHECKING:  # onnx is imported where a schema is read from a model: scori
 _TENSOR_NAME_PATTERN = re.compile(r"[^0-9A-Za-z_]")
 
 
+# The outputs of every package (packaging/outputs.py) and the values modelship adds to a
+# graph ("modelship_tie_max", "probabilities_unclipped"): an input column of such a name
+# gets another tensor name, else the graph would name two values alike.
+RESERVED_TENSOR_NAMES = frozenset({"label", "probabilities", "scores", "prediction"})
+_RESERVED_PREFIXES = ("modelship_", "probabilities_")
+
+
 def _onnx_input_types() -> dict[int, tuple[TritonDatatype, str]]:
     """ONNX element types a tabular column can arrive as, and how the column is treated."""
     import onnx
@@ -34,7 +41,7 @@ def _onnx_input_types() -> dict[int, tuple[TritonDatatype, str]]:
 def tensor_name_for(column: str, taken: set[str]) -> str:
     """A valid, unique tensor name for ``column``: the name itself when it is already valid."""
     name = _TENSOR_NAME_PATTERN.sub("_", column) or "column"
-    if name[0].isdigit():
+    if name[0].isdigit() or name in RESERVED_TENSOR_NAMES or name.startswith(_RESERVED_PREFIXES):
         name = f"c_{name}"
     candidate, suffix = name, 1
     while candidate in taken:
@@ -79,12 +86,29 @@ def sklearn_input_columns(model: Any, sample: pd.DataFrame) -> list[str]:
     return columns
 
 
+def refuse_nested(series: pd.Series, name: str) -> None:
+    """SampleError for a column the model takes that holds lists or records (a Parquet
+    list or struct column) where a model input holds one number or text per row."""
+    if series.dtype != object:
+        return
+    nested = series.map(lambda value: isinstance(value, list | tuple | dict | np.ndarray))
+    if nested.any():
+        row = nested.idxmax()
+        kind = "records" if isinstance(series[row], dict) else "lists"
+        raise SampleError(
+            f"sample column {name!r} holds {kind} ({str(series[row])[:40]} in row {row}), but a"
+            " model input takes one number or text per row; give the flat column the model was"
+            " trained on (flatten a list or struct into one column per item or field)"
+        )
+
+
 def schema_from_sample(sample: pd.DataFrame, columns: list[str]) -> InputSchema:
     """Schema of a scikit-learn model's input: numeric columns as FP32, the rest as strings."""
     taken: set[str] = set()
     result: list[InputColumn] = []
     for name in columns:
         series = sample[name]
+        refuse_nested(series, name)
         numeric = _is_numeric(series)
         result.append(
             InputColumn(
@@ -117,6 +141,7 @@ def schema_from_onnx(model: onnx.ModelProto, sample: pd.DataFrame) -> InputSchem
             raise SampleError(
                 f"the sample lacks column {graph_input.name!r}, an input of the ONNX model"
             )
+        refuse_nested(sample[graph_input.name], graph_input.name)
         datatype, kind = known
         result.append(
             InputColumn(

@@ -82,22 +82,28 @@ def load_checked(directory: str) -> tuple[Any, dict[str, Any]]:
     return joblib.load(os.path.join(directory, MODEL_FILE)), environment
 
 
-def _text(array: Any) -> Any:
+def _text(array: Any, gap: str = "none") -> Any:
+    """The texts of a string tensor. "" is how a gap travels in one (as for converted models):
+    back to the gap the model was fitted on (``gap``, recorded from the sample: "none" for
+    None, "nan" for NaN, which scikit-learn's imputers take as missing), or kept as a text
+    ("text": the sample's empty texts, a text model's empty documents)."""
     import numpy as np
 
     values = [
         value.decode("utf-8") if isinstance(value, bytes) else str(value)
         for value in array.reshape(-1)
     ]
-    # "" is how a gap travels in a string tensor (as for converted models): back to a gap.
-    return np.array([value if value != "" else None for value in values], dtype=object)
+    if gap == "text":
+        return np.array(values, dtype=object)
+    missing = float("nan") if gap == "nan" else None
+    return np.array([value if value != "" else missing for value in values], dtype=object)
 
 
 def _column(array: Any, column: dict[str, Any]) -> Any:
     import pandas as pd
 
     if column["kind"] == "categorical":
-        values = _text(array)
+        values = _text(array, column.get("gap", "none"))
         categories = column.get("categories")
         if categories is not None:  # a pandas 'category' column: its training categories
             by_text = {str(category): category for category in categories}

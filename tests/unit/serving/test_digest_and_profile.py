@@ -83,6 +83,15 @@ def test_constant_and_empty_numeric_columns_still_profile() -> None:
     assert empty.mean is None
 
 
+def test_a_column_of_uint64_ids_beyond_float_precision_still_profiles() -> None:
+    # 2**63 + 0..12 are one float64: the constant column's +-0.5 bin would be empty
+    ids = pd.Series(np.uint64(2**63) + np.arange(13, dtype=np.uint64))
+    profile = profile_numeric(ids)
+    assert profile.histogram_counts == [13]
+    low, high = profile.histogram_edges
+    assert low < 2.0**63 < high
+
+
 def test_categorical_profile_frequencies() -> None:
     profile = profile_categorical(
         pd.Series(["a"] * 6 + ["b"] * 3 + ["c"] + [None]), max_categories=2

@@ -5,7 +5,8 @@ float32 tolerance; a candidate trained on shuffled labels scores clearly worse t
 champion, and the command still exits 0; bad input ends in one `Error:` line, also left in the
 termination log; a metric the holdout cannot define is null with a note; the JSON result keeps
 its shape, hides credentials in uris and stays under the kubelet's 4096 bytes; decision scores
-rank for ROC AUC but give no log loss; the models and the holdout may live in S3."""
+rank for ROC AUC but give no log loss; the models and the holdout may live in S3; a model of
+several outputs (two targets, two labels) is refused in one line."""
 
 from __future__ import annotations
 
@@ -562,3 +563,30 @@ def test_a_classifier_of_a_bool_or_float_target_is_evaluated_on_its_labels(
         "log_loss": log_loss(truth, fitted.model.predict_proba(rows)),
     }
     assert_metrics_are(document, expected)
+
+
+@pytest.mark.parametrize(
+    "case", ["linear-regression-two-targets", "multi-output-classifier", "classifier-chain"]
+)
+def test_a_model_of_several_outputs_is_one_error_line(case: str, tmp_path: Path) -> None:
+    # One --label column cannot measure two answers per row (the regressor's metrics were
+    # null with "inconsistent numbers of samples: [50, 100]", the classifier's "package it
+    # again").
+    from support.everyday_models import CASES
+
+    build = {c.name: c.build for c in [*zoo.ZOO, *CASES]}[case]
+    fitted = build()
+    packaged = package(fitted.model, fitted.sample, "multi", tmp_path)
+    holdout = fitted.held_out.assign(truth=np.asarray(fitted.model.predict(fitted.held_out))[:, 0])
+    data = write_table(holdout, tmp_path / "holdout.parquet")
+
+    result = evaluate(
+        tmp_path / "log", "--candidate", str(packaged.repo), "--data", str(data), "--label", "truth"
+    )
+
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: candidate multi v1 gives 2 answers per row (a model of several outputs), and"
+        " --label is one column of true values: evaluate a model of one output (e.g. one per"
+        " target, each packaged on its own)"
+    ]

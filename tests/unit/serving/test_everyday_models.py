@@ -90,3 +90,15 @@ def test_parity_refuses_an_output_that_is_not_one_row_per_input_row() -> None:
 
     with pytest.raises(ParityError, match="'probabilities' is not one row per input row"):
         check_parity(model, served, sample, schema, "classification")
+
+
+def test_a_parity_failure_shows_what_the_package_answers_whichever_serves_it() -> None:
+    # The pinned pickle's answers were shown as "onnx [...]".
+    model, sample, schema = _bool_label_model()
+
+    def served(frame: pd.DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+        return {"label": ~model.predict(frame), "probabilities": model.predict_proba(frame)}
+
+    first = bool(model.predict(sample.iloc[:1])[0])
+    with pytest.raises(ParityError, match=f"row 0: original {first!r} packaged {not first!r}"):
+        check_parity(model, served, sample, schema, "classification")

@@ -124,6 +124,27 @@ def test_column_names_that_are_not_tensor_names_are_mapped(
     assert (first.name, first.tensor_name) == ("sepal length (cm)", "sepal_length__cm_")
 
 
+def test_columns_named_like_an_output_or_a_modelship_node_get_other_tensor_names() -> None:
+    from modelship_serving.packaging import outputs
+    from modelship_serving.packaging.schema import RESERVED_TENSOR_NAMES, tensor_name_for
+
+    assert {
+        outputs.LABEL_OUTPUT,
+        outputs.PROBABILITIES_OUTPUT,
+        outputs.SCORES_OUTPUT,
+        outputs.PREDICTION_OUTPUT,
+    } == RESERVED_TENSOR_NAMES
+    taken: set[str] = set()
+    names = ["label", "probabilities_unclipped", "modelship_tie_max", "labels", "c_label"]
+    assert [tensor_name_for(name, taken) for name in names] == [
+        "c_label",
+        "c_probabilities_unclipped",
+        "c_modelship_tie_max",
+        "labels",
+        "c_label_2",
+    ]
+
+
 def test_metadata_records_hash_versions_lineage_schema_and_profile(
     mixed_classifier: Any, tmp_path: Path
 ) -> None:

@@ -1,6 +1,7 @@
 """`modelship package` against hostile or unlucky inputs: each ends with one line saying
 what to fix (exit 1, no traceback), and a failure leaves nothing behind that would block
-the rerun: a pickle whose loading raises, a Parquet sample with two columns of one name,
+the rerun: a pickle whose loading raises, a Parquet or CSV sample with two columns of one
+name, a ';'-separated CSV sample, a nested (list or struct) column the model takes,
 an --output that cannot be written, an --archive whose write fails once the model
 directory is written (in a new repository and in one holding other models)."""
 
@@ -86,6 +87,69 @@ def test_a_parquet_sample_with_two_columns_of_one_name_is_one_line(
     result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
     assert_one_line_error(result, "column 'age' appears 2 times")
     assert not (tmp_path / "repo").exists()
+
+
+def test_a_csv_sample_with_two_columns_of_one_name_is_one_line(
+    mixed_classifier: Any, tmp_path: Path
+) -> None:
+    # pandas would read the second 'age' as 'age.1' and the model would take the first
+    frame = pd.read_parquet(mixed_classifier.sample_path)
+    sample = tmp_path / "sample.csv"
+    frame.rename(columns={"income": "age"}).to_csv(sample, index=False)
+    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
+    assert_one_line_error(result, "column 'age' appears 2 times")
+    assert not (tmp_path / "repo").exists()
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_a_semicolon_separated_csv_sample_says_so_in_one_line(
+    decimal: str, mixed_classifier: Any, tmp_path: Path
+) -> None:
+    frame = pd.read_parquet(mixed_classifier.sample_path)
+    sample = tmp_path / "sample.csv"
+    frame.to_csv(sample, index=False, sep=";", decimal=decimal)
+    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
+    assert_one_line_error(result, "reads as one column", "separated by ';', not ','")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_a_csv_sample_with_a_byte_order_mark_packages(
+    mixed_classifier: Any, tmp_path: Path
+) -> None:
+    frame = pd.read_parquet(mixed_classifier.sample_path)
+    sample = tmp_path / "sample.csv"
+    frame.to_csv(sample, index=False, encoding="utf-8-sig")  # as Excel writes it
+    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
+    assert result.exit_code == 0, result.output
+    assert "inputs:  age:numeric" in result.output  # not '\ufeffage'
+
+
+@pytest.mark.parametrize(
+    ("nested", "kind"), [([1.0, 2.0], "lists"), ({"years": 40, "source": "crm"}, "records")]
+)
+def test_a_parquet_sample_with_a_nested_model_column_is_one_line(
+    nested: Any, kind: str, mixed_classifier: Any, tmp_path: Path
+) -> None:
+    table = pq.read_table(mixed_classifier.sample_path)
+    column = table.schema.get_field_index("age")
+    table = table.set_column(column, "age", pa.array([nested] * table.num_rows))
+    sample = tmp_path / "sample.parquet"
+    pq.write_table(table, sample)
+    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
+    assert_one_line_error(result, f"sample column 'age' holds {kind}", "give the flat column")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_a_nested_column_the_model_does_not_take_is_ignored(
+    mixed_classifier: Any, tmp_path: Path
+) -> None:
+    table = pq.read_table(mixed_classifier.sample_path)
+    table = table.append_column("tags", pa.array([["new", "web"]] * table.num_rows))
+    sample = tmp_path / "sample.parquet"
+    pq.write_table(table, sample)
+    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
+    assert result.exit_code == 0, result.output
+    assert "tags" not in result.output.splitlines()[1]  # the inputs line
 
 
 def test_an_output_that_cannot_be_written_is_one_line(
