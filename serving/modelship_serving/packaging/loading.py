@@ -5,7 +5,6 @@ Loading a pickle or joblib file runs code from that file: only load files you tr
 
 from __future__ import annotations
 
-import csv
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,10 @@ from typing import Any
 import onnx
 import pandas as pd
 
+from modelship_serving.columns import csv_header, header_problem
 from modelship_serving.errors import PackagingError, SampleError, UnsupportedModelError
 from modelship_serving.packaging.boosting import is_catboost, missing_library_message
 from modelship_serving.packaging.pytorch import is_torch_file, is_torch_module, load_torch_module
-from modelship_serving.packaging.schema import first_repeated
 
 ONNX_SUFFIXES = frozenset({".onnx"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
@@ -105,12 +104,12 @@ def load_sample(path: Path) -> pd.DataFrame:
     try:
         if suffix in CSV_SUFFIXES:
             separator = "\t" if suffix == ".tsv" else ","
-            _check_csv_header(path, separator)
+            _check_names(path, csv_header(path, separator), separator)
             frame = pd.read_csv(path, sep=separator)
         elif suffix in PARQUET_SUFFIXES:
             import pyarrow.parquet as pq
 
-            _check_unique_names(path, pq.ParquetFile(path).schema_arrow.names)
+            _check_names(path, pq.ParquetFile(path).schema_arrow.names)
             frame = pd.read_parquet(path)
         else:
             raise SampleError(
@@ -125,28 +124,7 @@ def load_sample(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _check_unique_names(path: Path, names: list[str]) -> None:
-    repeated = first_repeated(names)
-    if repeated is not None:
-        raise SampleError(
-            f"sample {path}: column {repeated[0]!r} appears {repeated[1]} times; give every"
-            " column its own name"
-        )
-
-
-def _check_csv_header(path: Path, separator: str) -> None:
-    """SampleError for a header pandas would read other than as written: one name holding
-    another separator (a ';'-separated export, whose decimal commas would also split its
-    rows), or a name written twice (which pandas renames "age.1" without a word)."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        header = next(csv.reader(handle, delimiter=separator), [])
-    if len(header) == 1:
-        marks = [mark for mark in ";\t|," if mark != separator and mark in header[0]]
-        other = marks[0] if marks else None
-        if other is not None:
-            raise SampleError(
-                f"sample {path} reads as one column {header[0][:60]!r}: its values are separated"
-                f" by {other!r}, not {separator!r}; write it with {separator!r} separators and"
-                " '.' decimals (pandas: frame.to_csv(path, index=False)) or as Parquet"
-            )
-    _check_unique_names(path, header)
+def _check_names(path: Path, names: list[str], separator: str | None = None) -> None:
+    problem = header_problem(names, separator)
+    if problem is not None:
+        raise SampleError(f"sample {path}: {problem}")

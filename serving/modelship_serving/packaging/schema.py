@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -163,17 +162,6 @@ _NUMPY_FOR_DATATYPE: dict[str, type[np.generic]] = {
 }
 
 
-def first_repeated(names: list[str]) -> tuple[str, int] | None:
-    """The first column name that appears more than once (Parquet allows it), and how many
-    times; None when every name is unique. Which of the two a model should take is anyone's
-    guess, so tables like that are refused."""
-    counts = Counter(names)
-    for name in names:
-        if counts[name] > 1:
-            return name, counts[name]
-    return None
-
-
 def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]:
     """The [rows, 1] array that carries ``series`` into the model, or a SampleError."""
     if column.kind == "categorical":
@@ -200,13 +188,13 @@ def column_array(series: pd.Series, column: InputColumn) -> np.ndarray[Any, Any]
     dtype = _NUMPY_FOR_DATATYPE[column.datatype]
     values = series.to_numpy(dtype=np.float64)
     if not np.issubdtype(dtype, np.floating):
-        _refuse_unrepresentable(values, series.index, column, dtype)
+        refuse_unrepresentable(values, series.index, column, dtype)
         integers: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
         return integers
     with np.errstate(over="ignore"):  # a number beyond the type's range is refused below
         array: np.ndarray[Any, Any] = values.astype(dtype).reshape(-1, 1)
     if not _short_of_limits(array, dtype):
-        _refuse_unrepresentable(values, series.index, column, dtype)
+        refuse_unrepresentable(values, series.index, column, dtype)
     return array
 
 
@@ -223,7 +211,7 @@ def _short_of_limits(array: np.ndarray[Any, Any], dtype: Any) -> bool:
     )
 
 
-def _refuse_unrepresentable(
+def refuse_unrepresentable(
     values: np.ndarray[Any, Any], index: pd.Index, column: InputColumn, dtype: Any
 ) -> None:
     """SampleError for the first value the model's input type cannot hold: an infinity, or a

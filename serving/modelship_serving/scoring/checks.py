@@ -10,11 +10,17 @@ from typing import Any
 
 import pyarrow as pa
 
+from modelship_serving.columns import header_problem
 from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
 from modelship_serving.metadata import ModelMetadata, read_model_metadata
 from modelship_serving.scoring.chunk import Chunk
 from modelship_serving.scoring.feeds import chunk_feeds
-from modelship_serving.scoring.formats import TableFormat, input_columns, read_batches
+from modelship_serving.scoring.formats import (
+    TableFormat,
+    input_columns,
+    read_batches,
+    table_format,
+)
 
 FIRST_ROWS_CHECKED = 1000
 
@@ -54,15 +60,12 @@ def check_columns(
         )
 
 
-def check_unique(columns: list[str], shown: str) -> None:
-    """ScoringError when a column name appears more than once (Parquet allows it): which of
-    the two the model should take is anyone's guess."""
-    for name in columns:
-        if (times := columns.count(name)) > 1:
-            raise ScoringError(
-                f"input {shown}: column {name!r} appears {times} times; give every"
-                " column its own name. Nothing was scored."
-            )
+def check_names(columns: list[str], shown: str, table: TableFormat) -> None:
+    """ScoringError when a column name appears more than once (Parquet allows it, pandas
+    renames it in a CSV), or a CSV's header is one name holding another separator."""
+    problem = header_problem(columns, "," if table == "csv" else None)
+    if problem is not None:
+        raise ScoringError(f"input {shown}: {problem}. Nothing was scored.")
 
 
 @contextmanager
@@ -135,7 +138,7 @@ def check_input(
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
-    check_unique(columns, shown)
+    check_names(columns, shown, table or table_format(path))
     check_columns(columns, metadata, key, f"input {shown}")
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
     first_chunks = read_input(path, first_rows, metadata, key, table)

@@ -87,7 +87,7 @@ def numeric_feed(
     ):
         import pandas as pd
 
-        from modelship_serving.packaging.schema import _refuse_unrepresentable
+        from modelship_serving.packaging.schema import refuse_unrepresentable
 
-        _refuse_unrepresentable(values, pd.RangeIndex(rows.start, rows.stop), column, dtype)
+        refuse_unrepresentable(values, pd.RangeIndex(rows.start, rows.stop), column, dtype)
     return array

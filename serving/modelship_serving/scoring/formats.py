@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from modelship_serving.columns import csv_header
 from modelship_serving.errors import ScoringError
 
 if TYPE_CHECKING:  # pandas is imported where CSV and JSONL are read or written
@@ -63,10 +64,10 @@ def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
                 import pyarrow.parquet as pq
 
                 return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+            if fmt == "csv":
+                return csv_header(path)  # as written: pandas would rename a repeated name
             import pandas as pd
 
-            if fmt == "csv":
-                return [str(name) for name in pd.read_csv(path, nrows=0).columns]
             first = next(iter(pd.read_json(path, lines=True, chunksize=1)), None)
             return [] if first is None else [str(name) for name in first.columns]
         except FileNotFoundError as error:

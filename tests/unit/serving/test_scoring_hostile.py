@@ -170,6 +170,34 @@ def test_parquet_input_with_duplicate_column_names_is_refused_in_one_line(
     assert not (tmp_path / "out.csv").exists()
 
 
+def csv_with_a_name_twice(frame: pd.DataFrame, path: Path) -> None:
+    frame.rename(columns={"income": "age"}).to_csv(path, index=False)
+
+
+def csv_separated_by_semicolons(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, sep=";", decimal=",")
+
+
+@pytest.mark.parametrize(
+    ("write", "said"),
+    [
+        (csv_with_a_name_twice, "column 'age' appears 2 times; give every column its own name"),
+        (csv_separated_by_semicolons, "its values are separated by ';', not ','"),
+    ],
+)
+def test_a_csv_header_pandas_would_misread_is_refused_in_one_line(
+    write: Any, said: str, churn_repo: Path, tmp_path: Path
+) -> None:
+    """pandas renames a repeated name "age.1" and reads a ';' export as one column: the user
+    was told a column is missing, when the file says otherwise."""
+    write(rows(20), tmp_path / "in.csv")
+    with pytest.raises(ScoringError, match=said) as refused:
+        run_scoring(job(churn_repo, tmp_path / "in.csv", tmp_path / "out.csv"))
+    assert "\n" not in str(refused.value)
+    assert "lacks" not in str(refused.value)
+    assert not (tmp_path / "out.csv").exists()
+
+
 # --- an unwritable output ----------------------------------------------------------------
 
 
