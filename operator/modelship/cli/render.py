@@ -42,6 +42,7 @@ from modelship.builders import (
     resolve_model,
     steady_plan,
 )
+from modelship.uri import redact
 
 EXIT_INVALID = 2
 # Deeper than any manifest needs (a spec is about ten levels deep) and shallow enough that
@@ -85,6 +86,8 @@ _PATTERN_MEANINGS = {
     QUALIFIED_NAME_PATTERN: "a qualified name such as example.com/Ready",
     TOLERATION_KEY_PATTERN: "a taint key (a label name such as nvidia.com/gpu), or empty",
 }
+
+_URI_PATTERNS = frozenset({MODEL_URI_PATTERN, OUTPUT_URI_PATTERN, HTTP_URL_PATTERN})
 
 
 class InvalidInputError(Exception):
@@ -299,9 +302,17 @@ def field_problems(error: pydantic.ValidationError, document: Any) -> list[str]:
 def _message(detail: Any) -> str:
     if detail["type"] == "extra_forbidden":
         return "unknown field: remove it or fix its spelling (kubectl explain lists the fields)"
-    meaning = _PATTERN_MEANINGS.get(detail.get("ctx", {}).get("pattern"))
+    pattern = detail.get("ctx", {}).get("pattern")
+    meaning = _PATTERN_MEANINGS.get(pattern)
     if detail["type"] == "string_pattern_mismatch" and meaning is not None:
-        return f"must be {meaning}, not {detail['input']!r}"
+        given = detail["input"]
+        # A password or a presigned URL's signature must not reach a CI log through us.
+        if pattern in _URI_PATTERNS and (shown := redact(given)) != given:
+            return (
+                f"must be {meaning}, not a uri with user info, a query string or a fragment"
+                f" (shown here without them: {shown!r})"
+            )
+        return f"must be {meaning}, not {given!r}"
     if detail["type"] == "string_type" and isinstance(detail.get("input"), int | float | bool):
         # YAML reads version: 3 (or 1.10, or yes) as a number or bool, not the text meant.
         given = detail["input"]

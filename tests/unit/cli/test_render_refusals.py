@@ -51,7 +51,8 @@ from support.custom_resources import MINIMAL_MODEL_DEPLOYMENT_YAML as HEAD
             "output: {uri: 's3://o/{date}.csv'}}]\n",
             "spec.batch[0].input.uri: must be a uri starting with s3://, gs://, az://, http(s)://, "
             "pvc://CLAIM (a claim's name) or file://, with no user info or query string (put a "
-            "presigned URL in a Secret), not 'https://b.s3.amazonaws.com/in.csv?X-Amz-Signature=abc'",
+            "presigned URL in a Secret), not a uri with user info, a query string or a fragment "
+            "(shown here without them: 'https://b.s3.amazonaws.com/in.csv')",
         ),
         (
             "  autoscaling: {engine: keda, maxReplicas: 2, "
@@ -80,3 +81,19 @@ def test_render_names_the_field_a_cluster_would_refuse(
     result = CliRunner().invoke(render, ["-f", str(path)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [f"error: {path}: ModelDeployment/fraud: {line}"]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://AKIA4EXAMPLE:s3cr3t@models/fraud/3", "https://h/m.tar.gz?sig=s3cr3t", "gs://m/f#s3cr3t"],
+)
+def test_a_refused_uri_is_not_echoed_with_its_secret(uri: str, tmp_path: Path) -> None:
+    """The refusal lands in CI logs: it names the problem and shows the uri without it."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEAD.replace("s3://models/fraud/3", uri))
+    result = CliRunner().invoke(render, ["-f", str(path)])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {path}: ModelDeployment/fraud: spec.model.uri: must be a uri")
+    assert "not a uri with user info, a query string or a fragment (shown here without" in line
+    assert "s3cr3t" not in result.output
