@@ -7,6 +7,7 @@ exit code 2; nothing is printed to stdout then.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from modelship.api.base import (
     QUANTITY_PATTERN,
     SHA256_PATTERN,
 )
-from modelship.api.common import MIG_PROFILE_PATTERN, TOLERATION_KEY_PATTERN
+from modelship.api.common import MIG_PROFILE_PATTERN, TOLERATION_KEY_PATTERN, ObjectMeta
 from modelship.api.retrain_job import TrainerResult
 from modelship.builders import (
     BuildError,
@@ -87,6 +88,13 @@ _PATTERN_MEANINGS = {
     TOLERATION_KEY_PATTERN: "a taint key (a label name such as nvidia.com/gpu), or empty",
 }
 
+# What a field of a JSON type wants, for a quoted value the API server would refuse.
+_TYPE_WANTED = {
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
 _URI_PATTERNS = frozenset({MODEL_URI_PATTERN, OUTPUT_URI_PATTERN, HTTP_URL_PATTERN})
 
 
@@ -174,6 +182,14 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
+# kubectl reads YAML with go-yaml, which keeps an unquoted date (version: 2024-11-18) as the
+# string written; PyYAML would make it a date that no string field accepts.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class _Dumper(yaml.SafeDumper):
     """Plain YAML: no &anchors, even where two objects share a sub-dict."""
 
@@ -212,7 +228,10 @@ def _load(files: Iterable[Any]) -> _Inputs:
                 continue
             where = f"{source}: {kind}/{_name(document, number)}"
             try:
-                parsed = cls.model_validate(document)
+                parsed = _validated(cls, document)
+            except TypeError as error:
+                problems.append(f"{where}: {error}")
+                continue
             except pydantic.ValidationError as error:
                 problems.extend(f"{where}: {line}" for line in field_problems(error, document))
                 continue
@@ -223,6 +242,29 @@ def _load(files: Iterable[Any]) -> _Inputs:
     if problems:
         raise InvalidInputError(problems)
     return inputs
+
+
+def _validated(
+    cls: type[ModelDeployment] | type[RetrainJob], document: dict[str, Any]
+) -> ModelDeployment | RetrainJob:
+    """The document checked as the API server types JSON: strictly, so that replicas: "2"
+    or gpu: "true" is refused here as `kubectl apply` refuses it, not read as 2 and True.
+
+    The lax check comes first: it refuses unknown fields before anything is written out as
+    JSON (an alias bomb under one would be expanded), and the strict one reads only the
+    metadata fields the API types (the rest of metadata is the API server's).
+    """
+    parsed = cls.model_validate(document)
+    metadata = document["metadata"]
+    wire = document | {
+        "metadata": {key: metadata[key] for key in ObjectMeta.model_fields if key in metadata}
+    }
+    try:
+        text = json.dumps(wire)
+    except TypeError as error:  # !!binary, !!set: kubectl cannot send them either
+        raise TypeError(f"holds a value JSON cannot carry ({error})") from None
+    cls.model_validate_json(text, strict=True)
+    return parsed
 
 
 def _render(inputs: _Inputs, results: dict[str, TrainerResult]) -> list[dict[str, Any]]:
@@ -317,6 +359,11 @@ def _message(detail: Any) -> str:
         # YAML reads version: 3 (or 1.10, or yes) as a number or bool, not the text meant.
         given = detail["input"]
         return f"must be a string, not the {type(given).__name__} {given!r}: quote it in the YAML"
+    if detail["type"] in _TYPE_WANTED:
+        wanted, given = _TYPE_WANTED[detail["type"]], detail.get("input")
+        if isinstance(given, str):
+            return f"must be {wanted}, not the string {given!r}: remove the quotes"
+        return f"must be {wanted}, not {given!r}"
     return str(detail["msg"]).removeprefix(_VALUE_ERROR_PREFIX)
 
 

@@ -97,3 +97,39 @@ def test_a_refused_uri_is_not_echoed_with_its_secret(uri: str, tmp_path: Path) -
     assert line.startswith(f"error: {path}: ModelDeployment/fraud: spec.model.uri: must be a uri")
     assert "not a uri with user info, a query string or a fragment (shown here without" in line
     assert "s3cr3t" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "line"),
+    [
+        (
+            "  serving: {replicas: '2'}\n",
+            "spec.serving.replicas: must be a whole number, not the string '2': remove the quotes",
+        ),
+        (
+            "  serving: {gpu: {count: 1}}\n  batch: [{name: n, schedule: '@daily', gpu: 'true', "
+            "input: {uri: 's3://i/x.csv'}, output: {uri: 's3://o/{date}.csv'}}]\n",
+            "spec.batch[0].gpu: must be true or false, not the string 'true': remove the quotes",
+        ),
+        (
+            "  autoscaling: {maxReplicas: 3, metrics: [{type: cpu, target: 50.5}]}\n",
+            "spec.autoscaling.metrics[0].target: must be a whole number, not 50.5",
+        ),
+    ],
+    ids=["quoted-int", "quoted-bool", "fraction"],
+)
+def test_render_types_fields_as_the_api_server_does(spec: str, line: str, tmp_path: Path) -> None:
+    """The API server refuses "2" for an integer: render must not read it as 2 and print."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEAD + spec)
+    result = CliRunner().invoke(render, ["-f", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {path}: ModelDeployment/fraud: {line}"]
+
+
+def test_an_unquoted_date_is_the_string_written_as_kubectl_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "dated.yaml"
+    path.write_text(HEAD.replace('version: "3"', "version: 2024-11-18"))
+    result = CliRunner().invoke(render, ["-f", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "modelship.dev/model-version: '2024-11-18'" in result.stdout
