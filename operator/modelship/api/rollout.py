@@ -374,8 +374,24 @@ class CanarySpec(ApiModel):
         return [step.weight for step in self.steps]
 
 
+CANARY_NEEDS_STRATEGY = (
+    "rollout.canary is set but rollout.strategy is Recreate (its default), so no canary would"
+    " run: set rollout.strategy: Canary, or remove rollout.canary"
+)
+
+
 class RolloutSpec(ApiModel):
     """How a new model revision replaces the running one."""
+
+    # As a Deployment refuses rollingUpdate with type Recreate: settings that would be
+    # silently ignored are a mistake to point out, not to accept.
+    rules = (
+        Rule(
+            rule="!has(self.canary) || self.strategy == 'Canary'",
+            message=CANARY_NEEDS_STRATEGY,
+            holds=lambda r: r.canary is None or r.strategy == RolloutStrategy.CANARY,
+        ),
+    )
 
     strategy: RolloutStrategy = Field(
         default=RolloutStrategy.RECREATE,
