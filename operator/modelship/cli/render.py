@@ -21,6 +21,7 @@ import yaml
 from modelship.api import ModelDeployment, RetrainJob
 from modelship.api.base import (
     CRON_PATTERN,
+    DATA_URI_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     DURATION_PATTERN,
@@ -33,8 +34,16 @@ from modelship.api.base import (
     QUANTITY_PATTERN,
     SHA256_PATTERN,
 )
-from modelship.api.common import MIG_PROFILE_PATTERN, TOLERATION_KEY_PATTERN, ObjectMeta
+from modelship.api.common import (
+    ENV_NAME_PATTERN,
+    MIG_PROFILE_PATTERN,
+    SECRET_KEY_PATTERN,
+    TOLERATION_KEY_PATTERN,
+    ObjectMeta,
+)
+from modelship.api.model_source import MODEL_VERSION_PATTERN
 from modelship.api.retrain_job import TrainerResult
+from modelship.api.rollout import GATE_DATA_URI_PATTERN
 from modelship.builders import (
     BuildError,
     build_model_deployment_children,
@@ -79,6 +88,21 @@ _PATTERN_MEANINGS = {
         f" {NO_SECRETS_IN_URIS}"
     ),
     HTTP_URL_PATTERN: f"an http:// or https:// URL, {NO_SECRETS_IN_URIS}",
+    DATA_URI_PATTERN: (
+        f"a uri such as s3://bucket/data/ or lakefs://repo/main, {NO_SECRETS_IN_URIS}"
+    ),
+    GATE_DATA_URI_PATTERN: (
+        "an s3://, gs://, az:// or http(s):// uri of a .csv, .parquet or .jsonl table,"
+        f" {NO_SECRETS_IN_URIS}"
+    ),
+    MODEL_VERSION_PATTERN: (
+        "a version of letters, digits, '-', '_' and '.', starting and ending with a letter or"
+        " digit, such as 2024.11.3 or v2-rc1 (it labels the pods)"
+    ),
+    ENV_NAME_PATTERN: (
+        "a variable name of letters, digits, '-', '_' and '.', not starting with a digit"
+    ),
+    SECRET_KEY_PATTERN: "a Secret key of letters, digits, '-', '_' and '.'",
     IMAGE_PATTERN: "an image reference without whitespace, such as ghcr.io/org/triton:24.10",
     LABEL_VALUE_PATTERN: (
         "a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with "
@@ -95,7 +119,15 @@ _TYPE_WANTED = {
     "float_type": "a number",
     "bool_type": "true or false",
 }
-_URI_PATTERNS = frozenset({MODEL_URI_PATTERN, OUTPUT_URI_PATTERN, HTTP_URL_PATTERN})
+_URI_PATTERNS = frozenset(
+    {
+        MODEL_URI_PATTERN,
+        OUTPUT_URI_PATTERN,
+        HTTP_URL_PATTERN,
+        DATA_URI_PATTERN,
+        GATE_DATA_URI_PATTERN,
+    }
+)
 
 
 class InvalidInputError(Exception):

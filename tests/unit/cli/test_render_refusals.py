@@ -133,3 +133,32 @@ def test_an_unquoted_date_is_the_string_written_as_kubectl_reads_it(tmp_path: Pa
     result = CliRunner().invoke(render, ["-f", str(path)])
     assert result.exit_code == 0, result.output
     assert "modelship.dev/model-version: '2024-11-18'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        (
+            'version: "3"',
+            'version: "1.0+build.5"',
+            "spec.model.version: must be a version of letters, digits, '-', '_' and '.', starting "
+            "and ending with a letter or digit, such as 2024.11.3 or v2-rc1 (it labels the pods), "
+            "not '1.0+build.5'",
+        ),
+        (
+            "spec:\n",
+            "spec:\n  rollout: {strategy: Canary, canary: {predictionGate: "
+            "{minAgreement: 0.9, data: 's3://b/rows.txt'}}}\n",
+            "spec.rollout.canary.predictionGate.data: must be an s3://, gs://, az:// or http(s):// "
+            "uri of a .csv, .parquet or .jsonl table, with no user info or query string (put a "
+            "presigned URL in a Secret), not 's3://b/rows.txt'",
+        ),
+    ],
+    ids=["version", "gate-data"],
+)
+def test_patterns_are_said_in_words(old: str, new: str, line: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEAD.replace(old, new))
+    result = CliRunner().invoke(render, ["-f", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {path}: ModelDeployment/fraud: {line}"]
