@@ -58,6 +58,9 @@ EXIT_INVALID = 2
 # Deeper than any manifest needs (a spec is about ten levels deep) and shallow enough that
 # reading it never meets Python's recursion limit: PyYAML composes nodes recursively.
 MAX_YAML_DEPTH = 100
+# Far more values than any manifest holds: aliases (*a) share one node, so a few lines can
+# stand for billions of values, which printing or checking them would write out one by one.
+MAX_YAML_VALUES = 1_000_000
 _KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
     "ModelDeployment": ModelDeployment,
     "RetrainJob": RetrainJob,
@@ -243,6 +246,12 @@ def _load(files: Iterable[Any]) -> _Inputs:
             problems.append(f"{source}: holds no object: give a ModelDeployment or RetrainJob")
             continue
         for number, document in enumerate(documents, start=1):
+            if (values := _expanded_values(document, {})) > MAX_YAML_VALUES:
+                problems.append(
+                    f"{source}: document {number} stands for {values:.2g} values through YAML"
+                    f" aliases, more than {MAX_YAML_VALUES:,}: write it without the aliases"
+                )
+                continue
             if not isinstance(document, dict):
                 problems.append(
                     f"{source}: document {number} is a {_YAML_TYPES.get(type(document), 'value')},"
@@ -274,6 +283,21 @@ def _load(files: Iterable[Any]) -> _Inputs:
     if problems:
         raise InvalidInputError(problems)
     return inputs
+
+
+def _expanded_values(node: Any, seen: dict[int, int]) -> int:
+    """How many values a loaded document holds once its aliases are written out; each shared
+    node is counted once and remembered, so a bomb is measured without being expanded."""
+    if id(node) in seen:
+        return seen[id(node)]
+    children: Iterable[Any] = ()
+    if isinstance(node, dict):
+        children = [*node.keys(), *node.values()]
+    elif isinstance(node, list):
+        children = node
+    total = 1 + sum(_expanded_values(child, seen) for child in children)
+    seen[id(node)] = total
+    return total
 
 
 def _validated(
