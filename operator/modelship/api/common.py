@@ -340,6 +340,10 @@ class Condition(ApiModel):
         return message
 
 
+# A key of a Secret's data, as Kubernetes allows it.
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+
+
 class EnvFromSecret(ApiModel):
     """Reference to one key of a Secret."""
 
@@ -347,9 +351,13 @@ class EnvFromSecret(ApiModel):
     key: str = Field(
         min_length=1,
         max_length=253,
-        pattern=r"^[-._a-zA-Z0-9]+$",
+        pattern=SECRET_KEY_PATTERN,
         description="Key inside the Secret (letters, digits, '-', '_' and '.').",
     )
+
+
+# An environment variable's name, as Kubernetes accepts it in a container's env.
+ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 
 
 class EnvVar(ApiModel):
@@ -363,9 +371,7 @@ class EnvVar(ApiModel):
         ),
     )
 
-    name: str = Field(
-        pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", max_length=1024, description="Variable name."
-    )
+    name: str = Field(pattern=ENV_NAME_PATTERN, max_length=1024, description="Variable name.")
     value: str | None = Field(
         default=None,
         max_length=MESSAGE_MAX_LENGTH,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from modelship.api.base import (
     HttpUrl,
     NonNegativeInt32,
     Percent,
+    duration,
 )
 from modelship.api.cel import Rule, cel_rules, checked
 from modelship.api.common import Resources, resources_field
@@ -87,8 +89,25 @@ def _milliseconds_limit(figure: str) -> Any:
     )
 
 
+# The shortest analysis interval: each measurement wakes the operator, scrapes both
+# revisions' pods and writes status, so 0s (or a few ms) would do that in a busy loop.
+MIN_ANALYSIS_INTERVAL = timedelta(seconds=1)
+ANALYSIS_INTERVAL_TOO_SHORT = (
+    "analysis.interval must be at least 1s (each measurement scrapes both revisions and"
+    " writes status; the default is 1m)"
+)
+
+
 class CanaryAnalysis(ApiModel):
     """How the new revision is judged against the stable one while traffic shifts."""
+
+    rules = (
+        Rule(
+            rule="duration(self.interval) >= duration('1s')",
+            message=ANALYSIS_INTERVAL_TOO_SHORT,
+            holds=lambda a: duration(a.interval) >= MIN_ANALYSIS_INTERVAL,
+        ),
+    )
 
     interval: Duration = Field(default="1m", description="Time between two measurements.")
     max_failure_rate_increase: Fraction = Field(
@@ -374,8 +393,24 @@ class CanarySpec(ApiModel):
         return [step.weight for step in self.steps]
 
 
+CANARY_NEEDS_STRATEGY = (
+    "rollout.canary is set but rollout.strategy is Recreate (its default), so no canary would"
+    " run: set rollout.strategy: Canary, or remove rollout.canary"
+)
+
+
 class RolloutSpec(ApiModel):
     """How a new model revision replaces the running one."""
+
+    # As a Deployment refuses rollingUpdate with type Recreate: settings that would be
+    # silently ignored are a mistake to point out, not to accept.
+    rules = (
+        Rule(
+            rule="!has(self.canary) || self.strategy == 'Canary'",
+            message=CANARY_NEEDS_STRATEGY,
+            holds=lambda r: r.canary is None or r.strategy == RolloutStrategy.CANARY,
+        ),
+    )
 
     strategy: RolloutStrategy = Field(
         default=RolloutStrategy.RECREATE,

@@ -7,6 +7,7 @@ exit code 2; nothing is printed to stdout then.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import yaml
 from modelship.api import ModelDeployment, RetrainJob
 from modelship.api.base import (
     CRON_PATTERN,
+    DATA_URI_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     DURATION_PATTERN,
@@ -32,8 +34,16 @@ from modelship.api.base import (
     QUANTITY_PATTERN,
     SHA256_PATTERN,
 )
-from modelship.api.common import MIG_PROFILE_PATTERN, TOLERATION_KEY_PATTERN
+from modelship.api.common import (
+    ENV_NAME_PATTERN,
+    MIG_PROFILE_PATTERN,
+    SECRET_KEY_PATTERN,
+    TOLERATION_KEY_PATTERN,
+    ObjectMeta,
+)
+from modelship.api.model_source import MODEL_VERSION_PATTERN
 from modelship.api.retrain_job import TrainerResult
+from modelship.api.rollout import GATE_DATA_URI_PATTERN
 from modelship.builders import (
     BuildError,
     build_model_deployment_children,
@@ -42,11 +52,15 @@ from modelship.builders import (
     resolve_model,
     steady_plan,
 )
+from modelship.uri import redact
 
 EXIT_INVALID = 2
 # Deeper than any manifest needs (a spec is about ten levels deep) and shallow enough that
 # reading it never meets Python's recursion limit: PyYAML composes nodes recursively.
 MAX_YAML_DEPTH = 100
+# Far more values than any manifest holds: aliases (*a) share one node, so a few lines can
+# stand for billions of values, which printing or checking them would write out one by one.
+MAX_YAML_VALUES = 1_000_000
 _KINDS: dict[str, type[ModelDeployment] | type[RetrainJob]] = {
     "ModelDeployment": ModelDeployment,
     "RetrainJob": RetrainJob,
@@ -77,6 +91,21 @@ _PATTERN_MEANINGS = {
         f" {NO_SECRETS_IN_URIS}"
     ),
     HTTP_URL_PATTERN: f"an http:// or https:// URL, {NO_SECRETS_IN_URIS}",
+    DATA_URI_PATTERN: (
+        f"a uri such as s3://bucket/data/ or lakefs://repo/main, {NO_SECRETS_IN_URIS}"
+    ),
+    GATE_DATA_URI_PATTERN: (
+        "an s3://, gs://, az:// or http(s):// uri of a .csv, .parquet or .jsonl table,"
+        f" {NO_SECRETS_IN_URIS}"
+    ),
+    MODEL_VERSION_PATTERN: (
+        "a version of letters, digits, '-', '_' and '.', starting and ending with a letter or"
+        " digit, such as 2024.11.3 or v2-rc1 (it labels the pods)"
+    ),
+    ENV_NAME_PATTERN: (
+        "a variable name of letters, digits, '-', '_' and '.', not starting with a digit"
+    ),
+    SECRET_KEY_PATTERN: "a Secret key of letters, digits, '-', '_' and '.'",
     IMAGE_PATTERN: "an image reference without whitespace, such as ghcr.io/org/triton:24.10",
     LABEL_VALUE_PATTERN: (
         "a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with "
@@ -85,6 +114,23 @@ _PATTERN_MEANINGS = {
     QUALIFIED_NAME_PATTERN: "a qualified name such as example.com/Ready",
     TOLERATION_KEY_PATTERN: "a taint key (a label name such as nvidia.com/gpu), or empty",
 }
+
+# What a field of a JSON type wants, for a quoted value the API server would refuse.
+_TYPE_WANTED = {
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
+_URI_PATTERNS = frozenset(
+    {
+        MODEL_URI_PATTERN,
+        OUTPUT_URI_PATTERN,
+        HTTP_URL_PATTERN,
+        DATA_URI_PATTERN,
+        GATE_DATA_URI_PATTERN,
+    }
+)
 
 
 class InvalidInputError(Exception):
@@ -171,6 +217,14 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
+# kubectl reads YAML with go-yaml, which keeps an unquoted date (version: 2024-11-18) as the
+# string written; PyYAML would make it a date that no string field accepts.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class _Dumper(yaml.SafeDumper):
     """Plain YAML: no &anchors, even where two objects share a sub-dict."""
 
@@ -192,6 +246,12 @@ def _load(files: Iterable[Any]) -> _Inputs:
             problems.append(f"{source}: holds no object: give a ModelDeployment or RetrainJob")
             continue
         for number, document in enumerate(documents, start=1):
+            if (values := _expanded_values(document, {})) > MAX_YAML_VALUES:
+                problems.append(
+                    f"{source}: document {number} stands for {values:.2g} values through YAML"
+                    f" aliases, more than {MAX_YAML_VALUES:,}: write it without the aliases"
+                )
+                continue
             if not isinstance(document, dict):
                 problems.append(
                     f"{source}: document {number} is a {_YAML_TYPES.get(type(document), 'value')},"
@@ -209,7 +269,10 @@ def _load(files: Iterable[Any]) -> _Inputs:
                 continue
             where = f"{source}: {kind}/{_name(document, number)}"
             try:
-                parsed = cls.model_validate(document)
+                parsed = _validated(cls, document)
+            except TypeError as error:
+                problems.append(f"{where}: {error}")
+                continue
             except pydantic.ValidationError as error:
                 problems.extend(f"{where}: {line}" for line in field_problems(error, document))
                 continue
@@ -220,6 +283,44 @@ def _load(files: Iterable[Any]) -> _Inputs:
     if problems:
         raise InvalidInputError(problems)
     return inputs
+
+
+def _expanded_values(node: Any, seen: dict[int, int]) -> int:
+    """How many values a loaded document holds once its aliases are written out; each shared
+    node is counted once and remembered, so a bomb is measured without being expanded."""
+    if id(node) in seen:
+        return seen[id(node)]
+    children: Iterable[Any] = ()
+    if isinstance(node, dict):
+        children = [*node.keys(), *node.values()]
+    elif isinstance(node, list):
+        children = node
+    total = 1 + sum(_expanded_values(child, seen) for child in children)
+    seen[id(node)] = total
+    return total
+
+
+def _validated(
+    cls: type[ModelDeployment] | type[RetrainJob], document: dict[str, Any]
+) -> ModelDeployment | RetrainJob:
+    """The document checked as the API server types JSON: strictly, so that replicas: "2"
+    or gpu: "true" is refused here as `kubectl apply` refuses it, not read as 2 and True.
+
+    The lax check comes first: it refuses unknown fields before anything is written out as
+    JSON (an alias bomb under one would be expanded), and the strict one reads only the
+    metadata fields the API types (the rest of metadata is the API server's).
+    """
+    parsed = cls.model_validate(document)
+    metadata = document["metadata"]
+    wire = document | {
+        "metadata": {key: metadata[key] for key in ObjectMeta.model_fields if key in metadata}
+    }
+    try:
+        text = json.dumps(wire)
+    except TypeError as error:  # !!binary, !!set: kubectl cannot send them either
+        raise TypeError(f"holds a value JSON cannot carry ({error})") from None
+    cls.model_validate_json(text, strict=True)
+    return parsed
 
 
 def _render(inputs: _Inputs, results: dict[str, TrainerResult]) -> list[dict[str, Any]]:
@@ -299,13 +400,26 @@ def field_problems(error: pydantic.ValidationError, document: Any) -> list[str]:
 def _message(detail: Any) -> str:
     if detail["type"] == "extra_forbidden":
         return "unknown field: remove it or fix its spelling (kubectl explain lists the fields)"
-    meaning = _PATTERN_MEANINGS.get(detail.get("ctx", {}).get("pattern"))
+    pattern = detail.get("ctx", {}).get("pattern")
+    meaning = _PATTERN_MEANINGS.get(pattern)
     if detail["type"] == "string_pattern_mismatch" and meaning is not None:
-        return f"must be {meaning}, not {detail['input']!r}"
+        given = detail["input"]
+        # A password or a presigned URL's signature must not reach a CI log through us.
+        if pattern in _URI_PATTERNS and (shown := redact(given)) != given:
+            return (
+                f"must be {meaning}, not a uri with user info, a query string or a fragment"
+                f" (shown here without them: {shown!r})"
+            )
+        return f"must be {meaning}, not {given!r}"
     if detail["type"] == "string_type" and isinstance(detail.get("input"), int | float | bool):
         # YAML reads version: 3 (or 1.10, or yes) as a number or bool, not the text meant.
         given = detail["input"]
         return f"must be a string, not the {type(given).__name__} {given!r}: quote it in the YAML"
+    if detail["type"] in _TYPE_WANTED:
+        wanted, given = _TYPE_WANTED[detail["type"]], detail.get("input")
+        if isinstance(given, str):
+            return f"must be {wanted}, not the string {given!r}: remove the quotes"
+        return f"must be {wanted}, not {given!r}"
     return str(detail["msg"]).removeprefix(_VALUE_ERROR_PREFIX)
 
 

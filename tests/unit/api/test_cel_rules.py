@@ -59,6 +59,12 @@ from modelship.api.retrain_job import (
     TrainingOutput,
     ValidationSpec,
 )
+from modelship.api.rollout import (
+    ANALYSIS_INTERVAL_TOO_SHORT,
+    CANARY_NEEDS_STRATEGY,
+    CanaryAnalysis,
+    RolloutSpec,
+)
 from modelship.api.schema import structural_schema
 from support.reconcile_states import NIGHTLY
 
@@ -367,9 +373,17 @@ CASES: list[tuple[type[pydantic.BaseModel], Any, list[str]]] = [
     (ModelDeploymentSpec, _mirrored_spec({"strategy": "Canary"}), [MIRROR_NEEDS_ROUTE]),
     (
         ModelDeploymentSpec,
-        _mirrored_spec({"strategy": "Recreate", "canary": {"traffic": _gateway({"name": "gw"})}}),
+        _mirrored_spec({"strategy": "Recreate"}),
         [MIRROR_NEEDS_ROUTE],
     ),
+    (RolloutSpec, {"strategy": "Canary", "canary": {"steps": [{"weight": 20}]}}, []),
+    (RolloutSpec, {"strategy": "Recreate"}, []),
+    (CanaryAnalysis, {"interval": "1s"}, []),
+    (CanaryAnalysis, {"interval": "1h30m"}, []),
+    (CanaryAnalysis, {"interval": "0s"}, [ANALYSIS_INTERVAL_TOO_SHORT]),
+    (CanaryAnalysis, {"interval": "999ms"}, [ANALYSIS_INTERVAL_TOO_SHORT]),
+    (RolloutSpec, {"canary": {"steps": [{"weight": 20}]}}, [CANARY_NEEDS_STRATEGY]),
+    (RolloutSpec, {"strategy": "Recreate", "canary": {}}, [CANARY_NEEDS_STRATEGY]),
     (ValidationSpec, {"metric": "auc"}, []),
     (ValidationSpec, {"metric": "f1", "data": "s3://d/holdout.parquet", "label": "y"}, []),
     (ValidationSpec, {"metric": "f1", "data": "s3://d/holdout.parquet"}, [HOLDOUT_LABEL]),

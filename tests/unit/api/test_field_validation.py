@@ -179,6 +179,8 @@ def _edited(kind: str, path: str, value: Any) -> dict[str, Any]:
     for name in parents:
         node = node.setdefault(name, {})
     node[leaf] = value
+    if path.startswith("rollout.canary"):  # canary settings count only with strategy Canary
+        document["spec"]["rollout"].setdefault("strategy", "Canary")
     return document
 
 

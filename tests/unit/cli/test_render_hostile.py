@@ -72,3 +72,18 @@ def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     code, stdout, _ = render_files("-f", str(manifest))
     assert code == EXIT_INVALID
     assert stdout == ""
+
+
+def test_an_alias_bomb_in_a_free_form_field_is_refused_quickly(tmp_path: Path) -> None:
+    """serving.affinity takes any object, so the bomb passes the types: it must be measured
+    before anything writes it out (10^9 values here)."""
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, 9)]
+    manifest = tmp_path / "bomb.yaml"
+    manifest.write_text(
+        MANIFEST + "  serving:\n    affinity:\n" + "".join(f"      {line}\n" for line in lines)
+    )
+    code, stdout, stderr = render_files("-f", str(manifest))
+    assert code == EXIT_INVALID
+    assert stdout == ""
+    assert "through YAML aliases, more than 1,000,000: write it without the aliases" in stderr
