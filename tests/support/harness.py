@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2
 import yaml
 from lightkube import Client, KubeConfig
 from modelship_serving.triton.server import free_port
@@ -131,7 +132,8 @@ class EmulatedCluster:
 
     def __init__(self, server: EmulatorThread, kubeconfig: Obj, operator: OperatorProcess) -> None:
         self.server = server
-        self.client = Client(KubeConfig.from_dict(kubeconfig))
+        # lightkube's 10 s is short for an emulator sharing 2 loaded cores with the operator.
+        self.client = Client(KubeConfig.from_dict(kubeconfig), timeout=httpx2.Timeout(60))
         self.operator = operator
 
     def make_available(self, deployment: Obj) -> None:
