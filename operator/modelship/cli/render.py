@@ -52,7 +52,7 @@ from modelship.builders import (
     resolve_model,
     steady_plan,
 )
-from modelship.uri import redact
+from modelship.core.uri import redact
 
 EXIT_INVALID = 2
 # Deeper than any manifest needs (a spec is about ten levels deep) and shallow enough that

@@ -1,10 +1,10 @@
-"""modelship.uri.redact, the one rule the operator and the data plane use to show a uri:
+"""modelship.core.uri.redact, the one rule the operator and the data plane use to show a uri:
 no user info, no query string (presigned signatures), no fragment; nothing else changes."""
 
 from __future__ import annotations
 
 import pytest
-from modelship.uri import redact
+from modelship.core.uri import redact
 
 
 @pytest.mark.parametrize(
