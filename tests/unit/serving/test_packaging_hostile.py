@@ -77,39 +77,40 @@ def test_a_pickle_whose_loading_raises_is_one_line(
     assert not (tmp_path / "repo").exists()
 
 
-def test_a_parquet_sample_with_two_columns_of_one_name_is_one_line(
-    mixed_classifier: Any, tmp_path: Path
-) -> None:
-    table = pq.read_table(mixed_classifier.sample_path)
-    table = table.append_column(pa.field("age", table.schema.field("age").type), table["age"])
-    sample = tmp_path / "sample.parquet"
-    pq.write_table(table, sample)
-    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
-    assert_one_line_error(result, "column 'age' appears 2 times")
-    assert not (tmp_path / "repo").exists()
+def parquet_with_a_name_twice(frame: pd.DataFrame, sample: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table.append_column(table.schema.field("age"), table["age"]), sample)
 
 
-def test_a_csv_sample_with_two_columns_of_one_name_is_one_line(
-    mixed_classifier: Any, tmp_path: Path
-) -> None:
+def csv_with_a_name_twice(frame: pd.DataFrame, sample: Path) -> None:
     # pandas would read the second 'age' as 'age.1' and the model would take the first
-    frame = pd.read_parquet(mixed_classifier.sample_path)
-    sample = tmp_path / "sample.csv"
     frame.rename(columns={"income": "age"}).to_csv(sample, index=False)
-    result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
-    assert_one_line_error(result, "column 'age' appears 2 times")
-    assert not (tmp_path / "repo").exists()
 
 
-@pytest.mark.parametrize("decimal", [".", ","])
-def test_a_semicolon_separated_csv_sample_says_so_in_one_line(
-    decimal: str, mixed_classifier: Any, tmp_path: Path
+def csv_separated_by_semicolons(decimal: str) -> Any:
+    def write(frame: pd.DataFrame, sample: Path) -> None:
+        frame.to_csv(sample, index=False, sep=";", decimal=decimal)
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("suffix", "write", "said"),
+    [
+        (".parquet", parquet_with_a_name_twice, ["column 'age' appears 2 times"]),
+        (".csv", csv_with_a_name_twice, ["column 'age' appears 2 times"]),
+        (".csv", csv_separated_by_semicolons("."), ["reads as one column", "by ';', not ','"]),
+        (".csv", csv_separated_by_semicolons(","), ["reads as one column", "by ';', not ','"]),
+    ],
+    ids=["parquet-name-twice", "csv-name-twice", "csv-semicolons", "csv-semicolons-commas"],
+)
+def test_a_sample_whose_header_would_be_misread_is_one_line(
+    suffix: str, write: Any, said: list[str], mixed_classifier: Any, tmp_path: Path
 ) -> None:
-    frame = pd.read_parquet(mixed_classifier.sample_path)
-    sample = tmp_path / "sample.csv"
-    frame.to_csv(sample, index=False, sep=";", decimal=decimal)
+    sample = tmp_path / f"sample{suffix}"
+    write(pd.read_parquet(mixed_classifier.sample_path), sample)
     result = package(mixed_classifier.model_path, sample, tmp_path / "repo")
-    assert_one_line_error(result, "reads as one column", "separated by ';', not ','")
+    assert_one_line_error(result, *said)
     assert not (tmp_path / "repo").exists()
 
 
