@@ -36,6 +36,15 @@ from modelship.api.batch import (
     BatchOutput,
     DataFormat,
 )
+from modelship.api.canary_traffic import (
+    GRPC_NEEDS_GATEWAY,
+    PARENT_REF_RULES,
+    SECTION_NAME_NEEDED,
+    SECTION_NAME_UNIQUE,
+    CanaryTraffic,
+    ParentReference,
+    TrafficRouter,
+)
 from modelship.api.cel import Rule
 from modelship.api.common import Lineage as Lineage
 from modelship.api.common import (
@@ -66,20 +75,13 @@ from modelship.api.monitoring import (
     MonitoringSpec,
 )
 from modelship.api.rollout import (
-    GRPC_NEEDS_GATEWAY,
-    PARENT_REF_RULES,
-    SECTION_NAME_NEEDED,
-    SECTION_NAME_UNIQUE,
     CanaryAnalysis,
     CanarySpec,
     CanaryStep,
-    CanaryTraffic,
     MetricsProvider,
     MetricsProviderType,
-    ParentReference,
     RolloutSpec,
     RolloutStrategy,
-    TrafficRouter,
 )
 from modelship.api.serving import (
     DEFAULT_TRITON_IMAGE,

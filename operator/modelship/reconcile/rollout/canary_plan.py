@@ -7,7 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from modelship.api.rollout import CanarySpec, TrafficRouter
+from modelship.api.canary_traffic import TrafficRouter
+from modelship.api.rollout import CanarySpec
 from modelship.builders import Revision, RevisionPlan, RolloutPlan
 from modelship.core.objects import Event
 from modelship.reconcile.rollout.base import Phase, RolledBack, Rollout, RolloutState
