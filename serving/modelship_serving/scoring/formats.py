@@ -52,8 +52,12 @@ def table_format(path: Path) -> TableFormat:
     return found
 
 
+_JSONL_LINES_FOR_COLUMNS = 1000
+
+
 def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
-    """Column names of a table without reading its rows (the first line for JSONL).
+    """Column names of a table without reading its rows (the keys of the first
+    :data:`_JSONL_LINES_FOR_COLUMNS` lines for JSONL).
 
     ``fmt`` overrides the format the extension names.
     """
@@ -68,7 +72,9 @@ def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
                 return csv_header(path)  # as written: pandas would rename a repeated name
             import pandas as pd
 
-            first = next(iter(pd.read_json(path, lines=True, chunksize=1)), None)
+            # Keys of the first lines, not just the first: a line may leave a key out.
+            lines = pd.read_json(path, lines=True, chunksize=_JSONL_LINES_FOR_COLUMNS)
+            first = next(iter(lines), None)
             return [] if first is None else [str(name) for name in first.columns]
         except FileNotFoundError as error:
             raise ScoringError(f"input {path} does not exist") from error
@@ -130,7 +136,11 @@ def read_batches(
         yield from _parquet_batches(path, rows_per_chunk, (), row_groups, categories, columns)
     else:
         for frame in _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text):
-            yield _frame_to_batch(frame)
+            batch = _frame_to_batch(frame)
+            if columns is not None:  # a JSONL chunk whose lines all lack a key
+                read_as_text = [name for name, kind in (dtypes or {}).items() if kind is str]
+                batch = _with_absent_columns(batch, columns, (*text, *read_as_text))
+            yield batch
 
 
 def _parquet_batches(
@@ -203,6 +213,19 @@ def _frame_to_batch(frame: pd.DataFrame) -> pa.RecordBatch:
                 ]
                 columns[str(name)] = pa.array(texts, pa.string())
         return pa.RecordBatch.from_pydict(columns)
+
+
+def _with_absent_columns(
+    batch: pa.RecordBatch, names: tuple[str, ...], text: tuple[str, ...]
+) -> pa.RecordBatch:
+    """``batch`` with each of the columns ``names`` it lacks as gaps (text for the ``text``
+    columns, numbers otherwise): a JSONL line may leave a key out, and every line of a
+    chunk may (the job checked the file has the column)."""
+    for name in names:
+        if batch.schema.get_field_index(name) < 0:
+            kind = pa.large_string() if name in text else pa.float64()
+            batch = batch.append_column(name, pa.nulls(batch.num_rows, kind))
+    return batch
 
 
 def _with_text_columns(batch: pa.RecordBatch, names: tuple[str, ...]) -> pa.RecordBatch:

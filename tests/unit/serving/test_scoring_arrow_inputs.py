@@ -1,0 +1,122 @@
+"""`modelship score` of tables a user wrote with other tools than pandas: Parquet written by
+pyarrow with narrow, half-precision, unsigned, string_view and dictionary columns, gaps in
+every column, empty row groups, a timestamp --key; and JSONL whose lines leave keys out, in
+the first line or in every line of a chunk. Each output row is the original model's answer
+for its input row (a gap in a number as the model's imputer takes it, a gap in a category
+as an unseen one)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from modelship.cli import main
+from support.model_zoo import ZOO, Fitted, expected_answers
+
+MODEL_COLUMNS = ["age", "income", "visits", "city", "premium"]
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fitted, Path]:
+    """The zoo's mixed logistic regression (numbers with gaps, a text category, a bool),
+    packaged with the CLI; the repository's path."""
+    fitted = next(case for case in ZOO if case.name == "logistic-regression-mixed").build()
+    folder = tmp_path_factory.mktemp("churn")
+    result = fitted.package_with_cli(folder)
+    assert result.exit_code == 0, result.output
+    return fitted, folder / "repo"
+
+
+def score(repo: Path, source: Path, output: Path, *options: str) -> pd.DataFrame:
+    arguments = ["score", "--model-repo", str(repo), "--model", "m"]
+    result = CliRunner().invoke(
+        main, [*arguments, "--input", str(source), "--output", str(output), *options]
+    )
+    assert result.exit_code == 0, result.output
+    return pq.read_table(output).to_pandas().sort_values("row").reset_index(drop=True)
+
+
+def assert_like_original(model: Any, scored: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """Row by row, the original's label and probabilities for ``rows`` (a gap: NaN in a
+    number, None in the category)."""
+    inputs = rows[MODEL_COLUMNS].copy()
+    inputs["city"] = inputs["city"].astype(object).where(inputs["city"].notna(), "")
+    expected = expected_answers(model, inputs)
+    assert scored["row"].tolist() == list(range(len(rows)))
+    assert scored["label"].astype(str).tolist() == expected["predict"].astype(str).tolist()
+    probabilities = scored[["probabilities_churn", "probabilities_stay"]].to_numpy()
+    np.testing.assert_allclose(probabilities, expected["predict_proba"], atol=1e-4)
+
+
+def gaps(rows: int, start: int) -> np.ndarray[Any, Any]:
+    mask = np.zeros(rows, dtype=bool)
+    mask[start::7] = True
+    return mask
+
+
+@pytest.mark.parametrize(
+    "city_type",
+    [pa.large_string(), pa.string_view(), pa.dictionary(pa.int8(), pa.string())],
+    ids=["large_string", "string_view", "dictionary-int8"],
+)
+def test_parquet_written_by_pyarrow_with_odd_types_and_gaps_scores_like_the_original(
+    churn: tuple[Fitted, Path], city_type: pa.DataType, tmp_path: Path
+) -> None:
+    fitted, repo = churn
+    held_out = fitted.held_out.reset_index(drop=True)
+    count = len(held_out)
+    income = np.minimum(held_out["income"].to_numpy(), 65_000)  # float16 holds it
+    visits = held_out["visits"].to_numpy().astype(np.uint32)
+    table = pa.table(
+        {  # another column order than the sample's, and columns the model does not take
+            "when": pa.array(
+                [datetime.datetime(2024, 3, 31, 1, tzinfo=datetime.UTC)] * count,
+                pa.timestamp("ns", tz="Europe/Paris"),
+            ),
+            "city": pa.array(held_out["city"].tolist(), mask=gaps(count, 4)).cast(city_type),
+            "premium": pa.array(held_out["premium"].to_numpy()),
+            "visits": pa.array(visits, mask=gaps(count, 3)),
+            "income": pa.array(income.astype(np.float16), mask=np.isnan(income)),
+            "age": pa.array(held_out["age"].to_numpy().astype(np.int8), mask=gaps(count, 1)),
+        }
+    )
+    source = tmp_path / "in.parquet"
+    with pq.ParquetWriter(source, table.schema) as writer:  # row groups of 0, 3, 0 and 57
+        for first, rows in [(0, 0), (0, 3), (3, 0), (3, count - 3)]:
+            writer.write_table(table.slice(first, rows))
+
+    scored = score(repo, source, tmp_path / "out.parquet", "--key", "when", "--batch-size", "4")
+
+    assert_like_original(fitted.model, scored, table.to_pandas())
+    assert set(scored["when"]) == {"2024-03-31 03:00:00.000000000+0200"}
+
+
+def test_jsonl_lines_leaving_keys_out_score_as_gaps(
+    churn: tuple[Fitted, Path], tmp_path: Path
+) -> None:
+    """The first line lacks "city", and every line of the second chunk lacks "income" (its
+    rows have no "income" to read at all): scored as gaps, not refused nor crashed."""
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True)
+    source = tmp_path / "in.jsonl"
+    with source.open("w") as lines:
+        for number, record in enumerate(json.loads(rows.to_json(orient="records"))):
+            if number == 0:
+                del record["city"]
+            if number in (2, 3):
+                del record["income"]
+            lines.write(json.dumps(record) + "\n")
+    rows.loc[0, "city"] = None
+    rows.loc[[2, 3], "income"] = np.nan
+
+    scored = score(repo, source, tmp_path / "out.parquet", "--batch-size", "2")
+
+    assert_like_original(fitted.model, scored, rows)
