@@ -3,7 +3,7 @@ made before anything is scored or written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import pyarrow as pa
 from modelship_serving.columns import header_problem
 from modelship_serving.errors import SampleError, SchemaMismatchError, ScoringError
 from modelship_serving.metadata import ModelMetadata, read_model_metadata
+from modelship_serving.scoring.arrow_numpy import text_scalar
 from modelship_serving.scoring.chunk import Chunk
 from modelship_serving.scoring.feeds import chunk_feeds
 from modelship_serving.scoring.formats import (
@@ -23,6 +24,7 @@ from modelship_serving.scoring.formats import (
 )
 
 FIRST_ROWS_CHECKED = 1000
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a gap, in a partition folder's name
 
 
 def load_model(model_repo: Path, model: str) -> tuple[ModelMetadata, Path]:
@@ -104,16 +106,44 @@ def read_input(
     key: str | None,
     table: TableFormat | None = None,
     row_groups: tuple[int, ...] | None = None,
+    partition: Mapping[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The chunks of an input table as a job scores them: the model's columns and the key;
     the model's categories as text (from Parquet, as dictionaries of text) and the key as
-    text (from Parquet, as written: the output casts it)."""
+    text (from Parquet, as written: the output casts it). A model column the file lacks
+    but its hive ``partition`` names (``city=paris/``) is the folder's value, as text."""
     dtypes = read_dtypes(metadata)
     # Only what the job uses: a table's other columns are not even decoded.
     used = tuple(dict.fromkeys([*metadata.input_schema.column_names(), *text_columns(key)]))
-    return read_batches(
-        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes), used
+    from_folders = folder_columns(input_columns(path, table), used, partition) if partition else {}
+    from_file = tuple(name for name in used if name not in from_folders)
+    batches = read_batches(
+        path, rows_per_chunk, dtypes, table, text_columns(key), row_groups, tuple(dtypes), from_file
     )
+    if not from_folders:
+        return batches
+    return (_with_folder_columns(batch, from_folders) for batch in batches)
+
+
+def folder_columns(
+    columns: list[str], used: tuple[str, ...], partition: Mapping[str, str] | None
+) -> dict[str, str]:
+    """The hive partition keys that stand for columns the job uses and the file lacks."""
+    return {
+        name: value
+        for name, value in (partition or {}).items()
+        if name in used and name not in columns
+    }
+
+
+def _with_folder_columns(batch: pa.RecordBatch, columns: Mapping[str, str]) -> pa.RecordBatch:
+    for name, value in columns.items():
+        if value == HIVE_NULL:
+            column = pa.nulls(batch.num_rows, pa.large_string())
+        else:
+            column = pa.repeat(text_scalar(value), batch.num_rows)
+        batch = batch.append_column(name, column)
+    return batch
 
 
 def check_not_empty(path: Path, named: str, outcome: str) -> None:
@@ -130,18 +160,20 @@ def check_input(
     metadata: ModelMetadata,
     key: str | None,
     rows_per_chunk: int,
+    partition: Mapping[str, str] | None = None,
 ) -> None:
     """ScoringError unless the table at ``path`` (``shown`` in messages) has rows, the
-    model's columns (and the key column) and, in its first rows, the model's types."""
+    model's columns (and the key column; in the file, or in the hive ``partition`` of
+    its folders) and, in its first rows, the model's types."""
     no_rows = ScoringError(f"input {shown} has no rows; nothing was scored")
     check_not_empty(path, f"input {shown}", "nothing was scored")
     columns = input_columns(path, table)
     if not columns:  # an empty JSONL file
         raise no_rows
     check_names(columns, shown, table or table_format(path))
-    check_columns(columns, metadata, key, f"input {shown}")
+    check_columns([*columns, *(partition or {})], metadata, key, f"input {shown}")
     first_rows = min(rows_per_chunk, FIRST_ROWS_CHECKED)
-    first_chunks = read_input(path, first_rows, metadata, key, table)
+    first_chunks = read_input(path, first_rows, metadata, key, table, partition=partition)
     first = next(iter(first_chunks), None)
     if first is None or first.num_rows == 0:
         raise no_rows

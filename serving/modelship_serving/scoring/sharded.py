@@ -248,6 +248,7 @@ def _score_shard(
                     metadata,
                     settings.key_column,
                     settings.rows_per_chunk,
+                    pieces[position].partition,
                 )
     except ScoringError:
         _forget_uncommitted(output, partial)
@@ -268,6 +269,7 @@ def _score_shard(
                     settings.key_column,
                     dataset.format,
                     piece.row_groups,
+                    piece.partition,
                 )
                 passthrough = _passthrough(dataset, piece)
                 piece_rows, piece_chunks, piece_resumed = score_chunks(

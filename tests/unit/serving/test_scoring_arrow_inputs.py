@@ -120,3 +120,47 @@ def test_jsonl_lines_leaving_keys_out_score_as_gaps(
     scored = score(repo, source, tmp_path / "out.parquet", "--batch-size", "2")
 
     assert_like_original(fitted.model, scored, rows)
+
+
+def test_a_hive_partition_key_the_files_lack_is_the_model_column_of_its_rows(
+    churn: tuple[Fitted, Path], tmp_path: Path
+) -> None:
+    """``city=nice/visits=07/`` holds files without "city" and "visits": their rows take the
+    folders' values (a number from "07"; Hive's null folder a gap), as Arrow's and Spark's
+    readers give them, rather than the input being refused for lacking the columns."""
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True)
+    parts = {
+        "city=nice/visits=07": rows.iloc[:25].assign(city="nice", visits=7.0),
+        "city=__HIVE_DEFAULT_PARTITION__/visits=3": rows.iloc[25:].assign(city=None, visits=3.0),
+    }
+    for folder, part in parts.items():
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        in_file = part.drop(columns=["city", "visits"]).reset_index(drop=True)
+        pq.write_table(pa.Table.from_pandas(in_file), tmp_path / "in" / folder / "part.parquet")
+
+    scored = score(repo, tmp_path / "in", tmp_path / "out.parquet", "--batch-size", "10")
+
+    for folder, part in parts.items():
+        of_part = scored[scored["input_file"] == f"{folder}/part.parquet"]
+        assert_like_original(fitted.model, of_part.reset_index(drop=True), part)
+
+
+def test_a_partition_key_that_is_no_number_for_a_numeric_column_is_refused_naming_both(
+    churn: tuple[Fitted, Path], tmp_path: Path
+) -> None:
+    fitted, repo = churn
+    folder = tmp_path / "in" / "visits=many"
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.Table.from_pandas(fitted.held_out.drop(columns=["visits"])), folder / "p.parquet"
+    )
+    output = tmp_path / "out.parquet"
+    arguments = ["score", "--model-repo", str(repo), "--model", "m"]
+    result = CliRunner().invoke(
+        main, [*arguments, "--input", str(tmp_path / "in"), "--output", str(output)]
+    )
+    assert result.exit_code != 0
+    assert "column 'visits' must be numeric but holds 'many'" in result.output
+    assert "visits=many/p.parquet" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]
