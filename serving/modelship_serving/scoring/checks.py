@@ -22,6 +22,7 @@ from modelship_serving.scoring.formats import (
     read_batches,
     table_format,
 )
+from modelship_serving.scoring.output import key_texts
 
 FIRST_ROWS_CHECKED = 1000
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a gap, in a partition folder's name
@@ -178,3 +179,8 @@ def check_input(
     if first is None or first.num_rows == 0:
         raise no_rows
     check_types(Chunk(first), metadata, f"{shown} (first rows)")
+    if key is not None:  # a key that cannot be text is refused before anything is scored
+        try:
+            key_texts(first.column(key), key)
+        except ScoringError as error:
+            raise ScoringError(f"{shown} (first rows): {error}. Nothing was scored.") from error

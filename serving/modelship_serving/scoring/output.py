@@ -53,7 +53,7 @@ def prediction_table(
     columns: dict[str, pa.Array] = {ROW_COLUMN: array_of(rows.astype(np.int64))}
     if keys is not None and key_column is not None:
         # Text whatever the chunk holds (all gaps included): one column type in every chunk.
-        columns[key_column] = pc.cast(keys, pa.large_string())
+        columns[key_column] = key_texts(keys, key_column, int(rows[0]) if len(rows) else 0)
     for name, value in (passthrough or {}).items():
         columns[name] = pa.repeat(text_scalar(value), len(rows))
     for spec in metadata.outputs:
@@ -71,6 +71,35 @@ def prediction_table(
             for index in range(values.shape[1]):
                 columns[f"{spec.name}_{index}"] = _column(values[:, index])
     return pa.table(columns)
+
+
+def key_texts(keys: pa.Array, key_column: str, first_row: int = 0) -> pa.Array:
+    """The --key column ``keys`` as text, or a ScoringError naming what to give instead
+    (``first_row``: the row number of its first value)."""
+    advice = "give a --key column of text, numbers, dates or times"
+    try:
+        return pc.cast(keys, pa.large_string())
+    except pa.ArrowNotImplementedError as error:
+        raise ScoringError(
+            f"column {key_column!r} (--key) holds {keys.type}, which cannot be carried as"
+            f" text; {advice}"
+        ) from error
+    except pa.ArrowInvalid as error:  # bytes that are not UTF-8
+        row = first_row + _first_not_utf8(keys)
+        raise ScoringError(
+            f"column {key_column!r} (--key) holds bytes that are not UTF-8 text (row {row});"
+            f" {advice}"
+        ) from error
+
+
+def _first_not_utf8(values: pa.Array) -> int:
+    for position, value in enumerate(values.to_pylist()):
+        try:
+            if isinstance(value, bytes):
+                value.decode()
+        except UnicodeDecodeError:
+            return position
+    return 0
 
 
 def _column(values: np.ndarray[Any, Any]) -> pa.Array:

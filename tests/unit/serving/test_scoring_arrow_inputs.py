@@ -164,3 +164,55 @@ def test_a_partition_key_that_is_no_number_for_a_numeric_column_is_refused_namin
     assert "column 'visits' must be numeric but holds 'many'" in result.output
     assert "visits=many/p.parquet" in result.output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        (lambda count: pa.array([[row] for row in range(count)]), "holds list<element: int64>"),
+        (lambda count: pa.array([{"id": row} for row in range(count)]), "holds struct<id: int64>"),
+        (
+            lambda count: pa.array([b"\xff\xfe", *[b"ok"] * (count - 1)]),
+            "holds bytes that are not UTF-8 text (row 0)",
+        ),
+    ],
+    ids=["list", "struct", "bytes-not-utf8"],
+)
+def test_a_key_that_cannot_be_text_is_refused_before_anything_is_scored(
+    churn: tuple[Fitted, Path], keys: Any, said: str, tmp_path: Path
+) -> None:
+    fitted, repo = churn
+    table = pa.Table.from_pandas(fitted.held_out, preserve_index=False)
+    source = tmp_path / "in.parquet"
+    pq.write_table(table.append_column("id", keys(table.num_rows)), source)
+    arguments = ["score", "--model-repo", str(repo), "--model", "m", "--key", "id"]
+    result = CliRunner().invoke(
+        main, [*arguments, "--input", str(source), "--output", str(tmp_path / "out.parquet")]
+    )
+    assert result.exit_code != 0
+    assert f"column 'id' (--key) {said}" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.parquet"]
+
+
+def test_key_bytes_that_are_not_utf8_in_a_later_chunk_stop_the_run_naming_the_row(
+    churn: tuple[Fitted, Path], tmp_path: Path
+) -> None:
+    fitted, repo = churn
+    table = pa.Table.from_pandas(fitted.held_out, preserve_index=False)
+    ids = [b"ok"] * table.num_rows
+    ids[30] = b"\xff\xfe"
+    source = tmp_path / "in.parquet"
+    pq.write_table(table.append_column("id", pa.array(ids)), source)
+    arguments = ["score", "--model-repo", str(repo), "--model", "m", "--key", "id"]
+    result = CliRunner().invoke(
+        main,
+        [*arguments, "--input", str(source), "--output", str(tmp_path / "out.parquet"),
+         "--batch-size", "25"],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: column 'id' (--key) holds bytes that are not UTF-8 text (row 30);"
+        " give a --key column of text, numbers, dates or times"
+    )
+    assert not (tmp_path / "out.parquet").exists()
