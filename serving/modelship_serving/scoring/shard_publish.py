@@ -152,18 +152,21 @@ def _assemble(
     writer = None if output.dataset else TableWriter(staging / "table", output.format, labels)
     for piece in range(piece_count):
         shard, record = where[piece]
-        if output.dataset:
-            parts.append(part_name(piece, output.format))
-            part = TableWriter(staging / parts[-1], output.format, labels)
-        else:
-            assert writer is not None
-            part = writer
+        # A dataset's part is opened at its piece's first row: a piece without rows (an
+        # empty file, a row group of 0 rows) has no part, where a 0-byte file would not be
+        # Parquet, and readers of the folder would fail on it.
+        part = writer
         first = int(record["first_chunk"])
         for chunk in range(first, first + int(record["chunks"])):
             chunk_rows = read_chunk(chunk_file(output, shard, settings.shards, chunk))
+            if part is None:
+                if not chunk_rows.num_rows:
+                    continue
+                parts.append(part_name(piece, output.format))
+                part = TableWriter(staging / parts[-1], output.format, labels)
             part.write_arrow(chunk_rows)
             rows += chunk_rows.num_rows
-        if output.dataset:
+        if output.dataset and part is not None:
             part.close()
     if writer is not None:
         writer.close()

@@ -216,3 +216,30 @@ def test_key_bytes_that_are_not_utf8_in_a_later_chunk_stop_the_run_naming_the_ro
         " give a --key column of text, numbers, dates or times"
     )
     assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_row_group_of_no_rows_shared_among_shards_leaves_no_unreadable_part(
+    churn: tuple[Fitted, Path], order: tuple[int, int], tmp_path: Path
+) -> None:
+    """Row groups of 0, 3, 0 and 57 rows, by two shards into a dataset: its folder reads as
+    Parquet (an empty row group's part was a 0-byte file, which no reader opens)."""
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True)
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    source = tmp_path / "in.parquet"
+    with pq.ParquetWriter(source, table.schema) as writer:
+        for first, count in [(0, 0), (0, 3), (3, 0), (3, len(rows) - 3)]:
+            writer.write_table(table.slice(first, count))
+    output = tmp_path / "out"
+    for index in order:
+        result = CliRunner().invoke(
+            main,
+            ["score", "--model-repo", str(repo), "--model", "m", "--input", str(source),
+             "--output", f"{output}/", "--shards", "2", "--shard-index", str(index)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+
+    scored = pq.read_table(output, ignore_prefixes=["_", "."]).to_pandas()
+    assert_like_original(fitted.model, scored.sort_values("row", ignore_index=True), rows)
+
