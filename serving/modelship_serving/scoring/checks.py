@@ -162,10 +162,12 @@ def check_input(
     key: str | None,
     rows_per_chunk: int,
     partition: Mapping[str, str] | None = None,
+    rows_required: bool = True,
 ) -> None:
-    """ScoringError unless the table at ``path`` (``shown`` in messages) has rows, the
-    model's columns (and the key column; in the file, or in the hive ``partition`` of
-    its folders) and, in its first rows, the model's types."""
+    """ScoringError unless the table at ``path`` (``shown`` in messages) has rows (unless
+    not ``rows_required``: a dataset's file, which Spark writes empty for an empty
+    partition), the model's columns (and the key column; in the file, or in the hive
+    ``partition`` of its folders) and, in its first rows, the model's types."""
     no_rows = ScoringError(f"input {shown} has no rows; nothing was scored")
     check_not_empty(path, f"input {shown}", "nothing was scored")
     columns = input_columns(path, table)
@@ -177,6 +179,8 @@ def check_input(
     first_chunks = read_input(path, first_rows, metadata, key, table, partition=partition)
     first = next(iter(first_chunks), None)
     if first is None or first.num_rows == 0:
+        if not rows_required:
+            return
         raise no_rows
     check_types(Chunk(first), metadata, f"{shown} (first rows)")
     if key is not None:  # a key that cannot be text is refused before anything is scored

@@ -136,6 +136,8 @@ def read_batches(
         yield from _parquet_batches(path, rows_per_chunk, (), row_groups, categories, columns)
     else:
         for frame in _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text):
+            if frame.empty:  # a CSV of only a header: no chunk, as Parquet's reader gives
+                continue
             batch = _frame_to_batch(frame)
             if columns is not None:  # a JSONL chunk whose lines all lack a key
                 read_as_text = [name for name, kind in (dtypes or {}).items() if kind is str]
@@ -289,5 +291,10 @@ class TableWriter:
     def close(self) -> None:
         if self._parquet_writer is not None:
             self._parquet_writer.close()
+        elif self.format == "parquet":
+            # No rows at all (a dataset of empty files): still a Parquet file, of no columns.
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({}), self.path)
         elif not self.path.exists():
             self.path.touch()  # an empty input still gives an (empty) output

@@ -249,6 +249,7 @@ def _score_shard(
                     settings.key_column,
                     settings.rows_per_chunk,
                     pieces[position].partition,
+                    rows_required=not dataset.is_dataset,
                 )
     except ScoringError:
         _forget_uncommitted(output, partial)

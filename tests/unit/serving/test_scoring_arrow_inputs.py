@@ -218,6 +218,12 @@ def test_key_bytes_that_are_not_utf8_in_a_later_chunk_stop_the_run_naming_the_ro
     assert not (tmp_path / "out.parquet").exists()
 
 
+def read_dataset(folder: Path) -> pd.DataFrame:
+    """The output folder as any reader of a dataset takes it: every part file."""
+    table = pq.read_table(folder, ignore_prefixes=["_", "."])
+    return table.to_pandas().sort_values(["input_file", "row"], ignore_index=True)
+
+
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
 def test_a_row_group_of_no_rows_shared_among_shards_leaves_no_unreadable_part(
     churn: tuple[Fitted, Path], order: tuple[int, int], tmp_path: Path
@@ -243,3 +249,34 @@ def test_a_row_group_of_no_rows_shared_among_shards_leaves_no_unreadable_part(
     scored = pq.read_table(output, ignore_prefixes=["_", "."]).to_pandas()
     assert_like_original(fitted.model, scored.sort_values("row", ignore_index=True), rows)
 
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_an_empty_file_in_a_dataset_is_scored_as_no_rows_not_refused(
+    churn: tuple[Fitted, Path], fmt: str, tmp_path: Path
+) -> None:
+    """Spark writes an empty part file (and _SUCCESS) for an empty partition: the dataset is
+    scored, the empty file giving no rows and no part, rather than the job refused."""
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pieces = {"part-0": rows.iloc[:30], "part-1": rows.iloc[:0], "part-2": rows.iloc[30:]}
+    for name, piece in pieces.items():
+        if fmt == "parquet":
+            piece.to_parquet(folder / f"{name}.parquet")
+        else:
+            piece.to_csv(folder / f"{name}.csv", index=False)
+    (folder / "_SUCCESS").write_text("")
+
+    result = CliRunner().invoke(
+        main,
+        ["score", "--model-repo", str(repo), "--model", "m", "--input", str(folder),
+         "--output", f"{tmp_path / 'out'}/"],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    scored = read_dataset(tmp_path / "out")
+    assert sorted(set(scored["input_file"])) == [f"part-0.{fmt}", f"part-2.{fmt}"]
+    for name in ("part-0", "part-2"):
+        of_file = scored[scored["input_file"] == f"{name}.{fmt}"].reset_index(drop=True)
+        assert_like_original(fitted.model, of_file, pieces[name].reset_index(drop=True))
