@@ -53,6 +53,8 @@ def table_format(path: Path) -> TableFormat:
 
 
 _JSONL_LINES_FOR_COLUMNS = 1000
+# UTF-8, with or without the byte order mark Windows tools write (pandas reads a CSV's).
+JSONL_ENCODING = "utf-8-sig"
 
 
 def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
@@ -73,7 +75,9 @@ def input_columns(path: Path, fmt: TableFormat | None = None) -> list[str]:
             import pandas as pd
 
             # Keys of the first lines, not just the first: a line may leave a key out.
-            lines = pd.read_json(path, lines=True, chunksize=_JSONL_LINES_FOR_COLUMNS)
+            lines = pd.read_json(
+                path, lines=True, chunksize=_JSONL_LINES_FOR_COLUMNS, encoding=JSONL_ENCODING
+            )
             first = next(iter(lines), None)
             return [] if first is None else [str(name) for name in first.columns]
         except FileNotFoundError as error:
@@ -195,7 +199,9 @@ def _pandas_chunks(
         if fmt == "csv":
             yield from pd.read_csv(path, chunksize=rows_per_chunk, dtype=dtypes)
         else:
-            yield from pd.read_json(path, lines=True, chunksize=rows_per_chunk, dtype=dtypes)
+            yield from pd.read_json(
+                path, lines=True, chunksize=rows_per_chunk, dtype=dtypes, encoding=JSONL_ENCODING
+            )
 
 
 def _frame_to_batch(frame: pd.DataFrame) -> pa.RecordBatch:

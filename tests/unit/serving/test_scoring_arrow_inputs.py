@@ -280,3 +280,18 @@ def test_an_empty_file_in_a_dataset_is_scored_as_no_rows_not_refused(
     for name in ("part-0", "part-2"):
         of_file = scored[scored["input_file"] == f"{name}.{fmt}"].reset_index(drop=True)
         assert_like_original(fitted.model, of_file, pieces[name].reset_index(drop=True))
+
+
+def test_jsonl_with_a_byte_order_mark_scores_like_the_original(
+    churn: tuple[Fitted, Path], tmp_path: Path
+) -> None:
+    """Windows tools start UTF-8 with a byte order mark; pandas reads a CSV's, and a JSONL's
+    was refused as "Expected object or value"."""
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + rows.to_json(orient="records", lines=True).encode())
+
+    scored = score(repo, source, tmp_path / "out.parquet")
+
+    assert_like_original(fitted.model, scored, rows)
