@@ -22,7 +22,7 @@ from modelship_serving.scoring.formats import (
     read_batches,
     table_format,
 )
-from modelship_serving.scoring.output import key_texts
+from modelship_serving.scoring.output import is_output_column, key_texts
 
 FIRST_ROWS_CHECKED = 1000
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a gap, in a partition folder's name
@@ -53,6 +53,12 @@ def check_columns(
 ) -> None:
     """SchemaMismatchError unless every model column (and the key) is among ``columns``
     of ``shown`` (a dataset's file is named: a dataset has many)."""
+    if key is not None and is_output_column(key, metadata):
+        raise SchemaMismatchError(
+            f"--key {key!r} has the name of an output column (row, or the model's outputs:"
+            f" {', '.join(spec.name for spec in metadata.outputs)}), which would replace it;"
+            " rename the column in the input. Nothing was scored."
+        )
     missing = [name for name in metadata.input_schema.column_names() if name not in columns]
     if key is not None and key not in columns:
         missing.append(f"{key} (the --key column)")

@@ -39,6 +39,27 @@ def work_directory(output: Path) -> Path:
     return output.with_name(partial_folder(output.name))
 
 
+def is_output_column(name: str, metadata: ModelMetadata) -> bool:
+    """Whether ``name`` is (or may be) a column the job writes for each row: the row
+    number, or one of the model's outputs (``label``, ``probabilities_<class>``)."""
+    for spec in metadata.outputs:
+        width = int(np.prod(spec.dims)) if all(size > 0 for size in spec.dims) else None
+        classes = [str(label) for label in metadata.classes or ()]
+        if spec.role == "scores" and classes and width == len(classes):
+            columns = [f"{spec.name}_{label}" for label in classes]
+        elif width == 1:
+            columns = [spec.name]
+        elif width is not None:
+            columns = [f"{spec.name}_{index}" for index in range(width)]
+        else:  # a width known only once scored: any name it may give
+            columns = [spec.name]
+            if name.startswith(f"{spec.name}_"):
+                return True
+        if name in columns:
+            return True
+    return name == ROW_COLUMN
+
+
 def prediction_table(
     outputs: dict[str, np.ndarray[Any, Any]],
     metadata: ModelMetadata,

@@ -57,7 +57,7 @@ from modelship_serving.scoring.destination import (
 )
 from modelship_serving.scoring.formats import table_format
 from modelship_serving.scoring.output import (
-    ROW_COLUMN,
+    is_output_column,
 )
 from modelship_serving.scoring.settings import ScoreManifest, ScoreSettings
 from modelship_serving.scoring.shard_output import (
@@ -321,13 +321,17 @@ def _passthrough(dataset: InputDataset, piece: Piece) -> dict[str, str]:
 def _check_passthrough(
     columns: dict[str, str], key: str | None, metadata: ModelMetadata, file: str
 ) -> None:
-    """ScoringError when a partition key would take the name of an output column."""
-    taken = {ROW_COLUMN, *([key] if key else [])}
+    """ScoringError when a partition key would take the name of an output column, or the
+    --key column the name of a column a dataset's rows carry (their file, a partition)."""
     for name in columns:
-        clash = name in taken or any(
-            name == spec.name or name.startswith(f"{spec.name}_") for spec in metadata.outputs
-        )
-        if clash:
+        if name == key:
+            carried = "file" if name == INPUT_FILE_COLUMN else "partition key"
+            raise ScoringError(
+                f"input file {file}: the --key column {key!r} has the name of the output"
+                f" column that carries each row's {carried}; give another --key column"
+                " (that one is carried already). Nothing was scored."
+            )
+        if is_output_column(name, metadata):
             raise ScoringError(
                 f"input file {file}: partition key {name!r} is also an output column; rename"
                 " the partition folder. Nothing was scored."

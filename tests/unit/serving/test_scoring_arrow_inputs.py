@@ -295,3 +295,37 @@ def test_jsonl_with_a_byte_order_mark_scores_like_the_original(
     scored = score(repo, source, tmp_path / "out.parquet")
 
     assert_like_original(fitted.model, scored, rows)
+
+
+@pytest.mark.parametrize("key", ["row", "label", "probabilities_churn"])
+def test_a_key_named_like_an_output_column_is_refused_rather_than_overwritten(
+    churn: tuple[Fitted, Path], key: str, tmp_path: Path
+) -> None:
+    """The output's columns were a dict by name: a --key "row" replaced the row numbers, a
+    --key "label" was replaced by the labels, without a word."""
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True).assign(**{key: "id"})
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), source)
+    arguments = ["score", "--model-repo", str(repo), "--model", "m", "--key", key]
+    result = CliRunner().invoke(
+        main, [*arguments, "--input", str(source), "--output", str(tmp_path / "out.parquet")]
+    )
+    assert result.exit_code != 0
+    assert result.output.startswith(f"Error: --key {key!r} has the name of an output column")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.parquet"]
+
+
+def test_a_key_that_only_starts_like_an_output_is_carried(
+    churn: tuple[Fitted, Path], tmp_path: Path
+) -> None:
+    fitted, repo = churn
+    rows = fitted.held_out.reset_index(drop=True)
+    rows["label_id"] = [f"id-{number}" for number in range(len(rows))]
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), source)
+
+    scored = score(repo, source, tmp_path / "out.parquet", "--key", "label_id")
+
+    assert scored["label_id"].tolist() == rows["label_id"].tolist()
+    assert_like_original(fitted.model, scored, rows)
