@@ -12,8 +12,8 @@ the shard that finds all of them publishes:
   ``OUT.drift.json`` and, last, ``OUT.manifest.json`` (as for one table);
 - a dataset output ``OUT/`` (a uri ending in ``/``): one part file ``part-KKKKK.<fmt>`` per
   piece with rows (none for an empty file or row group); on a local disk they are written
-  into a hidden folder renamed to ``OUT`` in one step, in object storage uploaded one by one; then ``OUT/_drift.json`` and, last,
-  ``OUT/_manifest.json``, which lists the parts. **A reader knows a dataset output is
+  into a hidden folder renamed to ``OUT`` in one step, in object storage uploaded one by
+  one; then ``OUT/_drift.json`` and, last, ``OUT/_manifest.json``, which lists the parts. **A reader knows a dataset output is
   complete when ``_manifest.json`` is there** (the ``_`` keeps it out of Arrow's and
   Spark's dataset discovery).
 
