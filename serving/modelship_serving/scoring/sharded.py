@@ -13,9 +13,9 @@ the shard that finds all of them publishes:
 - a dataset output ``OUT/`` (a uri ending in ``/``): one part file ``part-KKKKK.<fmt>`` per
   piece with rows (none for an empty file or row group); on a local disk they are written
   into a hidden folder renamed to ``OUT`` in one step, in object storage uploaded one by
-  one; then ``OUT/_drift.json`` and, last, ``OUT/_manifest.json``, which lists the parts. **A reader knows a dataset output is
-  complete when ``_manifest.json`` is there** (the ``_`` keeps it out of Arrow's and
-  Spark's dataset discovery).
+  one; then ``OUT/_drift.json`` and, last, ``OUT/_manifest.json``, which lists the parts.
+  **A reader knows a dataset output is complete when ``_manifest.json`` is there** (the
+  ``_`` keeps it out of Arrow's and Spark's dataset discovery).
 
 Publishing is idempotent, so it needs no lock: every marker names the job (a digest of the
 input's files, the model and the settings), what is published is made from committed
