@@ -47,9 +47,9 @@ SCORE_INPUT_ENV = "MODELSHIP_SCORE_INPUT"
     " resumes from the last committed chunk. --input and --output may name the run with"
     " {run} and {date} (see --run), so that each scheduled run has its own output."
     " --input may be a dataset (a folder, or an s3/gs/az prefix, hive partitions"
-    " included) and --output a dataset (ending in '/': one part per input file, complete once"
-    " OUTPUT/_manifest.json is there). With --shards N, N pods (an Indexed Job's) share the"
-    " input by --shard-index; the last to commit publishes."
+    " included) and --output a dataset (ending in '/': one part per input file with rows,"
+    " complete once OUTPUT/_manifest.json is there). With --shards N, N pods (an Indexed Job's)"
+    " share the input by --shard-index; the last to commit publishes."
 )
 @click.option(
     "--model-repo",
