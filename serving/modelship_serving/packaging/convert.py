@@ -296,9 +296,9 @@ def convert_sklearn_model(
             " (ColumnTransformer, scalers, encoders, imputers), the classifiers/regressors"
             " listed by skl2onnx.supported_converters(), XGBoost and LightGBM"
         )
-    converted = _named_like_modelship(converted, schema, task, scores_output(scores_method(model)))
+    scores = scores_output(scores_method(model))
+    converted = _named_like_modelship(converted, schema, task, scores)
     if task == "classification" and not with_labels_only(converted, model):
-        scores = scores_output(scores_method(model))
         with_vote_tie_label(converted, model, final_estimator(model), LABEL_OUTPUT, scores)
         with_original_label_type(converted, model, LABEL_OUTPUT)
         with_probabilities_clipped(converted)

@@ -139,13 +139,13 @@ def read_batches(
     if fmt == "parquet":
         yield from _parquet_batches(path, rows_per_chunk, (), row_groups, categories, columns)
     else:
+        read_as_text = (*text, *(name for name, kind in (dtypes or {}).items() if kind is str))
         for frame in _pandas_chunks(path, rows_per_chunk, dtypes, fmt, text):
             if frame.empty:  # a CSV of only a header: no chunk, as Parquet's reader gives
                 continue
             batch = _frame_to_batch(frame)
             if columns is not None:  # a JSONL chunk whose lines all lack a key
-                read_as_text = [name for name, kind in (dtypes or {}).items() if kind is str]
-                batch = _with_absent_columns(batch, columns, (*text, *read_as_text))
+                batch = _with_absent_columns(batch, columns, read_as_text)
             yield batch
 
 
